@@ -1,0 +1,168 @@
+"""Interactions, comments, follows and direct messages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, get_args
+
+from pydantic import ValidationError
+
+from stormproof.actions import Written, log_key, prior, write
+from stormproof.errors import Forbidden, NotFound, Unprocessable
+from stormproof.events import (
+    CommentDeleted,
+    CommentPosted,
+    FollowStarted,
+    FollowStopped,
+    Interaction,
+    InteractionsRecorded,
+    InteractionType,
+    MessageSent,
+)
+from stormproof.region import Region
+from stormproof.views import accounts, comments, videos
+
+__all__ = [
+    "INTERACTION_TYPES",
+    "delete_comment",
+    "follow",
+    "post_comment",
+    "record_interactions",
+    "send_message",
+    "unfollow",
+]
+
+INTERACTION_TYPES: tuple[str, ...] = get_args(InteractionType)
+#: a watch report longer than this is not a real watch
+MAX_WATCHED_MS = 24 * 3600 * 1000
+
+
+def _parse_interactions(raw: Sequence[Any], batch_max: int) -> list[Interaction]:
+    if not raw:
+        raise Unprocessable("a batch holds at least one event", code="empty_batch")
+    if len(raw) > batch_max:
+        raise Unprocessable(f"a batch holds at most {batch_max} events", code="batch_too_large")
+    items = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise Unprocessable(f"events[{index}] is not an object", code="invalid_event")
+        if item.get("type") not in INTERACTION_TYPES:
+            raise Unprocessable(
+                f"events[{index}]: unknown type {item.get('type')!r}; "
+                f"known: {', '.join(INTERACTION_TYPES)}",
+                code="unknown_event_type",
+                index=index,
+            )
+        try:
+            parsed = Interaction.model_validate(item)
+        except ValidationError as exc:
+            raise Unprocessable(
+                f"events[{index}]: {exc.errors()[0]['msg']}", code="invalid_event", index=index
+            ) from exc
+        if not 0 <= parsed.watched_ms <= MAX_WATCHED_MS:
+            raise Unprocessable(
+                f"events[{index}]: watched_ms out of range", code="invalid_event", index=index
+            )
+        items.append(parsed)
+    return items
+
+
+async def record_interactions(
+    region: Region, user_id: str, raw: Sequence[Any], *, idempotency_key: str | None
+) -> Written:
+    """Record a batch of interactions: accepted whole or rejected whole."""
+    key = log_key(user_id, "events", idempotency_key)
+    if done := await prior(region, key, InteractionsRecorded.TYPE):
+        return done
+    items = _parse_interactions(raw, region.settings.events_batch_max)
+    wanted = sorted({item.video_id for item in items})
+    known = await region.store.query(lambda db: [v for v in wanted if videos.video(db, v)])
+    if missing := sorted(set(wanted) - set(known)):
+        raise Unprocessable(f"no such video: {missing[0]}", code="unknown_video")
+    return await write(region, key, InteractionsRecorded(items=tuple(items)), actor=user_id)
+
+
+async def _require_video(region: Region, video_id: str) -> videos.Video:
+    found = await region.store.query(lambda db: videos.video(db, video_id))
+    if found is None:
+        raise NotFound(f"no video {video_id}", code="video_not_found")
+    return found
+
+
+async def _require_user(region: Region, username: str) -> accounts.Account:
+    found = await region.store.query(lambda db: accounts.account_by_name(db, username))
+    if found is None:
+        raise NotFound(f"no user {username!r}", code="user_not_found")
+    return found
+
+
+def _text(text: str, limit: int, what: str) -> str:
+    text = text.strip()
+    if not text:
+        raise Unprocessable(f"a {what} cannot be empty", code=f"empty_{what}")
+    if len(text) > limit:
+        raise Unprocessable(f"a {what} has at most {limit} characters", code=f"{what}_too_long")
+    return text
+
+
+async def post_comment(
+    region: Region, user_id: str, video_id: str, text: str, *, idempotency_key: str | None
+) -> Written:
+    key = log_key(user_id, f"comment:{video_id}", idempotency_key)
+    if done := await prior(region, key, CommentPosted.TYPE):
+        return done
+    text = _text(text, region.settings.comment_max_chars, "comment")
+    await _require_video(region, video_id)
+    payload = CommentPosted(comment_id="c_" + uuid.uuid4().hex, video_id=video_id, text=text)
+    return await write(region, key, payload, actor=user_id)
+
+
+async def delete_comment(
+    region: Region, user_id: str, comment_id: str, *, idempotency_key: str | None
+) -> Written:
+    key = log_key(user_id, f"uncomment:{comment_id}", idempotency_key)
+    if done := await prior(region, key, CommentDeleted.TYPE):
+        return done
+    found = await region.store.query(lambda db: comments.comment(db, comment_id))
+    if found is None:
+        raise NotFound(f"no comment {comment_id}", code="comment_not_found")
+    if found.author_id != user_id:
+        raise Forbidden("only its author can delete a comment", code="not_author")
+    return await write(region, key, CommentDeleted(comment_id=comment_id), actor=user_id)
+
+
+async def follow(
+    region: Region, user_id: str, username: str, *, idempotency_key: str | None
+) -> Written:
+    key = log_key(user_id, f"follow:{username.lower()}", idempotency_key)
+    if done := await prior(region, key, FollowStarted.TYPE):
+        return done
+    target = await _require_user(region, username)
+    if target.user_id == user_id:
+        raise Unprocessable("you cannot follow yourself", code="cannot_follow_self")
+    return await write(region, key, FollowStarted(followee_id=target.user_id), actor=user_id)
+
+
+async def unfollow(
+    region: Region, user_id: str, username: str, *, idempotency_key: str | None
+) -> Written:
+    key = log_key(user_id, f"unfollow:{username.lower()}", idempotency_key)
+    if done := await prior(region, key, FollowStopped.TYPE):
+        return done
+    target = await _require_user(region, username)
+    return await write(region, key, FollowStopped(followee_id=target.user_id), actor=user_id)
+
+
+async def send_message(
+    region: Region, user_id: str, to: str, text: str, *, idempotency_key: str | None
+) -> Written:
+    key = log_key(user_id, "message", idempotency_key)
+    if done := await prior(region, key, MessageSent.TYPE):
+        return done
+    text = _text(text, region.settings.message_max_chars, "message")
+    target = await _require_user(region, to)
+    if target.user_id == user_id:
+        raise Unprocessable("you cannot message yourself", code="cannot_message_self")
+    payload = MessageSent(message_id="m_" + uuid.uuid4().hex, to_id=target.user_id, text=text)
+    return await write(region, key, payload, actor=user_id)

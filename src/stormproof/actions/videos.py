@@ -1,0 +1,75 @@
+"""Videos: upload (validated for real with PyAV) and delete."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+from stormproof.actions import Written, log_key, prior, write
+from stormproof.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
+from stormproof.events import VideoDeleted, VideoUploaded
+from stormproof.media import probe, thumbnail
+from stormproof.region import Region
+from stormproof.views import videos
+
+__all__ = ["delete_video", "upload_video"]
+
+
+async def upload_video(
+    region: Region,
+    owner_id: str,
+    path: Path,
+    size: int,
+    caption: str,
+    *,
+    idempotency_key: str | None,
+) -> Written:
+    """Store a video whose bytes are at ``path``; the upload is acknowledged
+    only once its bytes and its event are both durable. ``size`` is the
+    byte count the caller received (the API stops reading past the limit)."""
+    settings = region.settings
+    key = log_key(owner_id, "upload", idempotency_key)
+    if done := await prior(region, key, VideoUploaded.TYPE):
+        return done
+    if len(caption) > settings.caption_max_chars:
+        raise Unprocessable(
+            f"a caption has at most {settings.caption_max_chars} characters",
+            code="caption_too_long",
+        )
+    if size > settings.max_upload_bytes:
+        raise PayloadTooLarge(
+            f"a video is at most {settings.max_upload_bytes} bytes", code="file_too_large"
+        )
+    info = await asyncio.to_thread(probe, path, max_duration_ms=settings.max_duration_ms)
+    thumb = await asyncio.to_thread(thumbnail, path)
+    blob = await region.blobs.put_file(path)
+    thumb_blob = await region.blobs.put_bytes(thumb)
+    payload = VideoUploaded(
+        video_id="v_" + uuid.uuid4().hex,
+        owner_id=owner_id,
+        caption=caption,
+        blob=blob,
+        size=size,
+        content_type=info.content_type,
+        thumbnail_blob=thumb_blob,
+        duration_ms=info.duration_ms,
+        width=info.width,
+        height=info.height,
+        codec=info.codec,
+    )
+    return await write(region, key, payload, actor=owner_id)
+
+
+async def delete_video(
+    region: Region, user_id: str, video_id: str, *, idempotency_key: str | None
+) -> Written:
+    key = log_key(user_id, f"delete:{video_id}", idempotency_key)
+    if done := await prior(region, key, VideoDeleted.TYPE):
+        return done
+    found = await region.store.query(lambda db: videos.video(db, video_id))
+    if found is None:
+        raise NotFound(f"no video {video_id}", code="video_not_found")
+    if found.owner_id != user_id:
+        raise Forbidden("only its owner can delete a video", code="not_owner")
+    return await write(region, key, VideoDeleted(video_id=video_id), actor=user_id)

@@ -1,0 +1,112 @@
+"""Sign up, log in, profiles."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from stormproof.actions import accounts as actions
+from stormproof.api.deps import Fresh, IdemKey, RegionDep, acknowledge
+from stormproof.api.schemas import AccountOut, VideoOut, video_out
+from stormproof.errors import NotFound
+from stormproof.events import AccountCreated, SessionStarted
+from stormproof.views import accounts, follows, videos
+
+router = APIRouter(prefix="/v1", tags=["accounts"])
+
+
+class Credentials(BaseModel):
+    username: str = Field(max_length=100)
+    password: str = Field(max_length=1000)
+
+
+class SessionOut(BaseModel):
+    token: str
+    expires_at: int
+    user_id: str
+    seq: int
+
+
+class ProfileOut(BaseModel):
+    id: str
+    username: str
+    followers: int
+    following: int
+    videos: int
+    created_at: int
+
+
+@router.post("/accounts", status_code=201)
+async def sign_up(
+    body: Credentials, region: RegionDep, response: Response, key: IdemKey = None
+) -> AccountOut:
+    written = await actions.sign_up(region, body.username, body.password, idempotency_key=key)
+    created = written.event.data
+    assert isinstance(created, AccountCreated)
+    seq = acknowledge(response, region, written)
+    return AccountOut(id=created.user_id, username=created.username, seq=seq)
+
+
+@router.post("/sessions", status_code=201)
+async def log_in(
+    body: Credentials, region: RegionDep, response: Response, key: IdemKey = None
+) -> SessionOut:
+    written = await actions.log_in(region, body.username, body.password, idempotency_key=key)
+    started = written.event.data
+    assert isinstance(started, SessionStarted)
+    return SessionOut(
+        token=actions.token_for(region, started.session_id),
+        expires_at=started.expires_at,
+        user_id=started.user_id,
+        seq=acknowledge(response, region, written),
+    )
+
+
+@router.get("/accounts/{username}")
+async def profile(username: str, region: RegionDep, _: Fresh) -> ProfileOut:
+    def read(db: sqlite3.Connection) -> ProfileOut | None:
+        account = accounts.account_by_name(db, username)
+        if account is None:
+            return None
+        followers, following = follows.counts(db, account.user_id)
+        return ProfileOut(
+            id=account.user_id,
+            username=account.username,
+            followers=followers,
+            following=following,
+            videos=videos.count_by_owner(db, account.user_id),
+            created_at=account.created_at,
+        )
+
+    found = await region.store.query(read)
+    if found is None:
+        raise NotFound(f"no user {username!r}", code="user_not_found")
+    return found
+
+
+@router.get("/accounts/{username}/videos")
+async def videos_of(
+    username: str,
+    region: RegionDep,
+    _: Fresh,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before_seq: Annotated[int | None, Query(ge=1)] = None,
+) -> list[VideoOut]:
+    """A creator's videos, newest first."""
+
+    def read(db: sqlite3.Connection) -> list[VideoOut] | None:
+        account = accounts.account_by_name(db, username)
+        if account is None:
+            return None
+        found = videos.videos_by_owners(
+            db, [account.user_id], before_seq=before_seq or 2**62, limit=limit
+        )
+        return [video_out(db, v) for v in found]
+
+    page = await region.store.query(read)
+    if page is None:
+        raise NotFound(f"no user {username!r}", code="user_not_found")
+    return page

@@ -1,0 +1,106 @@
+"""The For You and Following feeds."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sqlite3
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from stormproof.api.deps import Caller, Fresh, RegionDep
+from stormproof.api.schemas import VideoOut, video_out
+from stormproof.errors import BadRequest
+from stormproof.recommend.foryou import for_you
+from stormproof.views import follows, videos
+
+router = APIRouter(prefix="/v1/feed", tags=["feed"])
+
+#: a cursor remembers at most this many served videos
+_CURSOR_MEMORY = 1000
+
+
+class Explanation(BaseModel):
+    score: float
+    sources: list[str]
+    signals: dict[str, float]
+
+
+class FeedItem(BaseModel):
+    video: VideoOut
+    explain: Explanation | None = None
+
+
+class FeedPage(BaseModel):
+    items: list[FeedItem]
+    next_cursor: str | None
+
+
+def _decode_cursor(cursor: str | None) -> list[str]:
+    if not cursor:
+        return []
+    try:
+        served = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=="))
+    except (ValueError, binascii.Error) as exc:
+        raise BadRequest("this cursor is not one we gave out", code="invalid_cursor") from exc
+    if not isinstance(served, list) or not all(isinstance(v, str) for v in served):
+        raise BadRequest("this cursor is not one we gave out", code="invalid_cursor")
+    return served
+
+
+def _encode_cursor(served: list[str]) -> str:
+    raw = json.dumps(served[-_CURSOR_MEMORY:], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@router.get("/for-you")
+async def for_you_feed(
+    region: RegionDep,
+    caller: Caller,
+    _: Fresh,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    cursor: str | None = None,
+    explain: bool = False,
+) -> FeedPage:
+    """Videos you have not watched, skipped or hidden, best first. Pass
+    ``next_cursor`` back for the next page; ``explain=1`` says why each is here."""
+    served = _decode_cursor(cursor)
+    now = int(time.time() * 1000)
+
+    def read(db: sqlite3.Connection) -> FeedPage:
+        picks = for_you(db, caller.user_id, limit=limit, exclude=set(served), now=now)
+        items = []
+        for pick in picks:
+            found = videos.video(db, pick.video_id)
+            assert found is not None
+            why = Explanation(score=pick.score, sources=list(pick.sources), signals=pick.signals)
+            items.append(FeedItem(video=video_out(db, found), explain=why if explain else None))
+        next_cursor = _encode_cursor(served + [p.video_id for p in picks]) if picks else None
+        return FeedPage(items=items, next_cursor=next_cursor)
+
+    return await region.store.query(read)
+
+
+@router.get("/following")
+async def following_feed(
+    region: RegionDep,
+    caller: Caller,
+    _: Fresh,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    cursor: Annotated[str | None, Query(pattern=r"^\d+$")] = None,
+) -> FeedPage:
+    """Newest first, from the creators you follow."""
+    before = int(cursor) if cursor else 2**62
+
+    def read(db: sqlite3.Connection) -> FeedPage:
+        owners = follows.followees(db, caller.user_id)
+        found = videos.videos_by_owners(db, owners, before_seq=before, limit=limit)
+        items = [FeedItem(video=video_out(db, v)) for v in found]
+        next_cursor = str(found[-1].seq) if len(found) == limit else None
+        return FeedPage(items=items, next_cursor=next_cursor)
+
+    return await region.store.query(read)

@@ -1,0 +1,35 @@
+"""``POST /v1/events``: watch, like, unlike, share, skip, not interested."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from stormproof.actions import social
+from stormproof.api.deps import Caller, IdemKey, RegionDep, acknowledge
+from stormproof.api.schemas import Ack
+
+router = APIRouter(prefix="/v1", tags=["interactions"])
+
+
+class EventsIn(BaseModel):
+    events: list[dict[str, Any]]
+
+
+class EventsAck(Ack):
+    accepted: int
+
+
+@router.post("/events", status_code=202)
+async def record(
+    body: EventsIn, region: RegionDep, caller: Caller, response: Response, key: IdemKey = None
+) -> EventsAck:
+    """A batch is accepted whole or rejected whole. Each event is
+    ``{"type": "watch"|"like"|"unlike"|"share"|"skip"|"not_interested",
+    "video_id": ..., "watched_ms": ..., "completed": ...}``."""
+    written = await social.record_interactions(
+        region, caller.user_id, body.events, idempotency_key=key
+    )
+    return EventsAck(seq=acknowledge(response, region, written), accepted=len(body.events))

@@ -1,0 +1,113 @@
+"""Upload, read, play, thumbnail and delete videos."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import IO, Annotated
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi.responses import FileResponse
+
+from stormproof.actions import videos as actions
+from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, acknowledge
+from stormproof.api.schemas import Ack, VideoOut, video_out
+from stormproof.errors import NotFound, PayloadTooLarge
+from stormproof.events import VideoUploaded
+from stormproof.region import Region
+from stormproof.views import videos
+
+router = APIRouter(prefix="/v1/videos", tags=["videos"])
+
+_CHUNK = 1 << 20
+#: multipart framing and the caption may add this much to the file's size
+_ENVELOPE = 64 * 1024
+
+
+def _spool(source: IO[bytes], target: IO[bytes], limit: int) -> int:
+    """Copy an upload to a file, refusing it as soon as it passes ``limit``."""
+    size = 0
+    while chunk := source.read(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"a video is at most {limit} bytes", code="file_too_large")
+        target.write(chunk)
+    return size
+
+
+async def _live(region: Region, video_id: str) -> videos.Video:
+    found = await region.store.query(lambda db: videos.video(db, video_id))
+    if found is None:
+        raise NotFound(f"no video {video_id}", code="video_not_found")
+    return found
+
+
+@router.post("", status_code=201)
+async def upload(
+    request: Request,
+    region: RegionDep,
+    caller: Caller,
+    response: Response,
+    file: Annotated[UploadFile, File(description="the video: mp4, webm, mov, mkv…")],
+    caption: Annotated[str, Form()] = "",
+    key: IdemKey = None,
+) -> VideoOut:
+    limit = region.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + _ENVELOPE:
+        raise PayloadTooLarge(f"a video is at most {limit} bytes", code="file_too_large")
+    spool_dir = region.settings.data_dir / "tmp"
+    spool_dir.mkdir(exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".upload") as tmp:
+        size = await asyncio.to_thread(_spool, file.file, tmp, limit)
+        tmp.flush()
+        written = await actions.upload_video(
+            region, caller.user_id, Path(tmp.name), size, caption, idempotency_key=key
+        )
+    acknowledge(response, region, written)
+    uploaded = written.event.data
+    assert isinstance(uploaded, VideoUploaded)
+    found = await _live(region, uploaded.video_id)
+    return await region.store.query(lambda db: video_out(db, found))
+
+
+@router.get("/{video_id}")
+async def get_video(video_id: str, region: RegionDep, _: Fresh) -> VideoOut:
+    found = await _live(region, video_id)
+    return await region.store.query(lambda db: video_out(db, found))
+
+
+@router.get(
+    "/{video_id}/file",
+    response_class=FileResponse,
+    responses={206: {"description": "the requested byte range"}},
+)
+async def play(video_id: str, region: RegionDep, _: Fresh) -> FileResponse:
+    """The video's bytes; honours ``Range`` with 206 Partial Content."""
+    found = await _live(region, video_id)
+    path = await region.blobs.local_path(found.blob)
+    return FileResponse(
+        path,
+        media_type=found.content_type,
+        headers={"ETag": f'"{found.blob}"', "Cache-Control": "public, max-age=31536000"},
+    )
+
+
+@router.get("/{video_id}/thumbnail", response_class=Response)
+async def thumbnail(video_id: str, region: RegionDep, _: Fresh) -> Response:
+    found = await _live(region, video_id)
+    data = await region.blobs.get(found.thumbnail_blob)
+    return Response(
+        data,
+        media_type="image/jpeg",
+        headers={"ETag": f'"{found.thumbnail_blob}"', "Cache-Control": "public, max-age=86400"},
+    )
+
+
+@router.delete("/{video_id}")
+async def delete(
+    video_id: str, region: RegionDep, caller: Caller, response: Response, key: IdemKey = None
+) -> Ack:
+    written = await actions.delete_video(region, caller.user_id, video_id, idempotency_key=key)
+    return Ack(seq=acknowledge(response, region, written))

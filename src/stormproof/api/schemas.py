@@ -1,0 +1,143 @@
+"""What the API answers with, and how each answer is read from the views."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from pydantic import BaseModel
+
+from stormproof.views import accounts, comments, engagement, messages, videos
+
+__all__ = [
+    "AccountOut",
+    "Ack",
+    "CommentOut",
+    "ConversationOut",
+    "MessageOut",
+    "UserRef",
+    "VideoOut",
+    "comment_out",
+    "message_out",
+    "user_ref",
+    "video_out",
+]
+
+
+class Ack(BaseModel):
+    """The answer to a write: the log sequence it produced."""
+
+    seq: int
+
+
+class AccountOut(BaseModel):
+    id: str
+    username: str
+    seq: int
+
+
+class UserRef(BaseModel):
+    id: str
+    username: str
+
+
+class CountsOut(BaseModel):
+    views: int
+    likes: int
+    comments: int
+    shares: int
+    completions: int
+
+
+class VideoOut(BaseModel):
+    id: str
+    seq: int
+    owner: UserRef
+    caption: str
+    duration_ms: int
+    width: int
+    height: int
+    codec: str
+    content_type: str
+    size: int
+    created_at: int
+    counts: CountsOut
+    file_url: str
+    thumbnail_url: str
+
+
+class CommentOut(BaseModel):
+    id: str
+    seq: int
+    video_id: str
+    author: UserRef
+    text: str
+    created_at: int
+
+
+class MessageOut(BaseModel):
+    id: str
+    seq: int
+    sender: str
+    recipient: str
+    text: str
+    at: int
+
+
+class ConversationOut(BaseModel):
+    id: str
+    with_user: str
+    messages: int
+    last: MessageOut
+
+
+def user_ref(db: sqlite3.Connection, user_id: str) -> UserRef:
+    account = accounts.account_by_id(db, user_id)
+    return UserRef(id=user_id, username=account.username if account else "")
+
+
+def video_out(db: sqlite3.Connection, v: videos.Video) -> VideoOut:
+    c = engagement.counts(db, v.video_id)
+    return VideoOut(
+        id=v.video_id,
+        seq=v.seq,
+        owner=user_ref(db, v.owner_id),
+        caption=v.caption,
+        duration_ms=v.duration_ms,
+        width=v.width,
+        height=v.height,
+        codec=v.codec,
+        content_type=v.content_type,
+        size=v.size,
+        created_at=v.created_at,
+        counts=CountsOut(
+            views=c.views,
+            likes=c.likes,
+            comments=comments.comment_count(db, v.video_id),
+            shares=c.shares,
+            completions=c.completions,
+        ),
+        file_url=f"/v1/videos/{v.video_id}/file",
+        thumbnail_url=f"/v1/videos/{v.video_id}/thumbnail",
+    )
+
+
+def comment_out(db: sqlite3.Connection, c: comments.Comment) -> CommentOut:
+    return CommentOut(
+        id=c.comment_id,
+        seq=c.seq,
+        video_id=c.video_id,
+        author=user_ref(db, c.author_id),
+        text=c.text,
+        created_at=c.created_at,
+    )
+
+
+def message_out(db: sqlite3.Connection, m: messages.Message) -> MessageOut:
+    return MessageOut(
+        id=m.message_id,
+        seq=m.seq,
+        sender=user_ref(db, m.from_id).username,
+        recipient=user_ref(db, m.to_id).username,
+        text=m.text,
+        at=m.at,
+    )

@@ -1,0 +1,132 @@
+"""The ``stormproof`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from stormproof.log.sqlite import SqliteLog
+from stormproof.settings import Settings
+from stormproof.views import all_views
+from stormproof.views.store import ViewStore
+
+app = typer.Typer(
+    help="stormproof: a short-video platform that survives losing a data center.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+DataOption = Annotated[
+    Path, typer.Option("--data", help="The region's data folder (log, views, blobs).")
+]
+
+
+def _settings(data: Path, **overrides: object) -> Settings:
+    return Settings.from_env(os.environ, data_dir=data, **overrides)
+
+
+@contextmanager
+def _exclusive(data: Path, what: str) -> Iterator[None]:
+    """Hold the data folder's lock: one server or one rebuild at a time."""
+    data.mkdir(parents=True, exist_ok=True)
+    with (data / "lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            console.print(f"[red]{data} is in use by another stormproof process; cannot {what}.")
+            raise typer.Exit(2) from None
+        yield
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data: DataOption = Path("var"),
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Seed demo users and videos if empty.")
+    ] = True,
+) -> None:
+    """Run one region: the API, the embedded log and the views."""
+    from stormproof.api import create_app
+    from stormproof.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+
+    settings = _settings(data)
+    with _exclusive(data, "serve"):
+        if demo:
+            console.print(
+                f"demo users {', '.join(DEMO_USERS)} (password {DEMO_PASSWORD!r}) "
+                "are seeded into an empty data folder"
+            )
+        app_ = create_app(settings, on_ready=seed_demo if demo else None)
+        console.print(f"stormproof on http://{host}:{port}  (API docs: /docs, data: {data})")
+        uvicorn.run(app_, host=host, port=port, timeout_graceful_shutdown=2, log_level="info")
+
+
+@app.command()
+def rebuild(data: DataOption = Path("var")) -> None:
+    """Rebuild every view from sequence 0 of the log (stop the server first)."""
+    settings = _settings(data)
+    with _exclusive(data, "rebuild"):
+        fresh = settings.views_path.with_name("views.rebuild.sqlite")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{fresh}{suffix}").unlink(missing_ok=True)
+
+        async def run() -> int:
+            log = SqliteLog(settings.log_path)
+            store = ViewStore(fresh, all_views())
+            try:
+                position = 0
+                while entries := await log.read(position, 2000):
+                    position = store.apply(entries)
+                return position
+            finally:
+                store.close()
+                await log.close()
+
+        position = asyncio.run(run())
+        for suffix in ("-wal", "-shm"):
+            Path(f"{settings.views_path}{suffix}").unlink(missing_ok=True)
+        shutil.move(fresh, settings.views_path)
+        console.print(f"rebuilt {len(all_views())} views up to sequence {position}")
+
+
+@app.command()
+def digest(
+    data: DataOption = Path("var"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print each view's digest and the sequence it stands at."""
+    settings = _settings(data)
+    if not settings.views_path.exists():
+        console.print(f"[red]no views in {data}")
+        raise typer.Exit(2)
+    store = ViewStore(settings.views_path, all_views())
+    try:
+        digests = store.digests()
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"views": digests}, indent=2, sort_keys=True))
+        return
+    table = Table("view", "seq", "digest")
+    for name, info in digests.items():
+        table.add_row(name, str(info["seq"]), str(info["digest"]))
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

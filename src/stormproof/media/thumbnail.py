@@ -1,0 +1,101 @@
+"""A JPEG still of a video, for feeds and link previews.
+
+The picture is the frame shown one second in (the very first frames are often
+black or a fade-in), or the first frame of a shorter video. It is turned the
+way a phone's rotation metadata asks, scaled so its longer side is at most
+``max_side`` pixels, and encoded with FFmpeg's MJPEG encoder.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+from av.container import InputContainer
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
+
+from stormproof.media.probe import (
+    InvalidVideo,
+    displayed_size,
+    open_video,
+    rotation_quarters,
+    video_stream,
+)
+
+__all__ = ["thumbnail"]
+
+_AT_SECONDS = 1.0
+# The MJPEG quantiser, as in ``ffmpeg -q:v``: 2 is best, 31 worst.
+_JPEG_QUANTISER = 4
+# MJPEG wants full-range ("J") YUV; plain yuv420p would be read as studio range.
+_JPEG_PIXEL_FORMAT = "yuvj420p"
+
+
+def thumbnail(path: Path, *, max_side: int = 480) -> bytes:
+    """JPEG bytes of one frame of the video at ``path``, no side longer than ``max_side``."""
+    if max_side < 2:
+        raise ValueError(f"max_side must be at least 2, not {max_side}")
+    with open_video(path) as container:
+        frame = _pick_frame(container, video_stream(container))
+        try:
+            return _encode_jpeg(_upright(frame, max_side))
+        except av.error.FFmpegError as exc:
+            raise InvalidVideo("Could not make a thumbnail of the video.") from exc
+
+
+def _pick_frame(container: InputContainer, stream: VideoStream) -> VideoFrame:
+    """The first frame at or after one second in, or the first frame if none is.
+
+    Damage after the first picture is tolerated: the start still makes a thumbnail.
+    """
+    first: VideoFrame | None = None
+    try:
+        for frame in container.decode(stream):
+            if first is None:
+                first = frame
+            if frame.time is None or first.time is None:
+                break  # no timestamps to count a second by
+            if frame.time - first.time >= _AT_SECONDS:
+                return frame
+    except av.error.FFmpegError:
+        if first is None:
+            raise
+    if first is None:
+        raise InvalidVideo("No picture in the video could be decoded.")
+    return first
+
+
+def _upright(frame: VideoFrame, max_side: int) -> VideoFrame:
+    """The frame as displayed, scaled to fit ``max_side``, in the JPEG pixel format."""
+    shown_width, shown_height = displayed_size(frame)
+    scale = min(1.0, max_side / max(shown_width, shown_height))
+    width = _even(shown_width * scale)
+    height = _even(shown_height * scale)
+    quarters = rotation_quarters(frame)
+    if quarters == 0:
+        return frame.reformat(width, height, format=_JPEG_PIXEL_FORMAT)
+    coded_width, coded_height = (height, width) if quarters % 2 else (width, height)
+    pixels = frame.reformat(coded_width, coded_height, format="rgb24").to_ndarray()
+    turned = np.ascontiguousarray(np.rot90(pixels, quarters), dtype=np.uint8)
+    upright = VideoFrame.from_ndarray(turned, format="rgb24")
+    return upright.reformat(format=_JPEG_PIXEL_FORMAT)
+
+
+def _even(length: float) -> int:
+    """Round down to an even number of pixels, at least 2 (4:2:0 needs even sides)."""
+    return max(2, int(length) // 2 * 2)
+
+
+def _encode_jpeg(frame: VideoFrame) -> bytes:
+    encoder = av.CodecContext.create("mjpeg", "w")
+    encoder.width = frame.width
+    encoder.height = frame.height
+    encoder.pix_fmt = _JPEG_PIXEL_FORMAT
+    encoder.time_base = Fraction(1, 1)
+    encoder.qmin = encoder.qmax = _JPEG_QUANTISER
+    packets = encoder.encode(frame) + encoder.encode(None)
+    return b"".join(bytes(packet) for packet in packets)

@@ -1,0 +1,63 @@
+"""Typed settings, read once at the edge.
+
+``Settings.from_env(os.environ)`` reads ``STORMPROOF_*`` variables; tests
+build ``Settings(**values)`` directly. Per-region overrides
+(``STORMPROOF_<REGION>_<NAME>``, region upper-cased with ``-`` as ``_``) win
+over the global key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path = Path("var")
+    region: str = "local"
+    max_upload_bytes: int = 256 * 1024 * 1024
+    max_duration_ms: int = 10 * 60 * 1000
+    session_ttl_s: int = 30 * 24 * 3600
+    min_seq_wait_s: float = 2.0
+    #: scrypt cost parameter for password hashes (2**14 in production)
+    password_cost: int = 2**14
+    comment_max_chars: int = 500
+    message_max_chars: int = 2000
+    caption_max_chars: int = 2200
+    events_batch_max: int = 500
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "log.sqlite"
+
+    @property
+    def views_path(self) -> Path:
+        return self.data_dir / "views.sqlite"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def secret_path(self) -> Path:
+        return self.data_dir / "secret"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
+        """Build settings from ``STORMPROOF_*`` variables; ``overrides`` win."""
+        region = str(overrides.get("region") or environ.get("STORMPROOF_REGION", "local"))
+        regional = "STORMPROOF_" + region.upper().replace("-", "_") + "_"
+        values: dict[str, object] = {}
+        for name in cls.model_fields:
+            for key in (regional + name.upper(), "STORMPROOF_" + name.upper()):
+                if key in environ:
+                    values[name] = environ[key]
+                    break
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)

@@ -1,0 +1,76 @@
+"""Accounts and sessions: who exists, how they log in, which tokens are live."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from stormproof.events import AccountCreated, SessionStarted
+from stormproof.log import Entry
+from stormproof.views import View
+
+__all__ = ["Account", "AccountsView", "account_by_id", "account_by_name", "session"]
+
+
+class AccountsView(View):
+    name = "accounts"
+    tables = ("accounts", "sessions")
+    schema = """
+    CREATE TABLE IF NOT EXISTS accounts (
+        user_id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        seq INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS sessions (
+        session_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    """
+
+    def on_account_created(self, db: sqlite3.Connection, entry: Entry, p: AccountCreated) -> None:
+        # The first event to claim a username wins; a later claim is ignored.
+        db.execute(
+            "INSERT INTO accounts VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (p.user_id, p.username.lower(), p.password_hash, entry.event.at, entry.seq),
+        )
+
+    def on_session_started(self, db: sqlite3.Connection, entry: Entry, p: SessionStarted) -> None:
+        db.execute(
+            "INSERT INTO sessions VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (p.session_id, p.user_id, p.expires_at),
+        )
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: str
+    username: str
+    password_hash: str
+    created_at: int
+
+
+def account_by_name(db: sqlite3.Connection, username: str) -> Account | None:
+    row = db.execute(
+        "SELECT user_id, username, password_hash, created_at FROM accounts WHERE username = ?",
+        (username.lower(),),
+    ).fetchone()
+    return Account(*row) if row else None
+
+
+def account_by_id(db: sqlite3.Connection, user_id: str) -> Account | None:
+    row = db.execute(
+        "SELECT user_id, username, password_hash, created_at FROM accounts WHERE user_id = ?",
+        (user_id,),
+    ).fetchone()
+    return Account(*row) if row else None
+
+
+def session(db: sqlite3.Connection, session_id: str) -> tuple[str, int] | None:
+    """(user_id, expires_at) of a session, if it exists."""
+    row = db.execute(
+        "SELECT user_id, expires_at FROM sessions WHERE session_id = ?", (session_id,)
+    ).fetchone()
+    return (row[0], row[1]) if row else None

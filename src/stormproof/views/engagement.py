@@ -1,0 +1,94 @@
+"""Engagement: per-video counters and who likes what."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from stormproof.events import InteractionsRecorded
+from stormproof.log import Entry
+from stormproof.views import View
+
+__all__ = ["Counts", "EngagementView", "counts", "liked"]
+
+_COUNTERS = {"watch": "views", "share": "shares", "skip": "skips", "not_interested": "hides"}
+
+
+class EngagementView(View):
+    name = "engagement"
+    tables = ("engagement", "likes")
+    schema = """
+    CREATE TABLE IF NOT EXISTS engagement (
+        video_id TEXT PRIMARY KEY,
+        views INTEGER NOT NULL DEFAULT 0,
+        watched_ms INTEGER NOT NULL DEFAULT 0,
+        completions INTEGER NOT NULL DEFAULT 0,
+        shares INTEGER NOT NULL DEFAULT 0,
+        skips INTEGER NOT NULL DEFAULT 0,
+        hides INTEGER NOT NULL DEFAULT 0,
+        last_at INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE IF NOT EXISTS likes (
+        user_id TEXT NOT NULL,
+        video_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (video_id, user_id)
+    );
+    """
+
+    def on_interactions_recorded(
+        self, db: sqlite3.Connection, entry: Entry, p: InteractionsRecorded
+    ) -> None:
+        user, at = entry.event.actor, entry.event.at
+        for item in p.items:
+            if item.type == "like":
+                db.execute(
+                    "INSERT INTO likes VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    (user, item.video_id, at),
+                )
+                continue
+            if item.type == "unlike":
+                db.execute(
+                    "DELETE FROM likes WHERE user_id = ? AND video_id = ?", (user, item.video_id)
+                )
+                continue
+            column = _COUNTERS[item.type]
+            watched = item.watched_ms if item.type == "watch" else 0
+            completed = int(item.type == "watch" and item.completed)
+            db.execute(
+                f"INSERT INTO engagement (video_id, {column}, watched_ms, completions, last_at) "
+                f"VALUES (?, 1, ?, ?, ?) ON CONFLICT (video_id) DO UPDATE SET "
+                f"{column} = {column} + 1, watched_ms = watched_ms + excluded.watched_ms, "
+                "completions = completions + excluded.completions, "
+                "last_at = MAX(last_at, excluded.last_at)",
+                (item.video_id, watched, completed, at),
+            )
+
+
+@dataclass(frozen=True)
+class Counts:
+    views: int = 0
+    likes: int = 0
+    shares: int = 0
+    completions: int = 0
+    watched_ms: int = 0
+    skips: int = 0
+
+
+def counts(db: sqlite3.Connection, video_id: str) -> Counts:
+    row = db.execute(
+        "SELECT views, shares, completions, watched_ms, skips FROM engagement WHERE video_id = ?",
+        (video_id,),
+    ).fetchone()
+    likes = db.execute("SELECT COUNT(*) FROM likes WHERE video_id = ?", (video_id,)).fetchone()[0]
+    if row is None:
+        return Counts(likes=likes)
+    views, shares, completions, watched_ms, skips = row
+    return Counts(views, likes, shares, completions, watched_ms, skips)
+
+
+def liked(db: sqlite3.Connection, user_id: str, video_id: str) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM likes WHERE video_id = ? AND user_id = ?", (video_id, user_id)
+    ).fetchone()
+    return row is not None

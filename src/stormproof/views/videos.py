@@ -1,0 +1,105 @@
+"""Videos: metadata of every upload, and which are deleted."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from stormproof.events import VideoDeleted, VideoUploaded
+from stormproof.log import Entry
+from stormproof.views import View
+
+__all__ = ["Video", "VideosView", "count_by_owner", "video", "videos_by_owners"]
+
+_COLUMNS = (
+    "video_id, owner_id, caption, blob, size, content_type, thumbnail_blob, "
+    "duration_ms, width, height, codec, created_at, seq"
+)
+
+
+class VideosView(View):
+    name = "videos"
+    tables = ("videos",)
+    schema = """
+    CREATE TABLE IF NOT EXISTS videos (
+        video_id TEXT PRIMARY KEY,
+        owner_id TEXT NOT NULL,
+        caption TEXT NOT NULL,
+        blob TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        thumbnail_blob TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        codec TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS videos_by_owner ON videos (owner_id, seq);
+    """
+
+    def on_video_uploaded(self, db: sqlite3.Connection, entry: Entry, p: VideoUploaded) -> None:
+        db.execute(
+            f"INSERT INTO videos ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT DO NOTHING",
+            (
+                p.video_id, p.owner_id, p.caption, p.blob, p.size, p.content_type,
+                p.thumbnail_blob, p.duration_ms, p.width, p.height, p.codec,
+                entry.event.at, entry.seq,
+            ),
+        )  # fmt: skip
+
+    def on_video_deleted(self, db: sqlite3.Connection, entry: Entry, p: VideoDeleted) -> None:
+        db.execute(
+            "UPDATE videos SET deleted = 1 WHERE video_id = ? AND owner_id = ?",
+            (p.video_id, entry.event.actor),
+        )
+
+
+@dataclass(frozen=True)
+class Video:
+    video_id: str
+    owner_id: str
+    caption: str
+    blob: str
+    size: int
+    content_type: str
+    thumbnail_blob: str
+    duration_ms: int
+    width: int
+    height: int
+    codec: str
+    created_at: int
+    seq: int
+
+
+def video(db: sqlite3.Connection, video_id: str) -> Video | None:
+    """A video that exists and is not deleted."""
+    row = db.execute(
+        f"SELECT {_COLUMNS} FROM videos WHERE video_id = ? AND deleted = 0", (video_id,)
+    ).fetchone()
+    return Video(*row) if row else None
+
+
+def videos_by_owners(
+    db: sqlite3.Connection, owner_ids: list[str], *, before_seq: int, limit: int
+) -> list[Video]:
+    """Newest first: live videos of these owners published before ``before_seq``."""
+    if not owner_ids:
+        return []
+    marks = ",".join("?" * len(owner_ids))
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM videos WHERE owner_id IN ({marks}) AND deleted = 0 "
+        "AND seq < ? ORDER BY seq DESC LIMIT ?",
+        (*owner_ids, before_seq, limit),
+    ).fetchall()
+    return [Video(*row) for row in rows]
+
+
+def count_by_owner(db: sqlite3.Connection, owner_id: str) -> int:
+    row = db.execute(
+        "SELECT COUNT(*) FROM videos WHERE owner_id = ? AND deleted = 0", (owner_id,)
+    ).fetchone()
+    return int(row[0])

@@ -1,0 +1,48 @@
+"""Health, read-your-writes with ``min_seq``, the OpenAPI contract, unknown routes."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import sign_up
+
+
+def test_health_reports_region_sequence_and_view_lag(client: httpx.Client) -> None:
+    sign_up(client, "alice")
+    health = client.get("/v1/health").json()
+    assert health["region"] == "test" and health["ready"] is True
+    assert health["log_seq"] == 2  # account + session
+    assert set(health["views"]) >= {"accounts", "videos", "messages", "history"}
+    assert all(v == {"seq": 2, "lag": 0} for v in health["views"].values())
+
+
+def test_min_seq_waits_for_views_and_fails_over_when_too_far(client: httpx.Client) -> None:
+    created = client.post("/v1/accounts", json={"username": "alice", "password": "p" * 10})
+    seq = created.json()["seq"]
+    fine = client.get("/v1/accounts/alice", params={"min_seq": seq})
+    assert fine.status_code == 200
+    assert int(fine.headers["X-Stormproof-Seq"]) >= seq
+    ahead = client.get("/v1/accounts/alice", params={"min_seq": seq + 1000})
+    assert (ahead.status_code, ahead.json()["code"]) == (503, "stale_view")
+
+
+def test_openapi_lists_the_contract(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/v1/accounts",
+        "/v1/sessions",
+        "/v1/videos",
+        "/v1/videos/{video_id}/file",
+        "/v1/events",
+        "/v1/feed/for-you",
+        "/v1/messages/stream",
+        "/v1/health",
+    ):
+        assert path in paths
+
+
+def test_unknown_route_and_method_answer_with_a_code(client: httpx.Client) -> None:
+    missing = client.get("/v1/nothing-here")
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+    wrong = client.put("/v1/health")
+    assert (wrong.status_code, wrong.json()["code"]) == (405, "method_not_allowed")

@@ -1,0 +1,120 @@
+"""Shared fixtures: a real server on loopback, real files, real videos."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from stormproof.api import create_app
+from stormproof.settings import Settings
+
+#: cheap password hashing in tests; production uses 2**14
+TEST_PASSWORD_COST = 2**8
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """One region's API served by uvicorn in a thread, on a free loopback port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def make_settings(data_dir: Path, **values: Any) -> Settings:
+    return Settings(data_dir=data_dir, region="test", password_cost=TEST_PASSWORD_COST, **values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "region")
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[LiveServer]:
+    live = LiveServer(settings).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+def sign_up(client: httpx.Client, username: str) -> dict[str, str]:
+    """Create an account, log in, and return the Authorization header."""
+    created = client.post("/v1/accounts", json={"username": username, "password": PASSWORD})
+    assert created.status_code == 201, created.text
+    session = client.post("/v1/sessions", json={"username": username, "password": PASSWORD})
+    assert session.status_code == 201, session.text
+    return {"Authorization": f"Bearer {session.json()['token']}"}
+
+
+@pytest.fixture(scope="session")
+def video_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("videos")
+
+
+@pytest.fixture(scope="session")
+def video_file(video_dir: Path) -> Path:
+    """A real 2-second H.264 MP4 made with PyAV, shared by the whole session."""
+    from stormproof.media import make_video
+
+    return make_video(video_dir / "clip.mp4", seconds=2.0, seed=1)
+
+
+def upload(
+    client: httpx.Client,
+    auth: dict[str, str],
+    path: Path,
+    caption: str = "a clip",
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    with path.open("rb") as f:
+        return client.post(
+            "/v1/videos",
+            headers={**auth, **(headers or {})},
+            files={"file": (path.name, f, "video/mp4")},
+            data={"caption": caption},
+        )

@@ -1,0 +1,81 @@
+"""The Log contract, written once; each backend's test module subclasses it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from stormproof.events import Event, FollowStarted, new_event
+from stormproof.log import Entry, Log
+
+
+def event(n: int) -> Event:
+    return new_event(FollowStarted(followee_id=f"u{n}"), actor="tester", at=1000 + n)
+
+
+class LogContract:
+    """Subclass and provide an async ``make_log`` returning a fresh, empty log."""
+
+    async def make_log(self) -> Log:
+        raise NotImplementedError
+
+    async def test_sequences_start_at_one_and_grow_by_one(self) -> None:
+        log = await self.make_log()
+        seqs = [(await log.append(f"k{n}", event(n))).seq for n in range(5)]
+        assert seqs == [1, 2, 3, 4, 5]
+        assert await log.last_seq() == 5
+
+    async def test_same_key_returns_the_first_entry_and_stores_nothing(self) -> None:
+        log = await self.make_log()
+        first = await log.append("same", event(1))
+        again = await log.append("same", event(2))
+        assert again.duplicate and not first.duplicate
+        assert again.seq == first.seq
+        assert again.event == first.event
+        assert await log.last_seq() == 1
+        # A key that was refused as duplicate leaves no hole in the sequence.
+        assert (await log.append("other", event(3))).seq == 2
+
+    async def test_read_returns_entries_after_a_sequence_in_order(self) -> None:
+        log = await self.make_log()
+        appended = [await log.append(f"k{n}", event(n)) for n in range(10)]
+        read = await log.read(3, limit=4)
+        assert [e.seq for e in read] == [4, 5, 6, 7]
+        assert [e.event for e in read] == [e.event for e in appended[3:7]]
+        assert [e.key for e in read] == ["k3", "k4", "k5", "k6"]
+        assert await log.read(10) == []
+
+    async def test_follow_yields_existing_then_new_entries(self) -> None:
+        log = await self.make_log()
+        await log.append("a", event(1))
+        seen: list[Entry] = []
+
+        async def consume(entries: AsyncIterator[Entry]) -> None:
+            async for entry in entries:
+                seen.append(entry)
+                if len(seen) == 3:
+                    return
+
+        task = asyncio.create_task(consume(log.follow(0)))
+        await asyncio.sleep(0.05)
+        await log.append("b", event(2))
+        await log.append("c", event(3))
+        await asyncio.wait_for(task, 5)
+        assert [e.key for e in seen] == ["a", "b", "c"]
+
+    async def test_wait_returns_early_on_append_and_on_timeout(self) -> None:
+        log = await self.make_log()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await log.wait(0, 0.05)
+        assert loop.time() - started >= 0.04  # nothing there: waited out the timeout
+        waiter = asyncio.create_task(log.wait(0, 30))
+        await asyncio.sleep(0.02)
+        assert not waiter.done()
+        await log.append("x", event(1))
+        await asyncio.wait_for(waiter, 5)
+
+    async def test_concurrent_appends_get_distinct_gapless_sequences(self) -> None:
+        log = await self.make_log()
+        entries = await asyncio.gather(*(log.append(f"k{n}", event(n)) for n in range(50)))
+        assert sorted(e.seq for e in entries) == list(range(1, 51))

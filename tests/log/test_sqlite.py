@@ -1,0 +1,50 @@
+"""The embedded SQLite log: the shared contract, plus durability across reopen."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from stormproof.errors import LogError
+from stormproof.events import FollowStarted, new_event
+from stormproof.log import Log
+from stormproof.log.sqlite import SqliteLog
+from tests.log.contract import LogContract
+
+
+class TestSqliteLog(LogContract):
+    @pytest.fixture(autouse=True)
+    def _folder(self, tmp_path: Path) -> None:
+        self.folder = tmp_path
+
+    async def make_log(self) -> Log:
+        return SqliteLog(self.folder / "log.sqlite")
+
+
+async def test_entries_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite"
+    log = SqliteLog(path)
+    appended = await log.append("k", new_event(FollowStarted(followee_id="u"), actor="a"))
+    await log.close()
+    reopened = SqliteLog(path)
+    assert [e.event for e in await reopened.read(0)] == [appended.event]
+    assert (await reopened.append("k", appended.event)).duplicate
+
+
+async def test_log_is_fsynced_on_commit(tmp_path: Path) -> None:
+    log = SqliteLog(tmp_path / "log.sqlite")
+    mode = log._db.execute("PRAGMA synchronous").fetchone()[0]
+    assert mode == 2  # FULL
+
+
+async def test_corrupt_bodies_raise_log_error_not_sqlite_errors(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite"
+    log = SqliteLog(path)
+    await log.append("k", new_event(FollowStarted(followee_id="u"), actor="a"))
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE log SET body = ?", (b"not json",))
+    with pytest.raises(LogError) as caught:
+        await log.read(0)
+    assert caught.value.code == "corrupt_event"
