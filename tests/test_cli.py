@@ -1,0 +1,136 @@
+"""The ``stormproof`` command, run as a user runs it: a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stormproof.demo import DEMO_PASSWORD, DEMO_USERS
+from tests.conftest import TEST_PASSWORD_COST, free_port, sign_up, upload
+
+STORMPROOF = [sys.executable, "-m", "stormproof.cli"]
+ENV = {**os.environ, "STORMPROOF_PASSWORD_COST": str(TEST_PASSWORD_COST)}
+
+
+def stormproof(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*STORMPROOF, *args], capture_output=True, text=True, env=ENV, timeout=120, check=False
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["rebuild"], ["digest"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = stormproof(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``stormproof serve`` with the demo catalog, as the README starts it."""
+    data, port = tmp_path / "var", free_port()
+    process = subprocess.Popen(
+        [*STORMPROOF, "serve", "--port", str(port), "--data", str(data)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    try:
+        while True:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
+        yield url, data
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        if process.stderr:
+            process.stderr.close()
+
+
+def test_serve_seeds_a_demo_feed_and_rebuild_keeps_the_digests(
+    served: tuple[str, Path], video_file: Path
+) -> None:
+    url, data = served
+    with httpx.Client(base_url=url, timeout=30) as client:
+        login = client.post(
+            "/v1/sessions", json={"username": DEMO_USERS[0], "password": DEMO_PASSWORD}
+        )
+        assert login.status_code == 201
+        auth = {"Authorization": f"Bearer {login.json()['token']}"}
+        feed = client.get("/v1/feed/for-you", headers=auth).json()
+        assert feed["items"], "the demo For You feed is empty"
+        # A new user does the README tour: sign up, upload, like, comment, follow, message.
+        me = sign_up(client, "newcomer")
+        video_id = upload(client, me, video_file).json()["id"]
+        client.post("/v1/events", json={"events": [{"type": "like", "video_id": video_id}]},
+                    headers=auth)  # fmt: skip
+        client.post(f"/v1/videos/{video_id}/comments", json={"text": "welcome"}, headers=auth)
+        client.post(f"/v1/follows/{DEMO_USERS[0]}", headers=me)
+        client.post("/v1/messages", json={"to": DEMO_USERS[0], "text": "hi"}, headers=me)
+
+    # The data folder is locked while the server runs.
+    locked = stormproof("rebuild", "--data", str(data))
+    assert locked.returncode == 2 and "in use" in locked.stdout
+
+    before = json.loads(stormproof("digest", "--data", str(data), "--json").stdout)
+    assert before["views"]["videos"]["seq"] > 0
+
+
+def test_rebuild_from_zero_matches(tmp_path: Path, video_file: Path) -> None:
+    data = tmp_path / "var"
+    port = free_port()
+    process = subprocess.Popen(
+        [*STORMPROOF, "serve", "--port", str(port), "--data", str(data), "--no-demo"],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/v1/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/v1/health").json()["log_seq"] == 0  # --no-demo: empty
+            alice, bob = sign_up(client, "alice"), sign_up(client, "bob")
+            video_id = upload(client, alice, video_file).json()["id"]
+            client.post("/v1/events", json={"events": [
+                {"type": "watch", "video_id": video_id, "watched_ms": 900, "completed": True},
+                {"type": "like", "video_id": video_id},
+            ]}, headers=bob)  # fmt: skip
+            client.post(f"/v1/videos/{video_id}/comments", json={"text": "yes"}, headers=bob)
+            client.post("/v1/follows/alice", headers=bob)
+            client.post("/v1/messages", json={"to": "alice", "text": "hey"}, headers=bob)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+    before = json.loads(stormproof("digest", "--data", str(data), "--json").stdout)
+    rebuilt = stormproof("rebuild", "--data", str(data))
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    after = json.loads(stormproof("digest", "--data", str(data), "--json").stdout)
+    assert after == before
+    assert before["views"]["messages"]["seq"] == before["views"]["accounts"]["seq"] > 0

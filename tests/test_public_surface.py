@@ -1,0 +1,36 @@
+"""The packages others import expose exactly what we meant."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+SURFACES = {
+    "stormproof.errors": {
+        "StormproofError", "BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict",
+        "PayloadTooLarge", "Unprocessable", "Unavailable", "LogError", "BlobError",
+    },
+    "stormproof.log": {"Entry", "Log"},
+    "stormproof.blobs": {"BlobStore"},
+    "stormproof.views": {"View", "all_views"},
+    "stormproof.api": {"create_app"},
+    "stormproof.media": {
+        "VideoInfo", "probe", "thumbnail", "make_video", "InvalidVideo", "VideoTooLong"
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", sorted(SURFACES))
+def test_public_surface(module: str) -> None:
+    imported = importlib.import_module(module)
+    assert set(imported.__all__) == SURFACES[module]
+    for name in imported.__all__:
+        assert hasattr(imported, name)
+
+
+def test_foreign_errors_do_not_cross_the_boundary() -> None:
+    from stormproof import errors
+
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.StormproofError)

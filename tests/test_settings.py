@@ -1,0 +1,34 @@
+"""Settings are read once from the environment; per-region keys win."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from stormproof.settings import Settings
+
+
+def test_from_env_with_region_overrides() -> None:
+    environ = {
+        "STORMPROOF_REGION": "us-east",
+        "STORMPROOF_MAX_UPLOAD_BYTES": "1000",
+        "STORMPROOF_US_EAST_MAX_UPLOAD_BYTES": "2000",
+        "STORMPROOF_SESSION_TTL_S": "60",
+        "UNRELATED": "x",
+    }
+    settings = Settings.from_env(environ, data_dir=Path("/tmp/d"))
+    assert settings.region == "us-east"
+    assert settings.max_upload_bytes == 2000
+    assert settings.session_ttl_s == 60
+    assert settings.log_path == Path("/tmp/d/log.sqlite")
+    other = Settings.from_env(environ, region="us-west")
+    assert other.max_upload_bytes == 1000
+
+
+def test_bad_values_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        Settings.from_env({"STORMPROOF_MAX_UPLOAD_BYTES": "lots"})
+    with pytest.raises(ValidationError):
+        Settings(unknown_setting=1)  # type: ignore[call-arg]

@@ -1,0 +1,197 @@
+"""Hypothesis drives random commands through the real write path, then checks
+that the incrementally built views equal views rebuilt from sequence 0, that
+re-delivering any entry changes nothing, and that a rejected command stores
+nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule
+
+from stormproof.actions import accounts, social, videos
+from stormproof.errors import StormproofError
+from stormproof.events import AccountCreated, CommentPosted, VideoUploaded
+from stormproof.log import Entry
+from stormproof.media import make_video
+from stormproof.region import Region
+from stormproof.views import all_views
+from stormproof.views.store import ViewStore
+from tests.conftest import make_settings
+
+T = TypeVar("T")
+NAMES = ("ann", "ben", "cat", "dan")
+INTERACTIONS = ("watch", "like", "unlike", "share", "skip", "not_interested")
+_CLIPS = Path(tempfile.mkdtemp(prefix="stormproof-clips-"))
+CLIPS = [
+    make_video(_CLIPS / f"{n}.mp4", seconds=0.3, seed=n, width=64, height=64) for n in range(2)
+]
+
+users = st.sampled_from(NAMES)
+keys = st.none() | st.sampled_from(["k1", "k2"])
+
+
+class ViewsMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = Path(tempfile.mkdtemp(prefix="stormproof-views-"))
+        self.loop = asyncio.new_event_loop()
+        self.region = Region.open(make_settings(self.folder, min_seq_wait_s=5.0))
+        self.run(self.region.start())
+        self.ids: dict[str, str] = {}
+        self.videos: list[str] = []
+        self.comments: list[tuple[str, str]] = []
+
+    def run(self, work: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(work)  # type: ignore[arg-type]
+
+    def attempt(self, work: Awaitable[Any]) -> Any:
+        """Run a command; a rejected one must leave the log untouched."""
+        before = self.run(self.region.log.last_seq())
+        try:
+            return self.run(work)
+        except StormproofError as exc:
+            assert 400 <= exc.status < 500, exc
+            assert self.run(self.region.log.last_seq()) == before, "a rejected write stored"
+            return None
+
+    def user(self, name: str) -> str:
+        return self.ids.get(name, "u_" + name)
+
+    @rule(name=users, key=keys)
+    def sign_up(self, name: str, key: str | None) -> None:
+        written = self.attempt(
+            accounts.sign_up(self.region, name, "password1", idempotency_key=key)
+        )
+        if written is not None:
+            assert isinstance(written.event.data, AccountCreated)
+            self.ids[name] = written.event.data.user_id
+
+    @rule(name=users, clip=st.integers(0, len(CLIPS) - 1), key=keys)
+    def upload(self, name: str, clip: int, key: str | None) -> None:
+        path = CLIPS[clip]
+        written = self.attempt(
+            videos.upload_video(
+                self.region, self.user(name), path, path.stat().st_size, "c", idempotency_key=key
+            )
+        )
+        if written is not None:
+            assert isinstance(written.event.data, VideoUploaded)
+            self.videos.append(written.event.data.video_id)
+
+    @rule(name=users, pick=st.integers(0, 5))
+    def delete_video(self, name: str, pick: int) -> None:
+        if self.videos:
+            video_id = self.videos[pick % len(self.videos)]
+            self.attempt(
+                videos.delete_video(self.region, self.user(name), video_id, idempotency_key=None)
+            )
+
+    @rule(
+        name=users,
+        batch=st.lists(
+            st.tuples(
+                st.sampled_from(INTERACTIONS),
+                st.integers(0, 5),
+                st.integers(0, 5000),
+                st.booleans(),
+            ),
+            min_size=1,
+            max_size=4,
+        ),
+        key=keys,
+    )
+    def interact(self, name: str, batch: list[tuple[str, int, int, bool]], key: str | None) -> None:
+        if not self.videos:
+            return
+        raw = [
+            {
+                "type": t,
+                "video_id": self.videos[i % len(self.videos)],
+                "watched_ms": ms,
+                "completed": done,
+            }
+            for t, i, ms, done in batch
+        ]
+        self.attempt(
+            social.record_interactions(self.region, self.user(name), raw, idempotency_key=key)
+        )
+
+    @rule(name=users, pick=st.integers(0, 5), text=st.text(max_size=8))
+    def comment(self, name: str, pick: int, text: str) -> None:
+        if self.videos:
+            video_id = self.videos[pick % len(self.videos)]
+            written = self.attempt(
+                social.post_comment(
+                    self.region, self.user(name), video_id, text, idempotency_key=None
+                )
+            )
+            if written is not None:
+                assert isinstance(written.event.data, CommentPosted)
+                self.comments.append((name, written.event.data.comment_id))
+
+    @rule(name=users, pick=st.integers(0, 5))
+    def delete_comment(self, name: str, pick: int) -> None:
+        if self.comments:
+            _, comment_id = self.comments[pick % len(self.comments)]
+            self.attempt(
+                social.delete_comment(
+                    self.region, self.user(name), comment_id, idempotency_key=None
+                )
+            )
+
+    @rule(name=users, other=users, stop=st.booleans())
+    def follow(self, name: str, other: str, stop: bool) -> None:
+        action = social.unfollow if stop else social.follow
+        self.attempt(action(self.region, self.user(name), other, idempotency_key=None))
+
+    @rule(name=users, other=users, text=st.text(max_size=8), key=keys)
+    def message(self, name: str, other: str, text: str, key: str | None) -> None:
+        self.attempt(
+            social.send_message(self.region, self.user(name), other, text, idempotency_key=key)
+        )
+
+    def entries(self) -> list[Entry]:
+        return self.run(self.region.log.read(0, 10**6))
+
+    def teardown(self) -> None:
+        try:
+            self.run(self.region.projector.catch_up())
+            incremental = self.region.store.digests()
+            entries = self.entries()
+
+            rebuilt = ViewStore(self.folder / "rebuilt.sqlite", all_views())
+            rebuilt.apply(entries)
+            assert rebuilt.digests() == incremental, "rebuilt from 0 differs"
+
+            one_by_one = ViewStore(self.folder / "one-by-one.sqlite", all_views())
+            for entry in entries:
+                one_by_one.apply([entry])
+            assert one_by_one.digests() == incremental, "batching changed the result"
+
+            for entry in entries:  # re-delivery of every entry is a no-op
+                self.region.store.apply([entry])
+            self.region.store.apply(entries)
+            assert self.region.store.digests() == incremental, "re-delivery changed state"
+            rebuilt.close()
+            one_by_one.close()
+        finally:
+            self.run(self.region.close())
+            self.loop.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+ViewsMachine.TestCase.settings = settings(
+    max_examples=40,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestViews = ViewsMachine.TestCase
