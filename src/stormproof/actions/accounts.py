@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
@@ -110,13 +111,20 @@ async def authenticate(region: Region, authorization: str | None) -> Credentials
     session_id, _, _ = token.partition(".")
     if not hmac.compare_digest(token_for(region, session_id), token):
         raise Unauthorized("this token is not valid", code="invalid_token")
-    found = await region.store.query(lambda db: accounts.session(db, session_id))
+
+    def lookup(db: sqlite3.Connection) -> tuple[int, accounts.Account | None] | None:
+        found = accounts.session(db, session_id)
+        if found is None:
+            return None
+        user_id, expires_at = found
+        return expires_at, accounts.account_by_id(db, user_id)
+
+    found = await region.store.query(lookup)
     if found is None:
         raise Unauthorized("this token is not valid", code="invalid_token")
-    user_id, expires_at = found
-    if expires_at <= time.time() * 1000:
-        raise Unauthorized("this token has expired; log in again", code="token_expired")
-    account = await region.store.query(lambda db: accounts.account_by_id(db, user_id))
+    expires_at, account = found
     if account is None:
         raise Unauthorized("this token is not valid", code="invalid_token")
+    if expires_at <= time.time() * 1000:
+        raise Unauthorized("this token has expired; log in again", code="token_expired")
     return Credentials(user_id=account.user_id, username=account.username)
