@@ -11,7 +11,9 @@ SURFACES = {
         "StormproofError", "BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict",
         "PayloadTooLarge", "Unprocessable", "Unavailable", "LogError", "BlobError",
     },
-    "stormproof.log": {"Entry", "Log"},
+    "stormproof.log": {
+        "Entry", "Log", "Position", "event_id_for", "follow", "from_token", "to_token"
+    },
     "stormproof.blobs": {"BlobStore"},
     "stormproof.views": {"View", "all_views"},
     "stormproof.api": {"create_app"},

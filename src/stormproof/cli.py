@@ -17,10 +17,11 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
 from stormproof.settings import Settings
 from stormproof.views import all_views
-from stormproof.views.store import ViewStore
+from stormproof.views.store import Projector, ViewStore
 
 app = typer.Typer(
     help="stormproof: a short-video platform that survives losing a data center.",
@@ -85,14 +86,11 @@ def rebuild(data: DataOption = Path("var")) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{fresh}{suffix}").unlink(missing_ok=True)
 
-        async def run() -> int:
+        async def run() -> Position:
             log = SqliteLog(settings.log_path)
-            store = ViewStore(fresh, all_views())
+            store = ViewStore(fresh, all_views(), partitions=log.partitions)
             try:
-                position = 0
-                while entries := await log.read(position, 2000):
-                    position = store.apply(entries)
-                return position
+                return await Projector(log, store, batch=2000).catch_up()
             finally:
                 store.close()
                 await log.close()
@@ -101,7 +99,7 @@ def rebuild(data: DataOption = Path("var")) -> None:
         for suffix in ("-wal", "-shm"):
             Path(f"{settings.views_path}{suffix}").unlink(missing_ok=True)
         shutil.move(fresh, settings.views_path)
-        console.print(f"rebuilt {len(all_views())} views up to sequence {position}")
+        console.print(f"rebuilt {len(all_views())} views up to position {list(position)}")
 
 
 @app.command()
@@ -120,11 +118,12 @@ def digest(
     finally:
         store.close()
     if as_json:
-        print(json.dumps({"views": digests}, indent=2, sort_keys=True))
+        print(json.dumps(digests, indent=2, sort_keys=True))
         return
-    table = Table("view", "seq", "digest")
-    for name, info in digests.items():
-        table.add_row(name, str(info["seq"]), str(info["digest"]))
+    console.print(f"position {digests['position']}")
+    table = Table("view", "digest")
+    for name, digest_ in digests["views"].items():
+        table.add_row(name, digest_)
     console.print(table)
 
 

@@ -36,7 +36,7 @@ _CAPTIONS = (
 
 async def seed_demo(region: Region, videos_per_user: int = 2) -> int:
     """Seed the demo catalog into an empty log; return the number of videos made."""
-    if await region.log.last_seq() > 0:
+    if any(await region.log.last_seqs()):
         return 0
     ids: dict[str, str] = {}
     for name in DEMO_USERS:

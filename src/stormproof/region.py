@@ -16,6 +16,7 @@ from pathlib import Path
 
 from stormproof.blobs import BlobStore
 from stormproof.blobs.files import FileBlobStore
+from stormproof.clock import Clock
 from stormproof.log import Log
 from stormproof.log.sqlite import SqliteLog
 from stormproof.settings import Settings
@@ -44,12 +45,13 @@ class Region:
     store: ViewStore
     projector: Projector
     secret: bytes
+    clock: Clock
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Region:
         log = SqliteLog(settings.log_path)
-        store = ViewStore(settings.views_path, all_views())
+        store = ViewStore(settings.views_path, all_views(), partitions=log.partitions)
         return cls(
             settings=settings,
             log=log,
@@ -57,6 +59,7 @@ class Region:
             store=store,
             projector=Projector(log, store),
             secret=load_secret(settings.secret_path),
+            clock=Clock(),
         )
 
     @property

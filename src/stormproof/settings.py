@@ -21,6 +21,8 @@ class Settings(BaseModel):
 
     data_dir: Path = Path("var")
     region: str = "local"
+    #: this region's place in the cluster: the log partition it writes to first
+    region_index: int = 0
     max_upload_bytes: int = 256 * 1024 * 1024
     max_duration_ms: int = 10 * 60 * 1000
     session_ttl_s: int = 30 * 24 * 3600

@@ -26,8 +26,11 @@ def test_post_list_and_delete_comments(client: httpx.Client, video_file: Path) -
     assert (forbidden.status_code, forbidden.json()["code"]) == (403, "not_author")
     assert client.delete(f"/v1/comments/{comment_id}", headers=bob).status_code == 200
     assert [c["text"] for c in client.get(f"/v1/videos/{video_id}/comments").json()] == ["thanks"]
-    page = client.get(f"/v1/videos/{video_id}/comments", params={"after_seq": 10**9}).json()
+    (thanks,) = client.get(f"/v1/videos/{video_id}/comments").json()
+    page = client.get(f"/v1/videos/{video_id}/comments", params={"after": thanks["id"]}).json()
     assert page == []
+    bad = client.get(f"/v1/videos/{video_id}/comments", params={"after": "c_nope"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid_cursor")
 
 
 def test_comment_limits_and_unknown_video(client: httpx.Client, video_file: Path) -> None:

@@ -11,9 +11,9 @@ def test_health_reports_region_sequence_and_view_lag(client: httpx.Client) -> No
     sign_up(client, "alice")
     health = client.get("/v1/health").json()
     assert health["region"] == "test" and health["ready"] is True
-    assert health["log_seq"] == 2  # account + session
+    assert health["log"] == [2] and health["log_seq"] == 2  # account + session
     assert set(health["views"]) >= {"accounts", "videos", "messages", "history"}
-    assert all(v == {"seq": 2, "lag": 0} for v in health["views"].values())
+    assert all(v == {"position": [2], "lag": 0} for v in health["views"].values())
 
 
 def test_min_seq_waits_for_views_and_fails_over_when_too_far(client: httpx.Client) -> None:
@@ -21,7 +21,7 @@ def test_min_seq_waits_for_views_and_fails_over_when_too_far(client: httpx.Clien
     seq = created.json()["seq"]
     fine = client.get("/v1/accounts/alice", params={"min_seq": seq})
     assert fine.status_code == 200
-    assert int(fine.headers["X-Stormproof-Seq"]) >= seq
+    assert int(fine.headers["Stormproof-Position"]) >= seq
     ahead = client.get("/v1/accounts/alice", params={"min_seq": seq + 1000})
     assert (ahead.status_code, ahead.json()["code"]) == (503, "stale_view")
 

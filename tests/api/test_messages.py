@@ -84,7 +84,7 @@ def _read_events(
             if line == ": connected":
                 ready.set()
             elif line.startswith("id: "):
-                event["id"] = int(line[4:])
+                event["id"] = line[4:]
             elif line.startswith("data: "):
                 event["data"] = json.loads(line[6:])
             elif line == "" and event:
@@ -122,7 +122,7 @@ def test_live_stream_delivers_and_resumes_from_last_event_id(
         threading.Event(),
     )
     assert [e["data"]["text"] for e in resumed] == ["two", "three", "four"]
-    assert [e["id"] for e in resumed] == sorted(e["id"] for e in resumed)
+    assert [int(e["id"]) for e in resumed] == sorted(int(e["id"]) for e in resumed)
 
 
 def test_bad_last_event_id_is_400(client: httpx.Client) -> None:

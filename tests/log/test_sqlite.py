@@ -29,7 +29,7 @@ async def test_entries_survive_reopening(tmp_path: Path) -> None:
     appended = await log.append("k", new_event(FollowStarted(followee_id="u"), actor="a"))
     await log.close()
     reopened = SqliteLog(path)
-    assert [e.event for e in await reopened.read(0)] == [appended.event]
+    assert [e.event for e in await reopened.read(0, 0)] == [appended.event]
     assert (await reopened.append("k", appended.event)).duplicate
 
 
@@ -46,5 +46,5 @@ async def test_corrupt_bodies_raise_log_error_not_sqlite_errors(tmp_path: Path) 
     with sqlite3.connect(path) as raw:
         raw.execute("UPDATE log SET body = ?", (b"not json",))
     with pytest.raises(LogError) as caught:
-        await log.read(0)
+        await log.read(0, 0)
     assert caught.value.code == "corrupt_event"

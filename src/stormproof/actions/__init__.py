@@ -9,24 +9,33 @@ Every action follows the same steps (zulip's ``do_*`` actions):
    the event is durable.
 4. Wait briefly for this region's views to apply it, so the caller reads its
    own write here without passing ``min_seq``.
+
+The event's id derives from the key, and its time comes from the region's
+clock, moved past ``causal_after`` (the time of the caller's last write,
+which the API takes from the ``Stormproof-After`` header).
 """
 
 from __future__ import annotations
 
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from stormproof.errors import Unprocessable
 from stormproof.events import Event, Payload, new_event
+from stormproof.log import Entry, event_id_for, to_token
 from stormproof.region import Region
-from stormproof.views.keys import seq_of_key
+from stormproof.views.keys import event_of_key
 
-__all__ = ["Written", "log_key", "prior", "write"]
+__all__ = ["Written", "causal_after", "log_key", "prior", "write"]
+
+#: the time of the caller's last acknowledged write, if it told us
+causal_after: ContextVar[int] = ContextVar("causal_after", default=0)
 
 
 @dataclass(frozen=True)
 class Written:
-    """An acknowledged write: the event now at ``seq`` in the log."""
+    """An acknowledged write: ``event`` at ``seq`` (a token for ``min_seq``)."""
 
     seq: int
     event: Event
@@ -38,28 +47,26 @@ def log_key(actor: str, scope: str, idempotency_key: str | None) -> str:
     return f"{actor or 'anon'}:{scope}:{idempotency_key or uuid.uuid4().hex}"
 
 
-async def prior(region: Region, key: str, expected_type: str) -> Written | None:
-    """The write an earlier request with this key produced, if any."""
-    seq = await region.store.query(lambda db: seq_of_key(db, key))
-    if seq is None:
-        return None
-    (entry,) = await region.log.read(seq - 1, 1)
-    return _replayed(entry.seq, entry.event, expected_type)
-
-
-def _replayed(seq: int, event: Event, expected_type: str) -> Written:
-    if event.type != expected_type:
+def _written(region: Region, entry: Entry, expected_type: str, replayed: bool) -> Written:
+    if entry.event.type != expected_type:
         raise Unprocessable(
             "this Idempotency-Key was already used for a different request",
             code="idempotency_key_reused",
         )
-    return Written(seq=seq, event=event, replayed=True)
+    seq = to_token(entry.partition, entry.seq, region.log.partitions)
+    return Written(seq=seq, event=entry.event, replayed=replayed)
+
+
+async def prior(region: Region, key: str, expected_type: str) -> Written | None:
+    """The write an earlier request with this key produced, if any."""
+    entry = await region.store.query(lambda db: event_of_key(db, key))
+    return None if entry is None else _written(region, entry, expected_type, True)
 
 
 async def write(region: Region, key: str, payload: Payload, *, actor: str) -> Written:
     """Append a validated payload under ``key`` and wait for the local views."""
-    entry = await region.log.append(key, new_event(payload, actor=actor))
-    await region.projector.wait_for(entry.seq, region.settings.min_seq_wait_s)
-    if entry.duplicate:
-        return _replayed(entry.seq, entry.event, payload.TYPE)
-    return Written(seq=entry.seq, event=entry.event)
+    event = new_event(payload, actor=actor, at=region.clock.tick(causal_after.get()))
+    event = event.model_copy(update={"id": event_id_for(key)})
+    entry = await region.log.append(key, event, partition=region.settings.region_index)
+    await region.projector.wait_for(entry.partition, entry.seq, region.settings.min_seq_wait_s)
+    return _written(region, entry, payload.TYPE, entry.duplicate)

@@ -16,6 +16,7 @@ __all__ = [
     "MessageOut",
     "UserRef",
     "VideoOut",
+    "Written",
     "comment_out",
     "message_out",
     "user_ref",
@@ -25,6 +26,12 @@ __all__ = [
 
 class Ack(BaseModel):
     """The answer to a write: the log sequence it produced."""
+
+    seq: int
+
+
+class Written(BaseModel):
+    """Added to the answer of a write: the ``seq`` to pass as ``min_seq``."""
 
     seq: int
 
@@ -50,7 +57,6 @@ class CountsOut(BaseModel):
 
 class VideoOut(BaseModel):
     id: str
-    seq: int
     owner: UserRef
     caption: str
     duration_ms: int
@@ -67,7 +73,6 @@ class VideoOut(BaseModel):
 
 class CommentOut(BaseModel):
     id: str
-    seq: int
     video_id: str
     author: UserRef
     text: str
@@ -76,7 +81,6 @@ class CommentOut(BaseModel):
 
 class MessageOut(BaseModel):
     id: str
-    seq: int
     sender: str
     recipient: str
     text: str
@@ -99,7 +103,6 @@ def video_out(db: sqlite3.Connection, v: videos.Video) -> VideoOut:
     c = engagement.counts(db, v.video_id)
     return VideoOut(
         id=v.video_id,
-        seq=v.seq,
         owner=user_ref(db, v.owner_id),
         caption=v.caption,
         duration_ms=v.duration_ms,
@@ -124,7 +127,6 @@ def video_out(db: sqlite3.Connection, v: videos.Video) -> VideoOut:
 def comment_out(db: sqlite3.Connection, c: comments.Comment) -> CommentOut:
     return CommentOut(
         id=c.comment_id,
-        seq=c.seq,
         video_id=c.video_id,
         author=user_ref(db, c.author_id),
         text=c.text,
@@ -135,7 +137,6 @@ def comment_out(db: sqlite3.Connection, c: comments.Comment) -> CommentOut:
 def message_out(db: sqlite3.Connection, m: messages.Message) -> MessageOut:
     return MessageOut(
         id=m.message_id,
-        seq=m.seq,
         sender=user_ref(db, m.from_id).username,
         recipient=user_ref(db, m.to_id).username,
         text=m.text,

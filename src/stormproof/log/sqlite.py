@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS log (
 
 
 class SqliteLog:
-    """A :class:`~stormproof.log.Log` in one SQLite file."""
+    """A :class:`~stormproof.log.Log` of one partition in one SQLite file."""
+
+    partitions = 1
 
     def __init__(self, path: Path, *, poll_interval: float = 0.25) -> None:
         self.path = path
@@ -61,7 +63,7 @@ class SqliteLog:
 
         return await asyncio.to_thread(locked)
 
-    async def append(self, key: str, event: Event) -> Entry:
+    async def append(self, key: str, event: Event, *, partition: int = 0) -> Entry:
         body = encode(event)
 
         def insert() -> Entry:
@@ -71,11 +73,11 @@ class SqliteLog:
             )
             if cur.rowcount == 1:
                 assert cur.lastrowid is not None
-                return Entry(seq=cur.lastrowid, key=key, event=event)
+                return Entry(partition=0, seq=cur.lastrowid, key=key, event=event)
             seq, stored = self._db.execute(
                 "SELECT seq, body FROM log WHERE key = ?", (key,)
             ).fetchone()
-            return Entry(seq=seq, key=key, event=decode(stored), duplicate=True)
+            return Entry(partition=0, seq=seq, key=key, event=decode(stored), duplicate=True)
 
         entry = await self._run(insert)
         if not entry.duplicate:
@@ -83,7 +85,10 @@ class SqliteLog:
             self._appended = asyncio.Event()
         return entry
 
-    async def read(self, after: int, limit: int = 1000) -> list[Entry]:
+    async def read(self, partition: int, after: int, limit: int = 1000) -> list[Entry]:
+        if partition != 0:
+            raise LogError(f"no partition {partition}: this log has one", code="no_partition")
+
         def select() -> list[tuple[int, str, bytes]]:
             return self._db.execute(
                 "SELECT seq, key, body FROM log WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -91,16 +96,16 @@ class SqliteLog:
             ).fetchall()
 
         rows = await self._run(select)
-        return [Entry(seq=seq, key=key, event=decode(body)) for seq, key, body in rows]
+        return [Entry(partition=0, seq=seq, key=key, event=decode(body)) for seq, key, body in rows]
 
-    async def wait(self, after: int, timeout: float) -> None:
+    async def wait(self, positions: Sequence[int], timeout: float) -> None:
         # Woken by an append in this process; polling notices appends made by
         # another process (a CLI, a second server) within one poll interval.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             waiter = self._appended  # taken before the check: no lost wake-up
-            if await self.last_seq() > after:
+            if await self._last_seq() > positions[0]:
                 return
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -108,20 +113,15 @@ class SqliteLog:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), min(remaining, self._poll_interval))
 
-    async def follow(self, after: int) -> AsyncIterator[Entry]:
-        position = after
-        while True:
-            for entry in await self.read(position):
-                yield entry
-                position = entry.seq
-            await self.wait(position, 3600)
-
-    async def last_seq(self) -> int:
+    async def _last_seq(self) -> int:
         def select() -> int:
             row = self._db.execute("SELECT MAX(seq) FROM log").fetchone()
             return int(row[0] or 0)
 
         return await self._run(select)
+
+    async def last_seqs(self) -> list[int]:
+        return [await self._last_seq()]
 
     async def close(self) -> None:
         await self._run(self._db.close)

@@ -1,4 +1,9 @@
-"""Accounts and sessions: who exists, how they log in, which tokens are live."""
+"""Accounts and sessions: who exists, how they log in, which tokens are live.
+
+Two sign-ups may race for one username in different partitions; every
+account is kept, and the name belongs to the earliest by ``(at, event id)`` —
+the same answer in every region whatever order the events arrived in.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +23,12 @@ class AccountsView(View):
     schema = """
     CREATE TABLE IF NOT EXISTS accounts (
         user_id TEXT PRIMARY KEY,
-        username TEXT NOT NULL UNIQUE,
+        username TEXT NOT NULL,
         password_hash TEXT NOT NULL,
         created_at INTEGER NOT NULL,
-        seq INTEGER NOT NULL
+        eid TEXT NOT NULL
     );
+    CREATE INDEX IF NOT EXISTS accounts_by_name ON accounts (username, created_at, eid);
     CREATE TABLE IF NOT EXISTS sessions (
         session_id TEXT PRIMARY KEY,
         user_id TEXT NOT NULL,
@@ -31,10 +37,9 @@ class AccountsView(View):
     """
 
     def on_account_created(self, db: sqlite3.Connection, entry: Entry, p: AccountCreated) -> None:
-        # The first event to claim a username wins; a later claim is ignored.
         db.execute(
             "INSERT INTO accounts VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (p.user_id, p.username.lower(), p.password_hash, entry.event.at, entry.seq),
+            (p.user_id, p.username.lower(), p.password_hash, entry.event.at, entry.event.id),
         )
 
     def on_session_started(self, db: sqlite3.Connection, entry: Entry, p: SessionStarted) -> None:
@@ -52,19 +57,19 @@ class Account:
     created_at: int
 
 
+_SELECT = "SELECT user_id, username, password_hash, created_at FROM accounts"
+
+
 def account_by_name(db: sqlite3.Connection, username: str) -> Account | None:
+    """The account that owns a username: the earliest to claim it."""
     row = db.execute(
-        "SELECT user_id, username, password_hash, created_at FROM accounts WHERE username = ?",
-        (username.lower(),),
+        f"{_SELECT} WHERE username = ? ORDER BY created_at, eid LIMIT 1", (username.lower(),)
     ).fetchone()
     return Account(*row) if row else None
 
 
 def account_by_id(db: sqlite3.Connection, user_id: str) -> Account | None:
-    row = db.execute(
-        "SELECT user_id, username, password_hash, created_at FROM accounts WHERE user_id = ?",
-        (user_id,),
-    ).fetchone()
+    row = db.execute(f"{_SELECT} WHERE user_id = ?", (user_id,)).fetchone()
     return Account(*row) if row else None
 
 

@@ -1,4 +1,5 @@
-"""Comments on videos."""
+"""Comments on videos. A deletion by the author is recorded whether or not
+the comment has arrived yet, so both arrival orders end in the same state."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ __all__ = ["Comment", "CommentsView", "comment", "comment_count", "comments_of"]
 
 class CommentsView(View):
     name = "comments"
-    tables = ("comments",)
+    tables = ("comments", "comment_deletions")
     schema = """
     CREATE TABLE IF NOT EXISTS comments (
         comment_id TEXT PRIMARY KEY,
@@ -22,23 +23,33 @@ class CommentsView(View):
         author_id TEXT NOT NULL,
         text TEXT NOT NULL,
         created_at INTEGER NOT NULL,
-        seq INTEGER NOT NULL,
         deleted INTEGER NOT NULL DEFAULT 0
     );
-    CREATE INDEX IF NOT EXISTS comments_by_video ON comments (video_id, seq);
+    CREATE INDEX IF NOT EXISTS comments_by_video ON comments (video_id, created_at);
+    CREATE TABLE IF NOT EXISTS comment_deletions (
+        comment_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        PRIMARY KEY (comment_id, actor)
+    );
     """
 
     def on_comment_posted(self, db: sqlite3.Connection, entry: Entry, p: CommentPosted) -> None:
+        author = entry.event.actor
         db.execute(
-            "INSERT INTO comments (comment_id, video_id, author_id, text, created_at, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (p.comment_id, p.video_id, entry.event.actor, p.text, entry.event.at, entry.seq),
+            "INSERT INTO comments VALUES (?, ?, ?, ?, ?, EXISTS (SELECT 1 FROM comment_deletions "
+            "WHERE comment_id = ? AND actor = ?)) ON CONFLICT DO NOTHING",
+            (p.comment_id, p.video_id, author, p.text, entry.event.at, p.comment_id, author),
         )
 
     def on_comment_deleted(self, db: sqlite3.Connection, entry: Entry, p: CommentDeleted) -> None:
+        actor = entry.event.actor
+        db.execute(
+            "INSERT INTO comment_deletions VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (p.comment_id, actor),
+        )
         db.execute(
             "UPDATE comments SET deleted = 1 WHERE comment_id = ? AND author_id = ?",
-            (p.comment_id, entry.event.actor),
+            (p.comment_id, actor),
         )
 
 
@@ -49,10 +60,9 @@ class Comment:
     author_id: str
     text: str
     created_at: int
-    seq: int
 
 
-_SELECT = "SELECT comment_id, video_id, author_id, text, created_at, seq FROM comments"
+_SELECT = "SELECT comment_id, video_id, author_id, text, created_at FROM comments"
 
 
 def comment(db: sqlite3.Connection, comment_id: str) -> Comment | None:
@@ -61,12 +71,14 @@ def comment(db: sqlite3.Connection, comment_id: str) -> Comment | None:
 
 
 def comments_of(
-    db: sqlite3.Connection, video_id: str, *, after_seq: int, limit: int
+    db: sqlite3.Connection, video_id: str, *, after: tuple[int, str] | None, limit: int
 ) -> list[Comment]:
-    """Oldest first, live comments of a video after ``after_seq``."""
+    """Oldest first, live comments of a video after ``after`` ((at, comment id))."""
+    at, comment_id = after or (-1, "")
     rows = db.execute(
-        f"{_SELECT} WHERE video_id = ? AND deleted = 0 AND seq > ? ORDER BY seq LIMIT ?",
-        (video_id, after_seq, limit),
+        f"{_SELECT} WHERE video_id = ? AND deleted = 0 AND (created_at, comment_id) > (?, ?) "
+        "ORDER BY created_at, comment_id LIMIT ?",
+        (video_id, at, comment_id, limit),
     ).fetchall()
     return [Comment(*row) for row in rows]
 

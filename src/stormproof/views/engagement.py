@@ -1,4 +1,8 @@
-"""Engagement: per-video counters and who likes what."""
+"""Engagement: per-video counters and who likes what.
+
+Counters only add, so they do not depend on arrival order; a like and an
+unlike of the same video by the same user resolve to the latest by
+``(at, event id, position in the batch)``."""
 
 from __future__ import annotations
 
@@ -11,6 +15,12 @@ from stormproof.views import View
 
 __all__ = ["Counts", "EngagementView", "counts", "liked"]
 
+_LIKE = """
+INSERT INTO likes VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (video_id, user_id) DO UPDATE SET
+    active = excluded.active, at = excluded.at, eid = excluded.eid, idx = excluded.idx
+WHERE (excluded.at, excluded.eid, excluded.idx) > (likes.at, likes.eid, likes.idx)
+"""
 _COUNTERS = {"watch": "views", "share": "shares", "skip": "skips", "not_interested": "hides"}
 
 
@@ -31,7 +41,10 @@ class EngagementView(View):
     CREATE TABLE IF NOT EXISTS likes (
         user_id TEXT NOT NULL,
         video_id TEXT NOT NULL,
+        active INTEGER NOT NULL,
         at INTEGER NOT NULL,
+        eid TEXT NOT NULL,
+        idx INTEGER NOT NULL,
         PRIMARY KEY (video_id, user_id)
     );
     """
@@ -39,18 +52,11 @@ class EngagementView(View):
     def on_interactions_recorded(
         self, db: sqlite3.Connection, entry: Entry, p: InteractionsRecorded
     ) -> None:
-        user, at = entry.event.actor, entry.event.at
-        for item in p.items:
-            if item.type == "like":
-                db.execute(
-                    "INSERT INTO likes VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    (user, item.video_id, at),
-                )
-                continue
-            if item.type == "unlike":
-                db.execute(
-                    "DELETE FROM likes WHERE user_id = ? AND video_id = ?", (user, item.video_id)
-                )
+        user, at, eid = entry.event.actor, entry.event.at, entry.event.id
+        for index, item in enumerate(p.items):
+            if item.type in ("like", "unlike"):
+                active = int(item.type == "like")
+                db.execute(_LIKE, (user, item.video_id, active, at, eid, index))
                 continue
             column = _COUNTERS[item.type]
             watched = item.watched_ms if item.type == "watch" else 0
@@ -80,7 +86,9 @@ def counts(db: sqlite3.Connection, video_id: str) -> Counts:
         "SELECT views, shares, completions, watched_ms, skips FROM engagement WHERE video_id = ?",
         (video_id,),
     ).fetchone()
-    likes = db.execute("SELECT COUNT(*) FROM likes WHERE video_id = ?", (video_id,)).fetchone()[0]
+    likes = db.execute(
+        "SELECT COUNT(*) FROM likes WHERE video_id = ? AND active = 1", (video_id,)
+    ).fetchone()[0]
     if row is None:
         return Counts(likes=likes)
     views, shares, completions, watched_ms, skips = row
@@ -89,6 +97,7 @@ def counts(db: sqlite3.Connection, video_id: str) -> Counts:
 
 def liked(db: sqlite3.Connection, user_id: str, video_id: str) -> bool:
     row = db.execute(
-        "SELECT 1 FROM likes WHERE video_id = ? AND user_id = ?", (video_id, user_id)
+        "SELECT 1 FROM likes WHERE video_id = ? AND user_id = ? AND active = 1",
+        (video_id, user_id),
     ).fetchone()
     return row is not None

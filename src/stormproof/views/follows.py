@@ -1,4 +1,5 @@
-"""Follows: who follows whom."""
+"""Follows: who follows whom. The latest follow or unfollow wins, by
+``(at, event id)``, so arrival order does not matter."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ from stormproof.views import View
 
 __all__ = ["FollowsView", "counts", "followees", "is_following"]
 
+_UPSERT = """
+INSERT INTO follows VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (follower_id, followee_id) DO UPDATE SET
+    active = excluded.active, at = excluded.at, eid = excluded.eid
+WHERE (excluded.at, excluded.eid) > (follows.at, follows.eid)
+"""
+
 
 class FollowsView(View):
     name = "follows"
@@ -18,36 +26,38 @@ class FollowsView(View):
     CREATE TABLE IF NOT EXISTS follows (
         follower_id TEXT NOT NULL,
         followee_id TEXT NOT NULL,
-        since INTEGER NOT NULL,
+        active INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        eid TEXT NOT NULL,
         PRIMARY KEY (follower_id, followee_id)
     );
-    CREATE INDEX IF NOT EXISTS follows_by_followee ON follows (followee_id);
+    CREATE INDEX IF NOT EXISTS follows_by_followee ON follows (followee_id, active);
     """
 
-    def on_follow_started(self, db: sqlite3.Connection, entry: Entry, p: FollowStarted) -> None:
-        if p.followee_id != entry.event.actor:
+    def _set(self, db: sqlite3.Connection, entry: Entry, followee: str, active: int) -> None:
+        if followee != entry.event.actor:
             db.execute(
-                "INSERT INTO follows VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (entry.event.actor, p.followee_id, entry.event.at),
+                _UPSERT, (entry.event.actor, followee, active, entry.event.at, entry.event.id)
             )
 
+    def on_follow_started(self, db: sqlite3.Connection, entry: Entry, p: FollowStarted) -> None:
+        self._set(db, entry, p.followee_id, 1)
+
     def on_follow_stopped(self, db: sqlite3.Connection, entry: Entry, p: FollowStopped) -> None:
-        db.execute(
-            "DELETE FROM follows WHERE follower_id = ? AND followee_id = ?",
-            (entry.event.actor, p.followee_id),
-        )
+        self._set(db, entry, p.followee_id, 0)
 
 
 def followees(db: sqlite3.Connection, user_id: str) -> list[str]:
     rows = db.execute(
-        "SELECT followee_id FROM follows WHERE follower_id = ? ORDER BY followee_id", (user_id,)
+        "SELECT followee_id FROM follows WHERE follower_id = ? AND active = 1 ORDER BY followee_id",
+        (user_id,),
     )
     return [row[0] for row in rows]
 
 
 def is_following(db: sqlite3.Connection, follower_id: str, followee_id: str) -> bool:
     row = db.execute(
-        "SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?",
+        "SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ? AND active = 1",
         (follower_id, followee_id),
     ).fetchone()
     return row is not None
@@ -55,6 +65,10 @@ def is_following(db: sqlite3.Connection, follower_id: str, followee_id: str) -> 
 
 def counts(db: sqlite3.Connection, user_id: str) -> tuple[int, int]:
     """(followers, following) of a user."""
-    followers = db.execute("SELECT COUNT(*) FROM follows WHERE followee_id = ?", (user_id,))
-    following = db.execute("SELECT COUNT(*) FROM follows WHERE follower_id = ?", (user_id,))
+    followers = db.execute(
+        "SELECT COUNT(*) FROM follows WHERE followee_id = ? AND active = 1", (user_id,)
+    )
+    following = db.execute(
+        "SELECT COUNT(*) FROM follows WHERE follower_id = ? AND active = 1", (user_id,)
+    )
     return int(followers.fetchone()[0]), int(following.fetchone()[0])

@@ -1,6 +1,7 @@
 """Per-user watch history: what each user watched, skipped or hid.
 
-The For You feed never shows a video again once it is here.
+The For You feed never shows a video again once it is here. Every column
+only adds or takes a minimum or maximum, so arrival order does not matter.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ class HistoryView(View):
             db.execute(
                 "INSERT INTO history (user_id, video_id, first_at, last_at, watches, watched_ms, "
                 "completions, skipped, not_interested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (user_id, video_id) DO UPDATE SET last_at = excluded.last_at, "
+                "ON CONFLICT (user_id, video_id) DO UPDATE "
+                "SET first_at = MIN(first_at, excluded.first_at), "
+                "last_at = MAX(last_at, excluded.last_at), "
                 "watches = watches + excluded.watches, "
                 "watched_ms = watched_ms + excluded.watched_ms, "
                 "completions = completions + excluded.completions, "

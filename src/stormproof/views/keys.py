@@ -1,31 +1,49 @@
-"""Applied idempotency keys: which log entry each write key produced.
+"""Applied writes: the event each idempotency key produced.
 
-A retry looks its key up here before doing any work, so it gets the first
-answer back instead of a second event — even when the log's own duplicate
-detection no longer remembers the key.
+The view store skips any entry whose key is already here — the same write
+that landed in two partitions, or a retry that reached the log twice — so
+every write is applied once. A retried request finds its first answer here
+without asking the log.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
+from stormproof.events import decode, encode
 from stormproof.log import Entry
 from stormproof.views import View
 
-__all__ = ["KeysView", "seq_of_key"]
+__all__ = ["KeysView", "applied", "event_of_key"]
 
 
 class KeysView(View):
     name = "keys"
     tables = ("keys",)
+    local_columns = frozenset({"partition", "seq"})
     schema = """
-    CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS keys (
+        key TEXT PRIMARY KEY,
+        body BLOB NOT NULL,
+        partition INTEGER NOT NULL,
+        seq INTEGER NOT NULL
+    );
     """
 
     def apply(self, db: sqlite3.Connection, entry: Entry) -> None:
-        db.execute("INSERT INTO keys VALUES (?, ?) ON CONFLICT DO NOTHING", (entry.key, entry.seq))
+        db.execute(
+            "INSERT INTO keys VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (entry.key, encode(entry.event), entry.partition, entry.seq),
+        )
 
 
-def seq_of_key(db: sqlite3.Connection, key: str) -> int | None:
-    row = db.execute("SELECT seq FROM keys WHERE key = ?", (key,)).fetchone()
-    return int(row[0]) if row else None
+def applied(db: sqlite3.Connection, key: str) -> bool:
+    return db.execute("SELECT 1 FROM keys WHERE key = ?", (key,)).fetchone() is not None
+
+
+def event_of_key(db: sqlite3.Connection, key: str) -> Entry | None:
+    """The entry that applied a key here (a copy in another partition is skipped)."""
+    row = db.execute("SELECT body, partition, seq FROM keys WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    return Entry(partition=row[1], seq=row[2], key=key, event=decode(row[0]))

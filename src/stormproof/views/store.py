@@ -1,10 +1,15 @@
 """The view store: one SQLite database holding every view, and the projector
 that keeps it following the log.
 
+All views apply a batch of entries in one transaction, together with the
+position reached in each partition, so a crash leaves data and positions
+consistent and a restart resumes exactly there. An entry at or below the
+position is skipped (re-delivery is a no-op), and so is an entry whose key
+was already applied (the same write in two partitions).
+
 The views database is not the source of truth — the log is — so it runs with
-``synchronous=NORMAL``: a crash may lose the last few view transactions, but
-each transaction holds the data *and* the position together, so the
-projector simply re-applies the tail.
+``synchronous=NORMAL``: a crash may lose the last transactions, and the
+projector re-applies that tail.
 """
 
 from __future__ import annotations
@@ -15,17 +20,26 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from stormproof.errors import LogError, StormproofError
-from stormproof.log import Entry, Log
+from stormproof.log import Entry, Log, Position
 from stormproof.views import View
+from stormproof.views.keys import applied
 
-__all__ = ["Projector", "ViewStore"]
+__all__ = ["Digests", "Projector", "ViewStore"]
 
 T = TypeVar("T")
 
-_POSITIONS = "CREATE TABLE IF NOT EXISTS view_positions (view TEXT PRIMARY KEY, seq INTEGER)"
+
+class Digests(TypedDict):
+    position: list[int]
+    views: dict[str, str]
+
+
+_POSITIONS = """
+CREATE TABLE IF NOT EXISTS positions (partition INTEGER PRIMARY KEY, seq INTEGER NOT NULL)
+"""
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -37,11 +51,12 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 class ViewStore:
-    """Every view's tables and positions in one SQLite file."""
+    """Every view's tables, and the log position they stand at, in one SQLite file."""
 
-    def __init__(self, path: Path, views: Sequence[View]) -> None:
+    def __init__(self, path: Path, views: Sequence[View], *, partitions: int = 1) -> None:
         self.path = path
         self.views = list(views)
+        self.partitions = partitions
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = _connect(path)
         self._write_lock = threading.Lock()
@@ -50,56 +65,61 @@ class ViewStore:
             self._db.execute(_POSITIONS)
             for view in self.views:
                 self._db.executescript(view.schema)
-                self._db.execute(
-                    "INSERT INTO view_positions (view, seq) VALUES (?, 0) "
-                    "ON CONFLICT (view) DO NOTHING",
-                    (view.name,),
-                )
+            self._db.executemany(
+                "INSERT INTO positions VALUES (?, 0) ON CONFLICT DO NOTHING",
+                [(p,) for p in range(partitions)],
+            )
 
-    def positions(self, db: sqlite3.Connection | None = None) -> dict[str, int]:
-        """Each view's position, read through ``db`` (the writer's own by default)."""
-        rows = (db or self._db).execute("SELECT view, seq FROM view_positions").fetchall()
-        known = {view.name for view in self.views}
-        return {name: seq for name, seq in rows if name in known}
+    def position(self, db: sqlite3.Connection | None = None) -> Position:
+        """The sequence applied in each partition (read through ``db`` if given)."""
+        rows = (db or self._db).execute("SELECT partition, seq FROM positions").fetchall()
+        seqs = dict(rows)
+        return tuple(seqs.get(p, 0) for p in range(self.partitions))
 
-    def position(self) -> int:
-        """The sequence every view has reached."""
-        return min(self.positions().values(), default=0)
+    def apply(self, entries: Sequence[Entry]) -> Position:
+        """Apply entries in one transaction; return the position reached.
 
-    def apply(self, entries: Sequence[Entry]) -> int:
-        """Apply entries to every view still behind them; return the new position.
-
-        Each view gets one transaction covering its data and its position.
-        Entries at or below a view's position are skipped: re-delivery is a no-op.
+        Within a partition, entries must follow on from the position without
+        gaps; entries already applied are skipped.
         """
         with self._write_lock:
-            positions = self.positions()
-            for view in self.views:
-                pending = [e for e in entries if e.seq > positions[view.name]]
-                if not pending:
-                    continue
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for entry in pending:
-                        view.apply(self._db, entry)
-                    self._db.execute(
-                        "UPDATE view_positions SET seq = ? WHERE view = ?",
-                        (pending[-1].seq, view.name),
-                    )
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            return self.position()
+            position = list(self.position())
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for entry in entries:
+                    at = position[entry.partition]
+                    if entry.seq <= at:
+                        continue
+                    if entry.seq != at + 1:
+                        raise LogError(
+                            f"partition {entry.partition}: got seq {entry.seq} after {at}",
+                            code="log_gap",
+                        )
+                    if not applied(self._db, entry.key):
+                        for view in self.views:
+                            view.apply(self._db, entry)
+                    position[entry.partition] = entry.seq
+                self._db.executemany(
+                    "UPDATE positions SET seq = ? WHERE partition = ?",
+                    [(seq, p) for p, seq in enumerate(position)],
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return tuple(position)
 
-    def digests(self) -> dict[str, dict[str, object]]:
-        """Each view's digest and the sequence it stands at."""
+    def digests(self) -> Digests:
+        """The position and each view's digest there."""
         with self._write_lock:
-            positions = self.positions()
-            return {
-                view.name: {"seq": positions[view.name], "digest": view.digest(self._db)}
-                for view in self.views
-            }
+            self._db.execute("BEGIN")
+            try:
+                return {
+                    "position": list(self.position()),
+                    "views": {view.name: view.digest(self._db) for view in self.views},
+                }
+            finally:
+                self._db.execute("COMMIT")
 
     def reader(self) -> sqlite3.Connection:
         """A read connection for the calling thread."""
@@ -119,20 +139,27 @@ class ViewStore:
 
 
 class Projector:
-    """Follows the log and applies it to the view store, batch by batch."""
+    """Follows every partition of the log and applies it to the view store."""
 
     def __init__(self, log: Log, store: ViewStore, *, batch: int = 500) -> None:
         self.log = log
         self.store = store
         self.batch = batch
-        self.position = store.position()
+        self.position: Position = store.position()
         self.error: StormproofError | None = None
         self._advanced = asyncio.Event()
 
-    async def catch_up(self) -> int:
+    async def catch_up(self) -> Position:
         """Apply everything the log holds now; return the position reached."""
-        while entries := await self.log.read(self.position, self.batch):
-            self._advance(await asyncio.to_thread(self.store.apply, entries))
+        moved = True
+        while moved:
+            moved = False
+            for partition in range(self.log.partitions):
+                after = self.position[partition]
+                entries = await self.log.read(partition, after, self.batch)
+                if entries:
+                    self._advance(await asyncio.to_thread(self.store.apply, entries))
+                    moved = True
         return self.position
 
     async def run(self, idle_wait: float = 1.0) -> None:
@@ -147,25 +174,24 @@ class Projector:
                 self.error = exc
                 await asyncio.sleep(0.2)
 
-    def _advance(self, position: int) -> None:
-        if position > self.position:
+    def _advance(self, position: Position) -> None:
+        if position != self.position:
             self.position = position
             self._advanced.set()
             self._advanced = asyncio.Event()
 
-    async def wait_for(self, seq: int, timeout: float) -> bool:
-        """Wait until every view has applied ``seq``; False on timeout."""
+    async def wait_for(self, partition: int, seq: int, timeout: float) -> bool:
+        """Wait until the views have applied ``seq`` of ``partition``; False on timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.position < seq:
+        while self.position[partition] < seq:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
-            waiter = self._advanced
             try:
-                await asyncio.wait_for(waiter.wait(), remaining)
+                await asyncio.wait_for(self._advanced.wait(), remaining)
             except TimeoutError:
-                return self.position >= seq
+                return self.position[partition] >= seq
         return True
 
     async def wait_advanced(self, timeout: float) -> None:

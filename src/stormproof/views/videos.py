@@ -1,4 +1,9 @@
-"""Videos: metadata of every upload, and which are deleted."""
+"""Videos: metadata of every upload, and which are deleted.
+
+A deletion is recorded whether or not its upload has arrived yet (partitions
+interleave differently in each region), and a video is deleted once a
+deletion by its owner exists — so both arrival orders end in the same state.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +18,13 @@ __all__ = ["Video", "VideosView", "count_by_owner", "video", "videos_by_owners"]
 
 _COLUMNS = (
     "video_id, owner_id, caption, blob, size, content_type, thumbnail_blob, "
-    "duration_ms, width, height, codec, created_at, seq"
+    "duration_ms, width, height, codec, created_at"
 )
 
 
 class VideosView(View):
     name = "videos"
-    tables = ("videos",)
+    tables = ("videos", "video_deletions")
     schema = """
     CREATE TABLE IF NOT EXISTS videos (
         video_id TEXT PRIMARY KEY,
@@ -34,27 +39,35 @@ class VideosView(View):
         height INTEGER NOT NULL,
         codec TEXT NOT NULL,
         created_at INTEGER NOT NULL,
-        seq INTEGER NOT NULL,
         deleted INTEGER NOT NULL DEFAULT 0
     );
-    CREATE INDEX IF NOT EXISTS videos_by_owner ON videos (owner_id, seq);
+    CREATE INDEX IF NOT EXISTS videos_by_owner ON videos (owner_id, created_at);
+    CREATE TABLE IF NOT EXISTS video_deletions (
+        video_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        PRIMARY KEY (video_id, actor)
+    );
     """
 
     def on_video_uploaded(self, db: sqlite3.Connection, entry: Entry, p: VideoUploaded) -> None:
         db.execute(
-            f"INSERT INTO videos ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            f"INSERT INTO videos ({_COLUMNS}, deleted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?, "
+            "EXISTS (SELECT 1 FROM video_deletions WHERE video_id = ? AND actor = ?)) "
             "ON CONFLICT DO NOTHING",
             (
                 p.video_id, p.owner_id, p.caption, p.blob, p.size, p.content_type,
                 p.thumbnail_blob, p.duration_ms, p.width, p.height, p.codec,
-                entry.event.at, entry.seq,
+                entry.event.at, p.video_id, p.owner_id,
             ),
         )  # fmt: skip
 
     def on_video_deleted(self, db: sqlite3.Connection, entry: Entry, p: VideoDeleted) -> None:
+        actor = entry.event.actor
         db.execute(
-            "UPDATE videos SET deleted = 1 WHERE video_id = ? AND owner_id = ?",
-            (p.video_id, entry.event.actor),
+            "INSERT INTO video_deletions VALUES (?, ?) ON CONFLICT DO NOTHING", (p.video_id, actor)
+        )
+        db.execute(
+            "UPDATE videos SET deleted = 1 WHERE video_id = ? AND owner_id = ?", (p.video_id, actor)
         )
 
 
@@ -72,7 +85,6 @@ class Video:
     height: int
     codec: str
     created_at: int
-    seq: int
 
 
 def video(db: sqlite3.Connection, video_id: str) -> Video | None:
@@ -84,16 +96,21 @@ def video(db: sqlite3.Connection, video_id: str) -> Video | None:
 
 
 def videos_by_owners(
-    db: sqlite3.Connection, owner_ids: list[str], *, before_seq: int, limit: int
+    db: sqlite3.Connection,
+    owner_ids: list[str],
+    *,
+    before: tuple[int, str] | None,
+    limit: int,
 ) -> list[Video]:
-    """Newest first: live videos of these owners published before ``before_seq``."""
+    """Newest first: live videos of these owners older than ``before`` ((at, id))."""
     if not owner_ids:
         return []
+    at, video_id = before or (2**62, "")
     marks = ",".join("?" * len(owner_ids))
     rows = db.execute(
         f"SELECT {_COLUMNS} FROM videos WHERE owner_id IN ({marks}) AND deleted = 0 "
-        "AND seq < ? ORDER BY seq DESC LIMIT ?",
-        (*owner_ids, before_seq, limit),
+        "AND (created_at, video_id) < (?, ?) ORDER BY created_at DESC, video_id DESC LIMIT ?",
+        (*owner_ids, at, video_id, limit),
     ).fetchall()
     return [Video(*row) for row in rows]
 

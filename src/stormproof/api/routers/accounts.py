@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import accounts as actions
-from stormproof.api.deps import Fresh, IdemKey, RegionDep, acknowledge
+from stormproof.api.deps import Fresh, IdemKey, RegionDep, acknowledge, decode_cursor
 from stormproof.api.schemas import AccountOut, VideoOut, video_out
 from stormproof.errors import NotFound
 from stormproof.events import AccountCreated, SessionStarted
@@ -93,17 +93,17 @@ async def videos_of(
     region: RegionDep,
     _: Fresh,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    cursor: str | None = None,
 ) -> list[VideoOut]:
-    """A creator's videos, newest first."""
+    """A creator's videos, newest first. For the next page pass
+    ``cursor=<created_at>:<id>`` of the last video you got."""
+    before = decode_cursor(cursor)
 
     def read(db: sqlite3.Connection) -> list[VideoOut] | None:
         account = accounts.account_by_name(db, username)
         if account is None:
             return None
-        found = videos.videos_by_owners(
-            db, [account.user_id], before_seq=before_seq or 2**62, limit=limit
-        )
+        found = videos.videos_by_owners(db, [account.user_id], before=before, limit=limit)
         return [video_out(db, v) for v in found]
 
     page = await region.store.query(read)

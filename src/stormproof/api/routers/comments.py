@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -9,8 +10,8 @@ from pydantic import BaseModel
 
 from stormproof.actions import social
 from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, acknowledge
-from stormproof.api.schemas import Ack, CommentOut, UserRef, comment_out
-from stormproof.errors import NotFound
+from stormproof.api.schemas import Ack, CommentOut, UserRef, Written, comment_out
+from stormproof.errors import BadRequest, NotFound
 from stormproof.events import CommentPosted
 from stormproof.views import comments, videos
 
@@ -21,6 +22,10 @@ class CommentIn(BaseModel):
     text: str
 
 
+class PostedOut(CommentOut, Written):
+    """The new comment, and the ``seq`` of its write."""
+
+
 @router.post("/videos/{video_id}/comments", status_code=201)
 async def post(
     video_id: str,
@@ -29,16 +34,16 @@ async def post(
     caller: Caller,
     response: Response,
     key: IdemKey = None,
-) -> CommentOut:
+) -> PostedOut:
     written = await social.post_comment(
         region, caller.user_id, video_id, body.text, idempotency_key=key
     )
-    acknowledge(response, region, written)
+    seq = acknowledge(response, region, written)
     posted = written.event.data
     assert isinstance(posted, CommentPosted)
-    return CommentOut(
+    return PostedOut(
         id=posted.comment_id,
-        seq=written.seq,
+        seq=seq,
         video_id=posted.video_id,
         author=UserRef(id=caller.user_id, username=caller.username),
         text=posted.text,
@@ -51,18 +56,28 @@ async def list_comments(
     video_id: str,
     region: RegionDep,
     _: Fresh,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[str | None, Query(description="the id of the last comment you have")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> list[CommentOut]:
-    """Oldest first; page with ``after_seq`` = the last comment's ``seq``."""
-    if await region.store.query(lambda db: videos.video(db, video_id)) is None:
-        raise NotFound(f"no video {video_id}", code="video_not_found")
-    return await region.store.query(
-        lambda db: [
-            comment_out(db, c)
-            for c in comments.comments_of(db, video_id, after_seq=after_seq, limit=limit)
+    """Oldest first; page with ``after`` = the last comment's id."""
+
+    def read(db: sqlite3.Connection) -> list[CommentOut] | None:
+        if videos.video(db, video_id) is None:
+            return None
+        start = None
+        if after:
+            last = comments.comment(db, after)
+            if last is None:
+                raise BadRequest(f"no comment {after}", code="invalid_cursor")
+            start = (last.created_at, last.comment_id)
+        return [
+            comment_out(db, c) for c in comments.comments_of(db, video_id, after=start, limit=limit)
         ]
-    )
+
+    found = await region.store.query(read)
+    if found is None:
+        raise NotFound(f"no video {video_id}", code="video_not_found")
+    return found
 
 
 @router.delete("/comments/{comment_id}")

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from stormproof.api.deps import Caller, Fresh, RegionDep
+from stormproof.api.deps import Caller, Fresh, RegionDep, decode_cursor, encode_cursor
 from stormproof.api.schemas import VideoOut, video_out
 from stormproof.errors import BadRequest
 from stormproof.recommend.foryou import for_you
@@ -91,16 +91,17 @@ async def following_feed(
     caller: Caller,
     _: Fresh,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-    cursor: Annotated[str | None, Query(pattern=r"^\d+$")] = None,
+    cursor: str | None = None,
 ) -> FeedPage:
     """Newest first, from the creators you follow."""
-    before = int(cursor) if cursor else 2**62
+    before = decode_cursor(cursor)
 
     def read(db: sqlite3.Connection) -> FeedPage:
         owners = follows.followees(db, caller.user_id)
-        found = videos.videos_by_owners(db, owners, before_seq=before, limit=limit)
+        found = videos.videos_by_owners(db, owners, before=before, limit=limit)
         items = [FeedItem(video=video_out(db, v)) for v in found]
-        next_cursor = str(found[-1].seq) if len(found) == limit else None
+        last = found[-1] if len(found) == limit else None
+        next_cursor = encode_cursor(last.created_at, last.video_id) if last else None
         return FeedPage(items=items, next_cursor=next_cursor)
 
     return await region.store.query(read)

@@ -11,13 +11,14 @@ router = APIRouter(prefix="/v1", tags=["health"])
 
 
 class ViewHealth(BaseModel):
-    seq: int
+    position: list[int]
     lag: int
 
 
 class Health(BaseModel):
     region: str
     ready: bool
+    log: list[int]
     log_seq: int
     views: dict[str, ViewHealth]
     error: str | None
@@ -25,17 +26,19 @@ class Health(BaseModel):
 
 @router.get("/health")
 async def health(region: RegionDep) -> Health:
-    """``ready`` is true while the views follow the log without error."""
-    log_seq = await region.log.last_seq()
-    positions = await region.store.query(region.store.positions)
+    """The log's last sequence per partition (``log``, summed in ``log_seq``),
+    and how many entries each view still has to apply. Every view applies the
+    same transactions, so they share one position. ``ready`` is true while the
+    views follow the log without error."""
+    log = await region.log.last_seqs()
+    position = list(await region.store.query(region.store.position))
+    lag = sum(max(0, last - seq) for last, seq in zip(log, position, strict=True))
     error = region.projector.error
     return Health(
         region=region.name,
         ready=error is None,
-        log_seq=log_seq,
-        views={
-            name: ViewHealth(seq=seq, lag=max(0, log_seq - seq))
-            for name, seq in sorted(positions.items())
-        },
+        log=log,
+        log_seq=sum(log),
+        views={view.name: ViewHealth(position=position, lag=lag) for view in region.store.views},
         error=error.message if error else None,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -11,8 +12,15 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from stormproof.actions import social
-from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, acknowledge
-from stormproof.api.schemas import ConversationOut, MessageOut, message_out, user_ref
+from stormproof.api.deps import (
+    Caller,
+    Fresh,
+    IdemKey,
+    RegionDep,
+    acknowledge,
+    position_header,
+)
+from stormproof.api.schemas import ConversationOut, MessageOut, Written, message_out, user_ref
 from stormproof.errors import BadRequest, NotFound
 from stormproof.events import MessageSent
 from stormproof.region import Region
@@ -29,20 +37,24 @@ class MessageIn(BaseModel):
     text: str
 
 
+class SentOut(MessageOut, Written):
+    """The message, and the ``seq`` of its write."""
+
+
 @router.post("/messages", status_code=201)
 async def send(
     body: MessageIn, region: RegionDep, caller: Caller, response: Response, key: IdemKey = None
-) -> MessageOut:
+) -> SentOut:
     written = await social.send_message(
         region, caller.user_id, body.to, body.text, idempotency_key=key
     )
-    acknowledge(response, region, written)
+    seq = acknowledge(response, region, written)
     sent = written.event.data
     assert isinstance(sent, MessageSent)
     recipient = await region.store.query(lambda db: user_ref(db, sent.to_id))
-    return MessageOut(
+    return SentOut(
         id=sent.message_id,
-        seq=written.seq,
+        seq=seq,
         sender=caller.username,
         recipient=recipient.username,
         text=sent.text,
@@ -72,7 +84,7 @@ async def conversation(
     region: RegionDep,
     caller: Caller,
     _: Fresh,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[str | None, Query(description="the id of the last message you have")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> list[MessageOut]:
     """Oldest first. ``who`` is the other participant's username, or a
@@ -88,29 +100,53 @@ async def conversation(
         if other is None:
             raise NotFound(f"no user {who!r}", code="user_not_found")
         other_id = other.user_id
-    return await region.store.query(
-        lambda db: [
-            message_out(db, m)
-            for m in messages.conversation(
-                db, caller.user_id, other_id, after_seq=after_seq, limit=limit
-            )
-        ]
-    )
+
+    def read(db: sqlite3.Connection) -> list[MessageOut]:
+        start = None
+        if after:
+            last = messages.message(db, after)
+            if last is None:
+                raise BadRequest(f"no message {after}", code="invalid_cursor")
+            start = (last.at, last.message_id)
+        found = messages.conversation(db, caller.user_id, other_id, after=start, limit=limit)
+        return [message_out(db, m) for m in found]
+
+    return await region.store.query(read)
 
 
-async def _stream(request: Request, region: Region, user_id: str, after: int) -> AsyncIterator[str]:
+def _parse_position(raw: str, partitions: int) -> list[int]:
+    parts = raw.split(".")
+    if len(parts) != partitions or not all(p.isdigit() for p in parts):
+        raise BadRequest("Last-Event-ID is an id this stream sent", code="invalid_last_event_id")
+    return [int(p) for p in parts]
+
+
+async def _stream(
+    request: Request, region: Region, user_id: str, start: list[int]
+) -> AsyncIterator[str]:
+    """Messages in log order, partition by partition. Each event's id is the
+    position up to which this user has every message, so a reconnect (to any
+    region) with ``Last-Event-ID`` resumes without loss; a message may come
+    twice around a failover, with the same ``id`` field in its data."""
     yield ": connected\n\n"
-    position = after
+    position = list(start)
     while not await request.is_disconnected():
-        batch = await region.store.query(
-            lambda db, after=position: [  # type: ignore[misc]
-                message_out(db, m) for m in messages.inbox(db, user_id, after_seq=after, limit=100)
-            ]
-        )
-        for message in batch:
-            position = message.seq
-            yield f"id: {message.seq}\nevent: message\ndata: {json.dumps(message.model_dump())}\n\n"
-        if not batch:
+        upto = region.projector.position
+        for partition, last in enumerate(upto):
+            if last <= position[partition]:
+                continue
+            found = await region.store.query(
+                lambda db, p=partition, a=position[partition], u=last: [  # type: ignore[misc]
+                    (seq, message_out(db, m))
+                    for seq, m in messages.inbox(db, user_id, partition=p, after_seq=a, upto_seq=u)
+                ]
+            )
+            for seq, message in found:
+                position[partition] = seq
+                data = json.dumps(message.model_dump())
+                yield f"id: {position_header(tuple(position))}\nevent: message\ndata: {data}\n\n"
+            position[partition] = last
+        if tuple(position) == region.projector.position:
             before = region.projector.position
             await region.projector.wait_advanced(_KEEPALIVE_S)
             if region.projector.position == before:
@@ -123,16 +159,15 @@ async def stream(
     region: RegionDep,
     caller: Caller,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after_seq: Annotated[int | None, Query(ge=0)] = None,
 ) -> StreamingResponse:
     """Server-sent events, one ``message`` event per message you send or
-    receive. Each event's id is its log sequence: reconnect with
-    ``Last-Event-ID`` (browsers do it themselves) and nothing is lost."""
-    if last_event_id is not None and not last_event_id.isdigit():
-        raise BadRequest("Last-Event-ID is a sequence number", code="invalid_last_event_id")
-    after = int(last_event_id) if last_event_id is not None else (after_seq or 0)
+    receive. Each event's id is a log position: reconnect with
+    ``Last-Event-ID`` (browsers do it themselves) and nothing is lost. Without
+    it the stream starts with every message you have."""
+    partitions = region.log.partitions
+    start = _parse_position(last_event_id, partitions) if last_event_id else [0] * partitions
     return StreamingResponse(
-        _stream(request, region, caller.user_id, after),
+        _stream(request, region, caller.user_id, start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

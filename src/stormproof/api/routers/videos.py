@@ -12,13 +12,18 @@ from fastapi.responses import FileResponse
 
 from stormproof.actions import videos as actions
 from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, acknowledge
-from stormproof.api.schemas import Ack, VideoOut, video_out
+from stormproof.api.schemas import Ack, VideoOut, Written, video_out
 from stormproof.errors import NotFound, PayloadTooLarge
 from stormproof.events import VideoUploaded
 from stormproof.region import Region
 from stormproof.views import videos
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
+
+
+class UploadOut(VideoOut, Written):
+    """The new video, and the ``seq`` of its upload."""
+
 
 _CHUNK = 1 << 20
 #: multipart framing and the caption may add this much to the file's size
@@ -52,7 +57,7 @@ async def upload(
     file: Annotated[UploadFile, File(description="the video: mp4, webm, mov, mkv…")],
     caption: Annotated[str, Form()] = "",
     key: IdemKey = None,
-) -> VideoOut:
+) -> UploadOut:
     limit = region.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + _ENVELOPE:
@@ -65,11 +70,25 @@ async def upload(
         written = await actions.upload_video(
             region, caller.user_id, Path(tmp.name), size, caption, idempotency_key=key
         )
-    acknowledge(response, region, written)
+    seq = acknowledge(response, region, written)
     uploaded = written.event.data
     assert isinstance(uploaded, VideoUploaded)
-    found = await _live(region, uploaded.video_id)
-    return await region.store.query(lambda db: video_out(db, found))
+    video = videos.Video(
+        video_id=uploaded.video_id,
+        owner_id=uploaded.owner_id,
+        caption=uploaded.caption,
+        blob=uploaded.blob,
+        size=uploaded.size,
+        content_type=uploaded.content_type,
+        thumbnail_blob=uploaded.thumbnail_blob,
+        duration_ms=uploaded.duration_ms,
+        width=uploaded.width,
+        height=uploaded.height,
+        codec=uploaded.codec,
+        created_at=written.event.at,
+    )
+    out = await region.store.query(lambda db: video_out(db, video))
+    return UploadOut(**out.model_dump(), seq=seq)
 
 
 @router.get("/{video_id}")
