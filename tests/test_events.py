@@ -73,3 +73,10 @@ def test_undecodable_events_raise_log_error(raw: bytes) -> None:
 def test_every_payload_has_a_unique_type_name() -> None:
     assert len(PAYLOADS) == 10
     assert all(name == model.TYPE for name, model in PAYLOADS.items())
+
+
+def test_an_event_from_a_newer_version_is_refused_not_misread() -> None:
+    raw = b'{"type": "follow.started", "v": 7, "id": "e", "at": 1, "actor": "", "data": {}}'
+    with pytest.raises(LogError) as caught:
+        decode(raw)
+    assert caught.value.code == "event_from_the_future"

@@ -31,7 +31,10 @@ app = typer.Typer(
 console = Console()
 
 DataOption = Annotated[
-    Path, typer.Option("--data", help="The region's data folder (log, views, blobs).")
+    Path,
+    typer.Option(
+        "--data", envvar="STORMPROOF_DATA_DIR", help="The region's data folder (log, views, blobs)."
+    ),
 ]
 
 

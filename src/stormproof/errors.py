@@ -13,8 +13,8 @@ answers with; the API layer turns any of them into ``{"code", "message"}``.
     ├── PayloadTooLarge       413
     ├── Unprocessable         422  well-formed but invalid (bad video, unknown type)
     ├── Unavailable           503  views lag behind min_seq, region not ready
-    ├── LogError                   the log backend failed (never a sqlite3 error)
-    └── BlobError                  the blob store failed or a blob is corrupt
+    ├── LogError              503  the log backend failed (never a sqlite3 error)
+    └── BlobError             503  the blob store failed or a blob is corrupt
 
 Backends catch their library's exceptions at the boundary and raise one of
 these instead, so nothing above them sees ``sqlite3`` or ``nats`` errors.

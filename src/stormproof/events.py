@@ -213,6 +213,11 @@ def decode(
         record = json.loads(raw)
         type_, v, data = record["type"], int(record["v"]), dict(record["data"])
         model = PAYLOADS[type_]
+        if v > current[type_]:
+            raise LogError(
+                f"{type_} v{v} comes from a newer stormproof (this one knows v{current[type_]})",
+                code="event_from_the_future",
+            )
         while v < current[type_]:
             data = upcasters[(type_, v)](data)
             v += 1

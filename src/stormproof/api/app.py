@@ -45,7 +45,10 @@ def _error(status: int, code: str, message: str, **detail: Any) -> JSONResponse:
 
 async def _on_stormproof_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StormproofError)
-    return _error(exc.status, exc.code, exc.message, **exc.detail)
+    response = _error(exc.status, exc.code, exc.message, **exc.detail)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="stormproof"'
+    return response
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:

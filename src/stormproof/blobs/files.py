@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -46,6 +47,8 @@ class FileBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        # Half-written blobs of a process that died; one process owns a store.
+        shutil.rmtree(root / "tmp", ignore_errors=True)
         self._verified: dict[str, tuple[int, int]] = {}
 
     def _path(self, blob_id: str) -> Path:
@@ -73,7 +76,9 @@ class FileBlobStore:
                 os.fsync(out.fileno())
             blob_id = digest.hexdigest()
             final = self._path(blob_id)
-            final.parent.mkdir(exist_ok=True)
+            if not final.parent.exists():
+                final.parent.mkdir()
+                _fsync_dir(self.root)
             os.replace(tmp, final)
             _fsync_dir(final.parent)
             return blob_id

@@ -3,7 +3,8 @@
 Guarantees the API relies on:
 
 - never returns a video the user watched, skipped or marked not interested,
-  nor one already served earlier in the same cursor chain;
+  nor one already served in the same cursor chain (``exclude`` holds the first
+  14 characters of served ids; the API remembers the last 300);
 - never returns an empty page while an unseen video exists (the user's own
   videos come last, but they do come);
 - at most ``per_creator`` videos of one creator in a page, unless nothing else
@@ -80,7 +81,7 @@ def for_you(
     rows = db.execute(_CANDIDATES, {"user": user_id}).fetchall()
     owners = {row[0]: row[1] for row in rows}
     ranked = sorted(
-        (_score(row, user_id, now) for row in rows if row[0] not in exclude),
+        (_score(row, user_id, now) for row in rows if row[0][:14] not in exclude),
         key=lambda pick: (-pick.score, pick.video_id),
     )
     page: list[Pick] = []

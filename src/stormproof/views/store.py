@@ -173,6 +173,11 @@ class Projector:
                 # The log is unreachable for now: report it and try again.
                 self.error = exc
                 await asyncio.sleep(0.2)
+            except Exception as exc:  # a view failed: never die silently
+                self.error = StormproofError(
+                    f"applying the log failed: {exc!r}", code="view_failed"
+                )
+                await asyncio.sleep(1.0)
 
     def _advance(self, position: Position) -> None:
         if position != self.position:

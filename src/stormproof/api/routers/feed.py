@@ -20,8 +20,10 @@ from stormproof.views import follows, videos
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
-#: a cursor remembers at most this many served videos
-_CURSOR_MEMORY = 1000
+#: a cursor remembers this many served videos, by a prefix of their id, so it
+#: stays a few kilobytes (proxies refuse long URLs); an older one may come back
+_CURSOR_MEMORY = 300
+_ID_PREFIX = 14
 
 
 class Explanation(BaseModel):
@@ -53,7 +55,8 @@ def _decode_cursor(cursor: str | None) -> list[str]:
 
 
 def _encode_cursor(served: list[str]) -> str:
-    raw = json.dumps(served[-_CURSOR_MEMORY:], separators=(",", ":")).encode()
+    short = [video_id[:_ID_PREFIX] for video_id in served[-_CURSOR_MEMORY:]]
+    raw = json.dumps(short, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from stormproof.actions import social
 from stormproof.api.deps import Caller, IdemKey, RegionDep, acknowledge
 from stormproof.api.schemas import Ack
+from stormproof.events import InteractionsRecorded
 
 router = APIRouter(prefix="/v1", tags=["interactions"])
 
@@ -32,4 +33,6 @@ async def record(
     written = await social.record_interactions(
         region, caller.user_id, body.events, idempotency_key=key
     )
-    return EventsAck(seq=acknowledge(response, region, written), accepted=len(body.events))
+    recorded = written.event.data
+    assert isinstance(recorded, InteractionsRecorded)
+    return EventsAck(seq=acknowledge(response, region, written), accepted=len(recorded.items))
