@@ -10,13 +10,19 @@ Every action follows the same steps (zulip's ``do_*`` actions):
 4. Wait briefly for this region's views to apply it, so the caller reads its
    own write here without passing ``min_seq``.
 
-The event's id derives from the key, and its time comes from the region's
-clock, moved past ``causal_after`` (the time of the caller's last write,
-which the API takes from the ``Stormproof-After`` header).
+A write is a pure function of its key and request: the event id and every
+id in the payload derive from the key, and its time is the client's
+``Stormproof-Write-At`` when given (the SDK sends the same one on every
+retry). So a retry that lands in another region — because the first region
+died or froze mid-request — appends an identical event, which the views apply
+once. Without that header the time comes from the region's clock, moved past
+``Stormproof-After`` (the time of the caller's last write) so a user's own
+actions stay ordered whichever region takes them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -27,10 +33,21 @@ from stormproof.log import Entry, event_id_for, to_token
 from stormproof.region import Region
 from stormproof.views.keys import event_of_key
 
-__all__ = ["Written", "causal_after", "log_key", "prior", "write"]
+__all__ = [
+    "Written",
+    "causal_after",
+    "client_write_at",
+    "derived_id",
+    "event_time",
+    "log_key",
+    "prior",
+    "write",
+]
 
 #: the time of the caller's last acknowledged write, if it told us
 causal_after: ContextVar[int] = ContextVar("causal_after", default=0)
+#: the time the client stamped on this write, the same on every retry
+client_write_at: ContextVar[int] = ContextVar("client_write_at", default=0)
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,16 @@ class Written:
 def log_key(actor: str, scope: str, idempotency_key: str | None) -> str:
     """The log key of a write: the client's key, namespaced by actor and action."""
     return f"{actor or 'anon'}:{scope}:{idempotency_key or uuid.uuid4().hex}"
+
+
+def derived_id(prefix: str, key: str) -> str:
+    """An id for something a write creates: the same for every retry."""
+    return prefix + hashlib.sha256(f"{prefix}{key}".encode()).hexdigest()[:32]
+
+
+def event_time(region: Region) -> int:
+    """The ``at`` of the write being made now."""
+    return client_write_at.get() or region.clock.tick(causal_after.get())
 
 
 def _written(region: Region, entry: Entry, expected_type: str, replayed: bool) -> Written:
@@ -63,9 +90,11 @@ async def prior(region: Region, key: str, expected_type: str) -> Written | None:
     return None if entry is None else _written(region, entry, expected_type, True)
 
 
-async def write(region: Region, key: str, payload: Payload, *, actor: str) -> Written:
+async def write(
+    region: Region, key: str, payload: Payload, *, actor: str, at: int | None = None
+) -> Written:
     """Append a validated payload under ``key`` and wait for the local views."""
-    event = new_event(payload, actor=actor, at=region.clock.tick(causal_after.get()))
+    event = new_event(payload, actor=actor, at=at or event_time(region))
     event = event.model_copy(update={"id": event_id_for(key)})
     entry = await region.log.append(key, event, partition=region.settings.region_index)
     await region.projector.wait_for(entry.partition, entry.seq, region.settings.min_seq_wait_s)

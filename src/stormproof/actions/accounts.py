@@ -6,13 +6,11 @@ import asyncio
 import hashlib
 import hmac
 import re
-import secrets
 import sqlite3
 import time
-import uuid
 from dataclasses import dataclass
 
-from stormproof.actions import Written, log_key, prior, write
+from stormproof.actions import Written, derived_id, event_time, log_key, prior, write
 from stormproof.errors import Conflict, Unauthorized, Unprocessable
 from stormproof.events import AccountCreated, SessionStarted
 from stormproof.region import Region
@@ -24,8 +22,7 @@ USERNAME = re.compile(r"^[a-z0-9_.]{3,30}$")
 MIN_PASSWORD = 8
 
 
-def _hash_password(password: str, cost: int) -> str:
-    salt = secrets.token_bytes(16)
+def _hash_password(password: str, cost: int, salt: bytes) -> str:
     key = hashlib.scrypt(password.encode(), salt=salt, n=cost, r=8, p=1, maxmem=2**26)
     return f"scrypt${cost}${salt.hex()}${key.hex()}"
 
@@ -56,11 +53,13 @@ async def sign_up(
             )
         if await region.store.query(lambda db: accounts.account_by_name(db, username)):
             raise Conflict(f"username {username!r} is taken", code="username_taken")
+        # The salt derives from the key, so a retry elsewhere writes the same event.
+        salt = hashlib.sha256(f"salt:{key}".encode()).digest()[:16]
         password_hash = await asyncio.to_thread(
-            _hash_password, password, region.settings.password_cost
+            _hash_password, password, region.settings.password_cost, salt
         )
         payload = AccountCreated(
-            user_id="u_" + uuid.uuid4().hex, username=username, password_hash=password_hash
+            user_id=derived_id("u_", key), username=username, password_hash=password_hash
         )
         written = await write(region, key, payload, actor="")
     # If two sign-ups raced for the name, the log decided: the first one won.
@@ -90,11 +89,13 @@ async def log_in(
     key = log_key(account.user_id, "session", idempotency_key)
     if done := await prior(region, key, SessionStarted.TYPE):
         return done
-    expires_at = int(time.time() * 1000) + region.settings.session_ttl_s * 1000
+    at = event_time(region)
     payload = SessionStarted(
-        session_id="s_" + uuid.uuid4().hex, user_id=account.user_id, expires_at=expires_at
+        session_id=derived_id("s_", key),
+        user_id=account.user_id,
+        expires_at=at + region.settings.session_ttl_s * 1000,
     )
-    return await write(region, key, payload, actor=account.user_id)
+    return await write(region, key, payload, actor=account.user_id, at=at)
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from stormproof.actions import Written, log_key, prior, write
+from stormproof.actions import Written, derived_id, log_key, prior, write
 from stormproof.errors import Forbidden, NotFound, Unprocessable
 from stormproof.events import (
     CommentDeleted,
@@ -114,7 +113,7 @@ async def post_comment(
         return done
     text = _text(text, region.settings.comment_max_chars, "comment")
     await _require_video(region, video_id)
-    payload = CommentPosted(comment_id="c_" + uuid.uuid4().hex, video_id=video_id, text=text)
+    payload = CommentPosted(comment_id=derived_id("c_", key), video_id=video_id, text=text)
     return await write(region, key, payload, actor=user_id)
 
 
@@ -164,5 +163,5 @@ async def send_message(
     target = await _require_user(region, to)
     if target.user_id == user_id:
         raise Unprocessable("you cannot message yourself", code="cannot_message_self")
-    payload = MessageSent(message_id="m_" + uuid.uuid4().hex, to_id=target.user_id, text=text)
+    payload = MessageSent(message_id=derived_id("m_", key), to_id=target.user_id, text=text)
     return await write(region, key, payload, actor=user_id)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
-from stormproof.actions import Written, log_key, prior, write
+from stormproof.actions import Written, derived_id, log_key, prior, write
 from stormproof.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from stormproof.events import VideoDeleted, VideoUploaded
 from stormproof.media import probe, thumbnail
@@ -46,7 +45,7 @@ async def upload_video(
     blob = await region.blobs.put_file(path)
     thumb_blob = await region.blobs.put_bytes(thumb)
     payload = VideoUploaded(
-        video_id="v_" + uuid.uuid4().hex,
+        video_id=derived_id("v_", key),
         owner_id=owner_id,
         caption=caption,
         blob=blob,

@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from stormproof import __version__
+from stormproof.api.deps import write_clock
 from stormproof.api.routers import (
     accounts,
     comments,
@@ -97,6 +98,7 @@ def create_app(
         version=__version__,
         summary="A short-video platform that survives losing a data center.",
         lifespan=lifespan,
+        dependencies=[Depends(write_clock)],
     )
     app.add_exception_handler(StormproofError, _on_stormproof_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response
+from pydantic import NonNegativeInt
 
-from stormproof.actions import Written, causal_after
+from stormproof.actions import Written, causal_after, client_write_at
 from stormproof.actions.accounts import Credentials, authenticate
-from stormproof.errors import BadRequest, Unavailable
+from stormproof.errors import BadRequest, Unavailable, Unprocessable
 from stormproof.log import Position, from_token
 from stormproof.region import Region
 
@@ -21,6 +23,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "position_header",
+    "write_clock",
 ]
 
 
@@ -35,22 +38,48 @@ RegionDep = Annotated[Region, Depends(_region)]
 async def _caller(
     region: RegionDep,
     authorization: Annotated[str | None, Header()] = None,
+) -> Credentials:
+    return await authenticate(region, authorization)
+
+
+Caller = Annotated[Credentials, Depends(_caller)]
+
+#: how far a client's write time may run ahead of ours, or lag behind it
+_AHEAD_MS = 60_000
+_BEHIND_MS = 24 * 3600 * 1000
+
+
+async def write_clock(
     after: Annotated[
         int | None,
         Header(
             alias="Stormproof-After",
             ge=0,
-            description="The `Stormproof-At` of your last write: this write is ordered after it, "
-            "whichever region takes it.",
+            description="The `Stormproof-At` of your last write: this write is ordered after "
+            "it, whichever region takes it.",
         ),
     ] = None,
-) -> Credentials:
+    write_at: Annotated[
+        int | None,
+        Header(
+            alias="Stormproof-Write-At",
+            ge=0,
+            description="Your time for this write (unix ms), the same on every retry: a retry "
+            "that reaches another region then writes the very same event.",
+        ),
+    ] = None,
+) -> None:
+    """Take the client's clock headers into this request's write context."""
     if after:
         causal_after.set(after)
-    return await authenticate(region, authorization)
+    if write_at:
+        now = int(time.time() * 1000)
+        if not now - _BEHIND_MS <= write_at <= now + _AHEAD_MS:
+            raise Unprocessable(
+                "Stormproof-Write-At is too far from the server's clock", code="clock_skew"
+            )
+        client_write_at.set(max(write_at, (after or 0) + 1))
 
-
-Caller = Annotated[Credentials, Depends(_caller)]
 
 IdemKey = Annotated[
     str | None,
@@ -71,16 +100,19 @@ async def _fresh(
     region: RegionDep,
     response: Response,
     min_seq: Annotated[
-        int | None,
-        Query(ge=0, description="The `seq` of a write: wait until this region has applied it."),
+        list[NonNegativeInt] | None,
+        Query(
+            description="The `seq` of writes you made (repeat for several): wait until this "
+            "region has applied them.",
+        ),
     ] = None,
 ) -> Position:
-    if min_seq is not None:
-        partition, seq = from_token(min_seq, region.log.partitions)
+    for token in min_seq or ():
+        partition, seq = from_token(token, region.log.partitions)
         reached = await region.projector.wait_for(partition, seq, region.settings.min_seq_wait_s)
         if not reached:
             raise Unavailable(
-                f"this region has not applied seq {min_seq} yet; retry or try another region",
+                f"this region has not applied seq {token} yet; retry or try another region",
                 code="stale_view",
                 position=list(region.projector.position),
             )
@@ -97,6 +129,7 @@ def acknowledge(response: Response, region: Region, written: Written) -> int:
     response.headers["Stormproof-Region"] = region.name
     response.headers["Stormproof-Seq"] = str(written.seq)
     response.headers["Stormproof-At"] = str(written.event.at)
+    response.headers["Stormproof-Partitions"] = str(region.log.partitions)
     if written.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return written.seq
