@@ -1,0 +1,205 @@
+"""The stormproof SDK: one client for every region, failing over by itself.
+
+    async with Client(["http://127.0.0.1:8101", "http://127.0.0.1:8102"]) as c:
+        await c.sign_up("ann", "a long password")
+        await c.log_in("ann", "a long password")
+        sent = await c.post("/v1/messages", json={"to": "bob", "text": "hi"})
+        inbox = await c.get("/v1/conversations")   # sees the message it just sent
+
+What it promises:
+
+- **Failover.** A request goes to the region that answered last; on a
+  connection error, a timeout (``attempt_timeout``) or a 5xx it goes to the
+  next region, until ``deadline`` seconds have passed. A region that failed
+  is tried last for ``cooldown`` seconds.
+- **Exactly-once writes.** Every write carries an ``Idempotency-Key`` (made
+  up if you give none) and a ``Stormproof-Write-At`` time, both the same on
+  every retry, so a retry that reaches another region — because the first
+  died mid-request — writes the very same event, applied once.
+- **Read your writes, in order.** Each write's ``seq`` is remembered per log
+  partition and sent as ``min_seq`` on reads, so a region that has not applied
+  them answers 503 and the next region is asked. Writes carry
+  ``Stormproof-After``, the time of the last write, so your own actions stay
+  ordered whichever region takes them.
+
+Failures raise :class:`RegionsUnavailable` (no region answered in time) or
+:class:`RequestFailed` (a region answered with a 4xx: the request is wrong).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from stormproof.errors import StormproofError
+
+__all__ = ["Client", "RegionsUnavailable", "RequestFailed"]
+
+
+class RegionsUnavailable(StormproofError):
+    status = 503
+    code = "regions_unavailable"
+
+
+class RequestFailed(StormproofError):
+    """A region answered 4xx: retrying elsewhere would not help."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        code = body.get("code", f"http_{response.status_code}") if isinstance(body, dict) else ""
+        message = body.get("message", response.text) if isinstance(body, dict) else response.text
+        super().__init__(message, code=code)
+        self.status = response.status_code
+        self.response = response
+
+
+class Client:
+    def __init__(
+        self,
+        regions: Sequence[str],
+        *,
+        attempt_timeout: float = 2.0,
+        deadline: float = 15.0,
+        cooldown: float = 3.0,
+    ) -> None:
+        if not regions:
+            raise ValueError("a client needs at least one region")
+        self.regions = list(regions)
+        self.attempt_timeout = attempt_timeout
+        self.deadline = deadline
+        self.cooldown = cooldown
+        self.token: str | None = None
+        self._preferred = 0
+        self._failed_at: dict[int, float] = {}
+        self._seen: dict[int, int] = {}  # partition -> highest seq token written
+        self._last_at = 0
+        self._http = httpx.AsyncClient(timeout=attempt_timeout)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def region(self) -> str:
+        """The region requests go to first."""
+        return self.regions[self._preferred]
+
+    def _order(self) -> list[int]:
+        now = time.monotonic()
+        count = len(self.regions)
+        ring = [(self._preferred + i) % count for i in range(count)]
+        healthy = [i for i in ring if now - self._failed_at.get(i, -1e9) > self.cooldown]
+        return healthy + [i for i in ring if i not in healthy]
+
+    def _remember(self, response: httpx.Response) -> None:
+        seq = response.headers.get("Stormproof-Seq")
+        partitions = int(response.headers.get("Stormproof-Partitions", "1"))
+        if seq is not None:
+            token = int(seq)
+            partition = token % partitions
+            self._seen[partition] = max(self._seen.get(partition, 0), token)
+        at = response.headers.get("Stormproof-At")
+        if at is not None:
+            self._last_at = max(self._last_at, int(at))
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        data: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """Send a request to the first region that answers it; see the module doc."""
+        write = method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+        headers = self._auth()
+        query: dict[str, Any] = dict(params or {})
+        if write:
+            headers["Idempotency-Key"] = idempotency_key or uuid.uuid4().hex
+            now = int(time.time() * 1000)
+            headers["Stormproof-Write-At"] = str(max(now, self._last_at + 1))
+            if self._last_at:
+                headers["Stormproof-After"] = str(self._last_at)
+        elif self._seen:
+            query["min_seq"] = sorted(self._seen.values())
+        started = time.monotonic()
+        last_error = "no region tried"
+        while time.monotonic() - started < self.deadline:
+            for index in self._order():
+                try:
+                    response = await self._http.request(
+                        method,
+                        self.regions[index] + path,
+                        json=json,
+                        params=query,
+                        files=files,
+                        data=data,
+                        headers=headers,
+                        timeout=timeout or self.attempt_timeout,
+                    )
+                except httpx.TransportError as exc:
+                    last_error = f"{self.regions[index]}: {exc!r}"
+                    self._failed_at[index] = time.monotonic()
+                    continue
+                if response.status_code >= 500:
+                    last_error = f"{self.regions[index]}: HTTP {response.status_code}"
+                    self._failed_at[index] = time.monotonic()
+                    continue
+                self._preferred = index
+                if response.status_code >= 400:
+                    raise RequestFailed(response)
+                self._remember(response)
+                return response
+            await asyncio.sleep(0.05)  # every region failed this round: breathe, then retry
+        raise RegionsUnavailable(
+            f"no region answered {method} {path} within {self.deadline} s ({last_error})"
+        )
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kwargs)
+
+    async def sign_up(self, username: str, password: str) -> dict[str, Any]:
+        body = {"username": username, "password": password}
+        created: dict[str, Any] = (await self.post("/v1/accounts", json=body)).json()
+        return created
+
+    async def log_in(self, username: str, password: str) -> None:
+        body = {"username": username, "password": password}
+        self.token = (await self.post("/v1/sessions", json=body)).json()["token"]
+
+    async def upload(
+        self, video: bytes, *, filename: str = "video.mp4", caption: str = "", **kwargs: Any
+    ) -> dict[str, Any]:
+        files = {"file": (filename, video, "video/mp4")}
+        response = await self.post("/v1/videos", files=files, data={"caption": caption}, **kwargs)
+        uploaded: dict[str, Any] = response.json()
+        return uploaded
