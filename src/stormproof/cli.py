@@ -17,6 +17,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from stormproof.cluster_cli import app as cluster_app
 from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
 from stormproof.settings import Settings
@@ -29,6 +30,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.add_typer(cluster_app, name="cluster")
 
 DataOption = Annotated[
     Path,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,6 +24,12 @@ class Settings(BaseModel):
     region: str = "local"
     #: this region's place in the cluster: the log partition it writes to first
     region_index: int = 0
+    #: "sqlite" (one machine) or "jetstream" (a cluster of regions)
+    log_backend: Literal["sqlite", "jetstream"] = "sqlite"
+    #: every region's NATS client URL, in region order (jetstream only)
+    nats_urls: tuple[str, ...] = ()
+    #: the token-signing secret; regions of one cluster share one file
+    secret_file: Path | None = None
     max_upload_bytes: int = 256 * 1024 * 1024
     max_duration_ms: int = 10 * 60 * 1000
     session_ttl_s: int = 30 * 24 * 3600
@@ -48,7 +55,7 @@ class Settings(BaseModel):
 
     @property
     def secret_path(self) -> Path:
-        return self.data_dir / "secret"
+        return self.secret_file or self.data_dir / "secret"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:

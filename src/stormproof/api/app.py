@@ -16,6 +16,7 @@ from stormproof.api.deps import write_clock
 from stormproof.api.routers import (
     accounts,
     comments,
+    digest,
     feed,
     follows,
     health,
@@ -103,6 +104,16 @@ def create_app(
     app.add_exception_handler(StormproofError, _on_stormproof_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
-    for module in (accounts, videos, interactions, comments, follows, feed, messages, health):
+    for module in (
+        accounts,
+        videos,
+        interactions,
+        comments,
+        follows,
+        feed,
+        messages,
+        health,
+        digest,
+    ):
         app.include_router(module.router)
     return app

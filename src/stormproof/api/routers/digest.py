@@ -1,0 +1,26 @@
+"""``GET /v1/digest``: this region's view digests, to compare regions."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from stormproof.api.deps import RegionDep
+
+router = APIRouter(prefix="/v1", tags=["health"])
+
+
+class DigestOut(BaseModel):
+    region: str
+    position: list[int]
+    views: dict[str, str]
+
+
+@router.get("/digest")
+async def digest(region: RegionDep) -> DigestOut:
+    """Each view's digest and the log position it stands at, read in one
+    transaction. Two regions at the same position must show the same digests."""
+    taken = await asyncio.to_thread(region.store.digests)
+    return DigestOut(region=region.name, position=taken["position"], views=taken["views"])

@@ -1,0 +1,163 @@
+"""``stormproof cluster``: run and break a local multi-region cluster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stormproof.cluster import LocalCluster
+
+app = typer.Typer(
+    help="A local multi-region cluster on loopback: start it, cut a region's power, restore it.",
+    no_args_is_help=True,
+)
+console = Console()
+
+DataOption = Annotated[Path, typer.Option("--data", help="The cluster's state folder.")]
+RegionArg = Annotated[str, typer.Argument(help="A region name, e.g. us-east.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _load(data: Path) -> LocalCluster:
+    try:
+        return LocalCluster.load(data)
+    except FileNotFoundError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(2) from None
+
+
+def _region(cluster: LocalCluster, name: str) -> str:
+    if name not in cluster.regions:
+        console.print(f"[red]no region {name!r}; regions: {', '.join(cluster.names)}")
+        raise typer.Exit(2)
+    return name
+
+
+@app.command()
+def up(
+    data: DataOption,
+    regions: Annotated[int, typer.Option(help="How many regions (1-5).")] = 3,
+    base_port: Annotated[
+        int | None,
+        typer.Option(help="APIs listen on base+i, NATS on base+100+i and base+200+i."),
+    ] = None,
+) -> None:
+    """Start every region (NATS server, API, views) and print their addresses."""
+    cluster = LocalCluster.create(data, regions, base_port)
+    cluster.up()
+    for spec in cluster.regions.values():
+        console.print(f"{spec.name:<12} {spec.url}")
+
+
+@app.command()
+def status(data: DataOption, as_json: JsonOption = False) -> None:
+    """Each region: address, up or down, log sequence per partition, view lag."""
+    rows = _load(data).status()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("region", "api", "up", "ready", "log", "lag", "processes")
+    for row in rows:
+        table.add_row(
+            row["region"],
+            row["api"],
+            "yes" if row["up"] else "[red]no",
+            str(row.get("ready", "")),
+            str(row.get("log", "")),
+            str(row.get("lag", "")),
+            ", ".join(f"{k}={v}" for k, v in row["processes"].items()),
+        )
+    console.print(table)
+
+
+@app.command()
+def kill(region: RegionArg, data: DataOption) -> None:
+    """Cut a region's power: SIGKILL all its processes at the same instant."""
+    cluster = _load(data)
+    cluster.kill(_region(cluster, region))
+    console.print(f"{region}: power cut")
+
+
+@app.command()
+def freeze(region: RegionArg, data: DataOption) -> None:
+    """A gray failure: SIGSTOP every process of a region (sockets stay open)."""
+    cluster = _load(data)
+    cluster.freeze(_region(cluster, region))
+    console.print(f"{region}: frozen")
+
+
+@app.command()
+def thaw(region: RegionArg, data: DataOption) -> None:
+    """SIGCONT a frozen region."""
+    cluster = _load(data)
+    cluster.thaw(_region(cluster, region))
+    console.print(f"{region}: thawed")
+
+
+@app.command()
+def restore(
+    region: RegionArg,
+    data: DataOption,
+    wipe: Annotated[
+        bool, typer.Option("--wipe", help="The disks are lost too: rebuild from the others.")
+    ] = False,
+) -> None:
+    """Power returns to a region; it catches up by itself and reports ready."""
+    cluster = _load(data)
+    cluster.restore(_region(cluster, region), wipe=wipe)
+    console.print(f"{region}: restored{' from nothing' if wipe else ''} and ready")
+
+
+@app.command()
+def digest(data: DataOption, as_json: JsonOption = False) -> None:
+    """Each region's per-view digests at one common log position."""
+    taken: dict[str, Any] = _load(data).digests()
+    if as_json:
+        print(json.dumps(taken, indent=2, sort_keys=True))
+        return
+    console.print(f"position {taken['position']}")
+    regions = taken["regions"]
+    names = sorted(next(iter(regions.values()))["views"]) if regions else []
+    table = Table("view", *regions)
+    for view in names:
+        table.add_row(view, *(d["views"][view][:16] for d in regions.values()))
+    console.print(table)
+
+
+@app.command()
+def down(data: DataOption) -> None:
+    """Stop every region of the cluster."""
+    _load(data).down()
+    console.print("cluster stopped")
+
+
+@app.command(hidden=True)
+def region(region: RegionArg, data: DataOption) -> None:
+    """Run one region's API (started by `cluster up` / `restore`)."""
+    import uvicorn
+
+    from stormproof.api import create_app
+    from stormproof.settings import Settings
+
+    cluster = _load(data)
+    spec = cluster.spec(_region(cluster, region))
+    settings = Settings(
+        data_dir=cluster.region_dir(region) / "region",
+        region=region,
+        region_index=spec.index,
+        log_backend="jetstream",
+        nats_urls=tuple(cluster.nats_urls),
+        secret_file=data / "secret",
+    )
+    uvicorn.run(
+        create_app(settings),
+        host="127.0.0.1",
+        port=spec.api_port,
+        timeout_graceful_shutdown=2,
+        log_level="warning",
+    )
