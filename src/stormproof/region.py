@@ -61,18 +61,30 @@ class Region:
     projector: Projector
     secret: bytes
     clock: Clock
-    _task: asyncio.Task[None] | None = field(default=None, repr=False)
+    ready: bool = False
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Region:
         # Uploads still being received when the process died are garbage now.
         shutil.rmtree(settings.data_dir / "tmp", ignore_errors=True)
-        log = SqliteLog(settings.log_path)
+        log: Log
+        blobs: BlobStore
+        if settings.log_backend == "jetstream":
+            from stormproof.blobs.jetstream import JetStreamBlobStore
+            from stormproof.log.jetstream import JetStreamLog
+
+            urls, index = settings.nats_urls, settings.region_index
+            log = JetStreamLog(urls, index)
+            blobs = JetStreamBlobStore(urls, index, cache_dir=settings.blobs_dir)
+        else:
+            log = SqliteLog(settings.log_path)
+            blobs = FileBlobStore(settings.blobs_dir)
         store = ViewStore(settings.views_path, all_views(), partitions=log.partitions)
         return cls(
             settings=settings,
             log=log,
-            blobs=FileBlobStore(settings.blobs_dir),
+            blobs=blobs,
             store=store,
             projector=Projector(log, store),
             secret=load_secret(settings.secret_path),
@@ -84,7 +96,16 @@ class Region:
         return self.settings.region
 
     async def start(self) -> None:
-        """Catch the views up with the log, then keep following it."""
+        """Set up the replicated streams if needed, catch the views up with the
+        log, then keep following it. The region is ``ready`` once its views
+        have reached what the log held when it started."""
+        setup = (
+            getattr(self.log, "ensure_streams", None),
+            getattr(self.blobs, "ensure_buckets", None),
+        )
+        for ensure in setup:
+            if ensure is not None:
+                await ensure()
         last = await self.log.last_seqs()
         if any(seq > top for seq, top in zip(self.store.position(), last, strict=True)):
             raise LogError(
@@ -93,12 +114,40 @@ class Region:
                 code="views_ahead_of_log",
             )
         await self.projector.catch_up()
-        self._task = asyncio.create_task(self.projector.run(), name="projector")
+        self.ready = all(seq >= top for seq, top in zip(self.projector.position, last, strict=True))
+        self._tasks.append(asyncio.create_task(self.projector.run(), name="projector"))
+        self._tasks.append(asyncio.create_task(self._until_ready(last), name="readiness"))
+
+    async def _until_ready(self, target: list[int]) -> None:
+        while not self.ready and any(
+            seq < top for seq, top in zip(self.projector.position, target, strict=True)
+        ):
+            await self.projector.wait_advanced(1.0)
+        self.ready = True
+        if any(hasattr(part, "rebalance") for part in (self.log, self.blobs)):
+            await self._rebalance()
+
+    async def _rebalance(self, every: float = 5.0) -> None:
+        """Nothing moves a stream's leader back after a failover, so leaders
+        would pile onto one server: put them back in their regions. The first
+        region does it for everyone; any region does it once it is ready."""
+        while True:
+            for part in (self.log, self.blobs):
+                rebalance = getattr(part, "rebalance", None)
+                if rebalance is not None:
+                    with contextlib.suppress(StormproofError):
+                        await rebalance()
+            if self.settings.region_index != 0:
+                return
+            await asyncio.sleep(every)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         await self.log.close()
+        closer = getattr(self.blobs, "close", None)
+        if closer is not None:
+            await closer()
         self.store.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from stormproof import __version__
@@ -29,6 +29,9 @@ from stormproof.region import Region
 from stormproof.settings import Settings
 
 __all__ = ["create_app"]
+
+#: answered even while the region catches up
+_ALWAYS = {"/v1/health", "/v1/digest", "/openapi.json", "/docs"}
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -101,6 +104,16 @@ def create_app(
         lifespan=lifespan,
         dependencies=[Depends(write_clock)],
     )
+
+    @app.middleware("http")
+    async def refuse_until_ready(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        region: Region | None = getattr(request.app.state, "region", None)
+        if region is not None and not region.ready and request.url.path not in _ALWAYS:
+            return _error(503, "not_ready", f"{region.name} is still catching up")
+        return await call_next(request)
+
     app.add_exception_handler(StormproofError, _on_stormproof_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
