@@ -17,8 +17,8 @@ What it promises:
   every retry, so a retry that reaches another region — because the first
   died mid-request — writes the very same event, applied once.
 - **Read your writes, in order.** Each write's ``seq`` is remembered per log
-  partition and sent as ``min_seq`` on reads, so a region that has not applied
-  them answers 503 and the next region is asked. Writes carry
+  partition and sent as ``min_seq`` on every request, so a region that has not
+  applied them answers 503 and the next region is asked. Writes carry
   ``Stormproof-After``, the time of the last write, so your own actions stay
   ordered whichever region takes them.
 
@@ -132,9 +132,11 @@ class Client:
         data: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send a request to the first region that answers it; see the module doc."""
         write = method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+        extra = dict(headers or {})
         headers = self._auth()
         query: dict[str, Any] = dict(params or {})
         if write:
@@ -143,8 +145,9 @@ class Client:
             headers["Stormproof-Write-At"] = str(max(now, self._last_at + 1))
             if self._last_at:
                 headers["Stormproof-After"] = str(self._last_at)
-        elif self._seen:
+        if self._seen:  # writes too: they authenticate and validate against views
             query["min_seq"] = sorted(self._seen.values())
+        headers.update(extra)
         started = time.monotonic()
         last_error = "no region tried"
         while time.monotonic() - started < self.deadline:

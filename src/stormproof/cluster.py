@@ -70,7 +70,7 @@ class LocalCluster:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     @classmethod
-    def create(cls, folder: Path, count: int = 3, base_port: int | None = None) -> LocalCluster:
+    def _layout(cls, folder: Path, count: int, base_port: int | None) -> LocalCluster:
         if not 1 <= count <= len(REGION_NAMES):
             raise ValueError(f"a local cluster has 1 to {len(REGION_NAMES)} regions")
         base = base_port or DEFAULT_BASE_PORT
@@ -91,10 +91,16 @@ class LocalCluster:
             )
             for i, name in enumerate(names)
         ]
-        cluster = cls(folder, regions)
+        return cls(folder, regions)
+
+    @classmethod
+    def create(cls, folder: Path, count: int = 3, base_port: int | None = None) -> LocalCluster:
+        """Lay out a new cluster in ``folder`` (or the same one again)."""
+        cluster = cls._layout(folder, count, base_port)
         folder.mkdir(parents=True, exist_ok=True)
+        regions = list(cluster.regions.values())
         layout = {
-            "base_port": base,
+            "base_port": regions[0].api_port,
             "regions": [{"name": r.name, "index": r.index} for r in regions],
         }
         (folder / "cluster.json").write_text(json.dumps(layout, indent=2))
@@ -109,8 +115,7 @@ class LocalCluster:
             raise FileNotFoundError(
                 f"no cluster in {folder}: run `stormproof cluster up`"
             ) from None
-        cluster = cls.create(folder, len(layout["regions"]), layout["base_port"])
-        return cluster
+        return cls._layout(folder, len(layout["regions"]), layout["base_port"])
 
     # -- naming ---------------------------------------------------------------
 
@@ -220,6 +225,13 @@ class LocalCluster:
         """Power cut: SIGKILL every process of the region at once."""
         self._reap(self._signal(self.spec(name).name, signal.SIGKILL))
         self._pids_file(name).unlink(missing_ok=True)
+
+    def kill_all(self) -> None:
+        """Every region loses power at the same instant."""
+        pids = [pid for name in self.names for pid in self._signal(name, signal.SIGKILL)]
+        self._reap(pids)
+        for name in self.names:
+            self._pids_file(name).unlink(missing_ok=True)
 
     def freeze(self, name: str) -> None:
         """A gray failure: every process of the region stops, sockets stay open."""

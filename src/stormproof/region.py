@@ -110,7 +110,8 @@ class Region:
         if any(seq > top for seq, top in zip(self.store.position(), last, strict=True)):
             raise LogError(
                 f"the views ({list(self.store.position())}) are ahead of the log ({last}): "
-                "was the log replaced? run `stormproof rebuild`",
+                "was the log replaced? rebuild the views (`stormproof rebuild`, or "
+                "`stormproof cluster restore REGION --wipe` in a cluster)",
                 code="views_ahead_of_log",
             )
         await self.projector.catch_up()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
@@ -11,7 +12,7 @@ import uvicorn
 from stormproof.api import create_app
 from stormproof.settings import Settings
 
-__all__ = ["LiveServer", "free_port"]
+__all__ = ["LiveServer", "free_base_port", "free_port"]
 
 
 def free_port() -> int:
@@ -19,6 +20,27 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_base_port(count: int = 3) -> int:
+    """A base port ``b`` such that ``b + i``, ``b + 100 + i`` and ``b + 200 + i``
+    (``i < count``) are all free: the layout of a local cluster."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 40000)
+        ports = [base + offset + i for offset in (0, 100, 200) for i in range(count)]
+        if all(_free(port) for port in ports):
+            return base
+    raise RuntimeError("no free port range for a cluster")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 class LiveServer:

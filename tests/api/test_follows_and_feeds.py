@@ -102,6 +102,29 @@ def test_for_you_explains_and_caps_videos_per_creator(client: httpx.Client, tmp_
     plain = client.get("/v1/feed/for-you", params={"limit": 3}, headers=viewer).json()
     assert all(item["explain"] is None for item in plain["items"])
 
+    # Regression: an unfollow must take the "followed" boost away.
+    client.delete("/v1/follows/quiet", headers=viewer)
+    after = client.get("/v1/feed/for-you", params={"limit": 5, "explain": 1}, headers=viewer)
+    quiet_item = next(i for i in after.json()["items"] if i["video"]["id"] == quiet_id)
+    assert "followed" not in quiet_item["explain"]["sources"]
+
+
+def test_an_unlike_takes_the_like_out_of_trending(client: httpx.Client, tmp_path: Path) -> None:
+    creator, fan, viewer = (sign_up(client, n) for n in ("creator", "fan", "viewer"))
+    video_id = upload(client, creator, _clips(tmp_path, 1)[0]).json()["id"]
+
+    def trending() -> float:
+        page = client.get("/v1/feed/for-you", params={"explain": 1}, headers=viewer).json()
+        return float(page["items"][0]["explain"]["signals"]["trending"])
+
+    assert trending() == 0
+    client.post("/v1/events", json={"events": [{"type": "like", "video_id": video_id}]},
+                headers=fan)  # fmt: skip
+    assert trending() > 0
+    client.post("/v1/events", json={"events": [{"type": "unlike", "video_id": video_id}]},
+                headers=fan)  # fmt: skip
+    assert trending() == 0
+
 
 def test_a_forged_cursor_is_400(client: httpx.Client) -> None:
     viewer = sign_up(client, "viewer")

@@ -35,15 +35,6 @@ def _region(request: Request) -> Region:
 RegionDep = Annotated[Region, Depends(_region)]
 
 
-async def _caller(
-    region: RegionDep,
-    authorization: Annotated[str | None, Header()] = None,
-) -> Credentials:
-    return await authenticate(region, authorization)
-
-
-Caller = Annotated[Credentials, Depends(_caller)]
-
 #: how far a client's write time may run ahead of ours, or lag behind it
 _AHEAD_MS = 60_000
 _BEHIND_MS = 24 * 3600 * 1000
@@ -122,6 +113,18 @@ async def _fresh(
 
 
 Fresh = Annotated[Position, Depends(_fresh)]
+
+
+async def _caller(
+    region: RegionDep,
+    _: Fresh,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Credentials:
+    # After min_seq: a session started in another region is known here first.
+    return await authenticate(region, authorization)
+
+
+Caller = Annotated[Credentials, Depends(_caller)]
 
 
 def acknowledge(response: Response, region: Region, written: Written) -> int:

@@ -23,11 +23,11 @@ _HOUR_MS = 3_600_000
 _CANDIDATES = """
 SELECT v.video_id, v.owner_id, v.created_at,
        COALESCE(e.views, 0), COALESCE(e.completions, 0), COALESCE(e.shares, 0),
-       (SELECT COUNT(*) FROM likes l WHERE l.video_id = v.video_id),
+       (SELECT COUNT(*) FROM likes l WHERE l.video_id = v.video_id AND l.active = 1),
        f.followee_id IS NOT NULL
 FROM videos v
 LEFT JOIN engagement e ON e.video_id = v.video_id
-LEFT JOIN follows f ON f.follower_id = :user AND f.followee_id = v.owner_id
+LEFT JOIN follows f ON f.follower_id = :user AND f.followee_id = v.owner_id AND f.active = 1
 WHERE v.deleted = 0
   AND NOT EXISTS (SELECT 1 FROM history h WHERE h.user_id = :user AND h.video_id = v.video_id)
 """

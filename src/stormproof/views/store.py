@@ -74,7 +74,8 @@ class ViewStore:
         """The sequence applied in each partition (read through ``db`` if given)."""
         rows = (db or self._db).execute("SELECT partition, seq FROM positions").fetchall()
         seqs = dict(rows)
-        return tuple(seqs.get(p, 0) for p in range(self.partitions))
+        count = max(self.partitions, max(seqs, default=-1) + 1)
+        return tuple(seqs.get(p, 0) for p in range(count))
 
     def apply(self, entries: Sequence[Entry]) -> Position:
         """Apply entries in one transaction; return the position reached.

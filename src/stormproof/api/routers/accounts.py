@@ -52,7 +52,7 @@ async def sign_up(
 
 @router.post("/sessions", status_code=201)
 async def log_in(
-    body: Credentials, region: RegionDep, response: Response, key: IdemKey = None
+    body: Credentials, region: RegionDep, response: Response, _: Fresh, key: IdemKey = None
 ) -> SessionOut:
     written = await actions.log_in(region, body.username, body.password, idempotency_key=key)
     started = written.event.data

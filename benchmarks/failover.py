@@ -1,0 +1,166 @@
+"""Failover: what users feel when a region loses power, next to what the engine alone does.
+
+Starts a 3-region cluster on loopback, runs the write workload (messages,
+watch events, uploads; several users, each with the SDK) and a reader, and
+cuts power (SIGKILL) to — or freezes (SIGSTOP) — one region at a time, N
+times, restoring each. For every fault it prints:
+
+- the longest time without an acknowledged write, and without a successful
+  read, as clients saw it;
+- in the same run, the longest gap between acknowledgments of a plain
+  JetStream publisher on one R3 stream whose leader sits in the failed
+  region (nats-py, default reconnect behaviour) — the engine alone;
+
+and at the end the Jepsen-style counts: acknowledged writes lost or
+duplicated in any region.
+
+Usage: .venv/bin/python benchmarks/failover.py [--faults 3] [--mode kill|freeze]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import nats
+from nats.js.api import StreamConfig
+
+from stormproof.client import Client, RegionsUnavailable
+from stormproof.cluster import LocalCluster
+from stormproof.jetstream.links import Links
+from stormproof.jetstream.streams import place_leader
+from stormproof.loadgen import Workload, check
+from stormproof.media import make_video
+from stormproof.testing import free_base_port
+
+
+class RawPublisher:
+    """One nats-py client publishing to one R3 stream, timing the acks."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.urls = urls
+        self.acks: list[float] = []
+        self.running = True
+
+    async def run(self) -> None:
+        nc = await nats.connect(
+            servers=self.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.1
+        )
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="RAW", subjects=["raw"], num_replicas=3))
+        n = 0
+        while self.running:
+            n += 1
+            try:
+                await js.publish("raw", b"x" * 100, timeout=10, headers={"Nats-Msg-Id": str(n)})
+                self.acks.append(time.monotonic())
+            except Exception:  # the engine alone: no failover of ours
+                await asyncio.sleep(0.01)
+        await nc.close()
+
+
+class Reader:
+    def __init__(self, urls: list[str], video_id: str) -> None:
+        self.urls = urls
+        self.video_id = video_id
+        self.oks: list[float] = []
+        self.running = True
+
+    async def run(self) -> None:
+        async with Client(self.urls, attempt_timeout=0.25, deadline=30) as client:
+            while self.running:
+                try:
+                    await client.get(f"/v1/videos/{self.video_id}")
+                    self.oks.append(time.monotonic())
+                except RegionsUnavailable:
+                    pass
+
+
+def gap(times: list[float], start: float, end: float) -> float:
+    points = [start, *sorted(t for t in times if start <= t <= end), end]
+    return max(b - a for a, b in itertools.pairwise(points))
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faults", type=int, default=3)
+    parser.add_argument("--mode", choices=["kill", "freeze"], default="kill")
+    parser.add_argument("--down", type=float, default=4.0, help="seconds a region stays down")
+    parser.add_argument("--users", type=int, default=4)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cluster = LocalCluster.create(Path(tmp), 3, free_base_port())
+        cluster.up()
+        try:
+            video = make_video(Path(tmp) / "v.mp4", seconds=0.4, width=64, height=64)
+            workload = Workload(cluster.urls, users=args.users, video=video.read_bytes(),
+                                attempt_timeout=0.25)  # fmt: skip
+            await workload.setup()
+            raw = RawPublisher(cluster.nats_urls)
+            reader = Reader(cluster.urls, workload.video_id)
+            tasks = [asyncio.create_task(t.run()) for t in (workload, raw, reader)]
+            links = Links(cluster.nats_urls)
+            links.start()
+            await asyncio.sleep(3)
+            rows = []
+            for k in range(args.faults):
+                # Fault the region the clients write to now, and put the raw stream's leader there.
+                victim = next(
+                    s.name for s in cluster.regions.values() if s.url == _busiest(workload)
+                )
+                await place_leader(links, "RAW", victim)
+                await asyncio.sleep(1)
+                start = time.monotonic()
+                if args.mode == "kill":
+                    await asyncio.to_thread(cluster.kill, victim)
+                else:
+                    await asyncio.to_thread(cluster.freeze, victim)
+                await asyncio.sleep(args.down)
+                if args.mode == "kill":
+                    await asyncio.to_thread(cluster.restore, victim)
+                else:
+                    await asyncio.to_thread(cluster.thaw, victim)
+                await asyncio.sleep(3)  # the window covers the fault and the return
+                end = time.monotonic()
+                writes = [op.ended for op in workload.ops if op.outcome == "ok"
+                          and op.kind != "upload"]  # fmt: skip
+                rows.append({
+                    "fault": k + 1, "region": victim,
+                    "write_gap_s": round(gap(writes, start, end), 3),
+                    "read_gap_s": round(gap(reader.oks, start, end), 3),
+                    "raw_jetstream_gap_s": round(gap(raw.acks, start, end), 3),
+                })  # fmt: skip
+                print(json.dumps(rows[-1]), flush=True)
+            workload.stop()
+            raw.running = reader.running = False
+            await asyncio.gather(*tasks)
+            await links.close()
+            for name in cluster.names:
+                await asyncio.to_thread(cluster.wait_ready, name)
+            verdicts = {url: (await check(workload, url)).as_dict() for url in cluster.urls}
+            ok = sum(1 for op in workload.ops if op.outcome == "ok")
+            print(json.dumps({"acknowledged_writes": ok, "verdicts": verdicts}, indent=1))
+            print(
+                f"max write gap {max(r['write_gap_s'] for r in rows):.3f} s, "
+                f"max read gap {max(r['read_gap_s'] for r in rows):.3f} s, "
+                f"raw JetStream max gap {max(r['raw_jetstream_gap_s'] for r in rows):.3f} s, "
+                f"lost {max(v['lost'] for v in verdicts.values())}, "
+                f"duplicated {max(v['duplicated'] for v in verdicts.values())}"
+            )
+        finally:
+            cluster.down()
+
+
+def _busiest(workload: Workload) -> str:
+    recent = [op.region for op in workload.ops[-20:] if op.region]
+    return max(set(recent), key=recent.count)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,208 @@
+"""Streams: created idempotently, leaders one per region, read by direct get.
+
+Every stream stormproof makes is R3 (one replica per region), file-backed and
+``allow_direct``: any replica answers ``$JS.API.DIRECT.GET`` requests, so
+reads go on while a stream has no leader (JetStream takes about five seconds
+to elect one after its leader's server dies).
+
+A stream's writes all go through its leader, so leaders are spread one per
+region: stream ``i`` is led by region ``i``'s server. A failover moves a
+leader and nothing moves it back; :func:`place_leader` does, once the
+preferred server is up and caught up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+
+from stormproof.jetstream.links import ApiError, Links, Unreachable
+
+__all__ = [
+    "direct_batch",
+    "direct_get",
+    "ensure_stream",
+    "leader_has",
+    "place_leader",
+    "settle_leaders",
+    "stream_config",
+    "stream_leader",
+]
+
+_IN_USE_WITH_OTHER_CONFIG = 10058
+_NO_MESSAGE_FOUND = 10037
+#: "no suitable peers for placement", "JetStream temporarily unavailable"
+_NOT_YET = {10005, 10008}
+_API = "$JS.API"
+#: how long a requested leader move may take before it is asked for again
+_MOVE_TIME = 2.0
+
+
+def stream_config(
+    name: str, subjects: Sequence[str], replicas: int, **extra: Any
+) -> dict[str, Any]:
+    """An R``replicas`` file stream whose replicas all answer direct gets."""
+    return {
+        "name": name,
+        "subjects": list(subjects),
+        "num_replicas": min(replicas, 3),
+        "storage": "file",
+        "retention": "limits",
+        "allow_direct": True,
+        **extra,
+    }
+
+
+async def ensure_stream(links: Links, config: dict[str, Any], timeout: float = 30.0) -> None:
+    """Create the stream, or bring an existing one to ``config``. Right after
+    a cluster starts, its meta leader may not count every server as a peer
+    yet ("no suitable peers"): that is retried until ``timeout``."""
+    name = config["name"]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            try:
+                await links.any_api(f"{_API}.STREAM.CREATE.{name}", config, timeout=5)
+            except ApiError as exc:
+                if exc.err_code != _IN_USE_WITH_OTHER_CONFIG:
+                    raise
+                await links.any_api(f"{_API}.STREAM.UPDATE.{name}", config, timeout=5)
+            return
+        except ApiError as exc:
+            transient = exc.err_code in _NOT_YET or exc.code == 503
+            if not transient or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.2)
+
+
+async def _cluster(links: Links, stream: str) -> dict[str, Any]:
+    info = await links.any_api(f"{_API}.STREAM.INFO.{stream}", timeout=1)
+    cluster: dict[str, Any] = info.get("cluster") or {}
+    return cluster
+
+
+async def stream_leader(links: Links, stream: str) -> str | None:
+    """The server leading ``stream`` now, None while it has none (or none answered)."""
+    try:
+        leader = (await _cluster(links, stream)).get("leader")
+    except (Unreachable, ApiError):
+        return None
+    return str(leader) if leader else None
+
+
+async def place_leader(links: Links, stream: str, preferred: str) -> bool:
+    """Ask ``stream``'s leader to hand over to ``preferred`` if that server is a
+    current (caught-up) replica; True when a move was requested."""
+    try:
+        cluster = await _cluster(links, stream)
+        leader = cluster.get("leader")
+        if not leader or leader == preferred:
+            return False
+        replicas: list[dict[str, Any]] = cluster.get("replicas") or []
+        replica = next((r for r in replicas if r.get("name") == preferred), {})
+        if not replica.get("current") or replica.get("offline") or replica.get("lag"):
+            return False
+        body = {"placement": {"preferred": preferred}}
+        await links.any_api(f"{_API}.STREAM.LEADER.STEPDOWN.{stream}", body, timeout=2)
+        return True
+    except (Unreachable, ApiError):
+        return False  # no leader, or the preferred server fell behind again: next round
+
+
+async def settle_leaders(links: Links, placement: dict[str, str | None], timeout: float) -> None:
+    """Wait until every stream has a leader, moving each to its preferred
+    server (stream -> server name, None for any) when that server is a
+    current replica. A server still catching up keeps the leader elsewhere
+    for now: the caller's rebalance loop moves it later."""
+    deadline = time.monotonic() + timeout
+    moving: dict[str, float] = {}  # stream -> when its move was asked for
+    while True:
+        unsettled = []
+        for stream, preferred in placement.items():
+            leader = await stream_leader(links, stream)
+            if leader is None:
+                unsettled.append(stream)
+            elif preferred is None or leader == preferred:
+                continue
+            elif time.monotonic() - moving.get(stream, -_MOVE_TIME) < _MOVE_TIME:
+                unsettled.append(stream)  # the old leader may not have stepped down yet
+            elif await place_leader(links, stream, preferred):
+                moving[stream] = time.monotonic()
+                unsettled.append(stream)
+        if not unsettled:
+            return
+        if time.monotonic() > deadline:
+            raise Unreachable(f"streams without a leader: {', '.join(unsettled)}")
+        await asyncio.sleep(0.05)
+
+
+async def leader_has(links: Links, stream: str, subject: str, timeout: float = 1.0) -> bool:
+    """Whether ``stream``'s leader holds a message on ``subject``. Unlike a
+    replica's, the leader's "no" is final: it has applied every acked write."""
+    body = {"last_by_subj": subject}
+    try:
+        await links.any_api(f"{_API}.STREAM.MSG.GET.{stream}", body, timeout=timeout)
+    except ApiError as exc:
+        if exc.err_code == _NO_MESSAGE_FOUND:
+            return False
+        raise
+    return True
+
+
+def _status(msg: Msg) -> str | None:
+    return msg.headers.get("Status") if msg.headers else None
+
+
+async def direct_get(
+    links: Links, i: int, stream: str, body: dict[str, Any], *, timeout: float
+) -> Msg | None:
+    """One message by direct get through server ``i`` (None if there is none).
+
+    ``body`` is a JetStream get request: ``{"seq": n}`` or ``{"last_by_subj": s}``.
+    """
+    msg = await links.request(
+        i, f"{_API}.DIRECT.GET.{stream}", json.dumps(body).encode(), timeout=timeout
+    )
+    status = _status(msg)
+    if status == "404":
+        return None
+    if status is not None:
+        raise Unreachable(f"direct get {stream} via {links[i].url}: status {status}")
+    return msg
+
+
+async def direct_batch(
+    links: Links, i: int, stream: str, body: dict[str, Any], *, timeout: float
+) -> list[Msg]:
+    """Messages of a batched direct get (``{"seq": n, "batch": k}``, ``{"multi_last":
+    [...], "batch": k}``…) through server ``i``, answered by one replica."""
+    nc = await links.client(i)
+    inbox = nc.new_inbox()
+    deadline = time.monotonic() + timeout
+    messages: list[Msg] = []
+    try:
+        sub = await nc.subscribe(inbox)
+        try:
+            await nc.publish(f"{_API}.DIRECT.GET.{stream}", json.dumps(body).encode(), reply=inbox)
+            while True:
+                msg = await sub.next_msg(timeout=max(deadline - time.monotonic(), 0.001))
+                status = _status(msg)
+                if status is None:
+                    messages.append(msg)
+                elif status in ("204", "404"):  # end of batch / nothing there
+                    return messages
+                else:
+                    raise Unreachable(f"direct get {stream} via {links[i].url}: status {status}")
+        finally:
+            with contextlib.suppress(NatsError, OSError):
+                await sub.unsubscribe()
+    except (NatsError, OSError, TimeoutError) as exc:
+        links.mark_failed(i)
+        raise Unreachable(f"direct get {stream} via {links[i].url}: {exc!r}") from exc

@@ -1,0 +1,303 @@
+"""The replicated log: one R3 JetStream stream per region, writes never wait for an election.
+
+Partition ``i`` is the stream ``{prefix}_{i}`` (subject ``{prefix}.{i}`` in lower
+case), replicated on every server and led by region ``i``'s server. An append
+goes to its partition through that region's server and waits ``ack_timeout``
+for the quorum's (fsynced) ack; on a timeout, no responders or a dropped
+connection it sends the very same message (same ``Nats-Msg-Id``, same bytes)
+to the next partition through the next server, round and round until
+``deadline``. Losing a leader therefore costs a write one ack timeout, not the
+five seconds JetStream takes to elect a new leader; a message acked late by
+the first stream lands in two partitions, which the contract allows.
+
+Reads are direct gets, answered by any replica (the local one first), so they
+go on while a stream has no leader. A replica may lag the leader by a few
+milliseconds: the log remembers the highest sequence it knows exists in each
+partition and asks another replica, or again, when one answers short of it.
+See ``docs/adr/008-jetstream-backends.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Sequence
+
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+
+from stormproof.errors import LogError
+from stormproof.events import Event, decode, encode
+from stormproof.jetstream.links import ApiError, Links, Unreachable
+from stormproof.jetstream.streams import (
+    direct_batch,
+    direct_get,
+    ensure_stream,
+    place_leader,
+    settle_leaders,
+    stream_config,
+    stream_leader,
+)
+from stormproof.log import Entry
+
+__all__ = ["JetStreamLog"]
+
+#: how long a read keeps asking replicas that lag behind a sequence known to exist
+_STALE_READ_PATIENCE = 2.0
+#: after a wake-up hint, how soon wait() looks again (the stream stores a
+#: message a few milliseconds after subscribers see it)
+_SETTLE = 0.02
+
+
+class JetStreamLog:
+    """A :class:`~stormproof.log.Log` with one partition per server in ``servers``.
+
+    ``servers`` are the client URLs in region order; ``local`` is this
+    region's index. Call :meth:`ensure_streams` once at startup (idempotent)
+    and :meth:`rebalance` every few seconds.
+    """
+
+    def __init__(
+        self,
+        servers: Sequence[str],
+        local: int = 0,
+        *,
+        prefix: str = "LOG",
+        ack_timeout: float = 0.2,
+        deadline: float = 10.0,
+        read_timeout: float = 0.25,
+        poll_interval: float = 0.25,
+        duplicate_window: float = 120.0,
+    ) -> None:
+        self._links = Links(servers, local)
+        n = len(servers)
+        self._streams = [f"{prefix}_{i}" for i in range(n)]
+        self._subjects = [f"{prefix.lower()}.{i}" for i in range(n)]
+        self._hint_subject = f"{prefix.lower()}.>"
+        self._ack_timeout = ack_timeout
+        self._deadline = deadline
+        self._read_timeout = read_timeout
+        self._poll_interval = poll_interval
+        self._duplicate_window = duplicate_window
+        #: per partition, the highest sequence this process knows exists
+        self._known = [0] * n
+        self._hint = asyncio.Event()
+        self._hint_task: asyncio.Task[None] | None = None
+
+    @property
+    def partitions(self) -> int:
+        return len(self._streams)
+
+    def _start(self) -> None:
+        self._links.start()
+        if self._hint_task is None:
+            self._hint_task = asyncio.get_running_loop().create_task(self._subscribe_hints())
+
+    async def _subscribe_hints(self) -> None:
+        # A publish reaches core subscribers as it reaches the stream: a cheap
+        # "something may have been appended" for wait(). nats-py resubscribes
+        # after a reconnect.
+        link = self._links[self._links.local]
+        await link.connected_once()
+
+        async def hint(msg: Msg) -> None:
+            self._wake()
+
+        with contextlib.suppress(NatsError):
+            await link.nc.subscribe(self._hint_subject, cb=hint)
+
+    def _wake(self) -> None:
+        self._hint.set()
+        self._hint = asyncio.Event()
+
+    def _saw(self, partition: int, seq: int) -> None:
+        if seq > self._known[partition]:
+            self._known[partition] = seq
+
+    # -- streams and leaders ---------------------------------------------------------------
+
+    async def ensure_streams(self, timeout: float = 30.0) -> None:
+        """Create the partitions' streams if needed and put each leader in its region."""
+        self._start()
+        await self._links.wait_connected(min(timeout, 2.0))
+        try:
+            for stream, subject in zip(self._streams, self._subjects, strict=True):
+                config = stream_config(
+                    stream,
+                    [subject],
+                    len(self._links),
+                    duplicate_window=int(self._duplicate_window * 1e9),
+                )
+                await ensure_stream(self._links, config, timeout)
+            placement = {s: self._links[i].server_name for i, s in enumerate(self._streams)}
+            await settle_leaders(self._links, placement, timeout)
+        except (Unreachable, ApiError) as exc:
+            raise LogError(f"cannot set up log streams: {exc}") from exc
+
+    async def rebalance(self) -> list[int]:
+        """Move each partition's leader back to its region's server if that
+        server is up and caught up; returns the partitions asked to move."""
+        self._start()
+        moved = []
+        for i, stream in enumerate(self._streams):
+            name = self._links[i].server_name if self._links[i].connected else None
+            if name is not None and await place_leader(self._links, stream, name):
+                moved.append(i)
+        return moved
+
+    async def leaders(self) -> list[str | None]:
+        """Each partition's leading server now (None while it has none)."""
+        self._start()
+        return list(await asyncio.gather(*(stream_leader(self._links, s) for s in self._streams)))
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def append(self, key: str, event: Event, *, partition: int = 0) -> Entry:
+        self._start()
+        body = encode(event)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._deadline
+        failures: list[str] = []
+        while True:
+            for p in self._links.healthy_first(self._links.cycle(partition % self.partitions)):
+                try:
+                    seq, duplicate = await self._publish(p, key, body)
+                except Unreachable as exc:
+                    failures.append(str(exc))
+                    if loop.time() > deadline:
+                        break
+                    continue
+                self._saw(p, seq)
+                if duplicate:
+                    stored = await self._entry_at(p, seq)
+                    return Entry(p, seq, key, stored.event, duplicate=True)
+                self._wake()
+                return Entry(p, seq, key, event)
+            if loop.time() > deadline:
+                raise LogError(f"no partition acknowledged {key!r}: {failures[-3:]}")
+            await asyncio.sleep(0.05)  # every server refused at once: do not spin
+
+    async def _publish(self, p: int, key: str, body: bytes) -> tuple[int, bool]:
+        headers = {"Nats-Msg-Id": key, "Nats-Expected-Stream": self._streams[p]}
+        msg = await self._links.request(
+            p, self._subjects[p], body, timeout=self._ack_timeout, headers=headers
+        )
+        try:
+            ack = json.loads(msg.data)
+        except ValueError as exc:
+            raise Unreachable(f"bad ack from {self._streams[p]}: {msg.data[:100]!r}") from exc
+        if "error" in ack:
+            error = ApiError(ack["error"])
+            if error.code == 503:  # e.g. the stream lost its quorum: try elsewhere
+                raise Unreachable(f"{self._streams[p]}: {error}")
+            raise LogError(f"{self._streams[p]} refused {key!r}: {error}")
+        return int(ack["seq"]), bool(ack.get("duplicate"))
+
+    async def _entry_at(self, partition: int, seq: int) -> Entry:
+        entries = await self.read(partition, seq - 1, 1)
+        if not entries or entries[0].seq != seq:
+            raise LogError(f"entry {seq} of partition {partition} is missing")
+        return entries[0]
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def read(self, partition: int, after: int, limit: int = 1000) -> list[Entry]:
+        if not 0 <= partition < self.partitions:
+            raise LogError(f"no partition {partition}", code="no_partition")
+        if limit <= 0:
+            return []
+        self._start()
+        surely = min(self._known[partition], after + limit)  # these entries exist
+        patience = time.monotonic() + _STALE_READ_PATIENCE
+        best: list[Entry] | None = None
+        failures: list[str] = []
+        while True:
+            for i in self._links.read_order():
+                try:
+                    entries = await self._read_via(i, partition, after, limit)
+                except Unreachable as exc:
+                    failures.append(str(exc))
+                    continue
+                if entries:
+                    self._saw(partition, entries[-1].seq)
+                if (entries[-1].seq if entries else after) >= surely:
+                    return entries
+                if best is None or len(entries) > len(best):
+                    best = entries  # a lagging replica: ask another
+            if time.monotonic() > patience:
+                if best is not None:
+                    return best
+                raise LogError(f"cannot read partition {partition}: {failures[-3:]}")
+            await asyncio.sleep(0.01)
+
+    async def _read_via(self, i: int, partition: int, after: int, limit: int) -> list[Entry]:
+        request = {"seq": after + 1, "batch": limit}
+        stream = self._streams[partition]
+        msgs = await direct_batch(self._links, i, stream, request, timeout=self._read_timeout)
+        return [self._entry(partition, m) for m in msgs]
+
+    def _entry(self, partition: int, msg: Msg) -> Entry:
+        headers = msg.headers or {}
+        try:
+            seq = int(headers["Nats-Sequence"])
+        except (KeyError, ValueError) as exc:
+            raise LogError(f"message without a sequence in partition {partition}") from exc
+        return Entry(partition, seq, headers.get("Nats-Msg-Id", ""), decode(msg.data))
+
+    async def _last_seq(self, partition: int, patience: float = 0.0) -> int | None:
+        """The partition's last sequence as some replica sees it (None: none answered)."""
+        body = {"last_by_subj": self._subjects[partition]}
+
+        async def ask(i: int) -> Msg | None:
+            stream = self._streams[partition]
+            return await direct_get(self._links, i, stream, body, timeout=self._read_timeout)
+
+        try:
+            msg = await self._links.first_answer(ask, patience=patience)
+        except Unreachable:
+            return None
+        self._saw(partition, int((msg.headers or {}).get("Nats-Sequence", 0)) if msg else 0)
+        return self._known[partition]
+
+    async def last_seqs(self) -> list[int]:
+        self._start()
+        seqs = await asyncio.gather(
+            *(self._last_seq(p, _STALE_READ_PATIENCE) for p in range(self.partitions))
+        )
+        if any(seq is None for seq in seqs):
+            raise LogError("no replica answered for some partitions")
+        return [seq or 0 for seq in seqs]
+
+    async def wait(self, positions: Sequence[int], timeout: float) -> None:
+        self._start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        step = self._poll_interval
+        while True:
+            hint = self._hint  # taken before looking: no lost wake-up
+            if any(k > pos for k, pos in zip(self._known, positions, strict=False)):
+                return
+            await asyncio.gather(*(self._last_seq(p) for p in range(self.partitions)))
+            if any(k > pos for k, pos in zip(self._known, positions, strict=False)):
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                await asyncio.wait_for(hint.wait(), min(remaining, step))
+            except TimeoutError:
+                step = min(step * 2, self._poll_interval)
+                continue
+            # Subscribers see a publish before the stream has stored it: look
+            # again shortly, then less and less often.
+            step = _SETTLE
+            await asyncio.sleep(min(step, max(deadline - loop.time(), 0)))
+
+    async def close(self) -> None:
+        if self._hint_task is not None:
+            self._hint_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._hint_task
+        await self._links.close()

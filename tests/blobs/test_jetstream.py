@@ -1,0 +1,125 @@
+"""The JetStream blob store on a real 3-server cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from stormproof.blobs.jetstream import JetStreamBlobStore
+from stormproof.errors import BadRequest, BlobError, NotFound
+from stormproof.natsd import NatsCluster
+from tests.natsd_fixtures import unique_prefix
+
+StoreFactory = Callable[..., JetStreamBlobStore]
+
+
+async def eventually(read: Callable[[], Awaitable[bytes]], timeout: float = 60) -> bytes:
+    """A blob acked just before its bucket's leader died is unreadable (a
+    retryable BlobError, never NotFound) until the bucket elects a new leader."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await read()
+        except BlobError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def make_store(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> AsyncIterator[Callable[..., JetStreamBlobStore]]:
+    """Stores on the module's cluster sharing one fresh set of buckets, each
+    with its own cache, as two regions would have."""
+    prefix = unique_prefix("B")
+    stores: list[JetStreamBlobStore] = []
+
+    def make(local: int = 0, cluster: NatsCluster = nats_cluster) -> JetStreamBlobStore:
+        store = JetStreamBlobStore(
+            cluster.urls, local, cache_dir=tmp_path / f"cache{len(stores)}", prefix=prefix
+        )
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        await store.close()
+
+
+async def test_put_get_verify_and_count_across_regions(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    east, west = make_store(0), make_store(2)
+    await east.ensure_buckets()
+    blob_id = await east.put_bytes(b"hello")
+    assert blob_id == hashlib.sha256(b"hello").hexdigest()
+    assert await east.put_bytes(b"hello") == blob_id
+    # The other region has no copy yet: it fetches from the cluster, once.
+    assert await west.has(blob_id)
+    assert await west.get(blob_id) == b"hello"
+    big_source = tmp_path / "big.bin"
+    big_source.write_bytes(os.urandom(3_000_000))  # many chunks
+    big = await west.put_file(big_source)
+    fetched = await asyncio.gather(*(east.local_path(big) for _ in range(3)))
+    assert {p.read_bytes() == big_source.read_bytes() for p in fetched} == {True}
+    assert await east.count() == await west.count() == 2
+    assert not await east.has("0" * 64)
+    with pytest.raises(NotFound):
+        await east.get("0" * 64)
+    with pytest.raises(BadRequest):
+        await east.get("../../etc/passwd")
+
+
+async def test_empty_blob(make_store: StoreFactory) -> None:
+    store = make_store(0)
+    await store.ensure_buckets()
+    blob_id = await store.put_bytes(b"")
+    assert await make_store(1).get(blob_id) == b""
+
+
+async def test_a_corrupt_cached_copy_is_fetched_again(make_store: StoreFactory) -> None:
+    store = make_store(0)
+    await store.ensure_buckets()
+    blob_id = await store.put_bytes(b"precious bytes")
+    path = await store.local_path(blob_id)
+    path.write_bytes(b"precious bytez")
+    assert await store.get(blob_id) == b"precious bytes"
+
+
+@pytest.mark.parametrize("failure", ["kill", "freeze"])
+async def test_put_goes_on_when_the_local_bucket_leader_fails(
+    own_cluster: NatsCluster, tmp_path: Path, failure: str
+) -> None:
+    """Guards uploads during a power cut (SIGKILL) or a gray failure (SIGSTOP):
+    the server leading the local bucket stops; puts land in another bucket
+    and every blob stays readable."""
+    store = JetStreamBlobStore(own_cluster.urls, 1, cache_dir=tmp_path / "a", prefix="B")
+    reader = JetStreamBlobStore(own_cluster.urls, 2, cache_dir=tmp_path / "b", prefix="B")
+    victim = own_cluster.names[1]
+    try:
+        await store.ensure_buckets()
+        before = await store.put_bytes(b"before" * 100_000)
+        getattr(own_cluster, failure)(victim)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        after = [await store.put_bytes(os.urandom(500_000)) for _ in range(3)]
+        print(
+            f"\n3 puts after {failure} of the local bucket's leader: {loop.time() - started:.2f}s"
+        )
+        for blob_id in [*after, before]:
+            data = await eventually(functools.partial(reader.get, blob_id))
+            assert hashlib.sha256(data).hexdigest() == blob_id
+        print(f"every blob readable {loop.time() - started:.2f}s after the {failure}")
+        assert await reader.count() == 4
+    finally:
+        if failure == "freeze":
+            own_cluster.thaw(victim)
+        await store.close()
+        await reader.close()

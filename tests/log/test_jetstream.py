@@ -1,0 +1,181 @@
+"""The JetStream log on a real 3-server cluster: the shared contract, then power cuts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from stormproof.log import Entry, Log
+from stormproof.log.jetstream import JetStreamLog
+from stormproof.natsd import NatsCluster
+from tests.log.contract import LogContract, event
+from tests.natsd_fixtures import unique_prefix
+
+
+class TestJetStreamLog(LogContract):
+    @pytest.fixture(autouse=True)
+    async def _cluster(self, nats_cluster: NatsCluster) -> AsyncIterator[None]:
+        self.cluster = nats_cluster
+        self.logs: list[JetStreamLog] = []
+        yield
+        for log in self.logs:
+            await log.close()
+
+    async def make_log(self) -> Log:
+        log = JetStreamLog(self.cluster.urls, 0, prefix=unique_prefix("C"))
+        self.logs.append(log)
+        await log.ensure_streams()
+        return log
+
+
+async def test_partition_leaders_are_spread_one_per_server(nats_cluster: NatsCluster) -> None:
+    log = JetStreamLog(nats_cluster.urls, 0, prefix=unique_prefix("P"))
+    try:
+        await log.ensure_streams()
+        assert await log.leaders() == nats_cluster.names
+        await log.ensure_streams()  # idempotent
+        assert await log.rebalance() == []  # nothing to move
+    finally:
+        await log.close()
+
+
+class Writer:
+    """Appends to one partition without pause and records every acknowledgement."""
+
+    def __init__(self, log: JetStreamLog, partition: int = 0) -> None:
+        self.log = log
+        self.partition = partition
+        self.acked: dict[str, Entry] = {}
+        self.acked_at: list[float] = []
+        self.longest_gap = 0.0
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> Writer:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last, n = loop.time(), 0
+        while not self._stop.is_set():
+            key = f"w{n}"
+            self.acked[key] = await self.log.append(key, event(n), partition=self.partition)
+            now = loop.time()
+            self.longest_gap = max(self.longest_gap, now - last)
+            self.acked_at.append(now)
+            last, n = now, n + 1
+
+    async def stop(self) -> None:
+        self._stop.set()
+        assert self._task is not None
+        await self._task
+
+
+async def read_everything(log: JetStreamLog) -> dict[int, list[Entry]]:
+    """Every entry of every partition, checking each (partition, seq) appears once, in order."""
+    everything: dict[int, list[Entry]] = {}
+    for p in range(log.partitions):
+        entries: list[Entry] = []
+        while batch := await log.read(p, entries[-1].seq if entries else 0):
+            entries.extend(batch)
+        assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+        everything[p] = entries
+    return everything
+
+
+def classify(acked: dict[str, Entry], everything: dict[int, list[Entry]]) -> dict[str, int]:
+    """Jepsen-style: each acked write is ok (stored once), lost, or duplicated."""
+    where: dict[str, list[Entry]] = {}
+    for entries in everything.values():
+        for e in entries:
+            where.setdefault(e.key, []).append(e)
+    counts = {"ok": 0, "lost": 0, "duplicated": 0}
+    for key, entry in acked.items():
+        stored = where.get(key, [])
+        assert all(s.event.id == entry.event.id for s in stored), f"{key} stored differently"
+        if not stored:
+            counts["lost"] += 1
+        else:
+            counts["ok" if len(stored) == 1 else "duplicated"] += 1
+            located = everything[entry.partition][entry.seq - 1]
+            assert located.key == key, f"ack for {key} points at {located.key}"
+    return counts
+
+
+async def wait_for_leaders(log: JetStreamLog, wanted: list[str], timeout: float = 60) -> None:
+    """Run the rebalance loop (as a region does) until leaders are as wanted."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await log.leaders() != wanted:
+        assert asyncio.get_running_loop().time() < deadline, await log.leaders()
+        await log.rebalance()
+        await asyncio.sleep(0.5)
+
+
+async def test_killing_a_partition_leader_loses_no_acked_append(own_cluster: NatsCluster) -> None:
+    """Guards the promise: SIGKILL of partition 0's server while appends to
+    partition 0 go on; writes are rerouted, reads work without a leader, the
+    server comes back, catches up and gets its leader back."""
+    names = own_cluster.names
+    log = JetStreamLog(own_cluster.urls, 1, prefix=unique_prefix("K"))
+    try:
+        await log.ensure_streams()
+        writer = Writer(log).start()
+        await asyncio.sleep(1.0)
+        before = [e for e in writer.acked.values() if e.partition == 0]
+        await asyncio.sleep(0.3)
+        own_cluster.kill(names[0])
+        killed_at = asyncio.get_running_loop().time()
+
+        # No leader for partition 0 now (JetStream needs seconds to elect one),
+        # yet its replicas answer reads.
+        assert await log.read(0, 0, len(before)) == [
+            Entry(0, e.seq, e.key, e.event) for e in before
+        ]
+        await asyncio.sleep(2.0)
+        acked_after_kill = sum(1 for t in writer.acked_at if t > killed_at)
+        assert acked_after_kill > 0, "appends stopped with the server"
+
+        own_cluster.restart(names[0])
+        await asyncio.sleep(1.0)
+        await writer.stop()
+        await wait_for_leaders(log, names)
+        counts = classify(writer.acked, await read_everything(log))
+        print(
+            f"\nkill: {counts}, {acked_after_kill} acks after the kill, "
+            f"longest gap between acks {writer.longest_gap:.3f}s"
+        )
+        assert counts["lost"] == 0
+        assert {e.partition for e in writer.acked.values()} != {0}, "nothing was rerouted"
+    finally:
+        await log.close()
+
+
+async def test_freezing_a_partition_leader_loses_no_acked_append(own_cluster: NatsCluster) -> None:
+    """Guards against gray failure: SIGSTOP of partition 0's server (its sockets
+    stay open, it just stops answering), then SIGCONT."""
+    names = own_cluster.names
+    log = JetStreamLog(own_cluster.urls, 1, prefix=unique_prefix("F"))
+    try:
+        await log.ensure_streams()
+        writer = Writer(log).start()
+        await asyncio.sleep(1.0)
+        own_cluster.freeze(names[0])
+        frozen_at = asyncio.get_running_loop().time()
+        await asyncio.sleep(3.0)
+        acked_while_frozen = sum(1 for t in writer.acked_at if t > frozen_at)
+        own_cluster.thaw(names[0])
+        await asyncio.sleep(1.0)
+        await writer.stop()
+        assert acked_while_frozen > 0, "appends stopped with the frozen server"
+        await wait_for_leaders(log, names)
+        counts = classify(writer.acked, await read_everything(log))
+        print(
+            f"\nfreeze: {counts}, {acked_while_frozen} acks while frozen, "
+            f"longest gap between acks {writer.longest_gap:.3f}s"
+        )
+        assert counts["lost"] == 0
+    finally:
+        await log.close()

@@ -1,0 +1,168 @@
+"""Three regions on loopback, real processes, real power cuts (SIGKILL).
+
+Several users write continuously (messages, watch events, uploads) through
+the SDK while a region is killed, frozen or wiped, and restored. Every write
+is then classified in every region, as Jepsen does: lost (acknowledged but
+absent) and duplicated must be 0, and once caught up every region shows the
+same digests. The longest time without an acknowledged write is printed —
+timings are figures for benchmarks/failover.py, never assertions here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from stormproof.client import Client
+from stormproof.cluster import LocalCluster
+from stormproof.loadgen import Workload, check, longest_gap
+from stormproof.media import make_video
+from stormproof.testing import free_base_port
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    folder = tmp_path_factory.mktemp("cluster")
+    cluster = LocalCluster.create(folder, 3, free_base_port())
+    cluster.up()
+    try:
+        yield cluster
+    finally:
+        cluster.down()
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("video") / "clip.mp4"
+    return make_video(path, seconds=0.4, width=64, height=64).read_bytes()
+
+
+async def _under_load(
+    cluster: LocalCluster, video: bytes, fault: str, region: str, *, wipe: bool = False
+) -> Workload:
+    """Write continuously; fault ``region`` 1.5 s in; recover it 2.5 s later."""
+    workload = Workload(cluster.urls, users=3, video=video, attempt_timeout=0.5)
+    await workload.setup()
+    running = asyncio.create_task(workload.run())
+    await asyncio.sleep(1.5)
+    if fault == "kill":
+        await asyncio.to_thread(cluster.kill, region)
+        await asyncio.sleep(2.5)
+        await asyncio.to_thread(cluster.restore, region, wipe=wipe)
+    elif fault == "freeze":
+        await asyncio.to_thread(cluster.freeze, region)
+        await asyncio.sleep(2.5)
+        await asyncio.to_thread(cluster.thaw, region)
+    await asyncio.sleep(1.5)
+    workload.stop()
+    await running
+    return workload
+
+
+async def _assert_consistent(cluster: LocalCluster, workload: Workload) -> None:
+    for name in cluster.names:
+        await asyncio.to_thread(cluster.wait_ready, name)
+    for url in cluster.urls:
+        verdict = await check(workload, url)
+        assert verdict.ok > 0
+        assert (verdict.lost, verdict.duplicated) == (0, 0), (url, verdict.details)
+    digests = await asyncio.to_thread(cluster.digests, 60)
+    assert digests["position"] is not None, "regions never stood at one position"
+    views = {tuple(sorted(d["views"].items())) for d in digests["regions"].values()}
+    assert len(views) == 1 and len(digests["regions"]) == 3, digests
+    ok = [op for op in workload.ops if op.outcome == "ok"]
+    print(f"\n{len(ok)} acknowledged writes, longest write gap {longest_gap(workload.ops):.3f} s")
+
+
+async def test_killing_the_region_clients_use_loses_nothing(
+    cluster: LocalCluster, video: bytes
+) -> None:
+    # Clients start on us-east, whose server also leads partition 0.
+    workload = await _under_load(cluster, video, "kill", "us-east")
+    regions = {op.region for op in workload.ops if op.outcome == "ok"}
+    assert len(regions) >= 2, "the writes never left the killed region"
+    await _assert_consistent(cluster, workload)
+
+
+async def test_a_region_whose_disks_are_lost_rebuilds_from_the_others(
+    cluster: LocalCluster, video: bytes
+) -> None:
+    workload = await _under_load(cluster, video, "kill", "us-central", wipe=True)
+    await _assert_consistent(cluster, workload)
+
+
+async def test_a_frozen_region_loses_nothing(cluster: LocalCluster, video: bytes) -> None:
+    workload = await _under_load(cluster, video, "freeze", "us-east")
+    await _assert_consistent(cluster, workload)
+
+
+async def test_all_regions_killed_at_once_keep_every_acknowledged_write(
+    cluster: LocalCluster, video: bytes
+) -> None:
+    workload = Workload(cluster.urls, users=3, video=video, attempt_timeout=0.5)
+    await workload.setup()
+    running = asyncio.create_task(workload.run())
+    await asyncio.sleep(1.5)
+    await asyncio.to_thread(cluster.kill_all)
+    workload.stop()
+    await running
+    await asyncio.to_thread(cluster.up)
+    await _assert_consistent(cluster, workload)
+
+
+async def test_a_users_own_actions_stay_ordered_across_regions(
+    cluster: LocalCluster, video: bytes
+) -> None:
+    """Each write goes to another region, as after failovers, and the first is
+    stamped 30 s ahead, as by a region whose clock runs fast. The SDK sends
+    each write's time as Stormproof-After on the next, so the later action
+    still wins in every region (without it the like would outlive the unlike)."""
+    east, central, west = cluster.urls
+    ahead = str(int(time.time() * 1000) + 30_000)
+    async with Client([east], deadline=20) as c:
+        await c.sign_up("orderer", "order-password")
+        await c.sign_up("friend", "order-password")
+        await c.log_in("friend", "order-password")
+        video_id = (await c.upload(video, caption="target"))["id"]
+        comment = (await c.post(f"/v1/videos/{video_id}/comments", json={"text": "x"})).json()
+        await c.log_in("orderer", "order-password")
+        like = {"events": [{"type": "like", "video_id": video_id}]}
+        await c.post("/v1/events", json=like, headers={"Stormproof-Write-At": ahead})
+        steps = [
+            ("POST", "/v1/events", {"events": [{"type": "unlike", "video_id": video_id}]}),
+            ("POST", "/v1/follows/friend", None),
+            ("DELETE", "/v1/follows/friend", None),
+            *(("POST", "/v1/messages", {"to": "friend", "text": f"m{n}"}) for n in range(3)),
+        ]
+        for i, (method, path, body) in enumerate(steps):
+            c.regions = [(central, west, east)[i % 3]]
+            await c.request(method, path, json=body)
+        # The friend deletes the comment in one region right after posting it in another.
+        await c.log_in("friend", "order-password")
+        c.regions = [west]
+        await c.delete(f"/v1/comments/{comment['id']}")
+    for url in cluster.urls:
+        async with Client([url], deadline=20) as reader:
+            await reader.log_in("friend", "order-password")
+            path = "/v1/conversations/orderer/messages"
+            await _until(reader, path, lambda b: [m["text"] for m in b] == ["m0", "m1", "m2"])
+            await _until(
+                reader,
+                f"/v1/videos/{video_id}",
+                lambda b: b["counts"]["likes"] == 0 and b["counts"]["comments"] == 0,
+            )
+            await _until(reader, "/v1/accounts/friend", lambda b: b["followers"] == 0)
+
+
+async def _until(client: Client, path: str, done: Callable[[Any], bool]) -> None:
+    body: Any = None
+    for _ in range(100):
+        body = (await client.get(path)).json()
+        if done(body):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} never reached the expected state: {body}")
