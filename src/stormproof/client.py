@@ -9,13 +9,15 @@
 What it promises:
 
 - **Failover.** A request goes to the region that answered last; on a
-  connection error, a timeout (``attempt_timeout``) or a 5xx it goes to the
-  next region, until ``deadline`` seconds have passed. A region that failed
+  connection error or a 5xx it goes to the next region, and when no answer
+  came within ``hedge_after`` seconds the next region is asked too (the first
+  answer wins), until ``deadline`` seconds have passed. A region that failed
   is tried last for ``cooldown`` seconds.
 - **Exactly-once writes.** Every write carries an ``Idempotency-Key`` (made
   up if you give none) and a ``Stormproof-Write-At`` time, both the same on
-  every retry, so a retry that reaches another region — because the first
-  died mid-request — writes the very same event, applied once.
+  every retry, so a retry or a hedged copy that reaches another region —
+  because the first died or froze mid-request — writes the very same event,
+  applied once.
 - **Read your writes, in order.** Each write's ``seq`` is remembered per log
   partition and sent as ``min_seq`` on every request, so a region that has not
   applied them answers 503 and the next region is asked. Writes carry
@@ -31,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -68,6 +70,7 @@ class Client:
         regions: Sequence[str],
         *,
         attempt_timeout: float = 2.0,
+        hedge_after: float = 0.15,
         deadline: float = 15.0,
         cooldown: float = 3.0,
     ) -> None:
@@ -75,6 +78,7 @@ class Client:
             raise ValueError("a client needs at least one region")
         self.regions = list(regions)
         self.attempt_timeout = attempt_timeout
+        self.hedge_after = hedge_after
         self.deadline = deadline
         self.cooldown = cooldown
         self.token: str | None = None
@@ -149,28 +153,34 @@ class Client:
             query["min_seq"] = sorted(self._seen.values())
         headers.update(extra)
         started = time.monotonic()
-        last_error = "no region tried"
+        errors: list[str] = []
+
+        async def attempt(index: int) -> httpx.Response | None:
+            try:
+                response = await self._http.request(
+                    method,
+                    self.regions[index] + path,
+                    json=json,
+                    params=query,
+                    files=files,
+                    data=data,
+                    headers=headers,
+                    timeout=timeout or self.attempt_timeout,
+                )
+            except httpx.TransportError as exc:
+                errors.append(f"{self.regions[index]}: {exc!r}")
+                self._failed_at[index] = time.monotonic()
+                return None
+            if response.status_code >= 500:
+                errors.append(f"{self.regions[index]}: HTTP {response.status_code}")
+                self._failed_at[index] = time.monotonic()
+                return None
+            return response
+
         while time.monotonic() - started < self.deadline:
-            for index in self._order():
-                try:
-                    response = await self._http.request(
-                        method,
-                        self.regions[index] + path,
-                        json=json,
-                        params=query,
-                        files=files,
-                        data=data,
-                        headers=headers,
-                        timeout=timeout or self.attempt_timeout,
-                    )
-                except httpx.TransportError as exc:
-                    last_error = f"{self.regions[index]}: {exc!r}"
-                    self._failed_at[index] = time.monotonic()
-                    continue
-                if response.status_code >= 500:
-                    last_error = f"{self.regions[index]}: HTTP {response.status_code}"
-                    self._failed_at[index] = time.monotonic()
-                    continue
+            answered = await self._first_answer(attempt)
+            if answered is not None:
+                index, response = answered
                 self._preferred = index
                 if response.status_code >= 400:
                     raise RequestFailed(response)
@@ -178,8 +188,39 @@ class Client:
                 return response
             await asyncio.sleep(0.05)  # every region failed this round: breathe, then retry
         raise RegionsUnavailable(
-            f"no region answered {method} {path} within {self.deadline} s ({last_error})"
+            f"no region answered {method} {path} within {self.deadline} s "
+            f"({errors[-1] if errors else 'no region tried'})"
         )
+
+    async def _first_answer(
+        self, attempt: Callable[[int], Coroutine[Any, Any, httpx.Response | None]]
+    ) -> tuple[int, httpx.Response] | None:
+        """Ask the regions in order, starting the next one whenever ``hedge_after``
+        passes with no answer (a frozen region accepts connections and never
+        answers); the first answer wins and the others are cancelled."""
+        pending: dict[asyncio.Task[httpx.Response | None], int] = {}
+        order = self._order()
+        try:
+            for n, index in enumerate(order):
+                pending[asyncio.create_task(attempt(index))] = index
+                last = n == len(order) - 1
+                while pending:
+                    done, _ = await asyncio.wait(
+                        pending,
+                        timeout=None if last else self.hedge_after,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    if not done:
+                        break  # no answer yet: ask the next region too
+                    for task in done:
+                        index_done = pending.pop(task)
+                        response = task.result()
+                        if response is not None:
+                            return index_done, response
+            return None
+        finally:
+            for task in pending:
+                task.cancel()
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("GET", path, **kwargs)

@@ -17,13 +17,17 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 
 from stormproof.jetstream.links import ApiError, Links, Unreachable
+
+T = TypeVar("T")
 
 __all__ = [
     "direct_batch",
@@ -160,6 +164,53 @@ def _status(msg: Msg) -> str | None:
     return msg.headers.get("Status") if msg.headers else None
 
 
+#: a healthy replica answers a direct get in milliseconds; after this long
+#: without an answer the same request is sent again
+_HEDGE_AFTER = 0.03
+_HEDGES = 5
+
+
+def _routes(links: Links, i: int) -> list[int]:
+    """Which server each copy of a hedged read goes through: mostly ``i``, and
+    every other copy through another server, in case ``i`` itself is frozen."""
+    others = [j for j in links.read_order() if j != i] or [i]
+    return [i if k % 2 == 0 else others[(k // 2) % len(others)] for k in range(_HEDGES)]
+
+
+async def _hedged(attempt: Callable[[int], Awaitable[T]]) -> T:
+    """The first answer of up to ``_HEDGES`` copies of a request, each sent
+    ``_HEDGE_AFTER`` s after the previous while none has answered.
+
+    A direct get is answered by whichever replica the servers route it to,
+    and a frozen (SIGSTOPped) replica still receives some of them: without
+    hedging each of those waits out the whole timeout. Copies are routed
+    independently, so one reaches a live replica almost at once.
+    """
+    pending: set[asyncio.Future[T]] = set()
+    error: BaseException | None = None
+    try:
+        for n in range(_HEDGES):
+            pending.add(asyncio.ensure_future(attempt(n)))
+            last = n == _HEDGES - 1
+            while pending:
+                done, pending = await asyncio.wait(
+                    pending,
+                    timeout=None if last else _HEDGE_AFTER,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not done:
+                    break  # none answered yet: send another copy
+                for task in done:
+                    if task.exception() is None:
+                        return task.result()
+                    error = task.exception()
+        assert error is not None
+        raise error
+    finally:
+        for task in pending:
+            task.cancel()
+
+
 async def direct_get(
     links: Links, i: int, stream: str, body: dict[str, Any], *, timeout: float
 ) -> Msg | None:
@@ -167,9 +218,20 @@ async def direct_get(
 
     ``body`` is a JetStream get request: ``{"seq": n}`` or ``{"last_by_subj": s}``.
     """
-    msg = await links.request(
-        i, f"{_API}.DIRECT.GET.{stream}", json.dumps(body).encode(), timeout=timeout
-    )
+    subject, payload = f"{_API}.DIRECT.GET.{stream}", json.dumps(body).encode()
+    routes = _routes(links, i)
+
+    async def attempt(k: int) -> Msg:
+        nc = await links.client(routes[k])
+        return await nc.request(subject, payload, timeout=timeout)
+
+    try:
+        msg = await _hedged(attempt)
+    except NoRespondersError as exc:
+        raise Unreachable(f"no responders for {subject} via {links[i].url}") from exc
+    except (NatsError, OSError, TimeoutError) as exc:
+        links.mark_failed(i)
+        raise Unreachable(f"direct get {stream} via {links[i].url}: {exc!r}") from exc
     status = _status(msg)
     if status == "404":
         return None
@@ -178,31 +240,47 @@ async def direct_get(
     return msg
 
 
+async def _batch_once(nc: Client, stream: str, body: dict[str, Any], timeout: float) -> list[Msg]:
+    inbox = nc.new_inbox()
+    deadline = time.monotonic() + timeout
+    messages: list[Msg] = []
+    sub = await nc.subscribe(inbox)
+    try:
+        await nc.publish(f"{_API}.DIRECT.GET.{stream}", json.dumps(body).encode(), reply=inbox)
+        while True:
+            msg = await sub.next_msg(timeout=max(deadline - time.monotonic(), 0.001))
+            status = _status(msg)
+            if status is None:
+                messages.append(msg)
+            elif status in ("204", "404"):  # end of batch / nothing there
+                return messages
+            else:
+                raise _BadStatus(status)
+    finally:
+        with contextlib.suppress(NatsError, OSError):
+            await sub.unsubscribe()
+
+
+class _BadStatus(Exception):
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 async def direct_batch(
     links: Links, i: int, stream: str, body: dict[str, Any], *, timeout: float
 ) -> list[Msg]:
     """Messages of a batched direct get (``{"seq": n, "batch": k}``, ``{"multi_last":
     [...], "batch": k}``…) through server ``i``, answered by one replica."""
-    nc = await links.client(i)
-    inbox = nc.new_inbox()
-    deadline = time.monotonic() + timeout
-    messages: list[Msg] = []
+    routes = _routes(links, i)
+
+    async def attempt(k: int) -> list[Msg]:
+        return await _batch_once(await links.client(routes[k]), stream, body, timeout)
+
     try:
-        sub = await nc.subscribe(inbox)
-        try:
-            await nc.publish(f"{_API}.DIRECT.GET.{stream}", json.dumps(body).encode(), reply=inbox)
-            while True:
-                msg = await sub.next_msg(timeout=max(deadline - time.monotonic(), 0.001))
-                status = _status(msg)
-                if status is None:
-                    messages.append(msg)
-                elif status in ("204", "404"):  # end of batch / nothing there
-                    return messages
-                else:
-                    raise Unreachable(f"direct get {stream} via {links[i].url}: status {status}")
-        finally:
-            with contextlib.suppress(NatsError, OSError):
-                await sub.unsubscribe()
+        return await _hedged(attempt)
+    except _BadStatus as exc:
+        raise Unreachable(f"direct get {stream} via {links[i].url}: status {exc.status}") from exc
     except (NatsError, OSError, TimeoutError) as exc:
         links.mark_failed(i)
         raise Unreachable(f"direct get {stream} via {links[i].url}: {exc!r}") from exc
