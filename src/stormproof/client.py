@@ -219,7 +219,9 @@ class Client:
                             return index_done, response
             return None
         finally:
-            for task in pending:
+            for task, index in pending.items():
+                # Slower than the region that answered: ask it last for a while.
+                self._failed_at[index] = time.monotonic()
                 task.cancel()
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:

@@ -171,10 +171,11 @@ _HEDGES = 5
 
 
 def _routes(links: Links, i: int) -> list[int]:
-    """Which server each copy of a hedged read goes through: mostly ``i``, and
-    every other copy through another server, in case ``i`` itself is frozen."""
+    """Which server each copy of a hedged read goes through: ``i`` first (its
+    own replica is the one that is caught up), then the others, in case ``i``
+    itself is frozen."""
     others = [j for j in links.read_order() if j != i] or [i]
-    return [i if k % 2 == 0 else others[(k // 2) % len(others)] for k in range(_HEDGES)]
+    return [i, i, i, others[0], others[-1]][:_HEDGES]
 
 
 async def _hedged(attempt: Callable[[int], Awaitable[T]]) -> T:

@@ -279,7 +279,10 @@ class JetStreamLog:
             hint = self._hint  # taken before looking: no lost wake-up
             if any(k > pos for k, pos in zip(self._known, positions, strict=False)):
                 return
-            await asyncio.gather(*(self._last_seq(p) for p in range(self.partitions)))
+            # Only the partitions the caller waits for: a partition whose leader
+            # is frozen answers slowly and must not hold up the others.
+            watched = [p for p, pos in enumerate(positions[: self.partitions]) if pos < 2**62]
+            await asyncio.gather(*(self._last_seq(p) for p in watched))
             if any(k > pos for k, pos in zip(self._known, positions, strict=False)):
                 return
             remaining = deadline - loop.time()

@@ -152,37 +152,41 @@ class Projector:
 
     async def catch_up(self) -> Position:
         """Apply everything the log holds now; return the position reached."""
-        moved = True
-        while moved:
-            moved = False
-            for partition in range(self.log.partitions):
-                after = self.position[partition]
-                entries = await self.log.read(partition, after, self.batch)
-                if entries:
-                    self._advance(await asyncio.to_thread(self.store.apply, entries))
-                    moved = True
+        await asyncio.gather(*(self._drain(p) for p in range(self.log.partitions)))
         return self.position
 
+    async def _drain(self, partition: int) -> None:
+        while entries := await self.log.read(partition, self.position[partition], self.batch):
+            self._advance(await asyncio.to_thread(self.store.apply, entries))
+
     async def run(self, idle_wait: float = 1.0) -> None:
-        """Apply new entries as they arrive, until cancelled."""
+        """Apply new entries as they arrive, until cancelled. Each partition
+        is followed on its own, so one whose leader is gone or frozen — slow
+        to read — holds up none of the others."""
+        await asyncio.gather(*(self._follow(p, idle_wait) for p in range(self.log.partitions)))
+
+    async def _follow(self, partition: int, idle_wait: float) -> None:
         while True:
             try:
-                await self.catch_up()
+                await self._drain(partition)
                 self.error = None
-                await self.log.wait(self.position, idle_wait)
+                positions = [2**62] * self.log.partitions  # wake for this partition only
+                positions[partition] = self.position[partition]
+                await self.log.wait(positions, idle_wait)
             except LogError as exc:
                 # The log is unreachable for now: report it and try again.
                 self.error = exc
                 await asyncio.sleep(0.2)
             except Exception as exc:  # a view failed: never die silently
-                self.error = StormproofError(
-                    f"applying the log failed: {exc!r}", code="view_failed"
-                )
+                message = f"applying the log failed: {exc!r}"
+                self.error = StormproofError(message, code="view_failed")
                 await asyncio.sleep(1.0)
 
     def _advance(self, position: Position) -> None:
-        if position != self.position:
-            self.position = position
+        # Batches of different partitions finish in any order: keep the furthest.
+        merged = tuple(max(a, b) for a, b in zip(self.position, position, strict=True))
+        if merged != self.position:
+            self.position = merged
             self._advanced.set()
             self._advanced = asyncio.Event()
 
