@@ -39,6 +39,10 @@ from stormproof.media import make_video
 from stormproof.testing import free_base_port
 
 
+async def _quiet(exc: Exception) -> None:
+    pass
+
+
 class RawPublisher:
     """One nats-py client publishing to one R3 stream, timing the acks."""
 
@@ -49,7 +53,10 @@ class RawPublisher:
 
     async def run(self) -> None:
         nc = await nats.connect(
-            servers=self.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.1
+            servers=self.urls,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.1,
+            error_cb=_quiet,  # a killed server is expected; don't print tracebacks
         )
         js = nc.jetstream()
         await js.add_stream(StreamConfig(name="RAW", subjects=["raw"], num_replicas=3))

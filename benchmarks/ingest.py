@@ -94,13 +94,10 @@ async def main() -> None:
             )
         finally:
             cluster.down()
-    print(f"raw JetStream publish, R3, {args.publishers} publishers   {raw:9.0f} messages/s")
-    print(
-        f"POST /v1/events, {args.clients} clients, batch {args.batch}   {requests:9.0f} requests/s"
-    )
-    print(
-        f"  = interaction events                     {events:9.0f} /s ({events / raw:.0%} of raw)"
-    )
+    print(f"raw JetStream publish, R3, {args.publishers} publishers: {raw:.0f} messages/s")
+    print(f"POST /v1/events, {args.clients} clients, batch {args.batch}: {requests:.0f} requests/s")
+    print(f"  = {events:.0f} interaction events/s ({events / raw:.0%} of the raw message rate)")
+    print(f"  = {requests:.0f} log appends/s ({requests / raw:.0%} of the raw message rate)")
 
 
 if __name__ == "__main__":
