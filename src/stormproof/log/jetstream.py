@@ -293,6 +293,8 @@ class JetStreamLog:
             except TimeoutError:
                 step = min(step * 2, self._poll_interval)
                 continue
+            if any(k > pos for k, pos in zip(self._known, positions, strict=False)):
+                return  # woken by an append of this process: it is stored
             # Subscribers see a publish before the stream has stored it: look
             # again shortly, then less and less often.
             step = _SETTLE
