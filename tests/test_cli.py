@@ -27,7 +27,9 @@ def stormproof(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["rebuild"], ["digest"]])
+@pytest.mark.parametrize(
+    "command", [[], ["serve"], ["rebuild"], ["digest"], ["eval"], ["cluster"], ["cluster", "up"]]
+)
 def test_every_command_has_help(command: list[str]) -> None:
     result = stormproof(*command, "--help")
     assert result.returncode == 0, result.stderr
