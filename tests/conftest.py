@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from stormproof.natsd import NatsCluster
 from stormproof.settings import Settings
 from stormproof.testing import LiveServer, free_port
+from tests.natsd_fixtures import running_cluster
 
 __all__ = ["LiveServer", "free_port", "make_settings", "sign_up", "upload"]
 
@@ -79,3 +81,16 @@ def upload(
             files={"file": (path.name, f, "video/mp4")},
             data={"caption": caption},
         )
+
+
+@pytest.fixture(scope="module")
+def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    """A real 3-server nats cluster for a whole module: its tests use their own
+    streams and buckets, and never kill it."""
+    yield from running_cluster(tmp_path_factory.mktemp("nats"))
+
+
+@pytest.fixture
+def own_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    """A cluster for one test, which may kill, freeze and restart its servers."""
+    yield from running_cluster(tmp_path_factory.mktemp("nats"))
