@@ -32,6 +32,18 @@ async def eventually(read: Callable[[], Awaitable[bytes]], timeout: float = 60) 
             await asyncio.sleep(0.2)
 
 
+async def settled_count(store: JetStreamBlobStore, expected: int, timeout: float = 30) -> int:
+    """``count()`` once it shows ``expected`` (or the last answer after
+    ``timeout``): a replica may answer the listing before it has the newest
+    entries, so the count converges rather than being instantly exact."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (found := await store.count()) != expected:
+        if asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    return found
+
+
 @pytest.fixture
 async def make_store(
     nats_cluster: NatsCluster, tmp_path: Path
@@ -69,7 +81,7 @@ async def test_put_get_verify_and_count_across_regions(
     big = await west.put_file(big_source)
     fetched = await asyncio.gather(*(east.local_path(big) for _ in range(3)))
     assert {p.read_bytes() == big_source.read_bytes() for p in fetched} == {True}
-    assert await east.count() == await west.count() == 2
+    assert await settled_count(east, 2) == await settled_count(west, 2) == 2
     assert not await east.has("0" * 64)
     with pytest.raises(NotFound):
         await east.get("0" * 64)
@@ -117,7 +129,7 @@ async def test_put_goes_on_when_the_local_bucket_leader_fails(
             data = await eventually(functools.partial(reader.get, blob_id))
             assert hashlib.sha256(data).hexdigest() == blob_id
         print(f"every blob readable {loop.time() - started:.2f}s after the {failure}")
-        assert await reader.count() == 4
+        assert await settled_count(reader, 4) == 4
     finally:
         if failure == "freeze":
             own_cluster.thaw(victim)

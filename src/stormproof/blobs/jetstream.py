@@ -45,6 +45,9 @@ from stormproof.jetstream.streams import (
 
 __all__ = ["JetStreamBlobStore"]
 
+#: how long a read waits for replicas to show a blob their leader already has
+_FIND_PATIENCE = 2.0
+
 _BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
 #: an upload's patience grows with its size, at this assumed worst-case rate
 _SLOWEST_RATE = 4 * 1024 * 1024
@@ -188,11 +191,16 @@ class JetStreamBlobStore:
         return await asyncio.shield(fetch)
 
     async def _fetch(self, blob_id: str) -> Path:
-        found = await self._find(blob_id)
-        if found is None:
+        loop = asyncio.get_running_loop()
+        patience = loop.time() + _FIND_PATIENCE
+        while (found := await self._find(blob_id)) is None:
             if await self._absent(blob_id):
                 raise NotFound(f"no blob {blob_id}", code="blob_not_found")
-            raise BlobError(f"blob {blob_id} is stored but no replica shows it yet")
+            # Stored (its bucket's leader has it), but the replicas that
+            # answered lag behind by a moment: ask again shortly.
+            if loop.time() > patience:
+                raise BlobError(f"blob {blob_id} is stored but no replica shows it yet")
+            await asyncio.sleep(0.05)
         try:
             return await self._download(*found, blob_id)
         except Unreachable as exc:
