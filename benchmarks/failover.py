@@ -23,20 +23,17 @@ import argparse
 import asyncio
 import itertools
 import json
-import tempfile
 import time
-from pathlib import Path
 
 import nats
 from nats.js.api import StreamConfig
 
 from stormproof.client import Client, RegionsUnavailable
-from stormproof.cluster import LocalCluster
 from stormproof.jetstream.links import Links
 from stormproof.jetstream.streams import place_leader
 from stormproof.loadgen import Workload, check
 from stormproof.media import make_video
-from stormproof.testing import free_base_port
+from stormproof.testing import temporary_cluster
 
 
 async def _quiet(exc: Exception) -> None:
@@ -101,67 +98,60 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=4)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        cluster = LocalCluster.create(Path(tmp), 3, free_base_port())
-        cluster.up()
-        try:
-            video = make_video(Path(tmp) / "v.mp4", seconds=0.4, width=64, height=64)
-            workload = Workload(cluster.urls, users=args.users, video=video.read_bytes(),
-                                attempt_timeout=0.25)  # fmt: skip
-            await workload.setup()
-            raw = RawPublisher(cluster.nats_urls)
-            reader = Reader(cluster.urls, workload.video_id)
-            tasks = [asyncio.create_task(t.run()) for t in (workload, raw, reader)]
-            links = Links(cluster.nats_urls)
-            links.start()
-            await asyncio.sleep(3)
-            rows = []
-            for k in range(args.faults):
-                # Fault the region the clients write to now, and put the raw stream's leader there.
-                victim = next(
-                    s.name for s in cluster.regions.values() if s.url == _busiest(workload)
-                )
-                await place_leader(links, "RAW", victim)
-                await asyncio.sleep(1)
-                start = time.monotonic()
-                if args.mode == "kill":
-                    await asyncio.to_thread(cluster.kill, victim)
-                else:
-                    await asyncio.to_thread(cluster.freeze, victim)
-                await asyncio.sleep(args.down)
-                if args.mode == "kill":
-                    await asyncio.to_thread(cluster.restore, victim)
-                else:
-                    await asyncio.to_thread(cluster.thaw, victim)
-                await asyncio.sleep(3)  # the window covers the fault and the return
-                end = time.monotonic()
-                writes = [op.ended for op in workload.ops if op.outcome == "ok"
-                          and op.kind != "upload"]  # fmt: skip
-                rows.append({
-                    "fault": k + 1, "region": victim,
-                    "write_gap_s": round(gap(writes, start, end), 3),
-                    "read_gap_s": round(gap(reader.oks, start, end), 3),
-                    "raw_jetstream_gap_s": round(gap(raw.acks, start, end), 3),
-                })  # fmt: skip
-                print(json.dumps(rows[-1]), flush=True)
-            workload.stop()
-            raw.running = reader.running = False
-            await asyncio.gather(*tasks)
-            await links.close()
-            for name in cluster.names:
-                await asyncio.to_thread(cluster.wait_ready, name)
-            verdicts = {url: (await check(workload, url)).as_dict() for url in cluster.urls}
-            ok = sum(1 for op in workload.ops if op.outcome == "ok")
-            print(json.dumps({"acknowledged_writes": ok, "verdicts": verdicts}, indent=1))
-            print(
-                f"max write gap {max(r['write_gap_s'] for r in rows):.3f} s, "
-                f"max read gap {max(r['read_gap_s'] for r in rows):.3f} s, "
-                f"raw JetStream max gap {max(r['raw_jetstream_gap_s'] for r in rows):.3f} s, "
-                f"lost {max(v['lost'] for v in verdicts.values())}, "
-                f"duplicated {max(v['duplicated'] for v in verdicts.values())}"
-            )
-        finally:
-            cluster.down()
+    with temporary_cluster() as cluster:
+        video = make_video(cluster.folder / "v.mp4", seconds=0.4, width=64, height=64)
+        workload = Workload(cluster.urls, users=args.users, video=video.read_bytes(),
+                            attempt_timeout=0.25)  # fmt: skip
+        await workload.setup()
+        raw = RawPublisher(cluster.nats_urls)
+        reader = Reader(cluster.urls, workload.video_id)
+        tasks = [asyncio.create_task(t.run()) for t in (workload, raw, reader)]
+        links = Links(cluster.nats_urls)
+        links.start()
+        await asyncio.sleep(3)
+        rows = []
+        for k in range(args.faults):
+            # Fault the region the clients write to now, and put the raw stream's leader there.
+            victim = next(s.name for s in cluster.regions.values() if s.url == _busiest(workload))
+            await place_leader(links, "RAW", victim)
+            await asyncio.sleep(1)
+            start = time.monotonic()
+            if args.mode == "kill":
+                await asyncio.to_thread(cluster.kill, victim)
+            else:
+                await asyncio.to_thread(cluster.freeze, victim)
+            await asyncio.sleep(args.down)
+            if args.mode == "kill":
+                await asyncio.to_thread(cluster.restore, victim)
+            else:
+                await asyncio.to_thread(cluster.thaw, victim)
+            await asyncio.sleep(3)  # the window covers the fault and the return
+            end = time.monotonic()
+            writes = [op.ended for op in workload.ops if op.outcome == "ok"
+                      and op.kind != "upload"]  # fmt: skip
+            rows.append({
+                "fault": k + 1, "region": victim,
+                "write_gap_s": round(gap(writes, start, end), 3),
+                "read_gap_s": round(gap(reader.oks, start, end), 3),
+                "raw_jetstream_gap_s": round(gap(raw.acks, start, end), 3),
+            })  # fmt: skip
+            print(json.dumps(rows[-1]), flush=True)
+        workload.stop()
+        raw.running = reader.running = False
+        await asyncio.gather(*tasks)
+        await links.close()
+        for name in cluster.names:
+            await asyncio.to_thread(cluster.wait_ready, name)
+        verdicts = {url: (await check(workload, url)).as_dict() for url in cluster.urls}
+        ok = sum(1 for op in workload.ops if op.outcome == "ok")
+        print(json.dumps({"acknowledged_writes": ok, "verdicts": verdicts}, indent=1))
+        print(
+            f"max write gap {max(r['write_gap_s'] for r in rows):.3f} s, "
+            f"max read gap {max(r['read_gap_s'] for r in rows):.3f} s, "
+            f"raw JetStream max gap {max(r['raw_jetstream_gap_s'] for r in rows):.3f} s, "
+            f"lost {max(v['lost'] for v in verdicts.values())}, "
+            f"duplicated {max(v['duplicated'] for v in verdicts.values())}"
+        )
 
 
 def _busiest(workload: Workload) -> str:

@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
-from pathlib import Path
 
 import nats
 from nats.js.api import StreamConfig
 
 from stormproof.client import Client
-from stormproof.cluster import LocalCluster
 from stormproof.media import make_video
-from stormproof.testing import free_base_port
+from stormproof.testing import temporary_cluster
 
 
 async def raw_rate(urls: list[str], publishers: int, seconds: float) -> float:
@@ -83,17 +80,12 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=12)
     parser.add_argument("--publishers", type=int, default=12)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        cluster = LocalCluster.create(Path(tmp), 3, free_base_port())
-        cluster.up()
-        try:
-            video = make_video(Path(tmp) / "v.mp4", seconds=0.4, width=64, height=64)
-            raw = await raw_rate(cluster.nats_urls, args.publishers, args.seconds)
-            requests, events = await api_rate(
-                cluster.urls, video.read_bytes(), args.clients, args.batch, args.seconds
-            )
-        finally:
-            cluster.down()
+    with temporary_cluster() as cluster:
+        video = make_video(cluster.folder / "v.mp4", seconds=0.4, width=64, height=64)
+        raw = await raw_rate(cluster.nats_urls, args.publishers, args.seconds)
+        requests, events = await api_rate(
+            cluster.urls, video.read_bytes(), args.clients, args.batch, args.seconds
+        )
     print(f"raw JetStream publish, R3, {args.publishers} publishers: {raw:.0f} messages/s")
     print(f"POST /v1/events, {args.clients} clients, batch {args.batch}: {requests:.0f} requests/s")
     print(f"  = {events:.0f} interaction events/s ({events / raw:.0%} of the raw message rate)")

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import random
 import socket
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 
 from stormproof.api import create_app
+from stormproof.cluster import LocalCluster
 from stormproof.settings import Settings
 
-__all__ = ["LiveServer", "free_base_port", "free_port"]
+__all__ = ["LiveServer", "free_base_port", "free_port", "temporary_cluster"]
 
 
 def free_port() -> int:
@@ -41,6 +46,19 @@ def _free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+@contextmanager
+def temporary_cluster(regions: int = 3) -> Iterator[LocalCluster]:
+    """A running local cluster in a temporary folder on free ports, stopped
+    and removed on exit (for benchmarks)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cluster = LocalCluster.create(Path(tmp), regions, free_base_port(regions))
+        cluster.up()
+        try:
+            yield cluster
+        finally:
+            cluster.down()
 
 
 class LiveServer:
