@@ -17,7 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from stormproof.recommend.baselines import BASELINES
+from stormproof.recommend.baselines import MODELS
 from stormproof.recommend.evaluate import run
 
 DATA = Path(__file__).parents[2] / "shared/data/ml-100k/u.data"
@@ -26,7 +26,7 @@ DATA = Path(__file__).parents[2] / "shared/data/ml-100k/u.data"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--models", default=",".join(BASELINES))
+    parser.add_argument("--models", default=",".join(MODELS))
     args = parser.parse_args()
     start = time.perf_counter()
     result = run(args.data, format="movielens", models=args.models.split(","))

@@ -20,9 +20,11 @@ from rich.table import Table
 from stormproof.cluster_cli import app as cluster_app
 from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
+from stormproof.recommend import checkpoint
+from stormproof.recommend.engine import Engine, EngineConfig
 from stormproof.settings import Settings
 from stormproof.views import all_views
-from stormproof.views.store import Projector, ViewStore
+from stormproof.views.store import Digests, Projector, ViewStore
 
 app = typer.Typer(
     help="stormproof: a short-video platform that survives losing a data center.",
@@ -101,6 +103,7 @@ def rebuild(data: DataOption = Path("var")) -> None:
                 await log.close()
 
         position = asyncio.run(run())
+        settings.checkpoint_path.unlink(missing_ok=True)
         for suffix in ("-wal", "-shm"):
             Path(f"{settings.views_path}{suffix}").unlink(missing_ok=True)
         shutil.move(fresh, settings.views_path)
@@ -112,16 +115,28 @@ def digest(
     data: DataOption = Path("var"),
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Print each view's digest and the sequence it stands at."""
+    """Print each view's digest — the For You engine's too — and the
+    position they stand at (embedded log; a cluster: `cluster digest`)."""
     settings = _settings(data)
-    if not settings.views_path.exists():
-        console.print(f"[red]no views in {data}")
+    if not settings.views_path.exists() or not settings.log_path.exists():
+        console.print(f"[red]no embedded log and views in {data}")
         raise typer.Exit(2)
-    store = ViewStore(settings.views_path, all_views())
-    try:
-        digests = store.digests()
-    finally:
-        store.close()
+
+    async def run() -> Digests:
+        log = SqliteLog(settings.log_path)
+        store = ViewStore(settings.views_path, all_views(), partitions=log.partitions)
+        try:
+            config = EngineConfig()
+            engine = checkpoint.load(settings.checkpoint_path, config, store.position())
+            engine = engine or Engine(config, partitions=log.partitions)
+            await checkpoint.catch_up(engine, log, store)
+            store.followers.append(engine)
+            return store.digests()
+        finally:
+            store.close()
+            await log.close()
+
+    digests = asyncio.run(run())
     if as_json:
         print(json.dumps(digests, indent=2, sort_keys=True))
         return
@@ -143,7 +158,7 @@ def eval_(
     sep: Annotated[str, typer.Option(help="CSV separator.")] = ",",
     models: Annotated[
         str, typer.Option(help="Comma-separated models.")
-    ] = "popular,itemknn,recent_itemknn,als,als_foldin",
+    ] = "stormproof,popular,itemknn,recent_itemknn,als,als_foldin",
 ) -> None:
     """Replay a dataset in time order through the recommenders and report Recall/NDCG."""
     from stormproof.recommend.evaluate import run

@@ -36,6 +36,7 @@ __all__ = [
     "Event",
     "FollowStarted",
     "FollowStopped",
+    "ForYouReset",
     "Interaction",
     "InteractionsRecorded",
     "MessageSent",
@@ -139,6 +140,13 @@ class MessageSent(Payload):
     text: str
 
 
+class ForYouReset(Payload):
+    """The actor starts their For You over: what they did before no longer
+    shapes it (what they have seen stays hidden)."""
+
+    TYPE: ClassVar[str] = "foryou.reset"
+
+
 _ALL: tuple[type[Payload], ...] = (
     AccountCreated,
     SessionStarted,
@@ -150,6 +158,7 @@ _ALL: tuple[type[Payload], ...] = (
     FollowStarted,
     FollowStopped,
     MessageSent,
+    ForYouReset,
 )
 
 #: event type name -> payload model of the current version

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import shutil
 from dataclasses import dataclass, field
@@ -19,9 +18,12 @@ from pathlib import Path
 from stormproof.blobs import BlobStore
 from stormproof.blobs.files import FileBlobStore
 from stormproof.clock import Clock
+from stormproof.durable import write_atomically
 from stormproof.errors import LogError, StormproofError
 from stormproof.log import Log
 from stormproof.log.sqlite import SqliteLog
+from stormproof.recommend import checkpoint
+from stormproof.recommend.engine import Engine, EngineConfig
 from stormproof.settings import Settings
 from stormproof.views import all_views
 from stormproof.views.store import Projector, ViewStore
@@ -33,19 +35,7 @@ def load_secret(path: Path) -> bytes:
     """The signing secret for session tokens, created (durably, owner-only)
     on first use. Regions of one cluster share it."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomically(path, secrets.token_hex(32).encode(), mode=0o600)
     secret = bytes.fromhex(path.read_text().strip() or "00")
     if len(secret) < 32:
         raise StormproofError(f"{path} does not hold a 32-byte hex secret", code="bad_secret")
@@ -59,6 +49,7 @@ class Region:
     blobs: BlobStore
     store: ViewStore
     projector: Projector
+    engine: Engine
     secret: bytes
     clock: Clock
     ready: bool = False
@@ -81,12 +72,17 @@ class Region:
             log = SqliteLog(settings.log_path)
             blobs = FileBlobStore(settings.blobs_dir)
         store = ViewStore(settings.views_path, all_views(), partitions=log.partitions)
+        config = EngineConfig()
+        engine = checkpoint.load(settings.checkpoint_path, config, store.position())
+        engine = engine or Engine(config, partitions=log.partitions)
+        store.followers.append(engine)
         return cls(
             settings=settings,
             log=log,
             blobs=blobs,
             store=store,
             projector=Projector(log, store),
+            engine=engine,
             secret=load_secret(settings.secret_path),
             clock=Clock(),
         )
@@ -114,10 +110,21 @@ class Region:
                 "`stormproof cluster restore REGION --wipe` in a cluster)",
                 code="views_ahead_of_log",
             )
+        await checkpoint.catch_up(self.engine, self.log, self.store)
         await self.projector.catch_up()
         self.ready = all(seq >= top for seq, top in zip(self.projector.position, last, strict=True))
         self._tasks.append(asyncio.create_task(self.projector.run(), name="projector"))
+        self._tasks.append(asyncio.create_task(self._checkpoints(), name="checkpoints"))
         self._tasks.append(asyncio.create_task(self._until_ready(last), name="readiness"))
+
+    async def _checkpoints(self) -> None:
+        """Save the engine now and then, so a restart replays only a short tail."""
+        saved = self.engine.position
+        while True:
+            await asyncio.sleep(self.settings.checkpoint_every_s)
+            if self.engine.position != saved:
+                path = self.settings.checkpoint_path
+                saved = await asyncio.to_thread(checkpoint.save, self.engine, path)
 
     async def _until_ready(self, target: list[int]) -> None:
         while not self.ready and any(

@@ -40,6 +40,8 @@ class Settings(BaseModel):
     message_max_chars: int = 2000
     caption_max_chars: int = 2200
     events_batch_max: int = 500
+    #: the For You engine saves a checkpoint this often (seconds) when it changed
+    checkpoint_every_s: float = 60.0
 
     @property
     def log_path(self) -> Path:
@@ -48,6 +50,10 @@ class Settings(BaseModel):
     @property
     def views_path(self) -> Path:
         return self.data_dir / "views.sqlite"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.data_dir / "foryou.checkpoint"
 
     @property
     def blobs_dir(self) -> Path:

@@ -73,12 +73,12 @@ def test_every_baseline_keeps_the_contract(name: str) -> None:
         history.add(u, i)
     model = make_baseline(name)
     model.refresh(history)
-    top = model.top(0, 20, history.items(0))
+    top = model.top(0, 20, history.items(0), 0)
     assert sorted(top) == [3]  # only seen, only not excluded, each once
-    assert model.top(2, 2, []) == [1, 2]  # a cold user gets the popular items
+    assert model.top(2, 2, [], 0) == [1, 2]  # a cold user gets the popular items
     history.add(2, 5)
-    model.observe(2, 5)
-    assert 5 in model.top(2, 20, [])  # an item seen since the refresh is a candidate
+    model.observe(2, 5, 0)
+    assert 5 in model.top(2, 20, [], 0)  # an item seen since the refresh is a candidate
 
 
 def clusters(seed: int = 0) -> Dataset:
@@ -128,7 +128,7 @@ def test_run_reports_every_model(tmp_path: Path) -> None:
     assert (result["dataset"], result["events"], result["test_events"]) == ("u.data", 16, 4)
     assert set(result["models"]) == {"popular", "itemknn"}
     with pytest.raises(ValueError, match="unknown model"):
-        run(path, models=["stormproof"])
+        run(path, models=["nope"])
 
 
 def test_cli_writes_the_json(tmp_path: Path) -> None:

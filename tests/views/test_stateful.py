@@ -1,7 +1,8 @@
 """Hypothesis drives random commands through the real write path, then checks
-that the incrementally built views equal views rebuilt from sequence 0, that
-the views reach the same state however the partitions of a replicated log
-interleave (and when a write lands in two partitions), that re-delivering
+that the incrementally built views — the For You engine among them — equal
+views rebuilt from sequence 0, that the views reach the same state however
+the partitions of a replicated log interleave (and when a write lands in two
+partitions), that the engines then serve identical feeds, that re-delivering
 any entry changes nothing, and that a rejected command stores nothing."""
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from stormproof.errors import StormproofError
 from stormproof.events import AccountCreated, CommentPosted, VideoUploaded
 from stormproof.log import Entry
 from stormproof.media import make_video
+from stormproof.recommend.engine import Engine
+from stormproof.recommend.ranker import Pick, rank
 from stormproof.region import Region
 from stormproof.views import all_views
 from stormproof.views.store import ViewStore
@@ -70,6 +73,7 @@ class ViewsMachine(RuleBasedStateMachine):
         self.ids: dict[str, str] = {}
         self.videos: list[str] = []
         self.comments: list[tuple[str, str]] = []
+        self.opened: list[ViewStore] = []
 
     def run(self, work: Awaitable[T]) -> T:
         return self.loop.run_until_complete(work)  # type: ignore[arg-type]
@@ -174,6 +178,10 @@ class ViewsMachine(RuleBasedStateMachine):
         action = social.unfollow if stop else social.follow
         self.attempt(action(self.region, self.user(name), other, idempotency_key=None))
 
+    @rule(name=users, key=keys)
+    def reset_for_you(self, name: str, key: str | None) -> None:
+        self.attempt(social.reset_for_you(self.region, self.user(name), idempotency_key=key))
+
     @rule(name=users, other=users, text=st.text(max_size=8), key=keys)
     def message(self, name: str, other: str, text: str, key: str | None) -> None:
         self.attempt(
@@ -183,35 +191,52 @@ class ViewsMachine(RuleBasedStateMachine):
     def entries(self) -> list[Entry]:
         return self.run(self.region.log.read(0, 0, 10**6))
 
+    def store(self, name: str, partitions: int = 1) -> ViewStore:
+        engine = Engine(partitions=partitions)
+        store = ViewStore(
+            self.folder / name, all_views(), partitions=partitions, followers=[engine]
+        )
+        self.opened.append(store)
+        return store
+
+    def feeds(self, engine: Engine) -> list[list[Pick]]:
+        now = max((e.event.at for e in self.entries()), default=0) + 1
+        return [rank(engine, self.user(n), limit=4, now=now) for n in NAMES]
+
     def teardown(self) -> None:
         try:
             self.run(self.region.projector.catch_up())
             incremental = self.region.store.digests()
             entries = self.entries()
 
-            rebuilt = ViewStore(self.folder / "rebuilt.sqlite", all_views())
+            assert "foryou" in incremental["views"]
+            feeds = self.feeds(self.region.engine)
+
+            rebuilt = self.store("rebuilt.sqlite")
             rebuilt.apply(entries)
             assert rebuilt.digests() == incremental, "rebuilt from 0 differs"
 
-            one_by_one = ViewStore(self.folder / "one-by-one.sqlite", all_views())
+            one_by_one = self.store("one-by-one.sqlite")
             for entry in entries:
                 one_by_one.apply([entry])
             assert one_by_one.digests() == incremental, "batching changed the result"
 
             for seed in range(3):
-                spread = ViewStore(self.folder / f"spread{seed}.sqlite", all_views(), partitions=3)
+                spread = self.store(f"spread{seed}.sqlite", partitions=3)
                 for batch in interleavings(entries, random.Random(seed)):
                     spread.apply(batch)
                 assert spread.digests()["views"] == incremental["views"], "order mattered"
-                spread.close()
+                engine = spread.followers[0]
+                assert isinstance(engine, Engine)
+                assert self.feeds(engine) == feeds, "the same log gave other feeds"
 
             for entry in entries:  # re-delivery of every entry is a no-op
                 self.region.store.apply([entry])
             self.region.store.apply(entries)
             assert self.region.store.digests() == incremental, "re-delivery changed state"
-            rebuilt.close()
-            one_by_one.close()
         finally:
+            for store in self.opened:
+                store.close()
             self.run(self.region.close())
             self.loop.close()
             shutil.rmtree(self.folder, ignore_errors=True)

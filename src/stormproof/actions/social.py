@@ -14,6 +14,7 @@ from stormproof.events import (
     CommentPosted,
     FollowStarted,
     FollowStopped,
+    ForYouReset,
     Interaction,
     InteractionsRecorded,
     InteractionType,
@@ -28,6 +29,7 @@ __all__ = [
     "follow",
     "post_comment",
     "record_interactions",
+    "reset_for_you",
     "send_message",
     "unfollow",
 ]
@@ -165,3 +167,11 @@ async def send_message(
         raise Unprocessable("you cannot message yourself", code="cannot_message_self")
     payload = MessageSent(message_id=derived_id("m_", key), to_id=target.user_id, text=text)
     return await write(region, key, payload, actor=user_id)
+
+
+async def reset_for_you(region: Region, user_id: str, *, idempotency_key: str | None) -> Written:
+    """Start the user's For You over."""
+    key = log_key(user_id, "foryou-reset", idempotency_key)
+    if done := await prior(region, key, ForYouReset.TYPE):
+        return done
+    return await write(region, key, ForYouReset(), actor=user_id)

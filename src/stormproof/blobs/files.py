@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from stormproof.durable import fsync_dir
 from stormproof.errors import BadRequest, BlobError, NotFound
 
 __all__ = ["FileBlobStore"]
@@ -31,14 +32,6 @@ def _hash_file(path: Path) -> str:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class FileBlobStore:
@@ -78,9 +71,9 @@ class FileBlobStore:
             final = self._path(blob_id)
             if not final.parent.exists():
                 final.parent.mkdir()
-                _fsync_dir(self.root)
+                fsync_dir(self.root)
             os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return blob_id
         except OSError as exc:
             raise BlobError(f"cannot store blob: {exc}") from exc

@@ -1,6 +1,10 @@
 """For You: which videos a user should see next.
 
-Version 0 ranks every unseen video by a blend of followed creators,
-time-decayed popularity and freshness (``foryou.py``). The learning engine is
-a later issue; it will plug in behind the same ``for_you`` function.
+- ``engine.py`` — the state, a view of the log kept in memory and the same
+  in every region (``signals.py``, ``pairs.py`` hold its parts);
+- ``ranker.py`` — candidate sources, the blended score, the creator cap,
+  explanations;
+- ``checkpoint.py`` — saving the state with its position, replaying the tail;
+- ``evaluate.py``, ``baselines.py``, ``offline.py`` — the offline
+  time-ordered evaluation, its baselines, and the engine behind it.
 """

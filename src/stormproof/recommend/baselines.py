@@ -5,10 +5,11 @@ Contract (``Recommender``), as ``evaluate.replay`` calls it:
 - ``refresh(history)`` is called once on the training prefix and again before
   each tenth of the test part: retrain here. The model may keep ``history``
   and read it later; the replay only ever appends to it.
-- ``observe(user, item)`` is called after each event is applied to the
-  history, repeats included: online learners update here (the baselines read
-  the history lazily and need nothing).
-- ``top(user, k, exclude)`` returns up to ``k`` item indexes, best first, only
+- ``observe(user, item, at)`` is called after each event is applied to the
+  history — the training prefix too, before the first ``refresh`` — repeats
+  included, with the event's time (unix ms): online learners update here
+  (the baselines read the history lazily and need nothing).
+- ``top(user, k, exclude, at)`` returns up to ``k`` item indexes, best first, only
   among items the history has seen and never one in ``exclude``. A user the
   model knows nothing about gets the most popular items; ties always break by
   current popularity, then by index.
@@ -29,6 +30,7 @@ from threadpoolctl import threadpool_limits
 __all__ = [
     "ALS",
     "BASELINES",
+    "MODELS",
     "History",
     "ItemKNN",
     "Popular",
@@ -104,9 +106,9 @@ class Recommender(Protocol):
 
     def refresh(self, history: History) -> None: ...
 
-    def observe(self, user: int, item: int) -> None: ...
+    def observe(self, user: int, item: int, at: int) -> None: ...
 
-    def top(self, user: int, k: int, exclude: Collection[int]) -> list[int]: ...
+    def top(self, user: int, k: int, exclude: Collection[int], at: int) -> list[int]: ...
 
 
 class Popular:
@@ -120,10 +122,10 @@ class Popular:
     def refresh(self, history: History) -> None:
         self._history = history
 
-    def observe(self, user: int, item: int) -> None:
+    def observe(self, user: int, item: int, at: int) -> None:
         pass
 
-    def top(self, user: int, k: int, exclude: Collection[int]) -> list[int]:
+    def top(self, user: int, k: int, exclude: Collection[int], at: int = 0) -> list[int]:
         return rank(None, self._history, exclude, k)
 
 
@@ -154,7 +156,7 @@ class ItemKNN:
         self._sim = co
         self._cache = {}
 
-    def observe(self, user: int, item: int) -> None:
+    def observe(self, user: int, item: int, at: int) -> None:
         pass
 
     def _add_rows(self, scores: Scores, items: list[int]) -> None:
@@ -174,7 +176,7 @@ class ItemKNN:
         self._cache[user] = (scores, len(items))
         return scores
 
-    def top(self, user: int, k: int, exclude: Collection[int]) -> list[int]:
+    def top(self, user: int, k: int, exclude: Collection[int], at: int = 0) -> list[int]:
         if not self._history.items(user):
             return rank(None, self._history, exclude, k)
         return rank(self.scores(user), self._history, exclude, k)
@@ -227,7 +229,7 @@ class ALS:
         self._trained_users = np.diff(x.indptr) > 0
         self._trained_items = history.seen.copy()
 
-    def observe(self, user: int, item: int) -> None:
+    def observe(self, user: int, item: int, at: int) -> None:
         pass
 
     def _user_vector(self, user: int) -> npt.NDArray[np.float32] | None:
@@ -244,7 +246,7 @@ class ALS:
         vector: npt.NDArray[np.float32] = self._model.recalculate_user(user, row)
         return vector
 
-    def top(self, user: int, k: int, exclude: Collection[int]) -> list[int]:
+    def top(self, user: int, k: int, exclude: Collection[int], at: int = 0) -> list[int]:
         vector = self._user_vector(user)
         if vector is None:
             return rank(None, self._history, exclude, k)
@@ -254,10 +256,16 @@ class ALS:
 
 
 BASELINES = ("popular", "itemknn", "recent_itemknn", "als", "als_foldin")
+#: every model ``stormproof eval`` knows: the engine, then the baselines
+MODELS = ("stormproof", *BASELINES)
 
 
 def make_baseline(name: str) -> Recommender:
-    """A fresh baseline by name (one of ``BASELINES``)."""
+    """A fresh model by name: one of ``BASELINES``, or ``stormproof`` (the engine)."""
+    if name == "stormproof":
+        from stormproof.recommend.offline import EngineModel
+
+        return EngineModel()
     if name == "popular":
         return Popular()
     if name == "itemknn":
@@ -268,4 +276,4 @@ def make_baseline(name: str) -> Recommender:
         return ALS()
     if name == "als_foldin":
         return ALS(fold_in=True)
-    raise ValueError(f"unknown model {name!r}; choose from {', '.join(BASELINES)}")
+    raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")

@@ -15,8 +15,8 @@ The protocol:
 - reported: Recall@10/20, NDCG@10/20 (means over scored events) and
   coverage (share of all the dataset's items in any top-20 list produced).
 
-``run`` holds the five baselines of ``baselines.py``. The platform's own
-engine (``stormproof``) is a later slice and is not in the results yet.
+``run`` scores the platform's own engine (``stormproof``, through
+``offline.py``) and the five baselines of ``baselines.py`` in one replay.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from stormproof.recommend.baselines import BASELINES, History, Recommender, make_baseline
+from stormproof.recommend.baselines import MODELS, History, Recommender, make_baseline
 
 __all__ = ["Dataset", "Metrics", "load_csv", "load_movielens", "replay", "run"]
 
@@ -50,6 +50,8 @@ class Dataset:
     name: str
     users: Ids
     items: Ids
+    #: unix milliseconds
+    times: Ids
     n_users: int
     n_items: int
 
@@ -61,11 +63,13 @@ class Dataset:
         item_ids: dict[str, int] = {}
         users = np.empty(len(rows), dtype=np.int64)
         items = np.empty(len(rows), dtype=np.int64)
+        times = np.empty(len(rows), dtype=np.int64)
         for n, row in enumerate(order):
-            user, item, _ = rows[row]
+            user, item, at = rows[row]
             users[n] = user_ids.setdefault(user, len(user_ids))
             items[n] = item_ids.setdefault(item, len(item_ids))
-        return cls(name, users, items, len(user_ids), len(item_ids))
+            times[n] = round(at * 1000)
+        return cls(name, users, items, times, len(user_ids), len(item_ids))
 
     def __len__(self) -> int:
         return len(self.users)
@@ -150,9 +154,13 @@ def replay(
     history = History(dataset.n_users, dataset.n_items)
     metrics = {m.name: Metrics(dataset.n_items) for m in models}
     seconds = dict.fromkeys(metrics, 0.0)
-    users, items = dataset.users.tolist(), dataset.items.tolist()
-    for u, i in zip(users[:cut], items[:cut], strict=True):
+    users, items, times = dataset.users.tolist(), dataset.items.tolist(), dataset.times.tolist()
+    for u, i, at in zip(users[:cut], items[:cut], times[:cut], strict=True):
         history.add(u, i)
+        for model in models:
+            start = time.perf_counter()
+            model.observe(u, i, at)
+            seconds[model.name] += time.perf_counter() - start
 
     def refresh() -> None:
         for model in models:
@@ -164,17 +172,19 @@ def replay(
     for t in range(cut, n):
         if t in refresh_at:
             refresh()
-        u, i = users[t], items[t]
+        u, i, at = users[t], items[t], times[t]
         if not history.has(u, i):
             exclude = history.items(u)
             for model in models:
                 start = time.perf_counter()
-                recommended = model.top(u, TOP, exclude)
+                recommended = model.top(u, TOP, exclude, at)
                 seconds[model.name] += time.perf_counter() - start
                 metrics[model.name].add(recommended, i)
         history.add(u, i)
         for model in models:
-            model.observe(u, i)
+            start = time.perf_counter()
+            model.observe(u, i, at)
+            seconds[model.name] += time.perf_counter() - start
     return metrics, seconds
 
 
@@ -186,9 +196,9 @@ def run(
     item_col: str = "item",
     time_col: str = "timestamp",
     sep: str = ",",
-    models: Sequence[str] = BASELINES,
+    models: Sequence[str] = MODELS,
 ) -> dict[str, Any]:
-    """Load ``path``, replay it through ``models`` (baseline names) and return the figures."""
+    """Load ``path``, replay it through ``models`` (names in ``MODELS``), return the figures."""
     if format == "movielens":
         dataset = load_movielens(path)
     else:

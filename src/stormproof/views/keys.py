@@ -14,7 +14,7 @@ from stormproof.events import decode, encode
 from stormproof.log import Entry
 from stormproof.views import View
 
-__all__ = ["KeysView", "applied", "event_of_key"]
+__all__ = ["KeysView", "applied", "event_of_key", "first_copy"]
 
 
 class KeysView(View):
@@ -47,3 +47,9 @@ def event_of_key(db: sqlite3.Connection, key: str) -> Entry | None:
     if row is None:
         return None
     return Entry(partition=row[1], seq=row[2], key=key, event=decode(row[0]))
+
+
+def first_copy(db: sqlite3.Connection, key: str) -> tuple[int, int] | None:
+    """(partition, seq) of the copy of a write that was applied here."""
+    row = db.execute("SELECT partition, seq FROM keys WHERE key = ?", (key,)).fetchone()
+    return None if row is None else (row[0], row[1])

@@ -20,14 +20,14 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypedDict, TypeVar
+from typing import Protocol, TypedDict, TypeVar
 
 from stormproof.errors import LogError, StormproofError
 from stormproof.log import Entry, Log, Position
 from stormproof.views import View
 from stormproof.views.keys import applied
 
-__all__ = ["Digests", "Projector", "ViewStore"]
+__all__ = ["Digests", "Follower", "Projector", "ViewStore"]
 
 T = TypeVar("T")
 
@@ -35,6 +35,18 @@ T = TypeVar("T")
 class Digests(TypedDict):
     position: list[int]
     views: dict[str, str]
+
+
+class Follower(Protocol):
+    """A view kept outside SQLite (the For You engine). ``apply`` gets, after
+    each committed batch and under the store's write lock, the entries the
+    views applied (never a second copy of a write) and the position reached."""
+
+    name: str
+
+    def apply(self, entries: Sequence[Entry], position: Position) -> None: ...
+
+    def digest(self) -> str: ...
 
 
 _POSITIONS = """
@@ -53,9 +65,17 @@ def _connect(path: Path) -> sqlite3.Connection:
 class ViewStore:
     """Every view's tables, and the log position they stand at, in one SQLite file."""
 
-    def __init__(self, path: Path, views: Sequence[View], *, partitions: int = 1) -> None:
+    def __init__(
+        self,
+        path: Path,
+        views: Sequence[View],
+        *,
+        partitions: int = 1,
+        followers: Sequence[Follower] = (),
+    ) -> None:
         self.path = path
         self.views = list(views)
+        self.followers = list(followers)
         self.partitions = partitions
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = _connect(path)
@@ -85,6 +105,7 @@ class ViewStore:
         """
         with self._write_lock:
             position = list(self.position())
+            fresh: list[Entry] = []
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for entry in entries:
@@ -99,6 +120,7 @@ class ViewStore:
                     if not applied(self._db, entry.key):
                         for view in self.views:
                             view.apply(self._db, entry)
+                        fresh.append(entry)
                     position[entry.partition] = entry.seq
                 self._db.executemany(
                     "UPDATE positions SET seq = ? WHERE partition = ?",
@@ -108,6 +130,8 @@ class ViewStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            for follower in self.followers:
+                follower.apply(fresh, tuple(position))
             return tuple(position)
 
     def digests(self) -> Digests:
@@ -115,10 +139,9 @@ class ViewStore:
         with self._write_lock:
             self._db.execute("BEGIN")
             try:
-                return {
-                    "position": list(self.position()),
-                    "views": {view.name: view.digest(self._db) for view in self.views},
-                }
+                views = {view.name: view.digest(self._db) for view in self.views}
+                views.update({f.name: f.digest() for f in self.followers})
+                return {"position": list(self.position()), "views": views}
             finally:
                 self._db.execute("COMMIT")
 

@@ -9,13 +9,22 @@ import sqlite3
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from stormproof.api.deps import Caller, Fresh, RegionDep, decode_cursor, encode_cursor
-from stormproof.api.schemas import VideoOut, video_out
+from stormproof.actions import social
+from stormproof.api.deps import (
+    Caller,
+    Fresh,
+    IdemKey,
+    RegionDep,
+    acknowledge,
+    decode_cursor,
+    encode_cursor,
+)
+from stormproof.api.schemas import Ack, VideoOut, video_out
 from stormproof.errors import BadRequest
-from stormproof.recommend.foryou import for_you
+from stormproof.recommend.ranker import rank
 from stormproof.views import follows, videos
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
@@ -28,8 +37,13 @@ _ID_PREFIX = 14
 
 class Explanation(BaseModel):
     score: float
+    #: which candidate sources offered the video: collaborative, followed,
+    #: trending, fresh (the exposure ladder), catalog (filling a page), own
     sources: list[str]
+    #: what the score was made of (relevance parts, predicted rates)
     signals: dict[str, float]
+    #: your videos that made this one a collaborative candidate
+    because_of: list[str]
 
 
 class FeedItem(BaseModel):
@@ -75,17 +89,40 @@ async def for_you_feed(
     now = int(time.time() * 1000)
 
     def read(db: sqlite3.Connection) -> FeedPage:
-        picks = for_you(db, caller.user_id, limit=limit, exclude=set(served), now=now)
+        picks = rank(
+            region.engine,
+            caller.user_id,
+            limit=limit,
+            now=now,
+            exclude=served,
+            exclude_prefix=_ID_PREFIX,
+        )
         items = []
         for pick in picks:
             found = videos.video(db, pick.video_id)
-            assert found is not None
-            why = Explanation(score=pick.score, sources=list(pick.sources), signals=pick.signals)
+            if found is None:  # deleted while the engine had not applied it yet
+                continue
+            why = Explanation(
+                score=pick.score,
+                sources=list(pick.sources),
+                signals=pick.signals,
+                because_of=list(pick.because),
+            )
             items.append(FeedItem(video=video_out(db, found), explain=why if explain else None))
         next_cursor = _encode_cursor(served + [p.video_id for p in picks]) if picks else None
         return FeedPage(items=items, next_cursor=next_cursor)
 
     return await region.store.query(read)
+
+
+@router.post("/for-you/reset")
+async def reset_for_you(
+    region: RegionDep, caller: Caller, response: Response, key: IdemKey = None
+) -> Ack:
+    """Start your For You over: what you did so far stops shaping it. Videos
+    you have seen stay hidden; creators you follow stay followed."""
+    written = await social.reset_for_you(region, caller.user_id, idempotency_key=key)
+    return Ack(seq=acknowledge(response, region, written))
 
 
 @router.get("/following")

@@ -1,0 +1,89 @@
+"""Engine checkpoints, and catching an engine up with the views.
+
+A checkpoint is the engine's state (:meth:`Engine.state`) with the position
+it stands at, written atomically. A restart loads it and replays the log
+from there up to where the views stand — applying only the copy of each
+write the views applied (the keys view says which), so engine and views
+agree on what counts once. A checkpoint that is unreadable, of another
+format or configuration, or ahead of the views (they lost a tail in a
+crash) is ignored: the engine is rebuilt from sequence 0 instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import json
+import sqlite3
+import zlib
+from pathlib import Path
+
+from stormproof.durable import write_atomically
+from stormproof.log import Entry, Log, Position
+from stormproof.recommend.engine import FORMAT, Engine, EngineConfig
+from stormproof.views.keys import first_copy
+from stormproof.views.store import ViewStore
+
+__all__ = ["catch_up", "load", "save"]
+
+_MAGIC = b"stormproof-foryou-checkpoint\n"
+
+
+def _header(config: EngineConfig, position: Position) -> dict[str, object]:
+    return {"format": FORMAT, "config": dataclasses.asdict(config), "position": list(position)}
+
+
+def save(engine: Engine, path: Path) -> Position:
+    """Write the engine's state and position to ``path``; return the position."""
+    with engine.lock:
+        state, position = engine.state(), engine.position
+    header = json.dumps(_header(engine.config, position)).encode()
+    body = zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
+    write_atomically(path, _MAGIC + header + b"\n" + body)
+    return position
+
+
+def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None:
+    """The engine saved at ``path``, or None if there is none we can use."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if not raw.startswith(_MAGIC):
+        return None
+    header_line, _, body = raw[len(_MAGIC) :].partition(b"\n")
+    try:
+        header = json.loads(header_line)
+        position = tuple(int(seq) for seq in header["position"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if header != _header(config, position) or len(position) != len(not_after):
+        return None
+    if any(seq > top for seq, top in zip(position, not_after, strict=True)):
+        return None
+    try:
+        state = json.loads(zlib.decompress(body))
+        return Engine.from_state(state, position, config)
+    except (ValueError, KeyError, TypeError, zlib.error):
+        return None
+
+
+def _first_copies(db: sqlite3.Connection, entries: list[Entry]) -> list[Entry]:
+    """The entries whose write the views applied from this very copy."""
+    return [e for e in entries if first_copy(db, e.key) == (e.partition, e.seq)]
+
+
+async def catch_up(engine: Engine, log: Log, store: ViewStore, *, batch: int = 1000) -> None:
+    """Replay the log into the engine up to the views' position, each write once."""
+    target = store.position()
+    for partition in range(log.partitions):
+        while (after := engine.position[partition]) < target[partition]:
+            entries = await log.read(partition, after, min(batch, target[partition] - after))
+            entries = [entry for entry in entries if entry.seq <= target[partition]]
+            if not entries:
+                return  # the log is behind the views: the projector will notice
+            fresh = await store.query(functools.partial(_first_copies, entries=entries))
+            reached = list(engine.position)
+            reached[partition] = entries[-1].seq
+            await asyncio.to_thread(engine.apply, fresh, tuple(reached))

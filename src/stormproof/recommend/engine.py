@@ -1,0 +1,409 @@
+"""The For You engine's state: a view of the log, kept in memory.
+
+Every region applies the same events, but partitions interleave differently
+in each one, and a user's own events may come out of time order. So the
+state is a function of the *set* of events applied, never of their order:
+
+- per (user, video), a :class:`~stormproof.recommend.signals.Signal` that
+  only adds, takes minimums and maximums, or keeps the latest like;
+- per video, integer counters of users per flag (viewed, completed, liked…),
+  changed by the difference of a signal's flags before and after an event;
+- co-engagement: for each user, every two videos they engaged with add to
+  the pair's weight — more the closer they sit in the user's timeline
+  (engaged videos ordered by first contact, then id): :func:`pair_weight`.
+  An event that puts a video into the timeline, takes it out or moves it
+  shifts the distances of the pairs around it, and those are adjusted too,
+  so the weights always equal what the final timelines give;
+- trending: integer points per video in a ring of time buckets; a slot keeps
+  the points of the latest bucket that maps to it, so late events land or
+  drop the same way whatever the order;
+- uploads, deletions (recorded before their video arrives, too), follows
+  (latest by stamp) and For You resets (the latest time).
+
+No float is ever accumulated. Item indexes are local to this process (first
+seen first); anything that leaves the engine — digests, checkpoints, rankings —
+goes by ids. Ranking lives in :mod:`stormproof.recommend.ranker`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from stormproof.events import (
+    CommentPosted,
+    FollowStarted,
+    FollowStopped,
+    ForYouReset,
+    InteractionsRecorded,
+    VideoDeleted,
+    VideoUploaded,
+)
+from stormproof.log import Entry, Position
+from stormproof.recommend.pairs import PairCounts
+from stormproof.recommend.signals import FLAGS, Flags, Signal, Stamp
+
+__all__ = ["Engine", "EngineConfig", "User"]
+
+Ints = npt.NDArray[np.int64]
+_NO_FLAGS = Flags(*([False] * len(FLAGS)))
+#: trending points an interaction earns its video
+_POINTS = {"watch": 1, "like": 3, "unlike": 3, "share": 4, "comment": 3}
+_COMPLETED_BONUS = 2
+FORMAT = 1
+
+
+#: pair weight by distance in a timeline: 7 for neighbours, down to 1 past 30 apart
+_WEIGHTS = (0, 7, 5, 4, 4, 4, 3, 3, 3, 3, 3, *([2] * 20))
+
+
+def pair_weight(distance: int) -> int:
+    """What two engaged videos ``distance`` apart in one user's timeline add to
+    their pair: one for sharing a user, more for sitting close (found by a
+    sweep on time-ordered MovieLens; see docs/adr/009)."""
+    return _WEIGHTS[distance] if distance < len(_WEIGHTS) else 1
+
+
+#: distances d at which the weight changes from d to d + 1
+_STEPS = tuple(d for d in range(1, len(_WEIGHTS)) if pair_weight(d + 1) != pair_weight(d))
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    #: trending counts points per bucket of this length, for this many buckets
+    bucket_ms: int = 30 * 60 * 1000
+    buckets: int = 48
+
+
+@dataclass
+class User:
+    signals: dict[int, Signal] = field(default_factory=dict)
+    #: engaged videos as (first contact, video id, index), in order
+    timeline: list[tuple[int, str, int]] = field(default_factory=list)
+    #: engaged video -> its first contact as placed in the timeline
+    engaged: dict[int, int] = field(default_factory=dict)
+    follows: dict[str, tuple[Stamp, bool]] = field(default_factory=dict)
+    reset_at: int = 0
+
+    def followees(self) -> set[str]:
+        return {who for who, (_, active) in self.follows.items() if active}
+
+
+class Engine:
+    """For You state after a set of events; thread-safe through ``lock``.
+
+    A :class:`~stormproof.views.store.Follower` of the view store."""
+
+    name = "foryou"
+
+    def __init__(self, config: EngineConfig | None = None, *, partitions: int = 1) -> None:
+        self.config = config or EngineConfig()
+        self.lock = threading.RLock()
+        self.position: Position = (0,) * partitions
+        #: bumped on every change: rankings cached against it stay exact
+        self.version = 0
+        self.item_ids: list[str] = []
+        self._index: dict[str, int] = {}
+        self.owner: list[str | None] = []
+        self.created_at: list[int] = []
+        self.duration_ms: list[int] = []
+        self.live: list[bool] = []
+        self._deletions: dict[int, set[str]] = {}
+        self.by_owner: dict[str, list[int]] = {}
+        #: live videos as (created_at, video id, index), oldest first
+        self.catalog: list[tuple[int, str, int]] = []
+        self.counters: Ints = np.zeros((0, len(FLAGS)), dtype=np.int64)
+        #: per video, a number from its id alone: breaks score ties the same everywhere
+        self.tie: Ints = np.zeros(0, dtype=np.int64)
+        self.users: dict[str, User] = {}
+        self.pairs = PairCounts()
+        self.trend_bucket: Ints = np.zeros((0, self.config.buckets), dtype=np.int64)
+        self.trend_points: Ints = np.zeros((0, self.config.buckets), dtype=np.int64)
+        #: how often each bucket changed — a cache key, not state
+        self.bucket_versions: dict[int, int] = {}
+        #: results derived from the state, each stored with the key it is valid for
+        self.cache: dict[str, tuple[Any, Any]] = {}
+
+    # -- items and users ----------------------------------------------------
+
+    def index(self, video_id: str) -> int:
+        """The local index of a video, registering it on first sight."""
+        found = self._index.get(video_id)
+        if found is not None:
+            return found
+        n = len(self.item_ids)
+        self._index[video_id] = n
+        self.item_ids.append(video_id)
+        self.owner.append(None)
+        self.created_at.append(0)
+        self.duration_ms.append(0)
+        self.live.append(False)
+        if n >= len(self.counters):
+            grow = max(64, n)
+            self.counters = np.vstack((self.counters, np.zeros((grow, len(FLAGS)), np.int64)))
+            empty = np.full((grow, self.config.buckets), -1, dtype=np.int64)
+            self.trend_bucket = np.vstack((self.trend_bucket, empty))
+            self.trend_points = np.vstack((self.trend_points, np.zeros_like(empty)))
+            self.tie = np.concatenate((self.tie, np.zeros(grow, dtype=np.int64)))
+        digest = hashlib.blake2b(video_id.encode(), digest_size=8).digest()
+        self.tie[n] = int.from_bytes(digest, "big") >> 1
+        return n
+
+    def find(self, video_id: str) -> int | None:
+        return self._index.get(video_id)
+
+    def user(self, user_id: str) -> User:
+        found = self.users.get(user_id)
+        if found is None:
+            found = self.users[user_id] = User()
+        return found
+
+    # -- applying the log ---------------------------------------------------
+
+    def apply(self, entries: Sequence[Entry], position: Position) -> None:
+        """Apply entries the views found new (not a second copy of a write),
+        then stand at ``position``. Entries at or below the engine's own
+        position were applied before (a checkpoint holds them) and are skipped."""
+        with self.lock:
+            for entry in entries:
+                if entry.seq <= self.position[entry.partition]:
+                    continue
+                self.apply_event(entry)
+            self.position = tuple(max(a, b) for a, b in zip(self.position, position, strict=True))
+
+    def apply_event(self, entry: Entry) -> None:
+        event, p = entry.event, entry.event.data
+        actor, at = event.actor, event.at
+        if isinstance(p, InteractionsRecorded):
+            for n, item in enumerate(p.items):
+                stamp = (at, event.id, n)
+                kind = item.type
+                self.interact(actor, item.video_id, kind, stamp, item.watched_ms, item.completed)
+        elif isinstance(p, VideoUploaded):
+            self.upload(p.video_id, p.owner_id, at, p.duration_ms)
+        elif isinstance(p, VideoDeleted):
+            self.delete(p.video_id, actor)
+        elif isinstance(p, CommentPosted):
+            self.interact(actor, p.video_id, "comment", (at, event.id, 0))
+        elif isinstance(p, FollowStarted | FollowStopped):
+            active = isinstance(p, FollowStarted)
+            self.follow(actor, p.followee_id, (at, event.id, 0), active)
+        elif isinstance(p, ForYouReset):
+            self.reset(actor, at)
+
+    def upload(self, video_id: str, owner: str, at: int, duration_ms: int) -> None:
+        item = self.index(video_id)
+        if self.owner[item] is not None:
+            return
+        self.owner[item], self.created_at[item], self.duration_ms[item] = owner, at, duration_ms
+        if owner in self._deletions.get(item, ()):
+            return
+        self.live[item] = True
+        self.by_owner.setdefault(owner, []).append(item)
+        bisect.insort(self.catalog, (at, video_id, item))
+        self.version += 1
+
+    def delete(self, video_id: str, actor: str) -> None:
+        item = self.index(video_id)
+        self._deletions.setdefault(item, set()).add(actor)
+        if self.live[item] and self.owner[item] == actor:
+            self.live[item] = False
+            self.by_owner[actor].remove(item)
+            self.catalog.remove((self.created_at[item], video_id, item))
+            self.version += 1
+
+    def follow(self, user_id: str, followee: str, stamp: Stamp, active: bool) -> None:
+        follows = self.user(user_id).follows
+        if followee not in follows or stamp > follows[followee][0]:
+            follows[followee] = (stamp, active)
+            self.version += 1
+
+    def reset(self, user_id: str, at: int) -> None:
+        state = self.user(user_id)
+        state.reset_at = max(state.reset_at, at)
+        self.version += 1
+
+    def interact(
+        self,
+        user_id: str,
+        video_id: str,
+        kind: str,
+        stamp: Stamp,
+        watched_ms: int = 0,
+        completed: bool = False,
+    ) -> None:
+        """One interaction: watch, like, unlike, share, skip, not_interested, comment."""
+        item, at = self.index(video_id), stamp[0]
+        state = self.user(user_id)
+        signal = state.signals.get(item)
+        before, first_before = (signal.flags(), signal.first_at) if signal else (_NO_FLAGS, at)
+        if signal is None:
+            signal = state.signals[item] = Signal(at, at)
+        signal.touch(at)
+        like_before = signal.like
+        if kind == "watch":
+            signal.watches += 1
+            signal.watched_ms += watched_ms
+            signal.completions += completed
+        elif kind in ("like", "unlike"):
+            signal.set_like(stamp, kind == "like")
+        elif kind == "share":
+            signal.shares += 1
+        elif kind == "comment":
+            signal.comments += 1
+        elif kind == "skip":
+            signal.skips += 1
+        elif kind == "not_interested":
+            signal.hidden = True
+        after = signal.flags()
+        if after != before:
+            delta = np.array(after, dtype=np.int64) - np.array(before, dtype=np.int64)
+            self.counters[item] += delta
+        if (before.engaged, first_before) != (after.engaged, signal.first_at):
+            self._pair(state, item, before.engaged, first_before, after.engaged, signal.first_at)
+        points = _POINTS.get(kind, 0) + _COMPLETED_BONUS * (kind == "watch" and completed)
+        if kind in ("like", "unlike"):
+            # A like counts where the latest like stamp puts it, and only while it
+            # stands — so an unlike takes it back, in any arrival order.
+            if like_before is not None and like_before[1]:
+                self._trend(item, like_before[0][0] // self.config.bucket_ms, -points)
+            points = points if signal.liked else 0
+            at = signal.like[0][0] if signal.like is not None else at
+        if points:
+            self._trend(item, at // self.config.bucket_ms, points)
+        self.version += 1
+
+    def _pair(self, state: User, item: int, was: bool, t0: int, now: bool, t1: int) -> None:
+        """Move ``item`` in the user's timeline: out of (t0) if ``was``, into
+        (t1) if ``now`` — keeping every pair weight exact."""
+        video_id = self.item_ids[item]
+        if was:
+            at = bisect.bisect_left(state.timeline, (t0, video_id, item))
+            del state.timeline[at]
+            del state.engaged[item]
+            self._link(state.timeline, at, item, -1)
+        if now:
+            at = bisect.bisect_left(state.timeline, (t1, video_id, item))
+            self._link(state.timeline, at, item, +1)
+            state.timeline.insert(at, (t1, video_id, item))
+            state.engaged[item] = t1
+
+    def _link(self, timeline: list[tuple[int, str, int]], at: int, item: int, sign: int) -> None:
+        """Add (sign +1) or take back (-1) the pairs ``item`` makes at position
+        ``at`` of ``timeline`` (which does not hold it), and the change of the
+        pairs that straddle it, one step further apart with it there."""
+        add = self.pairs.add
+        size = len(timeline)
+        for distance in _STEPS:
+            step = sign * (pair_weight(distance + 1) - pair_weight(distance))
+            for a in range(max(0, at - distance), min(at, size - distance)):
+                add(timeline[a][2], timeline[a + distance][2], step)
+        for position, (_, _, other) in enumerate(timeline):
+            distance = at - position if position < at else position + 1 - at
+            add(item, other, sign * pair_weight(distance))
+
+    def _trend(self, item: int, bucket: int, points: int) -> None:
+        slot = bucket % self.config.buckets
+        held = self.trend_bucket[item, slot]
+        if held > bucket:
+            return  # an older bucket than the one this slot keeps
+        if held < bucket:
+            self.trend_bucket[item, slot] = bucket
+            self.trend_points[item, slot] = 0
+        self.trend_points[item, slot] += points
+        self.bucket_versions[bucket] = self.bucket_versions.get(bucket, 0) + 1
+
+    # -- state as data: digest and checkpoints --------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """The whole state as plain data, ordered by ids: equal engines give
+        equal data, whatever order they applied events in."""
+        with self.lock:
+            ids = self.item_ids
+            items = [
+                [ids[i], self.owner[i], self.created_at[i], self.duration_ms[i],
+                 sorted(self._deletions.get(i, ()))]
+                for i in sorted(range(len(ids)), key=ids.__getitem__)
+            ]  # fmt: skip
+            users = []
+            for user_id in sorted(self.users):
+                u = self.users[user_id]
+                follows = [[w, *s, a] for w, (s, a) in sorted(u.follows.items())]
+                signals = sorted([ids[i], *sig.as_list()] for i, sig in u.signals.items())
+                users.append([user_id, u.reset_at, follows, signals])
+            trend = []
+            for i in sorted(range(len(ids)), key=ids.__getitem__):
+                slots = sorted(
+                    [int(b), int(p)]
+                    for b, p in zip(self.trend_bucket[i], self.trend_points[i], strict=True)
+                    if b >= 0
+                )
+                if slots:
+                    trend.append([ids[i], slots])
+            pairs = []
+            for i, cols, vals in self.pairs.rows():
+                row = sorted((ids[c], int(v)) for c, v in zip(cols.tolist(), vals, strict=True))
+                pairs.append([ids[i], row])
+            pairs.sort()
+            return {"format": FORMAT, "items": items, "users": users, "trend": trend,
+                    "pairs": pairs}  # fmt: skip
+
+    def digest(self) -> str:
+        """SHA-256 of :meth:`state`: equal in every region at equal positions."""
+        raw = json.dumps(self.state(), separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def from_state(
+        cls,
+        state: dict[str, Any],
+        position: Position,
+        config: EngineConfig | None = None,
+    ) -> Engine:
+        """An engine holding ``state`` (from :meth:`state`) at ``position``."""
+        if state.get("format") != FORMAT:
+            raise ValueError(f"engine state format {state.get('format')!r}, expected {FORMAT}")
+        engine = cls(config, partitions=len(position))
+        engine.position = tuple(position)
+        for video_id, owner, created_at, duration_ms, deleted_by in state["items"]:
+            item = engine.index(video_id)
+            if deleted_by:
+                engine._deletions[item] = set(deleted_by)
+            if owner is not None:
+                engine.upload(video_id, owner, created_at, duration_ms)
+        for user_id, reset_at, follows, signals in state["users"]:
+            u = engine.user(user_id)
+            u.reset_at = reset_at
+            for who, at, eid, idx, active in follows:
+                u.follows[who] = ((at, eid, idx), active)
+            for video_id, *row in signals:
+                item = engine.index(video_id)
+                signal = u.signals[item] = Signal.from_list(row)
+                flags = signal.flags()
+                engine.counters[item] += np.array(flags, dtype=np.int64)
+                if flags.engaged:
+                    u.engaged[item] = signal.first_at
+                    u.timeline.append((signal.first_at, video_id, item))
+            u.timeline.sort()
+        for video_id, slots in state["trend"]:
+            item = engine.index(video_id)
+            for bucket, points in slots:
+                slot = bucket % engine.config.buckets
+                engine.trend_bucket[item, slot] = bucket
+                engine.trend_points[item, slot] = points
+        for video_id, row in state["pairs"]:
+            item = engine.index(video_id)
+            cells = sorted((engine.index(other), count) for other, count in row)
+            cols = np.array([c for c, _ in cells], dtype=np.int64)
+            vals = np.array([v for _, v in cells], dtype=np.int64)
+            engine.pairs.set_row(item, cols, vals)
+        engine.version = 1
+        return engine

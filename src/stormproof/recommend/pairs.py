@@ -1,0 +1,91 @@
+"""Co-engagement counts: how many users engaged with both of two videos.
+
+A symmetric sparse matrix of integers, one row per item. Counts only ever
+change by integer steps, so the matrix reached does not depend on the order
+in which changes come — the property every region relies on.
+
+Rows are read far more often than a single cell is written, and a read
+wants numpy arrays. So each row keeps sorted arrays plus a small dict of
+pending changes, merged on the next read of that row (or when it grows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["PairCounts"]
+
+Ints = npt.NDArray[np.int64]
+_EMPTY: Ints = np.zeros(0, dtype=np.int64)
+_MERGE_AT = 256
+
+
+class PairCounts:
+    """``count(i, j)`` for item indexes, with ``count(i, j) == count(j, i)``."""
+
+    def __init__(self) -> None:
+        self._cols: list[Ints] = []
+        self._vals: list[Ints] = []
+        self._pending: list[dict[int, int]] = []
+
+    def _grow(self, item: int) -> None:
+        while len(self._cols) <= item:
+            self._cols.append(_EMPTY)
+            self._vals.append(_EMPTY)
+            self._pending.append({})
+
+    def add(self, i: int, j: int, delta: int) -> None:
+        """Change the count of the pair (i, j) — both directions — by ``delta``."""
+        self._grow(max(i, j))
+        for a, b in ((i, j), (j, i)):
+            pending = self._pending[a]
+            pending[b] = pending.get(b, 0) + delta
+            if len(pending) >= _MERGE_AT:
+                self._merge(a)
+
+    def _merge(self, item: int) -> None:
+        pending = self._pending[item]
+        if not pending:
+            return
+        keys = np.fromiter(pending.keys(), dtype=np.int64, count=len(pending))
+        deltas = np.fromiter(pending.values(), dtype=np.int64, count=len(pending))
+        pending.clear()
+        order = np.argsort(keys)
+        keys, deltas = keys[order], deltas[order]
+        cols, vals = self._cols[item], self._vals[item]
+        at = np.searchsorted(cols, keys)
+        present = at < len(cols)
+        present[present] = cols[at[present]] == keys[present]
+        vals = vals.copy()
+        vals[at[present]] += deltas[present]
+        new = ~present
+        if new.any():
+            cols = np.insert(cols, at[new], keys[new])
+            vals = np.insert(vals, at[new], deltas[new])
+        if (deltas < 0).any():
+            keep = vals != 0
+            cols, vals = cols[keep], vals[keep]
+        self._cols[item], self._vals[item] = cols, vals
+
+    def row(self, item: int) -> tuple[Ints, Ints]:
+        """(column indexes ascending, counts) of the nonzero cells of a row."""
+        if item >= len(self._cols):
+            return _EMPTY, _EMPTY
+        self._merge(item)
+        return self._cols[item], self._vals[item]
+
+    def rows(self) -> Iterator[tuple[int, Ints, Ints]]:
+        """Every nonempty row, by item index."""
+        for item in range(len(self._cols)):
+            cols, vals = self.row(item)
+            if len(cols):
+                yield item, cols, vals
+
+    def set_row(self, item: int, cols: Ints, vals: Ints) -> None:
+        """Load a row as saved (a checkpoint); ``cols`` ascending, no zeros."""
+        self._grow(item)
+        self._cols[item], self._vals[item] = cols, vals
+        self._pending[item] = {}

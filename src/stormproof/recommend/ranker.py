@@ -1,0 +1,372 @@
+"""For You ranking: candidate sources, a blended score, a diversity cap.
+
+Read-only over an :class:`~stormproof.recommend.engine.Engine`, and a pure
+function of its state, the user, the excluded ids and ``now`` — so two
+regions at the same log position give the same page.
+
+Sources:
+
+- **collaborative** — the user's most recent engaged videos (since their
+  last reset), weighted by recency and strength, each lending its
+  co-engagement row: ``weight(h, j) / (n_h^a · n_j^(1-a))``, n being how
+  many users engaged with a video;
+- **followed** — live videos of creators the user follows;
+- **trending** — points per time bucket with exponential decay, over
+  completed buckets;
+- **fresh** — the exposure ladder (:func:`ladder_levels`);
+- **popular** — the most engaged-with videos of all time, a weak prior
+  (and what a user with no history starts from, with trending);
+- **catalog** — newest first, only to fill a page: the feed is never empty
+  while an unseen video exists.
+
+The score multiplies relevance (the sources plus the user's affinity to the
+creator) by predicted engagement: smoothed completion, like, share and skip
+rates of the video, completion weighing most.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from stormproof.recommend.engine import Engine, User
+from stormproof.recommend.signals import FLAGS
+
+__all__ = ["Pick", "RankerConfig", "rank", "trending"]
+
+Floats = npt.NDArray[np.float64]
+_COL = {name: n for n, name in enumerate(FLAGS)}
+_EMPTY_USER = User()
+
+
+@dataclass(frozen=True)
+class RankerConfig:
+    #: how many recent engaged videos speak for the user, and how fast their voice fades
+    profile: int = 10
+    decay: float = 0.75
+    #: similarity damping: count / (n_h^a * n_j^(1-a))
+    alpha: float = 0.5
+    collab_weight: float = 1.0
+    trend_weight: float = 0.05
+    popular_weight: float = 0.05
+    follow_weight: float = 0.6
+    affinity_weight: float = 0.4
+    fresh_weight: float = 0.25
+    #: trending: half-life in buckets, and how many of the top videos are candidates
+    trend_half_life: float = 8.0
+    trend_top: int = 200
+    popular_top: int = 200
+    collab_top: int = 300
+    #: exposure ladder: viewers a fresh video may reach at each level
+    ladder_pools: tuple[int, ...] = (20, 100, 500, 2500)
+    fresh_ms: int = 7 * 24 * 3600 * 1000
+    #: rates are smoothed toward the catalog's mean with this many pseudo-viewers
+    prior_viewers: float = 20.0
+
+
+@dataclass(frozen=True)
+class Pick:
+    video_id: str
+    score: float
+    sources: tuple[str, ...]
+    signals: dict[str, float] = field(default_factory=dict)
+    #: the user's videos that made this one collaborative, strongest first
+    because: tuple[str, ...] = ()
+
+
+def trending(engine: Engine, now: int, half_life: float) -> Floats:
+    """Decayed points of every video: the bucket ``now`` falls in counts fully,
+    completed ones fade with ``half_life`` (in buckets). Completed buckets
+    change rarely, so their sum is cached until one of them changes."""
+    buckets, size = engine.config.buckets, engine.config.bucket_ms
+    current = now // size
+    versions = engine.bucket_versions
+    changed = sum(versions.get(b, 0) for b in range(current - buckets, current))
+    key = (current, changed, len(engine.item_ids), half_life)
+    cached = engine.cache.get("trending")
+    if cached is None or cached[0] != key:
+        n = len(engine.item_ids)
+        age = current - engine.trend_bucket[:n]
+        valid = (age >= 1) & (age <= buckets)
+        weight = np.where(valid, 0.5 ** ((age - 1) / half_life), 0.0)
+        cached = engine.cache["trending"] = (key, (engine.trend_points[:n] * weight).sum(axis=1))
+    past: Floats = cached[1]
+    slot = current % buckets
+    n = len(past)
+    live = engine.trend_bucket[:n, slot] == current
+    return past + np.where(live, engine.trend_points[:n, slot], 0)
+
+
+def ladder_levels(engine: Engine, items: npt.NDArray[np.int64], pools: tuple[int, ...]) -> Floats:
+    """The exposure level of each fresh video, or -1 once it stopped climbing
+    or filled its last pool.
+
+    A video at level L may reach ``pools[L]`` viewers. Once it has, it climbs
+    to L + 1 only if its engagement rate — (completions + likes + 2 shares -
+    skips) per viewer — beats the mean of the fresh videos that reached that
+    pool too; otherwise the ladder stops offering it (other sources still may).
+    """
+    c = engine.counters[items]
+    viewed = c[:, _COL["viewed"]]
+    good = c[:, _COL["completed"]] + c[:, _COL["liked"]] + 2 * c[:, _COL["shared"]]
+    rate = (good - c[:, _COL["skipped"]]) / np.maximum(viewed, 1)
+    level = np.zeros(len(items))
+    climbing = np.ones(len(items), dtype=bool)
+    for n, pool in enumerate(pools):
+        reached = climbing & (viewed >= pool)
+        if not reached.any():
+            break
+        peers = viewed >= pool
+        beats = rate > rate[peers].mean()
+        level[reached & beats] = n + 1
+        climbing &= ~(reached & ~beats)
+    open_pool = np.array([*pools, 0])[level.astype(np.int64)]
+    return np.where(climbing & (viewed < open_pool), level, -1.0)
+
+
+def _profile(engine: Engine, u: User, size: int, decay: float) -> list[tuple[int, float]]:
+    """(item, weight) of the user's latest engaged videos since their reset:
+    ``decay`` to the power of how recent (0 for the newest; videos first
+    touched at the same moment share their mean place), times strength / 3."""
+    recent: list[tuple[int, int]] = []
+    for t, _, item in reversed(u.timeline):
+        if len(recent) == size:
+            break
+        if u.signals[item].last_at > u.reset_at:
+            recent.append((t, item))
+    profile = []
+    start = 0
+    while start < len(recent):
+        end = start
+        while end < len(recent) and recent[end][0] == recent[start][0]:
+            end += 1
+        place = (start + end - 1) / 2
+        for _, item in recent[start:end]:
+            profile.append((item, decay**place * u.signals[item].strength() / 3.0))
+        start = end
+    return profile
+
+
+def _affinity(engine: Engine, u: User) -> dict[str, float]:
+    """Per creator: taste shown for their videos since the reset, squashed to (-1, 1)."""
+    raw: dict[str, int] = {}
+    for item, signal in u.signals.items():
+        owner = engine.owner[item]
+        if owner is None or signal.last_at <= u.reset_at:
+            continue
+        raw[owner] = raw.get(owner, 0) + signal.strength() - 2 * signal.dislike()
+    return {owner: float(np.tanh(v / 6.0)) for owner, v in raw.items() if v}
+
+
+def rank(
+    engine: Engine,
+    user_id: str,
+    *,
+    limit: int,
+    now: int,
+    exclude: Collection[str] = (),
+    exclude_prefix: int | None = None,
+    per_creator: int = 2,
+    config: RankerConfig | None = None,
+) -> list[Pick]:
+    """The user's next page, best first.
+
+    Never a video the user watched, skipped, hid, liked, shared or commented,
+    nor one in ``exclude`` (compared on the first ``exclude_prefix``
+    characters when given); at most ``per_creator`` videos per creator unless
+    nothing else is left; the user's own videos only when nothing else is.
+    """
+    cfg = config or RankerConfig()
+    with engine.lock:
+        n = len(engine.item_ids)
+        if n == 0 or limit <= 0:
+            return []
+        u = engine.users.get(user_id, _EMPTY_USER)
+        ids, owners = engine.item_ids, engine.owner
+        blocked = ~np.array(engine.live, dtype=bool)
+        if u.signals:
+            blocked[np.fromiter(u.signals, dtype=np.int64, count=len(u.signals))] = True
+        own = engine.by_owner.get(user_id, [])
+        blocked[own] = True
+
+        # collaborative
+        collab = np.zeros(n)
+        best = np.zeros(n)
+        best_from = np.full(n, -1, dtype=np.int64)
+        profile = _profile(engine, u, cfg.profile, cfg.decay)
+        engaged = engine.counters[:, _COL["engaged"]].astype(np.float64)
+        total_weight = 0.0
+        for h, w in profile:
+            cols, vals = engine.pairs.row(h)
+            if not len(cols):
+                continue
+            total_weight += w
+            norm = engaged[h] ** cfg.alpha * np.maximum(engaged[cols], 1.0) ** (1 - cfg.alpha)
+            contribution = w * vals / np.maximum(norm, 1.0)
+            collab[cols] += contribution
+            stronger = contribution > best[cols]
+            best[cols[stronger]] = contribution[stronger]
+            best_from[cols[stronger]] = h
+        if total_weight:
+            collab /= total_weight
+
+        trend_norm = _unit(trending(engine, now, cfg.trend_half_life))
+        popular = _unit(np.log1p(engaged[:n]))
+
+        followees = u.followees()
+        followed = [i for who in sorted(followees) for i in engine.by_owner.get(who, [])]
+
+        start = bisect.bisect_left(engine.catalog, (now - cfg.fresh_ms,))
+        fresh = np.array([item for _, _, item in engine.catalog[start:]], dtype=np.int64)
+        levels = ladder_levels(engine, fresh, cfg.ladder_pools) if len(fresh) else np.zeros(0)
+        ladder = dict(zip(fresh.tolist(), levels.tolist(), strict=True))
+
+        offered: dict[int, list[str]] = {}
+        climbing = [item for item, level in ladder.items() if level >= 0]
+        heads = (
+            ("collaborative", collab, cfg.collab_top),
+            ("trending", trend_norm, cfg.trend_top),
+            ("popular", popular, cfg.popular_top),
+        )
+        for name, scores, top in heads:
+            open_scores = np.where(blocked | (scores <= 0), -np.inf, scores)
+            count = min(top, n)
+            head = np.argpartition(-open_scores, count - 1)[:count]
+            for item in head[open_scores[head] > -np.inf].tolist():
+                offered.setdefault(item, []).append(name)
+        for name, items in (("followed", followed), ("fresh", climbing)):
+            for item in items:
+                if not blocked[item]:
+                    offered.setdefault(item, []).append(name)
+        candidates = np.array(sorted(offered), dtype=np.int64)
+
+        affinity = _affinity(engine, u)
+        owner_of = [owners[c] or "" for c in candidates.tolist()]
+        is_followed = np.array([o in followees for o in owner_of], dtype=bool)
+        liking = np.array([affinity.get(o, 0.0) for o in owner_of])
+        level = np.array([ladder.get(c, -1.0) for c in candidates.tolist()])
+        relevance = (
+            cfg.collab_weight * collab[candidates]
+            + cfg.trend_weight * trend_norm[candidates]
+            + cfg.popular_weight * popular[candidates]
+            + cfg.follow_weight * is_followed
+            + cfg.affinity_weight * liking
+            + cfg.fresh_weight * (level >= 0)
+        )
+        rates = _rates(engine, candidates, cfg.prior_viewers)
+        engagement = rates.T @ np.array([0.5, 0.2, 0.2, -0.3])
+        score = np.round(relevance * (0.5 + engagement), 9)
+        order = np.lexsort((engine.tie[candidates], -score))
+
+        def pick(k: int) -> Pick:
+            item = int(candidates[k])
+            signals = {
+                "collaborative": collab[item],
+                "trending": trend_norm[item],
+                "popular": popular[item],
+                "followed": float(is_followed[k]),
+                "creator_affinity": liking[k],
+                "ladder_level": level[k],
+                "p_complete": rates[0, k],
+                "p_like": rates[1, k],
+                "p_share": rates[2, k],
+                "p_skip": rates[3, k],
+                "relevance": relevance[k],
+            }
+            sources = sorted(offered[item])
+            because = (ids[int(best_from[item])],) if best_from[item] >= 0 else ()
+            return Pick(
+                ids[item],
+                float(score[k]),
+                tuple(sources),
+                {name: round(float(v), 6) for name, v in signals.items()},
+                because,
+            )
+
+        ranked = [(int(candidates[k]), k) for k in order.tolist()]
+        own_unseen = [i for i in own if i not in u.signals]
+        return _page(
+            engine, ranked, pick, own_unseen, blocked, limit, exclude, exclude_prefix, per_creator
+        )
+
+
+def _unit(values: Floats) -> Floats:
+    """Scaled so the largest is 1 (all zeros stay zeros)."""
+    top = float(values.max()) if len(values) else 0.0
+    return values / top if top > 0 else values
+
+
+def _rates(engine: Engine, items: npt.NDArray[np.int64], prior: float) -> Floats:
+    """Smoothed completion, like, share and skip rates per item (4 x len(items))."""
+    totals = engine.counters.sum(axis=0).astype(np.float64)
+    viewers = max(totals[_COL["viewed"]], 1.0)
+    c = engine.counters[items].astype(np.float64)
+    rows = []
+    for name in ("completed", "liked", "shared", "skipped"):
+        mean = totals[_COL[name]] / viewers
+        rows.append((c[:, _COL[name]] + prior * mean) / (c[:, _COL["viewed"]] + prior))
+    rates: Floats = np.clip(np.array(rows).reshape(4, len(items)), 0.0, 1.0)
+    return rates
+
+
+def _page(
+    engine: Engine,
+    ranked: list[tuple[int, int]],
+    pick: Callable[[int], Pick],
+    own: list[int],
+    blocked: npt.NDArray[np.bool_],
+    limit: int,
+    exclude: Collection[str],
+    prefix: int | None,
+    per_creator: int,
+) -> list[Pick]:
+    """Fill a page: ranked candidates under the creator cap, then the catalog
+    newest first, then whatever the cap held back, then the user's own."""
+    ids = engine.item_ids
+    excluded = set(exclude)
+
+    def cut(video_id: str) -> str:
+        return video_id[:prefix] if prefix else video_id
+
+    page: list[Pick] = []
+    taken: set[int] = set()
+    per_owner: dict[str | None, int] = {}
+    held: list[tuple[int, Callable[[], Pick]]] = []
+
+    def offer(item: int, make: Callable[[], Pick]) -> None:
+        if item in taken or cut(ids[item]) in excluded:
+            return
+        owner = engine.owner[item]
+        if per_owner.get(owner, 0) >= per_creator:
+            held.append((item, make))
+            return
+        per_owner[owner] = per_owner.get(owner, 0) + 1
+        taken.add(item)
+        page.append(make())
+
+    for item, k in ranked:
+        if len(page) == limit:
+            return page
+        offer(item, functools.partial(pick, k))
+    for _, video_id, item in reversed(engine.catalog):
+        if len(page) == limit:
+            return page
+        if not blocked[item]:
+            offer(item, functools.partial(Pick, video_id, 0.0, ("catalog",)))
+    for item, make in held:
+        if len(page) == limit:
+            return page
+        if item not in taken:
+            taken.add(item)
+            page.append(make())
+    for item in sorted(own, key=lambda i: (-engine.created_at[i], ids[i])):
+        if len(page) == limit:
+            break
+        if engine.live[item] and cut(ids[item]) not in excluded:
+            page.append(Pick(ids[item], 0.0, ("own",)))
+    return page
