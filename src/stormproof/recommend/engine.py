@@ -14,9 +14,11 @@ state is a function of the *set* of events applied, never of their order:
   An event that puts a video into the timeline, takes it out or moves it
   shifts the distances of the pairs around it, and those are adjusted too,
   so the weights always equal what the final timelines give;
-- trending: integer points per video in a ring of time buckets; a slot keeps
-  the points of the latest bucket that maps to it, so late events land or
-  drop the same way whatever the order;
+- trending: integer points per video and time bucket, for the last
+  ``buckets`` buckets before the latest bucket any interaction fell in; a
+  ring of slots holds them (bucket mod ``buckets``), and an event for a
+  bucket already out of that window is dropped — the same result as storing
+  it and letting the window pass over it, whatever the order;
 - uploads, deletions (recorded before their video arrives, too), follows
   (latest by stamp) and For You resets (the latest time).
 
@@ -127,6 +129,8 @@ class Engine:
         self.pairs = PairCounts()
         self.trend_bucket: Ints = np.zeros((0, self.config.buckets), dtype=np.int64)
         self.trend_points: Ints = np.zeros((0, self.config.buckets), dtype=np.int64)
+        #: the latest bucket any interaction fell in: the window ends there
+        self.last_bucket = -1
         #: how often each bucket changed — a cache key, not state
         self.bucket_versions: dict[int, int] = {}
         #: results derived from the state, each stored with the key it is valid for
@@ -242,6 +246,7 @@ class Engine:
     ) -> None:
         """One interaction: watch, like, unlike, share, skip, not_interested, comment."""
         item, at = self.index(video_id), stamp[0]
+        self.last_bucket = max(self.last_bucket, at // self.config.bucket_ms)
         state = self.user(user_id)
         signal = state.signals.get(item)
         before, first_before = (signal.flags(), signal.first_at) if signal else (_NO_FLAGS, at)
@@ -311,11 +316,10 @@ class Engine:
             add(item, other, sign * pair_weight(distance))
 
     def _trend(self, item: int, bucket: int, points: int) -> None:
+        if bucket <= self.last_bucket - self.config.buckets:
+            return  # the window has passed this bucket
         slot = bucket % self.config.buckets
-        held = self.trend_bucket[item, slot]
-        if held > bucket:
-            return  # an older bucket than the one this slot keeps
-        if held < bucket:
+        if self.trend_bucket[item, slot] != bucket:  # empty, or a bucket the window passed
             self.trend_bucket[item, slot] = bucket
             self.trend_points[item, slot] = 0
         self.trend_points[item, slot] += points
@@ -344,7 +348,7 @@ class Engine:
                 slots = sorted(
                     [int(b), int(p)]
                     for b, p in zip(self.trend_bucket[i], self.trend_points[i], strict=True)
-                    if b >= 0
+                    if b > self.last_bucket - self.config.buckets and p
                 )
                 if slots:
                     trend.append([ids[i], slots])
@@ -353,7 +357,8 @@ class Engine:
                 row = sorted((ids[c], int(v)) for c, v in zip(cols.tolist(), vals, strict=True))
                 pairs.append([ids[i], row])
             pairs.sort()
-            return {"format": FORMAT, "items": items, "users": users, "trend": trend,
+            return {"format": FORMAT, "items": items, "users": users,
+                    "last_bucket": self.last_bucket, "trend": trend,
                     "pairs": pairs}  # fmt: skip
 
     def digest(self) -> str:
@@ -393,6 +398,7 @@ class Engine:
                     u.engaged[item] = signal.first_at
                     u.timeline.append((signal.first_at, video_id, item))
             u.timeline.sort()
+        engine.last_bucket = state["last_bucket"]
         for video_id, slots in state["trend"]:
             item = engine.index(video_id)
             for bucket, points in slots:

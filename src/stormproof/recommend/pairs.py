@@ -65,8 +65,8 @@ class PairCounts:
         if new.any():
             cols = np.insert(cols, at[new], keys[new])
             vals = np.insert(vals, at[new], deltas[new])
-        if (deltas < 0).any():
-            keep = vals != 0
+        keep = vals != 0
+        if not keep.all():
             cols, vals = cols[keep], vals[keep]
         self._cols[item], self._vals[item] = cols, vals
 

@@ -21,7 +21,7 @@ Sources:
 
 The score multiplies relevance (the sources plus the user's affinity to the
 creator) by predicted engagement: smoothed completion, like, share and skip
-rates of the video, completion weighing most.
+rates of the video blended by ``_BLEND``, completion weighing most.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ __all__ = ["Pick", "RankerConfig", "rank", "trending"]
 Floats = npt.NDArray[np.float64]
 _COL = {name: n for n, name in enumerate(FLAGS)}
 _EMPTY_USER = User()
+#: predicted engagement = this blend of completion, like, share and skip rates
+_BLEND = np.array([0.5, 0.2, 0.2, -0.3])
 
 
 @dataclass(frozen=True)
@@ -87,18 +89,20 @@ def trending(engine: Engine, now: int, half_life: float) -> Floats:
     current = now // size
     versions = engine.bucket_versions
     changed = sum(versions.get(b, 0) for b in range(current - buckets, current))
-    key = (current, changed, len(engine.item_ids), half_life)
+    key = (current, changed, len(engine.item_ids), half_life, engine.last_bucket)
     cached = engine.cache.get("trending")
+    n = len(engine.item_ids)
+    held = engine.trend_bucket[:n]
+    oldest = engine.last_bucket - buckets  # the state holds only buckets after this one
     if cached is None or cached[0] != key:
-        n = len(engine.item_ids)
-        age = current - engine.trend_bucket[:n]
-        valid = (age >= 1) & (age <= buckets)
+        kept = held > oldest
+        age = current - held
+        valid = kept & (age >= 1) & (age < buckets)
         weight = np.where(valid, 0.5 ** ((age - 1) / half_life), 0.0)
         cached = engine.cache["trending"] = (key, (engine.trend_points[:n] * weight).sum(axis=1))
     past: Floats = cached[1]
     slot = current % buckets
-    n = len(past)
-    live = engine.trend_bucket[:n, slot] == current
+    live = (held[:, slot] == current) & (current > oldest)
     return past + np.where(live, engine.trend_points[:n, slot], 0)
 
 
@@ -259,8 +263,8 @@ def rank(
             + cfg.fresh_weight * (level >= 0)
         )
         rates = _rates(engine, candidates, cfg.prior_viewers)
-        engagement = rates.T @ np.array([0.5, 0.2, 0.2, -0.3])
-        score = np.round(relevance * (0.5 + engagement), 9)
+        engagement = rates.T @ _BLEND
+        score = np.round(relevance * (0.1 + np.maximum(engagement, 0.0)), 9)
         order = np.lexsort((engine.tie[candidates], -score))
 
         def pick(k: int) -> Pick:
@@ -277,6 +281,7 @@ def rank(
                 "p_share": rates[2, k],
                 "p_skip": rates[3, k],
                 "relevance": relevance[k],
+                "predicted_engagement": engagement[k],
             }
             sources = sorted(offered[item])
             because = (ids[int(best_from[item])],) if best_from[item] >= 0 else ()

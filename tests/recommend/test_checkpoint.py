@@ -1,0 +1,95 @@
+"""Checkpoint + replay of the tail equals replay from zero; a checkpoint we
+cannot trust is ignored, never half-used."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from stormproof.actions import accounts, social, videos
+from stormproof.media import make_video
+from stormproof.recommend import checkpoint
+from stormproof.recommend.engine import Engine, EngineConfig
+from stormproof.region import Region
+from stormproof.settings import Settings
+from tests.conftest import make_settings
+
+
+async def _activity(region: Region, clip: Path, round_: int) -> None:
+    """Uploads, watches, likes and a follow by a few users."""
+    ids = []
+    for n in range(3):
+        user = f"u_{round_}_{n}"
+        await accounts.sign_up(region, f"user{round_}x{n}", "password1", idempotency_key=None)
+        written = await videos.upload_video(
+            region, user, clip, clip.stat().st_size, f"clip {n}", idempotency_key=None
+        )
+        ids.append(written.event.data.video_id)  # type: ignore[attr-defined]
+    for n, video in enumerate(ids):
+        events = [
+            {"type": "watch", "video_id": video, "watched_ms": 300, "completed": n % 2 == 0},
+            {"type": "like", "video_id": ids[(n + 1) % 3]},
+        ]
+        await social.record_interactions(region, f"viewer{n}", events, idempotency_key=None)
+
+
+async def _digest(settings: Settings) -> tuple[tuple[int, ...], str]:
+    region = Region.open(settings)
+    await region.start()
+    try:
+        return region.engine.position, region.engine.digest()
+    finally:
+        await region.close()
+
+
+async def test_restart_loads_the_checkpoint_and_replays_only_the_tail(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "region")
+    clip = make_video(tmp_path / "clip.mp4", seconds=0.3, seed=3, width=64, height=64)
+    region = Region.open(settings)
+    await region.start()
+    await _activity(region, clip, 0)
+    saved = await asyncio.to_thread(checkpoint.save, region.engine, settings.checkpoint_path)
+    await _activity(region, clip, 1)
+    final = region.engine.position
+    await region.close()
+    assert saved < final
+
+    loaded = checkpoint.load(settings.checkpoint_path, EngineConfig(), final)
+    assert loaded is not None and loaded.position == saved  # the tail is not in it
+    resumed = await _digest(settings)  # checkpoint + tail
+    settings.checkpoint_path.unlink()
+    from_zero = await _digest(settings)
+    assert resumed == from_zero and resumed[0] == final
+
+
+async def test_a_checkpoint_ahead_of_the_views_or_damaged_is_ignored(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "region")
+    engine = Engine()
+    engine.upload("v", "c", 1, 1000)
+    engine.position = (5,)
+    path = settings.checkpoint_path
+    checkpoint.save(engine, path)
+    assert checkpoint.load(path, EngineConfig(), (5,)) is not None
+    assert checkpoint.load(path, EngineConfig(), (4,)) is None  # the views lost a tail
+    assert checkpoint.load(path, EngineConfig(buckets=12), (5,)) is None  # other config
+    path.write_bytes(path.read_bytes()[:-10])
+    assert checkpoint.load(path, EngineConfig(), (5,)) is None  # truncated
+    path.write_bytes(b"not a checkpoint")
+    assert checkpoint.load(path, EngineConfig(), (5,)) is None
+
+
+async def test_the_region_saves_checkpoints_by_itself(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "region", checkpoint_every_s=0.05)
+    region = Region.open(settings)
+    await region.start()
+    try:
+        await accounts.sign_up(region, "ann", "password1", idempotency_key=None)
+        await social.reset_for_you(region, "u_ann", idempotency_key=None)
+        for _ in range(100):
+            loaded = checkpoint.load(settings.checkpoint_path, EngineConfig(), (10,))
+            if loaded is not None and loaded.position == region.engine.position:
+                break
+            await asyncio.sleep(0.05)
+        assert loaded is not None and loaded.digest() == region.engine.digest()
+    finally:
+        await region.close()
