@@ -137,3 +137,18 @@ def test_the_exposure_ladder_promotes_only_what_beats_its_level() -> None:
     config = RankerConfig(ladder_pools=(3, 10))
     sources = {p.video_id: p.sources for p in rank(engine, "me", limit=3, now=NOW, config=config)}
     assert "fresh" not in sources["bad"] and "fresh" in sources["good"]
+
+
+def test_ties_at_a_source_cut_go_the_same_way_whatever_the_local_order() -> None:
+    videos = {f"v{n:02d}": f"c{n}" for n in range(30)}
+    config = RankerConfig(popular_top=3, trend_top=3, fresh_weight=0, ladder_pools=(0,))
+    pages = []
+    for order in (list(videos.items()), list(reversed(videos.items()))):
+        engine = Engine()
+        for video_id, owner in order:  # other local indexes in each engine
+            engine.upload(video_id, owner, NOW - 50 * HOUR, 10_000)
+        for n, video_id in enumerate(videos):  # every video equally popular
+            complete(engine, f"fan{n}", video_id, at=NOW - 40 * HOUR)
+        page = rank(engine, "me", limit=3, now=NOW, config=config)
+        pages.append([(p.video_id, p.sources) for p in page])
+    assert pages[0] == pages[1]

@@ -238,10 +238,7 @@ def rank(
             ("popular", popular, cfg.popular_top),
         )
         for name, scores, top in heads:
-            open_scores = np.where(blocked | (scores <= 0), -np.inf, scores)
-            count = min(top, n)
-            head = np.argpartition(-open_scores, count - 1)[:count]
-            for item in head[open_scores[head] > -np.inf].tolist():
+            for item in _head(np.where(blocked, 0.0, scores), top, engine.tie[:n]):
                 offered.setdefault(item, []).append(name)
         for name, items in (("followed", followed), ("fresh", climbing)):
             for item in items:
@@ -298,6 +295,19 @@ def rank(
         return _page(
             engine, ranked, pick, own_unseen, blocked, limit, exclude, exclude_prefix, per_creator
         )
+
+
+def _head(scores: Floats, count: int, tie: npt.NDArray[np.int64]) -> list[int]:
+    """The ``count`` best positive scores; ties at the cut go by ``tie``, so the
+    same state picks the same videos whatever their local indexes."""
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) > count:
+        cut = np.partition(scores[positive], len(positive) - count)[len(positive) - count]
+        above = positive[scores[positive] > cut]
+        at_cut = positive[scores[positive] == cut]
+        at_cut = at_cut[np.argsort(tie[at_cut], kind="stable")][: count - len(above)]
+        positive = np.concatenate((above, at_cut))
+    return positive.tolist()
 
 
 def _unit(values: Floats) -> Floats:
