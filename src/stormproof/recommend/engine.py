@@ -117,7 +117,8 @@ class Engine:
         self.owner: list[str | None] = []
         self.created_at: list[int] = []
         self.duration_ms: list[int] = []
-        self.live: list[bool] = []
+        #: per video: uploaded and not deleted
+        self.live: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._deletions: dict[int, set[str]] = {}
         self.by_owner: dict[str, list[int]] = {}
         #: live videos as (created_at, video id, index), oldest first
@@ -149,7 +150,6 @@ class Engine:
         self.owner.append(None)
         self.created_at.append(0)
         self.duration_ms.append(0)
-        self.live.append(False)
         if n >= len(self.counters):
             grow = max(64, n)
             self.counters = np.vstack((self.counters, np.zeros((grow, len(FLAGS)), np.int64)))
@@ -157,6 +157,7 @@ class Engine:
             self.trend_bucket = np.vstack((self.trend_bucket, empty))
             self.trend_points = np.vstack((self.trend_points, np.zeros_like(empty)))
             self.tie = np.concatenate((self.tie, np.zeros(grow, dtype=np.int64)))
+            self.live = np.concatenate((self.live, np.zeros(grow, dtype=bool)))
         digest = hashlib.blake2b(video_id.encode(), digest_size=8).digest()
         self.tie[n] = int.from_bytes(digest, "big") >> 1
         return n

@@ -192,7 +192,7 @@ def rank(
             return []
         u = engine.users.get(user_id, _EMPTY_USER)
         ids, owners = engine.item_ids, engine.owner
-        blocked = ~np.array(engine.live, dtype=bool)
+        blocked = ~engine.live[:n]
         if u.signals:
             blocked[np.fromiter(u.signals, dtype=np.int64, count=len(u.signals))] = True
         own = engine.by_owner.get(user_id, [])
@@ -226,12 +226,14 @@ def rank(
         followed = [i for who in sorted(followees) for i in engine.by_owner.get(who, [])]
 
         start = bisect.bisect_left(engine.catalog, (now - cfg.fresh_ms,))
-        fresh = np.array([item for _, _, item in engine.catalog[start:]], dtype=np.int64)
+        fresh = np.fromiter(
+            (item for _, _, item in engine.catalog[start:]), np.int64, len(engine.catalog) - start
+        )
         levels = ladder_levels(engine, fresh, cfg.ladder_pools) if len(fresh) else np.zeros(0)
-        ladder = dict(zip(fresh.tolist(), levels.tolist(), strict=True))
+        climbing = levels >= 0
+        ladder = dict(zip(fresh[climbing].tolist(), levels[climbing].tolist(), strict=True))
 
         offered: dict[int, list[str]] = {}
-        climbing = [item for item, level in ladder.items() if level >= 0]
         heads = (
             ("collaborative", collab, cfg.collab_top),
             ("trending", trend_norm, cfg.trend_top),
@@ -240,7 +242,7 @@ def rank(
         for name, scores, top in heads:
             for item in _head(np.where(blocked, 0.0, scores), top, engine.tie[:n]):
                 offered.setdefault(item, []).append(name)
-        for name, items in (("followed", followed), ("fresh", climbing)):
+        for name, items in (("followed", followed), ("fresh", list(ladder))):
             for item in items:
                 if not blocked[item]:
                     offered.setdefault(item, []).append(name)
