@@ -114,3 +114,11 @@ def test_an_unlike_takes_its_trending_points_back_in_either_order() -> None:
         for kind, stamp in order:
             engine.interact("u", "v", kind, stamp)
         assert int(engine.trend_points.sum()) == 0
+
+
+def test_strength_counts_completion_most_and_half_watches_a_little() -> None:
+    half, short = Signal(0, 0, watches=1, watched_ms=600), Signal(0, 0, watches=1, watched_ms=400)
+    assert (half.strength(1000), short.strength(1000)) == (1, 0)
+    done = Signal(0, 0, watches=2, watched_ms=2000, completions=1)
+    assert done.strength(1000) == 3 + 1  # completed, and watched again
+    assert Signal(0, 0, completions=1, hidden=True).strength(1000) == 0

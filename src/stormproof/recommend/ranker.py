@@ -151,7 +151,8 @@ def _profile(engine: Engine, u: User, size: int, decay: float) -> list[tuple[int
             end += 1
         place = (start + end - 1) / 2
         for _, item in recent[start:end]:
-            profile.append((item, decay**place * u.signals[item].strength() / 3.0))
+            strength = u.signals[item].strength(engine.duration_ms[item])
+            profile.append((item, decay**place * strength / 3.0))
         start = end
     return profile
 
@@ -163,7 +164,8 @@ def _affinity(engine: Engine, u: User) -> dict[str, float]:
         owner = engine.owner[item]
         if owner is None or signal.last_at <= u.reset_at:
             continue
-        raw[owner] = raw.get(owner, 0) + signal.strength() - 2 * signal.dislike()
+        taste = signal.strength(engine.duration_ms[item]) - 2 * signal.dislike()
+        raw[owner] = raw.get(owner, 0) + taste
     return {owner: float(np.tanh(v / 6.0)) for owner, v in raw.items() if v}
 
 

@@ -73,12 +73,15 @@ class Signal:
             engaged=engaged,
         )
 
-    def strength(self) -> int:
-        """How much this video says about the user's taste (0: nothing good)."""
+    def strength(self, duration_ms: int = 0) -> int:
+        """How much this video says about the user's taste (0: nothing good);
+        with the video's duration, watching at least half of it counts too."""
         if self.hidden:
             return 0
+        watched_most = duration_ms > 0 and 2 * self.watched_ms >= duration_ms
         return (
             3 * (self.completions > 0)
+            + 1 * (watched_most and self.completions == 0)
             + 1 * (self.watches > 1)  # a rewatch
             + 2 * self.liked
             + 3 * (self.shares > 0)
