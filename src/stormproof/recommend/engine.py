@@ -117,13 +117,20 @@ class Engine:
         self.owner: list[str | None] = []
         self.created_at: list[int] = []
         self.duration_ms: list[int] = []
-        #: per video: uploaded and not deleted
+        #: per video: uploaded and not deleted; upload time; creator (index into
+        #: ``creators``, -1 before the upload arrives) — arrays for the ranker
         self.live: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        self.born: Ints = np.zeros(0, dtype=np.int64)
+        self.creator: Ints = np.zeros(0, dtype=np.int64)
+        self.creators: list[str] = []
+        self.creator_index: dict[str, int] = {}
         self._deletions: dict[int, set[str]] = {}
         self.by_owner: dict[str, list[int]] = {}
         #: live videos as (created_at, video id, index), oldest first
         self.catalog: list[tuple[int, str, int]] = []
         self.counters: Ints = np.zeros((0, len(FLAGS)), dtype=np.int64)
+        #: the counters summed over every video
+        self.totals: Ints = np.zeros(len(FLAGS), dtype=np.int64)
         #: per video, a number from its id alone: breaks score ties the same everywhere
         self.tie: Ints = np.zeros(0, dtype=np.int64)
         self.users: dict[str, User] = {}
@@ -158,6 +165,8 @@ class Engine:
             self.trend_points = np.vstack((self.trend_points, np.zeros_like(empty)))
             self.tie = np.concatenate((self.tie, np.zeros(grow, dtype=np.int64)))
             self.live = np.concatenate((self.live, np.zeros(grow, dtype=bool)))
+            self.born = np.concatenate((self.born, np.zeros(grow, dtype=np.int64)))
+            self.creator = np.concatenate((self.creator, np.full(grow, -1, dtype=np.int64)))
         digest = hashlib.blake2b(video_id.encode(), digest_size=8).digest()
         self.tie[n] = int.from_bytes(digest, "big") >> 1
         return n
@@ -209,6 +218,10 @@ class Engine:
         if self.owner[item] is not None:
             return
         self.owner[item], self.created_at[item], self.duration_ms[item] = owner, at, duration_ms
+        self.born[item] = at
+        self.creator[item] = self.creator_index.setdefault(owner, len(self.creators))
+        if self.creator[item] == len(self.creators):
+            self.creators.append(owner)
         if owner in self._deletions.get(item, ()):
             return
         self.live[item] = True
@@ -273,6 +286,7 @@ class Engine:
         if after != before:
             delta = np.array(after, dtype=np.int64) - np.array(before, dtype=np.int64)
             self.counters[item] += delta
+            self.totals += delta
         if (before.engaged, first_before) != (after.engaged, signal.first_at):
             self._pair(state, item, before.engaged, first_before, after.engaged, signal.first_at)
         points = _POINTS.get(kind, 0) + _COMPLETED_BONUS * (kind == "watch" and completed)
@@ -395,6 +409,7 @@ class Engine:
                 signal = u.signals[item] = Signal.from_list(row)
                 flags = signal.flags()
                 engine.counters[item] += np.array(flags, dtype=np.int64)
+                engine.totals += np.array(flags, dtype=np.int64)
                 if flags.engaged:
                     u.engaged[item] = signal.first_at
                     u.timeline.append((signal.first_at, video_id, item))

@@ -26,8 +26,8 @@ rates of the video blended by ``_BLEND``, completion weighing most.
 
 from __future__ import annotations
 
-import bisect
 import functools
+import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
@@ -63,6 +63,8 @@ class RankerConfig:
     trend_half_life: float = 8.0
     trend_top: int = 200
     popular_top: int = 200
+    #: fresh videos on the ladder offered per page: half the newest, half per user
+    fresh_top: int = 200
     collab_top: int = 300
     #: exposure ladder: viewers a fresh video may reach at each level
     ladder_pools: tuple[int, ...] = (20, 100, 500, 2500)
@@ -90,20 +92,27 @@ def trending(engine: Engine, now: int, half_life: float) -> Floats:
     versions = engine.bucket_versions
     changed = sum(versions.get(b, 0) for b in range(current - buckets, current))
     key = (current, changed, len(engine.item_ids), half_life, engine.last_bucket)
-    cached = engine.cache.get("trending")
     n = len(engine.item_ids)
     held = engine.trend_bucket[:n]
     oldest = engine.last_bucket - buckets  # the state holds only buckets after this one
+    cached = engine.cache.get("trending")
     if cached is None or cached[0] != key:
         kept = held > oldest
         age = current - held
         valid = kept & (age >= 1) & (age < buckets)
         weight = np.where(valid, 0.5 ** ((age - 1) / half_life), 0.0)
         cached = engine.cache["trending"] = (key, (engine.trend_points[:n] * weight).sum(axis=1))
-    past: Floats = cached[1]
-    slot = current % buckets
-    live = (held[:, slot] == current) & (current > oldest)
-    return past + np.where(live, engine.trend_points[:n, slot], 0)
+    now_key = (key, versions.get(current, 0))
+    total = engine.cache.get("trending_now")
+    if total is None or total[0] != now_key:
+        slot = current % buckets
+        live = (held[:, slot] == current) & (current > oldest)
+        total = engine.cache["trending_now"] = (
+            now_key,
+            cached[1] + np.where(live, engine.trend_points[:n, slot], 0),
+        )
+    value: Floats = total[1]
+    return value
 
 
 def ladder_levels(engine: Engine, items: npt.NDArray[np.int64], pools: tuple[int, ...]) -> Floats:
@@ -112,13 +121,14 @@ def ladder_levels(engine: Engine, items: npt.NDArray[np.int64], pools: tuple[int
 
     A video at level L may reach ``pools[L]`` viewers. Once it has, it climbs
     to L + 1 only if its engagement rate — (completions + likes + 2 shares -
-    skips) per viewer — beats the mean of the fresh videos that reached that
-    pool too; otherwise the ladder stops offering it (other sources still may).
+    skips) per viewer — beats the rate of all the fresh videos that reached
+    that pool taken together; otherwise the ladder stops offering it (other
+    sources still may). Integer arithmetic: the same answer in every region.
     """
     c = engine.counters[items]
     viewed = c[:, _COL["viewed"]]
     good = c[:, _COL["completed"]] + c[:, _COL["liked"]] + 2 * c[:, _COL["shared"]]
-    rate = (good - c[:, _COL["skipped"]]) / np.maximum(viewed, 1)
+    net = good - c[:, _COL["skipped"]]
     level = np.zeros(len(items))
     climbing = np.ones(len(items), dtype=bool)
     for n, pool in enumerate(pools):
@@ -126,7 +136,7 @@ def ladder_levels(engine: Engine, items: npt.NDArray[np.int64], pools: tuple[int
         if not reached.any():
             break
         peers = viewed >= pool
-        beats = rate > rate[peers].mean()
+        beats = net * int(viewed[peers].sum()) > int(net[peers].sum()) * viewed
         level[reached & beats] = n + 1
         climbing &= ~(reached & ~beats)
     open_pool = np.array([*pools, 0])[level.astype(np.int64)]
@@ -193,7 +203,7 @@ def rank(
         if n == 0 or limit <= 0:
             return []
         u = engine.users.get(user_id, _EMPTY_USER)
-        ids, owners = engine.item_ids, engine.owner
+        ids = engine.item_ids
         blocked = ~engine.live[:n]
         if u.signals:
             blocked[np.fromiter(u.signals, dtype=np.int64, count=len(u.signals))] = True
@@ -222,46 +232,48 @@ def rank(
             collab /= total_weight
 
         trend_norm = _unit(trending(engine, now, cfg.trend_half_life))
-        popular = _unit(np.log1p(engaged[:n]))
+        popular, level_of = _shared(engine, now, cfg)
 
+        tie = engine.tie[:n]
         followees = u.followees()
-        followed = [i for who in sorted(followees) for i in engine.by_owner.get(who, [])]
-
-        start = bisect.bisect_left(engine.catalog, (now - cfg.fresh_ms,))
-        fresh = np.fromiter(
-            (item for _, _, item in engine.catalog[start:]), np.int64, len(engine.catalog) - start
+        followed_creators = np.array(
+            sorted(engine.creator_index[w] for w in followees if w in engine.creator_index),
+            dtype=np.int64,
         )
-        levels = ladder_levels(engine, fresh, cfg.ladder_pools) if len(fresh) else np.zeros(0)
-        climbing = levels >= 0
-        ladder = dict(zip(fresh[climbing].tolist(), levels[climbing].tolist(), strict=True))
+        by_followed = np.isin(engine.creator[:n], followed_creators) & ~blocked
 
-        offered: dict[int, list[str]] = {}
-        heads = (
-            ("collaborative", collab, cfg.collab_top),
-            ("trending", trend_norm, cfg.trend_top),
-            ("popular", popular, cfg.popular_top),
-        )
-        for name, scores, top in heads:
-            for item in _head(np.where(blocked, 0.0, scores), top, engine.tie[:n]):
-                offered.setdefault(item, []).append(name)
-        for name, items in (("followed", followed), ("fresh", list(ladder))):
-            for item in items:
-                if not blocked[item]:
-                    offered.setdefault(item, []).append(name)
-        candidates = np.array(sorted(offered), dtype=np.int64)
+        climbing = np.where(blocked, 0.0, level_of + 1.0)  # > 0: still on the ladder
+        # A few hundred of them per page: the newest, and a share that differs per user.
+        newest = np.where(climbing > 0, engine.born[:n] - (now - cfg.fresh_ms) + 1.0, 0.0)
+        mine = hashlib.blake2b(user_id.encode(), digest_size=8).digest()
+        shuffle = (tie ^ (int.from_bytes(mine, "big") >> 1)).astype(np.float64) + 1.0
+        half = cfg.fresh_top // 2
+        sources = {
+            "collaborative": _head(np.where(blocked, 0.0, collab), cfg.collab_top, tie),
+            "trending": _head(np.where(blocked, 0.0, trend_norm), cfg.trend_top, tie),
+            "popular": _head(np.where(blocked, 0.0, popular), cfg.popular_top, tie),
+            "followed": np.flatnonzero(by_followed),
+            "fresh": np.union1d(
+                _head(newest, half, tie), _head(np.where(climbing > 0, shuffle, 0.0), half, tie)
+            ),
+        }
+        candidates = np.unique(np.concatenate(list(sources.values())))
+        offered = {name: np.isin(candidates, items) for name, items in sources.items()}
 
         affinity = _affinity(engine, u)
-        owner_of = [owners[c] or "" for c in candidates.tolist()]
-        is_followed = np.array([o in followees for o in owner_of], dtype=bool)
-        liking = np.array([affinity.get(o, 0.0) for o in owner_of])
-        level = np.array([ladder.get(c, -1.0) for c in candidates.tolist()])
+        creator_of = engine.creator[candidates]
+        is_followed = by_followed[candidates]
+        liking = np.zeros(len(candidates))
+        for owner, value in affinity.items():
+            liking[creator_of == engine.creator_index[owner]] = value
+        level = level_of[candidates]
         relevance = (
             cfg.collab_weight * collab[candidates]
             + cfg.trend_weight * trend_norm[candidates]
             + cfg.popular_weight * popular[candidates]
             + cfg.follow_weight * is_followed
             + cfg.affinity_weight * liking
-            + cfg.fresh_weight * (level >= 0)
+            + cfg.fresh_weight * offered["fresh"]
         )
         rates = _rates(engine, candidates, cfg.prior_viewers)
         engagement = rates.T @ _BLEND
@@ -284,7 +296,7 @@ def rank(
                 "relevance": relevance[k],
                 "predicted_engagement": engagement[k],
             }
-            sources = sorted(offered[item])
+            sources = sorted(name for name, mask in offered.items() if mask[k])
             because = (ids[int(best_from[item])],) if best_from[item] >= 0 else ()
             return Pick(
                 ids[item],
@@ -294,14 +306,35 @@ def rank(
                 because,
             )
 
-        ranked = [(int(candidates[k]), k) for k in order.tolist()]
+        ranked = list(zip(candidates[order].tolist(), order.tolist(), strict=True))
         own_unseen = [i for i in own if i not in u.signals]
         return _page(
             engine, ranked, pick, own_unseen, blocked, limit, exclude, exclude_prefix, per_creator
         )
 
 
-def _head(scores: Floats, count: int, tie: npt.NDArray[np.int64]) -> list[int]:
+def _shared(engine: Engine, now: int, cfg: RankerConfig) -> tuple[Floats, Floats]:
+    """What every user's page starts from — popularity, and each video's ladder
+    level (-1: not on it) — cached until the engine changes. The fresh window
+    moves by whole minutes, so pages within a minute share it."""
+    minute = now // 60_000
+    key = (engine.version, minute, cfg.fresh_ms, cfg.ladder_pools)
+    cached = engine.cache.get("shared")
+    if cached is None or cached[0] != key:
+        n = len(engine.item_ids)
+        engaged = engine.counters[:n, _COL["engaged"]].astype(np.float64)
+        popular = _unit(np.log1p(engaged))
+        fresh = np.flatnonzero(
+            engine.live[:n] & (engine.born[:n] >= minute * 60_000 - cfg.fresh_ms)
+        )
+        level_of = np.full(n, -1.0)
+        level_of[fresh] = ladder_levels(engine, fresh, cfg.ladder_pools)
+        cached = engine.cache["shared"] = (key, (popular, level_of))
+    shared: tuple[Floats, Floats] = cached[1]
+    return shared
+
+
+def _head(scores: Floats, count: int, tie: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """The ``count`` best positive scores; ties at the cut go by ``tie``, so the
     same state picks the same videos whatever their local indexes."""
     positive = np.flatnonzero(scores > 0)
@@ -311,7 +344,7 @@ def _head(scores: Floats, count: int, tie: npt.NDArray[np.int64]) -> list[int]:
         at_cut = positive[scores[positive] == cut]
         at_cut = at_cut[np.argsort(tie[at_cut], kind="stable")][: count - len(above)]
         positive = np.concatenate((above, at_cut))
-    return positive.tolist()
+    return positive
 
 
 def _unit(values: Floats) -> Floats:
@@ -322,7 +355,7 @@ def _unit(values: Floats) -> Floats:
 
 def _rates(engine: Engine, items: npt.NDArray[np.int64], prior: float) -> Floats:
     """Smoothed completion, like, share and skip rates per item (4 x len(items))."""
-    totals = engine.counters.sum(axis=0).astype(np.float64)
+    totals = engine.totals.astype(np.float64)
     viewers = max(totals[_COL["viewed"]], 1.0)
     c = engine.counters[items].astype(np.float64)
     rows = []
