@@ -14,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import io
 import json
 import sqlite3
 import zlib
 from pathlib import Path
 
+import numpy as np
+
 from stormproof.durable import write_atomically
 from stormproof.log import Entry, Log, Position
-from stormproof.recommend.engine import FORMAT, Engine, EngineConfig
+from stormproof.recommend.engine import FORMAT, Engine, EngineConfig, PairTable, Snapshot
 from stormproof.views.keys import first_copy
 from stormproof.views.store import ViewStore
 
@@ -35,12 +38,21 @@ def _header(config: EngineConfig, position: Position) -> dict[str, object]:
 
 
 def save(engine: Engine, path: Path) -> Position:
-    """Write the engine's state and position to ``path``; return the position."""
+    """Write the engine's state and position to ``path``; return the position.
+
+    Layout: a magic line, a JSON header line, the length of the compressed
+    JSON data as 8 bytes, that data, then the pair table's three arrays in
+    numpy's ``.npy`` format."""
     with engine.lock:
-        state, position = engine.state(), engine.position
+        snapshot, position = engine.state(), engine.position
     header = json.dumps(_header(engine.config, position)).encode()
-    body = zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
-    write_atomically(path, _MAGIC + header + b"\n" + body)
+    data = {"data": snapshot.data, "pair_ids": snapshot.pairs.ids}
+    body = zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 1)
+    arrays = io.BytesIO()
+    for array in (snapshot.pairs.rows, snapshot.pairs.cols, snapshot.pairs.vals):
+        np.save(arrays, array, allow_pickle=False)
+    raw = _MAGIC + header + b"\n" + len(body).to_bytes(8, "big") + body + arrays.getvalue()
+    write_atomically(path, raw)
     return position
 
 
@@ -63,9 +75,13 @@ def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None
     if any(seq > top for seq, top in zip(position, not_after, strict=True)):
         return None
     try:
-        state = json.loads(zlib.decompress(body))
-        return Engine.from_state(state, position, config)
-    except (ValueError, KeyError, TypeError, zlib.error):
+        size = int.from_bytes(body[:8], "big")
+        data = json.loads(zlib.decompress(body[8 : 8 + size]))
+        arrays = io.BytesIO(body[8 + size :])
+        rows, cols, vals = (np.load(arrays, allow_pickle=False) for _ in range(3))
+        pairs = PairTable(data["pair_ids"], rows, cols, vals)
+        return Engine.from_state(Snapshot(data["data"], pairs), position, config)
+    except (ValueError, KeyError, TypeError, IndexError, EOFError, OSError, zlib.error):
         return None
 
 

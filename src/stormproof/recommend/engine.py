@@ -53,7 +53,7 @@ from stormproof.log import Entry, Position
 from stormproof.recommend.pairs import PairCounts
 from stormproof.recommend.signals import FLAGS, Flags, Signal, Stamp
 
-__all__ = ["Engine", "EngineConfig", "User"]
+__all__ = ["Engine", "EngineConfig", "PairTable", "Snapshot", "User"]
 
 Ints = npt.NDArray[np.int64]
 _NO_FLAGS = Flags(*([False] * len(FLAGS)))
@@ -83,6 +83,45 @@ class EngineConfig:
     #: trending counts points per bucket of this length, for this many buckets
     bucket_ms: int = 30 * 60 * 1000
     buckets: int = 48
+
+
+@dataclass(frozen=True)
+class PairTable:
+    """Co-engagement weights by id: ``ids`` sorted, and each nonzero cell as
+    (rank of row id, rank of column id, weight), ordered by row then column."""
+
+    ids: list[str]
+    rows: Ints
+    cols: Ints
+    vals: Ints
+
+    @classmethod
+    def of(cls, ids: list[str], by_id: list[int], rows: list[tuple[int, Ints, Ints]]) -> PairTable:
+        rank = np.empty(len(ids), dtype=np.int64)
+        rank[np.array(by_id, dtype=np.int64)] = np.arange(len(ids))
+        lengths = [len(cols) for _, cols, _ in rows]
+        row = rank[np.repeat(np.array([i for i, _, _ in rows], dtype=np.int64), lengths)]
+        empty = np.zeros(0, dtype=np.int64)
+        col = rank[np.concatenate([cols for _, cols, _ in rows] or [empty])]
+        val = np.concatenate([vals for _, _, vals in rows] or [empty])
+        order = np.lexsort((col, row))
+        return cls([ids[i] for i in by_id], row[order], col[order], val[order])
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The engine's state: plain data, and the pair table as arrays."""
+
+    data: dict[str, Any]
+    pairs: PairTable
+
+    def digest(self) -> str:
+        digest = hashlib.sha256()
+        digest.update(json.dumps(self.data, separators=(",", ":"), ensure_ascii=False).encode())
+        digest.update(json.dumps(self.pairs.ids, separators=(",", ":")).encode())
+        for array in (self.pairs.rows, self.pairs.cols, self.pairs.vals):
+            digest.update(np.ascontiguousarray(array, dtype="<i8").tobytes())
+        return digest.hexdigest()
 
 
 @dataclass
@@ -342,53 +381,58 @@ class Engine:
 
     # -- state as data: digest and checkpoints --------------------------------
 
-    def state(self) -> dict[str, Any]:
-        """The whole state as plain data, ordered by ids: equal engines give
-        equal data, whatever order they applied events in."""
+    def state(self) -> Snapshot:
+        """The whole state as data ordered by ids: equal engines give equal
+        snapshots, whatever order they applied events in. Only copying
+        happens under the lock; ordering the pair table happens after."""
         with self.lock:
-            ids = self.item_ids
+            ids = list(self.item_ids)
+            by_id = sorted(range(len(ids)), key=ids.__getitem__)
             items = [
                 [ids[i], self.owner[i], self.created_at[i], self.duration_ms[i],
                  sorted(self._deletions.get(i, ()))]
-                for i in sorted(range(len(ids)), key=ids.__getitem__)
+                for i in by_id
             ]  # fmt: skip
-            users = []
-            for user_id in sorted(self.users):
-                u = self.users[user_id]
-                follows = [[w, *s, a] for w, (s, a) in sorted(u.follows.items())]
-                signals = sorted([ids[i], *sig.as_list()] for i, sig in u.signals.items())
-                users.append([user_id, u.reset_at, follows, signals])
-            trend = []
-            for i in sorted(range(len(ids)), key=ids.__getitem__):
-                slots = sorted(
-                    [int(b), int(p)]
-                    for b, p in zip(self.trend_bucket[i], self.trend_points[i], strict=True)
-                    if b > self.last_bucket - self.config.buckets and p
-                )
-                if slots:
-                    trend.append([ids[i], slots])
-            pairs = []
-            for i, cols, vals in self.pairs.rows():
-                row = sorted((ids[c], int(v)) for c, v in zip(cols.tolist(), vals, strict=True))
-                pairs.append([ids[i], row])
-            pairs.sort()
-            return {"format": FORMAT, "items": items, "users": users,
-                    "last_bucket": self.last_bucket, "trend": trend,
-                    "pairs": pairs}  # fmt: skip
+            copied = [
+                (user_id, u.reset_at, list(u.follows.items()),
+                 [[ids[i], *sig.as_list()] for i, sig in u.signals.items()])
+                for user_id, u in self.users.items()
+            ]  # fmt: skip
+            n = len(ids)
+            held = self.trend_bucket[:n].copy()
+            points = self.trend_points[:n].copy()
+            last_bucket = self.last_bucket
+            rows = list(self.pairs.rows())  # arrays are replaced, never changed in place
+        # Ordering by id, out of the lock.
+        users = [
+            [user_id, reset_at, [[w, *s, a] for w, (s, a) in sorted(follows)], sorted(signals)]
+            for user_id, reset_at, follows, signals in sorted(copied, key=lambda c: c[0])
+        ]
+        kept = (held > last_bucket - self.config.buckets) & (points != 0)
+        trend = []
+        has = kept.any(axis=1).tolist()
+        for i in by_id:
+            if has[i]:
+                mine = kept[i]
+                slots = zip(held[i][mine].tolist(), points[i][mine].tolist(), strict=True)
+                trend.append([ids[i], [list(slot) for slot in sorted(slots)]])
+        data = {"format": FORMAT, "items": items, "users": users,
+                "last_bucket": last_bucket, "trend": trend}  # fmt: skip
+        return Snapshot(data, PairTable.of(ids, by_id, rows))
 
     def digest(self) -> str:
         """SHA-256 of :meth:`state`: equal in every region at equal positions."""
-        raw = json.dumps(self.state(), separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(raw.encode()).hexdigest()
+        return self.state().digest()
 
     @classmethod
     def from_state(
         cls,
-        state: dict[str, Any],
+        snapshot: Snapshot,
         position: Position,
         config: EngineConfig | None = None,
     ) -> Engine:
-        """An engine holding ``state`` (from :meth:`state`) at ``position``."""
+        """An engine holding ``snapshot`` (from :meth:`state`) at ``position``."""
+        state = snapshot.data
         if state.get("format") != FORMAT:
             raise ValueError(f"engine state format {state.get('format')!r}, expected {FORMAT}")
         engine = cls(config, partitions=len(position))
@@ -421,11 +465,14 @@ class Engine:
                 slot = bucket % engine.config.buckets
                 engine.trend_bucket[item, slot] = bucket
                 engine.trend_points[item, slot] = points
-        for video_id, row in state["pairs"]:
-            item = engine.index(video_id)
-            cells = sorted((engine.index(other), count) for other, count in row)
-            cols = np.array([c for c, _ in cells], dtype=np.int64)
-            vals = np.array([v for _, v in cells], dtype=np.int64)
-            engine.pairs.set_row(item, cols, vals)
+        table = snapshot.pairs
+        local = np.array([engine.index(video_id) for video_id in table.ids], dtype=np.int64)
+        rows, cols, vals = local[table.rows], local[table.cols], table.vals
+        bounds = np.flatnonzero(np.diff(rows)) + 1
+        for start, stop in zip([0, *bounds.tolist()], [*bounds.tolist(), len(rows)], strict=True):
+            if stop > start:
+                order = np.argsort(cols[start:stop])
+                cells = cols[start:stop][order], vals[start:stop][order]
+                engine.pairs.set_row(int(rows[start]), *cells)
         engine.version = 1
         return engine
