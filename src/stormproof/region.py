@@ -122,6 +122,10 @@ class Region:
             )
         await checkpoint.catch_up(self.engine, self.log, self.store)
         await self.projector.catch_up()
+        if any(self.engine.position):
+            # Before serving: the first save copies everything under the engine
+            # lock (later ones only what changed), and a restart then replays less.
+            await asyncio.to_thread(checkpoint.save, self.engine, self.settings.checkpoint_path)
         _settle_heap()
         self.ready = all(seq >= top for seq, top in zip(self.projector.position, last, strict=True))
         self._tasks.append(asyncio.create_task(self.projector.run(), name="projector"))

@@ -72,17 +72,19 @@ def test_any_order_gives_the_same_state_and_exact_pair_weights(batch, seed) -> N
     shuffled = stamped[:]
     seed.shuffle(shuffled)
 
-    def run(order: list[tuple[str, int, int, str, int]]) -> Engine:
+    def run(order: list[tuple[str, int, int, str, int]], peek_at: int = -1) -> Engine:
         engine = Engine()
         for v in range(8):
             engine.upload(f"v{v}", f"c{v % 3}", 0, 1000)
-        for user, video, at, kind, n in order:
+        for step, (user, video, at, kind, n) in enumerate(order):
+            if step == peek_at:
+                engine.state()  # a snapshot midway re-copies only what changes after it
             completed = kind == "complete"
             kind = "watch" if completed else kind
             engine.interact(user, f"v{video}", kind, (at, f"e{n:03d}", 0), 500, completed)
         return engine
 
-    in_order, out_of_order = run(stamped), run(shuffled)
+    in_order, out_of_order = run(stamped), run(shuffled, peek_at=len(shuffled) // 2)
     assert in_order.digest() == out_of_order.digest()
     assert pairs_by_id(out_of_order) == expected_pairs(out_of_order)
 
@@ -93,10 +95,13 @@ def test_a_checkpointed_state_loads_back_equal() -> None:
     engine.interact("u2", "v1", "not_interested", (11, "x", 0))
     engine.follow("u1", "c2", (12, "y", 0), True)
     engine.reset("u2", 13)
+    engine.state()  # taken once: the next one must still see every later change
     engine.delete("v4", "c1")
+    engine.interact("u3", "v9", "share", (14, "z", 0))
     loaded = Engine.from_state(engine.state(), (7,))
     assert loaded.digest() == engine.digest()
-    assert loaded.position == (7,)
+    assert loaded.position == (7,) and not loaded.live[loaded.index("v4")]
+    assert loaded.users["u3"].signals[loaded.index("v9")].shares == 1
     assert pairs_by_id(loaded) == pairs_by_id(engine)
 
 

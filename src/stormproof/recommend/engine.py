@@ -182,6 +182,12 @@ class Engine:
         self.bucket_versions: dict[int, int] = {}
         #: results derived from the state, each stored with the key it is valid for
         self.cache: dict[str, tuple[Any, Any]] = {}
+        #: rows of :meth:`state` as last taken, and what changed since: a
+        #: snapshot re-copies only those, so it holds the lock briefly
+        self._rows_users: dict[str, tuple[int, list[Any], list[list[Any]]]] = {}
+        self._rows_items: dict[int, list[Any]] = {}
+        self._dirty_users: set[str] = set()
+        self._dirty_items: set[int] = set()
 
     # -- items and users ----------------------------------------------------
 
@@ -192,6 +198,7 @@ class Engine:
             return found
         n = len(self.item_ids)
         self._index[video_id] = n
+        self._dirty_items.add(n)
         self.item_ids.append(video_id)
         self.owner.append(None)
         self.created_at.append(0)
@@ -214,6 +221,8 @@ class Engine:
         return self._index.get(video_id)
 
     def user(self, user_id: str) -> User:
+        """A user's state, to change: marks it for the next snapshot."""
+        self._dirty_users.add(user_id)
         found = self.users.get(user_id)
         if found is None:
             found = self.users[user_id] = User()
@@ -256,6 +265,7 @@ class Engine:
         item = self.index(video_id)
         if self.owner[item] is not None:
             return
+        self._dirty_items.add(item)
         self.owner[item], self.created_at[item], self.duration_ms[item] = owner, at, duration_ms
         self.born[item] = at
         self.creator[item] = self.creator_index.setdefault(owner, len(self.creators))
@@ -270,6 +280,7 @@ class Engine:
 
     def delete(self, video_id: str, actor: str) -> None:
         item = self.index(video_id)
+        self._dirty_items.add(item)
         self._deletions.setdefault(item, set()).add(actor)
         if self.live[item] and self.owner[item] == actor:
             self.live[item] = False
@@ -387,26 +398,30 @@ class Engine:
         happens under the lock; ordering the pair table happens after."""
         with self.lock:
             ids = list(self.item_ids)
-            by_id = sorted(range(len(ids)), key=ids.__getitem__)
-            items = [
-                [ids[i], self.owner[i], self.created_at[i], self.duration_ms[i],
-                 sorted(self._deletions.get(i, ()))]
-                for i in by_id
-            ]  # fmt: skip
-            copied = [
-                (user_id, u.reset_at, list(u.follows.items()),
-                 [[ids[i], *sig.as_list()] for i, sig in u.signals.items()])
-                for user_id, u in self.users.items()
-            ]  # fmt: skip
+            for i in self._dirty_items:
+                self._rows_items[i] = [
+                    ids[i], self.owner[i], self.created_at[i], self.duration_ms[i],
+                    sorted(self._deletions.get(i, ())),
+                ]  # fmt: skip
+            for user_id in self._dirty_users:
+                u = self.users[user_id]
+                signals = [[ids[i], *sig.as_list()] for i, sig in u.signals.items()]
+                self._rows_users[user_id] = (u.reset_at, list(u.follows.items()), signals)
+            self._dirty_items.clear()
+            self._dirty_users.clear()
+            item_rows = list(self._rows_items.values())  # rows are never changed, only replaced
+            copied = list(self._rows_users.items())
             n = len(ids)
             held = self.trend_bucket[:n].copy()
             points = self.trend_points[:n].copy()
             last_bucket = self.last_bucket
-            rows = list(self.pairs.rows())  # arrays are replaced, never changed in place
+            rows = self.pairs.copy()
         # Ordering by id, out of the lock.
+        by_id = sorted(range(n), key=ids.__getitem__)
+        items = sorted(item_rows, key=lambda row: str(row[0]))
         users = [
             [user_id, reset_at, [[w, *s, a] for w, (s, a) in sorted(follows)], sorted(signals)]
-            for user_id, reset_at, follows, signals in sorted(copied, key=lambda c: c[0])
+            for user_id, (reset_at, follows, signals) in sorted(copied, key=lambda c: c[0])
         ]
         kept = (held > last_bucket - self.config.buckets) & (points != 0)
         trend = []
@@ -418,7 +433,7 @@ class Engine:
                 trend.append([ids[i], [list(slot) for slot in sorted(slots)]])
         data = {"format": FORMAT, "items": items, "users": users,
                 "last_bucket": last_bucket, "trend": trend}  # fmt: skip
-        return Snapshot(data, PairTable.of(ids, by_id, rows))
+        return Snapshot(data, PairTable.of(ids, by_id, list(rows)))
 
     def digest(self) -> str:
         """SHA-256 of :meth:`state`: equal in every region at equal positions."""

@@ -16,11 +16,33 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PairCounts"]
+__all__ = ["PairCounts", "merged"]
 
 Ints = npt.NDArray[np.int64]
 _EMPTY: Ints = np.zeros(0, dtype=np.int64)
 _MERGE_AT = 256
+
+
+def merged(cols: Ints, vals: Ints, pending: dict[int, int]) -> tuple[Ints, Ints]:
+    """A row (``cols`` ascending) with ``pending`` changes added, zeros dropped;
+    new arrays — the ones given are never changed, so copies of them stay valid."""
+    keys = np.fromiter(pending.keys(), dtype=np.int64, count=len(pending))
+    deltas = np.fromiter(pending.values(), dtype=np.int64, count=len(pending))
+    order = np.argsort(keys)
+    keys, deltas = keys[order], deltas[order]
+    at = np.searchsorted(cols, keys)
+    present = at < len(cols)
+    present[present] = cols[at[present]] == keys[present]
+    vals = vals.copy()
+    vals[at[present]] += deltas[present]
+    new = ~present
+    if new.any():
+        cols = np.insert(cols, at[new], keys[new])
+        vals = np.insert(vals, at[new], deltas[new])
+    keep = vals != 0
+    if not keep.all():
+        cols, vals = cols[keep], vals[keep]
+    return cols, vals
 
 
 class PairCounts:
@@ -48,27 +70,9 @@ class PairCounts:
 
     def _merge(self, item: int) -> None:
         pending = self._pending[item]
-        if not pending:
-            return
-        keys = np.fromiter(pending.keys(), dtype=np.int64, count=len(pending))
-        deltas = np.fromiter(pending.values(), dtype=np.int64, count=len(pending))
-        pending.clear()
-        order = np.argsort(keys)
-        keys, deltas = keys[order], deltas[order]
-        cols, vals = self._cols[item], self._vals[item]
-        at = np.searchsorted(cols, keys)
-        present = at < len(cols)
-        present[present] = cols[at[present]] == keys[present]
-        vals = vals.copy()
-        vals[at[present]] += deltas[present]
-        new = ~present
-        if new.any():
-            cols = np.insert(cols, at[new], keys[new])
-            vals = np.insert(vals, at[new], deltas[new])
-        keep = vals != 0
-        if not keep.all():
-            cols, vals = cols[keep], vals[keep]
-        self._cols[item], self._vals[item] = cols, vals
+        if pending:
+            self._cols[item], self._vals[item] = merged(self._cols[item], self._vals[item], pending)
+            pending.clear()
 
     def row(self, item: int) -> tuple[Ints, Ints]:
         """(column indexes ascending, counts) of the nonzero cells of a row."""
@@ -83,6 +87,22 @@ class PairCounts:
             cols, vals = self.row(item)
             if len(cols):
                 yield item, cols, vals
+
+    def copy(self) -> Iterator[tuple[int, Ints, Ints]]:
+        """Every nonempty row as it stands now, by item index. Only references
+        and the small pending dicts are copied at the call; the merging
+        happens as the iterator is read, so a lock need only cover the call."""
+        taken = [
+            (item, cols, vals, dict(pending))
+            for item, (cols, vals, pending) in enumerate(
+                zip(self._cols, self._vals, self._pending, strict=True)
+            )
+            if len(cols) or pending
+        ]
+        return (
+            (item, *merged(cols, vals, pending)) if pending else (item, cols, vals)
+            for item, cols, vals, pending in taken
+        )
 
     def set_row(self, item: int, cols: Ints, vals: Ints) -> None:
         """Load a row as saved (a checkpoint); ``cols`` ascending, no zeros."""
