@@ -46,8 +46,8 @@ def save(engine: Engine, path: Path) -> Position:
     with engine.lock:
         snapshot, position = engine.state(), engine.position
     header = json.dumps(_header(engine.config, position)).encode()
-    data = {"data": snapshot.data, "pair_ids": snapshot.pairs.ids}
-    body = zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 1)
+    ids = json.dumps(snapshot.pairs.ids, separators=(",", ":")).encode()
+    body = zlib.compress(b'{"data":' + snapshot.data_json() + b',"pair_ids":' + ids + b"}", 1)
     arrays = io.BytesIO()
     for array in (snapshot.pairs.rows, snapshot.pairs.cols, snapshot.pairs.vals):
         np.save(arrays, array, allow_pickle=False)

@@ -85,6 +85,10 @@ class EngineConfig:
     buckets: int = 48
 
 
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 @dataclass(frozen=True)
 class PairTable:
     """Co-engagement weights by id: ``ids`` sorted, and each nonzero cell as
@@ -115,10 +119,23 @@ class Snapshot:
     data: dict[str, Any]
     pairs: PairTable
 
+    def data_json(self) -> bytes:
+        """``data`` as compact JSON — the bytes ``json.dumps`` would give, made
+        one list element at a time: one call over the whole state would hold
+        the interpreter lock for seconds and stall every request meanwhile."""
+        parts = []
+        for key, value in self.data.items():
+            if isinstance(value, list):
+                inner = ",".join(_compact(element) for element in value)
+                parts.append(f"{_compact(key)}:[{inner}]")
+            else:
+                parts.append(f"{_compact(key)}:{_compact(value)}")
+        return ("{" + ",".join(parts) + "}").encode()
+
     def digest(self) -> str:
         digest = hashlib.sha256()
-        digest.update(json.dumps(self.data, separators=(",", ":"), ensure_ascii=False).encode())
-        digest.update(json.dumps(self.pairs.ids, separators=(",", ":")).encode())
+        digest.update(self.data_json())
+        digest.update(_compact(self.pairs.ids).encode())
         for array in (self.pairs.rows, self.pairs.cols, self.pairs.vals):
             digest.update(np.ascontiguousarray(array, dtype="<i8").tobytes())
         return digest.hexdigest()
