@@ -42,7 +42,7 @@ def save(engine: Engine, path: Path) -> Position:
 
     Layout: a magic line, a JSON header line, the length of the compressed
     JSON data as 8 bytes, that data, then the pair table's three arrays in
-    numpy's ``.npy`` format."""
+    numpy's ``.npy`` format (32-bit), compressed together."""
     with engine.lock:
         snapshot, position = engine.state(), engine.position
     header = json.dumps(_header(engine.config, position)).encode()
@@ -50,8 +50,9 @@ def save(engine: Engine, path: Path) -> Position:
     body = zlib.compress(b'{"data":' + snapshot.data_json() + b',"pair_ids":' + ids + b"}", 1)
     arrays = io.BytesIO()
     for array in (snapshot.pairs.rows, snapshot.pairs.cols, snapshot.pairs.vals):
-        np.save(arrays, array, allow_pickle=False)
-    raw = _MAGIC + header + b"\n" + len(body).to_bytes(8, "big") + body + arrays.getvalue()
+        np.save(arrays, array.astype(np.int32), allow_pickle=False)
+    packed = zlib.compress(arrays.getvalue(), 1)
+    raw = _MAGIC + header + b"\n" + len(body).to_bytes(8, "big") + body + packed
     write_atomically(path, raw)
     return position
 
@@ -77,8 +78,8 @@ def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None
     try:
         size = int.from_bytes(body[:8], "big")
         data = json.loads(zlib.decompress(body[8 : 8 + size]))
-        arrays = io.BytesIO(body[8 + size :])
-        rows, cols, vals = (np.load(arrays, allow_pickle=False) for _ in range(3))
+        arrays = io.BytesIO(zlib.decompress(body[8 + size :]))
+        rows, cols, vals = (np.load(arrays, allow_pickle=False).astype(np.int64) for _ in range(3))
         pairs = PairTable(data["pair_ids"], rows, cols, vals)
         return Engine.from_state(Snapshot(data["data"], pairs), position, config)
     except (ValueError, KeyError, TypeError, IndexError, EOFError, OSError, zlib.error):
