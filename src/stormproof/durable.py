@@ -17,11 +17,6 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-#: a big file is flushed to disk this much at a time, so other writers' fsyncs
-#: (the log's, before every acknowledgment) never queue behind all of it
-_FLUSH_EVERY = 4 << 20
-
-
 def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data``: write a temporary file beside it, fsync,
     rename over, fsync the folder."""
@@ -29,11 +24,8 @@ def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as f:
-        view = memoryview(data)
-        for start in range(0, len(view), _FLUSH_EVERY):
-            f.write(view[start : start + _FLUSH_EVERY])
-            f.flush()
-            os.fdatasync(f.fileno())
+        f.write(data)
+        f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
     fsync_dir(path.parent)
