@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from stormproof.actions import derived_id
-from stormproof.actions.accounts import _hash_password
+from stormproof.actions.accounts import hash_password
 from stormproof.events import (
     AccountCreated,
     Event,
@@ -177,7 +177,7 @@ def build(source: KuaiRand, *, users: int, videos: int, seed: int = 7) -> Catalo
     """Draw the whole catalog and its history as log events (nothing written yet)."""
     rng = np.random.default_rng(seed)
     now = int(time.time() * 1000)
-    password_hash = _hash_password(PASSWORD, 2**8, b"foryou-benchmark")
+    password_hash = hash_password(PASSWORD, 2**8, b"foryou-benchmark")
     cat = Catalog()
     stamped: list[tuple[int, str, Event]] = []
 

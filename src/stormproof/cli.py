@@ -21,7 +21,6 @@ from stormproof.cluster_cli import app as cluster_app
 from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
 from stormproof.recommend import checkpoint
-from stormproof.recommend.engine import Engine, EngineConfig
 from stormproof.settings import Settings
 from stormproof.views import all_views
 from stormproof.views.store import Digests, Projector, ViewStore
@@ -126,9 +125,7 @@ def digest(
         log = SqliteLog(settings.log_path)
         store = ViewStore(settings.views_path, all_views(), partitions=log.partitions)
         try:
-            config = EngineConfig()
-            engine = checkpoint.load(settings.checkpoint_path, config, store.position())
-            engine = engine or Engine(config, partitions=log.partitions)
+            engine = checkpoint.resume(settings.checkpoint_path, store.position())
             await checkpoint.catch_up(engine, log, store)
             store.followers.append(engine)
             return store.digests()

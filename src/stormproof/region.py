@@ -24,7 +24,7 @@ from stormproof.errors import LogError, StormproofError
 from stormproof.log import Log
 from stormproof.log.sqlite import SqliteLog
 from stormproof.recommend import checkpoint
-from stormproof.recommend.engine import Engine, EngineConfig
+from stormproof.recommend.engine import Engine
 from stormproof.settings import Settings
 from stormproof.views import all_views
 from stormproof.views.store import Projector, ViewStore
@@ -82,9 +82,7 @@ class Region:
             log = SqliteLog(settings.log_path)
             blobs = FileBlobStore(settings.blobs_dir)
         store = ViewStore(settings.views_path, all_views(), partitions=log.partitions)
-        config = EngineConfig()
-        engine = checkpoint.load(settings.checkpoint_path, config, store.position())
-        engine = engine or Engine(config, partitions=log.partitions)
+        engine = checkpoint.resume(settings.checkpoint_path, store.position())
         store.followers.append(engine)
         return cls(
             settings=settings,

@@ -25,11 +25,24 @@ events = st.lists(
 )
 
 
-def build(batch: list[tuple[str, int, int, str]]) -> Engine:
+Stamped = tuple[str, int, int, str, int]  # user, video, time, kind, event number
+
+
+def stamp(batch: list[tuple[str, int, int, str]]) -> list[Stamped]:
+    """Number the events: the stamps (time, event id) travel with each event,
+    as they do in the log, whatever order they are applied in."""
+    return [(user, video, at, kind, n) for n, (user, video, at, kind) in enumerate(batch)]
+
+
+def build(events: list[Stamped], *, peek_at: int = -1) -> Engine:
+    """Eight videos by three creators, then ``events`` in the order given;
+    with ``peek_at``, a snapshot is taken before that step."""
     engine = Engine()
     for v in range(8):
         engine.upload(f"v{v}", f"c{v % 3}", 0, 1000)
-    for n, (user, video, at, kind) in enumerate(batch):
+    for step, (user, video, at, kind, n) in enumerate(events):
+        if step == peek_at:
+            engine.state()  # a snapshot midway re-copies only what changes after it
         completed = kind == "complete"
         kind = "watch" if completed else kind
         engine.interact(user, f"v{video}", kind, (at, f"e{n:03d}", 0), 500, completed)
@@ -68,31 +81,17 @@ def _engaged(signal: Signal) -> bool:
 @settings(max_examples=150, deadline=None)
 @given(batch=events, seed=st.randoms(use_true_random=False))
 def test_any_order_gives_the_same_state_and_exact_pair_weights(batch, seed) -> None:  # type: ignore[no-untyped-def]
-    # The stamps (time, event id) travel with each event, as they do in the log.
-    stamped = [(user, video, at, kind, n) for n, (user, video, at, kind) in enumerate(batch)]
+    stamped = stamp(batch)
     shuffled = stamped[:]
     seed.shuffle(shuffled)
-
-    def run(order: list[tuple[str, int, int, str, int]], peek_at: int = -1) -> Engine:
-        engine = Engine()
-        for v in range(8):
-            engine.upload(f"v{v}", f"c{v % 3}", 0, 1000)
-        for step, (user, video, at, kind, n) in enumerate(order):
-            if step == peek_at:
-                engine.state()  # a snapshot midway re-copies only what changes after it
-            completed = kind == "complete"
-            kind = "watch" if completed else kind
-            engine.interact(user, f"v{video}", kind, (at, f"e{n:03d}", 0), 500, completed)
-        return engine
-
-    in_order, out_of_order = run(stamped), run(shuffled, peek_at=len(shuffled) // 2)
+    in_order, out_of_order = build(stamped), build(shuffled, peek_at=len(shuffled) // 2)
     assert in_order.digest() == out_of_order.digest()
     assert pairs_by_id(out_of_order) == expected_pairs(out_of_order)
 
 
 def test_a_checkpointed_state_loads_back_equal() -> None:
     batch = [("u1", v, v, "complete") for v in range(5)] + [("u2", 3, 9, "like")]
-    engine = build(batch)
+    engine = build(stamp(batch))
     engine.interact("u2", "v1", "not_interested", (11, "x", 0))
     engine.follow("u1", "c2", (12, "y", 0), True)
     engine.reset("u2", 13)
@@ -131,7 +130,7 @@ def test_strength_counts_completion_most_and_half_watches_a_little() -> None:
 
 
 def test_the_snapshot_json_is_what_json_dumps_gives() -> None:
-    engine = build([("ü", 1, 5, "like"), ("u2", 2, 6, "complete")])
+    engine = build(stamp([("ü", 1, 5, "like"), ("u2", 2, 6, "complete")]))
     engine.follow("ü", "c1", (7, "f", 0), True)
     snapshot = engine.state()
     whole = json.dumps(snapshot.data, separators=(",", ":"), ensure_ascii=False).encode()

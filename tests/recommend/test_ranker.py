@@ -29,6 +29,14 @@ def complete(engine: Engine, user: str, *videos: str, at: int = NOW - HOUR) -> N
         engine.interact(user, video, "watch", stamp(at + n), 10_000, True)
 
 
+def two_tastes(engine: Engine, first: tuple[str, str], second: tuple[str, str]) -> None:
+    """Two fans engage with ``first`` (9 hours ago), then with ``second``
+    (2 hours ago): far enough apart in their timelines to tell the tastes apart."""
+    for fan in ("f1", "f2"):
+        complete(engine, fan, *first, at=NOW - 9 * HOUR)
+        complete(engine, fan, *second, at=NOW - 2 * HOUR)
+
+
 def ids(engine: Engine, user: str, limit: int = 10, **options: object) -> list[str]:
     return [pick.video_id for pick in rank(engine, user, limit=limit, now=NOW, **options)]  # type: ignore[arg-type]
 
@@ -85,9 +93,7 @@ def test_followed_creators_are_a_source_until_unfollowed() -> None:
 def test_an_interaction_shapes_the_very_next_page() -> None:
     engine = Engine()
     catalog(engine, {v: f"c{v}" for v in "ABCDEFGH"})
-    for fan in ("f1", "f2"):
-        complete(engine, fan, "A", "B", at=NOW - 9 * HOUR)
-        complete(engine, fan, "E", "F", at=NOW - 2 * HOUR)
+    two_tastes(engine, ("A", "B"), ("E", "F"))
     before = ids(engine, "me", limit=3)
     complete(engine, "me", "E", at=NOW - 5)
     after = rank(engine, "me", limit=3, now=NOW)
@@ -98,9 +104,7 @@ def test_an_interaction_shapes_the_very_next_page() -> None:
 def test_a_reset_forgets_taste_but_not_what_was_seen() -> None:
     engine = Engine()
     catalog(engine, {v: f"c{v}" for v in "ABCD"})
-    for fan in ("f1", "f2"):
-        complete(engine, fan, "A", "B", at=NOW - 9 * HOUR)
-        complete(engine, fan, "C", "D", at=NOW - 2 * HOUR)
+    two_tastes(engine, ("A", "B"), ("C", "D"))
     complete(engine, "me", "A", at=NOW - 100)
     assert rank(engine, "me", limit=1, now=NOW)[0].because == ("A",)
     engine.reset("me", NOW - 50)

@@ -16,13 +16,14 @@ from stormproof.events import AccountCreated, SessionStarted
 from stormproof.region import Region
 from stormproof.views import accounts
 
-__all__ = ["Credentials", "authenticate", "log_in", "sign_up", "token_for"]
+__all__ = ["Credentials", "authenticate", "hash_password", "log_in", "sign_up", "token_for"]
 
 USERNAME = re.compile(r"^[a-z0-9_.]{3,30}$")
 MIN_PASSWORD = 8
 
 
-def _hash_password(password: str, cost: int, salt: bytes) -> str:
+def hash_password(password: str, cost: int, salt: bytes) -> str:
+    """The stored form of a password: scrypt with ``cost`` and ``salt``."""
     key = hashlib.scrypt(password.encode(), salt=salt, n=cost, r=8, p=1, maxmem=2**26)
     return f"scrypt${cost}${salt.hex()}${key.hex()}"
 
@@ -56,7 +57,7 @@ async def sign_up(
         # The salt derives from the key, so a retry elsewhere writes the same event.
         salt = hashlib.sha256(f"salt:{key}".encode()).digest()[:16]
         password_hash = await asyncio.to_thread(
-            _hash_password, password, region.settings.password_cost, salt
+            hash_password, password, region.settings.password_cost, salt
         )
         payload = AccountCreated(
             user_id=derived_id("u_", key), username=username, password_hash=password_hash

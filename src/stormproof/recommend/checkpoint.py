@@ -28,7 +28,7 @@ from stormproof.recommend.engine import FORMAT, Engine, EngineConfig, PairTable,
 from stormproof.views.keys import first_copy
 from stormproof.views.store import ViewStore
 
-__all__ = ["catch_up", "load", "save"]
+__all__ = ["catch_up", "load", "resume", "save"]
 
 _MAGIC = b"stormproof-foryou-checkpoint\n"
 
@@ -89,6 +89,13 @@ def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None
 def _first_copies(db: sqlite3.Connection, entries: list[Entry]) -> list[Entry]:
     """The entries whose write the views applied from this very copy."""
     return [e for e in entries if first_copy(db, e.key) == (e.partition, e.seq)]
+
+
+def resume(path: Path, views_at: Position, config: EngineConfig | None = None) -> Engine:
+    """The engine saved at ``path`` if it is usable with views at ``views_at``,
+    else an empty one; either way, :func:`catch_up` brings it to the views."""
+    config = config or EngineConfig()
+    return load(path, config, views_at) or Engine(config, partitions=len(views_at))
 
 
 async def catch_up(engine: Engine, log: Log, store: ViewStore, *, batch: int = 1000) -> None:

@@ -171,7 +171,6 @@ class Engine:
         self.item_ids: list[str] = []
         self._index: dict[str, int] = {}
         self.owner: list[str | None] = []
-        self.created_at: list[int] = []
         self.duration_ms: list[int] = []
         #: per video: uploaded and not deleted; upload time; creator (index into
         #: ``creators``, -1 before the upload arrives) — arrays for the ranker
@@ -182,7 +181,7 @@ class Engine:
         self.creator_index: dict[str, int] = {}
         self._deletions: dict[int, set[str]] = {}
         self.by_owner: dict[str, list[int]] = {}
-        #: live videos as (created_at, video id, index), oldest first
+        #: live videos as (upload time, video id, index), oldest first
         self.catalog: list[tuple[int, str, int]] = []
         self.counters: Ints = np.zeros((0, len(FLAGS)), dtype=np.int64)
         #: the counters summed over every video
@@ -218,7 +217,6 @@ class Engine:
         self._dirty_items.add(n)
         self.item_ids.append(video_id)
         self.owner.append(None)
-        self.created_at.append(0)
         self.duration_ms.append(0)
         if n >= len(self.counters):
             grow = max(64, n)
@@ -283,7 +281,7 @@ class Engine:
         if self.owner[item] is not None:
             return
         self._dirty_items.add(item)
-        self.owner[item], self.created_at[item], self.duration_ms[item] = owner, at, duration_ms
+        self.owner[item], self.duration_ms[item] = owner, duration_ms
         self.born[item] = at
         self.creator[item] = self.creator_index.setdefault(owner, len(self.creators))
         if self.creator[item] == len(self.creators):
@@ -302,7 +300,7 @@ class Engine:
         if self.live[item] and self.owner[item] == actor:
             self.live[item] = False
             self.by_owner[actor].remove(item)
-            self.catalog.remove((self.created_at[item], video_id, item))
+            self.catalog.remove((int(self.born[item]), video_id, item))
             self.version += 1
 
     def follow(self, user_id: str, followee: str, stamp: Stamp, active: bool) -> None:
@@ -417,7 +415,7 @@ class Engine:
             ids = list(self.item_ids)
             for i in self._dirty_items:
                 self._rows_items[i] = [
-                    ids[i], self.owner[i], self.created_at[i], self.duration_ms[i],
+                    ids[i], self.owner[i], int(self.born[i]), self.duration_ms[i],
                     sorted(self._deletions.get(i, ())),
                 ]  # fmt: skip
             for user_id in self._dirty_users:

@@ -416,7 +416,7 @@ def _page(
         if item not in taken:
             taken.add(item)
             page.append(make())
-    for item in sorted(own, key=lambda i: (-engine.created_at[i], ids[i])):
+    for item in sorted(own, key=lambda i: (-int(engine.born[i]), ids[i])):
         if len(page) == limit:
             break
         if engine.live[item] and cut(ids[item]) not in excluded:
