@@ -27,12 +27,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _ephemeral_low(default: int = 32768) -> int:
+    """The lowest port the kernel hands out as a connection's own (local) port."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
 def free_base_port(count: int = 3) -> int:
     """A base port ``b`` such that ``b + i``, ``b + 100 + i`` and ``b + 200 + i``
-    (``i < count``) are all free: the layout of a local cluster."""
+    (``i < count``) are all free: the layout of a local cluster.
+
+    The range lies below the kernel's ephemeral ports: a restored region binds
+    its old ports again, and one of them must not have become some outgoing
+    connection's local port while the region was down."""
     rng = random.Random()
+    top = max(min(_ephemeral_low(), 65536) - 300, 10001)
     for _ in range(200):
-        base = rng.randrange(20000, 40000)
+        base = rng.randrange(10000, top)
         ports = [base + offset + i for offset in (0, 100, 200) for i in range(count)]
         if all(_free(port) for port in ports):
             return base

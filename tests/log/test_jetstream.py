@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from nats.aio.msg import Msg
 
+from stormproof.jetstream.links import Links, Unreachable
 from stormproof.log import Entry, Log
 from stormproof.log.jetstream import JetStreamLog
 from stormproof.natsd import NatsCluster
@@ -74,16 +76,22 @@ class Writer:
         await self._task
 
 
-async def read_everything(log: JetStreamLog) -> dict[int, list[Entry]]:
-    """Every entry of every partition, checking each (partition, seq) appears once, in order."""
-    everything: dict[int, list[Entry]] = {}
-    for p in range(log.partitions):
-        entries: list[Entry] = []
-        while batch := await log.read(p, entries[-1].seq if entries else 0):
-            entries.extend(batch)
-        assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
-        everything[p] = entries
-    return everything
+async def read_everything(urls: list[str], prefix: str) -> dict[int, list[Entry]]:
+    """Every entry of every partition as the streams hold it — read by a log of
+    its own, which has appended nothing — checking each (partition, seq)
+    appears once, in order."""
+    log = JetStreamLog(urls, 2, prefix=prefix)
+    try:
+        everything: dict[int, list[Entry]] = {}
+        for p in range(log.partitions):
+            entries: list[Entry] = []
+            while batch := await log.read(p, entries[-1].seq if entries else 0):
+                entries.extend(batch)
+            assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+            everything[p] = entries
+        return everything
+    finally:
+        await log.close()
 
 
 def classify(acked: dict[str, Entry], everything: dict[int, list[Entry]]) -> dict[str, int]:
@@ -105,6 +113,60 @@ def classify(acked: dict[str, Entry], everything: dict[int, list[Entry]]) -> dic
     return counts
 
 
+async def test_own_appends_read_back_exactly_as_the_streams_hold_them(
+    nats_cluster: NatsCluster,
+) -> None:
+    """A log reads what it appended itself from memory (its region waits for
+    its own writes without a network read): that must be what the streams
+    hold, entry for entry, also around a duplicate and a write from elsewhere."""
+    prefix = unique_prefix("O")
+    log = JetStreamLog(nats_cluster.urls, 0, prefix=prefix)
+    other = JetStreamLog(nats_cluster.urls, 1, prefix=prefix)
+    try:
+        await log.ensure_streams()
+        for n in range(6):
+            await log.append(f"k{n}", event(n), partition=n % 2)
+        await other.append("elsewhere", event(99), partition=0)  # a seq this log did not write
+        await log.append("k1", event(1), partition=1)  # a duplicate: nothing new
+        await log.append("k6", event(6), partition=0)
+        stored = await read_everything(nats_cluster.urls, prefix)
+        for p in (0, 1):
+            mine = []
+            while batch := await log.read(p, mine[-1].seq if mine else 0):
+                mine.extend(batch)
+            assert mine == stored[p]
+        assert [e.key for e in stored[0]] == ["k0", "k2", "k4", "elsewhere", "k6"]
+    finally:
+        await log.close()
+        await other.close()
+
+
+async def test_only_an_unacknowledged_publish_marks_its_server_failed(
+    nats_cluster: NatsCluster,
+) -> None:
+    """A request that times out says the server is down only when it was a
+    publish to a stream that server leads; anything else (a direct get the
+    server handed to a frozen replica, a stream info its leader must answer)
+    is answered elsewhere, and writes must not start avoiding a live server."""
+    links = Links(nats_cluster.urls, 0)
+    try:
+        nc = await links.client(0)
+        await nc.subscribe("silent.>", cb=_never_answer)  # receives, never replies
+        await nc.flush()
+        with pytest.raises(Unreachable):
+            await links.request(0, "silent.read", b"", timeout=0.1)
+        assert not links[0].suspect()
+        with pytest.raises(Unreachable):
+            await links.request(0, "silent.publish", b"", timeout=0.1, blame=True)
+        assert links[0].suspect()
+    finally:
+        await links.close()
+
+
+async def _never_answer(msg: Msg) -> None:
+    pass
+
+
 async def wait_for_leaders(log: JetStreamLog, wanted: list[str], timeout: float = 60) -> None:
     """Run the rebalance loop (as a region does) until leaders are as wanted."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -118,8 +180,9 @@ async def test_killing_a_partition_leader_loses_no_acked_append(own_cluster: Nat
     """Guards the promise: SIGKILL of partition 0's server while appends to
     partition 0 go on; writes are rerouted, reads work without a leader, the
     server comes back, catches up and gets its leader back."""
-    names = own_cluster.names
-    log = JetStreamLog(own_cluster.urls, 1, prefix=unique_prefix("K"))
+    names, prefix = own_cluster.names, unique_prefix("K")
+    log = JetStreamLog(own_cluster.urls, 1, prefix=prefix)
+    reader = JetStreamLog(own_cluster.urls, 1, prefix=prefix)  # appends nothing
     try:
         await log.ensure_streams()
         writer = Writer(log).start()
@@ -131,7 +194,7 @@ async def test_killing_a_partition_leader_loses_no_acked_append(own_cluster: Nat
 
         # No leader for partition 0 now (JetStream needs seconds to elect one),
         # yet its replicas answer reads.
-        assert await log.read(0, 0, len(before)) == [
+        assert await reader.read(0, 0, len(before)) == [
             Entry(0, e.seq, e.key, e.event) for e in before
         ]
         await asyncio.sleep(2.0)
@@ -142,7 +205,7 @@ async def test_killing_a_partition_leader_loses_no_acked_append(own_cluster: Nat
         await asyncio.sleep(1.0)
         await writer.stop()
         await wait_for_leaders(log, names)
-        counts = classify(writer.acked, await read_everything(log))
+        counts = classify(writer.acked, await read_everything(own_cluster.urls, prefix))
         print(
             f"\nkill: {counts}, {acked_after_kill} acks after the kill, "
             f"longest gap between acks {writer.longest_gap:.3f}s"
@@ -151,13 +214,14 @@ async def test_killing_a_partition_leader_loses_no_acked_append(own_cluster: Nat
         assert {e.partition for e in writer.acked.values()} != {0}, "nothing was rerouted"
     finally:
         await log.close()
+        await reader.close()
 
 
 async def test_freezing_a_partition_leader_loses_no_acked_append(own_cluster: NatsCluster) -> None:
     """Guards against gray failure: SIGSTOP of partition 0's server (its sockets
     stay open, it just stops answering), then SIGCONT."""
-    names = own_cluster.names
-    log = JetStreamLog(own_cluster.urls, 1, prefix=unique_prefix("F"))
+    names, prefix = own_cluster.names, unique_prefix("F")
+    log = JetStreamLog(own_cluster.urls, 1, prefix=prefix)
     try:
         await log.ensure_streams()
         writer = Writer(log).start()
@@ -171,7 +235,7 @@ async def test_freezing_a_partition_leader_loses_no_acked_append(own_cluster: Na
         await writer.stop()
         assert acked_while_frozen > 0, "appends stopped with the frozen server"
         await wait_for_leaders(log, names)
-        counts = classify(writer.acked, await read_everything(log))
+        counts = classify(writer.acked, await read_everything(own_cluster.urls, prefix))
         print(
             f"\nfreeze: {counts}, {acked_while_frozen} acks while frozen, "
             f"longest gap between acks {writer.longest_gap:.3f}s"

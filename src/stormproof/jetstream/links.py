@@ -185,14 +185,25 @@ class Links:
         *,
         timeout: float,
         headers: dict[str, str] | None = None,
+        blame: bool = False,
     ) -> Msg:
-        """A request through server ``i``: its answer, or :class:`Unreachable`."""
+        """A request through server ``i``: its answer, or :class:`Unreachable`.
+
+        A timeout marks the server failed only with ``blame``: a publish that
+        its stream's leader — on that server — does not ack. Anything else may
+        be answered by some other server (a stream's leader, the meta leader, a
+        replica the server picked), and one of those being frozen says nothing
+        about this one."""
         nc = await self.client(i)
         try:
             return await nc.request(subject, payload, timeout=timeout, headers=headers)
         except NoRespondersError as exc:  # the server is fine; nothing serves the subject
             raise Unreachable(f"no responders for {subject} via {self[i].url}") from exc
-        except (NatsError, OSError, TimeoutError) as exc:
+        except TimeoutError as exc:
+            if blame:
+                self.mark_failed(i)
+            raise Unreachable(f"{subject} via {self[i].url}: {exc!r}") from exc
+        except (NatsError, OSError) as exc:
             self.mark_failed(i)
             raise Unreachable(f"{subject} via {self[i].url}: {exc!r}") from exc
 

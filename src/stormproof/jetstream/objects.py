@@ -150,6 +150,7 @@ async def upload(
             json.dumps(meta).encode(),
             timeout=chunk_timeout,
             headers=headers,
+            blame=True,
         )
         if "error" in json.loads(msg.data):
             raise Unreachable(f"{bucket} refused the meta of {name}: {msg.data[:200]!r}")

@@ -172,10 +172,11 @@ _HEDGES = 5
 
 def _routes(links: Links, i: int) -> list[int]:
     """Which server each copy of a hedged read goes through: ``i`` first (its
-    own replica is the one that is caught up), then the others, in case ``i``
-    itself is frozen."""
+    own replica is the one that is caught up), then each of the others — a
+    server that sent one copy to a frozen replica often sends the next there
+    too — then ``i`` again."""
     others = [j for j in links.read_order() if j != i] or [i]
-    return [i, i, i, others[0], others[-1]][:_HEDGES]
+    return [i, others[0], others[-1], i, others[0]][:_HEDGES]
 
 
 async def _hedged(attempt: Callable[[int], Awaitable[T]]) -> T:
@@ -230,7 +231,9 @@ async def direct_get(
         msg = await _hedged(attempt)
     except NoRespondersError as exc:
         raise Unreachable(f"no responders for {subject} via {links[i].url}") from exc
-    except (NatsError, OSError, TimeoutError) as exc:
+    except TimeoutError as exc:  # some replica the servers picked is frozen: not i's fault
+        raise Unreachable(f"direct get {stream} via {links[i].url}: {exc!r}") from exc
+    except (NatsError, OSError) as exc:
         links.mark_failed(i)
         raise Unreachable(f"direct get {stream} via {links[i].url}: {exc!r}") from exc
     status = _status(msg)
@@ -282,6 +285,8 @@ async def direct_batch(
         return await _hedged(attempt)
     except _BadStatus as exc:
         raise Unreachable(f"direct get {stream} via {links[i].url}: status {exc.status}") from exc
-    except (NatsError, OSError, TimeoutError) as exc:
+    except TimeoutError as exc:
+        raise Unreachable(f"direct get {stream} via {links[i].url}: {exc!r}") from exc
+    except (NatsError, OSError) as exc:
         links.mark_failed(i)
         raise Unreachable(f"direct get {stream} via {links[i].url}: {exc!r}") from exc

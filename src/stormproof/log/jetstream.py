@@ -14,6 +14,10 @@ Reads are direct gets, answered by any replica (the local one first), so they
 go on while a stream has no leader. A replica may lag the leader by a few
 milliseconds: the log remembers the highest sequence it knows exists in each
 partition and asks another replica, or again, when one answers short of it.
+What this process appended itself it reads from memory: the ack says exactly
+where the message is stored, and a region waits for its own writes to reach
+its views before answering — that wait must not depend on a network read
+that a frozen replica can hold up.
 See ``docs/adr/008-jetstream-backends.md``.
 """
 
@@ -49,6 +53,8 @@ _STALE_READ_PATIENCE = 2.0
 #: after a wake-up hint, how soon wait() looks again (the stream stores a
 #: message a few milliseconds after subscribers see it)
 _SETTLE = 0.02
+#: per partition, how many of its own appends a process keeps for reading back
+_OWN_KEEP = 10_000
 
 
 class JetStreamLog:
@@ -83,6 +89,8 @@ class JetStreamLog:
         self._duplicate_window = duplicate_window
         #: per partition, the highest sequence this process knows exists
         self._known = [0] * n
+        #: per partition, entries this process appended, by sequence
+        self._own: list[dict[int, Entry]] = [{} for _ in range(n)]
         self._hint = asyncio.Event()
         self._hint_task: asyncio.Task[None] | None = None
 
@@ -173,8 +181,10 @@ class JetStreamLog:
                 if duplicate:
                     stored = await self._entry_at(p, seq)
                     return Entry(p, seq, key, stored.event, duplicate=True)
+                entry = Entry(p, seq, key, event)
+                self._keep_own(entry)
                 self._wake()
-                return Entry(p, seq, key, event)
+                return entry
             if loop.time() > deadline:
                 raise LogError(f"no partition acknowledged {key!r}: {failures[-3:]}")
             await asyncio.sleep(0.05)  # every server refused at once: do not spin
@@ -182,7 +192,7 @@ class JetStreamLog:
     async def _publish(self, p: int, key: str, body: bytes) -> tuple[int, bool]:
         headers = {"Nats-Msg-Id": key, "Nats-Expected-Stream": self._streams[p]}
         msg = await self._links.request(
-            p, self._subjects[p], body, timeout=self._ack_timeout, headers=headers
+            p, self._subjects[p], body, timeout=self._ack_timeout, headers=headers, blame=True
         )
         try:
             ack = json.loads(msg.data)
@@ -194,6 +204,25 @@ class JetStreamLog:
                 raise Unreachable(f"{self._streams[p]}: {error}")
             raise LogError(f"{self._streams[p]} refused {key!r}: {error}")
         return int(ack["seq"]), bool(ack.get("duplicate"))
+
+    def _keep_own(self, entry: Entry) -> None:
+        own = self._own[entry.partition]
+        own[entry.seq] = entry
+        while len(own) > _OWN_KEEP:
+            del own[next(iter(own))]
+
+    def _read_own(self, partition: int, after: int, limit: int) -> list[Entry]:
+        """The entries right after ``after`` that this process appended (it
+        knows them exactly), as far as they run without a gap."""
+        own = self._own[partition]
+        while own and (oldest := next(iter(own))) <= after:
+            del own[oldest]  # read already: the readers are past it
+        entries: list[Entry] = []
+        seq = after + 1
+        while len(entries) < limit and (entry := own.get(seq)) is not None:
+            entries.append(entry)
+            seq += 1
+        return entries
 
     async def _entry_at(self, partition: int, seq: int) -> Entry:
         entries = await self.read(partition, seq - 1, 1)
@@ -209,6 +238,8 @@ class JetStreamLog:
         if limit <= 0:
             return []
         self._start()
+        if own := self._read_own(partition, after, limit):
+            return own
         surely = min(self._known[partition], after + limit)  # these entries exist
         patience = time.monotonic() + _STALE_READ_PATIENCE
         best: list[Entry] | None = None
@@ -270,6 +301,29 @@ class JetStreamLog:
             raise LogError("no replica answered for some partitions")
         return [seq or 0 for seq in seqs]
 
+    def _beyond(self, positions: Sequence[int]) -> bool:
+        return any(k > pos for k, pos in zip(self._known, positions, strict=False))
+
+    async def _poll(self, partitions: list[int], positions: Sequence[int]) -> None:
+        """Ask replicas for the last sequence of ``partitions``, unless this
+        process appends past ``positions`` meanwhile: a frozen replica can hold
+        a poll for a quarter of a second, and an own write must not wait that."""
+        poll: asyncio.Future[list[int | None]] = asyncio.ensure_future(
+            asyncio.gather(*(self._last_seq(p) for p in partitions))
+        )
+        try:
+            while not poll.done():
+                woken: asyncio.Future[bool] = asyncio.ensure_future(self._hint.wait())
+                try:
+                    await asyncio.wait((poll, woken), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    woken.cancel()
+                if self._beyond(positions):
+                    return
+            poll.result()
+        finally:
+            poll.cancel()
+
     async def wait(self, positions: Sequence[int], timeout: float) -> None:
         self._start()
         loop = asyncio.get_running_loop()
@@ -277,13 +331,13 @@ class JetStreamLog:
         step = self._poll_interval
         while True:
             hint = self._hint  # taken before looking: no lost wake-up
-            if any(k > pos for k, pos in zip(self._known, positions, strict=False)):
+            if self._beyond(positions):
                 return
             # Only the partitions the caller waits for: a partition whose leader
             # is frozen answers slowly and must not hold up the others.
             watched = [p for p, pos in enumerate(positions[: self.partitions]) if pos < 2**62]
-            await asyncio.gather(*(self._last_seq(p) for p in watched))
-            if any(k > pos for k, pos in zip(self._known, positions, strict=False)):
+            await self._poll(watched, positions)
+            if self._beyond(positions):
                 return
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -293,7 +347,7 @@ class JetStreamLog:
             except TimeoutError:
                 step = min(step * 2, self._poll_interval)
                 continue
-            if any(k > pos for k, pos in zip(self._known, positions, strict=False)):
+            if self._beyond(positions):
                 return  # woken by an append of this process: it is stored
             # Subscribers see a publish before the stream has stored it: look
             # again shortly, then less and less often.

@@ -181,6 +181,8 @@ class Projector:
     async def _drain(self, partition: int) -> None:
         while entries := await self.log.read(partition, self.position[partition], self.batch):
             self._advance(await asyncio.to_thread(self.store.apply, entries))
+            if len(entries) < self.batch:
+                return  # the end, a moment ago: the log's wait() tells of more
 
     async def run(self, idle_wait: float = 1.0) -> None:
         """Apply new entries as they arrive, until cancelled. Each partition
