@@ -5,8 +5,12 @@ watch events, uploads; several users, each with the SDK) and a reader, and
 cuts power (SIGKILL) to — or freezes (SIGSTOP) — one region at a time, N
 times, restoring each. For every fault it prints:
 
-- the longest time one client went without an acknowledged write (any
-  kind, uploads included), and the reader without a successful read;
+- the longest one user waited for one write (a message or an interaction,
+  from sending it to its acknowledgement, retries and hedges included), and
+  the longest time no user at all got a write acknowledged; the slowest
+  upload, next to the slowest in the 4 s before the fault (an upload's time
+  grows with its size: it is compared with itself, not with the target);
+- the longest time the reader went without a successful read;
 - in the same run, the longest gap between acknowledgments of a plain
   JetStream publisher on one R3 stream whose leader sits in the failed
   region (nats-py, default reconnect behaviour) — the engine alone;
@@ -90,13 +94,20 @@ def gap(times: list[float], start: float, end: float) -> float:
     return max(b - a for a, b in itertools.pairwise(points))
 
 
-def client_gap(workload: Workload, start: float, end: float) -> float:
-    """The longest time one user went without an acknowledged write of any
-    kind (an upload in the middle counts with its whole duration)."""
-    return max(
-        gap([op.ended for op in workload.ops if op.user == user and op.outcome == "ok"], start, end)
-        for user in workload.names
-    )
+def longest_wait(
+    workload: Workload, start: float, end: float, kinds: set[str]
+) -> tuple[float, str]:
+    """The longest one user waited for one write of ``kinds`` acknowledged
+    between ``start`` and ``end`` (sent before or after the fault), and where
+    it was answered; a write that failed or stayed unknown counts as inf."""
+    worst, where = 0.0, ""
+    for op in workload.ops:
+        if op.kind not in kinds or op.outcome == "pending" or not start <= op.ended <= end:
+            continue  # another kind, still in flight, or ended outside the window
+        took = op.ended - op.started if op.outcome == "ok" else float("inf")
+        if took > worst:
+            worst, where = took, f"{op.kind} answered by {op.region}"
+    return worst, where
 
 
 async def main() -> None:
@@ -136,9 +147,16 @@ async def main() -> None:
                 await asyncio.to_thread(cluster.thaw, victim)
             await asyncio.sleep(3)  # the window covers the fault and the return
             end = time.monotonic()
+            writes = [op.ended for op in workload.ops if op.outcome == "ok"
+                      and op.kind != "upload"]  # fmt: skip
+            wait, where = longest_wait(workload, start, end, {"message", "watch"})
+            upload, _ = longest_wait(workload, start, end, {"upload"})
+            upload_before, _ = longest_wait(workload, start - 4, start, {"upload"})
             rows.append({
                 "fault": k + 1, "region": victim,
-                "write_gap_s": round(client_gap(workload, start, end), 3),
+                "write_wait_s": round(wait, 3), "slowest": where,
+                "write_gap_s": round(gap(writes, start, end), 3),
+                "upload_s": round(upload, 3), "upload_before_s": round(upload_before, 3),
                 "read_gap_s": round(gap(reader.oks, start, end), 3),
                 "raw_jetstream_gap_s": round(gap(raw.acks, start, end), 3),
             })  # fmt: skip
@@ -153,6 +171,7 @@ async def main() -> None:
         ok = sum(1 for op in workload.ops if op.outcome == "ok")
         print(json.dumps({"acknowledged_writes": ok, "verdicts": verdicts}, indent=1))
         print(
+            f"max write wait {max(r['write_wait_s'] for r in rows):.3f} s, "
             f"max write gap {max(r['write_gap_s'] for r in rows):.3f} s, "
             f"max read gap {max(r['read_gap_s'] for r in rows):.3f} s, "
             f"raw JetStream max gap {max(r['raw_jetstream_gap_s'] for r in rows):.3f} s, "
