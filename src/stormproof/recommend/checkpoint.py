@@ -43,8 +43,7 @@ def save(engine: Engine, path: Path) -> Position:
     Layout: a magic line, a JSON header line, the length of the compressed
     JSON data as 8 bytes, that data, then the pair table's three arrays in
     numpy's ``.npy`` format (32-bit), compressed together."""
-    with engine.lock:
-        snapshot, position = engine.state(), engine.position
+    snapshot, position = engine.state_at()
     header = json.dumps(_header(engine.config, position)).encode()
     ids = json.dumps(snapshot.pairs.ids, separators=(",", ":")).encode()
     body = zlib.compress(b'{"data":' + snapshot.data_json() + b',"pair_ids":' + ids + b"}", 1)

@@ -409,9 +409,16 @@ class Engine:
 
     def state(self) -> Snapshot:
         """The whole state as data ordered by ids: equal engines give equal
-        snapshots, whatever order they applied events in. Only copying
-        happens under the lock; ordering the pair table happens after."""
+        snapshots, whatever order they applied events in."""
+        return self.state_at()[0]
+
+    def state_at(self) -> tuple[Snapshot, Position]:
+        """:meth:`state` and the position it stands at. Only copying happens
+        under the lock (tens of milliseconds once the first snapshot is
+        cached); ordering, which takes longer, happens after: a caller must
+        not hold the lock around this, or every write waits for it."""
         with self.lock:
+            position = self.position
             ids = list(self.item_ids)
             for i in self._dirty_items:
                 self._rows_items[i] = [
@@ -448,7 +455,7 @@ class Engine:
                 trend.append([ids[i], [list(slot) for slot in sorted(slots)]])
         data = {"format": FORMAT, "items": items, "users": users,
                 "last_bucket": last_bucket, "trend": trend}  # fmt: skip
-        return Snapshot(data, PairTable.of(ids, by_id, list(rows)))
+        return Snapshot(data, PairTable.of(ids, by_id, list(rows))), position
 
     def digest(self) -> str:
         """SHA-256 of :meth:`state`: equal in every region at equal positions."""

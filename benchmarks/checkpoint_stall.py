@@ -1,0 +1,120 @@
+"""Checkpoint stall: how long a write waits while the For You engine saves a checkpoint.
+
+Seeds an embedded log with a KuaiRand-shaped catalog (``--scale`` x 10,000
+users and 100,000 videos, as ``benchmarks/foryou.py``), then serves it twice
+with ``stormproof serve`` (a real process on loopback): once with periodic
+checkpoints off — the reference — and once saving every ``--every`` seconds.
+In each, one client posts one watch event at a time for ``--seconds`` and
+times each acknowledgement (the views and the engine applied it); it also
+watches the checkpoint file, to count the saves that happened meanwhile.
+
+Prints write latency p50/p90/p99/max for both runs. A checkpoint that holds
+the engine's lock, or starves the request thread of the GIL, shows up as the
+second run's maximum.
+
+Usage: .venv/bin/python benchmarks/checkpoint_stall.py [--scale 0.5] [--seconds 30] [--every 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import foryou_catalog
+import httpx
+from foryou import KUAIRAND, Figures, Server, machine, summary
+from foryou_catalog import PASSWORD, KuaiRand
+
+
+async def write_for(
+    url: str, username: str, videos: list[str], seconds: float, ckpt: Path
+) -> Figures:
+    """One client, one watch event per request, for ``seconds``."""
+    rng = random.Random(3)
+    timings: list[float] = []
+    saves, last = 0, _mtime(ckpt)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+        body = {"username": username, "password": PASSWORD}
+        token = (await c.post("/v1/sessions", json=body)).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        end = time.perf_counter() + seconds
+        started = time.perf_counter()
+        while time.perf_counter() < end:
+            event = {"type": "watch", "video_id": rng.choice(videos), "watched_ms": 500}
+            began = time.perf_counter()
+            response = await c.post("/v1/events", json={"events": [event]}, headers=auth)
+            timings.append(time.perf_counter() - began)
+            response.raise_for_status()
+            if (now := _mtime(ckpt)) != last:
+                saves, last = saves + 1, now
+        elapsed = time.perf_counter() - started
+    return {**summary(timings, elapsed), "checkpoints_saved": saves}
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
+def serve(data: Path, every: float, run: Any) -> Figures:
+    os.environ["STORMPROOF_CHECKPOINT_EVERY_S"] = str(every)
+    server = Server(data)
+    try:
+        server.wait_ready()
+        figures: Figures = asyncio.run(run(server.url))
+        return figures
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kuairand", type=Path, default=KUAIRAND)
+    parser.add_argument("--scale", type=float, default=0.5)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--every", type=float, default=8.0, help="seconds between checkpoints")
+    args = parser.parse_args()
+    results: Figures = {"machine": machine(), "args": vars(args) | {"kuairand": str(args.kuairand)}}
+    with tempfile.TemporaryDirectory(prefix="ckpt-stall-") as tmp:
+        data = Path(tmp) / "region"
+        catalog = foryou_catalog.build(
+            KuaiRand.read(args.kuairand),
+            users=round(10_000 * args.scale),
+            videos=round(100_000 * args.scale),
+        )
+        asyncio.run(foryou_catalog.write(catalog, data / "log.sqlite"))
+        results["catalog"] = catalog.counts()
+        username, videos = catalog.usernames[0], catalog.video_ids[:5000]
+        del catalog
+        ckpt = data / "foryou.checkpoint"
+
+        def run(url: str) -> Any:
+            return write_for(url, username, videos, args.seconds, ckpt)
+
+        results["no_periodic_checkpoints"] = serve(data, 1e9, run)
+        print(json.dumps({"no_periodic_checkpoints": results["no_periodic_checkpoints"]}))
+        results[f"checkpoint_every_{args.every:g}_s"] = serve(data, args.every, run)
+        print(
+            json.dumps(
+                {
+                    f"checkpoint_every_{args.every:g}_s": results[
+                        f"checkpoint_every_{args.every:g}_s"
+                    ]
+                }
+            )
+        )
+        results["checkpoint_bytes"] = ckpt.stat().st_size
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
