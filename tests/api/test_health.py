@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from stormproof.testing import LiveServer
 from tests.conftest import sign_up
 
 
@@ -46,3 +47,19 @@ def test_unknown_route_and_method_answer_with_a_code(client: httpx.Client) -> No
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
     wrong = client.put("/v1/health")
     assert (wrong.status_code, wrong.json()["code"]) == (405, "method_not_allowed")
+
+
+def test_a_region_catching_up_refuses_all_but_health(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    region = server.app.state.region
+    region.ready = False  # as while it replays the log after a restart
+    try:
+        refused = client.post("/v1/accounts", json={"username": "alice", "password": "p" * 10})
+        assert (refused.status_code, refused.json()["code"]) == (503, "not_ready")
+        assert client.get("/v1/feed/for-you").json()["code"] == "not_ready"
+        health = client.get("/v1/health")
+        assert health.status_code == 200 and health.json()["ready"] is False
+    finally:
+        region.ready = True
+    assert client.get("/v1/accounts/alice").status_code == 404  # nothing was stored

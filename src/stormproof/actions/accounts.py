@@ -121,7 +121,7 @@ async def authenticate(region: Region, authorization: str | None) -> Credentials
         user_id, expires_at = found
         return expires_at, accounts.account_by_id(db, user_id)
 
-    found = await region.store.query(lookup)
+    found = region.store.read_now(lookup)  # two primary-key lookups, on every request
     if found is None:
         raise Unauthorized("this token is not valid", code="invalid_token")
     expires_at, account = found

@@ -100,28 +100,41 @@ def user_ref(db: sqlite3.Connection, user_id: str) -> UserRef:
 
 
 def video_out(db: sqlite3.Connection, v: videos.Video) -> VideoOut:
-    c = engagement.counts(db, v.video_id)
-    return VideoOut(
-        id=v.video_id,
-        owner=user_ref(db, v.owner_id),
-        caption=v.caption,
-        duration_ms=v.duration_ms,
-        width=v.width,
-        height=v.height,
-        codec=v.codec,
-        content_type=v.content_type,
-        size=v.size,
-        created_at=v.created_at,
-        counts=CountsOut(
-            views=c.views,
-            likes=c.likes,
-            comments=comments.comment_count(db, v.video_id),
-            shares=c.shares,
-            completions=c.completions,
-        ),
-        file_url=f"/v1/videos/{v.video_id}/file",
-        thumbnail_url=f"/v1/videos/{v.video_id}/thumbnail",
-    )
+    return videos_out(db, [v])[0]
+
+
+def videos_out(db: sqlite3.Connection, found: list[videos.Video]) -> list[VideoOut]:
+    """The API's view of several videos, in their order, in four queries."""
+    if not found:
+        return []
+    ids = [v.video_id for v in found]
+    counts = engagement.counts_of(db, ids)
+    comment_counts = comments.comment_counts(db, ids)
+    names = accounts.usernames(db, list({v.owner_id for v in found}))
+    return [
+        VideoOut(
+            id=v.video_id,
+            owner=UserRef(id=v.owner_id, username=names.get(v.owner_id, "")),
+            caption=v.caption,
+            duration_ms=v.duration_ms,
+            width=v.width,
+            height=v.height,
+            codec=v.codec,
+            content_type=v.content_type,
+            size=v.size,
+            created_at=v.created_at,
+            counts=CountsOut(
+                views=counts[v.video_id].views,
+                likes=counts[v.video_id].likes,
+                comments=comment_counts[v.video_id],
+                shares=counts[v.video_id].shares,
+                completions=counts[v.video_id].completions,
+            ),
+            file_url=f"/v1/videos/{v.video_id}/file",
+            thumbnail_url=f"/v1/videos/{v.video_id}/thumbnail",
+        )
+        for v in found
+    ]
 
 
 def comment_out(db: sqlite3.Connection, c: comments.Comment) -> CommentOut:

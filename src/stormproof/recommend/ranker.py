@@ -40,6 +40,7 @@ from stormproof.recommend.signals import FLAGS
 __all__ = ["Pick", "RankerConfig", "rank", "trending"]
 
 Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
 _COL = {name: n for n, name in enumerate(FLAGS)}
 _EMPTY_USER = User()
 #: predicted engagement = this blend of completion, like, share and skip rates
@@ -196,6 +197,11 @@ def rank(
     nor one in ``exclude`` (compared on the first ``exclude_prefix``
     characters when given); at most ``per_creator`` videos per creator unless
     nothing else is left; the user's own videos only when nothing else is.
+
+    Only what is the user's own costs work per request: their profile's
+    co-engagement rows, their followed creators' videos, the candidates.
+    What every user shares (trending, popular, ladder levels, and the best
+    of each in order) is computed once per engine version.
     """
     cfg = config or RankerConfig()
     with engine.lock:
@@ -204,71 +210,56 @@ def rank(
             return []
         u = engine.users.get(user_id, _EMPTY_USER)
         ids = engine.item_ids
-        blocked = ~engine.live[:n]
-        if u.signals:
-            blocked[np.fromiter(u.signals, dtype=np.int64, count=len(u.signals))] = True
         own = engine.by_owner.get(user_id, [])
-        blocked[own] = True
+        # Besides deleted videos, the user never gets these:
+        mine = np.array(sorted({*u.signals, *own}), dtype=np.int64)
 
-        # collaborative
-        collab = np.zeros(n)
-        best = np.zeros(n)
-        best_from = np.full(n, -1, dtype=np.int64)
-        profile = _profile(engine, u, cfg.profile, cfg.decay)
-        engaged = engine.counters[:, _COL["engaged"]].astype(np.float64)
-        total_weight = 0.0
-        for h, w in profile:
-            cols, vals = engine.pairs.row(h)
-            if not len(cols):
-                continue
-            total_weight += w
-            norm = engaged[h] ** cfg.alpha * np.maximum(engaged[cols], 1.0) ** (1 - cfg.alpha)
-            contribution = w * vals / np.maximum(norm, 1.0)
-            collab[cols] += contribution
-            stronger = contribution > best[cols]
-            best[cols[stronger]] = contribution[stronger]
-            best_from[cols[stronger]] = h
-        if total_weight:
-            collab /= total_weight
+        def allowed(items: Ints) -> npt.NDArray[np.bool_]:
+            keep: npt.NDArray[np.bool_] = engine.live[items]
+            if len(mine) and len(items):
+                keep &= ~_isin(items, mine)
+            return keep
 
-        trend_norm = _unit(trending(engine, now, cfg.trend_half_life))
-        popular, level_of = _shared(engine, now, cfg)
+        collab = _collaborative(engine, _profile(engine, u, cfg.profile, cfg.decay), cfg.alpha)
+        trend_norm = _trend_norm(engine, now, cfg.trend_half_life)
+        popular, level_of, ladder = _shared(engine, now, cfg)
 
-        tie = engine.tie[:n]
-        followees = u.followees()
-        followed_creators = np.array(
-            sorted(engine.creator_index[w] for w in followees if w in engine.creator_index),
-            dtype=np.int64,
+        followed = np.unique(
+            np.array(
+                [i for w in sorted(u.followees()) for i in engine.by_owner.get(w, ())],
+                dtype=np.int64,
+            )
         )
-        by_followed = np.isin(engine.creator[:n], followed_creators) & ~blocked
-
-        climbing = np.where(blocked, 0.0, level_of + 1.0)  # > 0: still on the ladder
-        # A few hundred of them per page: the newest, and a share that differs per user.
-        newest = np.where(climbing > 0, engine.born[:n] - (now - cfg.fresh_ms) + 1.0, 0.0)
-        mine = hashlib.blake2b(user_id.encode(), digest_size=8).digest()
-        shuffle = (tie ^ (int.from_bytes(mine, "big") >> 1)).astype(np.float64) + 1.0
+        followed = followed[allowed(followed)]
+        # A few hundred fresh ones per page: the newest, and a share that differs per user.
+        climbing = ladder[allowed(ladder)]
+        tie = engine.tie[climbing]
+        newest = (engine.born[climbing] - (now - cfg.fresh_ms)).astype(np.float64) + 1.0
+        hashed = hashlib.blake2b(user_id.encode(), digest_size=8).digest()
+        shuffle = (tie ^ (int.from_bytes(hashed, "big") >> 1)).astype(np.float64) + 1.0
         half = cfg.fresh_top // 2
         sources = {
-            "collaborative": _head(np.where(blocked, 0.0, collab), cfg.collab_top, tie),
-            "trending": _head(np.where(blocked, 0.0, trend_norm), cfg.trend_top, tie),
-            "popular": _head(np.where(blocked, 0.0, popular), cfg.popular_top, tie),
-            "followed": np.flatnonzero(by_followed),
+            "collaborative": collab.head(engine, allowed, cfg.collab_top),
+            "trending": _best(engine, "trending", trend_norm, cfg.trend_top, mine),
+            "popular": _best(engine, "popular", popular, cfg.popular_top, mine),
+            "followed": followed,
             "fresh": np.union1d(
-                _head(newest, half, tie), _head(np.where(climbing > 0, shuffle, 0.0), half, tie)
+                climbing[_head(newest, half, tie)], climbing[_head(shuffle, half, tie)]
             ),
         }
         candidates = np.unique(np.concatenate(list(sources.values())))
-        offered = {name: np.isin(candidates, items) for name, items in sources.items()}
+        offered = {name: _isin(candidates, items) for name, items in sources.items()}
 
         affinity = _affinity(engine, u)
         creator_of = engine.creator[candidates]
-        is_followed = by_followed[candidates]
+        is_followed = offered["followed"]
         liking = np.zeros(len(candidates))
         for owner, value in affinity.items():
             liking[creator_of == engine.creator_index[owner]] = value
         level = level_of[candidates]
+        collab_of, because_of = collab.at(candidates)
         relevance = (
-            cfg.collab_weight * collab[candidates]
+            cfg.collab_weight * collab_of
             + cfg.trend_weight * trend_norm[candidates]
             + cfg.popular_weight * popular[candidates]
             + cfg.follow_weight * is_followed
@@ -283,7 +274,7 @@ def rank(
         def pick(k: int) -> Pick:
             item = int(candidates[k])
             signals = {
-                "collaborative": collab[item],
+                "collaborative": collab_of[k],
                 "trending": trend_norm[item],
                 "popular": popular[item],
                 "followed": float(is_followed[k]),
@@ -297,7 +288,7 @@ def rank(
                 "predicted_engagement": engagement[k],
             }
             sources = sorted(name for name, mask in offered.items() if mask[k])
-            because = (ids[int(best_from[item])],) if best_from[item] >= 0 else ()
+            because = (ids[int(because_of[k])],) if because_of[k] >= 0 else ()
             return Pick(
                 ids[item],
                 float(score[k]),
@@ -306,6 +297,9 @@ def rank(
                 because,
             )
 
+        def blocked(item: int) -> bool:
+            return not engine.live[item] or item in u.signals or item in own
+
         ranked = list(zip(candidates[order].tolist(), order.tolist(), strict=True))
         own_unseen = [i for i in own if i not in u.signals]
         return _page(
@@ -313,10 +307,123 @@ def rank(
         )
 
 
-def _shared(engine: Engine, now: int, cfg: RankerConfig) -> tuple[Floats, Floats]:
-    """What every user's page starts from — popularity, and each video's ladder
-    level (-1: not on it) — cached until the engine changes. The fresh window
-    moves by whole minutes, so pages within a minute share it."""
+@dataclass(frozen=True)
+class _Collaborative:
+    """The user's collaborative scores, over only the videos their profile's
+    co-engagement rows reach (``items``, ascending)."""
+
+    items: Ints
+    scores: Floats
+    #: per item, the profile video that lent it the most (-1: none)
+    strongest: Ints
+
+    def head(
+        self, engine: Engine, allowed: Callable[[Ints], npt.NDArray[np.bool_]], count: int
+    ) -> Ints:
+        keep = allowed(self.items)
+        top: Ints = self.items[
+            _head(np.where(keep, self.scores, 0.0), count, engine.tie[self.items])
+        ]
+        return top
+
+    def at(self, items: Ints) -> tuple[Floats, Ints]:
+        """Scores and strongest sources of ``items`` (0 and -1 where none)."""
+        where = np.minimum(np.searchsorted(self.items, items), max(len(self.items) - 1, 0))
+        found = (self.items[where] == items) if len(self.items) else np.zeros(len(items), bool)
+        scores = np.where(found, self.scores[where] if len(self.items) else 0.0, 0.0)
+        strongest = np.where(found, self.strongest[where] if len(self.items) else -1, -1)
+        return scores, strongest
+
+
+def _collaborative(
+    engine: Engine, profile: list[tuple[int, float]], alpha: float
+) -> _Collaborative:
+    """Each profile video h lends its co-engagement row: ``w · weight(h, j) /
+    (n_h^a · n_j^(1-a))``, summed in profile order and divided by the
+    profile's total weight."""
+    engaged = _COL["engaged"]
+    rows, total_weight = [], 0.0
+    for h, w in profile:
+        cols, vals = engine.pairs.row(h)
+        if not len(cols):
+            continue
+        total_weight += w
+        n_h = engine.counters[h, engaged].astype(np.float64)
+        n_j = engine.counters[cols, engaged].astype(np.float64)
+        norm = n_h**alpha * np.maximum(n_j, 1.0) ** (1 - alpha)
+        rows.append((h, cols, w * vals / np.maximum(norm, 1.0)))
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return _Collaborative(empty, np.zeros(0), empty)
+    items, where = np.unique(np.concatenate([cols for _, cols, _ in rows]), return_inverse=True)
+    contributions = np.concatenate([c for _, _, c in rows])
+    scores: Floats = np.bincount(where, weights=contributions, minlength=len(items)).astype(
+        np.float64
+    )
+    if total_weight:
+        scores /= total_weight
+    best, strongest = np.zeros(len(items)), np.full(len(items), -1, dtype=np.int64)
+    start = 0
+    for h, cols, contribution in rows:
+        at = where[start : start + len(cols)]
+        start += len(cols)
+        stronger = contribution > best[at]
+        best[at[stronger]] = contribution[stronger]
+        strongest[at[stronger]] = h
+    return _Collaborative(items, scores, strongest)
+
+
+def _trend_norm(engine: Engine, now: int, half_life: float) -> Floats:
+    """:func:`trending` scaled so its largest is 1, cached with it."""
+    raw = trending(engine, now, half_life)
+    cached = engine.cache.get("trend_norm")
+    if cached is None or cached[0] is not raw:
+        cached = engine.cache["trend_norm"] = (raw, _unit(raw))
+    norm: Floats = cached[1]
+    return norm
+
+
+#: how many more than asked a cached head of a shared score holds, so that
+#: a user's own blocked videos can be skipped without looking at the rest
+_SLACK = 512
+
+
+def _best(engine: Engine, name: str, scores: Floats, count: int, mine: Ints) -> Ints:
+    """The ``count`` best positive ``scores`` of live videos not in ``mine``,
+    ties by the engine's tie-break: exactly :func:`_head` over the whole
+    catalog, from a head of ``count + _SLACK`` cached while ``scores`` is."""
+    n = len(engine.item_ids)
+    key = (scores, count, n)
+    cached = engine.cache.get(f"best_{name}")
+    if cached is None or cached[0][0] is not scores or cached[0][1:] != key[1:]:
+        live = np.where(engine.live[:n], scores, 0.0)
+        top = _head(live, count + _SLACK, engine.tie[:n])
+        top = top[np.lexsort((engine.tie[top], -live[top]))]
+        cached = engine.cache[f"best_{name}"] = (key, top)
+    ordered: Ints = cached[1]
+    if len(mine) > _SLACK:  # could skip past the cached head: the whole catalog
+        live = np.where(engine.live[:n], scores, 0.0)
+        live[mine] = 0.0
+        whole: Ints = _head(live, count, engine.tie[:n])
+        return whole
+    kept: Ints = ordered[~_isin(ordered, mine)][:count] if len(mine) else ordered[:count]
+    return kept
+
+
+def _isin(items: Ints, among: Ints) -> npt.NDArray[np.bool_]:
+    """``np.isin`` for video indexes: a lookup table over their range, which
+    beats sorting for the small arrays of one request."""
+    if not len(items) or not len(among):
+        return np.zeros(len(items), dtype=bool)
+    found: npt.NDArray[np.bool_] = np.isin(items, among, kind="table")
+    return found
+
+
+def _shared(engine: Engine, now: int, cfg: RankerConfig) -> tuple[Floats, Floats, Ints]:
+    """What every user's page starts from — popularity, each video's ladder
+    level (-1: not on it), and the videos on the ladder — cached until the
+    engine changes. The fresh window moves by whole minutes, so pages within
+    a minute share it."""
     minute = now // 60_000
     key = (engine.version, minute, cfg.fresh_ms, cfg.ladder_pools)
     cached = engine.cache.get("shared")
@@ -329,8 +436,8 @@ def _shared(engine: Engine, now: int, cfg: RankerConfig) -> tuple[Floats, Floats
         )
         level_of = np.full(n, -1.0)
         level_of[fresh] = ladder_levels(engine, fresh, cfg.ladder_pools)
-        cached = engine.cache["shared"] = (key, (popular, level_of))
-    shared: tuple[Floats, Floats] = cached[1]
+        cached = engine.cache["shared"] = (key, (popular, level_of, np.flatnonzero(level_of >= 0)))
+    shared: tuple[Floats, Floats, Ints] = cached[1]
     return shared
 
 
@@ -371,7 +478,7 @@ def _page(
     ranked: list[tuple[int, int]],
     pick: Callable[[int], Pick],
     own: list[int],
-    blocked: npt.NDArray[np.bool_],
+    blocked: Callable[[int], bool],
     limit: int,
     exclude: Collection[str],
     prefix: int | None,
@@ -408,7 +515,7 @@ def _page(
     for _, video_id, item in reversed(engine.catalog):
         if len(page) == limit:
             return page
-        if not blocked[item]:
+        if not blocked(item):
             offer(item, functools.partial(Pick, video_id, 0.0, ("catalog",)))
     for item, make in held:
         if len(page) == limit:

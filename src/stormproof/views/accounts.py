@@ -73,6 +73,15 @@ def account_by_id(db: sqlite3.Connection, user_id: str) -> Account | None:
     return Account(*row) if row else None
 
 
+def usernames(db: sqlite3.Connection, user_ids: list[str]) -> dict[str, str]:
+    """The usernames of those of ``user_ids`` that exist (one query)."""
+    marks = ",".join("?" * len(user_ids))
+    rows = db.execute(
+        f"SELECT user_id, username FROM accounts WHERE user_id IN ({marks})", user_ids
+    ).fetchall()
+    return dict(rows)
+
+
 def session(db: sqlite3.Connection, session_id: str) -> tuple[str, int] | None:
     """(user_id, expires_at) of a session, if it exists."""
     row = db.execute(

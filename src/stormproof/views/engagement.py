@@ -95,6 +95,28 @@ def counts(db: sqlite3.Connection, video_id: str) -> Counts:
     return Counts(views, likes, shares, completions, watched_ms, skips)
 
 
+def counts_of(db: sqlite3.Connection, video_ids: list[str]) -> dict[str, Counts]:
+    """:func:`counts` of several videos in two queries."""
+    marks = ",".join("?" * len(video_ids))
+    rows = db.execute(
+        "SELECT video_id, views, shares, completions, watched_ms, skips FROM engagement "
+        f"WHERE video_id IN ({marks})",
+        video_ids,
+    ).fetchall()
+    likes = dict(
+        db.execute(
+            f"SELECT video_id, COUNT(*) FROM likes WHERE video_id IN ({marks}) AND active = 1 "
+            "GROUP BY video_id",
+            video_ids,
+        ).fetchall()
+    )
+    found = {
+        v: Counts(views, likes.get(v, 0), shares, completions, watched_ms, skips)
+        for v, views, shares, completions, watched_ms, skips in rows
+    }
+    return {v: found.get(v) or Counts(likes=likes.get(v, 0)) for v in video_ids}
+
+
 def liked(db: sqlite3.Connection, user_id: str, video_id: str) -> bool:
     row = db.execute(
         "SELECT 1 FROM likes WHERE video_id = ? AND user_id = ? AND active = 1",

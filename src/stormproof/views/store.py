@@ -54,11 +54,16 @@ CREATE TABLE IF NOT EXISTS positions (partition INTEGER PRIMARY KEY, seq INTEGER
 """
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    # First: a reader opened while the writer commits must wait, not fail
+    # with "database is locked".
     db.execute("PRAGMA busy_timeout=5000")
+    if writer:
+        db.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers need not set it
+        db.execute("PRAGMA synchronous=NORMAL")
+    else:
+        db.execute("PRAGMA query_only=1")
     return db
 
 
@@ -78,7 +83,7 @@ class ViewStore:
         self.followers = list(followers)
         self.partitions = partitions
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = _connect(path)
+        self._db = _connect(path, writer=True)
         self._write_lock = threading.Lock()
         self._local = threading.local()
         with self._write_lock:
@@ -149,14 +154,19 @@ class ViewStore:
         """A read connection for the calling thread."""
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = _connect(self.path)
-            db.execute("PRAGMA query_only=1")
+            db = _connect(self.path, writer=False)
             self._local.db = db
         return db
 
     async def query(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run a read in a worker thread on that thread's own connection."""
         return await asyncio.to_thread(lambda: fn(self.reader()))
+
+    def read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a short read on the calling thread (the event loop's): for
+        indexed lookups on hot paths, where the hop to a worker thread costs
+        more than the read. Long reads belong in :meth:`query`."""
+        return fn(self.reader())
 
     def close(self) -> None:
         self._db.close()

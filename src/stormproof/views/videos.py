@@ -95,6 +95,15 @@ def video(db: sqlite3.Connection, video_id: str) -> Video | None:
     return Video(*row) if row else None
 
 
+def live_videos(db: sqlite3.Connection, video_ids: list[str]) -> dict[str, Video]:
+    """Those of ``video_ids`` that exist and are not deleted, by id (one query)."""
+    marks = ",".join("?" * len(video_ids))
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM videos WHERE video_id IN ({marks}) AND deleted = 0", video_ids
+    ).fetchall()
+    return {row[0]: Video(*row) for row in rows}
+
+
 def videos_by_owners(
     db: sqlite3.Connection,
     owner_ids: list[str],

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from stormproof.actions import accounts as actions
 from stormproof.api.deps import Fresh, IdemKey, RegionDep, acknowledge, decode_cursor
-from stormproof.api.schemas import AccountOut, VideoOut, video_out
+from stormproof.api.schemas import AccountOut, VideoOut, videos_out
 from stormproof.errors import NotFound
 from stormproof.events import AccountCreated, SessionStarted
 from stormproof.views import accounts, follows, videos
@@ -104,7 +104,7 @@ async def videos_of(
         if account is None:
             return None
         found = videos.videos_by_owners(db, [account.user_id], before=before, limit=limit)
-        return [video_out(db, v) for v in found]
+        return videos_out(db, found)
 
     page = await region.store.query(read)
     if page is None:
