@@ -9,7 +9,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stormproof.recommend.engine import Engine, pair_weight
+from stormproof.recommend.engine import Engine, EngineConfig, pair_weight
 from stormproof.recommend.signals import Signal
 
 KINDS = ("watch", "complete", "like", "unlike", "share", "skip", "not_interested", "comment")
@@ -34,10 +34,12 @@ def stamp(batch: list[tuple[str, int, int, str]]) -> list[Stamped]:
     return [(user, video, at, kind, n) for n, (user, video, at, kind) in enumerate(batch)]
 
 
-def build(events: list[Stamped], *, peek_at: int = -1) -> Engine:
+def build(
+    events: list[Stamped], *, peek_at: int = -1, config: EngineConfig | None = None
+) -> Engine:
     """Eight videos by three creators, then ``events`` in the order given;
     with ``peek_at``, a snapshot is taken before that step."""
-    engine = Engine()
+    engine = Engine(config)
     for v in range(8):
         engine.upload(f"v{v}", f"c{v % 3}", 0, 1000)
     for step, (user, video, at, kind, n) in enumerate(events):
@@ -70,8 +72,8 @@ def expected_pairs(engine: Engine) -> dict[tuple[str, str], int]:
         )
         for (p, (_, a)), (q, (_, b)) in itertools.combinations(enumerate(engaged), 2):
             for key in ((a, b), (b, a)):
-                weights[key] = weights.get(key, 0) + pair_weight(q - p)
-    return weights
+                weights[key] = weights.get(key, 0) + pair_weight(q - p, engine.config.pair_window)
+    return {key: weight for key, weight in weights.items() if weight}
 
 
 def _engaged(signal: Signal) -> bool:
@@ -85,6 +87,21 @@ def test_any_order_gives_the_same_state_and_exact_pair_weights(batch, seed) -> N
     shuffled = stamped[:]
     seed.shuffle(shuffled)
     in_order, out_of_order = build(stamped), build(shuffled, peek_at=len(shuffled) // 2)
+    assert in_order.digest() == out_of_order.digest()
+    assert pairs_by_id(out_of_order) == expected_pairs(out_of_order)
+
+
+@settings(max_examples=100, deadline=None)
+@given(batch=events, seed=st.randoms(use_true_random=False))
+def test_pairs_past_the_window_weigh_nothing_in_any_order(batch, seed) -> None:  # type: ignore[no-untyped-def]
+    # A window of 2 on timelines of up to 8 videos: late events that move a
+    # video in or out of the window must leave exactly the brute-force pairs.
+    narrow = EngineConfig(pair_window=2)
+    stamped = stamp(batch)
+    shuffled = stamped[:]
+    seed.shuffle(shuffled)
+    in_order = build(stamped, config=narrow)
+    out_of_order = build(shuffled, peek_at=len(shuffled) // 2, config=narrow)
     assert in_order.digest() == out_of_order.digest()
     assert pairs_by_id(out_of_order) == expected_pairs(out_of_order)
 
@@ -109,6 +126,7 @@ def test_pair_weights_fade_with_distance() -> None:
     weights = [pair_weight(d) for d in range(1, 40)]
     assert weights[0] == 7 and weights[-1] == 1
     assert weights == sorted(weights, reverse=True)
+    assert pair_weight(200) == 1 and pair_weight(201) == 0  # past the window: nothing
 
 
 def test_an_unlike_takes_its_trending_points_back_in_either_order() -> None:

@@ -65,17 +65,26 @@ FORMAT = 1
 
 #: pair weight by distance in a timeline: 7 for neighbours, down to 1 past 30 apart
 _WEIGHTS = (0, 7, 5, 4, 4, 4, 3, 3, 3, 3, 3, *([2] * 20))
+#: how far apart two videos in one timeline may sit and still make a pair
+PAIR_WINDOW = 200
 
 
-def pair_weight(distance: int) -> int:
+def pair_weight(distance: int, window: int = PAIR_WINDOW) -> int:
     """What two engaged videos ``distance`` apart in one user's timeline add to
     their pair: one for sharing a user, more for sitting close (found by a
-    sweep on time-ordered MovieLens; see docs/adr/009)."""
+    sweep on time-ordered MovieLens; see docs/adr/009), nothing past
+    ``window`` — so a user's pairs grow with the videos they engage with, not
+    with its square (a bot engaging with everything cannot fill the memory)."""
+    if distance > window:
+        return 0
     return _WEIGHTS[distance] if distance < len(_WEIGHTS) else 1
 
 
-#: distances d at which the weight changes from d to d + 1
-_STEPS = tuple(d for d in range(1, len(_WEIGHTS)) if pair_weight(d + 1) != pair_weight(d))
+def _steps(window: int) -> tuple[int, ...]:
+    """The distances d at which the weight changes from d to d + 1."""
+    return tuple(
+        d for d in range(1, window + 1) if pair_weight(d + 1, window) != pair_weight(d, window)
+    )
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,8 @@ class EngineConfig:
     #: trending counts points per bucket of this length, for this many buckets
     bucket_ms: int = 30 * 60 * 1000
     buckets: int = 48
+    #: co-engagement: the farthest apart two videos of a timeline still pair
+    pair_window: int = PAIR_WINDOW
 
 
 def _compact(value: object) -> str:
@@ -164,6 +175,7 @@ class Engine:
 
     def __init__(self, config: EngineConfig | None = None, *, partitions: int = 1) -> None:
         self.config = config or EngineConfig()
+        self._steps = _steps(self.config.pair_window)
         self.lock = threading.RLock()
         self.position: Position = (0,) * partitions
         #: bumped on every change: rankings cached against it stay exact
@@ -386,14 +398,15 @@ class Engine:
         ``at`` of ``timeline`` (which does not hold it), and the change of the
         pairs that straddle it, one step further apart with it there."""
         add = self.pairs.add
-        size = len(timeline)
-        for distance in _STEPS:
-            step = sign * (pair_weight(distance + 1) - pair_weight(distance))
+        size, window = len(timeline), self.config.pair_window
+        for distance in self._steps:
+            step = sign * (pair_weight(distance + 1, window) - pair_weight(distance, window))
             for a in range(max(0, at - distance), min(at, size - distance)):
                 add(timeline[a][2], timeline[a + distance][2], step)
-        for position, (_, _, other) in enumerate(timeline):
+        # Only the positions within the window of ``at``: O(window), not O(timeline).
+        for position in range(max(0, at - window), min(size, at + window)):
             distance = at - position if position < at else position + 1 - at
-            add(item, other, sign * pair_weight(distance))
+            add(item, timeline[position][2], sign * pair_weight(distance, window))
 
     def _trend(self, item: int, bucket: int, points: int) -> None:
         if bucket <= self.last_bucket - self.config.buckets:
