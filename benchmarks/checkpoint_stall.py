@@ -4,7 +4,8 @@ Seeds an embedded log with a KuaiRand-shaped catalog (``--scale`` x 10,000
 users and 100,000 videos, as ``benchmarks/foryou.py``), then serves it twice
 with ``stormproof serve`` (a real process on loopback): once with periodic
 checkpoints off — the reference — and once saving every ``--every`` seconds.
-In each, one client posts one watch event at a time for ``--seconds`` and
+In each, ``--clients`` clients (one by default) post ``--batch`` watch events at a time
+for ``--seconds`` and
 times each acknowledgement (the views and the engine applied it); it also
 watches the checkpoint file, to count the saves that happened meanwhile.
 
@@ -13,6 +14,7 @@ the engine's lock, or starves the request thread of the GIL, shows up as the
 second run's maximum.
 
 Usage: .venv/bin/python benchmarks/checkpoint_stall.py [--scale 0.5] [--seconds 30] [--every 8]
+       [--batch 1] [--clients 1]
 """
 
 from __future__ import annotations
@@ -34,28 +36,43 @@ from foryou_catalog import PASSWORD, KuaiRand
 
 
 async def write_for(
-    url: str, username: str, videos: list[str], seconds: float, ckpt: Path
+    url: str,
+    username: str,
+    videos: list[str],
+    seconds: float,
+    ckpt: Path,
+    batch: int,
+    clients: int,
 ) -> Figures:
-    """One client, one watch event per request, for ``seconds``."""
-    rng = random.Random(3)
+    """``clients`` clients, each posting ``batch`` watch events per request
+    and waiting for the answer, for ``seconds``."""
     timings: list[float] = []
     saves, last = 0, _mtime(ckpt)
+
+    async def client(n: int, auth: dict[str, str], end: float) -> None:
+        nonlocal saves, last
+        rng = random.Random(n)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+            while time.perf_counter() < end:
+                events = [
+                    {"type": "watch", "video_id": rng.choice(videos), "watched_ms": 500}
+                    for _ in range(batch)
+                ]
+                began = time.perf_counter()
+                response = await c.post("/v1/events", json={"events": events}, headers=auth)
+                timings.append(time.perf_counter() - began)
+                response.raise_for_status()
+                if (now := _mtime(ckpt)) != last:
+                    saves, last = saves + 1, now
+
     async with httpx.AsyncClient(base_url=url, timeout=30) as c:
         body = {"username": username, "password": PASSWORD}
         token = (await c.post("/v1/sessions", json=body)).json()["token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        end = time.perf_counter() + seconds
-        started = time.perf_counter()
-        while time.perf_counter() < end:
-            event = {"type": "watch", "video_id": rng.choice(videos), "watched_ms": 500}
-            began = time.perf_counter()
-            response = await c.post("/v1/events", json={"events": [event]}, headers=auth)
-            timings.append(time.perf_counter() - began)
-            response.raise_for_status()
-            if (now := _mtime(ckpt)) != last:
-                saves, last = saves + 1, now
-        elapsed = time.perf_counter() - started
-    return {**summary(timings, elapsed), "checkpoints_saved": saves}
+    auth = {"Authorization": f"Bearer {token}"}
+    started = time.perf_counter()
+    await asyncio.gather(*(client(n, auth, started + seconds) for n in range(clients)))
+    figures = summary(timings, time.perf_counter() - started)
+    return {**figures, "events_per_s": round(figures["per_s"] * batch), "checkpoints_saved": saves}
 
 
 def _mtime(path: Path) -> int:
@@ -82,6 +99,8 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.5)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--every", type=float, default=8.0, help="seconds between checkpoints")
+    parser.add_argument("--batch", type=int, default=1, help="watch events per request")
+    parser.add_argument("--clients", type=int, default=1, help="concurrent writers")
     args = parser.parse_args()
     results: Figures = {"machine": machine(), "args": vars(args) | {"kuairand": str(args.kuairand)}}
     with tempfile.TemporaryDirectory(prefix="ckpt-stall-") as tmp:
@@ -98,7 +117,7 @@ def main() -> None:
         ckpt = data / "foryou.checkpoint"
 
         def run(url: str) -> Any:
-            return write_for(url, username, videos, args.seconds, ckpt)
+            return write_for(url, username, videos, args.seconds, ckpt, args.batch, args.clients)
 
         results["no_periodic_checkpoints"] = serve(data, 1e9, run)
         print(json.dumps({"no_periodic_checkpoints": results["no_periodic_checkpoints"]}))

@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import secrets
 import shutil
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,22 +42,6 @@ def load_secret(path: Path) -> bytes:
     if len(secret) < 32:
         raise StormproofError(f"{path} does not hold a 32-byte hex secret", code="bad_secret")
     return secret
-
-
-@contextlib.contextmanager
-def _short_gil_turns(seconds: float = 0.0005) -> Iterator[None]:
-    """While a thread computes in the background (a checkpoint: a second of
-    sorting and encoding), let threads take turns holding the GIL every
-    ``seconds`` instead of every 5 ms. A request gives the GIL up dozens of
-    times (each SQLite call, each socket write) and waits up to a whole turn
-    to get it back each time: with 5 ms turns a write took 0.1 to 0.2 s during
-    a checkpoint, with 0.5 ms turns under 0.1 s (``benchmarks/checkpoint_stall.py``)."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(seconds)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
 
 
 def _settle_heap() -> None:
@@ -155,8 +138,10 @@ class Region:
             await asyncio.sleep(self.settings.checkpoint_every_s)
             if self.engine.position != saved:
                 path = self.settings.checkpoint_path
-                with _short_gil_turns():
-                    saved = await asyncio.to_thread(checkpoint.save, self.engine, path)
+                pid, position = await asyncio.to_thread(checkpoint.save_in_child, self.engine, path)
+                _, status = await asyncio.to_thread(os.waitpid, pid, 0)
+                if os.waitstatus_to_exitcode(status) == 0:
+                    saved = position
                 gc.freeze()  # what grew since start is long-lived too
 
     async def _until_ready(self, target: list[int]) -> None:

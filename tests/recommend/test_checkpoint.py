@@ -4,6 +4,7 @@ cannot trust is ignored, never half-used."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from stormproof.actions import accounts, social, videos
@@ -93,3 +94,23 @@ async def test_the_region_saves_checkpoints_by_itself(tmp_path: Path) -> None:
         assert loaded is not None and loaded.digest() == region.engine.digest()
     finally:
         await region.close()
+
+
+def test_a_forked_save_writes_the_state_as_copied_while_the_engine_moves_on(
+    tmp_path: Path,
+) -> None:
+    engine = Engine()
+    for v in range(4):
+        engine.upload(f"v{v}", "c", v, 1000)
+        engine.interact("u", f"v{v}", "watch", (10 + v, f"e{v}", 0), 1000, True)
+    engine.position = (8,)
+    before = engine.digest()
+    path = tmp_path / "foryou.checkpoint"
+    pid, position = checkpoint.save_in_child(engine, path)
+    engine.interact("u2", "v1", "like", (20, "e9", 0))  # after the copy: not in the file
+    engine.position = (9,)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0 and position == (8,)
+    loaded = checkpoint.load(path, EngineConfig(), (9,))
+    assert loaded is not None and loaded.position == (8,)
+    assert loaded.digest() == before != engine.digest()

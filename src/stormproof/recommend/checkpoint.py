@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import gc
 import io
 import json
+import os
 import sqlite3
 import zlib
 from pathlib import Path
@@ -28,7 +30,7 @@ from stormproof.recommend.engine import FORMAT, Engine, EngineConfig, PairTable,
 from stormproof.views.keys import first_copy
 from stormproof.views.store import ViewStore
 
-__all__ = ["catch_up", "load", "resume", "save"]
+__all__ = ["catch_up", "load", "resume", "save", "save_in_child"]
 
 _MAGIC = b"stormproof-foryou-checkpoint\n"
 
@@ -44,7 +46,33 @@ def save(engine: Engine, path: Path) -> Position:
     JSON data as 8 bytes, that data, then the pair table's three arrays in
     numpy's ``.npy`` format (32-bit), compressed together."""
     snapshot, position = engine.state_at()
-    header = json.dumps(_header(engine.config, position)).encode()
+    _write(engine.config, snapshot, position, path)
+    return position
+
+
+def save_in_child(engine: Engine, path: Path) -> tuple[int, Position]:
+    """:func:`save`, but only the copy under the engine's lock happens here:
+    a forked child orders, encodes and writes it, on its own core and with
+    its own GIL, and exits 0 once the file is in place. Returns the child's
+    pid (wait for it) and the position it saves.
+
+    Ordering and encoding take seconds of CPU at catalog scale; in a thread
+    of the serving process they take the GIL in turns with every request."""
+    copied = engine.copy_state()
+    pid = os.fork()
+    if pid == 0:  # the child: one thread, a copy-on-write view of the memory
+        code = 1
+        try:
+            gc.disable()  # it lives for seconds and frees everything at exit
+            _write(engine.config, engine.order_state(copied), copied.position, path)
+            code = 0
+        finally:
+            os._exit(code)
+    return pid, copied.position
+
+
+def _write(config: EngineConfig, snapshot: Snapshot, position: Position, path: Path) -> None:
+    header = json.dumps(_header(config, position)).encode()
     ids = json.dumps(snapshot.pairs.ids, separators=(",", ":")).encode()
     body = zlib.compress(b'{"data":' + snapshot.data_json() + b',"pair_ids":' + ids + b"}", 1)
     arrays = io.BytesIO()
@@ -53,7 +81,6 @@ def save(engine: Engine, path: Path) -> Position:
     packed = zlib.compress(arrays.getvalue(), 1)
     raw = _MAGIC + header + b"\n" + len(body).to_bytes(8, "big") + body + packed
     write_atomically(path, raw)
-    return position
 
 
 def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None:

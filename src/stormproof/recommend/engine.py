@@ -33,7 +33,7 @@ import bisect
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +121,21 @@ class PairTable:
         val = np.concatenate([vals for _, _, vals in rows] or [empty])
         order = np.lexsort((col, row))
         return cls([ids[i] for i in by_id], row[order], col[order], val[order])
+
+
+@dataclass(frozen=True)
+class StateCopy:
+    """The engine's state at ``position`` as copied under its lock, before
+    ordering (:meth:`Engine.copy_state`)."""
+
+    position: Position
+    ids: list[str]
+    item_rows: list[list[Any]]
+    users: list[tuple[str, tuple[int, list[Any], list[list[Any]]]]]
+    held: Ints
+    points: Ints
+    last_bucket: int
+    pairs: Iterator[tuple[int, Ints, Ints]]
 
 
 @dataclass(frozen=True)
@@ -430,6 +445,13 @@ class Engine:
         under the lock (tens of milliseconds once the first snapshot is
         cached); ordering, which takes longer, happens after: a caller must
         not hold the lock around this, or every write waits for it."""
+        copied = self.copy_state()
+        return self.order_state(copied), copied.position
+
+    def copy_state(self) -> StateCopy:
+        """What :meth:`order_state` needs, copied under the lock: rows of
+        users and videos changed since the last copy are rebuilt, the rest
+        reused."""
         with self.lock:
             position = self.position
             ids = list(self.item_ids)
@@ -451,12 +473,19 @@ class Engine:
             points = self.trend_points[:n].copy()
             last_bucket = self.last_bucket
             rows = self.pairs.copy()
-        # Ordering by id, out of the lock.
+        return StateCopy(position, ids, item_rows, copied, held, points, last_bucket, rows)
+
+    def order_state(self, copied: StateCopy) -> Snapshot:
+        """The snapshot of a :meth:`copy_state`, ordered by id; reads nothing
+        else of the engine but its configuration, so it may run anywhere —
+        in another thread, or a forked process."""
+        ids, held, points, last_bucket = copied.ids, copied.held, copied.points, copied.last_bucket
+        n = len(ids)
         by_id = sorted(range(n), key=ids.__getitem__)
-        items = sorted(item_rows, key=lambda row: str(row[0]))
+        items = sorted(copied.item_rows, key=lambda row: str(row[0]))
         users = [
             [user_id, reset_at, [[w, *s, a] for w, (s, a) in sorted(follows)], sorted(signals)]
-            for user_id, (reset_at, follows, signals) in sorted(copied, key=lambda c: c[0])
+            for user_id, (reset_at, follows, signals) in sorted(copied.users, key=lambda c: c[0])
         ]
         kept = (held > last_bucket - self.config.buckets) & (points != 0)
         trend = []
@@ -468,7 +497,7 @@ class Engine:
                 trend.append([ids[i], [list(slot) for slot in sorted(slots)]])
         data = {"format": FORMAT, "items": items, "users": users,
                 "last_bucket": last_bucket, "trend": trend}  # fmt: skip
-        return Snapshot(data, PairTable.of(ids, by_id, list(rows))), position
+        return Snapshot(data, PairTable.of(ids, by_id, list(copied.pairs)))
 
     def digest(self) -> str:
         """SHA-256 of :meth:`state`: equal in every region at equal positions."""

@@ -297,8 +297,10 @@ def rank(
                 because,
             )
 
+        owned = set(own)
+
         def blocked(item: int) -> bool:
-            return not engine.live[item] or item in u.signals or item in own
+            return not engine.live[item] or item in u.signals or item in owned
 
         ranked = list(zip(candidates[order].tolist(), order.tolist(), strict=True))
         own_unseen = [i for i in own if i not in u.signals]
