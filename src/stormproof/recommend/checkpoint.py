@@ -51,24 +51,28 @@ def save(engine: Engine, path: Path) -> Position:
 
 
 def save_in_child(engine: Engine, path: Path) -> tuple[int, Position]:
-    """:func:`save`, but only the copy under the engine's lock happens here:
-    a forked child orders, encodes and writes it, on its own core and with
-    its own GIL, and exits 0 once the file is in place. Returns the child's
-    pid (wait for it) and the position it saves.
+    """:func:`save` in a forked child: this process only forks, holding the
+    engine's lock so that the child's copy-on-write image of the engine is
+    one consistent state (every change to it holds that lock). The child —
+    one thread — copies, orders, encodes and writes it, on its own core and
+    with its own GIL, and exits 0 once the file is in place. Returns the
+    child's pid (wait for it) and the position it saves.
 
-    Ordering and encoding take seconds of CPU at catalog scale; in a thread
-    of the serving process they take the GIL in turns with every request."""
-    copied = engine.copy_state()
-    pid = os.fork()
-    if pid == 0:  # the child: one thread, a copy-on-write view of the memory
-        code = 1
-        try:
-            gc.disable()  # it lives for seconds and frees everything at exit
-            _write(engine.config, engine.order_state(copied), copied.position, path)
-            code = 0
-        finally:
-            os._exit(code)
-    return pid, copied.position
+    Copying takes tenths of a second after thousands of users changed, and
+    ordering and encoding seconds of CPU at catalog scale: in the serving
+    process they held up writes (the lock) and requests (the GIL)."""
+    with engine.lock:
+        pid = os.fork()
+        if pid == 0:  # the child
+            code = 1
+            try:
+                gc.disable()  # it lives for seconds and frees everything at exit
+                snapshot, position = engine.state_at()
+                _write(engine.config, snapshot, position, path)
+                code = 0
+            finally:
+                os._exit(code)
+        return pid, engine.position
 
 
 def _write(config: EngineConfig, snapshot: Snapshot, position: Position, path: Path) -> None:

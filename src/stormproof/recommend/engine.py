@@ -477,8 +477,7 @@ class Engine:
 
     def order_state(self, copied: StateCopy) -> Snapshot:
         """The snapshot of a :meth:`copy_state`, ordered by id; reads nothing
-        else of the engine but its configuration, so it may run anywhere —
-        in another thread, or a forked process."""
+        else of the engine but its configuration, so it runs without the lock."""
         ids, held, points, last_bucket = copied.ids, copied.held, copied.points, copied.last_bucket
         n = len(ids)
         by_id = sorted(range(n), key=ids.__getitem__)
