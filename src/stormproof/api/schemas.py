@@ -21,6 +21,7 @@ __all__ = [
     "message_out",
     "user_ref",
     "video_out",
+    "videos_out",
 ]
 
 

@@ -53,7 +53,16 @@ from stormproof.log import Entry, Position
 from stormproof.recommend.pairs import PairCounts
 from stormproof.recommend.signals import FLAGS, Flags, Signal, Stamp
 
-__all__ = ["Engine", "EngineConfig", "PairTable", "Snapshot", "User"]
+__all__ = [
+    "PAIR_WINDOW",
+    "Engine",
+    "EngineConfig",
+    "PairTable",
+    "Snapshot",
+    "StateCopy",
+    "User",
+    "pair_weight",
+]
 
 Ints = npt.NDArray[np.int64]
 _NO_FLAGS = Flags(*([False] * len(FLAGS)))

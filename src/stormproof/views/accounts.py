@@ -14,7 +14,7 @@ from stormproof.events import AccountCreated, SessionStarted
 from stormproof.log import Entry
 from stormproof.views import View
 
-__all__ = ["Account", "AccountsView", "account_by_id", "account_by_name", "session"]
+__all__ = ["Account", "AccountsView", "account_by_id", "account_by_name", "session", "usernames"]
 
 
 class AccountsView(View):

@@ -10,7 +10,7 @@ from stormproof.events import CommentDeleted, CommentPosted
 from stormproof.log import Entry
 from stormproof.views import View
 
-__all__ = ["Comment", "CommentsView", "comment", "comment_count", "comments_of"]
+__all__ = ["Comment", "CommentsView", "comment", "comment_counts", "comments_of"]
 
 
 class CommentsView(View):
@@ -84,7 +84,7 @@ def comments_of(
 
 
 def comment_counts(db: sqlite3.Connection, video_ids: list[str]) -> dict[str, int]:
-    """:func:`comment_count` of several videos in one query (0 for none)."""
+    """How many live comments each of ``video_ids`` has, in one query."""
     marks = ",".join("?" * len(video_ids))
     rows = db.execute(
         f"SELECT video_id, COUNT(*) FROM comments WHERE video_id IN ({marks}) AND deleted = 0 "
@@ -93,10 +93,3 @@ def comment_counts(db: sqlite3.Connection, video_ids: list[str]) -> dict[str, in
     ).fetchall()
     found = dict(rows)
     return {v: int(found.get(v, 0)) for v in video_ids}
-
-
-def comment_count(db: sqlite3.Connection, video_id: str) -> int:
-    row = db.execute(
-        "SELECT COUNT(*) FROM comments WHERE video_id = ? AND deleted = 0", (video_id,)
-    ).fetchone()
-    return int(row[0])

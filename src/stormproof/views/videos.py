@@ -14,7 +14,7 @@ from stormproof.events import VideoDeleted, VideoUploaded
 from stormproof.log import Entry
 from stormproof.views import View
 
-__all__ = ["Video", "VideosView", "count_by_owner", "video", "videos_by_owners"]
+__all__ = ["Video", "VideosView", "count_by_owner", "live_videos", "video", "videos_by_owners"]
 
 _COLUMNS = (
     "video_id, owner_id, caption, blob, size, content_type, thumbnail_blob, "
