@@ -10,8 +10,8 @@ What it promises:
 
 - **Failover.** A request goes to the region that answered last; on a
   connection error or a 5xx it goes to the next region, and when no answer
-  came within ``hedge_after`` seconds the next region is asked too (the first
-  answer wins), until ``deadline`` seconds have passed. A region that failed
+  came within ``hedge_after`` seconds every other region is asked too (the
+  first answer wins), until ``deadline`` seconds have passed. A region that failed
   is tried last for ``cooldown`` seconds.
 - **Exactly-once writes.** Every write carries an ``Idempotency-Key`` (made
   up if you give none) and a ``Stormproof-Write-At`` time, both the same on
@@ -195,28 +195,33 @@ class Client:
     async def _first_answer(
         self, attempt: Callable[[int], Coroutine[Any, Any, httpx.Response | None]]
     ) -> tuple[int, httpx.Response] | None:
-        """Ask the regions in order, starting the next one whenever ``hedge_after``
-        passes with no answer (a frozen region accepts connections and never
-        answers); the first answer wins and the others are cancelled."""
+        """Ask the first region; if it fails fast, the next, and so on. When
+        ``hedge_after`` passes with no answer (a frozen region accepts
+        connections and never answers), ask all the others at once: the next
+        in line may be frozen too — this client cannot know — and waiting for
+        it before asking the third would double the stall. The first answer
+        wins; the others are cancelled."""
         pending: dict[asyncio.Task[httpx.Response | None], int] = {}
-        order = self._order()
+        waiting = self._order()
         try:
-            for n, index in enumerate(order):
-                pending[asyncio.create_task(attempt(index))] = index
-                last = n == len(order) - 1
-                while pending:
-                    done, _ = await asyncio.wait(
-                        pending,
-                        timeout=None if last else self.hedge_after,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                    if not done:
-                        break  # no answer yet: ask the next region too
-                    for task in done:
-                        index_done = pending.pop(task)
-                        response = task.result()
-                        if response is not None:
-                            return index_done, response
+            while waiting or pending:
+                if not pending:  # the start, or all asked so far failed fast
+                    index = waiting.pop(0)
+                    pending[asyncio.create_task(attempt(index))] = index
+                done, _ = await asyncio.wait(
+                    pending,
+                    timeout=self.hedge_after if waiting else None,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not done:  # no answer in time: everyone else, now
+                    for index in waiting:
+                        pending[asyncio.create_task(attempt(index))] = index
+                    waiting = []
+                for task in done:
+                    index_done = pending.pop(task)
+                    response = task.result()
+                    if response is not None:
+                        return index_done, response
             return None
         finally:
             for task, index in pending.items():
