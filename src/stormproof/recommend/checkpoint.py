@@ -40,11 +40,7 @@ def _header(config: EngineConfig, position: Position) -> dict[str, object]:
 
 
 def save(engine: Engine, path: Path) -> Position:
-    """Write the engine's state and position to ``path``; return the position.
-
-    Layout: a magic line, a JSON header line, the length of the compressed
-    JSON data as 8 bytes, that data, then the pair table's three arrays in
-    numpy's ``.npy`` format (32-bit), compressed together."""
+    """Write the engine's state and position to ``path``; return the position."""
     snapshot, position = engine.state_at()
     _write(engine.config, snapshot, position, path)
     return position
@@ -76,6 +72,9 @@ def save_in_child(engine: Engine, path: Path) -> tuple[int, Position]:
 
 
 def _write(config: EngineConfig, snapshot: Snapshot, position: Position, path: Path) -> None:
+    """Layout: a magic line, a JSON header line, the length of the compressed
+    JSON data as 8 bytes, that data, then the pair table's three arrays in
+    numpy's ``.npy`` format (32-bit), compressed together."""
     header = json.dumps(_header(config, position)).encode()
     ids = json.dumps(snapshot.pairs.ids, separators=(",", ":")).encode()
     body = zlib.compress(b'{"data":' + snapshot.data_json() + b',"pair_ids":' + ids + b"}", 1)

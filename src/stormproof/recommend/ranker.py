@@ -211,14 +211,19 @@ def rank(
         u = engine.users.get(user_id, _EMPTY_USER)
         ids = engine.item_ids
         own = engine.by_owner.get(user_id, [])
-        # Besides deleted videos, the user never gets these:
-        mine = np.array(sorted({*u.signals, *own}), dtype=np.int64)
+        # Besides deleted videos, the user never gets these (except their own
+        # videos when nothing else is left, see _page):
+        barred = {*u.signals, *own}
+        mine = np.array(sorted(barred), dtype=np.int64)
 
         def allowed(items: Ints) -> npt.NDArray[np.bool_]:
             keep: npt.NDArray[np.bool_] = engine.live[items]
             if len(mine) and len(items):
                 keep &= ~_isin(items, mine)
             return keep
+
+        def blocked(item: int) -> bool:
+            return not engine.live[item] or item in barred
 
         collab = _collaborative(engine, _profile(engine, u, cfg.profile, cfg.decay), cfg.alpha)
         trend_norm = _trend_norm(engine, now, cfg.trend_half_life)
@@ -297,11 +302,6 @@ def rank(
                 because,
             )
 
-        owned = set(own)
-
-        def blocked(item: int) -> bool:
-            return not engine.live[item] or item in u.signals or item in owned
-
         ranked = list(zip(candidates[order].tolist(), order.tolist(), strict=True))
         own_unseen = [i for i in own if i not in u.signals]
         return _page(
@@ -330,11 +330,11 @@ class _Collaborative:
 
     def at(self, items: Ints) -> tuple[Floats, Ints]:
         """Scores and strongest sources of ``items`` (0 and -1 where none)."""
-        where = np.minimum(np.searchsorted(self.items, items), max(len(self.items) - 1, 0))
-        found = (self.items[where] == items) if len(self.items) else np.zeros(len(items), bool)
-        scores = np.where(found, self.scores[where] if len(self.items) else 0.0, 0.0)
-        strongest = np.where(found, self.strongest[where] if len(self.items) else -1, -1)
-        return scores, strongest
+        if not len(self.items):
+            return np.zeros(len(items)), np.full(len(items), -1, dtype=np.int64)
+        where = np.minimum(np.searchsorted(self.items, items), len(self.items) - 1)
+        found = self.items[where] == items
+        return np.where(found, self.scores[where], 0.0), np.where(found, self.strongest[where], -1)
 
 
 def _collaborative(
@@ -395,19 +395,18 @@ def _best(engine: Engine, name: str, scores: Floats, count: int, mine: Ints) -> 
     ties by the engine's tie-break: exactly :func:`_head` over the whole
     catalog, from a head of ``count + _SLACK`` cached while ``scores`` is."""
     n = len(engine.item_ids)
-    key = (scores, count, n)
-    cached = engine.cache.get(f"best_{name}")
-    if cached is None or cached[0][0] is not scores or cached[0][1:] != key[1:]:
-        live = np.where(engine.live[:n], scores, 0.0)
-        top = _head(live, count + _SLACK, engine.tie[:n])
-        top = top[np.lexsort((engine.tie[top], -live[top]))]
-        cached = engine.cache[f"best_{name}"] = (key, top)
-    ordered: Ints = cached[1]
-    if len(mine) > _SLACK:  # could skip past the cached head: the whole catalog
+    if len(mine) > _SLACK:  # could skip past a cached head: rank the whole catalog
         live = np.where(engine.live[:n], scores, 0.0)
         live[mine] = 0.0
         whole: Ints = _head(live, count, engine.tie[:n])
         return whole
+    cached = engine.cache.get(f"best_{name}")
+    if cached is None or cached[0][0] is not scores or cached[0][1:] != (count, n):
+        live = np.where(engine.live[:n], scores, 0.0)
+        top = _head(live, count + _SLACK, engine.tie[:n])
+        top = top[np.lexsort((engine.tie[top], -live[top]))]
+        cached = engine.cache[f"best_{name}"] = ((scores, count, n), top)
+    ordered: Ints = cached[1]
     kept: Ints = ordered[~_isin(ordered, mine)][:count] if len(mine) else ordered[:count]
     return kept
 
