@@ -136,5 +136,5 @@ def test_rebuild_from_zero_matches(tmp_path: Path, video_file: Path) -> None:
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     after = json.loads(stormproof("digest", "--data", str(data), "--json").stdout)
     assert after == before
-    assert before["position"][0] > 0 and len(before["views"]) == 9  # 8 views + the engine
+    assert before["position"][0] > 0 and len(before["views"]) == 10  # 9 views + the engine
     assert "foryou" in before["views"]

@@ -12,23 +12,35 @@ runs the chain, so views only ever see the current version.
 
 Views must be a function of the log: they read time from ``at`` (set once, by
 the writer) and never from the clock.
+
+Every field is bounded by what every view can store — times and counts fit
+SQLite's 64-bit INTEGER, text is valid Unicode of a bounded length, ids are
+short and plain — and the models check it when an event is made, so nothing
+that reaches the log can fail to apply: an event that broke a view would
+replicate to every region and stop them all.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from stormproof.errors import LogError
 
 __all__ = [
     "CURRENT_VERSION",
+    "MAX_INT",
+    "MAX_TEXT_CHARS",
+    "MAX_TIME_MS",
+    "MAX_WATCHED_MS",
     "PAYLOADS",
+    "UNDECODABLE",
     "UPCASTERS",
     "AccountCreated",
     "CommentDeleted",
@@ -37,17 +49,53 @@ __all__ = [
     "FollowStarted",
     "FollowStopped",
     "ForYouReset",
+    "Id",
     "Interaction",
     "InteractionsRecorded",
     "MessageSent",
     "Payload",
     "SessionStarted",
+    "Text",
+    "Undecodable",
     "VideoDeleted",
     "VideoUploaded",
     "decode",
+    "decode_entry",
     "encode",
     "new_event",
 ]
+
+
+#: the largest integer a view stores (SQLite's INTEGER is a signed 64-bit number)
+MAX_INT = 2**63 - 1
+#: the latest time an event may carry, in unix ms: the end of the year 9999
+MAX_TIME_MS = 253_402_300_799_999
+#: no text of an event is longer, whatever a region's settings allow
+MAX_TEXT_CHARS = 10_000
+
+
+def _plain_unicode(text: str) -> str:
+    """Refuse text that cannot be stored as UTF-8 (a lone surrogate, which
+    JSON's ``\\ud800`` escape produces) or that holds a NUL character."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from exc
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL characters")
+    return text
+
+
+#: text a person wrote: valid Unicode, bounded
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_plain_unicode)]
+#: an id of something stored: short, letters, digits, '_', '-' and '.'
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+#: a point in time, unix ms
+Millis = Annotated[int, Field(ge=0, le=MAX_TIME_MS)]
+#: a hex SHA-256: a blob's id
+BlobId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Short = Annotated[str, Field(max_length=100), AfterValidator(_plain_unicode)]
+Pixels = Annotated[int, Field(ge=1, le=65_535)]
 
 
 class Payload(BaseModel):
@@ -59,37 +107,40 @@ class Payload(BaseModel):
 
 class AccountCreated(Payload):
     TYPE: ClassVar[str] = "account.created"
-    user_id: str
-    username: str
-    password_hash: str
+    user_id: Id
+    username: Annotated[str, Field(pattern=r"^[a-z0-9_.]{3,30}$")]
+    password_hash: Annotated[str, Field(max_length=512, pattern=r"^[\x21-\x7e]+$")]
 
 
 class SessionStarted(Payload):
     TYPE: ClassVar[str] = "session.started"
-    session_id: str
-    user_id: str
-    expires_at: int  # unix ms
+    session_id: Id
+    user_id: Id
+    expires_at: Millis
 
 
 class VideoUploaded(Payload):
     TYPE: ClassVar[str] = "video.uploaded"
-    video_id: str
-    owner_id: str
-    caption: str
-    blob: str  # sha256 of the video bytes
-    size: int
-    content_type: str
-    thumbnail_blob: str
-    duration_ms: int
-    width: int
-    height: int
-    codec: str
+    video_id: Id
+    owner_id: Id
+    caption: Text
+    blob: BlobId  # sha256 of the video bytes
+    size: Annotated[int, Field(ge=0, le=MAX_INT)]
+    content_type: Short
+    thumbnail_blob: BlobId
+    duration_ms: Annotated[int, Field(ge=0, le=MAX_TIME_MS)]
+    width: Pixels
+    height: Pixels
+    codec: Short
 
 
 class VideoDeleted(Payload):
     TYPE: ClassVar[str] = "video.deleted"
-    video_id: str
+    video_id: Id
 
+
+#: a watch report longer than this is not a real watch
+MAX_WATCHED_MS = 24 * 3600 * 1000
 
 InteractionType = Literal["watch", "like", "unlike", "share", "skip", "not_interested"]
 
@@ -99,8 +150,9 @@ class Interaction(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     type: InteractionType
-    video_id: str
-    watched_ms: int = 0
+    video_id: Id
+    #: a watch report longer than a day is not a real watch
+    watched_ms: Annotated[int, Field(ge=0, le=MAX_WATCHED_MS)] = 0
     completed: bool = False
 
 
@@ -108,36 +160,36 @@ class InteractionsRecorded(Payload):
     """A whole batch from ``POST /v1/events``: accepted or rejected as one."""
 
     TYPE: ClassVar[str] = "interactions.recorded"
-    items: tuple[Interaction, ...]
+    items: Annotated[tuple[Interaction, ...], Field(min_length=1, max_length=10_000)]
 
 
 class CommentPosted(Payload):
     TYPE: ClassVar[str] = "comment.posted"
-    comment_id: str
-    video_id: str
-    text: str
+    comment_id: Id
+    video_id: Id
+    text: Text
 
 
 class CommentDeleted(Payload):
     TYPE: ClassVar[str] = "comment.deleted"
-    comment_id: str
+    comment_id: Id
 
 
 class FollowStarted(Payload):
     TYPE: ClassVar[str] = "follow.started"
-    followee_id: str
+    followee_id: Id
 
 
 class FollowStopped(Payload):
     TYPE: ClassVar[str] = "follow.stopped"
-    followee_id: str
+    followee_id: Id
 
 
 class MessageSent(Payload):
     TYPE: ClassVar[str] = "message.sent"
-    message_id: str
-    to_id: str
-    text: str
+    message_id: Id
+    to_id: Id
+    text: Text
 
 
 class ForYouReset(Payload):
@@ -145,6 +197,18 @@ class ForYouReset(Payload):
     shapes it (what they have seen stays hidden)."""
 
     TYPE: ClassVar[str] = "foryou.reset"
+
+
+#: the type of an entry whose stored bytes do not decode (see :func:`decode_entry`)
+UNDECODABLE = "undecodable"
+
+
+class Undecodable(Payload):
+    """Stands in for a log entry whose bytes do not decode: no view applies
+    it and the view store quarantines it. Never appended; not in PAYLOADS."""
+
+    TYPE: ClassVar[str] = UNDECODABLE
+    reason: str
 
 
 _ALL: tuple[type[Payload], ...] = (
@@ -179,19 +243,23 @@ class Event(BaseModel):
     model_config = ConfigDict(frozen=True)
     type: str
     v: int
-    id: str
-    at: int  # unix ms, set by the writer
-    actor: str  # user id, "" for anonymous actions such as sign-up
+    id: Id
+    at: Millis  # set by the writer
+    #: user id, "" for anonymous actions such as sign-up
+    actor: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")]
     data: Payload
 
 
-def new_event(payload: Payload, *, actor: str, at: int | None = None) -> Event:
-    """Wrap a payload in a fresh envelope with a new id and the current time."""
+def new_event(
+    payload: Payload, *, actor: str, at: int | None = None, id: str | None = None
+) -> Event:
+    """Wrap a payload in an envelope (a new id and the current time unless
+    given); raises pydantic's ``ValidationError`` when a field is out of bounds."""
     type_ = payload.TYPE
     return Event(
         type=type_,
         v=CURRENT_VERSION[type_],
-        id=uuid.uuid4().hex,
+        id=id or uuid.uuid4().hex,
         at=int(time.time() * 1000) if at is None else at,
         actor=actor,
         data=payload,
@@ -240,3 +308,26 @@ def decode(
         )
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
         raise LogError(f"undecodable event: {exc}", code="corrupt_event") from exc
+
+
+def decode_entry(raw: bytes) -> Event:
+    """:func:`decode` for a log reader: bytes that do not decode at all become
+    an :class:`Undecodable` event (with an id derived from the bytes), which
+    the views quarantine instead of stopping on it. An event from a newer
+    stormproof still raises: that region must be upgraded, not skip it."""
+    try:
+        return decode(raw)
+    except LogError as exc:
+        if exc.code != "corrupt_event":
+            raise
+        # A SQLite column may hand back text; either way the id is the bytes'.
+        return Event(
+            type=UNDECODABLE,
+            v=1,
+            id=hashlib.sha256(raw if isinstance(raw, bytes) else str(raw).encode()).hexdigest()[
+                :32
+            ],
+            at=0,
+            actor="",
+            data=Undecodable(reason=exc.message[:200]),
+        )

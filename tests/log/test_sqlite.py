@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stormproof.errors import LogError
-from stormproof.events import FollowStarted, new_event
+from stormproof.events import UNDECODABLE, FollowStarted, new_event
 from stormproof.log import Log
 from stormproof.log.sqlite import SqliteLog
 from tests.log.contract import LogContract
@@ -39,12 +38,15 @@ async def test_log_is_fsynced_on_commit(tmp_path: Path) -> None:
     assert mode == 2  # FULL
 
 
-async def test_corrupt_bodies_raise_log_error_not_sqlite_errors(tmp_path: Path) -> None:
+async def test_corrupt_bodies_read_as_undecodable_entries_not_sqlite_errors(
+    tmp_path: Path,
+) -> None:
+    # Guards: one damaged entry must not stop every reader of the log; the
+    # view store quarantines it (tests/views/test_quarantine.py).
     path = tmp_path / "log.sqlite"
     log = SqliteLog(path)
     await log.append("k", new_event(FollowStarted(followee_id="u"), actor="a"))
     with sqlite3.connect(path) as raw:
         raw.execute("UPDATE log SET body = ?", (b"not json",))
-    with pytest.raises(LogError) as caught:
-        await log.read(0, 0)
-    assert caught.value.code == "corrupt_event"
+    [entry] = await log.read(0, 0)
+    assert (entry.seq, entry.key, entry.event.type) == (1, "k", UNDECODABLE)

@@ -23,11 +23,12 @@ actions stay ordered whichever region takes them.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from stormproof.errors import Unprocessable
+from stormproof.errors import BadRequest, Unprocessable
 from stormproof.events import Event, Payload, new_event
 from stormproof.log import Entry, event_id_for, to_token
 from stormproof.region import Region
@@ -90,12 +91,17 @@ async def prior(region: Region, key: str, expected_type: str) -> Written | None:
     return None if entry is None else _written(region, entry, expected_type, True)
 
 
+#: what a log key may be: printable ASCII (it travels as a NATS header), bounded
+_LOG_KEY = re.compile(r"[\x20-\x7e]{1,512}")
+
+
 async def write(
     region: Region, key: str, payload: Payload, *, actor: str, at: int | None = None
 ) -> Written:
     """Append a validated payload under ``key`` and wait for the local views."""
-    event = new_event(payload, actor=actor, at=at or event_time(region))
-    event = event.model_copy(update={"id": event_id_for(key)})
+    if not _LOG_KEY.fullmatch(key):
+        raise BadRequest("this write's key is not printable ASCII", code="invalid_key")
+    event = new_event(payload, actor=actor, at=at or event_time(region), id=event_id_for(key))
     entry = await region.log.append(key, event, partition=region.settings.region_index)
     await region.projector.wait_for(entry.partition, entry.seq, region.settings.min_seq_wait_s)
     return _written(region, entry, payload.TYPE, entry.duplicate)

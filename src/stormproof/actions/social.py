@@ -35,8 +35,6 @@ __all__ = [
 ]
 
 INTERACTION_TYPES: tuple[str, ...] = get_args(InteractionType)
-#: a watch report longer than this is not a real watch
-MAX_WATCHED_MS = 24 * 3600 * 1000
 
 
 def _parse_interactions(raw: Sequence[Any], batch_max: int) -> list[Interaction]:
@@ -61,10 +59,6 @@ def _parse_interactions(raw: Sequence[Any], batch_max: int) -> list[Interaction]
             raise Unprocessable(
                 f"events[{index}]: {exc.errors()[0]['msg']}", code="invalid_event", index=index
             ) from exc
-        if not 0 <= parsed.watched_ms <= MAX_WATCHED_MS:
-            raise Unprocessable(
-                f"events[{index}]: watched_ms out of range", code="invalid_event", index=index
-            )
         items.append(parsed)
     return items
 

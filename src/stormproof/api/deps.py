@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response
@@ -10,7 +9,9 @@ from pydantic import NonNegativeInt
 
 from stormproof.actions import Written, causal_after, client_write_at
 from stormproof.actions.accounts import Credentials, authenticate
-from stormproof.errors import BadRequest, Unavailable, Unprocessable
+from stormproof.clock import MAX_BEHIND_MS, Clock, ClockSkew, now_ms
+from stormproof.errors import BadRequest, Unavailable
+from stormproof.events import MAX_TIME_MS
 from stormproof.log import Position, from_token
 from stormproof.region import Region
 
@@ -35,19 +36,16 @@ def _region(request: Request) -> Region:
 RegionDep = Annotated[Region, Depends(_region)]
 
 
-#: how far a client's write time may run ahead of ours, or lag behind it
-_AHEAD_MS = 60_000
-_BEHIND_MS = 24 * 3600 * 1000
-
-
 async def write_clock(
+    request: Request,
     after: Annotated[
         int | None,
         Header(
             alias="Stormproof-After",
             ge=0,
+            le=MAX_TIME_MS,
             description="The `Stormproof-At` of your last write: this write is ordered after "
-            "it, whichever region takes it.",
+            "it, whichever region takes it. At most a minute ahead of the server's clock.",
         ),
     ] = None,
     write_at: Annotated[
@@ -55,30 +53,37 @@ async def write_clock(
         Header(
             alias="Stormproof-Write-At",
             ge=0,
+            le=MAX_TIME_MS,
             description="Your time for this write (unix ms), the same on every retry: a retry "
-            "that reaches another region then writes the very same event.",
+            "that reaches another region then writes the very same event. Within a minute "
+            "ahead and a day behind the server's clock.",
         ),
     ] = None,
 ) -> None:
-    """Take the client's clock headers into this request's write context."""
+    """Take the client's clock headers into this request's write context,
+    refusing (422 ``clock_skew``) any that would move the region's clock
+    further than the allowed skew."""
+    clock: Clock = request.app.state.region.clock
     if after:
+        clock.check(after + 1, what="Stormproof-After")
         causal_after.set(after)
     if write_at:
-        now = int(time.time() * 1000)
-        if not now - _BEHIND_MS <= write_at <= now + _AHEAD_MS:
-            raise Unprocessable(
-                "Stormproof-Write-At is too far from the server's clock", code="clock_skew"
-            )
-        client_write_at.set(max(write_at, (after or 0) + 1))
+        stamped = max(write_at, (after or 0) + 1)
+        clock.check(stamped, what="Stormproof-Write-At")
+        if write_at < now_ms() - MAX_BEHIND_MS:
+            raise ClockSkew("Stormproof-Write-At is too far behind the server's clock")
+        client_write_at.set(stamped)
 
 
 IdemKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
         max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
         description="Send a request again with the same key: you get the first answer back "
-        "and nothing new is created.",
+        "and nothing new is created. 1-200 printable ASCII characters, no spaces.",
     ),
 ]
 

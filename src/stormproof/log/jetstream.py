@@ -33,7 +33,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 
 from stormproof.errors import LogError
-from stormproof.events import Event, decode, encode
+from stormproof.events import Event, decode_entry, encode
 from stormproof.jetstream.links import ApiError, Links, Unreachable
 from stormproof.jetstream.streams import (
     direct_batch,
@@ -275,7 +275,7 @@ class JetStreamLog:
             seq = int(headers["Nats-Sequence"])
         except (KeyError, ValueError) as exc:
             raise LogError(f"message without a sequence in partition {partition}") from exc
-        return Entry(partition, seq, headers.get("Nats-Msg-Id", ""), decode(msg.data))
+        return Entry(partition, seq, headers.get("Nats-Msg-Id", ""), decode_entry(msg.data))
 
     async def _last_seq(self, partition: int, patience: float = 0.0) -> int | None:
         """The partition's last sequence as some replica sees it (None: none answered)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from stormproof.errors import LogError
-from stormproof.events import Event, decode, encode
+from stormproof.events import Event, decode, decode_entry, encode
 from stormproof.log import Entry
 
 __all__ = ["SqliteLog"]
@@ -96,7 +96,10 @@ class SqliteLog:
             ).fetchall()
 
         rows = await self._run(select)
-        return [Entry(partition=0, seq=seq, key=key, event=decode(body)) for seq, key, body in rows]
+        return [
+            Entry(partition=0, seq=seq, key=key, event=decode_entry(body))
+            for seq, key, body in rows
+        ]
 
     async def wait(self, positions: Sequence[int], timeout: float) -> None:
         # Woken by an append in this process; polling notices appends made by

@@ -76,6 +76,7 @@ def all_views() -> list[View]:
     from stormproof.views.history import HistoryView
     from stormproof.views.keys import KeysView
     from stormproof.views.messages import MessagesView
+    from stormproof.views.quarantine import QuarantineView
     from stormproof.views.videos import VideosView
 
     return [
@@ -87,4 +88,5 @@ def all_views() -> list[View]:
         CommentsView(),
         HistoryView(),
         MessagesView(),
+        QuarantineView(),
     ]

@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Protocol, TypedDict, TypeVar
 
 from stormproof.errors import LogError, StormproofError
+from stormproof.events import UNDECODABLE
 from stormproof.log import Entry, Log, Position
 from stormproof.views import View
 from stormproof.views.keys import applied
+from stormproof.views.quarantine import quarantine
 
 __all__ = ["Digests", "Follower", "Projector", "ViewStore"]
 
@@ -122,9 +124,7 @@ class ViewStore:
                             f"partition {entry.partition}: got seq {entry.seq} after {at}",
                             code="log_gap",
                         )
-                    if not applied(self._db, entry.key):
-                        for view in self.views:
-                            view.apply(self._db, entry)
+                    if not applied(self._db, entry.key) and self._apply_one(entry):
                         fresh.append(entry)
                     position[entry.partition] = entry.seq
                 self._db.executemany(
@@ -138,6 +138,31 @@ class ViewStore:
             for follower in self.followers:
                 follower.apply(fresh, tuple(position))
             return tuple(position)
+
+    def _apply_one(self, entry: Entry) -> bool:
+        """Apply one entry to every view, or quarantine it: True if applied.
+
+        A view that raises on the entry (anything but SQLite's operational
+        errors — a locked or full disk — which are about this region, not the
+        entry) has its changes for the entry rolled back, and the entry is
+        recorded as quarantined; the batch goes on. See ``views/quarantine.py``.
+        """
+        if entry.event.type == UNDECODABLE:
+            quarantine(self._db, entry, "undecodable")
+            return False
+        self._db.execute("SAVEPOINT entry")
+        try:
+            for view in self.views:
+                view.apply(self._db, entry)
+        except sqlite3.OperationalError:
+            raise
+        except Exception as exc:
+            self._db.execute("ROLLBACK TO entry")
+            self._db.execute("RELEASE entry")
+            quarantine(self._db, entry, exc)
+            return False
+        self._db.execute("RELEASE entry")
+        return True
 
     def digests(self) -> Digests:
         """The position and each view's digest there."""
