@@ -32,3 +32,20 @@ def test_bad_values_are_refused() -> None:
         Settings.from_env({"STORMPROOF_MAX_UPLOAD_BYTES": "lots"})
     with pytest.raises(ValidationError):
         Settings(unknown_setting=1)  # type: ignore[call-arg]
+
+
+def test_replicated_mode_is_configurable_from_the_environment() -> None:
+    # Guards: a region started on its own host reads its peers from the environment.
+    settings = Settings.from_env(
+        {
+            "STORMPROOF_LOG_BACKEND": "jetstream",
+            "STORMPROOF_NATS_URLS": "nats://10.0.0.1:4222, nats://10.0.0.2:4222,nats://10.0.0.3:4222",
+            "STORMPROOF_REGION_INDEX": "2",
+        }
+    )
+    assert settings.log_backend == "jetstream" and settings.region_index == 2
+    assert settings.nats_urls == (
+        "nats://10.0.0.1:4222",
+        "nats://10.0.0.2:4222",
+        "nats://10.0.0.3:4222",
+    )

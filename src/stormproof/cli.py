@@ -69,6 +69,7 @@ def serve(
 ) -> None:
     """Run one region: the API, the embedded log and the views."""
     from stormproof.api import create_app
+    from stormproof.api.serving import server_config
     from stormproof.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
     settings = _settings(data)
@@ -80,7 +81,7 @@ def serve(
             )
         app_ = create_app(settings, on_ready=seed_demo if demo else None)
         console.print(f"stormproof on http://{host}:{port}  (API docs: /docs, data: {data})")
-        uvicorn.run(app_, host=host, port=port, timeout_graceful_shutdown=2, log_level="info")
+        uvicorn.Server(server_config(app_, settings, host=host, port=port, log_level="info")).run()
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -142,11 +143,13 @@ def region(region: RegionArg, data: DataOption) -> None:
     import uvicorn
 
     from stormproof.api import create_app
+    from stormproof.api.serving import server_config
     from stormproof.settings import Settings
 
     cluster = _load(data)
     spec = cluster.spec(_region(cluster, region))
-    settings = Settings(
+    settings = Settings.from_env(
+        os.environ,
         data_dir=cluster.region_dir(region) / "region",
         region=region,
         region_index=spec.index,
@@ -154,10 +157,7 @@ def region(region: RegionArg, data: DataOption) -> None:
         nats_urls=tuple(cluster.nats_urls),
         secret_file=data / "secret",
     )
-    uvicorn.run(
-        create_app(settings),
-        host="127.0.0.1",
-        port=spec.api_port,
-        timeout_graceful_shutdown=2,
-        log_level="warning",
+    config = server_config(
+        create_app(settings), settings, host="127.0.0.1", port=spec.api_port, log_level="warning"
     )
+    uvicorn.Server(config).run()

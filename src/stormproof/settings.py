@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 __all__ = ["Settings"]
 
@@ -42,6 +42,24 @@ class Settings(BaseModel):
     events_batch_max: int = 500
     #: the For You engine saves a checkpoint this often (seconds) when it changed
     checkpoint_every_s: float = 60.0
+
+    # Limits at the edge: every request's work is bounded before our code runs.
+    #: a request's line and headers together (answered 431 past it)
+    max_head_bytes: int = 32 * 1024
+    #: a request body other than an upload (answered 413 past it)
+    max_json_bytes: int = 256 * 1024
+    #: live message streams one person may hold open in this region
+    max_streams_per_user: int = 4
+    #: serve the interactive API documentation at /docs (assets served locally)
+    docs: bool = True
+
+    @field_validator("nats_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``STORMPROOF_NATS_URLS=nats://a:4222,nats://b:4222`` in the environment."""
+        if isinstance(value, str):
+            return tuple(url.strip() for url in value.split(",") if url.strip())
+        return value
 
     @property
     def log_path(self) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from stormproof.api import create_app
+from stormproof.api.serving import server_config
 from stormproof.cluster import LocalCluster
 from stormproof.settings import Settings
 
@@ -82,8 +83,9 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(settings)
-        config = uvicorn.Config(
+        config = server_config(
             self.app,
+            settings,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,11 +11,12 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stormproof import __version__
 from stormproof.api.deps import write_clock
+from stormproof.api.edge import Edge
 from stormproof.api.routers import (
     accounts,
     comments,
@@ -31,9 +34,6 @@ from stormproof.settings import Settings
 
 __all__ = ["create_app"]
 
-#: answered even while the region catches up
-_ALWAYS = {"/v1/health", "/v1/digest", "/openapi.json", "/docs"}
-
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -44,9 +44,14 @@ _HTTP_CODES = {
     416: "range_not_satisfiable",
 }
 
+log = logging.getLogger(__name__)
+
 
 def _error(status: int, code: str, message: str, **detail: Any) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message, **detail}, status_code=status)
+    # ASCII-escaped: a message may quote input, and input may hold text that
+    # is not valid UTF-8 (a lone surrogate), which must not turn into a 500.
+    body = json.dumps({"code": code, "message": message, **detail}, ensure_ascii=True)
+    return JSONResponse(json.loads(body), status_code=status)
 
 
 async def _on_stormproof_error(_: Request, exc: Exception) -> JSONResponse:
@@ -54,47 +59,46 @@ async def _on_stormproof_error(_: Request, exc: Exception) -> JSONResponse:
     response = _error(exc.status, exc.code, exc.message, **exc.detail)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="stormproof"'
+    if exc.status in (429, 503) and "retry_after_s" in exc.detail:
+        response.headers["Retry-After"] = str(max(1, round(exc.detail["retry_after_s"])))
     return response
+
+
+def _field_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors
+    ]
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in exc.errors()
-    ]
+    errors = _field_errors(list(exc.errors()))
     if any(e["type"] == "json_invalid" for e in errors):
         return _error(400, "malformed_json", "the request body is not valid JSON", errors=errors)
     return _error(422, "invalid_request", "the request does not match the API", errors=errors)
 
 
+async def _on_invalid_field(_: Request, exc: Exception) -> JSONResponse:
+    """A value the request carried that no event may hold (found when the
+    action made its event): refused, nothing stored."""
+    assert isinstance(exc, ValidationError)
+    errors = _field_errors(list(exc.errors(include_url=False, include_input=False)))
+    return _error(422, "invalid_field", "a value of the request is out of bounds", errors=errors)
+
+
 async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return JSONResponse(
-        {"code": code, "message": str(exc.detail)},
-        status_code=exc.status_code,
-        headers=exc.headers,
-    )
+    response = _error(exc.status_code, code, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    return response
 
 
-class _RefuseUntilReady:
-    """503 ``not_ready`` while the region catches up, except on ``_ALWAYS``.
-    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` runs every
-    request through an extra task and memory streams, which showed in
-    profiles of the feed under load."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in _ALWAYS:
-            region: Region | None = getattr(scope["app"].state, "region", None)
-            if region is not None and not region.ready:
-                refusal = _error(503, "not_ready", f"{region.name} is still catching up")
-                await refusal(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+async def _on_anything_else(request: Request, exc: Exception) -> JSONResponse:
+    """The last resort: a bug answered as JSON, without internals."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error(500, "internal_error", "something went wrong on our side; it was logged")
 
 
 def create_app(
@@ -125,10 +129,12 @@ def create_app(
         dependencies=[Depends(write_clock)],
     )
 
-    app.add_middleware(_RefuseUntilReady)
+    app.add_middleware(Edge)
     app.add_exception_handler(StormproofError, _on_stormproof_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ValidationError, _on_invalid_field)
     app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_anything_else)
     for module in (
         accounts,
         videos,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response
-from pydantic import NonNegativeInt
+from pydantic import Field
 
 from stormproof.actions import Written, causal_after, client_write_at
 from stormproof.actions.accounts import Credentials, authenticate
 from stormproof.clock import MAX_BEHIND_MS, Clock, ClockSkew, now_ms
 from stormproof.errors import BadRequest, Unavailable
-from stormproof.events import MAX_TIME_MS
+from stormproof.events import MAX_INT, MAX_TIME_MS
 from stormproof.log import Position, from_token
 from stormproof.region import Region
 
@@ -24,6 +26,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "position_header",
+    "wait_for_tokens",
     "write_clock",
 ]
 
@@ -92,26 +95,43 @@ def position_header(position: Position) -> str:
     return ".".join(map(str, position))
 
 
-async def _fresh(
-    region: RegionDep,
-    response: Response,
-    min_seq: Annotated[
-        list[NonNegativeInt] | None,
-        Query(
-            description="The `seq` of writes you made (repeat for several): wait until this "
-            "region has applied them.",
-        ),
-    ] = None,
-) -> Position:
-    for token in min_seq or ():
-        partition, seq = from_token(token, region.log.partitions)
-        reached = await region.projector.wait_for(partition, seq, region.settings.min_seq_wait_s)
-        if not reached:
+#: a read may wait for this many of the caller's writes
+MAX_MIN_SEQ = 16
+
+
+async def wait_for_tokens(region: Region, tokens: Sequence[int | str]) -> None:
+    """Wait until this region's views applied every ``min_seq`` token; 503
+    ``stale_view`` if they do not within ``min_seq_wait_s`` (all of them)."""
+    if len(tokens) > MAX_MIN_SEQ:
+        raise BadRequest(f"at most {MAX_MIN_SEQ} min_seq values", code="invalid_min_seq")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + region.settings.min_seq_wait_s
+    for token in tokens:
+        if isinstance(token, str) and not (token.isdigit() and len(token) <= 18):
+            raise BadRequest("min_seq is a seq a write answered with", code="invalid_min_seq")
+        partition, seq = from_token(int(token), region.log.partitions)
+        remaining = max(0.0, deadline - loop.time())
+        if not await region.projector.wait_for(partition, seq, remaining):
             raise Unavailable(
                 f"this region has not applied seq {token} yet; retry or try another region",
                 code="stale_view",
                 position=list(region.projector.position),
             )
+
+
+async def _fresh(
+    region: RegionDep,
+    response: Response,
+    min_seq: Annotated[
+        list[Annotated[int, Field(ge=0, le=MAX_INT)]] | None,
+        Query(
+            max_length=MAX_MIN_SEQ,
+            description="The `seq` of writes you made (repeat for several): wait until this "
+            "region has applied them.",
+        ),
+    ] = None,
+) -> Position:
+    await wait_for_tokens(region, min_seq or ())
     response.headers["Stormproof-Region"] = region.name
     response.headers["Stormproof-Position"] = position_header(region.projector.position)
     return region.projector.position
