@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -146,7 +147,8 @@ def region(region: RegionArg, data: DataOption) -> None:
 
     cluster = _load(data)
     spec = cluster.spec(_region(cluster, region))
-    settings = Settings(
+    settings = Settings.from_env(  # tunables (password cost, limits) from STORMPROOF_*
+        os.environ,
         data_dir=cluster.region_dir(region) / "region",
         region=region,
         region_index=spec.index,

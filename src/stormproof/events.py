@@ -31,6 +31,7 @@ __all__ = [
     "PAYLOADS",
     "UPCASTERS",
     "AccountCreated",
+    "AccountDeleted",
     "CommentDeleted",
     "CommentPosted",
     "Event",
@@ -40,7 +41,9 @@ __all__ = [
     "Interaction",
     "InteractionsRecorded",
     "MessageSent",
+    "PasswordChanged",
     "Payload",
+    "SessionRevoked",
     "SessionStarted",
     "VideoDeleted",
     "VideoUploaded",
@@ -69,6 +72,31 @@ class SessionStarted(Payload):
     session_id: str
     user_id: str
     expires_at: int  # unix ms
+
+
+class SessionRevoked(Payload):
+    """The actor ends one of their own sessions (a revocation by anyone else
+    is ignored by the views)."""
+
+    TYPE: ClassVar[str] = "session.revoked"
+    session_id: str
+
+
+class PasswordChanged(Payload):
+    """The actor's new password. Every session of theirs started at or
+    before this event's ``at`` ends, except ``kept_session_id`` (the one that
+    asked for the change)."""
+
+    TYPE: ClassVar[str] = "password.changed"
+    password_hash: str
+    kept_session_id: str
+
+
+class AccountDeleted(Payload):
+    """The actor's account is gone: its sessions end, its videos and
+    comments are hidden, its username stays retired (ADR 011)."""
+
+    TYPE: ClassVar[str] = "account.deleted"
 
 
 class VideoUploaded(Payload):
@@ -150,6 +178,9 @@ class ForYouReset(Payload):
 _ALL: tuple[type[Payload], ...] = (
     AccountCreated,
     SessionStarted,
+    SessionRevoked,
+    PasswordChanged,
+    AccountDeleted,
     VideoUploaded,
     VideoDeleted,
     InteractionsRecorded,

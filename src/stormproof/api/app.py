@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stormproof import __version__
 from stormproof.api.deps import write_clock
+from stormproof.api.limits import RateLimits
 from stormproof.api.routers import (
     accounts,
     comments,
@@ -23,6 +24,7 @@ from stormproof.api.routers import (
     health,
     interactions,
     messages,
+    sessions,
     videos,
 )
 from stormproof.errors import StormproofError
@@ -54,6 +56,8 @@ async def _on_stormproof_error(_: Request, exc: Exception) -> JSONResponse:
     response = _error(exc.status, exc.code, exc.message, **exc.detail)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="stormproof"'
+    if "retry_after" in exc.detail:
+        response.headers["Retry-After"] = str(exc.detail["retry_after"])
     return response
 
 
@@ -125,12 +129,14 @@ def create_app(
         dependencies=[Depends(write_clock)],
     )
 
+    app.state.limits = RateLimits.from_settings(settings)  # per region, in memory (ADR 012)
     app.add_middleware(_RefuseUntilReady)
     app.add_exception_handler(StormproofError, _on_stormproof_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     for module in (
         accounts,
+        sessions,
         videos,
         interactions,
         comments,

@@ -10,6 +10,7 @@ from pydantic import NonNegativeInt
 
 from stormproof.actions import Written, causal_after, client_write_at
 from stormproof.actions.accounts import Credentials, authenticate
+from stormproof.api.limits import limits_of
 from stormproof.errors import BadRequest, Unavailable, Unprocessable
 from stormproof.log import Position, from_token
 from stormproof.region import Region
@@ -118,10 +119,13 @@ Fresh = Annotated[Position, Depends(_fresh)]
 async def _caller(
     region: RegionDep,
     _: Fresh,
+    request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Credentials:
     # After min_seq: a session started in another region is known here first.
-    return await authenticate(region, authorization)
+    caller = await authenticate(region, authorization)
+    limits_of(request).check_write(request.method, caller.user_id)
+    return caller
 
 
 Caller = Annotated[Credentials, Depends(_caller)]
