@@ -36,7 +36,6 @@ import numpy as np
 import numpy.typing as npt
 
 from stormproof.actions import derived_id
-from stormproof.actions.accounts import hash_password
 from stormproof.events import (
     AccountCreated,
     Event,
@@ -49,6 +48,7 @@ from stormproof.events import (
 )
 from stormproof.log import event_id_for
 from stormproof.log.sqlite import SqliteLog
+from stormproof.passwords import hash_password
 
 __all__ = ["PASSWORD", "Catalog", "KuaiRand", "build"]
 

@@ -16,13 +16,17 @@ from tests.natsd_fixtures import running_cluster
 
 __all__ = ["LiveServer", "free_port", "make_settings", "sign_up", "upload"]
 
-#: cheap password hashing in tests; production uses 2**14
+#: cheap password hashing in tests (Argon2id memory, KiB); production uses 2**16
 TEST_PASSWORD_COST = 2**8
 PASSWORD = "correct horse battery"
+#: every test client comes from 127.0.0.1: per-address limits out of the way
+#: unless a test sets them (tests/api/test_limits.py)
+LOOPBACK_LIMITS = {"signups_per_address": 10**6, "logins_per_address": 10**6}
 
 
 def make_settings(data_dir: Path, **values: Any) -> Settings:
-    return Settings(data_dir=data_dir, region="test", password_cost=TEST_PASSWORD_COST, **values)
+    defaults = {"region": "test", "password_cost": TEST_PASSWORD_COST, **LOOPBACK_LIMITS}
+    return Settings(data_dir=data_dir, **{**defaults, **values})
 
 
 @pytest.fixture

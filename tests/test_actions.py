@@ -20,7 +20,8 @@ from tests.conftest import make_settings, sign_up
 async def two_regions(tmp_path: Path) -> AsyncIterator[tuple[Region, Region]]:
     regions = []
     for name in ("east", "west"):
-        region = Region.open(make_settings(tmp_path / name))
+        # One cluster, one secret: password salts derive from it (ADR 011).
+        region = Region.open(make_settings(tmp_path / name, secret_file=tmp_path / "secret"))
         await region.start()
         regions.append(region)
     yield regions[0], regions[1]

@@ -9,7 +9,8 @@ import pytest
 SURFACES = {
     "stormproof.errors": {
         "StormproofError", "BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict",
-        "PayloadTooLarge", "Unprocessable", "Unavailable", "LogError", "BlobError",
+        "PayloadTooLarge", "Unprocessable", "TooManyRequests", "Unavailable", "LogError",
+        "BlobError",
     },
     "stormproof.log": {
         "Entry", "Log", "Position", "event_id_for", "follow", "from_token", "to_token"

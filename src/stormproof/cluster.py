@@ -28,6 +28,14 @@ import httpx
 from stormproof.natsd import NatsServerSpec, start_server, wait_ready
 from stormproof.region import load_secret
 
+#: every client of a local cluster (load generator, drill population) comes
+#: from 127.0.0.1, so per-address limits would count them all as one (ADR 012);
+#: the environment still wins
+_LOOPBACK_LIMITS = {
+    "STORMPROOF_SIGNUPS_PER_ADDRESS": "1000000",
+    "STORMPROOF_LOGINS_PER_ADDRESS": "1000000",
+}
+
 __all__ = ["REGION_NAMES", "LocalCluster", "RegionSpec"]
 
 REGION_NAMES = ("us-east", "us-central", "us-west", "eu-west", "ap-south")
@@ -175,7 +183,7 @@ class LocalCluster:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**_LOOPBACK_LIMITS, **os.environ, "PYTHONUNBUFFERED": "1"},
             )
         self._record(name, "api", proc)
 

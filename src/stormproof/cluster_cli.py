@@ -148,7 +148,7 @@ def region(region: RegionArg, data: DataOption) -> None:
 
     cluster = _load(data)
     spec = cluster.spec(_region(cluster, region))
-    settings = Settings.from_env(
+    settings = Settings.from_env(  # tunables (password cost, limits) from STORMPROOF_*
         os.environ,
         data_dir=cluster.region_dir(region) / "region",
         region=region,

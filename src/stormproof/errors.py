@@ -12,6 +12,7 @@ answers with; the API layer turns any of them into ``{"code", "message"}``.
     ├── Conflict              409  e.g. a taken username
     ├── PayloadTooLarge       413
     ├── Unprocessable         422  well-formed but invalid (bad video, unknown type)
+    ├── TooManyRequests       429  a rate limit; ``retry_after`` says when to try again
     ├── Unavailable           503  views lag behind min_seq, region not ready
     ├── LogError              503  the log backend failed (never a sqlite3 error)
     └── BlobError             503  the blob store failed or a blob is corrupt
@@ -33,6 +34,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "StormproofError",
+    "TooManyRequests",
     "Unauthorized",
     "Unavailable",
     "Unprocessable",
@@ -86,6 +88,14 @@ class PayloadTooLarge(StormproofError):
 class Unprocessable(StormproofError):
     status = 422
     code = "unprocessable"
+
+
+class TooManyRequests(StormproofError):
+    """Carries ``retry_after`` (whole seconds) in its detail; the API sends it
+    as the ``Retry-After`` header too."""
+
+    status = 429
+    code = "rate_limited"
 
 
 class Unavailable(StormproofError):

@@ -43,6 +43,7 @@ __all__ = [
     "UNDECODABLE",
     "UPCASTERS",
     "AccountCreated",
+    "AccountDeleted",
     "CommentDeleted",
     "CommentPosted",
     "Event",
@@ -53,7 +54,9 @@ __all__ = [
     "Interaction",
     "InteractionsRecorded",
     "MessageSent",
+    "PasswordChanged",
     "Payload",
+    "SessionRevoked",
     "SessionStarted",
     "Text",
     "Undecodable",
@@ -117,6 +120,31 @@ class SessionStarted(Payload):
     session_id: Id
     user_id: Id
     expires_at: Millis
+
+
+class SessionRevoked(Payload):
+    """The actor ends one of their own sessions (a revocation by anyone else
+    is ignored by the views)."""
+
+    TYPE: ClassVar[str] = "session.revoked"
+    session_id: str
+
+
+class PasswordChanged(Payload):
+    """The actor's new password. Every session of theirs started at or
+    before this event's ``at`` ends, except ``kept_session_id`` (the one that
+    asked for the change)."""
+
+    TYPE: ClassVar[str] = "password.changed"
+    password_hash: str
+    kept_session_id: str
+
+
+class AccountDeleted(Payload):
+    """The actor's account is gone: its sessions end, its videos and
+    comments are hidden, its username stays retired (ADR 011)."""
+
+    TYPE: ClassVar[str] = "account.deleted"
 
 
 class VideoUploaded(Payload):
@@ -214,6 +242,9 @@ class Undecodable(Payload):
 _ALL: tuple[type[Payload], ...] = (
     AccountCreated,
     SessionStarted,
+    SessionRevoked,
+    PasswordChanged,
+    AccountDeleted,
     VideoUploaded,
     VideoDeleted,
     InteractionsRecorded,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["Settings"]
 
@@ -34,8 +34,26 @@ class Settings(BaseModel):
     max_duration_ms: int = 10 * 60 * 1000
     session_ttl_s: int = 30 * 24 * 3600
     min_seq_wait_s: float = 2.0
-    #: scrypt cost parameter for password hashes (2**14 in production)
-    password_cost: int = 2**14
+    #: Argon2id memory per password hash, KiB (pwdlib's recommended 64 MiB)
+    password_cost: int = Field(default=2**16, ge=64)
+    #: Argon2id passes per password hash (pwdlib's recommended 3)
+    password_time_cost: int = Field(default=3, ge=1)
+    # Rate limits, per region and in memory (ADR 012): N per window, refilled evenly.
+    #: failed log-ins (and password checks) per username; a locked name refuses even
+    #: the right password until the window refills
+    login_failures_per_account: int = Field(default=10, ge=1)
+    login_failures_window_s: float = Field(default=15 * 60, gt=0)
+    #: log-in attempts per client address
+    logins_per_address: int = Field(default=30, ge=1)
+    logins_window_s: float = Field(default=60, gt=0)
+    #: sign-up attempts per client address
+    signups_per_address: int = Field(default=5, ge=1)
+    signups_window_s: float = Field(default=3600, gt=0)
+    #: writes per person: a sustained rate and a burst
+    writes_per_s: float = Field(default=20, gt=0)
+    writes_burst: int = Field(default=100, ge=1)
+    #: keys (names, addresses, people) each limit remembers at most
+    rate_limit_keys: int = Field(default=100_000, ge=1)
     comment_max_chars: int = 500
     message_max_chars: int = 2000
     caption_max_chars: int = 2200

@@ -100,3 +100,18 @@ def test_expired_token_is_401(tmp_path: Path) -> None:
 def test_unknown_profile_is_404(client: httpx.Client) -> None:
     response = client.get("/v1/accounts/nobody")
     assert (response.status_code, response.json()["code"]) == (404, "user_not_found")
+
+
+def test_username_with_trailing_newline_is_refused(client: httpx.Client) -> None:
+    sign_up(client, "alice")
+    twin = client.post("/v1/accounts", json={"username": "alice\n", "password": PASSWORD})
+    assert (twin.status_code, twin.json()["code"]) == (422, "invalid_username")
+    assert client.get("/v1/health").json()["log_seq"] == 2  # alice's sign-up and log-in
+
+
+def test_sign_up_schema_states_the_username_and_password_rules(client: httpx.Client) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    username = schemas["SignUp"]["properties"]["username"]
+    assert (username["minLength"], username["maxLength"]) == (3, 30)
+    assert username["pattern"] == "^[A-Za-z0-9_.]{3,30}$"
+    assert schemas["SignUp"]["properties"]["password"]["minLength"] == 8

@@ -22,7 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from stormproof.actions import accounts, social, videos
 from stormproof.errors import StormproofError
-from stormproof.events import AccountCreated, CommentPosted, VideoUploaded
+from stormproof.events import AccountCreated, CommentPosted, SessionStarted, VideoUploaded
 from stormproof.log import Entry
 from stormproof.media import make_video
 from stormproof.recommend.engine import Engine
@@ -73,6 +73,7 @@ class ViewsMachine(RuleBasedStateMachine):
         self.ids: dict[str, str] = {}
         self.videos: list[str] = []
         self.comments: list[tuple[str, str]] = []
+        self.sessions: list[tuple[str, str]] = []  # (name, session id)
         self.opened: list[ViewStore] = []
 
     def run(self, work: Awaitable[T]) -> T:
@@ -99,6 +100,43 @@ class ViewsMachine(RuleBasedStateMachine):
         if written is not None:
             assert isinstance(written.event.data, AccountCreated)
             self.ids[name] = written.event.data.user_id
+
+    def caller(self, name: str, session_id: str = "") -> accounts.Credentials:
+        return accounts.Credentials(self.user(name), name, session_id)
+
+    @rule(name=users, password=st.sampled_from(["password1", "password2"]), key=keys)
+    def log_in(self, name: str, password: str, key: str | None) -> None:
+        written = self.attempt(accounts.log_in(self.region, name, password, idempotency_key=key))
+        if written is not None:
+            assert isinstance(written.event.data, SessionStarted)
+            self.sessions.append((name, written.event.data.session_id))
+
+    @rule(name=users, pick=st.integers(0, 5), key=keys)
+    def revoke_session(self, name: str, pick: int, key: str | None) -> None:
+        if self.sessions:
+            _, session_id = self.sessions[pick % len(self.sessions)]
+            self.attempt(
+                accounts.revoke_session(
+                    self.region, self.caller(name), session_id, idempotency_key=key
+                )
+            )
+
+    @rule(name=users, pick=st.integers(0, 5), new=st.sampled_from(["password1", "password2"]))
+    def change_password(self, name: str, pick: int, new: str) -> None:
+        mine = [s for n, s in self.sessions if n == name] or [""]
+        caller = self.caller(name, mine[pick % len(mine)])
+        for old in ("password1", "password2"):
+            self.attempt(
+                accounts.change_password(self.region, caller, old, new, idempotency_key=None)
+            )
+
+    @rule(name=users, key=keys)
+    def delete_account(self, name: str, key: str | None) -> None:
+        self.attempt(
+            accounts.delete_account(
+                self.region, self.caller(name), "password1", idempotency_key=key
+            )
+        )
 
     @rule(name=users, clip=st.integers(0, len(CLIPS) - 1), key=keys)
     def upload(self, name: str, clip: int, key: str | None) -> None:

@@ -1,4 +1,10 @@
-"""Accounts: sign up, log in, and turning a bearer token back into a user."""
+"""Accounts: sign up, log in, log out, change the password, delete the account,
+and turning a bearer token back into a user (ADR 005, ADR 011).
+
+Password hashing is slow on purpose, so it runs in a worker thread, never on
+the event loop. Every action that checks a password takes ``passwords`` (the
+hasher) so a test can pass a real one and watch it work.
+"""
 
 from __future__ import annotations
 
@@ -11,54 +17,77 @@ import time
 from dataclasses import dataclass
 
 from stormproof.actions import Written, derived_id, event_time, log_key, prior, write
-from stormproof.errors import Conflict, Unauthorized, Unprocessable
-from stormproof.events import AccountCreated, SessionStarted
+from stormproof.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from stormproof.events import (
+    AccountCreated,
+    AccountDeleted,
+    PasswordChanged,
+    SessionRevoked,
+    SessionStarted,
+)
+from stormproof.passwords import Passwords, passwords_for, salt_for
 from stormproof.region import Region
 from stormproof.views import accounts
 
-__all__ = ["Credentials", "authenticate", "hash_password", "log_in", "sign_up", "token_for"]
+__all__ = [
+    "MAX_USERNAME",
+    "MIN_PASSWORD",
+    "MIN_USERNAME",
+    "USERNAME",
+    "Credentials",
+    "authenticate",
+    "change_password",
+    "delete_account",
+    "log_in",
+    "revoke_session",
+    "sign_up",
+    "token_for",
+]
 
-USERNAME = re.compile(r"^[a-z0-9_.]{3,30}$")
+MIN_USERNAME, MAX_USERNAME = 3, 30
+#: a whole username (``fullmatch``: ``$`` would let a trailing newline through)
+USERNAME = re.compile(rf"[a-z0-9_.]{{{MIN_USERNAME},{MAX_USERNAME}}}")
 MIN_PASSWORD = 8
 
 
-def hash_password(password: str, cost: int, salt: bytes) -> str:
-    """The stored form of a password: scrypt with ``cost`` and ``salt``."""
-    key = hashlib.scrypt(password.encode(), salt=salt, n=cost, r=8, p=1, maxmem=2**26)
-    return f"scrypt${cost}${salt.hex()}${key.hex()}"
+def _passwords(region: Region) -> Passwords:
+    settings = region.settings
+    return passwords_for(settings.password_cost, settings.password_time_cost)
 
 
-def _check_password(password: str, stored: str) -> bool:
-    _, cost, salt, key = stored.split("$")
-    candidate = hashlib.scrypt(
-        password.encode(), salt=bytes.fromhex(salt), n=int(cost), r=8, p=1, maxmem=2**26
-    )
-    return hmac.compare_digest(candidate.hex(), key)
+def _check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Unprocessable(
+            f"a password has at least {MIN_PASSWORD} characters", code="weak_password"
+        )
 
 
 async def sign_up(
-    region: Region, username: str, password: str, *, idempotency_key: str | None
+    region: Region,
+    username: str,
+    password: str,
+    *,
+    idempotency_key: str | None,
+    passwords: Passwords | None = None,
 ) -> Written:
     username = username.lower()
     key = log_key("", f"signup:{username}", idempotency_key)
     written = await prior(region, key, AccountCreated.TYPE)
     if written is None:
-        if not USERNAME.match(username):
+        if not USERNAME.fullmatch(username):
             raise Unprocessable(
-                "a username is 3-30 characters: letters, digits, '_' and '.'",
+                f"a username is {MIN_USERNAME}-{MAX_USERNAME} characters: "
+                "letters, digits, '_' and '.'",
                 code="invalid_username",
             )
-        if len(password) < MIN_PASSWORD:
-            raise Unprocessable(
-                f"a password has at least {MIN_PASSWORD} characters", code="weak_password"
-            )
+        _check_new_password(password)
+        # A deleted account's name stays taken: it is never handed to someone else.
         if await region.store.query(lambda db: accounts.account_by_name(db, username)):
             raise Conflict(f"username {username!r} is taken", code="username_taken")
         # The salt derives from the key, so a retry elsewhere writes the same event.
-        salt = hashlib.sha256(f"salt:{key}".encode()).digest()[:16]
-        password_hash = await asyncio.to_thread(
-            hash_password, password, region.settings.password_cost, salt
-        )
+        salt = salt_for(region.secret, key)
+        hasher = passwords or _passwords(region)
+        password_hash = await asyncio.to_thread(hasher.hash, password, salt)
         payload = AccountCreated(
             user_id=derived_id("u_", key), username=username, password_hash=password_hash
         )
@@ -79,12 +108,21 @@ def token_for(region: Region, session_id: str) -> str:
 
 
 async def log_in(
-    region: Region, username: str, password: str, *, idempotency_key: str | None
+    region: Region,
+    username: str,
+    password: str,
+    *,
+    idempotency_key: str | None,
+    passwords: Passwords | None = None,
 ) -> Written:
     account = await region.store.query(lambda db: accounts.account_by_name(db, username))
-    valid = account is not None and await asyncio.to_thread(
-        _check_password, password, account.password_hash
-    )
+    if account is not None and account.deleted:
+        account = None
+    # An unknown name is checked against a dummy hash: it takes as long as a
+    # wrong password, so the answer's time does not tell which names exist.
+    hasher = passwords or _passwords(region)
+    stored = account.password_hash if account else None
+    valid = await asyncio.to_thread(hasher.verify, password, stored)
     if account is None or not valid:
         raise Unauthorized("wrong username or password", code="invalid_credentials")
     key = log_key(account.user_id, "session", idempotency_key)
@@ -103,30 +141,106 @@ async def log_in(
 class Credentials:
     user_id: str
     username: str
+    #: the session whose token came with the request
+    session_id: str
 
 
 async def authenticate(region: Region, authorization: str | None) -> Credentials:
-    """The user a ``Bearer`` token belongs to; 401 when missing, forged or expired."""
+    """The user a ``Bearer`` token belongs to; 401 when missing, forged,
+    expired, ended (log-out, password change) or of a deleted account."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorized("send 'Authorization: Bearer <token>'", code="missing_token")
     token = authorization[7:].strip()
     session_id, _, _ = token.partition(".")
+    # compare_digest takes ASCII text only; a token we made is short ASCII.
+    if not (token.isascii() and len(token) <= 200):
+        raise Unauthorized("this token is not valid", code="invalid_token")
     if not hmac.compare_digest(token_for(region, session_id), token):
         raise Unauthorized("this token is not valid", code="invalid_token")
 
-    def lookup(db: sqlite3.Connection) -> tuple[int, accounts.Account | None] | None:
+    def lookup(
+        db: sqlite3.Connection,
+    ) -> tuple[accounts.Session, bool, accounts.Account | None] | None:
         found = accounts.session(db, session_id)
         if found is None:
             return None
-        user_id, expires_at = found
-        return expires_at, accounts.account_by_id(db, user_id)
+        session, ended = found
+        return session, ended, accounts.account_by_id(db, session.user_id)
 
-    found = region.store.read_now(lookup)  # two primary-key lookups, on every request
+    found = region.store.read_now(lookup)  # primary-key lookups, on every request
     if found is None:
         raise Unauthorized("this token is not valid", code="invalid_token")
-    expires_at, account = found
+    session, ended, account = found
     if account is None:
         raise Unauthorized("this token is not valid", code="invalid_token")
-    if expires_at <= time.time() * 1000:
+    if account.deleted:
+        raise Unauthorized("this account was deleted", code="account_deleted")
+    if ended:
+        raise Unauthorized("this session was ended; log in again", code="session_ended")
+    if session.expires_at <= time.time() * 1000:
         raise Unauthorized("this token has expired; log in again", code="token_expired")
-    return Credentials(user_id=account.user_id, username=account.username)
+    return Credentials(user_id=account.user_id, username=account.username, session_id=session_id)
+
+
+async def revoke_session(
+    region: Region, caller: Credentials, session_id: str, *, idempotency_key: str | None
+) -> Written:
+    """End one of the caller's sessions (their current one included). Anyone
+    else's, or one that has ended, is 404: as if it did not exist."""
+    key = log_key(caller.user_id, f"revoke:{session_id}", idempotency_key)
+    if done := await prior(region, key, SessionRevoked.TYPE):
+        return done
+    found = await region.store.query(lambda db: accounts.session(db, session_id))
+    if found is None or found[1] or found[0].user_id != caller.user_id:
+        raise NotFound("no such session", code="session_not_found")
+    return await write(region, key, SessionRevoked(session_id=session_id), actor=caller.user_id)
+
+
+async def _check_own_password(
+    region: Region, caller: Credentials, password: str, passwords: Passwords | None
+) -> None:
+    account = await region.store.query(lambda db: accounts.account_by_id(db, caller.user_id))
+    hasher = passwords or _passwords(region)
+    stored = account.password_hash if account else None
+    if not await asyncio.to_thread(hasher.verify, password, stored):
+        raise Forbidden("the password is wrong", code="wrong_password")
+
+
+async def change_password(
+    region: Region,
+    caller: Credentials,
+    old_password: str,
+    new_password: str,
+    *,
+    idempotency_key: str | None,
+    passwords: Passwords | None = None,
+) -> Written:
+    """Set a new password; every other session of the caller ends, the
+    caller's own goes on."""
+    key = log_key(caller.user_id, "password", idempotency_key)
+    # First: after the change, a retry's old password is no longer the password.
+    if done := await prior(region, key, PasswordChanged.TYPE):
+        return done
+    _check_new_password(new_password)
+    await _check_own_password(region, caller, old_password, passwords)
+    hasher = passwords or _passwords(region)
+    password_hash = await asyncio.to_thread(hasher.hash, new_password, salt_for(region.secret, key))
+    payload = PasswordChanged(password_hash=password_hash, kept_session_id=caller.session_id)
+    return await write(region, key, payload, actor=caller.user_id)
+
+
+async def delete_account(
+    region: Region,
+    caller: Credentials,
+    password: str,
+    *,
+    idempotency_key: str | None,
+    passwords: Passwords | None = None,
+) -> Written:
+    """Delete the caller's account (ADR 011): every session ends, videos and
+    comments are hidden, the username stays retired."""
+    key = log_key(caller.user_id, "delete-account", idempotency_key)
+    if done := await prior(region, key, AccountDeleted.TYPE):
+        return done
+    await _check_own_password(region, caller, password, passwords)
+    return await write(region, key, AccountDeleted(), actor=caller.user_id)

@@ -87,7 +87,7 @@ async def _require_video(region: Region, video_id: str) -> videos.Video:
 
 async def _require_user(region: Region, username: str) -> accounts.Account:
     found = await region.store.query(lambda db: accounts.account_by_name(db, username))
-    if found is None:
+    if found is None or found.deleted:
         raise NotFound(f"no user {username!r}", code="user_not_found")
     return found
 

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from stormproof import __version__
 from stormproof.api.deps import write_clock
 from stormproof.api.edge import Edge
+from stormproof.api.limits import RateLimits
 from stormproof.api.routers import (
     accounts,
     comments,
@@ -26,6 +27,7 @@ from stormproof.api.routers import (
     health,
     interactions,
     messages,
+    sessions,
     videos,
 )
 from stormproof.errors import StormproofError
@@ -59,8 +61,8 @@ async def _on_stormproof_error(_: Request, exc: Exception) -> JSONResponse:
     response = _error(exc.status, exc.code, exc.message, **exc.detail)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="stormproof"'
-    if exc.status in (429, 503) and "retry_after_s" in exc.detail:
-        response.headers["Retry-After"] = str(max(1, round(exc.detail["retry_after_s"])))
+    if "retry_after" in exc.detail:
+        response.headers["Retry-After"] = str(exc.detail["retry_after"])
     return response
 
 
@@ -129,6 +131,7 @@ def create_app(
         dependencies=[Depends(write_clock)],
     )
 
+    app.state.limits = RateLimits.from_settings(settings)  # per region, in memory (ADR 012)
     app.add_middleware(Edge)
     app.add_exception_handler(StormproofError, _on_stormproof_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
@@ -137,6 +140,7 @@ def create_app(
     app.add_exception_handler(Exception, _on_anything_else)
     for module in (
         accounts,
+        sessions,
         videos,
         interactions,
         comments,

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from stormproof.actions import Written, causal_after, client_write_at
 from stormproof.actions.accounts import Credentials, authenticate
+from stormproof.api.limits import limits_of
 from stormproof.clock import MAX_BEHIND_MS, Clock, ClockSkew, now_ms
 from stormproof.errors import BadRequest, Unavailable
 from stormproof.events import MAX_INT, MAX_TIME_MS
@@ -143,10 +144,13 @@ Fresh = Annotated[Position, Depends(_fresh)]
 async def _caller(
     region: RegionDep,
     _: Fresh,
+    request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Credentials:
     # After min_seq: a session started in another region is known here first.
-    return await authenticate(region, authorization)
+    caller = await authenticate(region, authorization)
+    limits_of(request).check_write(request.method, caller.user_id)
+    return caller
 
 
 Caller = Annotated[Credentials, Depends(_caller)]

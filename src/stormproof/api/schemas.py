@@ -96,8 +96,8 @@ class ConversationOut(BaseModel):
 
 
 def user_ref(db: sqlite3.Connection, user_id: str) -> UserRef:
-    account = accounts.account_by_id(db, user_id)
-    return UserRef(id=user_id, username=account.username if account else "")
+    """A user as others see them; a deleted account is named ``[deleted]``."""
+    return UserRef(id=user_id, username=accounts.usernames(db, [user_id]).get(user_id, ""))
 
 
 def video_out(db: sqlite3.Connection, v: videos.Video) -> VideoOut:

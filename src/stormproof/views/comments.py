@@ -1,12 +1,13 @@
 """Comments on videos. A deletion by the author is recorded whether or not
-the comment has arrived yet, so both arrival orders end in the same state."""
+the comment has arrived yet, so both arrival orders end in the same state.
+A deleted account hides all its comments the same way (ADR 011)."""
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
 
-from stormproof.events import CommentDeleted, CommentPosted
+from stormproof.events import AccountDeleted, CommentDeleted, CommentPosted
 from stormproof.log import Entry
 from stormproof.views import View
 
@@ -15,7 +16,7 @@ __all__ = ["Comment", "CommentsView", "comment", "comment_counts", "comments_of"
 
 class CommentsView(View):
     name = "comments"
-    tables = ("comments", "comment_deletions")
+    tables = ("comments", "comment_deletions", "deleted_authors")
     schema = """
     CREATE TABLE IF NOT EXISTS comments (
         comment_id TEXT PRIMARY KEY,
@@ -31,14 +32,16 @@ class CommentsView(View):
         actor TEXT NOT NULL,
         PRIMARY KEY (comment_id, actor)
     );
+    CREATE TABLE IF NOT EXISTS deleted_authors (author_id TEXT PRIMARY KEY);
     """
 
     def on_comment_posted(self, db: sqlite3.Connection, entry: Entry, p: CommentPosted) -> None:
-        author = entry.event.actor
+        author, at = entry.event.actor, entry.event.at
         db.execute(
             "INSERT INTO comments VALUES (?, ?, ?, ?, ?, EXISTS (SELECT 1 FROM comment_deletions "
-            "WHERE comment_id = ? AND actor = ?)) ON CONFLICT DO NOTHING",
-            (p.comment_id, p.video_id, author, p.text, entry.event.at, p.comment_id, author),
+            "WHERE comment_id = ? AND actor = ?) OR EXISTS (SELECT 1 FROM deleted_authors "
+            "WHERE author_id = ?)) ON CONFLICT DO NOTHING",
+            (p.comment_id, p.video_id, author, p.text, at, p.comment_id, author, author),
         )
 
     def on_comment_deleted(self, db: sqlite3.Connection, entry: Entry, p: CommentDeleted) -> None:
@@ -51,6 +54,11 @@ class CommentsView(View):
             "UPDATE comments SET deleted = 1 WHERE comment_id = ? AND author_id = ?",
             (p.comment_id, actor),
         )
+
+    def on_account_deleted(self, db: sqlite3.Connection, entry: Entry, _: AccountDeleted) -> None:
+        author = entry.event.actor
+        db.execute("INSERT INTO deleted_authors VALUES (?) ON CONFLICT DO NOTHING", (author,))
+        db.execute("UPDATE comments SET deleted = 1 WHERE author_id = ?", (author,))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 A deletion is recorded whether or not its upload has arrived yet (partitions
 interleave differently in each region), and a video is deleted once a
 deletion by its owner exists — so both arrival orders end in the same state.
+A deleted account hides all its videos the same way, whenever they arrive.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from stormproof.events import VideoDeleted, VideoUploaded
+from stormproof.events import AccountDeleted, VideoDeleted, VideoUploaded
 from stormproof.log import Entry
 from stormproof.views import View
 
@@ -24,7 +25,7 @@ _COLUMNS = (
 
 class VideosView(View):
     name = "videos"
-    tables = ("videos", "video_deletions")
+    tables = ("videos", "video_deletions", "deleted_owners")
     schema = """
     CREATE TABLE IF NOT EXISTS videos (
         video_id TEXT PRIMARY KEY,
@@ -47,17 +48,19 @@ class VideosView(View):
         actor TEXT NOT NULL,
         PRIMARY KEY (video_id, actor)
     );
+    CREATE TABLE IF NOT EXISTS deleted_owners (owner_id TEXT PRIMARY KEY);
     """
 
     def on_video_uploaded(self, db: sqlite3.Connection, entry: Entry, p: VideoUploaded) -> None:
         db.execute(
             f"INSERT INTO videos ({_COLUMNS}, deleted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?, "
-            "EXISTS (SELECT 1 FROM video_deletions WHERE video_id = ? AND actor = ?)) "
+            "EXISTS (SELECT 1 FROM video_deletions WHERE video_id = ? AND actor = ?) "
+            "OR EXISTS (SELECT 1 FROM deleted_owners WHERE owner_id = ?)) "
             "ON CONFLICT DO NOTHING",
             (
                 p.video_id, p.owner_id, p.caption, p.blob, p.size, p.content_type,
                 p.thumbnail_blob, p.duration_ms, p.width, p.height, p.codec,
-                entry.event.at, p.video_id, p.owner_id,
+                entry.event.at, p.video_id, p.owner_id, p.owner_id,
             ),
         )  # fmt: skip
 
@@ -69,6 +72,11 @@ class VideosView(View):
         db.execute(
             "UPDATE videos SET deleted = 1 WHERE video_id = ? AND owner_id = ?", (p.video_id, actor)
         )
+
+    def on_account_deleted(self, db: sqlite3.Connection, entry: Entry, _: AccountDeleted) -> None:
+        owner = entry.event.actor
+        db.execute("INSERT INTO deleted_owners VALUES (?) ON CONFLICT DO NOTHING", (owner,))
+        db.execute("UPDATE videos SET deleted = 1 WHERE owner_id = ?", (owner,))
 
 
 @dataclass(frozen=True)

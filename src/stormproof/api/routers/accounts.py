@@ -5,11 +5,12 @@ from __future__ import annotations
 import sqlite3
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import accounts as actions
 from stormproof.api.deps import Fresh, IdemKey, RegionDep, acknowledge, decode_cursor
+from stormproof.api.limits import Limits, client_address
 from stormproof.api.schemas import AccountOut, VideoOut, videos_out
 from stormproof.errors import NotFound
 from stormproof.events import AccountCreated, SessionStarted
@@ -21,6 +22,22 @@ router = APIRouter(prefix="/v1", tags=["accounts"])
 class Credentials(BaseModel):
     username: str = Field(max_length=100)
     password: str = Field(max_length=1000)
+
+
+class SignUp(BaseModel):
+    """The schema states the rules; the server checks them itself so that a
+    breach answers 422 with ``invalid_username`` or ``weak_password``."""
+
+    username: str = Field(
+        max_length=100,
+        description="Letters, digits, '_' and '.'; stored lower-cased.",
+        json_schema_extra={
+            "pattern": f"^[A-Za-z0-9_.]{{{actions.MIN_USERNAME},{actions.MAX_USERNAME}}}$",
+            "minLength": actions.MIN_USERNAME,
+            "maxLength": actions.MAX_USERNAME,
+        },
+    )
+    password: str = Field(max_length=1000, json_schema_extra={"minLength": actions.MIN_PASSWORD})
 
 
 class SessionOut(BaseModel):
@@ -41,8 +58,15 @@ class ProfileOut(BaseModel):
 
 @router.post("/accounts", status_code=201)
 async def sign_up(
-    body: Credentials, region: RegionDep, response: Response, key: IdemKey = None
+    body: SignUp,
+    region: RegionDep,
+    request: Request,
+    response: Response,
+    limits: Limits,
+    key: IdemKey = None,
 ) -> AccountOut:
+    address = client_address(request)
+    limits.signups.check(address, take=True, why="too many sign-ups from this address")
     written = await actions.sign_up(region, body.username, body.password, idempotency_key=key)
     created = written.event.data
     assert isinstance(created, AccountCreated)
@@ -52,9 +76,21 @@ async def sign_up(
 
 @router.post("/sessions", status_code=201)
 async def log_in(
-    body: Credentials, region: RegionDep, response: Response, _: Fresh, key: IdemKey = None
+    body: Credentials,
+    region: RegionDep,
+    request: Request,
+    response: Response,
+    limits: Limits,
+    _: Fresh,
+    key: IdemKey = None,
 ) -> SessionOut:
-    written = await actions.log_in(region, body.username, body.password, idempotency_key=key)
+    """Per client address every attempt counts; per username every wrong
+    password, and a name with too many is refused — right password or not —
+    until its window refills (429 with ``Retry-After``)."""
+    address = client_address(request)
+    limits.logins.check(address, take=True, why="too many log-ins from this address")
+    with limits.password_attempt(body.username):
+        written = await actions.log_in(region, body.username, body.password, idempotency_key=key)
     started = written.event.data
     assert isinstance(started, SessionStarted)
     return SessionOut(
@@ -69,7 +105,7 @@ async def log_in(
 async def profile(username: str, region: RegionDep, _: Fresh) -> ProfileOut:
     def read(db: sqlite3.Connection) -> ProfileOut | None:
         account = accounts.account_by_name(db, username)
-        if account is None:
+        if account is None or account.deleted:
             return None
         followers, following = follows.counts(db, account.user_id)
         return ProfileOut(
@@ -101,7 +137,7 @@ async def videos_of(
 
     def read(db: sqlite3.Connection) -> list[VideoOut] | None:
         account = accounts.account_by_name(db, username)
-        if account is None:
+        if account is None or account.deleted:
             return None
         found = videos.videos_by_owners(db, [account.user_id], before=before, limit=limit)
         return videos_out(db, found)
