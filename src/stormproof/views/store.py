@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -30,6 +32,8 @@ from stormproof.views.keys import applied
 from stormproof.views.quarantine import quarantine
 
 __all__ = ["Digests", "Follower", "Projector", "ViewStore"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -51,6 +55,7 @@ class Follower(Protocol):
     def digest(self) -> str: ...
 
 
+_META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _POSITIONS = """
 CREATE TABLE IF NOT EXISTS positions (partition INTEGER PRIMARY KEY, seq INTEGER NOT NULL)
 """
@@ -89,6 +94,7 @@ class ViewStore:
         self._write_lock = threading.Lock()
         self._local = threading.local()
         with self._write_lock:
+            self._start_over_if_reshaped()
             self._db.execute(_POSITIONS)
             for view in self.views:
                 self._db.executescript(view.schema)
@@ -96,6 +102,26 @@ class ViewStore:
                 "INSERT INTO positions VALUES (?, 0) ON CONFLICT DO NOTHING",
                 [(p,) for p in range(partitions)],
             )
+
+    def _start_over_if_reshaped(self) -> None:
+        """Drop every view table when the views' schemas changed since this
+        file was written (a new column, a new table): the views are rebuilt
+        from sequence 0 of the log, which is their source of truth, instead of
+        failing to apply the next entry."""
+        shape = hashlib.sha256("\n".join(v.schema for v in self.views).encode()).hexdigest()
+        self._db.execute(_META)
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        tables = [
+            name
+            for (name,) in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'meta'"
+            )
+        ]
+        if (row is None and tables) or (row is not None and row[0] != shape):
+            log.warning("the views changed shape: rebuilding them from the log")
+            for name in tables:
+                self._db.execute(f'DROP TABLE "{name}"')
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (shape,))
 
     def position(self, db: sqlite3.Connection | None = None) -> Position:
         """The sequence applied in each partition (read through ``db`` if given)."""
