@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -132,6 +133,7 @@ def create_app(
     )
 
     app.state.limits = RateLimits.from_settings(settings)  # per region, in memory (ADR 012)
+    app.state.streams = Counter[str]()  # live message streams per person
     app.add_middleware(Edge)
     app.add_exception_handler(StormproofError, _on_stormproof_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

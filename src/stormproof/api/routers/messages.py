@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from starlette.background import BackgroundTask
 
 from stormproof.actions import social
 from stormproof.api.deps import (
@@ -21,7 +23,7 @@ from stormproof.api.deps import (
     position_header,
 )
 from stormproof.api.schemas import ConversationOut, MessageOut, Written, message_out, user_ref
-from stormproof.errors import BadRequest, NotFound
+from stormproof.errors import BadRequest, NotFound, TooManyRequests
 from stormproof.events import MessageSent
 from stormproof.region import Region
 from stormproof.views import accounts, messages
@@ -116,7 +118,7 @@ async def conversation(
 
 def _parse_position(raw: str, partitions: int) -> list[int]:
     parts = raw.split(".")
-    if len(parts) != partitions or not all(p.isdigit() for p in parts):
+    if len(parts) != partitions or not all(p.isdigit() and len(p) <= 18 for p in parts):
         raise BadRequest("Last-Event-ID is an id this stream sent", code="invalid_last_event_id")
     return [int(p) for p in parts]
 
@@ -146,7 +148,10 @@ async def _stream(
                 data = json.dumps(message.model_dump())
                 yield f"id: {position_header(tuple(position))}\nevent: message\ndata: {data}\n\n"
             position[partition] = last
-        if tuple(position) == region.projector.position:
+        # Nothing past the client's position (which may lie *ahead* of this
+        # region: it resumed here after failing over from a region further
+        # on): wait for the views to move, never spin.
+        if all(last <= at for last, at in zip(region.projector.position, position, strict=True)):
             before = region.projector.position
             await region.projector.wait_advanced(_KEEPALIVE_S)
             if region.projector.position == before:
@@ -166,8 +171,24 @@ async def stream(
     it the stream starts with every message you have."""
     partitions = region.log.partitions
     start = _parse_position(last_event_id, partitions) if last_event_id else [0] * partitions
+    streams: Counter[str] = request.app.state.streams
+    if streams[caller.user_id] >= region.settings.max_streams_per_user:
+        raise TooManyRequests(
+            f"at most {region.settings.max_streams_per_user} live streams per person; "
+            "close one first",
+            code="too_many_streams",
+            retry_after=int(_KEEPALIVE_S),
+        )
+    streams[caller.user_id] += 1
+
+    def release() -> None:  # after the stream ends, however it ends
+        streams[caller.user_id] -= 1
+        if streams[caller.user_id] <= 0:
+            del streams[caller.user_id]
+
     return StreamingResponse(
         _stream(request, region, caller.user_id, start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(release),
     )
