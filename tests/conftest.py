@@ -10,11 +10,21 @@ import httpx
 import pytest
 
 from stormproof.natsd import NatsCluster
+from stormproof.operators import operator_headers
+from stormproof.region import load_secret
 from stormproof.settings import Settings
 from stormproof.testing import LiveServer, free_port
 from tests.natsd_fixtures import running_cluster
 
-__all__ = ["LiveServer", "free_port", "make_settings", "sign_up", "upload"]
+__all__ = [
+    "LiveServer",
+    "free_port",
+    "health",
+    "make_settings",
+    "operator_of",
+    "sign_up",
+    "upload",
+]
 
 #: cheap password hashing in tests (Argon2id memory, KiB); production uses 2**16
 TEST_PASSWORD_COST = 2**8
@@ -47,6 +57,20 @@ def server(settings: Settings) -> Iterator[LiveServer]:
 def client(server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as c:
         yield c
+
+
+def operator_of(url: str, secret_path: Path) -> dict[str, str]:
+    """Remember the operator headers of a server tests started by other
+    means than :class:`LiveServer` (which remembers its own)."""
+    LiveServer.operators[url.rstrip("/")] = operator_headers(load_secret(secret_path))
+    return LiveServer.operators[url.rstrip("/")]
+
+
+def health(client: httpx.Client) -> dict[str, Any]:
+    """The health details of the server ``client`` talks to, as its operator."""
+    headers = LiveServer.operators.get(str(client.base_url).rstrip("/"), {})
+    answer: dict[str, Any] = client.get("/v1/health", headers=headers).json()
+    return answer
 
 
 def sign_up(client: httpx.Client, username: str) -> dict[str, str]:

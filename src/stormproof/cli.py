@@ -145,6 +145,22 @@ def digest(
     console.print(table)
 
 
+@app.command("operator-token")
+def operator_token_(data: DataOption = Path("var")) -> None:
+    """Print the operator token of the region (or cluster) whose data folder
+    is DATA: send it as 'Authorization: Bearer <token>' to read /v1/health's
+    details and /v1/digest."""
+    from stormproof.operators import operator_token
+    from stormproof.region import load_secret
+
+    settings = _settings(data)
+    secret_path = data / "secret" if (data / "cluster.json").exists() else settings.secret_path
+    if not secret_path.exists():
+        console.print(f"[red]no secret in {data}: start the region once first")
+        raise typer.Exit(2)
+    print(operator_token(load_secret(secret_path)))
+
+
 @app.command("eval")
 def eval_(
     dataset: Annotated[Path, typer.Option(help="Interactions file.", exists=True, dir_okay=False)],

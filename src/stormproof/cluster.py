@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from stormproof.natsd import NatsServerSpec, start_server, wait_ready
+from stormproof.operators import operator_headers
 from stormproof.region import load_secret
 
 #: every client of a local cluster (load generator, drill population) comes
@@ -276,6 +277,11 @@ class LocalCluster:
 
     # -- observing ------------------------------------------------------------
 
+    @property
+    def operator(self) -> dict[str, str]:
+        """Headers of an operator of every region (they share one secret)."""
+        return operator_headers(load_secret(self.folder / "secret"))
+
     def status(self) -> list[dict[str, Any]]:
         """Each region: address, processes, and what its health check says."""
         rows = []
@@ -288,7 +294,7 @@ class LocalCluster:
                 "up": False,
             }
             with contextlib.suppress(httpx.HTTPError, ValueError):
-                health = httpx.get(spec.url + "/v1/health", timeout=1).json()
+                health = httpx.get(spec.url + "/v1/health", headers=self.operator, timeout=1).json()
                 row.update(
                     up=True,
                     ready=health["ready"],
@@ -306,7 +312,8 @@ class LocalCluster:
             taken: dict[str, Any] = {}
             for spec in self.regions.values():
                 with contextlib.suppress(httpx.HTTPError, ValueError):
-                    taken[spec.name] = httpx.get(spec.url + "/v1/digest", timeout=5).json()
+                    answer = httpx.get(spec.url + "/v1/digest", headers=self.operator, timeout=5)
+                    taken[spec.name] = answer.raise_for_status().json()
             positions = {tuple(d["position"]) for d in taken.values()}
             if taken and len(positions) == 1:
                 return {"position": list(positions.pop()), "regions": taken}

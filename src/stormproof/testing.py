@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 from pathlib import Path
 
 import uvicorn
@@ -16,6 +17,8 @@ import uvicorn
 from stormproof.api import create_app
 from stormproof.api.serving import server_config
 from stormproof.cluster import LocalCluster
+from stormproof.operators import operator_headers
+from stormproof.region import load_secret
 from stormproof.settings import Settings
 
 __all__ = ["LiveServer", "free_base_port", "free_port", "temporary_cluster"]
@@ -78,6 +81,9 @@ def temporary_cluster(regions: int = 3) -> Iterator[LocalCluster]:
 class LiveServer:
     """One region's API served by uvicorn in a thread, on a free loopback port."""
 
+    #: base URL -> operator headers of every server started in this process
+    operators: ClassVar[dict[str, dict[str, str]]] = {}
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.port = free_port()
@@ -101,7 +107,13 @@ class LiveServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("server did not start")
             time.sleep(0.02)
+        LiveServer.operators[self.url] = self.operator
         return self
+
+    @property
+    def operator(self) -> dict[str, str]:
+        """Headers that make a request an operator's (health details, digests)."""
+        return operator_headers(load_secret(self.settings.secret_path))
 
     def stop(self) -> None:
         self._server.should_exit = True

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import PASSWORD, LiveServer, make_settings, sign_up
+from tests.conftest import PASSWORD, LiveServer, health, make_settings, sign_up
 
 
 def test_sign_up_log_in_and_read_profile(client: httpx.Client) -> None:
@@ -31,11 +31,11 @@ def test_sign_up_log_in_and_read_profile(client: httpx.Client) -> None:
 
 def test_duplicate_username_is_409_and_stores_nothing(client: httpx.Client) -> None:
     sign_up(client, "bob")
-    before = client.get("/v1/health").json()["log_seq"]
+    before = health(client)["log_seq"]
     again = client.post("/v1/accounts", json={"username": "BOB", "password": PASSWORD})
     assert again.status_code == 409
     assert again.json()["code"] == "username_taken"
-    assert client.get("/v1/health").json()["log_seq"] == before
+    assert health(client)["log_seq"] == before
 
 
 def test_sign_up_with_the_same_key_returns_the_first_answer(client: httpx.Client) -> None:
@@ -53,7 +53,7 @@ def test_invalid_username_and_weak_password_are_422(client: httpx.Client) -> Non
     assert (bad_name.status_code, bad_name.json()["code"]) == (422, "invalid_username")
     weak = client.post("/v1/accounts", json={"username": "dave", "password": "short"})
     assert (weak.status_code, weak.json()["code"]) == (422, "weak_password")
-    assert client.get("/v1/health").json()["log_seq"] == 0
+    assert health(client)["log_seq"] == 0
 
 
 def test_malformed_json_is_400(client: httpx.Client) -> None:
@@ -106,7 +106,7 @@ def test_username_with_trailing_newline_is_refused(client: httpx.Client) -> None
     sign_up(client, "alice")
     twin = client.post("/v1/accounts", json={"username": "alice\n", "password": PASSWORD})
     assert (twin.status_code, twin.json()["code"]) == (422, "invalid_username")
-    assert client.get("/v1/health").json()["log_seq"] == 2  # alice's sign-up and log-in
+    assert health(client)["log_seq"] == 2  # alice's sign-up and log-in
 
 
 def test_sign_up_schema_states_the_username_and_password_rules(client: httpx.Client) -> None:

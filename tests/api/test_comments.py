@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import sign_up, upload
+from tests.conftest import health, sign_up, upload
 
 
 def test_post_list_and_delete_comments(client: httpx.Client, video_file: Path) -> None:
@@ -36,7 +36,7 @@ def test_post_list_and_delete_comments(client: httpx.Client, video_file: Path) -
 def test_comment_limits_and_unknown_video(client: httpx.Client, video_file: Path) -> None:
     alice = sign_up(client, "alice")
     video_id = upload(client, alice, video_file).json()["id"]
-    before = client.get("/v1/health").json()["log_seq"]
+    before = health(client)["log_seq"]
     too_long = client.post(
         f"/v1/videos/{video_id}/comments", json={"text": "x" * 501}, headers=alice
     )
@@ -49,4 +49,4 @@ def test_comment_limits_and_unknown_video(client: httpx.Client, video_file: Path
     assert (empty.status_code, empty.json()["code"]) == (422, "empty_comment")
     missing = client.post("/v1/videos/v_nope/comments", json={"text": "hi"}, headers=alice)
     assert (missing.status_code, missing.json()["code"]) == (404, "video_not_found")
-    assert client.get("/v1/health").json()["log_seq"] == before + 1
+    assert health(client)["log_seq"] == before + 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from tests.api.test_follows_and_feeds import _clips
-from tests.conftest import sign_up, upload
+from tests.conftest import health, sign_up, upload
 
 
 def _complete(client: httpx.Client, auth: dict[str, str], *videos: str) -> int:
@@ -65,4 +65,4 @@ def test_a_reset_starts_for_you_over(client: httpx.Client, tmp_path: Path) -> No
 def test_a_reset_needs_a_session(client: httpx.Client) -> None:
     response = client.post("/v1/feed/for-you/reset")
     assert (response.status_code, response.json()["code"]) == (401, "missing_token")
-    assert client.get("/v1/health").json()["log_seq"] == 0  # nothing stored
+    assert health(client)["log_seq"] == 0  # nothing stored

@@ -5,16 +5,16 @@ from __future__ import annotations
 import httpx
 
 from stormproof.testing import LiveServer
-from tests.conftest import sign_up
+from tests.conftest import health, sign_up
 
 
 def test_health_reports_region_sequence_and_view_lag(client: httpx.Client) -> None:
     sign_up(client, "alice")
-    health = client.get("/v1/health").json()
-    assert health["region"] == "test" and health["ready"] is True
-    assert health["log"] == [2] and health["log_seq"] == 2  # account + session
-    assert set(health["views"]) >= {"accounts", "videos", "messages", "history"}
-    assert all(v == {"position": [2], "lag": 0} for v in health["views"].values())
+    details = health(client)
+    assert details["region"] == "test" and details["ready"] is True
+    assert details["log"] == [2] and details["log_seq"] == 2  # account + session
+    assert set(details["views"]) >= {"accounts", "videos", "messages", "history"}
+    assert all(v == {"position": [2], "lag": 0} for v in details["views"].values())
 
 
 def test_min_seq_waits_for_views_and_fails_over_when_too_far(client: httpx.Client) -> None:
@@ -63,3 +63,30 @@ def test_a_region_catching_up_refuses_all_but_health(
     finally:
         region.ready = True
     assert client.get("/v1/accounts/alice").status_code == 404  # nothing was stored
+
+
+def test_health_tells_the_public_only_whether_the_region_is_ready(
+    client: httpx.Client,
+) -> None:
+    # Guards: raw exception text and log positions are for operators only.
+    public = client.get("/v1/health").json()
+    assert public == {
+        "region": "test",
+        "ready": True,
+        "log": None,
+        "log_seq": None,
+        "views": None,
+        "quarantined": None,
+        "error": None,
+    }
+    forged = client.get("/v1/health", headers={"Authorization": "Bearer op_0000"}).json()
+    assert forged["log"] is None
+
+
+def test_digest_is_for_operators_only(client: httpx.Client, server: LiveServer) -> None:
+    refused = client.get("/v1/digest")
+    assert (refused.status_code, refused.json()["code"]) == (401, "operator_only")
+    user = sign_up(client, "nosy")
+    assert client.get("/v1/digest", headers=user).status_code == 401
+    taken = client.get("/v1/digest", headers=server.operator)
+    assert taken.status_code == 200 and "accounts" in taken.json()["views"]

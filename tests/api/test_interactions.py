@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import sign_up, upload
+from tests.conftest import health, sign_up, upload
 
 
 def _video(client: httpx.Client, video_file: Path) -> tuple[dict[str, str], str]:
@@ -15,7 +15,7 @@ def _video(client: httpx.Client, video_file: Path) -> tuple[dict[str, str], str]
 
 
 def _seq(client: httpx.Client) -> int:
-    return int(client.get("/v1/health").json()["log_seq"])
+    return int(health(client)["log_seq"])
 
 
 def test_a_batch_updates_counts(client: httpx.Client, video_file: Path) -> None:

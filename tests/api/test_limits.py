@@ -11,7 +11,7 @@ import pytest
 
 from stormproof.api.limits import Buckets
 from stormproof.errors import TooManyRequests
-from tests.conftest import PASSWORD, LiveServer, make_settings, sign_up
+from tests.conftest import PASSWORD, LiveServer, health, make_settings, sign_up
 
 
 def limited(response: httpx.Response) -> bool:
@@ -66,7 +66,7 @@ def test_sign_up_flood_from_one_address_is_refused(strict: httpx.Client) -> None
     ]
     assert [a.status_code for a in answers[:4]] == [201] * 4
     assert all(limited(a) for a in answers[4:])
-    assert strict.get("/v1/health").json()["log_seq"] == 4
+    assert health(strict)["log_seq"] == 4
 
 
 def test_write_flood_from_one_person_is_refused(strict: httpx.Client) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import LiveServer, sign_up
+from tests.conftest import LiveServer, health, sign_up
 
 
 def test_send_and_read_a_conversation(client: httpx.Client) -> None:
@@ -47,7 +47,7 @@ def test_a_third_party_cannot_read_a_conversation(client: httpx.Client) -> None:
 def test_message_errors_store_nothing(client: httpx.Client) -> None:
     alice = sign_up(client, "alice")
     sign_up(client, "bob")
-    before = client.get("/v1/health").json()["log_seq"]
+    before = health(client)["log_seq"]
     cases = [
         ({"to": "nobody", "text": "hi"}, 404, "user_not_found"),
         ({"to": "alice", "text": "hi"}, 422, "cannot_message_self"),
@@ -58,7 +58,7 @@ def test_message_errors_store_nothing(client: httpx.Client) -> None:
     for body, status, code in cases:
         response = client.post("/v1/messages", json=body, headers=alice)
         assert (response.status_code, response.json()["code"]) == (status, code), body
-    assert client.get("/v1/health").json()["log_seq"] == before
+    assert health(client)["log_seq"] == before
 
 
 def test_a_retried_message_is_sent_once(client: httpx.Client) -> None:
@@ -150,7 +150,7 @@ def test_a_stream_resumed_ahead_of_the_region_waits_instead_of_spinning(
     # applied (a client that failed over from a region further on) spun a core.
     alice, bob = sign_up(client, "alice"), sign_up(client, "bob")
     url = f"{server.url}/v1/messages/stream"
-    position = int(client.get("/v1/health").json()["log_seq"])
+    position = int(health(client)["log_seq"])
     idle = _cpu_while_streaming(url, {**bob, "Last-Event-ID": str(position)}, 1.5)
     ahead = _cpu_while_streaming(url, {**bob, "Last-Event-ID": str(position + 2)}, 1.5)
     assert ahead < idle + 0.5, (ahead, idle)  # spinning costs ~1.5 s of CPU here

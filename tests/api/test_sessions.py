@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from stormproof.settings import Settings
-from tests.conftest import PASSWORD, LiveServer, sign_up, upload
+from tests.conftest import PASSWORD, LiveServer, health, sign_up, upload
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -63,10 +63,10 @@ def test_someone_elses_session_is_404_and_stays_live(client: httpx.Client) -> No
     cat = sign_up(client, "cat")
     dan = sign_up(client, "dan")
     cat_session = client.get("/v1/sessions", headers=cat).json()[0]["id"]
-    before = client.get("/v1/health").json()["log_seq"]
+    before = health(client)["log_seq"]
     response = client.delete(f"/v1/sessions/{cat_session}", headers=dan)
     assert code(response) == (404, "session_not_found")
-    assert client.get("/v1/health").json()["log_seq"] == before
+    assert health(client)["log_seq"] == before
     assert client.get("/v1/sessions", headers=cat).status_code == 200
 
 
@@ -93,7 +93,7 @@ def test_password_change_needs_the_old_password_and_a_strong_new_one(
     client: httpx.Client,
 ) -> None:
     auth = sign_up(client, "fay")
-    before = client.get("/v1/health").json()["log_seq"]
+    before = health(client)["log_seq"]
     wrong = client.post(
         "/v1/account/password",
         json={"old_password": "not my password", "new_password": NEW_PASSWORD},
@@ -106,7 +106,7 @@ def test_password_change_needs_the_old_password_and_a_strong_new_one(
         headers=auth,
     )
     assert code(weak) == (422, "weak_password")
-    assert client.get("/v1/health").json()["log_seq"] == before
+    assert health(client)["log_seq"] == before
 
 
 def test_deleted_account_ends_sessions_hides_videos_and_comments_keeps_messages(

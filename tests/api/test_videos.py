@@ -6,13 +6,13 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import LiveServer, make_settings, sign_up, upload
+from tests.conftest import LiveServer, health, make_settings, sign_up, upload
 
 
 def _stored(client: httpx.Client, server: LiveServer) -> tuple[int, int]:
     """(log sequence, number of blobs): what a rejected upload must not change."""
     blobs = sum(1 for p in server.settings.blobs_dir.glob("??/*") if p.is_file())
-    return client.get("/v1/health").json()["log_seq"], blobs
+    return health(client)["log_seq"], blobs
 
 
 def test_upload_then_read_play_and_thumbnail(client: httpx.Client, video_file: Path) -> None:
@@ -122,10 +122,10 @@ def test_delete_own_video_only(client: httpx.Client, video_file: Path) -> None:
     owner = sign_up(client, "henry")
     other = sign_up(client, "iris")
     video_id = upload(client, owner, video_file).json()["id"]
-    before = client.get("/v1/health").json()["log_seq"]
+    before = health(client)["log_seq"]
     forbidden = client.delete(f"/v1/videos/{video_id}", headers=other)
     assert (forbidden.status_code, forbidden.json()["code"]) == (403, "not_owner")
-    assert client.get("/v1/health").json()["log_seq"] == before
+    assert health(client)["log_seq"] == before
     assert client.delete(f"/v1/videos/{video_id}", headers=owner).status_code == 200
     gone = client.get(f"/v1/videos/{video_id}")
     assert (gone.status_code, gone.json()["code"]) == (404, "video_not_found")

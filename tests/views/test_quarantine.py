@@ -16,7 +16,7 @@ from stormproof.testing import LiveServer
 from stormproof.views import all_views
 from stormproof.views.quarantine import quarantined
 from stormproof.views.store import ViewStore
-from tests.conftest import make_settings, sign_up
+from tests.conftest import health, make_settings, sign_up
 
 
 def _poisoned(at: int) -> Event:
@@ -78,13 +78,13 @@ def test_a_region_with_a_poisoned_log_entry_keeps_serving(tmp_path: Path) -> Non
                 log.execute("INSERT INTO log (key, body) VALUES ('huge-at', ?)", (body,))
             posted = client.post("/v1/feed/for-you/reset", headers=auth)
             assert posted.status_code == 200, posted.text
-            health = client.get("/v1/health").json()
-            assert health["ready"], health["error"]
+            details = health(client)
+            assert details["ready"], details["error"]
             assert client.get("/v1/feed/for-you", headers=auth).status_code == 200
         server.stop()
         server = LiveServer(settings).start()  # a restart replays past them too
         with httpx.Client(base_url=server.url, timeout=30) as client:
-            assert client.get("/v1/health").json()["ready"]
+            assert health(client)["ready"]
         with sqlite3.connect(settings.views_path) as db:
             assert {q.key for q in quarantined(db)} == {"bad", "huge-at"}
     finally:

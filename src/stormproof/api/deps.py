@@ -13,15 +13,17 @@ from stormproof.actions import Written, causal_after, client_write_at
 from stormproof.actions.accounts import Credentials, authenticate
 from stormproof.api.limits import limits_of
 from stormproof.clock import MAX_BEHIND_MS, Clock, ClockSkew, now_ms
-from stormproof.errors import BadRequest, Unavailable
+from stormproof.errors import BadRequest, Unauthorized, Unavailable
 from stormproof.events import MAX_INT, MAX_TIME_MS
 from stormproof.log import Position, from_token
+from stormproof.operators import is_operator
 from stormproof.region import Region
 
 __all__ = [
     "Caller",
     "Fresh",
     "IdemKey",
+    "Operator",
     "RegionDep",
     "acknowledge",
     "decode_cursor",
@@ -179,3 +181,18 @@ def decode_cursor(cursor: str | None) -> tuple[int, str] | None:
     if not sep or not at.isdigit() or not item_id:
         raise BadRequest("this cursor is not one we gave out", code="invalid_cursor")
     return int(at), item_id
+
+
+async def _operator(
+    region: RegionDep, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    if not is_operator(region.secret, authorization):
+        raise Unauthorized(
+            "this is for the region's operators: send 'Authorization: Bearer <operator token>' "
+            "(`stormproof operator-token --data DIR` prints it)",
+            code="operator_only",
+        )
+
+
+#: a route only the region's operators may call (see ``stormproof.operators``)
+Operator = Annotated[None, Depends(_operator)]

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from stormproof.api.deps import RegionDep
+from stormproof.api.deps import Operator, RegionDep
 
 router = APIRouter(prefix="/v1", tags=["health"])
 
@@ -19,8 +19,10 @@ class DigestOut(BaseModel):
 
 
 @router.get("/digest")
-async def digest(region: RegionDep) -> DigestOut:
+async def digest(region: RegionDep, _: Operator) -> DigestOut:
     """Each view's digest and the log position it stands at, read in one
-    transaction. Two regions at the same position must show the same digests."""
+    transaction. Two regions at the same position must show the same digests.
+    For operators only: it holds the view store's write lock while it reads
+    every table."""
     taken = await asyncio.to_thread(region.store.digests)
     return DigestOut(region=region.name, position=taken["position"], views=taken["views"])

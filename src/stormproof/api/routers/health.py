@@ -1,11 +1,17 @@
-"""``GET /v1/health``: is this region serving, and how far behind are its views."""
+"""``GET /v1/health``: is this region serving, and (for operators) how far
+behind are its views."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import sqlite3
+from typing import Annotated
+
+from fastapi import APIRouter, Header
 from pydantic import BaseModel
 
 from stormproof.api.deps import RegionDep
+from stormproof.operators import is_operator
+from stormproof.views.quarantine import quarantined_count
 
 router = APIRouter(prefix="/v1", tags=["health"])
 
@@ -18,29 +24,43 @@ class ViewHealth(BaseModel):
 class Health(BaseModel):
     region: str
     ready: bool
-    log: list[int]
-    log_seq: int
-    views: dict[str, ViewHealth]
-    error: str | None
+    #: the rest only for operators (null otherwise)
+    log: list[int] | None = None
+    log_seq: int | None = None
+    views: dict[str, ViewHealth] | None = None
+    #: log entries no view could apply, set aside (views/quarantine.py)
+    quarantined: int | None = None
+    error: str | None = None
 
 
 @router.get("/health")
-async def health(region: RegionDep) -> Health:
-    """The log's last sequence per partition (``log``, summed in ``log_seq``),
-    and how many entries each view still has to apply. Every view applies the
-    same transactions, so they share one position. ``ready`` is true once the
-    views have caught up with the log as it stood when the region started, and
-    while they follow it without error; until then other requests get 503
-    ``not_ready`` so clients go to another region."""
-    log = await region.log.last_seqs()
-    position = list(await region.store.query(region.store.position))
-    lag = sum(max(0, last - seq) for last, seq in zip(log, position, strict=True))
+async def health(
+    region: RegionDep, authorization: Annotated[str | None, Header()] = None
+) -> Health:
+    """``ready`` is true once the views have caught up with the log as it
+    stood when the region started, and while they follow it without error;
+    until then other requests get 503 ``not_ready`` so clients go to another
+    region. With the operator token: the log's last sequence per partition
+    (``log``, summed in ``log_seq``), how many entries each view still has to
+    apply (every view applies the same transactions, so they share one
+    position), how many entries are quarantined, and a failing view's error."""
     error = region.projector.error
+    ready = region.ready and error is None
+    if not is_operator(region.secret, authorization):
+        return Health(region=region.name, ready=ready)
+    log = await region.log.last_seqs()
+
+    def read(db: sqlite3.Connection) -> tuple[list[int], int]:
+        return list(region.store.position(db)), quarantined_count(db)
+
+    position, quarantined = await region.store.query(read)
+    lag = sum(max(0, last - seq) for last, seq in zip(log, position, strict=True))
     return Health(
         region=region.name,
-        ready=region.ready and error is None,
+        ready=ready,
         log=log,
         log_seq=sum(log),
         views={view.name: ViewHealth(position=position, lag=lag) for view in region.store.views},
+        quarantined=quarantined,
         error=error.message if error else None,
     )
