@@ -54,6 +54,8 @@ async def _on_stormproof_error(_: Request, exc: Exception) -> JSONResponse:
     response = _error(exc.status, exc.code, exc.message, **exc.detail)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="stormproof"'
+    if "retry_after_s" in exc.detail:  # e.g. media_busy
+        response.headers["Retry-After"] = str(exc.detail["retry_after_s"])
     return response
 
 

@@ -41,6 +41,7 @@ from stormproof.media.limits import (
     FrameRateTooHigh,
     MediaLimits,
     TooManyFrames,
+    VideoTooComplex,
 )
 
 __all__ = ["InvalidVideo", "VideoInfo", "VideoTooLong", "probe"]
@@ -120,6 +121,8 @@ def open_video(path: Path, limits: MediaLimits = DEFAULT_LIMITS) -> Iterator[Inp
         # "encoder" tag would raise UnicodeDecodeError from a playable video.
         with av.open(str(path), "r", options=options, metadata_errors="replace") as container:
             yield container
+    except MemoryError as exc:  # PyAV's ENOMEM is one too: the worker's memory limit
+        raise VideoTooComplex("The video needs more memory to read than we give it.") from exc
     except (av.error.FFmpegError, OSError) as exc:
         raise InvalidVideo("The file is not a video we can read.") from exc
 
@@ -267,6 +270,8 @@ class _Scan:
         try:
             # A flush packet (size 0) drains a decoder that holds frames back.
             frames = self.stream.decode(packet)
+        except MemoryError:
+            raise
         except av.error.FFmpegError:
             return  # e.g. a packet before the first keyframe; later ones may decode
         if frames:

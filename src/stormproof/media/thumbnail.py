@@ -24,7 +24,7 @@ from av.container import InputContainer
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
-from stormproof.media.limits import DEFAULT_LIMITS, MediaLimits
+from stormproof.media.limits import DEFAULT_LIMITS, MediaLimits, VideoTooComplex
 from stormproof.media.probe import (
     InvalidVideo,
     displayed_size,
@@ -55,6 +55,8 @@ def thumbnail(path: Path, *, max_side: int = 480, limits: MediaLimits = DEFAULT_
         limits.check_picture(frame.width, frame.height)
         try:
             return _encode_jpeg(_upright(frame, max_side))
+        except MemoryError as exc:  # PyAV's ENOMEM is one too: the worker's memory limit
+            raise VideoTooComplex("The video needs more memory than we give it.") from exc
         except av.error.FFmpegError as exc:
             raise InvalidVideo("Could not make a thumbnail of the video.") from exc
 

@@ -2,7 +2,10 @@
 
 Started by :class:`~stormproof.media.pool.MediaPool` as ``python -m
 stormproof.media.worker CONFIG`` (a fresh interpreter, never a fork of the
-server and the engine it holds). It confines itself before the first job:
+server and the engine it holds). It first checks a tiny video of its own,
+which loads every library a job needs (PyAV imports some of its modules and
+FFmpeg its codecs only when first used; under the memory limit, mapping them
+could fail). Then it confines itself before the first job:
 
 - its address space to ``memory_bytes``, so a picture or a decoder that
   would take more fails to allocate (the job answers ``video_too_complex``);
@@ -25,11 +28,13 @@ import json
 import os
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import IO, Any
 
 from stormproof.errors import Unprocessable
+from stormproof.media.generate import make_video
 from stormproof.media.limits import MediaLimits, VideoTooComplex
 from stormproof.media.probe import probe
 from stormproof.media.thumbnail import thumbnail
@@ -66,6 +71,13 @@ def write_message(target: IO[bytes], message: dict[str, Any]) -> None:
     target.flush()
 
 
+def _warm_up(limits: MediaLimits) -> None:
+    with tempfile.TemporaryDirectory(prefix="stormproof-media-") as folder:
+        clip = make_video(Path(folder) / "warm.mp4", seconds=0.4, width=32, height=32, fps=5)
+        reply = examine(clip, limits, max_duration_ms=60_000)
+        assert "info" in reply, reply
+
+
 def _confine(memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
@@ -85,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    _warm_up(limits)
     _confine(config["memory_bytes"])
     write_message(replies, {"ready": True})
     requests = sys.stdin.buffer
