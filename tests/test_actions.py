@@ -44,7 +44,13 @@ async def test_the_same_write_in_two_regions_is_the_same_event(
         made.append(await accounts.log_in(region, "ann", "password1", idempotency_key="k2"))
         made.append(
             await videos.upload_video(
-                region, ann, video_file, video_file.stat().st_size, "hi", idempotency_key="k3"
+                region,
+                ann,
+                video_file,
+                video_file.stat().st_size,
+                "hi",
+                media=region.media,
+                idempotency_key="k3",
             )
         )
         video_id = made[-1].event.data.video_id  # type: ignore[attr-defined]

@@ -19,7 +19,9 @@ SURFACES = {
     "stormproof.views": {"View", "all_views"},
     "stormproof.api": {"create_app"},
     "stormproof.media": {
-        "VideoInfo", "probe", "thumbnail", "make_video", "InvalidVideo", "VideoTooLong"
+        "VideoInfo", "probe", "thumbnail", "make_video", "InvalidVideo", "VideoTooLong",
+        "MediaLimits", "TooManyFrames", "FrameRateTooHigh", "PictureTooLarge",
+        "VideoTooComplex", "MediaPool", "MediaBusy", "Examined",
     },
 }  # fmt: skip
 

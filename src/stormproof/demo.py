@@ -57,6 +57,7 @@ async def seed_demo(region: Region, videos_per_user: int = 2) -> int:
                     path,
                     size,
                     _CAPTIONS[seed % len(_CAPTIONS)],
+                    media=region.media,
                     idempotency_key=f"demo-{seed}",
                 )
                 assert isinstance(written.event.data, VideoUploaded)

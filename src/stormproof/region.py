@@ -24,6 +24,7 @@ from stormproof.durable import write_atomically
 from stormproof.errors import LogError, StormproofError
 from stormproof.log import Log
 from stormproof.log.sqlite import SqliteLog
+from stormproof.media import MediaPool
 from stormproof.recommend import checkpoint
 from stormproof.recommend.engine import Engine
 from stormproof.settings import Settings
@@ -63,6 +64,8 @@ class Region:
     engine: Engine
     secret: bytes
     clock: Clock
+    #: worker processes that probe and thumbnail uploads (started on first use)
+    media: MediaPool
     ready: bool = False
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
 
@@ -94,6 +97,7 @@ class Region:
             engine=engine,
             secret=load_secret(settings.secret_path),
             clock=Clock(),
+            media=MediaPool.from_settings(settings),
         )
 
     @property
@@ -172,6 +176,7 @@ class Region:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.media.close()
         await self.log.close()
         closer = getattr(self.blobs, "close", None)
         if closer is not None:

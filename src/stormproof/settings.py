@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+)
 
 __all__ = ["Settings"]
 
@@ -78,6 +86,28 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(url.strip() for url in value.split(",") if url.strip())
         return value
+
+    # Bounded media work (ADR 010): what probing and thumbnailing one upload may
+    # cost, and the worker processes that do it apart from the server's threads.
+    # Sized for phone video: 4K (3840x2160, portrait or landscape) and 120 fps
+    # slow motion pass; 10 minutes at 120 fps plus an audio packet every 20 ms
+    # is 102,000 packets.
+    #: packets read from a file, every stream counted (too_many_frames)
+    media_max_packets: PositiveInt = 102_000
+    #: video frames per second, averaged over the video, one second at least
+    media_max_fps: PositiveFloat = 120.0
+    #: width x height of the picture (picture_too_large)
+    media_max_pixels: PositiveInt = 4096 * 2304
+    #: the longer side of the picture (picture_too_large)
+    media_max_side: PositiveInt = 4096
+    #: wall-clock seconds one upload's probe and thumbnail may take (video_too_complex)
+    media_decode_timeout_s: PositiveFloat = 20.0
+    #: worker processes doing that work, each one core's worth
+    media_workers: PositiveInt = 1
+    #: uploads that may wait for a worker; one more is answered 503 media_busy
+    media_max_waiting: NonNegativeInt = 8
+    #: a worker's address space (RLIMIT_AS); ~250 MiB of it is the interpreter
+    media_worker_memory_bytes: PositiveInt = 1024 * 1024 * 1024
 
     @property
     def log_path(self) -> Path:

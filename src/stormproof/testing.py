@@ -9,8 +9,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import uvicorn
 

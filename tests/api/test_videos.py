@@ -6,7 +6,9 @@ from pathlib import Path
 
 import httpx
 
+from stormproof.media import make_video
 from tests.conftest import LiveServer, health, make_settings, sign_up, upload
+from tests.media.clips import tiny_frames
 
 
 def _stored(client: httpx.Client, server: LiveServer) -> tuple[int, int]:
@@ -156,3 +158,31 @@ def test_a_corrupted_blob_is_never_served(
     response = client.get(f"/v1/videos/{video['id']}/file")
     assert response.status_code == 503
     assert response.json()["code"] == "blob_corrupt"
+
+
+def test_many_tiny_frames_upload_is_refused_and_nothing_stored(
+    client: httpx.Client, server: LiveServer, tmp_path: Path
+) -> None:
+    """The attack of finding 2: thousands of frames a microsecond apart were
+    accepted as a 100 ms video after seconds of CPU. Refused by the media
+    worker, over real HTTP, with no event and no blob written."""
+    auth = sign_up(client, "lena")
+    before = _stored(client, server)
+    response = upload(client, auth, tiny_frames(tmp_path / "tiny.mp4", 2000))
+    assert (response.status_code, response.json()["code"]) == (422, "frame_rate_too_high")
+    assert _stored(client, server) == before
+
+
+def test_huge_picture_upload_is_refused_and_nothing_stored(tmp_path: Path) -> None:
+    live = LiveServer(make_settings(tmp_path / "r", media_max_side=64)).start()
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as client:
+            auth = sign_up(client, "mona")
+            before = _stored(client, live)
+            clip = make_video(tmp_path / "wide.mp4", width=96, height=64, seconds=0.5)
+            response = upload(client, auth, clip)
+            assert (response.status_code, response.json()["code"]) == (422, "picture_too_large")
+            assert response.json()["max_side"] == 64
+            assert _stored(client, live) == before
+    finally:
+        live.stop()

@@ -57,8 +57,12 @@ def jpeg_pixels(jpeg: bytes) -> npt.NDArray[np.uint8]:
 
 def test_public_surface_is_what_we_meant() -> None:
     assert sorted(stormproof.media.__all__) == sorted(
-        ["VideoInfo", "probe", "thumbnail", "make_video", "InvalidVideo", "VideoTooLong"]
-    )
+        [
+            "VideoInfo", "probe", "thumbnail", "make_video", "InvalidVideo", "VideoTooLong",
+            "MediaLimits", "TooManyFrames", "FrameRateTooHigh", "PictureTooLarge",
+            "VideoTooComplex", "MediaPool", "MediaBusy", "Examined",
+        ]
+    )  # fmt: skip
 
 
 def test_errors_are_unprocessable_with_their_own_codes() -> None:

@@ -23,7 +23,13 @@ async def _activity(region: Region, clip: Path, round_: int) -> None:
         user = f"u_{round_}_{n}"
         await accounts.sign_up(region, f"user{round_}x{n}", "password1", idempotency_key=None)
         written = await videos.upload_video(
-            region, user, clip, clip.stat().st_size, f"clip {n}", idempotency_key=None
+            region,
+            user,
+            clip,
+            clip.stat().st_size,
+            f"clip {n}",
+            media=region.media,
+            idempotency_key=None,
         )
         ids.append(written.event.data.video_id)  # type: ignore[attr-defined]
     for n, video in enumerate(ids):

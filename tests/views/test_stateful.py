@@ -143,7 +143,13 @@ class ViewsMachine(RuleBasedStateMachine):
         path = CLIPS[clip]
         written = self.attempt(
             videos.upload_video(
-                self.region, self.user(name), path, path.stat().st_size, "c", idempotency_key=key
+                self.region,
+                self.user(name),
+                path,
+                path.stat().st_size,
+                "c",
+                media=self.region.media,
+                idempotency_key=key,
             )
         )
         if written is not None:

@@ -1,14 +1,13 @@
-"""Videos: upload (validated for real with PyAV) and delete."""
+"""Videos: upload (validated for real with PyAV, in the media workers) and delete."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from stormproof.actions import Written, derived_id, log_key, prior, write
 from stormproof.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from stormproof.events import VideoDeleted, VideoUploaded
-from stormproof.media import probe, thumbnail
+from stormproof.media import MediaPool
 from stormproof.region import Region
 from stormproof.views import videos
 
@@ -22,11 +21,14 @@ async def upload_video(
     size: int,
     caption: str,
     *,
+    media: MediaPool,
     idempotency_key: str | None,
 ) -> Written:
     """Store a video whose bytes are at ``path``; the upload is acknowledged
     only once its bytes and its event are both durable. ``size`` is the
-    byte count the caller received (the API stops reading past the limit)."""
+    byte count the caller received (the API stops reading past the limit).
+    ``media`` probes and thumbnails the file (the region's own pool), within
+    the limits of ``Settings.media_*``."""
     settings = region.settings
     key = log_key(owner_id, "upload", idempotency_key)
     if done := await prior(region, key, VideoUploaded.TYPE):
@@ -40,10 +42,10 @@ async def upload_video(
         raise PayloadTooLarge(
             f"a video is at most {settings.max_upload_bytes} bytes", code="file_too_large"
         )
-    info = await asyncio.to_thread(probe, path, max_duration_ms=settings.max_duration_ms)
-    thumb = await asyncio.to_thread(thumbnail, path)
+    examined = await media.examine(path)
+    info = examined.info
     blob = await region.blobs.put_file(path)
-    thumb_blob = await region.blobs.put_bytes(thumb)
+    thumb_blob = await region.blobs.put_bytes(examined.thumbnail)
     payload = VideoUploaded(
         video_id=derived_id("v_", key),
         owner_id=owner_id,

@@ -5,8 +5,15 @@ the first picture. A file is refused with :class:`InvalidVideo` when FFmpeg
 cannot open it, it is not an MP4/QuickTime or Matroska/WebM file, it has no
 video stream, no picture decodes, or its packets stop well short of the
 duration its header declares (a truncated upload). It is refused with
-:class:`VideoTooLong` when it lasts longer than allowed; reading stops as
-soon as that is known.
+:class:`VideoTooLong` when it lasts longer than allowed, and with the errors
+of :mod:`~stormproof.media.limits` when it passes a :class:`MediaLimits`: a
+picture too large (known from the stream's parameters, before decoding), too
+many packets or too many frames a second. Reading stops as soon as a limit is
+passed, and the header's frame count and duration refuse a file before its
+packets are read at all.
+
+Opening a file makes FFmpeg decode a few frames to fill in what the header
+leaves out; those decoders get the limits' ``max_pixels`` and one thread too.
 
 Only the ``mov`` and ``matroska`` demuxers and the ``file`` protocol are
 enabled, so a crafted upload cannot make FFmpeg parse a playlist, fetch a URL
@@ -18,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -30,6 +36,13 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from stormproof.errors import Unprocessable
+from stormproof.media.limits import (
+    DEFAULT_LIMITS,
+    FrameRateTooHigh,
+    MediaLimits,
+    TooManyFrames,
+    VideoTooComplex,
+)
 
 __all__ = ["InvalidVideo", "VideoInfo", "VideoTooLong", "probe"]
 
@@ -63,23 +76,28 @@ class VideoInfo:
     content_type: str
 
 
-def probe(path: Path, *, max_duration_ms: int) -> VideoInfo:
-    """Describe the video at ``path``, refusing broken or over-long files."""
+def probe(path: Path, *, max_duration_ms: int, limits: MediaLimits = DEFAULT_LIMITS) -> VideoInfo:
+    """Describe the video at ``path``, refusing broken, over-long or over-costly files."""
     limit_us = max_duration_ms * 1000
-    with open_video(path) as container:
+    with open_video(path, limits) as container:
         stream = video_stream(container)
+        limits.check_picture(stream.codec_context.width, stream.codec_context.height)
         declared_us = _declared_duration_us(container, stream)
         if declared_us is not None and declared_us > limit_us:
             raise _too_long(declared_us, max_duration_ms)
-        scan = _Scan(container, stream)
+        if declared_us is not None:
+            _check_frames(stream.frames, declared_us, limits)
+        scan = _Scan(container, stream, limits)
         scan.run(limit_us, max_duration_ms)
         first = scan.first_frame()
+        limits.check_picture(first.width, first.height)
         played_us = scan.duration_us()
         if declared_us is not None and played_us is not None:
             _check_complete(declared_us, played_us)
         duration_us = declared_us if declared_us is not None else played_us
         if duration_us is None:
             raise InvalidVideo("The video has no timing information.")
+        _check_frames(scan.video_packets, duration_us, limits)
         width, height = displayed_size(first)
         name, content_type = _container_type(container)
         return VideoInfo(
@@ -93,13 +111,18 @@ def probe(path: Path, *, max_duration_ms: int) -> VideoInfo:
 
 
 @contextmanager
-def open_video(path: Path) -> Iterator[InputContainer]:
+def open_video(path: Path, limits: MediaLimits = DEFAULT_LIMITS) -> Iterator[InputContainer]:
     """Open ``path`` for reading; any FFmpeg or OS failure inside becomes InvalidVideo."""
+    # ``options`` reach the container and the decoders FFmpeg opens to fill in
+    # stream parameters, so no picture over the limits is decoded even then.
+    options = {**_SAFE_INPUT, **limits.decoder_options()}
     try:
         # PyAV decodes tags as strict UTF-8 by default: a stray byte in a phone's
         # "encoder" tag would raise UnicodeDecodeError from a playable video.
-        with av.open(str(path), "r", options=_SAFE_INPUT, metadata_errors="replace") as container:
+        with av.open(str(path), "r", options=options, metadata_errors="replace") as container:
             yield container
+    except MemoryError as exc:  # PyAV's ENOMEM is one too: the worker's memory limit
+        raise VideoTooComplex("The video needs more memory to read than we give it.") from exc
     except (av.error.FFmpegError, OSError) as exc:
         raise InvalidVideo("The file is not a video we can read.") from exc
 
@@ -110,6 +133,12 @@ def video_stream(container: InputContainer) -> VideoStream:
         if not stream.disposition & Disposition.attached_pic:
             return stream
     raise InvalidVideo("The file has no video in it.")
+
+
+def limit_decoder(stream: VideoStream, limits: MediaLimits) -> None:
+    """Make ``stream``'s decoder refuse pictures over the limits and use one thread."""
+    stream.codec_context.thread_count = 1
+    stream.codec_context.options = limits.decoder_options()
 
 
 def rotation_quarters(frame: VideoFrame) -> int:
@@ -144,6 +173,22 @@ def _check_complete(declared_us: int, played_us: int) -> None:
         )
 
 
+def _check_frames(frames: int, duration_us: int, limits: MediaLimits) -> None:
+    """Refuse more frames than the video's length allows at the highest frame rate."""
+    if frames > limits.max_packets:
+        raise TooManyFrames(
+            f"The video has more than {limits.max_packets:,} frames.",
+            max_packets=limits.max_packets,
+        )
+    seconds = duration_us / _MICROSECONDS
+    if frames > limits.frames_within(seconds):
+        raise FrameRateTooHigh(
+            f"The video has {frames:,} frames in {seconds:.3f} s: more than "
+            f"{limits.max_fps:g} frames a second.",
+            max_fps=limits.max_fps,
+        )
+
+
 def _too_long(duration_us: int, max_duration_ms: int) -> VideoTooLong:
     return VideoTooLong(
         f"The video lasts more than {max_duration_ms / 1000:g} s "
@@ -153,31 +198,52 @@ def _too_long(duration_us: int, max_duration_ms: int) -> VideoTooLong:
 
 
 class _Scan:
-    """One pass over every packet: how far the timestamps reach, and the first picture."""
+    """One pass over every packet: how far the timestamps reach, and the first picture.
 
-    def __init__(self, container: InputContainer, stream: VideoStream) -> None:
+    Timestamps are kept as integer microseconds (a ``Fraction`` per packet
+    cost more than the demuxing). Every packet counts against
+    ``max_packets``, and video packets against the frame rate so far.
+    """
+
+    def __init__(self, container: InputContainer, stream: VideoStream, limits: MediaLimits):
         self.container = container
         self.stream = stream
+        self.limits = limits
         self.frame: VideoFrame | None = None
+        self.packets = 0
         self.video_packets = 0
-        self.earliest_us: Fraction | None = None
-        self.end_us: Fraction | None = None
+        self.earliest_us: int | None = None
+        self.end_us: int | None = None
+        self.scales: dict[int, tuple[int, int]] = {}
         rate = stream.average_rate or stream.guessed_rate
         # Matroska often leaves a video packet's duration out; assume one frame.
-        self.frame_us = Fraction(_MICROSECONDS) / rate if rate else Fraction(0)
+        self.frame_us = int(_MICROSECONDS / rate) if rate else 0
+        # A stream whose first pictures will not decode is given up on after a
+        # second's worth of frames: feeding a decoder costs.
+        self.decode_tries = limits.frames_within(1.0)
+        limit_decoder(stream, limits)
 
     def run(self, limit_us: int, max_duration_ms: int) -> None:
         for packet in self.container.demux():
-            if packet.stream.type not in ("video", "audio"):
-                continue
-            if packet.stream is self.stream:
+            is_video = packet.stream is self.stream
+            if is_video:
                 self._decode_first(packet)
             if packet.size == 0:  # the end-of-stream marker demux() adds
                 continue
-            self._extend(packet)
-            if packet.stream is self.stream:
-                self.video_packets += 1
+            self.packets += 1
+            if self.packets > self.limits.max_packets:
+                raise TooManyFrames(
+                    f"The file has more than {self.limits.max_packets:,} packets.",
+                    max_packets=self.limits.max_packets,
+                )
+            if packet.stream.type not in ("video", "audio"):
+                continue
+            self._extend(packet, is_video)
             played = self.duration_us()
+            if is_video:
+                self.video_packets += 1
+                if self.video_packets > self.limits.frames_within((played or 0) / _MICROSECONDS):
+                    _check_frames(self.video_packets, played or 0, self.limits)
             if played is not None and played > limit_us:
                 raise _too_long(played, max_duration_ms)
 
@@ -192,34 +258,46 @@ class _Scan:
         if start_us is None:  # the container does not say; use the earliest packet
             start_us = self.earliest_us
         if start_us is not None and self.end_us is not None:
-            return int(self.end_us - start_us)
+            return self.end_us - start_us
         if self.video_packets and self.frame_us:
-            return int(self.video_packets * self.frame_us)
+            return self.video_packets * self.frame_us
         return None
 
     def _decode_first(self, packet: Packet[Stream]) -> None:
-        if self.frame is not None:
+        if self.frame is not None or self.decode_tries <= 0:
             return
+        self.decode_tries -= 1
         try:
             # A flush packet (size 0) drains a decoder that holds frames back.
             frames = self.stream.decode(packet)
+        except MemoryError:
+            raise
         except av.error.FFmpegError:
             return  # e.g. a packet before the first keyframe; later ones may decode
         if frames:
             self.frame = frames[0]
 
-    def _extend(self, packet: Packet[Stream]) -> None:
-        if packet.pts is None or packet.time_base is None:
+    def _extend(self, packet: Packet[Stream], is_video: bool) -> None:
+        if packet.pts is None:
             return
-        start = packet.pts * packet.time_base * _MICROSECONDS
+        scale = self.scales.get(packet.stream_index)
+        if scale is None:
+            if packet.time_base is None:
+                return
+            scale = (packet.time_base.numerator * _MICROSECONDS, packet.time_base.denominator)
+            self.scales[packet.stream_index] = scale
+        num, den = scale
+        start = packet.pts * num // den
         if packet.duration:
-            end = start + packet.duration * packet.time_base * _MICROSECONDS
-        elif packet.stream is self.stream:
+            end = (packet.pts + packet.duration) * num // den
+        elif is_video:
             end = start + self.frame_us
         else:
             end = start
-        self.earliest_us = start if self.earliest_us is None else min(self.earliest_us, start)
-        self.end_us = end if self.end_us is None else max(self.end_us, end)
+        if self.earliest_us is None or start < self.earliest_us:
+            self.earliest_us = start
+        if self.end_us is None or end > self.end_us:
+            self.end_us = end
 
 
 def _container_type(container: InputContainer) -> tuple[str, str]:

@@ -4,6 +4,12 @@ The picture is the frame shown one second in (the very first frames are often
 black or a fade-in), or the first frame of a shorter video. It is turned the
 way a phone's rotation metadata asks, scaled so its longer side is at most
 ``max_side`` pixels, and encoded with FFmpeg's MJPEG encoder.
+
+The work is bounded by a :class:`~stormproof.media.limits.MediaLimits`: the
+picture's size is checked before decoding, the decoder refuses larger ones
+and runs on one thread, and at most a second's worth of frames at the
+highest frame rate allowed are decoded. A video whose frames are closer
+together than that shows the last frame decoded.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from av.container import InputContainer
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
+from stormproof.media.limits import DEFAULT_LIMITS, MediaLimits, VideoTooComplex
 from stormproof.media.probe import (
     InvalidVideo,
     displayed_size,
+    limit_decoder,
     open_video,
     rotation_quarters,
     video_stream,
@@ -35,38 +43,58 @@ _JPEG_QUANTISER = 4
 _JPEG_PIXEL_FORMAT = "yuvj420p"
 
 
-def thumbnail(path: Path, *, max_side: int = 480) -> bytes:
+def thumbnail(path: Path, *, max_side: int = 480, limits: MediaLimits = DEFAULT_LIMITS) -> bytes:
     """JPEG bytes of one frame of the video at ``path``, no side longer than ``max_side``."""
     if max_side < 2:
         raise ValueError(f"max_side must be at least 2, not {max_side}")
-    with open_video(path) as container:
-        frame = _pick_frame(container, video_stream(container))
+    with open_video(path, limits) as container:
+        stream = video_stream(container)
+        limits.check_picture(stream.codec_context.width, stream.codec_context.height)
+        limit_decoder(stream, limits)
+        frame = _pick_frame(container, stream, limits.frames_within(_AT_SECONDS))
+        limits.check_picture(frame.width, frame.height)
         try:
             return _encode_jpeg(_upright(frame, max_side))
+        except MemoryError as exc:  # PyAV's ENOMEM is one too: the worker's memory limit
+            raise VideoTooComplex("The video needs more memory than we give it.") from exc
         except av.error.FFmpegError as exc:
             raise InvalidVideo("Could not make a thumbnail of the video.") from exc
 
 
-def _pick_frame(container: InputContainer, stream: VideoStream) -> VideoFrame:
+def _pick_frame(container: InputContainer, stream: VideoStream, most: int) -> VideoFrame:
     """The first frame at or after one second in, or the first frame if none is.
 
-    Damage after the first picture is tolerated: the start still makes a thumbnail.
+    At most ``most`` packets are decoded; a video that has not reached its
+    second by then shows the last frame decoded. Damage after the first
+    picture is tolerated: the start still makes a thumbnail.
     """
     first: VideoFrame | None = None
+    last: VideoFrame | None = None
     try:
-        for frame in container.decode(stream):
-            if first is None:
-                first = frame
-            if frame.time is None or first.time is None:
-                break  # no timestamps to count a second by
-            if frame.time - first.time >= _AT_SECONDS:
-                return frame
+        for fed, packet in enumerate(container.demux(stream), start=1):
+            if fed > most and packet.size:
+                break
+            for frame in stream.decode(packet):
+                if first is None:
+                    first = frame
+                last = frame
+                if frame.time is None or first.time is None:
+                    return first  # no timestamps to count a second by
+                if frame.time - first.time >= _AT_SECONDS:
+                    return frame
+        else:
+            return _first(first)  # the whole video lasts less than a second
     except av.error.FFmpegError:
         if first is None:
             raise
-    if first is None:
+        return first
+    return last if last is not None else _first(first)  # more frames than we decode
+
+
+def _first(frame: VideoFrame | None) -> VideoFrame:
+    if frame is None:
         raise InvalidVideo("No picture in the video could be decoded.")
-    return first
+    return frame
 
 
 def _upright(frame: VideoFrame, max_side: int) -> VideoFrame:

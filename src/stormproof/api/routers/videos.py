@@ -68,7 +68,13 @@ async def upload(
         size = await asyncio.to_thread(_spool, file.file, tmp, limit)
         tmp.flush()
         written = await actions.upload_video(
-            region, caller.user_id, Path(tmp.name), size, caption, idempotency_key=key
+            region,
+            caller.user_id,
+            Path(tmp.name),
+            size,
+            caption,
+            media=region.media,
+            idempotency_key=key,
         )
     seq = acknowledge(response, region, written)
     uploaded = written.event.data
