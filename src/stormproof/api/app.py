@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from stormproof import __version__
 from stormproof.api.deps import write_clock
+from stormproof.api.docs import mount_docs
 from stormproof.api.edge import Edge
 from stormproof.api.limits import RateLimits
 from stormproof.api.routers import (
@@ -98,6 +99,12 @@ async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _on_unencodable_text(_: Request, exc: Exception) -> JSONResponse:
+    """Text from the request that is not valid Unicode (a lone surrogate from
+    a JSON ``\\ud800`` escape) met SQLite or a hash before any model saw it."""
+    return _error(422, "invalid_unicode", "the request holds text that is not valid Unicode")
+
+
 async def _on_anything_else(request: Request, exc: Exception) -> JSONResponse:
     """The last resort: a bug answered as JSON, without internals."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -130,7 +137,11 @@ def create_app(
         summary="A short-video platform that survives losing a data center.",
         lifespan=lifespan,
         dependencies=[Depends(write_clock)],
+        docs_url=None,
+        redoc_url=None,
     )
+    if settings.docs:
+        mount_docs(app)
 
     app.state.limits = RateLimits.from_settings(settings)  # per region, in memory (ADR 012)
     app.state.streams = Counter[str]()  # live message streams per person
@@ -139,6 +150,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ValidationError, _on_invalid_field)
     app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(UnicodeEncodeError, _on_unencodable_text)
     app.add_exception_handler(Exception, _on_anything_else)
     for module in (
         accounts,

@@ -33,7 +33,10 @@ class BoundedHead(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
-            self._head_bytes += len(data)
+            # Only what precedes the blank line is head; a body may follow it
+            # in the same read.
+            end = data.find(b"\r\n\r\n")
+            self._head_bytes += len(data) if end < 0 else end
             if self._head_bytes > self.max_head_bytes:
                 self._refuse_head()
                 return
