@@ -27,6 +27,7 @@ __all__ = [
     "INTERACTION_TYPES",
     "delete_comment",
     "follow",
+    "parse_interactions",
     "post_comment",
     "record_interactions",
     "reset_for_you",
@@ -37,7 +38,7 @@ __all__ = [
 INTERACTION_TYPES: tuple[str, ...] = get_args(InteractionType)
 
 
-def _parse_interactions(raw: Sequence[Any], batch_max: int) -> list[Interaction]:
+def parse_interactions(raw: Sequence[Any], batch_max: int) -> list[Interaction]:
     if not raw:
         raise Unprocessable("a batch holds at least one event", code="empty_batch")
     if len(raw) > batch_max:
@@ -70,7 +71,7 @@ async def record_interactions(
     key = log_key(user_id, "events", idempotency_key)
     if done := await prior(region, key, InteractionsRecorded.TYPE):
         return done
-    items = _parse_interactions(raw, region.settings.events_batch_max)
+    items = parse_interactions(raw, region.settings.events_batch_max)
     wanted = sorted({item.video_id for item in items})
     known = await region.store.query(lambda db: [v for v in wanted if videos.video(db, v)])
     if missing := sorted(set(wanted) - set(known)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -98,6 +99,8 @@ def position_header(position: Position) -> str:
     return ".".join(map(str, position))
 
 
+#: what an id in a cursor looks like (as ``events.Id``)
+Id_ = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 #: a read may wait for this many of the caller's writes
 MAX_MIN_SEQ = 16
 
@@ -110,7 +113,7 @@ async def wait_for_tokens(region: Region, tokens: Sequence[int | str]) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + region.settings.min_seq_wait_s
     for token in tokens:
-        if isinstance(token, str) and not (token.isdigit() and len(token) <= 18):
+        if isinstance(token, str) and not _plain_number(token):
             raise BadRequest("min_seq is a seq a write answered with", code="invalid_min_seq")
         partition, seq = from_token(int(token), region.log.partitions)
         remaining = max(0.0, deadline - loop.time())
@@ -174,11 +177,17 @@ def encode_cursor(at: int, item_id: str) -> str:
     return f"{at}:{item_id}"
 
 
+def _plain_number(text: str) -> bool:
+    """ASCII digits that fit SQLite's INTEGER (``str.isdigit`` also takes '²')."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def decode_cursor(cursor: str | None) -> tuple[int, str] | None:
+    """``(time, id)`` of a cursor made by :func:`encode_cursor`; 400 otherwise."""
     if not cursor:
         return None
     at, sep, item_id = cursor.partition(":")
-    if not sep or not at.isdigit() or not item_id:
+    if not sep or not _plain_number(at) or not Id_.fullmatch(item_id):
         raise BadRequest("this cursor is not one we gave out", code="invalid_cursor")
     return int(at), item_id
 

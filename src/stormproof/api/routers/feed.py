@@ -27,6 +27,8 @@ from stormproof.errors import BadRequest
 from stormproof.recommend.ranker import Pick, rank
 from stormproof.views import follows, videos
 
+__all__ = ["decode_feed_cursor", "encode_feed_cursor", "router"]
+
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
 #: a cursor remembers this many served videos, by a prefix of their id, so it
@@ -56,19 +58,27 @@ class FeedPage(BaseModel):
     next_cursor: str | None
 
 
-def _decode_cursor(cursor: str | None) -> list[str]:
+#: a cursor we give out stays well under this (300 short ids)
+_CURSOR_MAX_CHARS = 8 * 1024
+
+
+def decode_feed_cursor(cursor: str | None) -> list[str]:
+    """The video id prefixes a For You cursor remembers; 400 ``invalid_cursor``
+    for anything we did not give out (never another error, whatever the text)."""
     if not cursor:
         return []
+    if len(cursor) > _CURSOR_MAX_CHARS or not cursor.isascii():
+        raise BadRequest("this cursor is not one we gave out", code="invalid_cursor")
     try:
         served = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=="))
-    except (ValueError, binascii.Error) as exc:
+    except (ValueError, binascii.Error, RecursionError) as exc:
         raise BadRequest("this cursor is not one we gave out", code="invalid_cursor") from exc
     if not isinstance(served, list) or not all(isinstance(v, str) for v in served):
         raise BadRequest("this cursor is not one we gave out", code="invalid_cursor")
     return served
 
 
-def _encode_cursor(served: list[str]) -> str:
+def encode_feed_cursor(served: list[str]) -> str:
     short = [video_id[:_ID_PREFIX] for video_id in served[-_CURSOR_MEMORY:]]
     raw = json.dumps(short, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -85,7 +95,7 @@ async def for_you_feed(
 ) -> FeedPage:
     """Videos you have not watched, skipped or hidden, best first. Pass
     ``next_cursor`` back for the next page; ``explain=1`` says why each is here."""
-    served = _decode_cursor(cursor)
+    served = decode_feed_cursor(cursor)
     now = int(time.time() * 1000)
 
     def read(db: sqlite3.Connection) -> FeedPage:
@@ -105,7 +115,7 @@ async def for_you_feed(
             FeedItem(video=out, explain=_explanation(pick) if explain else None)
             for pick, out in zip(shown, outs, strict=True)
         ]
-        next_cursor = _encode_cursor(served + [p.video_id for p in picks]) if picks else None
+        next_cursor = encode_feed_cursor(served + [p.video_id for p in picks]) if picks else None
         return FeedPage(items=items, next_cursor=next_cursor)
 
     # On the event loop's thread: ranking is a few milliseconds of numpy and

@@ -28,6 +28,8 @@ from stormproof.events import MessageSent
 from stormproof.region import Region
 from stormproof.views import accounts, messages
 
+__all__ = ["parse_last_event_id", "router"]
+
 router = APIRouter(prefix="/v1", tags=["messages"])
 
 #: a comment line is sent this often on an idle stream, so proxies keep it open
@@ -116,9 +118,13 @@ async def conversation(
     return await region.store.query(read)
 
 
-def _parse_position(raw: str, partitions: int) -> list[int]:
+def parse_last_event_id(raw: str, partitions: int) -> list[int]:
+    """The position a ``Last-Event-ID`` names; 400 for anything this stream
+    could not have sent."""
     parts = raw.split(".")
-    if len(parts) != partitions or not all(p.isdigit() and len(p) <= 18 for p in parts):
+    if len(parts) != partitions or not all(
+        p.isascii() and p.isdigit() and len(p) <= 18 for p in parts
+    ):
         raise BadRequest("Last-Event-ID is an id this stream sent", code="invalid_last_event_id")
     return [int(p) for p in parts]
 
@@ -170,7 +176,7 @@ async def stream(
     ``Last-Event-ID`` (browsers do it themselves) and nothing is lost. Without
     it the stream starts with every message you have."""
     partitions = region.log.partitions
-    start = _parse_position(last_event_id, partitions) if last_event_id else [0] * partitions
+    start = parse_last_event_id(last_event_id, partitions) if last_event_id else [0] * partitions
     streams: Counter[str] = request.app.state.streams
     if streams[caller.user_id] >= region.settings.max_streams_per_user:
         raise TooManyRequests(
