@@ -11,10 +11,13 @@ timings are figures for benchmarks/failover.py, never assertions here.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
+import nats
 import pytest
 
 from stormproof.client import Client
@@ -166,3 +169,32 @@ async def _until(client: Client, path: str, done: Callable[[Any], bool]) -> None
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{path} never reached the expected state: {body}")
+
+
+async def test_a_poisoned_entry_stops_no_region_and_every_region_agrees(
+    cluster: LocalCluster,
+) -> None:
+    # Guards finding 1 of issue 9: an entry no view could apply replicated to
+    # every region and stopped them all. Bytes no event decodes from, and an
+    # event stamped past SQLite's INTEGER, are published straight to a log
+    # stream (as a buggy writer could), then normal writes go on.
+    nc = await nats.connect(cluster.nats_urls[0])
+    try:
+        huge_at = {"type": "follow.started", "v": 1, "id": "e" * 32, "at": 2**63}
+        bodies = [b"\xff{", json.dumps({**huge_at, "actor": "u", "data": {"followee_id": "x"}})]
+        for n, body in enumerate(bodies):
+            raw = body if isinstance(body, bytes) else body.encode()
+            await nc.request("log.0", raw, headers={"Nats-Msg-Id": f"poison-{n}"}, timeout=5)
+    finally:
+        await nc.close()
+    async with Client(cluster.urls) as client:
+        await client.sign_up("afterpoison", "a long password")
+    for name in cluster.names:
+        await asyncio.to_thread(cluster.wait_ready, name)
+    digests = await asyncio.to_thread(cluster.digests, 60)
+    views = {tuple(sorted(d["views"].items())) for d in digests["regions"].values()}
+    assert len(views) == 1 and len(digests["regions"]) == 3, digests
+    async with httpx.AsyncClient(headers=cluster.operator, timeout=5) as http:
+        for url in cluster.urls:
+            health = (await http.get(url + "/v1/health")).json()
+            assert health["ready"] and health["quarantined"] == 2, health

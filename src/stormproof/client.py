@@ -137,6 +137,7 @@ class Client:
         idempotency_key: str | None = None,
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
+        hedge_after: float | None = None,
     ) -> httpx.Response:
         """Send a request to the first region that answers it; see the module doc."""
         write = method.upper() in ("POST", "PUT", "PATCH", "DELETE")
@@ -178,7 +179,7 @@ class Client:
             return response
 
         while time.monotonic() - started < self.deadline:
-            answered = await self._first_answer(attempt)
+            answered = await self._first_answer(attempt, hedge_after or self.hedge_after)
             if answered is not None:
                 index, response = answered
                 self._preferred = index
@@ -193,7 +194,9 @@ class Client:
         )
 
     async def _first_answer(
-        self, attempt: Callable[[int], Coroutine[Any, Any, httpx.Response | None]]
+        self,
+        attempt: Callable[[int], Coroutine[Any, Any, httpx.Response | None]],
+        hedge_after: float,
     ) -> tuple[int, httpx.Response] | None:
         """Ask the first region; if it fails fast, the next, and so on. When
         ``hedge_after`` passes with no answer (a frozen region accepts
@@ -210,7 +213,7 @@ class Client:
                     pending[asyncio.create_task(attempt(index))] = index
                 done, _ = await asyncio.wait(
                     pending,
-                    timeout=self.hedge_after if waiting else None,
+                    timeout=hedge_after if waiting else None,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 if not done:  # no answer in time: everyone else, now
@@ -238,14 +241,26 @@ class Client:
     async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("DELETE", path, **kwargs)
 
+    #: hashing a password costs a region a tenth of a second or more of CPU
+    #: (Argon2id): give it that long before asking another region, and never
+    #: give up on it sooner, or every region would hash the same password
+    _PASSWORD_WORK_S = 2.0
+
     async def sign_up(self, username: str, password: str) -> dict[str, Any]:
         body = {"username": username, "password": password}
-        created: dict[str, Any] = (await self.post("/v1/accounts", json=body)).json()
+        created: dict[str, Any] = (
+            await self.post("/v1/accounts", json=body, **self._slow())
+        ).json()
         return created
 
     async def log_in(self, username: str, password: str) -> None:
         body = {"username": username, "password": password}
-        self.token = (await self.post("/v1/sessions", json=body)).json()["token"]
+        answer = await self.post("/v1/sessions", json=body, **self._slow())
+        self.token = answer.json()["token"]
+
+    def _slow(self) -> dict[str, float]:
+        slow = self._PASSWORD_WORK_S
+        return {"timeout": max(self.attempt_timeout, slow * 2), "hedge_after": slow}
 
     async def upload(
         self, video: bytes, *, filename: str = "video.mp4", caption: str = "", **kwargs: Any
