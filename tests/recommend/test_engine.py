@@ -153,3 +153,20 @@ def test_the_snapshot_json_is_what_json_dumps_gives() -> None:
     snapshot = engine.state()
     whole = json.dumps(snapshot.data, separators=(",", ":"), ensure_ascii=False).encode()
     assert snapshot.data_json() == whole
+
+
+def test_repeated_watches_and_shares_earn_trending_points_once_per_window() -> None:
+    # Regression: a script sending watch after watch inflated trending without bound.
+    window = EngineConfig().count_window_ms
+    events = [("watch", 10, False), ("watch", 20, True), ("share", 30, False),
+              ("share", 40, False), ("watch", window + 5, False)]  # fmt: skip
+    digests = set()
+    for order in (events, events[::-1], events[2:] + events[:2]):
+        engine = Engine()
+        engine.upload("v", "c", 0, 1000)
+        for n, (kind, at, completed) in enumerate(order * 3):
+            engine.interact("u", "v", kind, (at, f"e{n}", 0), 500, completed)
+        # window 0: a view (1), its completion (2), a share (4); window 1: a view (1)
+        assert int(engine.trend_points.sum()) == 1 + 2 + 4 + 1
+        digests.add(engine.digest())
+    assert len(digests) == 1

@@ -14,7 +14,10 @@ state is a function of the *set* of events applied, never of their order:
   An event that puts a video into the timeline, takes it out or moves it
   shifts the distances of the pairs around it, and those are adjusted too,
   so the weights always equal what the final timelines give;
-- trending: integer points per video and time bucket, for the last
+- trending: integer points per video and time bucket — a view, a
+  completion and a share earn points once per person, video and counting
+  window (the engagement view's rule, ``Signal.credited`` remembers which),
+  at the window's start, so repeating them adds nothing; points for the last
   ``buckets`` buckets before the latest bucket any interaction fell in; a
   ring of slots holds them (bucket mod ``buckets``), and an event for a
   bucket already out of that window is dropped — the same result as storing
@@ -51,7 +54,8 @@ from stormproof.events import (
 )
 from stormproof.log import Entry, Position
 from stormproof.recommend.pairs import PairCounts
-from stormproof.recommend.signals import FLAGS, Flags, Signal, Stamp
+from stormproof.recommend.signals import COMPLETION, FLAGS, SHARE, VIEW, Flags, Signal, Stamp
+from stormproof.views.engagement import WINDOW_MS
 
 __all__ = [
     "PAIR_WINDOW",
@@ -69,7 +73,13 @@ _NO_FLAGS = Flags(*([False] * len(FLAGS)))
 #: trending points an interaction earns its video
 _POINTS = {"watch": 1, "like": 3, "unlike": 3, "share": 4, "comment": 3}
 _COMPLETED_BONUS = 2
-FORMAT = 1
+#: what each bit a window is credited with earns
+_CREDIT_POINTS = (
+    (VIEW, _POINTS["watch"]),
+    (COMPLETION, _COMPLETED_BONUS),
+    (SHARE, _POINTS["share"]),
+)
+FORMAT = 2
 
 
 #: pair weight by distance in a timeline: 7 for neighbours, down to 1 past 30 apart
@@ -103,6 +113,9 @@ class EngineConfig:
     buckets: int = 48
     #: co-engagement: the farthest apart two videos of a timeline still pair
     pair_window: int = PAIR_WINDOW
+    #: views, completions and shares earn trending points once per person,
+    #: video and window of this length (the engagement view's counting window)
+    count_window_ms: int = WINDOW_MS
 
 
 def _compact(value: object) -> str:
@@ -390,8 +403,16 @@ class Engine:
             self.totals += delta
         if (before.engaged, first_before) != (after.engaged, signal.first_at):
             self._pair(state, item, before.engaged, first_before, after.engaged, signal.first_at)
-        points = _POINTS.get(kind, 0) + _COMPLETED_BONUS * (kind == "watch" and completed)
-        if kind in ("like", "unlike"):
+        points = _POINTS.get(kind, 0)
+        if kind in ("watch", "share"):
+            # Once per window: its first view, completion or share earns the
+            # points, placed at the window's start whichever event came first.
+            window = at // self.config.count_window_ms
+            bits = SHARE if kind == "share" else VIEW | (COMPLETION if completed else 0)
+            new = signal.credit(window, bits)
+            points = sum(value for bit, value in _CREDIT_POINTS if new & bit)
+            at = window * self.config.count_window_ms
+        elif kind in ("like", "unlike"):
             # A like counts where the latest like stamp puts it, and only while it
             # stands — so an unlike takes it back, in any arrival order.
             if like_before is not None and like_before[1]:
