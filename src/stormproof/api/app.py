@@ -20,6 +20,7 @@ from stormproof.api.edge import Edge
 from stormproof.api.limits import RateLimits
 from stormproof.api.routers import (
     accounts,
+    blocks,
     comments,
     digest,
     feed,
@@ -27,6 +28,7 @@ from stormproof.api.routers import (
     health,
     interactions,
     messages,
+    reports,
     sessions,
     videos,
 )
@@ -145,8 +147,10 @@ def create_app(
         interactions,
         comments,
         follows,
+        blocks,
         feed,
         messages,
+        reports,
         health,
         digest,
     ):
