@@ -88,3 +88,23 @@ def test_a_block_hides_each_others_videos_from_both_feeds(
     client.delete("/v1/blocks/alice", headers=bob)
     assert _feed(client, alice, "for-you") == {of_bob, of_carol, of_alice}
     assert _feed(client, alice, "following") == set()  # the block ended the follow
+
+
+def test_a_blocker_no_longer_sees_the_blocked_persons_comments(
+    client: httpx.Client, video_file: Path
+) -> None:
+    alice, bob, carol = (sign_up(client, n) for n in ("alice", "bob", "carol"))
+    video_id = upload(client, carol, video_file).json()["id"]
+    for author, text in ((bob, "from bob"), (carol, "from carol")):
+        client.post(f"/v1/videos/{video_id}/comments", json={"text": text}, headers=author)
+    client.post("/v1/blocks/bob", headers=alice)
+
+    def texts(headers: dict[str, str]) -> list[str]:
+        listed = client.get(f"/v1/videos/{video_id}/comments", headers=headers)
+        assert listed.status_code == 200, listed.text
+        return [c["text"] for c in listed.json()]
+
+    assert texts(alice) == ["from carol"]
+    assert texts({}) == texts(carol) == ["from bob", "from carol"]
+    bad = client.get(f"/v1/videos/{video_id}/comments", headers={"Authorization": "Bearer x"})
+    assert bad.status_code == 401
