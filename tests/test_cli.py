@@ -28,7 +28,8 @@ def stormproof(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["serve"], ["rebuild"], ["digest"], ["eval"], ["cluster"], ["cluster", "up"]]
+    "command",
+    [[], ["serve"], ["rebuild"], ["digest"], ["reports"], ["eval"], ["cluster"], ["cluster", "up"]],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = stormproof(*command, "--help")
@@ -128,6 +129,8 @@ def test_rebuild_from_zero_matches(tmp_path: Path, video_file: Path) -> None:
             client.post(f"/v1/videos/{video_id}/comments", json={"text": "yes"}, headers=bob)
             client.post("/v1/follows/alice", headers=bob)
             client.post("/v1/messages", json={"to": "alice", "text": "hey"}, headers=bob)
+            report = {"target": "video", "id": video_id, "reason": "spam"}
+            assert client.post("/v1/reports", json=report, headers=bob).status_code == 201
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
@@ -137,5 +140,9 @@ def test_rebuild_from_zero_matches(tmp_path: Path, video_file: Path) -> None:
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     after = json.loads(stormproof("digest", "--data", str(data), "--json").stdout)
     assert after == before
-    assert before["position"][0] > 0 and len(before["views"]) == 10  # 9 views + the engine
+    assert before["position"][0] > 0 and len(before["views"]) == 12  # 11 views + the engine
     assert "foryou" in before["views"]
+    listed = stormproof("reports", "--data", str(data), "--json")
+    assert listed.returncode == 0, listed.stderr
+    [report] = json.loads(listed.stdout)
+    assert (report["target"], report["reason"]) == ("video", "spam")

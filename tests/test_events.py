@@ -82,7 +82,7 @@ def test_undecodable_events_raise_log_error(raw: bytes) -> None:
 
 
 def test_every_payload_has_a_unique_type_name() -> None:
-    assert len(PAYLOADS) == 14
+    assert len(PAYLOADS) == 17
     assert all(name == model.TYPE for name, model in PAYLOADS.items())
 
 

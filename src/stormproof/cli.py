@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fcntl
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +25,7 @@ from stormproof.log.sqlite import SqliteLog
 from stormproof.recommend import checkpoint
 from stormproof.settings import Settings
 from stormproof.views import all_views
+from stormproof.views import reports as reports_view
 from stormproof.views.store import Digests, Projector, ViewStore
 
 app = typer.Typer(
@@ -159,6 +162,36 @@ def operator_token_(data: DataOption = Path("var")) -> None:
         console.print(f"[red]no secret in {data}: start the region once first")
         raise typer.Exit(2)
     print(operator_token(load_secret(secret_path)))
+
+
+@app.command()
+def reports(
+    data: DataOption = Path("var"),
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the reports people filed about videos and comments, newest first
+    (read-only: safe while the server runs)."""
+    settings = _settings(data)
+    if not settings.views_path.exists():
+        console.print(f"[red]no views in {data}")
+        raise typer.Exit(2)
+    db = sqlite3.connect(f"file:{settings.views_path}?mode=ro", uri=True)
+    try:
+        db.execute("PRAGMA busy_timeout=5000")
+        found = reports_view.reports(db, limit=limit)
+    except sqlite3.OperationalError as exc:  # views written before reports existed
+        console.print(f"[red]cannot read reports in {data}: {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        db.close()
+    if as_json:
+        print(json.dumps([dataclasses.asdict(r) for r in found], indent=2))
+        return
+    table = Table("at", "reporter", "target", "id", "reason", "note")
+    for r in found:
+        table.add_row(str(r.at), r.reporter_id, r.target, r.target_id, r.reason, r.note)
+    console.print(table)
 
 
 @app.command("eval")

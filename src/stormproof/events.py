@@ -27,7 +27,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,10 +40,14 @@ __all__ = [
     "MAX_TIME_MS",
     "MAX_WATCHED_MS",
     "PAYLOADS",
+    "REPORT_REASONS",
+    "REPORT_TARGETS",
     "UNDECODABLE",
     "UPCASTERS",
     "AccountCreated",
     "AccountDeleted",
+    "BlockStarted",
+    "BlockStopped",
     "CommentDeleted",
     "CommentPosted",
     "Event",
@@ -56,6 +60,7 @@ __all__ = [
     "MessageSent",
     "PasswordChanged",
     "Payload",
+    "ReportFiled",
     "SessionRevoked",
     "SessionStarted",
     "Text",
@@ -213,6 +218,40 @@ class FollowStopped(Payload):
     followee_id: Id
 
 
+class BlockStarted(Payload):
+    """The actor blocks someone: no messages or follows between them either
+    way, and neither sees the other's videos in their feeds."""
+
+    TYPE: ClassVar[str] = "block.started"
+    blocked_id: Id
+
+
+class BlockStopped(Payload):
+    TYPE: ClassVar[str] = "block.stopped"
+    blocked_id: Id
+
+
+ReportTarget = Literal["video", "comment"]
+ReportReason = Literal[
+    "spam", "harassment", "violence", "sexual", "self_harm", "misinformation", "other"
+]
+REPORT_TARGETS: tuple[str, ...] = get_args(ReportTarget)
+REPORT_REASONS: tuple[str, ...] = get_args(ReportReason)
+
+
+class ReportFiled(Payload):
+    """The actor reports a video or a comment to the operators. The id
+    derives from (actor, target, target id): one person's reports of one
+    thing are one report."""
+
+    TYPE: ClassVar[str] = "report.filed"
+    report_id: Id
+    target: ReportTarget
+    target_id: Id
+    reason: ReportReason
+    note: Text = ""
+
+
 class MessageSent(Payload):
     TYPE: ClassVar[str] = "message.sent"
     message_id: Id
@@ -254,6 +293,9 @@ _ALL: tuple[type[Payload], ...] = (
     FollowStopped,
     MessageSent,
     ForYouReset,
+    BlockStarted,
+    BlockStopped,
+    ReportFiled,
 )
 
 #: event type name -> payload model of the current version

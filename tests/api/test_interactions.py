@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
 
+from stormproof.views.engagement import WINDOW_MS
 from tests.conftest import health, sign_up, upload
 
 
@@ -94,3 +96,30 @@ def test_a_retried_batch_counts_once(client: httpx.Client, video_file: Path) -> 
     second = client.post("/v1/events", json=batch, headers=viewer)
     assert first.json()["seq"] == second.json()["seq"]
     assert client.get(f"/v1/videos/{video_id}").json()["counts"]["views"] == 1
+
+
+def test_repeated_watches_by_one_person_count_once_per_window(
+    client: httpx.Client, video_file: Path
+) -> None:
+    # Regression: one person could add unlimited views, completions and
+    # shares to any video with a few requests.
+    _, video_id = _video(client, video_file)
+    viewer = sign_up(client, "viewer")
+    # Pinned to the middle of a counting window, so no boundary falls in the test.
+    start = (int(time.time() * 1000) // WINDOW_MS - 2) * WINDOW_MS + WINDOW_MS // 2
+    watch = {"type": "watch", "video_id": video_id, "watched_ms": 2000, "completed": True}
+    share = {"type": "share", "video_id": video_id}
+
+    def send(at: int, events: list[dict[str, object]]) -> None:
+        headers = {**viewer, "Stormproof-Write-At": str(at)}
+        response = client.post("/v1/events", json={"events": events}, headers=headers)
+        assert response.status_code == 202, response.text
+
+    send(start, [watch] * 50 + [share] * 20)
+    for n in range(1, 6):
+        send(start + n * 1000, [watch, share])
+    counts = client.get(f"/v1/videos/{video_id}").json()["counts"]
+    assert (counts["views"], counts["completions"], counts["shares"]) == (1, 1, 1)
+    send(start + WINDOW_MS, [watch, share])  # the next window counts again
+    counts = client.get(f"/v1/videos/{video_id}").json()["counts"]
+    assert (counts["views"], counts["completions"], counts["shares"]) == (2, 2, 2)

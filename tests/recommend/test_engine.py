@@ -153,3 +153,45 @@ def test_the_snapshot_json_is_what_json_dumps_gives() -> None:
     snapshot = engine.state()
     whole = json.dumps(snapshot.data, separators=(",", ":"), ensure_ascii=False).encode()
     assert snapshot.data_json() == whole
+
+
+def test_repeated_watches_and_shares_earn_trending_points_once_per_window() -> None:
+    # Regression: a script sending watch after watch inflated trending without bound.
+    window = EngineConfig().count_window_ms
+    events = [("watch", 10, False), ("watch", 20, True), ("share", 30, False),
+              ("share", 40, False), ("watch", window + 5, False)]  # fmt: skip
+    digests = set()
+    for order in (events, events[::-1], events[2:] + events[:2]):
+        engine = Engine()
+        engine.upload("v", "c", 0, 1000)
+        for n, (kind, at, completed) in enumerate(order * 3):
+            engine.interact("u", "v", kind, (at, f"e{n}", 0), 500, completed)
+        # window 0: a view (1), its completion (2), a share (4); window 1: a view (1)
+        assert int(engine.trend_points.sum()) == 1 + 2 + 4 + 1
+        digests.add(engine.digest())
+    assert len(digests) == 1
+
+
+def test_blocks_end_follows_and_hide_creators_in_any_order() -> None:
+    # u follows c; c blocks u, then unblocks; a late follow of c by u after that.
+    steps = [
+        ("follow", "u", "c", (10, "a", 0), True),
+        ("block", "c", "u", (20, "b", 0), True),
+        ("block", "c", "u", (30, "c", 0), False),
+    ]
+    digests = set()
+    for order in itertools.permutations(steps):
+        engine = Engine()
+        for kind, who, other, stamp, active in order:
+            (engine.follow if kind == "follow" else engine.block)(who, other, stamp, active)
+        assert engine.followees("u") == set()  # the block ended the earlier follow
+        assert engine.hidden_creators("u") == set() == engine.hidden_creators("c")
+        engine.block("c", "u", (40, "d", 0), True)
+        assert engine.hidden_creators("u") == {"c"} and engine.hidden_creators("c") == {"u"}
+        engine.block("c", "u", (50, "e", 0), False)
+        engine.follow("u", "c", (60, "f", 0), True)
+        assert engine.followees("u") == {"c"}
+        loaded = Engine.from_state(engine.state(), (1,))
+        assert loaded.digest() == engine.digest() and loaded.followees("u") == {"c"}
+        digests.add(engine.digest())
+    assert len(digests) == 1

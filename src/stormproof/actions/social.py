@@ -21,7 +21,7 @@ from stormproof.events import (
     MessageSent,
 )
 from stormproof.region import Region
-from stormproof.views import accounts, comments, videos
+from stormproof.views import accounts, blocks, comments, videos
 
 __all__ = [
     "INTERACTION_TYPES",
@@ -30,6 +30,7 @@ __all__ = [
     "parse_interactions",
     "post_comment",
     "record_interactions",
+    "require_user",
     "reset_for_you",
     "send_message",
     "unfollow",
@@ -86,7 +87,8 @@ async def _require_video(region: Region, video_id: str) -> videos.Video:
     return found
 
 
-async def _require_user(region: Region, username: str) -> accounts.Account:
+async def require_user(region: Region, username: str) -> accounts.Account:
+    """The live account named ``username``, or 404."""
     found = await region.store.query(lambda db: accounts.account_by_name(db, username))
     if found is None or found.deleted:
         raise NotFound(f"no user {username!r}", code="user_not_found")
@@ -128,15 +130,22 @@ async def delete_comment(
     return await write(region, key, CommentDeleted(comment_id=comment_id), actor=user_id)
 
 
+async def _refuse_if_blocked(region: Region, user_id: str, other_id: str, what: str) -> None:
+    """403 ``blocked`` when a block stands between the two, either way."""
+    if await region.store.query(lambda db: blocks.between(db, user_id, other_id)):
+        raise Forbidden(f"you cannot {what} this user: a block stands between you", code="blocked")
+
+
 async def follow(
     region: Region, user_id: str, username: str, *, idempotency_key: str | None
 ) -> Written:
     key = log_key(user_id, f"follow:{username.lower()}", idempotency_key)
     if done := await prior(region, key, FollowStarted.TYPE):
         return done
-    target = await _require_user(region, username)
+    target = await require_user(region, username)
     if target.user_id == user_id:
         raise Unprocessable("you cannot follow yourself", code="cannot_follow_self")
+    await _refuse_if_blocked(region, user_id, target.user_id, "follow")
     return await write(region, key, FollowStarted(followee_id=target.user_id), actor=user_id)
 
 
@@ -146,7 +155,7 @@ async def unfollow(
     key = log_key(user_id, f"unfollow:{username.lower()}", idempotency_key)
     if done := await prior(region, key, FollowStopped.TYPE):
         return done
-    target = await _require_user(region, username)
+    target = await require_user(region, username)
     return await write(region, key, FollowStopped(followee_id=target.user_id), actor=user_id)
 
 
@@ -157,9 +166,10 @@ async def send_message(
     if done := await prior(region, key, MessageSent.TYPE):
         return done
     text = _text(text, region.settings.message_max_chars, "message")
-    target = await _require_user(region, to)
+    target = await require_user(region, to)
     if target.user_id == user_id:
         raise Unprocessable("you cannot message yourself", code="cannot_message_self")
+    await _refuse_if_blocked(region, user_id, target.user_id, "message")
     payload = MessageSent(message_id=derived_id("m_", key), to_id=target.user_id, text=text)
     return await write(region, key, payload, actor=user_id)
 

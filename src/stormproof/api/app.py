@@ -22,6 +22,7 @@ from stormproof.api.edge import Edge
 from stormproof.api.limits import RateLimits
 from stormproof.api.routers import (
     accounts,
+    blocks,
     comments,
     digest,
     feed,
@@ -29,6 +30,7 @@ from stormproof.api.routers import (
     health,
     interactions,
     messages,
+    reports,
     sessions,
     videos,
 )
@@ -159,8 +161,10 @@ def create_app(
         interactions,
         comments,
         follows,
+        blocks,
         feed,
         messages,
+        reports,
         health,
         digest,
     ):

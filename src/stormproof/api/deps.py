@@ -24,6 +24,7 @@ __all__ = [
     "Caller",
     "Fresh",
     "IdemKey",
+    "MaybeCaller",
     "Operator",
     "RegionDep",
     "acknowledge",
@@ -159,6 +160,19 @@ async def _caller(
 
 
 Caller = Annotated[Credentials, Depends(_caller)]
+
+
+async def _maybe_caller(
+    region: RegionDep,
+    _: Fresh,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Credentials | None:
+    """The caller of a read that anyone may make, if they sent a token (a
+    token sent must be valid: 401 otherwise)."""
+    return None if authorization is None else await authenticate(region, authorization)
+
+
+MaybeCaller = Annotated[Credentials | None, Depends(_maybe_caller)]
 
 
 def acknowledge(response: Response, region: Region, written: Written) -> int:

@@ -14,13 +14,20 @@ state is a function of the *set* of events applied, never of their order:
   An event that puts a video into the timeline, takes it out or moves it
   shifts the distances of the pairs around it, and those are adjusted too,
   so the weights always equal what the final timelines give;
-- trending: integer points per video and time bucket, for the last
+- trending: integer points per video and time bucket — a view, a
+  completion and a share earn points once per person, video and counting
+  window (the engagement view's rule, ``Signal.credited`` remembers which),
+  at the window's start, so repeating them adds nothing; points for the last
   ``buckets`` buckets before the latest bucket any interaction fell in; a
   ring of slots holds them (bucket mod ``buckets``), and an event for a
   bucket already out of that window is dropped — the same result as storing
   it and letting the window pass over it, whatever the order;
 - uploads, deletions (recorded before their video arrives, too), follows
-  (latest by stamp) and For You resets (the latest time).
+  (latest by stamp) and For You resets (the latest time);
+- blocks (latest by stamp, and the latest start, as the blocks view keeps
+  them): a follow counts only while no block stands between the pair and
+  none started after it — :meth:`Engine.followees`, the rule of
+  :mod:`stormproof.views.blocks`.
 
 No float is ever accumulated. Item indexes are local to this process (first
 seen first); anything that leaves the engine — digests, checkpoints, rankings —
@@ -41,6 +48,8 @@ import numpy as np
 import numpy.typing as npt
 
 from stormproof.events import (
+    BlockStarted,
+    BlockStopped,
     CommentPosted,
     FollowStarted,
     FollowStopped,
@@ -51,10 +60,12 @@ from stormproof.events import (
 )
 from stormproof.log import Entry, Position
 from stormproof.recommend.pairs import PairCounts
-from stormproof.recommend.signals import FLAGS, Flags, Signal, Stamp
+from stormproof.recommend.signals import COMPLETION, FLAGS, SHARE, VIEW, Flags, Signal, Stamp
+from stormproof.views.engagement import WINDOW_MS
 
 __all__ = [
     "PAIR_WINDOW",
+    "Block",
     "Engine",
     "EngineConfig",
     "PairTable",
@@ -69,7 +80,13 @@ _NO_FLAGS = Flags(*([False] * len(FLAGS)))
 #: trending points an interaction earns its video
 _POINTS = {"watch": 1, "like": 3, "unlike": 3, "share": 4, "comment": 3}
 _COMPLETED_BONUS = 2
-FORMAT = 1
+#: what each bit a window is credited with earns
+_CREDIT_POINTS = (
+    (VIEW, _POINTS["watch"]),
+    (COMPLETION, _COMPLETED_BONUS),
+    (SHARE, _POINTS["share"]),
+)
+FORMAT = 2
 
 
 #: pair weight by distance in a timeline: 7 for neighbours, down to 1 past 30 apart
@@ -103,6 +120,9 @@ class EngineConfig:
     buckets: int = 48
     #: co-engagement: the farthest apart two videos of a timeline still pair
     pair_window: int = PAIR_WINDOW
+    #: views, completions and shares earn trending points once per person,
+    #: video and window of this length (the engagement view's counting window)
+    count_window_ms: int = WINDOW_MS
 
 
 def _compact(value: object) -> str:
@@ -140,7 +160,7 @@ class StateCopy:
     position: Position
     ids: list[str]
     item_rows: list[list[Any]]
-    users: list[tuple[str, tuple[int, list[Any], list[list[Any]]]]]
+    users: list[tuple[str, tuple[int, list[Any], list[list[Any]], list[list[Any]]]]]
     held: Ints
     points: Ints
     last_bucket: int
@@ -176,6 +196,31 @@ class Snapshot:
         return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class Block:
+    """A user's block of another: the latest block or unblock, and the
+    latest block's stamp (kept after an unblock: it ended older follows)."""
+
+    stamp: Stamp
+    active: bool
+    started: Stamp | None
+
+    def merged(self, stamp: Stamp, active: bool) -> Block:
+        latest = max(self, Block(stamp, active, None), key=lambda b: b.stamp)
+        started = self.started
+        if active and (started is None or stamp > started):
+            started = stamp
+        return Block(latest.stamp, latest.active, started)
+
+    def ends(self, follow: Stamp) -> bool:
+        """Whether this block hides a follow made at ``follow``."""
+        return self.active or (self.started is not None and self.started[:2] > follow[:2])
+
+    def as_list(self) -> list[Any]:
+        started = None if self.started is None else list(self.started)
+        return [*self.stamp, self.active, started]
+
+
 @dataclass
 class User:
     signals: dict[int, Signal] = field(default_factory=dict)
@@ -184,10 +229,9 @@ class User:
     #: engaged video -> its first contact as placed in the timeline
     engaged: dict[int, int] = field(default_factory=dict)
     follows: dict[str, tuple[Stamp, bool]] = field(default_factory=dict)
+    #: whom this user blocked (or unblocked)
+    blocks: dict[str, Block] = field(default_factory=dict)
     reset_at: int = 0
-
-    def followees(self) -> set[str]:
-        return {who for who, (_, active) in self.follows.items() if active}
 
 
 class Engine:
@@ -225,6 +269,8 @@ class Engine:
         #: per video, a number from its id alone: breaks score ties the same everywhere
         self.tie: Ints = np.zeros(0, dtype=np.int64)
         self.users: dict[str, User] = {}
+        #: user -> who blocks them now (derived from ``User.blocks``, not state)
+        self.blocked_by: dict[str, set[str]] = {}
         self.pairs = PairCounts()
         self.trend_bucket: Ints = np.zeros((0, self.config.buckets), dtype=np.int64)
         self.trend_points: Ints = np.zeros((0, self.config.buckets), dtype=np.int64)
@@ -236,7 +282,7 @@ class Engine:
         self.cache: dict[str, tuple[Any, Any]] = {}
         #: rows of :meth:`state` as last taken, and what changed since: a
         #: snapshot re-copies only those, so it holds the lock briefly
-        self._rows_users: dict[str, tuple[int, list[Any], list[list[Any]]]] = {}
+        self._rows_users: dict[str, tuple[int, list[Any], list[list[Any]], list[list[Any]]]] = {}
         self._rows_items: dict[int, list[Any]] = {}
         self._dirty_users: set[str] = set()
         self._dirty_items: set[int] = set()
@@ -311,6 +357,9 @@ class Engine:
             self.follow(actor, p.followee_id, (at, event.id, 0), active)
         elif isinstance(p, ForYouReset):
             self.reset(actor, at)
+        elif isinstance(p, BlockStarted | BlockStopped):
+            active = isinstance(p, BlockStarted)
+            self.block(actor, p.blocked_id, (at, event.id, 0), active)
 
     def upload(self, video_id: str, owner: str, at: int, duration_ms: int) -> None:
         item = self.index(video_id)
@@ -344,6 +393,45 @@ class Engine:
         if followee not in follows or stamp > follows[followee][0]:
             follows[followee] = (stamp, active)
             self.version += 1
+
+    def block(self, user_id: str, other: str, stamp: Stamp, active: bool) -> None:
+        if user_id == other:
+            return
+        blocks = self.user(user_id).blocks
+        found = blocks.get(other)
+        block = (
+            found.merged(stamp, active)
+            if found
+            else Block(stamp, active, stamp if active else None)
+        )
+        blocks[other] = block
+        self._blocked_by(user_id, other, block.active)
+        self.version += 1
+
+    def _blocked_by(self, user_id: str, other: str, active: bool) -> None:
+        if active:
+            self.blocked_by.setdefault(other, set()).add(user_id)
+        else:
+            self.blocked_by.get(other, set()).discard(user_id)
+
+    def hidden_creators(self, user_id: str) -> set[str]:
+        """Whose videos a user never gets: those they block and those who block them."""
+        u = self.users.get(user_id)
+        mine = {who for who, block in u.blocks.items() if block.active} if u else set()
+        return mine | self.blocked_by.get(user_id, set())
+
+    def followees(self, user_id: str) -> set[str]:
+        """Whom a user follows: an active follow no block ended (either way)."""
+        u = self.users.get(user_id)
+        if u is None:
+            return set()
+        found = set()
+        for who, (stamp, active) in u.follows.items():
+            theirs = self.users.get(who)
+            blocks = (u.blocks.get(who), theirs.blocks.get(user_id) if theirs else None)
+            if active and not any(b is not None and b.ends(stamp) for b in blocks):
+                found.add(who)
+        return found
 
     def reset(self, user_id: str, at: int) -> None:
         state = self.user(user_id)
@@ -390,8 +478,16 @@ class Engine:
             self.totals += delta
         if (before.engaged, first_before) != (after.engaged, signal.first_at):
             self._pair(state, item, before.engaged, first_before, after.engaged, signal.first_at)
-        points = _POINTS.get(kind, 0) + _COMPLETED_BONUS * (kind == "watch" and completed)
-        if kind in ("like", "unlike"):
+        points = _POINTS.get(kind, 0)
+        if kind in ("watch", "share"):
+            # Once per window: its first view, completion or share earns the
+            # points, placed at the window's start whichever event came first.
+            window = at // self.config.count_window_ms
+            bits = SHARE if kind == "share" else VIEW | (COMPLETION if completed else 0)
+            new = signal.credit(window, bits)
+            points = sum(value for bit, value in _CREDIT_POINTS if new & bit)
+            at = window * self.config.count_window_ms
+        elif kind in ("like", "unlike"):
             # A like counts where the latest like stamp puts it, and only while it
             # stands — so an unlike takes it back, in any arrival order.
             if like_before is not None and like_before[1]:
@@ -472,7 +568,9 @@ class Engine:
             for user_id in self._dirty_users:
                 u = self.users[user_id]
                 signals = [[ids[i], *sig.as_list()] for i, sig in u.signals.items()]
-                self._rows_users[user_id] = (u.reset_at, list(u.follows.items()), signals)
+                blocks = [[who, *block.as_list()] for who, block in u.blocks.items()]
+                follows = list(u.follows.items())
+                self._rows_users[user_id] = (u.reset_at, follows, signals, blocks)
             self._dirty_items.clear()
             self._dirty_users.clear()
             item_rows = list(self._rows_items.values())  # rows are never changed, only replaced
@@ -492,8 +590,16 @@ class Engine:
         by_id = sorted(range(n), key=ids.__getitem__)
         items = sorted(copied.item_rows, key=lambda row: str(row[0]))
         users = [
-            [user_id, reset_at, [[w, *s, a] for w, (s, a) in sorted(follows)], sorted(signals)]
-            for user_id, (reset_at, follows, signals) in sorted(copied.users, key=lambda c: c[0])
+            [
+                user_id,
+                reset_at,
+                [[w, *s, a] for w, (s, a) in sorted(follows)],
+                sorted(signals),
+                sorted(blocks),
+            ]
+            for user_id, (reset_at, follows, signals, blocks) in sorted(
+                copied.users, key=lambda c: c[0]
+            )
         ]
         kept = (held > last_bucket - self.config.buckets) & (points != 0)
         trend = []
@@ -530,11 +636,15 @@ class Engine:
                 engine._deletions[item] = set(deleted_by)
             if owner is not None:
                 engine.upload(video_id, owner, created_at, duration_ms)
-        for user_id, reset_at, follows, signals in state["users"]:
+        for user_id, reset_at, follows, signals, blocks in state["users"]:
             u = engine.user(user_id)
             u.reset_at = reset_at
             for who, at, eid, idx, active in follows:
                 u.follows[who] = ((at, eid, idx), active)
+            for who, at, eid, idx, active, started in blocks:
+                begun = None if started is None else (started[0], started[1], started[2])
+                u.blocks[who] = Block((at, eid, idx), active, begun)
+                engine._blocked_by(user_id, who, active)
             for video_id, *row in signals:
                 item = engine.index(video_id)
                 signal = u.signals[item] = Signal.from_list(row)

@@ -212,8 +212,12 @@ def rank(
         ids = engine.item_ids
         own = engine.by_owner.get(user_id, [])
         # Besides deleted videos, the user never gets these (except their own
-        # videos when nothing else is left, see _page):
-        barred = {*u.signals, *own}
+        # videos when nothing else is left, see _page), nor any video of
+        # someone they block or who blocks them:
+        hidden = [
+            i for who in engine.hidden_creators(user_id) for i in engine.by_owner.get(who, ())
+        ]
+        barred = {*u.signals, *own, *hidden}
         mine = np.array(sorted(barred), dtype=np.int64)
 
         def allowed(items: Ints) -> npt.NDArray[np.bool_]:
@@ -231,7 +235,7 @@ def rank(
 
         followed = np.unique(
             np.array(
-                [i for w in sorted(u.followees()) for i in engine.by_owner.get(w, ())],
+                [i for w in sorted(engine.followees(user_id)) for i in engine.by_owner.get(w, ())],
                 dtype=np.int64,
             )
         )

@@ -9,13 +9,17 @@ strong is it?) is a function of those fields alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-__all__ = ["FLAGS", "Flags", "Signal"]
+__all__ = ["COMPLETION", "FLAGS", "SHARE", "VIEW", "Flags", "Signal"]
 
 #: one order-free stamp: (at, event id, position in the batch)
 Stamp = tuple[int, str, int]
+
+#: what a counting window (see :mod:`stormproof.views.engagement`) already
+#: earned its video's trending points for, as bits of ``Signal.credited``
+VIEW, COMPLETION, SHARE = 1, 2, 4
 
 #: the per-video counters, one per flag of :class:`Flags`, in this order
 FLAGS = ("viewed", "completed", "liked", "shared", "commented", "skipped", "hidden", "engaged")
@@ -45,10 +49,20 @@ class Signal:
     hidden: bool = False
     #: the latest like or unlike: (stamp, active)
     like: tuple[Stamp, bool] | None = None
+    #: counting window -> the bits (VIEW, COMPLETION, SHARE) credited in it:
+    #: only ORed, so the same whatever the order
+    credited: dict[int, int] = field(default_factory=dict)
 
     def touch(self, at: int) -> None:
         self.first_at = min(self.first_at, at)
         self.last_at = max(self.last_at, at)
+
+    def credit(self, window: int, bits: int) -> int:
+        """Mark ``bits`` credited in ``window``; return those that were not yet."""
+        before = self.credited.get(window, 0)
+        if bits & ~before:
+            self.credited[window] = before | bits
+        return bits & ~before
 
     def set_like(self, stamp: Stamp, active: bool) -> None:
         if self.like is None or stamp > self.like[0]:
@@ -97,6 +111,7 @@ class Signal:
         return [
             self.first_at, self.last_at, self.watches, self.watched_ms, self.completions,
             self.skips, self.shares, self.comments, self.hidden, like,
+            sorted(self.credited.items()),
         ]  # fmt: skip
 
     @classmethod
@@ -110,7 +125,9 @@ class Signal:
             int(v)  # type: ignore[call-overload]
             for v in row[:8]
         )
+        windows = row[10] if len(row) > 10 and isinstance(row[10], list) else []
+        credited = {int(window): int(bits) for window, bits in windows}
         return cls(
             first_at, last_at, watches, watched_ms, completions, skips, shares, comments,
-            hidden=bool(row[8]), like=like,
+            hidden=bool(row[8]), like=like, credited=credited,
         )  # fmt: skip

@@ -70,6 +70,7 @@ class View:
 def all_views() -> list[View]:
     """A fresh instance of every view, in the order they are applied."""
     from stormproof.views.accounts import AccountsView
+    from stormproof.views.blocks import BlocksView
     from stormproof.views.comments import CommentsView
     from stormproof.views.engagement import EngagementView
     from stormproof.views.follows import FollowsView
@@ -77,6 +78,7 @@ def all_views() -> list[View]:
     from stormproof.views.keys import KeysView
     from stormproof.views.messages import MessagesView
     from stormproof.views.quarantine import QuarantineView
+    from stormproof.views.reports import ReportsView
     from stormproof.views.videos import VideosView
 
     return [
@@ -84,9 +86,11 @@ def all_views() -> list[View]:
         AccountsView(),
         VideosView(),
         FollowsView(),
+        BlocksView(),
         EngagementView(),
         CommentsView(),
         HistoryView(),
         MessagesView(),
+        ReportsView(),
         QuarantineView(),
     ]

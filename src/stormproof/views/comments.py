@@ -79,14 +79,22 @@ def comment(db: sqlite3.Connection, comment_id: str) -> Comment | None:
 
 
 def comments_of(
-    db: sqlite3.Connection, video_id: str, *, after: tuple[int, str] | None, limit: int
+    db: sqlite3.Connection,
+    video_id: str,
+    *,
+    after: tuple[int, str] | None,
+    limit: int,
+    reader: str = "",
 ) -> list[Comment]:
-    """Oldest first, live comments of a video after ``after`` ((at, comment id))."""
+    """Oldest first, live comments of a video after ``after`` ((at, comment
+    id)); without those of anyone ``reader`` blocks."""
     at, comment_id = after or (-1, "")
     rows = db.execute(
         f"{_SELECT} WHERE video_id = ? AND deleted = 0 AND (created_at, comment_id) > (?, ?) "
+        "AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ? "
+        "AND b.blocked_id = comments.author_id AND b.active = 1) "
         "ORDER BY created_at, comment_id LIMIT ?",
-        (video_id, at, comment_id, limit),
+        (video_id, at, comment_id, reader, limit),
     ).fetchall()
     return [Comment(*row) for row in rows]
 

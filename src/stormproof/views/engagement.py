@@ -1,19 +1,42 @@
 """Engagement: per-video counters and who likes what.
 
-Counters only add, so they do not depend on arrival order; a like and an
-unlike of the same video by the same user resolve to the latest by
-``(at, event id, position in the batch)``."""
+**What one person can add.** Views, completions and shares are counted at
+most once per person, per video, per fixed 10-minute window of event time
+(``at // WINDOW_MS``): watching a clip on loop, or a script sending watch
+after watch, adds one view per window, not one per request. Within a window
+the view's watch time is the longest one reported there, and a completion
+counts if any watch of that window completed. The rows behind it
+(``watch_windows``, ``share_windows``) are keyed by (video, person, window)
+and merged by insert-if-absent and maximum, so every interleaving of the
+partitions — a late event landing between earlier ones too — ends in the
+same counters.
+
+Fixed buckets rather than a sliding window ("one view, then none until 10
+minutes after it"): a sliding window over a set of times depends on which
+time opened it, so a late event could shift every later window and
+recounting would be needed; a fixed bucket is decided by the event alone.
+The cost is at the edges: two watches a minute apart across a bucket
+boundary count twice — still at most six views per person per video per
+hour. The For You engine credits its trending points by the same windows
+(:mod:`stormproof.recommend.engine`).
+
+Skips and hides are plain counters (they only add). A like and an unlike of
+the same video by the same user resolve to the latest by ``(at, event id,
+position in the batch)``."""
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
 
-from stormproof.events import InteractionsRecorded
+from stormproof.events import Interaction, InteractionsRecorded
 from stormproof.log import Entry
 from stormproof.views import View
 
-__all__ = ["Counts", "EngagementView", "counts_of", "liked"]
+__all__ = ["WINDOW_MS", "Counts", "EngagementView", "counts_of", "liked", "window_of"]
+
+#: one person's views, completions and shares of a video count once per window this long
+WINDOW_MS = 10 * 60 * 1000
 
 _LIKE = """
 INSERT INTO likes VALUES (?, ?, ?, ?, ?, ?)
@@ -21,12 +44,24 @@ ON CONFLICT (video_id, user_id) DO UPDATE SET
     active = excluded.active, at = excluded.at, eid = excluded.eid, idx = excluded.idx
 WHERE (excluded.at, excluded.eid, excluded.idx) > (likes.at, likes.eid, likes.idx)
 """
-_COUNTERS = {"watch": "views", "share": "shares", "skip": "skips", "not_interested": "hides"}
+_ADD = """
+INSERT INTO engagement (video_id, views, watched_ms, completions, shares, skips, hides, last_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (video_id) DO UPDATE SET
+    views = views + excluded.views, watched_ms = watched_ms + excluded.watched_ms,
+    completions = completions + excluded.completions, shares = shares + excluded.shares,
+    skips = skips + excluded.skips, hides = hides + excluded.hides,
+    last_at = MAX(last_at, excluded.last_at)
+"""
+
+
+def window_of(at: int) -> int:
+    """The counting window an event time falls in."""
+    return at // WINDOW_MS
 
 
 class EngagementView(View):
     name = "engagement"
-    tables = ("engagement", "likes")
+    tables = ("engagement", "likes", "watch_windows", "share_windows")
     schema = """
     CREATE TABLE IF NOT EXISTS engagement (
         video_id TEXT PRIMARY KEY,
@@ -47,6 +82,20 @@ class EngagementView(View):
         idx INTEGER NOT NULL,
         PRIMARY KEY (video_id, user_id)
     );
+    CREATE TABLE IF NOT EXISTS watch_windows (
+        video_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        watched_ms INTEGER NOT NULL,
+        completed INTEGER NOT NULL,
+        PRIMARY KEY (video_id, user_id, bucket)
+    );
+    CREATE TABLE IF NOT EXISTS share_windows (
+        video_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        PRIMARY KEY (video_id, user_id, bucket)
+    );
     """
 
     def on_interactions_recorded(
@@ -57,18 +106,43 @@ class EngagementView(View):
             if item.type in ("like", "unlike"):
                 active = int(item.type == "like")
                 db.execute(_LIKE, (user, item.video_id, active, at, eid, index))
-                continue
-            column = _COUNTERS[item.type]
-            watched = item.watched_ms if item.type == "watch" else 0
-            completed = int(item.type == "watch" and item.completed)
+            elif item.type == "watch":
+                self._watch(db, user, at, item)
+            elif item.type == "share":
+                added = db.execute(
+                    "INSERT INTO share_windows VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    (item.video_id, user, window_of(at)),
+                ).rowcount
+                db.execute(_ADD, (item.video_id, 0, 0, 0, added, 0, 0, at))
+            else:
+                skip, hide = int(item.type == "skip"), int(item.type == "not_interested")
+                db.execute(_ADD, (item.video_id, 0, 0, 0, 0, skip, hide, at))
+
+    def _watch(self, db: sqlite3.Connection, user: str, at: int, item: Interaction) -> None:
+        """A watch: a new view if it opens a window; else it may lengthen
+        the window's watch time or complete it."""
+        key = (item.video_id, user, window_of(at))
+        row = db.execute(
+            "SELECT watched_ms, completed FROM watch_windows "
+            "WHERE video_id = ? AND user_id = ? AND bucket = ?",
+            key,
+        ).fetchone()
+        watched, completed = max(item.watched_ms, row[0] if row else 0), int(item.completed)
+        if row is None:
             db.execute(
-                f"INSERT INTO engagement (video_id, {column}, watched_ms, completions, last_at) "
-                f"VALUES (?, 1, ?, ?, ?) ON CONFLICT (video_id) DO UPDATE SET "
-                f"{column} = {column} + 1, watched_ms = watched_ms + excluded.watched_ms, "
-                "completions = completions + excluded.completions, "
-                "last_at = MAX(last_at, excluded.last_at)",
-                (item.video_id, watched, completed, at),
+                "INSERT INTO watch_windows VALUES (?, ?, ?, ?, ?)", (*key, watched, completed)
             )
+            db.execute(_ADD, (item.video_id, 1, watched, completed, 0, 0, 0, at))
+            return
+        completed = max(completed, row[1])
+        if (watched, completed) != tuple(row):
+            db.execute(
+                "UPDATE watch_windows SET watched_ms = ?, completed = ? "
+                "WHERE video_id = ? AND user_id = ? AND bucket = ?",
+                (watched, completed, *key),
+            )
+        longer, done = watched - row[0], completed - row[1]
+        db.execute(_ADD, (item.video_id, 0, longer, done, 0, 0, 0, at))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Follows: who follows whom. The latest follow or unfollow wins, by
-``(at, event id)``, so arrival order does not matter."""
+``(at, event id)``, so arrival order does not matter. Every read leaves out
+follows a block ended (:data:`stormproof.views.blocks.FOLLOW_LIVE`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sqlite3
 from stormproof.events import FollowStarted, FollowStopped
 from stormproof.log import Entry
 from stormproof.views import View
+from stormproof.views.blocks import FOLLOW_LIVE
 
 __all__ = ["FollowsView", "counts", "followees", "is_following"]
 
@@ -49,7 +51,8 @@ class FollowsView(View):
 
 def followees(db: sqlite3.Connection, user_id: str) -> list[str]:
     rows = db.execute(
-        "SELECT followee_id FROM follows WHERE follower_id = ? AND active = 1 ORDER BY followee_id",
+        f"SELECT followee_id FROM follows f WHERE follower_id = ? AND {FOLLOW_LIVE} "
+        "ORDER BY followee_id",
         (user_id,),
     )
     return [row[0] for row in rows]
@@ -57,7 +60,7 @@ def followees(db: sqlite3.Connection, user_id: str) -> list[str]:
 
 def is_following(db: sqlite3.Connection, follower_id: str, followee_id: str) -> bool:
     row = db.execute(
-        "SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ? AND active = 1",
+        f"SELECT 1 FROM follows f WHERE follower_id = ? AND followee_id = ? AND {FOLLOW_LIVE}",
         (follower_id, followee_id),
     ).fetchone()
     return row is not None
@@ -66,9 +69,9 @@ def is_following(db: sqlite3.Connection, follower_id: str, followee_id: str) -> 
 def counts(db: sqlite3.Connection, user_id: str) -> tuple[int, int]:
     """(followers, following) of a user."""
     followers = db.execute(
-        "SELECT COUNT(*) FROM follows WHERE followee_id = ? AND active = 1", (user_id,)
+        f"SELECT COUNT(*) FROM follows f WHERE followee_id = ? AND {FOLLOW_LIVE}", (user_id,)
     )
     following = db.execute(
-        "SELECT COUNT(*) FROM follows WHERE follower_id = ? AND active = 1", (user_id,)
+        f"SELECT COUNT(*) FROM follows f WHERE follower_id = ? AND {FOLLOW_LIVE}", (user_id,)
     )
     return int(followers.fetchone()[0]), int(following.fetchone()[0])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from stormproof.actions import social
-from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, acknowledge
+from stormproof.api.deps import Caller, Fresh, IdemKey, MaybeCaller, RegionDep, acknowledge
 from stormproof.api.schemas import Ack, CommentOut, UserRef, Written, comment_out
 from stormproof.errors import BadRequest, NotFound
 from stormproof.events import CommentPosted
@@ -56,10 +56,13 @@ async def list_comments(
     video_id: str,
     region: RegionDep,
     _: Fresh,
+    caller: MaybeCaller,
     after: Annotated[str | None, Query(description="the id of the last comment you have")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> list[CommentOut]:
-    """Oldest first; page with ``after`` = the last comment's id."""
+    """Oldest first; page with ``after`` = the last comment's id. With your
+    token, comments of people you block are left out."""
+    reader = caller.user_id if caller else ""
 
     def read(db: sqlite3.Connection) -> list[CommentOut] | None:
         if videos.video(db, video_id) is None:
@@ -71,7 +74,8 @@ async def list_comments(
                 raise BadRequest(f"no comment {after}", code="invalid_cursor")
             start = (last.created_at, last.comment_id)
         return [
-            comment_out(db, c) for c in comments.comments_of(db, video_id, after=start, limit=limit)
+            comment_out(db, c)
+            for c in comments.comments_of(db, video_id, after=start, limit=limit, reader=reader)
         ]
 
     found = await region.store.query(read)
