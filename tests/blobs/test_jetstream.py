@@ -69,7 +69,7 @@ async def test_put_get_verify_and_count_across_regions(
     make_store: StoreFactory, tmp_path: Path
 ) -> None:
     east, west = make_store(0), make_store(2)
-    await east.ensure_buckets()
+    await east.start()
     blob_id = await east.put_bytes(b"hello")
     assert blob_id == hashlib.sha256(b"hello").hexdigest()
     assert await east.put_bytes(b"hello") == blob_id
@@ -91,14 +91,14 @@ async def test_put_get_verify_and_count_across_regions(
 
 async def test_empty_blob(make_store: StoreFactory) -> None:
     store = make_store(0)
-    await store.ensure_buckets()
+    await store.start()
     blob_id = await store.put_bytes(b"")
     assert await make_store(1).get(blob_id) == b""
 
 
 async def test_a_corrupt_cached_copy_is_fetched_again(make_store: StoreFactory) -> None:
     store = make_store(0)
-    await store.ensure_buckets()
+    await store.start()
     blob_id = await store.put_bytes(b"precious bytes")
     path = await store.local_path(blob_id)
     path.write_bytes(b"precious bytez")
@@ -116,7 +116,7 @@ async def test_put_goes_on_when_the_local_bucket_leader_fails(
     reader = JetStreamBlobStore(own_cluster.urls, 2, cache_dir=tmp_path / "b", prefix="B")
     victim = own_cluster.names[1]
     try:
-        await store.ensure_buckets()
+        await store.start()
         before = await store.put_bytes(b"before" * 100_000)
         getattr(own_cluster, failure)(victim)
         loop = asyncio.get_running_loop()

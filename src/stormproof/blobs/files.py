@@ -93,6 +93,10 @@ class FileBlobStore:
             self._verified[blob_id] = stamp
         return path
 
+    async def start(self) -> None:
+        """Nothing to do: the folder is made (and its leftovers cleared) on
+        construction, which every use — this store's or a cache's — goes through."""
+
     async def put_file(self, path: Path) -> str:
         return await asyncio.to_thread(self._store, path)
 
@@ -124,3 +128,6 @@ class FileBlobStore:
             return sum(1 for p in self.root.glob("??/*") if p.is_file())
 
         return await asyncio.to_thread(walk)
+
+    async def close(self) -> None:
+        """Nothing to release: every write is fsynced and closed before it returns."""

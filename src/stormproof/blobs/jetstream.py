@@ -64,8 +64,9 @@ def _checked(blob_id: str) -> str:
 class JetStreamBlobStore:
     """A :class:`~stormproof.blobs.BlobStore` with one bucket per server in ``servers``.
 
-    Call :meth:`ensure_buckets` once at startup (idempotent) and
-    :meth:`rebalance` every few seconds.
+    Call :meth:`start` once before use (idempotent) and, being
+    :class:`~stormproof.replicated.Replicated`, :meth:`rebalance` every few
+    seconds.
     """
 
     def __init__(
@@ -94,7 +95,7 @@ class JetStreamBlobStore:
 
     # -- buckets and leaders ---------------------------------------------------------------
 
-    async def ensure_buckets(self, timeout: float = 30.0) -> None:
+    async def start(self, timeout: float = 30.0) -> None:
         """Create the buckets if needed and put each leader in its region."""
         self._links.start()
         await self._links.wait_connected(min(timeout, 2.0))
