@@ -92,7 +92,9 @@ class BlobStoreContract:
         with pytest.raises(NotFound):
             await store.local_path(MISSING)
 
-    @pytest.mark.parametrize("bad", ["../../etc/passwd", "ABC", "0" * 63, "0" * 64 + "/x"])
+    @pytest.mark.parametrize(
+        "bad", ["../../etc/passwd", "ABC", "0" * 63, "0" * 64 + "/x", "0" * 64 + "\n"]
+    )
     async def test_a_malformed_id_is_refused_before_anything_is_touched(self, bad: str) -> None:
         store = await self.make_store()
         for call in (store.get, store.local_path, store.has):

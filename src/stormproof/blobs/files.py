@@ -22,7 +22,7 @@ from stormproof.errors import BadRequest, BlobError, NotFound
 
 __all__ = ["FileBlobStore"]
 
-_BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
+_BLOB_ID = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 
 
@@ -45,7 +45,7 @@ class FileBlobStore:
         self._verified: dict[str, tuple[int, int]] = {}
 
     def _path(self, blob_id: str) -> Path:
-        if not _BLOB_ID.match(blob_id):
+        if not _BLOB_ID.fullmatch(blob_id):
             raise BadRequest(f"not a blob id: {blob_id!r}", code="invalid_blob_id")
         return self.root / blob_id[:2] / blob_id
 

@@ -48,7 +48,7 @@ __all__ = ["JetStreamBlobStore"]
 #: how long a read waits for replicas to show a blob their leader already has
 _FIND_PATIENCE = 2.0
 
-_BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
+_BLOB_ID = re.compile(r"[0-9a-f]{64}")
 #: an upload's patience grows with its size, at this assumed worst-case rate
 _SLOWEST_RATE = 4 * 1024 * 1024
 #: how much one direct get brings back while downloading a blob
@@ -56,7 +56,7 @@ _BATCH_BYTES = 8 * 1024 * 1024
 
 
 def _checked(blob_id: str) -> str:
-    if not _BLOB_ID.match(blob_id):
+    if not _BLOB_ID.fullmatch(blob_id):
         raise BadRequest(f"not a blob id: {blob_id!r}", code="invalid_blob_id")
     return blob_id
 
