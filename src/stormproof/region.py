@@ -29,7 +29,8 @@ from stormproof.recommend.engine import Engine
 from stormproof.replicated import Replicated
 from stormproof.settings import Settings
 from stormproof.views import all_views
-from stormproof.views.store import Projector, ViewStore
+from stormproof.views.projector import Projector
+from stormproof.views.store import ViewStore
 
 __all__ = ["Region", "load_secret"]
 
