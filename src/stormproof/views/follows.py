@@ -9,7 +9,7 @@ from stormproof.events import FollowStarted, FollowStopped
 from stormproof.log import Entry
 from stormproof.views import View
 
-__all__ = ["FollowsView", "counts", "followees", "is_following"]
+__all__ = ["FollowsView", "counts", "followees"]
 
 _UPSERT = """
 INSERT INTO follows VALUES (?, ?, ?, ?, ?)
@@ -53,14 +53,6 @@ def followees(db: sqlite3.Connection, user_id: str) -> list[str]:
         (user_id,),
     )
     return [row[0] for row in rows]
-
-
-def is_following(db: sqlite3.Connection, follower_id: str, followee_id: str) -> bool:
-    row = db.execute(
-        "SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ? AND active = 1",
-        (follower_id, followee_id),
-    ).fetchone()
-    return row is not None
 
 
 def counts(db: sqlite3.Connection, user_id: str) -> tuple[int, int]:
