@@ -18,8 +18,7 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from stormproof.recommend.baselines import MODELS
-from stormproof.recommend.evaluate import run
+from stormproof.recommend.evaluate import MODELS, run
 
 DATA = Path(__file__).parents[2] / "shared/data/ml-100k/u.data"
 

@@ -69,7 +69,7 @@ async def test_kill_freeze_thaw_restart_and_wipe(tmp_path: Path) -> None:
         for name in cluster.names:
             pid = cluster._procs[name].pid
             assert os.getpgid(pid) == pid
-        await log.ensure_streams()
+        await log.start()
         appended = [await log.append(f"k{n}", event(n)) for n in range(20)]
 
         cluster.freeze(east)  # the port still accepts connections, nothing answers

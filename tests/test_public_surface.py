@@ -16,6 +16,7 @@ SURFACES = {
         "Entry", "Log", "Position", "event_id_for", "follow", "from_token", "to_token"
     },
     "stormproof.blobs": {"BlobStore"},
+    "stormproof.replicated": {"Replicated"},
     "stormproof.views": {"View", "all_views"},
     "stormproof.api": {"create_app"},
     "stormproof.media": {

@@ -26,7 +26,8 @@ from stormproof.recommend import checkpoint
 from stormproof.settings import Settings
 from stormproof.views import all_views
 from stormproof.views import reports as reports_view
-from stormproof.views.store import Digests, Projector, ViewStore
+from stormproof.views.projector import Projector
+from stormproof.views.store import Digests, ViewStore
 
 app = typer.Typer(
     help="stormproof: a short-video platform that survives losing a data center.",

@@ -80,10 +80,6 @@ class NatsServerSpec:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.client_port}"
 
-    @property
-    def route_url(self) -> str:
-        return f"nats://127.0.0.1:{self.cluster_port}"
-
 
 def write_config(spec: NatsServerSpec, path: Path) -> Path:
     """Write ``spec`` as a nats-server configuration file at ``path``."""

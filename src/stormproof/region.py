@@ -27,9 +27,11 @@ from stormproof.log.sqlite import SqliteLog
 from stormproof.media import MediaPool
 from stormproof.recommend import checkpoint
 from stormproof.recommend.engine import Engine
+from stormproof.replicated import Replicated
 from stormproof.settings import Settings
 from stormproof.views import all_views
-from stormproof.views.store import Projector, ViewStore
+from stormproof.views.projector import Projector
+from stormproof.views.store import ViewStore
 
 __all__ = ["Region", "load_secret"]
 
@@ -108,13 +110,8 @@ class Region:
         """Set up the replicated streams if needed, catch the views up with the
         log, then keep following it. The region is ``ready`` once its views
         have reached what the log held when it started."""
-        setup = (
-            getattr(self.log, "ensure_streams", None),
-            getattr(self.blobs, "ensure_buckets", None),
-        )
-        for ensure in setup:
-            if ensure is not None:
-                await ensure()
+        await self.log.start()
+        await self.blobs.start()
         last = await self.log.last_seqs()
         if any(seq > top for seq, top in zip(self.store.position(), last, strict=True)):
             raise LogError(
@@ -154,19 +151,21 @@ class Region:
         ):
             await self.projector.wait_advanced(1.0)
         self.ready = True
-        if any(hasattr(part, "rebalance") for part in (self.log, self.blobs)):
+        if self._replicated():
             await self._rebalance()
+
+    def _replicated(self) -> list[Replicated]:
+        """The parts with leaders to put back: none in embedded mode."""
+        return [part for part in (self.log, self.blobs) if isinstance(part, Replicated)]
 
     async def _rebalance(self, every: float = 5.0) -> None:
         """Nothing moves a stream's leader back after a failover, so leaders
         would pile onto one server: put them back in their regions. The first
         region does it for everyone; any region does it once it is ready."""
         while True:
-            for part in (self.log, self.blobs):
-                rebalance = getattr(part, "rebalance", None)
-                if rebalance is not None:
-                    with contextlib.suppress(StormproofError):
-                        await rebalance()
+            for part in self._replicated():
+                with contextlib.suppress(StormproofError):
+                    await part.rebalance()
             if self.settings.region_index != 0:
                 return
             await asyncio.sleep(every)
@@ -178,7 +177,5 @@ class Region:
                 await task
         await self.media.close()
         await self.log.close()
-        closer = getattr(self.blobs, "close", None)
-        if closer is not None:
-            await closer()
+        await self.blobs.close()
         self.store.close()

@@ -13,7 +13,8 @@ def event(n: int) -> Event:
 
 
 class LogContract:
-    """Subclass and provide an async ``make_log`` returning a fresh, empty log."""
+    """Subclass and provide an async ``make_log`` returning a fresh, empty,
+    started log."""
 
     async def make_log(self) -> Log:
         raise NotImplementedError
@@ -86,3 +87,11 @@ class LogContract:
         for seqs in by_partition.values():
             assert sorted(seqs) == list(range(1, len(seqs) + 1))
         assert sum(len(s) for s in by_partition.values()) == 50
+
+    async def test_start_and_close_may_be_called_twice(self) -> None:
+        log = await self.make_log()
+        await log.start()
+        entry = await log.append("k", event(1))
+        assert [e.key for e in await log.read(entry.partition, 0)] == ["k"]
+        await log.close()
+        await log.close()

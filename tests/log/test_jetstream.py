@@ -28,16 +28,16 @@ class TestJetStreamLog(LogContract):
     async def make_log(self) -> Log:
         log = JetStreamLog(self.cluster.urls, 0, prefix=unique_prefix("C"))
         self.logs.append(log)
-        await log.ensure_streams()
+        await log.start()
         return log
 
 
 async def test_partition_leaders_are_spread_one_per_server(nats_cluster: NatsCluster) -> None:
     log = JetStreamLog(nats_cluster.urls, 0, prefix=unique_prefix("P"))
     try:
-        await log.ensure_streams()
+        await log.start()
         assert await log.leaders() == nats_cluster.names
-        await log.ensure_streams()  # idempotent
+        await log.start()  # idempotent
         assert await log.rebalance() == []  # nothing to move
     finally:
         await log.close()
@@ -123,7 +123,7 @@ async def test_own_appends_read_back_exactly_as_the_streams_hold_them(
     log = JetStreamLog(nats_cluster.urls, 0, prefix=prefix)
     other = JetStreamLog(nats_cluster.urls, 1, prefix=prefix)
     try:
-        await log.ensure_streams()
+        await log.start()
         for n in range(6):
             await log.append(f"k{n}", event(n), partition=n % 2)
         await other.append("elsewhere", event(99), partition=0)  # a seq this log did not write
@@ -184,7 +184,7 @@ async def test_killing_a_partition_leader_loses_no_acked_append(own_cluster: Nat
     log = JetStreamLog(own_cluster.urls, 1, prefix=prefix)
     reader = JetStreamLog(own_cluster.urls, 1, prefix=prefix)  # appends nothing
     try:
-        await log.ensure_streams()
+        await log.start()
         writer = Writer(log).start()
         await asyncio.sleep(1.0)
         before = [e for e in writer.acked.values() if e.partition == 0]
@@ -223,7 +223,7 @@ async def test_freezing_a_partition_leader_loses_no_acked_append(own_cluster: Na
     names, prefix = own_cluster.names, unique_prefix("F")
     log = JetStreamLog(own_cluster.urls, 1, prefix=prefix)
     try:
-        await log.ensure_streams()
+        await log.start()
         writer = Writer(log).start()
         await asyncio.sleep(1.0)
         own_cluster.freeze(names[0])

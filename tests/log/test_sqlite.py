@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,18 @@ from tests.log.contract import LogContract
 
 class TestSqliteLog(LogContract):
     @pytest.fixture(autouse=True)
-    def _folder(self, tmp_path: Path) -> None:
+    async def _folder(self, tmp_path: Path) -> AsyncIterator[None]:
         self.folder = tmp_path
+        self.logs: list[SqliteLog] = []
+        yield
+        for log in self.logs:
+            await log.close()
 
     async def make_log(self) -> Log:
-        return SqliteLog(self.folder / "log.sqlite")
+        log = SqliteLog(self.folder / f"log{len(self.logs)}.sqlite")
+        self.logs.append(log)
+        await log.start()
+        return log
 
 
 async def test_entries_survive_reopening(tmp_path: Path) -> None:

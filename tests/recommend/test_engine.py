@@ -4,7 +4,6 @@ its pair weights always equal what the final timelines give."""
 from __future__ import annotations
 
 import itertools
-import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -145,14 +144,6 @@ def test_strength_counts_completion_most_and_half_watches_a_little() -> None:
     done = Signal(0, 0, watches=2, watched_ms=2000, completions=1)
     assert done.strength(1000) == 3 + 1  # completed, and watched again
     assert Signal(0, 0, completions=1, hidden=True).strength(1000) == 0
-
-
-def test_the_snapshot_json_is_what_json_dumps_gives() -> None:
-    engine = build(stamp([("ü", 1, 5, "like"), ("u2", 2, 6, "complete")]))
-    engine.follow("ü", "c1", (7, "f", 0), True)
-    snapshot = engine.state()
-    whole = json.dumps(snapshot.data, separators=(",", ":"), ensure_ascii=False).encode()
-    assert snapshot.data_json() == whole
 
 
 def test_repeated_watches_and_shares_earn_trending_points_once_per_window() -> None:

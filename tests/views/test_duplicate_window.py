@@ -19,7 +19,7 @@ async def test_a_retry_after_the_duplicate_window_is_applied_once(
 ) -> None:
     log = JetStreamLog(nats_cluster.urls, 0, prefix="DUPWIN", duplicate_window=1.0)
     try:
-        await log.ensure_streams()
+        await log.start()
         event = new_event(FollowStarted(followee_id="u_bob"), actor="u_ann")
         first = await log.append("u_ann:follow:bob:k1", event)
         within = await log.append("u_ann:follow:bob:k1", event)

@@ -1,14 +1,37 @@
 """The blob store: video and thumbnail bytes, addressed by their SHA-256.
 
-Contract of every backend:
+Contract of every backend (``tests/blobs/contract.py`` runs on each):
 
-- ``put_file(path)`` / ``put_bytes(data)`` store the content durably and return
-  its hex SHA-256 (the blob id). Storing the same content twice is harmless.
-- ``get(blob_id)`` returns the bytes after checking they still hash to the id;
-  a mismatch raises :class:`~stormproof.errors.BlobError` with code
-  ``blob_corrupt``, a missing blob :class:`~stormproof.errors.NotFound`.
-- ``local_path(blob_id)`` gives a verified file to serve ranges from.
-- ``has(blob_id)`` and ``count()`` tell what is stored.
+- ``start()`` readies the store before first use — creates what the backend
+  needs (buckets, folders) and waits for its servers a while; calling it
+  again is harmless.
+- ``put_file(path)`` / ``put_bytes(data)`` store the content durably (in a
+  quorum of regions, for a replicated backend) and then return its hex
+  SHA-256, the blob id. The two agree: the same bytes from a file or from
+  memory are one blob. Storing the same content again stores nothing new and
+  returns the same id.
+- ``get(blob_id)`` returns the bytes after checking they still hash to the
+  id; a mismatch raises :class:`~stormproof.errors.BlobError` with code
+  ``blob_corrupt`` (a backend that keeps another copy may fetch that one
+  instead), a missing blob :class:`~stormproof.errors.NotFound` with code
+  ``blob_not_found``.
+- ``local_path(blob_id)`` gives a file on this machine holding the verified
+  bytes, to serve byte ranges from; same errors as ``get``. The caller
+  reads the file and never changes it.
+- ``has(blob_id)`` tells whether the blob is stored; ``count()`` how many
+  distinct blobs are (a replicated backend's count may lag a put by a
+  moment).
+- A ``blob_id`` that is not 64 lowercase hex digits raises
+  :class:`~stormproof.errors.BadRequest` (code ``invalid_blob_id``) before
+  anything is touched: ids come from clients and must not name paths.
+- ``close()`` releases connections and background work; calling it again is
+  harmless, and nothing else is called after it.
+- Every other failure of the underlying storage surfaces as
+  :class:`~stormproof.errors.BlobError`, never as ``OSError`` or ``nats.*``.
+
+A replicated backend also implements
+:class:`~stormproof.replicated.Replicated` (moving leaders home after a
+failover); the region finds that out with ``isinstance``.
 """
 
 from __future__ import annotations
@@ -20,6 +43,10 @@ __all__ = ["BlobStore"]
 
 
 class BlobStore(Protocol):
+    """Content-addressed bytes: the contract is the module's docstring."""
+
+    async def start(self) -> None: ...
+
     async def put_file(self, path: Path) -> str: ...
 
     async def put_bytes(self, data: bytes) -> str: ...
@@ -31,3 +58,5 @@ class BlobStore(Protocol):
     async def has(self, blob_id: str) -> bool: ...
 
     async def count(self) -> int: ...
+
+    async def close(self) -> None: ...

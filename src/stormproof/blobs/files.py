@@ -22,7 +22,7 @@ from stormproof.errors import BadRequest, BlobError, NotFound
 
 __all__ = ["FileBlobStore"]
 
-_BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
+_BLOB_ID = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 
 
@@ -45,7 +45,7 @@ class FileBlobStore:
         self._verified: dict[str, tuple[int, int]] = {}
 
     def _path(self, blob_id: str) -> Path:
-        if not _BLOB_ID.match(blob_id):
+        if not _BLOB_ID.fullmatch(blob_id):
             raise BadRequest(f"not a blob id: {blob_id!r}", code="invalid_blob_id")
         return self.root / blob_id[:2] / blob_id
 
@@ -93,6 +93,10 @@ class FileBlobStore:
             self._verified[blob_id] = stamp
         return path
 
+    async def start(self) -> None:
+        """Nothing to do: the folder is made (and its leftovers cleared) on
+        construction, which every use — this store's or a cache's — goes through."""
+
     async def put_file(self, path: Path) -> str:
         return await asyncio.to_thread(self._store, path)
 
@@ -124,3 +128,6 @@ class FileBlobStore:
             return sum(1 for p in self.root.glob("??/*") if p.is_file())
 
         return await asyncio.to_thread(walk)
+
+    async def close(self) -> None:
+        """Nothing to release: every write is fsynced and closed before it returns."""

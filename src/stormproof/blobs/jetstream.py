@@ -48,7 +48,7 @@ __all__ = ["JetStreamBlobStore"]
 #: how long a read waits for replicas to show a blob their leader already has
 _FIND_PATIENCE = 2.0
 
-_BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
+_BLOB_ID = re.compile(r"[0-9a-f]{64}")
 #: an upload's patience grows with its size, at this assumed worst-case rate
 _SLOWEST_RATE = 4 * 1024 * 1024
 #: how much one direct get brings back while downloading a blob
@@ -56,7 +56,7 @@ _BATCH_BYTES = 8 * 1024 * 1024
 
 
 def _checked(blob_id: str) -> str:
-    if not _BLOB_ID.match(blob_id):
+    if not _BLOB_ID.fullmatch(blob_id):
         raise BadRequest(f"not a blob id: {blob_id!r}", code="invalid_blob_id")
     return blob_id
 
@@ -64,8 +64,9 @@ def _checked(blob_id: str) -> str:
 class JetStreamBlobStore:
     """A :class:`~stormproof.blobs.BlobStore` with one bucket per server in ``servers``.
 
-    Call :meth:`ensure_buckets` once at startup (idempotent) and
-    :meth:`rebalance` every few seconds.
+    Call :meth:`start` once before use (idempotent) and, being
+    :class:`~stormproof.replicated.Replicated`, :meth:`rebalance` every few
+    seconds.
     """
 
     def __init__(
@@ -94,7 +95,7 @@ class JetStreamBlobStore:
 
     # -- buckets and leaders ---------------------------------------------------------------
 
-    async def ensure_buckets(self, timeout: float = 30.0) -> None:
+    async def start(self, timeout: float = 30.0) -> None:
         """Create the buckets if needed and put each leader in its region."""
         self._links.start()
         await self._links.wait_connected(min(timeout, 2.0))

@@ -6,8 +6,11 @@ write never waits for a dead region's stream to elect a new leader). Views
 are built so that their state does not depend on how partitions interleave
 (see ``docs/adr/007-partitioned-log.md``).
 
-Contract of every backend (the contract tests in ``tests/log`` run on each):
+Contract of every backend (``tests/log/contract.py`` runs on each):
 
+- ``start()`` readies the log before first use — creates what the backend
+  needs (streams, files) and waits for its servers a while; calling it again
+  is harmless. Failing to get ready raises :class:`~stormproof.errors.LogError`.
 - ``append(key, event, partition=p)`` makes the event durable (in a quorum
   of regions, for a replicated backend), then returns its entry. ``p`` is a
   preference: a backend may place the event in another partition when ``p``
@@ -22,7 +25,13 @@ Contract of every backend (the contract tests in ``tests/log`` run on each):
 - ``wait(positions, timeout)`` returns once some partition ``p`` may hold an
   entry past ``positions[p]``, or when ``timeout`` seconds have passed.
 - ``last_seqs()`` is the highest durable sequence of each partition.
+- ``close()`` releases connections, files and background tasks; calling it
+  again is harmless, and nothing else is called after it.
 - Failures of the underlying engine surface as :class:`~stormproof.errors.LogError`.
+
+A replicated backend also implements
+:class:`~stormproof.replicated.Replicated` (moving leaders home after a
+failover); the region finds that out with ``isinstance``.
 """
 
 from __future__ import annotations
@@ -60,8 +69,12 @@ class Entry:
 
 
 class Log(Protocol):
+    """Durable, ordered partitions of events: the contract is the module's docstring."""
+
     @property
     def partitions(self) -> int: ...
+
+    async def start(self) -> None: ...
 
     async def append(self, key: str, event: Event, *, partition: int = 0) -> Entry: ...
 

@@ -61,8 +61,9 @@ class JetStreamLog:
     """A :class:`~stormproof.log.Log` with one partition per server in ``servers``.
 
     ``servers`` are the client URLs in region order; ``local`` is this
-    region's index. Call :meth:`ensure_streams` once at startup (idempotent)
-    and :meth:`rebalance` every few seconds.
+    region's index. Call :meth:`start` once before use (idempotent) and,
+    being :class:`~stormproof.replicated.Replicated`, :meth:`rebalance` every
+    few seconds.
     """
 
     def __init__(
@@ -126,7 +127,7 @@ class JetStreamLog:
 
     # -- streams and leaders ---------------------------------------------------------------
 
-    async def ensure_streams(self, timeout: float = 30.0) -> None:
+    async def start(self, timeout: float = 30.0) -> None:
         """Create the partitions' streams if needed and put each leader in its region."""
         self._start()
         await self._links.wait_connected(min(timeout, 2.0))

@@ -53,6 +53,10 @@ class SqliteLog:
         except sqlite3.Error as exc:
             raise LogError(f"cannot open log {path}: {exc}") from exc
 
+    async def start(self) -> None:
+        """Nothing to do: the file is opened by the constructor, so a log that
+        cannot be opened fails where it is made."""
+
     async def _run(self, fn: Callable[[], T]) -> T:
         def locked() -> T:
             with self._lock:

@@ -15,18 +15,16 @@ import asyncio
 import dataclasses
 import functools
 import gc
-import io
 import json
 import os
 import sqlite3
 import zlib
 from pathlib import Path
 
-import numpy as np
-
 from stormproof.durable import write_atomically
 from stormproof.log import Entry, Log, Position
-from stormproof.recommend.engine import FORMAT, Engine, EngineConfig, PairTable, Snapshot
+from stormproof.recommend.engine import Engine, EngineConfig
+from stormproof.recommend.snapshot import FORMAT, Snapshot
 from stormproof.views.keys import first_copy
 from stormproof.views.store import ViewStore
 
@@ -72,18 +70,10 @@ def save_in_child(engine: Engine, path: Path) -> tuple[int, Position]:
 
 
 def _write(config: EngineConfig, snapshot: Snapshot, position: Position, path: Path) -> None:
-    """Layout: a magic line, a JSON header line, the length of the compressed
-    JSON data as 8 bytes, that data, then the pair table's three arrays in
-    numpy's ``.npy`` format (32-bit), compressed together."""
+    """Layout: a magic line, a JSON header line (format, configuration,
+    position), then the encoded snapshot (:meth:`Snapshot.encode`)."""
     header = json.dumps(_header(config, position)).encode()
-    ids = json.dumps(snapshot.pairs.ids, separators=(",", ":")).encode()
-    body = zlib.compress(b'{"data":' + snapshot.data_json() + b',"pair_ids":' + ids + b"}", 1)
-    arrays = io.BytesIO()
-    for array in (snapshot.pairs.rows, snapshot.pairs.cols, snapshot.pairs.vals):
-        np.save(arrays, array.astype(np.int32), allow_pickle=False)
-    packed = zlib.compress(arrays.getvalue(), 1)
-    raw = _MAGIC + header + b"\n" + len(body).to_bytes(8, "big") + body + packed
-    write_atomically(path, raw)
+    write_atomically(path, _MAGIC + header + b"\n" + snapshot.encode())
 
 
 def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None:
@@ -105,12 +95,7 @@ def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None
     if any(seq > top for seq, top in zip(position, not_after, strict=True)):
         return None
     try:
-        size = int.from_bytes(body[:8], "big")
-        data = json.loads(zlib.decompress(body[8 : 8 + size]))
-        arrays = io.BytesIO(zlib.decompress(body[8 + size :]))
-        rows, cols, vals = (np.load(arrays, allow_pickle=False).astype(np.int64) for _ in range(3))
-        pairs = PairTable(data["pair_ids"], rows, cols, vals)
-        return Engine.from_state(Snapshot(data["data"], pairs), position, config)
+        return Engine.from_state(Snapshot.decode(body), position, config)
     except (ValueError, KeyError, TypeError, IndexError, EOFError, OSError, zlib.error):
         return None
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import json
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +60,7 @@ from stormproof.events import (
 from stormproof.log import Entry, Position
 from stormproof.recommend.pairs import PairCounts
 from stormproof.recommend.signals import COMPLETION, FLAGS, SHARE, VIEW, Flags, Signal, Stamp
+from stormproof.recommend.snapshot import FORMAT, PairTable, Snapshot
 from stormproof.views.engagement import WINDOW_MS
 
 __all__ = [
@@ -68,8 +68,6 @@ __all__ = [
     "Block",
     "Engine",
     "EngineConfig",
-    "PairTable",
-    "Snapshot",
     "StateCopy",
     "User",
     "pair_weight",
@@ -86,7 +84,6 @@ _CREDIT_POINTS = (
     (COMPLETION, _COMPLETED_BONUS),
     (SHARE, _POINTS["share"]),
 )
-FORMAT = 2
 
 
 #: pair weight by distance in a timeline: 7 for neighbours, down to 1 past 30 apart
@@ -125,33 +122,6 @@ class EngineConfig:
     count_window_ms: int = WINDOW_MS
 
 
-def _compact(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class PairTable:
-    """Co-engagement weights by id: ``ids`` sorted, and each nonzero cell as
-    (rank of row id, rank of column id, weight), ordered by row then column."""
-
-    ids: list[str]
-    rows: Ints
-    cols: Ints
-    vals: Ints
-
-    @classmethod
-    def of(cls, ids: list[str], by_id: list[int], rows: list[tuple[int, Ints, Ints]]) -> PairTable:
-        rank = np.empty(len(ids), dtype=np.int64)
-        rank[np.array(by_id, dtype=np.int64)] = np.arange(len(ids))
-        lengths = [len(cols) for _, cols, _ in rows]
-        row = rank[np.repeat(np.array([i for i, _, _ in rows], dtype=np.int64), lengths)]
-        empty = np.zeros(0, dtype=np.int64)
-        col = rank[np.concatenate([cols for _, cols, _ in rows] or [empty])]
-        val = np.concatenate([vals for _, _, vals in rows] or [empty])
-        order = np.lexsort((col, row))
-        return cls([ids[i] for i in by_id], row[order], col[order], val[order])
-
-
 @dataclass(frozen=True)
 class StateCopy:
     """The engine's state at ``position`` as copied under its lock, before
@@ -165,35 +135,6 @@ class StateCopy:
     points: Ints
     last_bucket: int
     pairs: Iterator[tuple[int, Ints, Ints]]
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The engine's state: plain data, and the pair table as arrays."""
-
-    data: dict[str, Any]
-    pairs: PairTable
-
-    def data_json(self) -> bytes:
-        """``data`` as compact JSON — the bytes ``json.dumps`` would give, made
-        one list element at a time: one call over the whole state would hold
-        the interpreter lock for seconds and stall every request meanwhile."""
-        parts = []
-        for key, value in self.data.items():
-            if isinstance(value, list):
-                inner = ",".join(_compact(element) for element in value)
-                parts.append(f"{_compact(key)}:[{inner}]")
-            else:
-                parts.append(f"{_compact(key)}:{_compact(value)}")
-        return ("{" + ",".join(parts) + "}").encode()
-
-    def digest(self) -> str:
-        digest = hashlib.sha256()
-        digest.update(self.data_json())
-        digest.update(_compact(self.pairs.ids).encode())
-        for array in (self.pairs.rows, self.pairs.cols, self.pairs.vals):
-            digest.update(np.ascontiguousarray(array, dtype="<i8").tobytes())
-        return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,26 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from stormproof.recommend.baselines import MODELS, History, Recommender, make_baseline
+from stormproof.recommend.baselines import BASELINES, History, Recommender, make_baseline
+from stormproof.recommend.offline import EngineModel
 
-__all__ = ["Dataset", "Metrics", "load_csv", "load_movielens", "replay", "run"]
+__all__ = [
+    "MODELS",
+    "Dataset",
+    "Metrics",
+    "load_csv",
+    "load_movielens",
+    "make_model",
+    "replay",
+    "run",
+]
 
 TOP = 20
 TRAIN_SHARE = 0.8
 REFRESHES = 10
 Ids = npt.NDArray[np.int64]
+#: every model ``stormproof eval`` knows: the engine, then the baselines
+MODELS = ("stormproof", *BASELINES)
 
 
 @dataclass(frozen=True)
@@ -188,6 +200,16 @@ def replay(
     return metrics, seconds
 
 
+def make_model(name: str) -> Recommender:
+    """A fresh model by name, one of ``MODELS``: ``stormproof`` (the engine
+    behind the same protocol) or a baseline."""
+    if name == "stormproof":
+        return EngineModel()
+    if name in BASELINES:
+        return make_baseline(name)
+    raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+
+
 def run(
     path: Path,
     *,
@@ -203,7 +225,7 @@ def run(
         dataset = load_movielens(path)
     else:
         dataset = load_csv(path, user_col=user_col, item_col=item_col, time_col=time_col, sep=sep)
-    recommenders = [make_baseline(name) for name in models]
+    recommenders = [make_model(name) for name in models]
     metrics, seconds = replay(dataset, recommenders)
     first = next(iter(metrics.values()), None)
     return {

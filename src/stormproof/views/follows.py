@@ -11,7 +11,7 @@ from stormproof.log import Entry
 from stormproof.views import View
 from stormproof.views.blocks import FOLLOW_LIVE
 
-__all__ = ["FollowsView", "counts", "followees", "is_following"]
+__all__ = ["FollowsView", "counts", "followees"]
 
 _UPSERT = """
 INSERT INTO follows VALUES (?, ?, ?, ?, ?)
@@ -56,14 +56,6 @@ def followees(db: sqlite3.Connection, user_id: str) -> list[str]:
         (user_id,),
     )
     return [row[0] for row in rows]
-
-
-def is_following(db: sqlite3.Connection, follower_id: str, followee_id: str) -> bool:
-    row = db.execute(
-        f"SELECT 1 FROM follows f WHERE follower_id = ? AND followee_id = ? AND {FOLLOW_LIVE}",
-        (follower_id, followee_id),
-    ).fetchone()
-    return row is not None
 
 
 def counts(db: sqlite3.Connection, user_id: str) -> tuple[int, int]:

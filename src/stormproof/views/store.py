@@ -1,5 +1,4 @@
-"""The view store: one SQLite database holding every view, and the projector
-that keeps it following the log.
+"""The view store: one SQLite database holding every view.
 
 All views apply a batch of entries in one transaction, together with the
 position reached in each partition, so a crash leaves data and positions
@@ -15,7 +14,6 @@ projector re-applies that tail.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import sqlite3
@@ -24,14 +22,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, TypedDict, TypeVar
 
-from stormproof.errors import LogError, StormproofError
+from stormproof.errors import LogError
 from stormproof.events import UNDECODABLE
-from stormproof.log import Entry, Log, Position
+from stormproof.log import Entry, Position
 from stormproof.views import View
 from stormproof.views.keys import applied
 from stormproof.views.quarantine import quarantine
 
-__all__ = ["Digests", "Follower", "Projector", "ViewStore"]
+__all__ = ["Digests", "Follower", "ViewStore"]
 
 log = logging.getLogger(__name__)
 
@@ -221,76 +219,3 @@ class ViewStore:
 
     def close(self) -> None:
         self._db.close()
-
-
-class Projector:
-    """Follows every partition of the log and applies it to the view store."""
-
-    def __init__(self, log: Log, store: ViewStore, *, batch: int = 500) -> None:
-        self.log = log
-        self.store = store
-        self.batch = batch
-        self.position: Position = store.position()
-        self.error: StormproofError | None = None
-        self._advanced = asyncio.Event()
-
-    async def catch_up(self) -> Position:
-        """Apply everything the log holds now; return the position reached."""
-        await asyncio.gather(*(self._drain(p) for p in range(self.log.partitions)))
-        return self.position
-
-    async def _drain(self, partition: int) -> None:
-        while entries := await self.log.read(partition, self.position[partition], self.batch):
-            self._advance(await asyncio.to_thread(self.store.apply, entries))
-            if len(entries) < self.batch:
-                return  # the end, a moment ago: the log's wait() tells of more
-
-    async def run(self, idle_wait: float = 1.0) -> None:
-        """Apply new entries as they arrive, until cancelled. Each partition
-        is followed on its own, so one whose leader is gone or frozen — slow
-        to read — holds up none of the others."""
-        await asyncio.gather(*(self._follow(p, idle_wait) for p in range(self.log.partitions)))
-
-    async def _follow(self, partition: int, idle_wait: float) -> None:
-        while True:
-            try:
-                await self._drain(partition)
-                self.error = None
-                positions = [2**62] * self.log.partitions  # wake for this partition only
-                positions[partition] = self.position[partition]
-                await self.log.wait(positions, idle_wait)
-            except LogError as exc:
-                # The log is unreachable for now: report it and try again.
-                self.error = exc
-                await asyncio.sleep(0.2)
-            except Exception as exc:  # a view failed: never die silently
-                message = f"applying the log failed: {exc!r}"
-                self.error = StormproofError(message, code="view_failed")
-                await asyncio.sleep(1.0)
-
-    def _advance(self, position: Position) -> None:
-        # Batches of different partitions finish in any order: keep the furthest.
-        merged = tuple(max(a, b) for a, b in zip(self.position, position, strict=True))
-        if merged != self.position:
-            self.position = merged
-            self._advanced.set()
-            self._advanced = asyncio.Event()
-
-    async def wait_for(self, partition: int, seq: int, timeout: float) -> bool:
-        """Wait until the views have applied ``seq`` of ``partition``; False on timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.position[partition] < seq:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._advanced.wait(), remaining)
-            except TimeoutError:
-                return self.position[partition] >= seq
-        return True
-
-    async def wait_advanced(self, timeout: float) -> None:
-        """Wait until the position moves on, or the timeout passes."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._advanced.wait(), timeout)

@@ -1,0 +1,94 @@
+"""The projector: what keeps the view store following the log.
+
+It reads each partition of the log from the position the store recorded and
+hands batches to :meth:`~stormproof.views.store.ViewStore.apply`, which
+commits them with the position reached — so the projector itself holds no
+state that a crash could lose. Each partition is followed on its own task:
+a partition whose leader is dead or frozen holds up none of the others. A
+failure is kept in ``error`` (shown by ``/v1/health``) and retried, never
+raised: the views must not stop for good over a log that is away for a while.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from stormproof.errors import LogError, StormproofError
+from stormproof.log import Log, Position
+from stormproof.views.store import ViewStore
+
+__all__ = ["Projector"]
+
+
+class Projector:
+    """Follows every partition of the log and applies it to the view store."""
+
+    def __init__(self, log: Log, store: ViewStore, *, batch: int = 500) -> None:
+        self.log = log
+        self.store = store
+        self.batch = batch
+        self.position: Position = store.position()
+        self.error: StormproofError | None = None
+        self._advanced = asyncio.Event()
+
+    async def catch_up(self) -> Position:
+        """Apply everything the log holds now; return the position reached."""
+        await asyncio.gather(*(self._drain(p) for p in range(self.log.partitions)))
+        return self.position
+
+    async def _drain(self, partition: int) -> None:
+        while entries := await self.log.read(partition, self.position[partition], self.batch):
+            self._advance(await asyncio.to_thread(self.store.apply, entries))
+            if len(entries) < self.batch:
+                return  # the end, a moment ago: the log's wait() tells of more
+
+    async def run(self, idle_wait: float = 1.0) -> None:
+        """Apply new entries as they arrive, until cancelled. Each partition
+        is followed on its own, so one whose leader is gone or frozen — slow
+        to read — holds up none of the others."""
+        await asyncio.gather(*(self._follow(p, idle_wait) for p in range(self.log.partitions)))
+
+    async def _follow(self, partition: int, idle_wait: float) -> None:
+        while True:
+            try:
+                await self._drain(partition)
+                self.error = None
+                positions = [2**62] * self.log.partitions  # wake for this partition only
+                positions[partition] = self.position[partition]
+                await self.log.wait(positions, idle_wait)
+            except LogError as exc:
+                # The log is unreachable for now: report it and try again.
+                self.error = exc
+                await asyncio.sleep(0.2)
+            except Exception as exc:  # a view failed: never die silently
+                message = f"applying the log failed: {exc!r}"
+                self.error = StormproofError(message, code="view_failed")
+                await asyncio.sleep(1.0)
+
+    def _advance(self, position: Position) -> None:
+        # Batches of different partitions finish in any order: keep the furthest.
+        merged = tuple(max(a, b) for a, b in zip(self.position, position, strict=True))
+        if merged != self.position:
+            self.position = merged
+            self._advanced.set()
+            self._advanced = asyncio.Event()
+
+    async def wait_for(self, partition: int, seq: int, timeout: float) -> bool:
+        """Wait until the views have applied ``seq`` of ``partition``; False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.position[partition] < seq:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._advanced.wait(), remaining)
+            except TimeoutError:
+                return self.position[partition] >= seq
+        return True
+
+    async def wait_advanced(self, timeout: float) -> None:
+        """Wait until the position moves on, or the timeout passes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._advanced.wait(), timeout)
