@@ -1,7 +1,7 @@
 """Failover: what users feel when a region loses power, next to what the engine alone does.
 
 Starts a 3-region cluster on loopback, runs the write workload (messages,
-watch events, uploads; several users, each with the SDK) and a reader, and
+comments, uploads; several users, each with the SDK) and a reader, and
 cuts power (SIGKILL) to — or freezes (SIGSTOP) — one region at a time, N
 times, restoring each. For every fault it prints:
 
@@ -149,7 +149,7 @@ async def main() -> None:
             end = time.monotonic()
             writes = [op.ended for op in workload.ops if op.outcome == "ok"
                       and op.kind != "upload"]  # fmt: skip
-            wait, where = longest_wait(workload, start, end, {"message", "watch"})
+            wait, where = longest_wait(workload, start, end, {"message", "comment"})
             upload, _ = longest_wait(workload, start, end, {"upload"})
             upload_before, _ = longest_wait(workload, start - 4, start, {"upload"})
             rows.append({

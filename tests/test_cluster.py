@@ -1,6 +1,6 @@
 """Three regions on loopback, real processes, real power cuts (SIGKILL).
 
-Several users write continuously (messages, watch events, uploads) through
+Several users write continuously (messages, comments, uploads) through
 the SDK while a region is killed, frozen or wiped, and restored. Every write
 is then classified in every region, as Jepsen does: lost (acknowledged but
 absent) and duplicated must be 0, and once caught up every region shows the

@@ -21,7 +21,7 @@ async def test_workload_writes_and_the_checker_classifies(
     workload.stop()
     await runner
     kinds = {op.kind for op in workload.ops}
-    assert kinds == {"message", "watch", "upload"}
+    assert kinds == {"message", "comment", "upload"}
     verdict = await check(workload, server.url)
     assert verdict.ok == len(workload.ops) > 0
     assert (verdict.lost, verdict.duplicated, verdict.unknown) == (0, 0, 0), verdict.details
@@ -29,8 +29,8 @@ async def test_workload_writes_and_the_checker_classifies(
 
     # A write we claim was acknowledged but never made is reported lost...
     workload.ops.append(Op("message", "never-sent", workload.names[0], time.monotonic(), 0, "ok"))
-    # ...and a watch acknowledged twice in our records but applied once, too.
-    workload.ops.append(Op("watch", "x", workload.names[0], time.monotonic(), 0, "ok"))
+    # ...and so is a comment.
+    workload.ops.append(Op("comment", "x", workload.names[0], time.monotonic(), 0, "ok"))
     verdict = await check(workload, server.url)
     assert verdict.lost == 2, verdict.details
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import httpx
 
 from stormproof.media import make_video
-from tests.conftest import sign_up, upload
+from tests.conftest import health, sign_up, upload
 
 
 def _seq(client: httpx.Client) -> int:
-    return int(client.get("/v1/health").json()["log_seq"])
+    return int(health(client)["log_seq"])
 
 
 def _feed(client: httpx.Client, auth: dict[str, str], which: str) -> set[str]:

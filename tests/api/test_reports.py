@@ -6,11 +6,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import sign_up, upload
+from tests.conftest import health, sign_up, upload
 
 
 def _seq(client: httpx.Client) -> int:
-    return int(client.get("/v1/health").json()["log_seq"])
+    return int(health(client)["log_seq"])
 
 
 def test_a_report_is_filed_once_per_person_and_target(
