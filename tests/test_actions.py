@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from stormproof.actions import Written, accounts, client_write_at, social, videos
+from stormproof.actions import WriteTime, Written, accounts, social, videos
 from stormproof.events import encode
 from stormproof.region import Region
 from tests.conftest import make_settings, sign_up
@@ -33,15 +34,18 @@ async def test_the_same_write_in_two_regions_is_the_same_event(
     two_regions: tuple[Region, Region], video_file: Path
 ) -> None:
     east, west = two_regions
-    client_write_at.set(int(time.time() * 1000))
-    results: list[list[Written]] = []
+    # The SDK sends the same Stormproof-Write-At on every retry, wherever it lands.
+    when = WriteTime(at=int(time.time() * 1000))
+    results: list[list[Written[Any]]] = []
     for region in (east, west):
         made = [
-            await accounts.sign_up(region, "ann", "password1", idempotency_key="k1"),
-            await accounts.sign_up(region, "bob", "password1", idempotency_key="k1"),
+            await accounts.sign_up(region, "ann", "password1", idempotency_key="k1", when=when),
+            await accounts.sign_up(region, "bob", "password1", idempotency_key="k1", when=when),
         ]
-        ann = made[0].event.data.user_id  # type: ignore[attr-defined]
-        made.append(await accounts.log_in(region, "ann", "password1", idempotency_key="k2"))
+        ann = made[0].payload.user_id
+        made.append(
+            await accounts.log_in(region, "ann", "password1", idempotency_key="k2", when=when)
+        )
         made.append(
             await videos.upload_video(
                 region,
@@ -51,11 +55,18 @@ async def test_the_same_write_in_two_regions_is_the_same_event(
                 "hi",
                 media=region.media,
                 idempotency_key="k3",
+                when=when,
             )
         )
-        video_id = made[-1].event.data.video_id  # type: ignore[attr-defined]
-        made.append(await social.post_comment(region, ann, video_id, "nice", idempotency_key="k4"))
-        made.append(await social.send_message(region, ann, "bob", "yo", idempotency_key="k5"))
+        video_id = made[-1].payload.video_id
+        made.append(
+            await social.post_comment(
+                region, ann, video_id, "nice", idempotency_key="k4", when=when
+            )
+        )
+        made.append(
+            await social.send_message(region, ann, "bob", "yo", idempotency_key="k5", when=when)
+        )
         results.append(made)
     for in_east, in_west in zip(*results, strict=True):
         assert encode(in_east.event) == encode(in_west.event)

@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 from stormproof.actions import accounts, social, videos
-from stormproof.events import AccountCreated, VideoUploaded
 from stormproof.media import make_video
 from stormproof.region import Region
 
@@ -40,9 +39,8 @@ async def seed_demo(region: Region, videos_per_user: int = 2) -> int:
         return 0
     ids: dict[str, str] = {}
     for name in DEMO_USERS:
-        written = await accounts.sign_up(region, name, DEMO_PASSWORD, idempotency_key="demo")
-        assert isinstance(written.event.data, AccountCreated)
-        ids[name] = written.event.data.user_id
+        created = await accounts.sign_up(region, name, DEMO_PASSWORD, idempotency_key="demo")
+        ids[name] = created.payload.user_id
     made: list[str] = []
     with tempfile.TemporaryDirectory() as folder:
         for n, name in enumerate(DEMO_USERS):
@@ -51,7 +49,7 @@ async def seed_demo(region: Region, videos_per_user: int = 2) -> int:
                 path = Path(folder) / f"demo-{seed}.mp4"
                 await asyncio.to_thread(make_video, path, seconds=3.0, seed=seed)
                 size = path.stat().st_size
-                written = await videos.upload_video(
+                uploaded = await videos.upload_video(
                     region,
                     ids[name],
                     path,
@@ -60,8 +58,7 @@ async def seed_demo(region: Region, videos_per_user: int = 2) -> int:
                     media=region.media,
                     idempotency_key=f"demo-{seed}",
                 )
-                assert isinstance(written.event.data, VideoUploaded)
-                made.append(written.event.data.video_id)
+                made.append(uploaded.payload.video_id)
     for n, name in enumerate(DEMO_USERS):
         other = DEMO_USERS[(n + 1) % len(DEMO_USERS)]
         await social.follow(region, ids[name], other, idempotency_key="demo")

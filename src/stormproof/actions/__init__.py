@@ -17,7 +17,8 @@ retry). So a retry that lands in another region — because the first region
 died or froze mid-request — appends an identical event, which the views apply
 once. Without that header the time comes from the region's clock, moved past
 ``Stormproof-After`` (the time of the caller's last write) so a user's own
-actions stay ordered whichever region takes them.
+actions stay ordered whichever region takes them. Both arrive as a
+:class:`WriteTime`, passed to the action like any other argument.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from stormproof.errors import BadRequest, Unprocessable
 from stormproof.events import Event, Payload, new_event
@@ -35,9 +36,9 @@ from stormproof.region import Region
 from stormproof.views.keys import event_of_key
 
 __all__ = [
+    "NOW",
+    "WriteTime",
     "Written",
-    "causal_after",
-    "client_write_at",
     "derived_id",
     "event_time",
     "log_key",
@@ -45,18 +46,32 @@ __all__ = [
     "write",
 ]
 
-#: the time of the caller's last acknowledged write, if it told us
-causal_after: ContextVar[int] = ContextVar("causal_after", default=0)
-#: the time the client stamped on this write, the same on every retry
-client_write_at: ContextVar[int] = ContextVar("client_write_at", default=0)
+P = TypeVar("P", bound=Payload)
 
 
 @dataclass(frozen=True)
-class Written:
-    """An acknowledged write: ``event`` at ``seq`` (a token for ``min_seq``)."""
+class WriteTime:
+    """When a write happens, as its client asked (unix ms, 0 when not said):
+    ``at`` is the client's own time for it, the same on every retry;
+    ``after`` is the time of the client's last acknowledged write, which this
+    one must follow. The API checks both against the region's clock."""
+
+    at: int = 0
+    after: int = 0
+
+
+#: a write with no wishes about its time: the region's clock decides
+NOW = WriteTime()
+
+
+@dataclass(frozen=True)
+class Written(Generic[P]):
+    """An acknowledged write: ``event`` at ``seq`` (a token for ``min_seq``),
+    and its payload, typed."""
 
     seq: int
     event: Event
+    payload: P
     replayed: bool = False
 
 
@@ -70,25 +85,26 @@ def derived_id(prefix: str, key: str) -> str:
     return prefix + hashlib.sha256(f"{prefix}{key}".encode()).hexdigest()[:32]
 
 
-def event_time(region: Region) -> int:
+def event_time(region: Region, when: WriteTime) -> int:
     """The ``at`` of the write being made now."""
-    return client_write_at.get() or region.clock.tick(causal_after.get())
+    return when.at or region.clock.tick(when.after)
 
 
-def _written(region: Region, entry: Entry, expected_type: str, replayed: bool) -> Written:
-    if entry.event.type != expected_type:
+def _written(region: Region, entry: Entry, expected: type[P], replayed: bool) -> Written[P]:
+    payload = entry.event.data
+    if not isinstance(payload, expected):
         raise Unprocessable(
             "this Idempotency-Key was already used for a different request",
             code="idempotency_key_reused",
         )
     seq = to_token(entry.partition, entry.seq, region.log.partitions)
-    return Written(seq=seq, event=entry.event, replayed=replayed)
+    return Written(seq=seq, event=entry.event, payload=payload, replayed=replayed)
 
 
-async def prior(region: Region, key: str, expected_type: str) -> Written | None:
+async def prior(region: Region, key: str, expected: type[P]) -> Written[P] | None:
     """The write an earlier request with this key produced, if any."""
     entry = await region.store.query(lambda db: event_of_key(db, key))
-    return None if entry is None else _written(region, entry, expected_type, True)
+    return None if entry is None else _written(region, entry, expected, True)
 
 
 #: what a log key may be: printable ASCII (it travels as a NATS header), bounded
@@ -96,12 +112,20 @@ _LOG_KEY = re.compile(r"[\x20-\x7e]{1,512}")
 
 
 async def write(
-    region: Region, key: str, payload: Payload, *, actor: str, at: int | None = None
-) -> Written:
-    """Append a validated payload under ``key`` and wait for the local views."""
+    region: Region,
+    key: str,
+    payload: P,
+    *,
+    actor: str,
+    when: WriteTime = NOW,
+    at: int | None = None,
+) -> Written[P]:
+    """Append a validated payload under ``key`` and wait for the local views.
+    Its time is ``at`` if the action already fixed it, else from ``when``."""
     if not _LOG_KEY.fullmatch(key):
         raise BadRequest("this write's key is not printable ASCII", code="invalid_key")
-    event = new_event(payload, actor=actor, at=at or event_time(region), id=event_id_for(key))
+    stamp = at or event_time(region, when)
+    event = new_event(payload, actor=actor, at=stamp, id=event_id_for(key))
     entry = await region.log.append(key, event, partition=region.settings.region_index)
     await region.projector.wait_for(entry.partition, entry.seq, region.settings.min_seq_wait_s)
-    return _written(region, entry, payload.TYPE, entry.duplicate)
+    return _written(region, entry, type(payload), entry.duplicate)

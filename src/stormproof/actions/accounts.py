@@ -16,7 +16,16 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from stormproof.actions import Written, derived_id, event_time, log_key, prior, write
+from stormproof.actions import (
+    NOW,
+    WriteTime,
+    Written,
+    derived_id,
+    event_time,
+    log_key,
+    prior,
+    write,
+)
 from stormproof.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from stormproof.events import (
     AccountCreated,
@@ -68,11 +77,12 @@ async def sign_up(
     password: str,
     *,
     idempotency_key: str | None,
+    when: WriteTime = NOW,
     passwords: Passwords | None = None,
-) -> Written:
+) -> Written[AccountCreated]:
     username = username.lower()
     key = log_key("", f"signup:{username}", idempotency_key)
-    written = await prior(region, key, AccountCreated.TYPE)
+    written = await prior(region, key, AccountCreated)
     if written is None:
         if not USERNAME.fullmatch(username):
             raise Unprocessable(
@@ -91,7 +101,7 @@ async def sign_up(
         payload = AccountCreated(
             user_id=derived_id("u_", key), username=username, password_hash=password_hash
         )
-        written = await write(region, key, payload, actor="")
+        written = await write(region, key, payload, actor="", when=when)
     # If two sign-ups raced for the name, the log decided: the first one won.
     created = written.event.data
     assert isinstance(created, AccountCreated)
@@ -113,8 +123,9 @@ async def log_in(
     password: str,
     *,
     idempotency_key: str | None,
+    when: WriteTime = NOW,
     passwords: Passwords | None = None,
-) -> Written:
+) -> Written[SessionStarted]:
     account = await region.store.query(lambda db: accounts.account_by_name(db, username))
     if account is not None and account.deleted:
         account = None
@@ -126,9 +137,9 @@ async def log_in(
     if account is None or not valid:
         raise Unauthorized("wrong username or password", code="invalid_credentials")
     key = log_key(account.user_id, "session", idempotency_key)
-    if done := await prior(region, key, SessionStarted.TYPE):
+    if done := await prior(region, key, SessionStarted):
         return done
-    at = event_time(region)
+    at = event_time(region, when)
     payload = SessionStarted(
         session_id=derived_id("s_", key),
         user_id=account.user_id,
@@ -183,17 +194,24 @@ async def authenticate(region: Region, authorization: str | None) -> Credentials
 
 
 async def revoke_session(
-    region: Region, caller: Credentials, session_id: str, *, idempotency_key: str | None
-) -> Written:
+    region: Region,
+    caller: Credentials,
+    session_id: str,
+    *,
+    idempotency_key: str | None,
+    when: WriteTime = NOW,
+) -> Written[SessionRevoked]:
     """End one of the caller's sessions (their current one included). Anyone
     else's, or one that has ended, is 404: as if it did not exist."""
     key = log_key(caller.user_id, f"revoke:{session_id}", idempotency_key)
-    if done := await prior(region, key, SessionRevoked.TYPE):
+    if done := await prior(region, key, SessionRevoked):
         return done
     found = await region.store.query(lambda db: accounts.session(db, session_id))
     if found is None or found[1] or found[0].user_id != caller.user_id:
         raise NotFound("no such session", code="session_not_found")
-    return await write(region, key, SessionRevoked(session_id=session_id), actor=caller.user_id)
+    return await write(
+        region, key, SessionRevoked(session_id=session_id), actor=caller.user_id, when=when
+    )
 
 
 async def _check_own_password(
@@ -213,20 +231,21 @@ async def change_password(
     new_password: str,
     *,
     idempotency_key: str | None,
+    when: WriteTime = NOW,
     passwords: Passwords | None = None,
-) -> Written:
+) -> Written[PasswordChanged]:
     """Set a new password; every other session of the caller ends, the
     caller's own goes on."""
     key = log_key(caller.user_id, "password", idempotency_key)
     # First: after the change, a retry's old password is no longer the password.
-    if done := await prior(region, key, PasswordChanged.TYPE):
+    if done := await prior(region, key, PasswordChanged):
         return done
     _check_new_password(new_password)
     await _check_own_password(region, caller, old_password, passwords)
     hasher = passwords or _passwords(region)
     password_hash = await asyncio.to_thread(hasher.hash, new_password, salt_for(region.secret, key))
     payload = PasswordChanged(password_hash=password_hash, kept_session_id=caller.session_id)
-    return await write(region, key, payload, actor=caller.user_id)
+    return await write(region, key, payload, actor=caller.user_id, when=when)
 
 
 async def delete_account(
@@ -235,12 +254,13 @@ async def delete_account(
     password: str,
     *,
     idempotency_key: str | None,
+    when: WriteTime = NOW,
     passwords: Passwords | None = None,
-) -> Written:
+) -> Written[AccountDeleted]:
     """Delete the caller's account (ADR 011): every session ends, videos and
     comments are hidden, the username stays retired."""
     key = log_key(caller.user_id, "delete-account", idempotency_key)
-    if done := await prior(region, key, AccountDeleted.TYPE):
+    if done := await prior(region, key, AccountDeleted):
         return done
     await _check_own_password(region, caller, password, passwords)
-    return await write(region, key, AccountDeleted(), actor=caller.user_id)
+    return await write(region, key, AccountDeleted(), actor=caller.user_id, when=when)

@@ -7,7 +7,7 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from stormproof.actions import Written, derived_id, log_key, prior, write
+from stormproof.actions import NOW, WriteTime, Written, derived_id, log_key, prior, write
 from stormproof.errors import Forbidden, NotFound, Unprocessable
 from stormproof.events import (
     CommentDeleted,
@@ -66,18 +66,25 @@ def parse_interactions(raw: Sequence[Any], batch_max: int) -> list[Interaction]:
 
 
 async def record_interactions(
-    region: Region, user_id: str, raw: Sequence[Any], *, idempotency_key: str | None
-) -> Written:
+    region: Region,
+    user_id: str,
+    raw: Sequence[Any],
+    *,
+    idempotency_key: str | None,
+    when: WriteTime = NOW,
+) -> Written[InteractionsRecorded]:
     """Record a batch of interactions: accepted whole or rejected whole."""
     key = log_key(user_id, "events", idempotency_key)
-    if done := await prior(region, key, InteractionsRecorded.TYPE):
+    if done := await prior(region, key, InteractionsRecorded):
         return done
     items = parse_interactions(raw, region.settings.events_batch_max)
     wanted = sorted({item.video_id for item in items})
     known = await region.store.query(lambda db: [v for v in wanted if videos.video(db, v)])
     if missing := sorted(set(wanted) - set(known)):
         raise Unprocessable(f"no such video: {missing[0]}", code="unknown_video")
-    return await write(region, key, InteractionsRecorded(items=tuple(items)), actor=user_id)
+    return await write(
+        region, key, InteractionsRecorded(items=tuple(items)), actor=user_id, when=when
+    )
 
 
 async def _require_video(region: Region, video_id: str) -> videos.Video:
@@ -105,29 +112,40 @@ def _text(text: str, limit: int, what: str) -> str:
 
 
 async def post_comment(
-    region: Region, user_id: str, video_id: str, text: str, *, idempotency_key: str | None
-) -> Written:
+    region: Region,
+    user_id: str,
+    video_id: str,
+    text: str,
+    *,
+    idempotency_key: str | None,
+    when: WriteTime = NOW,
+) -> Written[CommentPosted]:
     key = log_key(user_id, f"comment:{video_id}", idempotency_key)
-    if done := await prior(region, key, CommentPosted.TYPE):
+    if done := await prior(region, key, CommentPosted):
         return done
     text = _text(text, region.settings.comment_max_chars, "comment")
     await _require_video(region, video_id)
     payload = CommentPosted(comment_id=derived_id("c_", key), video_id=video_id, text=text)
-    return await write(region, key, payload, actor=user_id)
+    return await write(region, key, payload, actor=user_id, when=when)
 
 
 async def delete_comment(
-    region: Region, user_id: str, comment_id: str, *, idempotency_key: str | None
-) -> Written:
+    region: Region,
+    user_id: str,
+    comment_id: str,
+    *,
+    idempotency_key: str | None,
+    when: WriteTime = NOW,
+) -> Written[CommentDeleted]:
     key = log_key(user_id, f"uncomment:{comment_id}", idempotency_key)
-    if done := await prior(region, key, CommentDeleted.TYPE):
+    if done := await prior(region, key, CommentDeleted):
         return done
     found = await region.store.query(lambda db: comments.comment(db, comment_id))
     if found is None:
         raise NotFound(f"no comment {comment_id}", code="comment_not_found")
     if found.author_id != user_id:
         raise Forbidden("only its author can delete a comment", code="not_author")
-    return await write(region, key, CommentDeleted(comment_id=comment_id), actor=user_id)
+    return await write(region, key, CommentDeleted(comment_id=comment_id), actor=user_id, when=when)
 
 
 async def _refuse_if_blocked(region: Region, user_id: str, other_id: str, what: str) -> None:
@@ -137,33 +155,53 @@ async def _refuse_if_blocked(region: Region, user_id: str, other_id: str, what: 
 
 
 async def follow(
-    region: Region, user_id: str, username: str, *, idempotency_key: str | None
-) -> Written:
+    region: Region,
+    user_id: str,
+    username: str,
+    *,
+    idempotency_key: str | None,
+    when: WriteTime = NOW,
+) -> Written[FollowStarted]:
     key = log_key(user_id, f"follow:{username.lower()}", idempotency_key)
-    if done := await prior(region, key, FollowStarted.TYPE):
+    if done := await prior(region, key, FollowStarted):
         return done
     target = await require_user(region, username)
     if target.user_id == user_id:
         raise Unprocessable("you cannot follow yourself", code="cannot_follow_self")
     await _refuse_if_blocked(region, user_id, target.user_id, "follow")
-    return await write(region, key, FollowStarted(followee_id=target.user_id), actor=user_id)
+    return await write(
+        region, key, FollowStarted(followee_id=target.user_id), actor=user_id, when=when
+    )
 
 
 async def unfollow(
-    region: Region, user_id: str, username: str, *, idempotency_key: str | None
-) -> Written:
+    region: Region,
+    user_id: str,
+    username: str,
+    *,
+    idempotency_key: str | None,
+    when: WriteTime = NOW,
+) -> Written[FollowStopped]:
     key = log_key(user_id, f"unfollow:{username.lower()}", idempotency_key)
-    if done := await prior(region, key, FollowStopped.TYPE):
+    if done := await prior(region, key, FollowStopped):
         return done
     target = await require_user(region, username)
-    return await write(region, key, FollowStopped(followee_id=target.user_id), actor=user_id)
+    return await write(
+        region, key, FollowStopped(followee_id=target.user_id), actor=user_id, when=when
+    )
 
 
 async def send_message(
-    region: Region, user_id: str, to: str, text: str, *, idempotency_key: str | None
-) -> Written:
+    region: Region,
+    user_id: str,
+    to: str,
+    text: str,
+    *,
+    idempotency_key: str | None,
+    when: WriteTime = NOW,
+) -> Written[MessageSent]:
     key = log_key(user_id, "message", idempotency_key)
-    if done := await prior(region, key, MessageSent.TYPE):
+    if done := await prior(region, key, MessageSent):
         return done
     text = _text(text, region.settings.message_max_chars, "message")
     target = await require_user(region, to)
@@ -171,12 +209,14 @@ async def send_message(
         raise Unprocessable("you cannot message yourself", code="cannot_message_self")
     await _refuse_if_blocked(region, user_id, target.user_id, "message")
     payload = MessageSent(message_id=derived_id("m_", key), to_id=target.user_id, text=text)
-    return await write(region, key, payload, actor=user_id)
+    return await write(region, key, payload, actor=user_id, when=when)
 
 
-async def reset_for_you(region: Region, user_id: str, *, idempotency_key: str | None) -> Written:
+async def reset_for_you(
+    region: Region, user_id: str, *, idempotency_key: str | None, when: WriteTime = NOW
+) -> Written[ForYouReset]:
     """Start the user's For You over."""
     key = log_key(user_id, "foryou-reset", idempotency_key)
-    if done := await prior(region, key, ForYouReset.TYPE):
+    if done := await prior(region, key, ForYouReset):
         return done
-    return await write(region, key, ForYouReset(), actor=user_id)
+    return await write(region, key, ForYouReset(), actor=user_id, when=when)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stormproof.actions import Written, derived_id, log_key, prior, write
+from stormproof.actions import NOW, WriteTime, Written, derived_id, log_key, prior, write
 from stormproof.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from stormproof.events import VideoDeleted, VideoUploaded
 from stormproof.media import MediaPool
@@ -23,7 +23,8 @@ async def upload_video(
     *,
     media: MediaPool,
     idempotency_key: str | None,
-) -> Written:
+    when: WriteTime = NOW,
+) -> Written[VideoUploaded]:
     """Store a video whose bytes are at ``path``; the upload is acknowledged
     only once its bytes and its event are both durable. ``size`` is the
     byte count the caller received (the API stops reading past the limit).
@@ -31,7 +32,7 @@ async def upload_video(
     the limits of ``Settings.media_*``."""
     settings = region.settings
     key = log_key(owner_id, "upload", idempotency_key)
-    if done := await prior(region, key, VideoUploaded.TYPE):
+    if done := await prior(region, key, VideoUploaded):
         return done
     if len(caption) > settings.caption_max_chars:
         raise Unprocessable(
@@ -59,18 +60,23 @@ async def upload_video(
         height=info.height,
         codec=info.codec,
     )
-    return await write(region, key, payload, actor=owner_id)
+    return await write(region, key, payload, actor=owner_id, when=when)
 
 
 async def delete_video(
-    region: Region, user_id: str, video_id: str, *, idempotency_key: str | None
-) -> Written:
+    region: Region,
+    user_id: str,
+    video_id: str,
+    *,
+    idempotency_key: str | None,
+    when: WriteTime = NOW,
+) -> Written[VideoDeleted]:
     key = log_key(user_id, f"delete:{video_id}", idempotency_key)
-    if done := await prior(region, key, VideoDeleted.TYPE):
+    if done := await prior(region, key, VideoDeleted):
         return done
     found = await region.store.query(lambda db: videos.video(db, video_id))
     if found is None:
         raise NotFound(f"no video {video_id}", code="video_not_found")
     if found.owner_id != user_id:
         raise Forbidden("only its owner can delete a video", code="not_owner")
-    return await write(region, key, VideoDeleted(video_id=video_id), actor=user_id)
+    return await write(region, key, VideoDeleted(video_id=video_id), actor=user_id, when=when)

@@ -9,14 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from stormproof import __version__
-from stormproof.api.deps import write_clock
 from stormproof.api.docs import mount_docs
 from stormproof.api.edge import Edge
 from stormproof.api.limits import RateLimits
@@ -138,7 +137,6 @@ def create_app(
         version=__version__,
         summary="A short-video platform that survives losing a data center.",
         lifespan=lifespan,
-        dependencies=[Depends(write_clock)],
         docs_url=None,
         redoc_url=None,
     )

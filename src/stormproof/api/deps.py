@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response
 from pydantic import Field
 
-from stormproof.actions import Written, causal_after, client_write_at
+from stormproof.actions import WriteTime, Written
 from stormproof.actions.accounts import Credentials, authenticate
 from stormproof.api.limits import limits_of
 from stormproof.clock import MAX_BEHIND_MS, Clock, ClockSkew, now_ms
@@ -27,6 +27,7 @@ __all__ = [
     "MaybeCaller",
     "Operator",
     "RegionDep",
+    "When",
     "acknowledge",
     "decode_cursor",
     "encode_cursor",
@@ -67,20 +68,24 @@ async def write_clock(
             "ahead and a day behind the server's clock.",
         ),
     ] = None,
-) -> None:
-    """Take the client's clock headers into this request's write context,
-    refusing (422 ``clock_skew``) any that would move the region's clock
-    further than the allowed skew."""
+) -> WriteTime:
+    """The client's clock headers as this write's time, refusing (422
+    ``clock_skew``) any that would move the region's clock further than the
+    allowed skew."""
     clock: Clock = request.app.state.region.clock
     if after:
         clock.check(after + 1, what="Stormproof-After")
-        causal_after.set(after)
+    stamped = 0
     if write_at:
         stamped = max(write_at, (after or 0) + 1)
         clock.check(stamped, what="Stormproof-Write-At")
         if write_at < now_ms() - MAX_BEHIND_MS:
             raise ClockSkew("Stormproof-Write-At is too far behind the server's clock")
-        client_write_at.set(stamped)
+    return WriteTime(at=stamped, after=after or 0)
+
+
+#: a write's time as its client asked (``Stormproof-Write-At``, ``Stormproof-After``)
+When = Annotated[WriteTime, Depends(write_clock)]
 
 
 IdemKey = Annotated[
@@ -175,7 +180,7 @@ async def _maybe_caller(
 MaybeCaller = Annotated[Credentials | None, Depends(_maybe_caller)]
 
 
-def acknowledge(response: Response, region: Region, written: Written) -> int:
+def acknowledge(response: Response, region: Region, written: Written[Any]) -> int:
     """Mark a write's response with its sequence; return the sequence."""
     response.headers["Stormproof-Region"] = region.name
     response.headers["Stormproof-Seq"] = str(written.seq)

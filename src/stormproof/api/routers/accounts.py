@@ -9,11 +9,10 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import accounts as actions
-from stormproof.api.deps import Fresh, IdemKey, RegionDep, acknowledge, decode_cursor
+from stormproof.api.deps import Fresh, IdemKey, RegionDep, When, acknowledge, decode_cursor
 from stormproof.api.limits import Limits, client_address
 from stormproof.api.schemas import AccountOut, VideoOut, videos_out
 from stormproof.errors import NotFound
-from stormproof.events import AccountCreated, SessionStarted
 from stormproof.views import accounts, follows, videos
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -63,13 +62,15 @@ async def sign_up(
     request: Request,
     response: Response,
     limits: Limits,
+    when: When,
     key: IdemKey = None,
 ) -> AccountOut:
     address = client_address(request)
     limits.signups.check(address, take=True, why="too many sign-ups from this address")
-    written = await actions.sign_up(region, body.username, body.password, idempotency_key=key)
-    created = written.event.data
-    assert isinstance(created, AccountCreated)
+    written = await actions.sign_up(
+        region, body.username, body.password, idempotency_key=key, when=when
+    )
+    created = written.payload
     seq = acknowledge(response, region, written)
     return AccountOut(id=created.user_id, username=created.username, seq=seq)
 
@@ -82,6 +83,7 @@ async def log_in(
     response: Response,
     limits: Limits,
     _: Fresh,
+    when: When,
     key: IdemKey = None,
 ) -> SessionOut:
     """Per client address every attempt counts; per username every wrong
@@ -90,9 +92,10 @@ async def log_in(
     address = client_address(request)
     limits.logins.check(address, take=True, why="too many log-ins from this address")
     with limits.password_attempt(body.username):
-        written = await actions.log_in(region, body.username, body.password, idempotency_key=key)
-    started = written.event.data
-    assert isinstance(started, SessionStarted)
+        written = await actions.log_in(
+            region, body.username, body.password, idempotency_key=key, when=when
+        )
+    started = written.payload
     return SessionOut(
         token=actions.token_for(region, started.session_id),
         expires_at=started.expires_at,

@@ -7,7 +7,7 @@ import sqlite3
 from fastapi import APIRouter, Response
 
 from stormproof.actions import safety
-from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, acknowledge
+from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, When, acknowledge
 from stormproof.api.schemas import Ack, UserRef
 from stormproof.views import accounts, blocks
 
@@ -16,20 +16,30 @@ router = APIRouter(prefix="/v1/blocks", tags=["blocks"])
 
 @router.post("/{username}", status_code=201)
 async def block(
-    username: str, region: RegionDep, caller: Caller, response: Response, key: IdemKey = None
+    username: str,
+    region: RegionDep,
+    caller: Caller,
+    response: Response,
+    when: When,
+    key: IdemKey = None,
 ) -> Ack:
     """From now on neither of you can message or follow the other (a follow
     either way ends), and neither sees the other's videos in their feeds."""
-    written = await safety.block(region, caller.user_id, username, idempotency_key=key)
+    written = await safety.block(region, caller.user_id, username, idempotency_key=key, when=when)
     return Ack(seq=acknowledge(response, region, written))
 
 
 @router.delete("/{username}")
 async def unblock(
-    username: str, region: RegionDep, caller: Caller, response: Response, key: IdemKey = None
+    username: str,
+    region: RegionDep,
+    caller: Caller,
+    response: Response,
+    when: When,
+    key: IdemKey = None,
 ) -> Ack:
     """Follows the block ended stay ended."""
-    written = await safety.unblock(region, caller.user_id, username, idempotency_key=key)
+    written = await safety.unblock(region, caller.user_id, username, idempotency_key=key, when=when)
     return Ack(seq=acknowledge(response, region, written))
 
 

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from stormproof.actions import social
-from stormproof.api.deps import Caller, Fresh, IdemKey, MaybeCaller, RegionDep, acknowledge
+from stormproof.api.deps import Caller, Fresh, IdemKey, MaybeCaller, RegionDep, When, acknowledge
 from stormproof.api.schemas import Ack, CommentOut, UserRef, Written, comment_out
 from stormproof.errors import BadRequest, NotFound
-from stormproof.events import CommentPosted
 from stormproof.views import comments, videos
 
 router = APIRouter(prefix="/v1", tags=["comments"])
@@ -33,14 +32,14 @@ async def post(
     region: RegionDep,
     caller: Caller,
     response: Response,
+    when: When,
     key: IdemKey = None,
 ) -> PostedOut:
     written = await social.post_comment(
-        region, caller.user_id, video_id, body.text, idempotency_key=key
+        region, caller.user_id, video_id, body.text, idempotency_key=key, when=when
     )
     seq = acknowledge(response, region, written)
-    posted = written.event.data
-    assert isinstance(posted, CommentPosted)
+    posted = written.payload
     return PostedOut(
         id=posted.comment_id,
         seq=seq,
@@ -86,7 +85,14 @@ async def list_comments(
 
 @router.delete("/comments/{comment_id}")
 async def delete(
-    comment_id: str, region: RegionDep, caller: Caller, response: Response, key: IdemKey = None
+    comment_id: str,
+    region: RegionDep,
+    caller: Caller,
+    response: Response,
+    when: When,
+    key: IdemKey = None,
 ) -> Ack:
-    written = await social.delete_comment(region, caller.user_id, comment_id, idempotency_key=key)
+    written = await social.delete_comment(
+        region, caller.user_id, comment_id, idempotency_key=key, when=when
+    )
     return Ack(seq=acknowledge(response, region, written))

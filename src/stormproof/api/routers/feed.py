@@ -18,6 +18,7 @@ from stormproof.api.deps import (
     Fresh,
     IdemKey,
     RegionDep,
+    When,
     acknowledge,
     decode_cursor,
     encode_cursor,
@@ -135,11 +136,11 @@ def _explanation(pick: Pick) -> Explanation:
 
 @router.post("/for-you/reset")
 async def reset_for_you(
-    region: RegionDep, caller: Caller, response: Response, key: IdemKey = None
+    region: RegionDep, caller: Caller, response: Response, when: When, key: IdemKey = None
 ) -> Ack:
     """Start your For You over: what you did so far stops shaping it. Videos
     you have seen stay hidden; creators you follow stay followed."""
-    written = await social.reset_for_you(region, caller.user_id, idempotency_key=key)
+    written = await social.reset_for_you(region, caller.user_id, idempotency_key=key, when=when)
     return Ack(seq=acknowledge(response, region, written))
 
 

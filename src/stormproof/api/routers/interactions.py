@@ -8,9 +8,8 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from stormproof.actions import social
-from stormproof.api.deps import Caller, IdemKey, RegionDep, acknowledge
+from stormproof.api.deps import Caller, IdemKey, RegionDep, When, acknowledge
 from stormproof.api.schemas import Ack
-from stormproof.events import InteractionsRecorded
 
 router = APIRouter(prefix="/v1", tags=["interactions"])
 
@@ -25,14 +24,18 @@ class EventsAck(Ack):
 
 @router.post("/events", status_code=202)
 async def record(
-    body: EventsIn, region: RegionDep, caller: Caller, response: Response, key: IdemKey = None
+    body: EventsIn,
+    region: RegionDep,
+    caller: Caller,
+    response: Response,
+    when: When,
+    key: IdemKey = None,
 ) -> EventsAck:
     """A batch is accepted whole or rejected whole. Each event is
     ``{"type": "watch"|"like"|"unlike"|"share"|"skip"|"not_interested",
     "video_id": ..., "watched_ms": ..., "completed": ...}``."""
     written = await social.record_interactions(
-        region, caller.user_id, body.events, idempotency_key=key
+        region, caller.user_id, body.events, idempotency_key=key, when=when
     )
-    recorded = written.event.data
-    assert isinstance(recorded, InteractionsRecorded)
+    recorded = written.payload
     return EventsAck(seq=acknowledge(response, region, written), accepted=len(recorded.items))

@@ -19,12 +19,12 @@ from stormproof.api.deps import (
     Fresh,
     IdemKey,
     RegionDep,
+    When,
     acknowledge,
     position_header,
 )
 from stormproof.api.schemas import ConversationOut, MessageOut, Written, message_out, user_ref
 from stormproof.errors import BadRequest, NotFound, TooManyRequests
-from stormproof.events import MessageSent
 from stormproof.region import Region
 from stormproof.views import accounts, messages
 
@@ -47,14 +47,18 @@ class SentOut(MessageOut, Written):
 
 @router.post("/messages", status_code=201)
 async def send(
-    body: MessageIn, region: RegionDep, caller: Caller, response: Response, key: IdemKey = None
+    body: MessageIn,
+    region: RegionDep,
+    caller: Caller,
+    response: Response,
+    when: When,
+    key: IdemKey = None,
 ) -> SentOut:
     written = await social.send_message(
-        region, caller.user_id, body.to, body.text, idempotency_key=key
+        region, caller.user_id, body.to, body.text, idempotency_key=key, when=when
     )
     seq = acknowledge(response, region, written)
-    sent = written.event.data
-    assert isinstance(sent, MessageSent)
+    sent = written.payload
     recipient = await region.store.query(lambda db: user_ref(db, sent.to_id))
     return SentOut(
         id=sent.message_id,

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import safety
-from stormproof.api.deps import Caller, RegionDep, acknowledge
+from stormproof.api.deps import Caller, RegionDep, When, acknowledge
 from stormproof.api.schemas import Written
-from stormproof.events import REPORT_REASONS, REPORT_TARGETS, ReportFiled
+from stormproof.events import REPORT_REASONS, REPORT_TARGETS
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -35,15 +35,14 @@ class ReportOut(Written):
 
 @router.post("", status_code=201)
 async def report(
-    body: ReportIn, region: RegionDep, caller: Caller, response: Response
+    body: ReportIn, region: RegionDep, caller: Caller, response: Response, when: When
 ) -> ReportOut:
     """One report per person per video or comment: reporting it again
     answers with the first report."""
     written = await safety.file_report(
-        region, caller.user_id, body.target, body.id, body.reason, body.note
+        region, caller.user_id, body.target, body.id, body.reason, body.note, when=when
     )
-    filed = written.event.data
-    assert isinstance(filed, ReportFiled)
+    filed = written.payload
     return ReportOut(
         seq=acknowledge(response, region, written),
         id=filed.report_id,

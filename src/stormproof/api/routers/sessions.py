@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import accounts as actions
-from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, acknowledge
+from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, When, acknowledge
 from stormproof.api.limits import Limits
 from stormproof.api.schemas import Ack
 from stormproof.views import accounts
@@ -60,10 +60,12 @@ async def list_sessions(region: RegionDep, caller: Caller, _: Fresh) -> list[Ses
 
 @router.delete("/sessions")
 async def log_out(
-    region: RegionDep, caller: Caller, response: Response, key: IdemKey = None
+    region: RegionDep, caller: Caller, response: Response, when: When, key: IdemKey = None
 ) -> Ack:
     """End the session of this request's token, in every region."""
-    written = await actions.revoke_session(region, caller, caller.session_id, idempotency_key=key)
+    written = await actions.revoke_session(
+        region, caller, caller.session_id, idempotency_key=key, when=when
+    )
     return Ack(seq=acknowledge(response, region, written))
 
 
@@ -73,10 +75,13 @@ async def end_session(
     region: RegionDep,
     caller: Caller,
     response: Response,
+    when: When,
     key: IdemKey = None,
 ) -> Ack:
     """End one of your sessions. Anyone else's is 404, as if it did not exist."""
-    written = await actions.revoke_session(region, caller, session_id, idempotency_key=key)
+    written = await actions.revoke_session(
+        region, caller, session_id, idempotency_key=key, when=when
+    )
     return Ack(seq=acknowledge(response, region, written))
 
 
@@ -87,13 +92,14 @@ async def change_password(
     caller: Caller,
     response: Response,
     limits: Limits,
+    when: When,
     key: IdemKey = None,
 ) -> Ack:
     """Every other session ends; this one goes on. A wrong ``old_password``
     is 403 ``wrong_password`` and counts as a failed log-in."""
     with limits.password_attempt(caller.username):
         written = await actions.change_password(
-            region, caller, body.old_password, body.new_password, idempotency_key=key
+            region, caller, body.old_password, body.new_password, idempotency_key=key, when=when
         )
     return Ack(seq=acknowledge(response, region, written))
 
@@ -105,11 +111,14 @@ async def delete_account(
     caller: Caller,
     response: Response,
     limits: Limits,
+    when: When,
     key: IdemKey = None,
 ) -> Ack:
     """Delete your account: every session ends, your videos and comments
     disappear, your messages stay with the people you wrote to (sent by
     ``[deleted]``), and your username is never given to anyone else."""
     with limits.password_attempt(caller.username):
-        written = await actions.delete_account(region, caller, body.password, idempotency_key=key)
+        written = await actions.delete_account(
+            region, caller, body.password, idempotency_key=key, when=when
+        )
     return Ack(seq=acknowledge(response, region, written))

@@ -11,10 +11,9 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from stormproof.actions import videos as actions
-from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, acknowledge
+from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, When, acknowledge
 from stormproof.api.schemas import Ack, VideoOut, Written, video_out
 from stormproof.errors import NotFound, PayloadTooLarge
-from stormproof.events import VideoUploaded
 from stormproof.region import Region
 from stormproof.views import videos
 
@@ -54,6 +53,7 @@ async def upload(
     region: RegionDep,
     caller: Caller,
     response: Response,
+    when: When,
     file: Annotated[UploadFile, File(description="the video: mp4, webm, mov, mkv…")],
     caption: Annotated[str, Form()] = "",
     key: IdemKey = None,
@@ -75,10 +75,10 @@ async def upload(
             caption,
             media=region.media,
             idempotency_key=key,
+            when=when,
         )
     seq = acknowledge(response, region, written)
-    uploaded = written.event.data
-    assert isinstance(uploaded, VideoUploaded)
+    uploaded = written.payload
     video = videos.Video(
         video_id=uploaded.video_id,
         owner_id=uploaded.owner_id,
@@ -132,7 +132,14 @@ async def thumbnail(video_id: str, region: RegionDep, _: Fresh) -> Response:
 
 @router.delete("/{video_id}")
 async def delete(
-    video_id: str, region: RegionDep, caller: Caller, response: Response, key: IdemKey = None
+    video_id: str,
+    region: RegionDep,
+    caller: Caller,
+    response: Response,
+    when: When,
+    key: IdemKey = None,
 ) -> Ack:
-    written = await actions.delete_video(region, caller.user_id, video_id, idempotency_key=key)
+    written = await actions.delete_video(
+        region, caller.user_id, video_id, idempotency_key=key, when=when
+    )
     return Ack(seq=acknowledge(response, region, written))
