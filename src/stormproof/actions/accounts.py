@@ -103,8 +103,7 @@ async def sign_up(
         )
         written = await write(region, key, payload, actor="", when=when)
     # If two sign-ups raced for the name, the log decided: the first one won.
-    created = written.event.data
-    assert isinstance(created, AccountCreated)
+    created = written.payload
     owner = await region.store.query(lambda db: accounts.account_by_name(db, username))
     if owner is not None and owner.user_id != created.user_id:
         raise Conflict(f"username {username!r} is taken", code="username_taken")

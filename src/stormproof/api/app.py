@@ -27,12 +27,14 @@ from stormproof.api.routers import (
     feed,
     follows,
     health,
+    history,
     interactions,
     messages,
     reports,
     sessions,
     videos,
 )
+from stormproof.api.schemas import ERRORS
 from stormproof.errors import StormproofError
 from stormproof.region import Region
 from stormproof.settings import Settings
@@ -139,6 +141,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        responses=ERRORS,
     )
     if settings.docs:
         mount_docs(app)
@@ -164,6 +167,7 @@ def create_app(
         messages,
         reports,
         health,
+        history,
         digest,
     ):
         app.include_router(module.router)

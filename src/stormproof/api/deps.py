@@ -7,7 +7,8 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field
 
 from stormproof.actions import WriteTime, Written
@@ -21,6 +22,7 @@ from stormproof.operators import is_operator
 from stormproof.region import Region
 
 __all__ = [
+    "BearerDoc",
     "Caller",
     "Fresh",
     "IdemKey",
@@ -152,14 +154,25 @@ async def _fresh(
 Fresh = Annotated[Position, Depends(_fresh)]
 
 
+#: documents the token in the OpenAPI contract (the "Authorize" button of
+#: /docs); the header itself is read and checked by ``authenticate``
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="session",
+    description="`token` from `POST /v1/sessions` (or the operator token for "
+    "`/v1/digest` and the details of `/v1/health`)",
+)
+BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
+
+
 async def _caller(
     region: RegionDep,
     _: Fresh,
     request: Request,
-    authorization: Annotated[str | None, Header()] = None,
+    __: BearerDoc,
 ) -> Credentials:
     # After min_seq: a session started in another region is known here first.
-    caller = await authenticate(region, authorization)
+    caller = await authenticate(region, request.headers.get("authorization"))
     limits_of(request).check_write(request.method, caller.user_id)
     return caller
 
@@ -170,10 +183,12 @@ Caller = Annotated[Credentials, Depends(_caller)]
 async def _maybe_caller(
     region: RegionDep,
     _: Fresh,
-    authorization: Annotated[str | None, Header()] = None,
+    request: Request,
+    __: BearerDoc,
 ) -> Credentials | None:
     """The caller of a read that anyone may make, if they sent a token (a
     token sent must be valid: 401 otherwise)."""
+    authorization = request.headers.get("authorization")
     return None if authorization is None else await authenticate(region, authorization)
 
 
@@ -211,10 +226,8 @@ def decode_cursor(cursor: str | None) -> tuple[int, str] | None:
     return int(at), item_id
 
 
-async def _operator(
-    region: RegionDep, authorization: Annotated[str | None, Header()] = None
-) -> None:
-    if not is_operator(region.secret, authorization):
+async def _operator(region: RegionDep, request: Request, _: BearerDoc) -> None:
+    if not is_operator(region.secret, request.headers.get("authorization")):
         raise Unauthorized(
             "this is for the region's operators: send 'Authorization: Bearer <operator token>' "
             "(`stormproof operator-token --data DIR` prints it)",

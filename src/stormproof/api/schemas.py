@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from stormproof.views import accounts, comments, engagement, messages, videos
 
 __all__ = [
+    "ERRORS",
     "AccountOut",
     "Ack",
     "CommentOut",
     "ConversationOut",
+    "ErrorOut",
     "MessageOut",
     "UserRef",
     "VideoOut",
@@ -23,6 +26,34 @@ __all__ = [
     "video_out",
     "videos_out",
 ]
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a machine-readable ``code`` and a ``message`` for
+    people; some carry details (``errors`` of a malformed request,
+    ``retry_after`` seconds of a 429, ``position`` of a stale read)."""
+
+    model_config = ConfigDict(extra="allow")
+    code: str
+    message: str
+
+
+#: the errors any operation may answer, documented on every one
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in {
+        400: "malformed input (`malformed_json`, `invalid_cursor`, …)",
+        401: "no valid token (`missing_token`, `invalid_token`, `session_ended`, …)",
+        403: "not yours (`not_owner`, `blocked`, …)",
+        404: "no such thing (`video_not_found`, `user_not_found`, …)",
+        409: "taken (`username_taken`)",
+        413: "too large (`payload_too_large`, `file_too_large`)",
+        422: "well-formed but invalid (`invalid_request` with `errors`, `invalid_username`, "
+        "`clock_skew`, `invalid_video`, …)",
+        429: "slow down (`rate_limited`, `too_many_streams`), with `Retry-After`",
+        503: "ask another region (`not_ready`, `stale_view`, `log_unavailable`, `media_busy`)",
+    }.items()
+}
 
 
 class Ack(BaseModel):

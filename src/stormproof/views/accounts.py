@@ -28,7 +28,7 @@ from stormproof.events import (
     SessionStarted,
 )
 from stormproof.log import Entry
-from stormproof.views import View
+from stormproof.views.base import View
 
 __all__ = [
     "DELETED_NAME",

@@ -18,7 +18,7 @@ import sqlite3
 
 from stormproof.events import BlockStarted, BlockStopped
 from stormproof.log import Entry
-from stormproof.views import View
+from stormproof.views.base import View
 
 __all__ = ["FOLLOW_LIVE", "BlocksView", "between", "blocked_by", "blocked_ids"]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from stormproof.events import AccountDeleted, CommentDeleted, CommentPosted
 from stormproof.log import Entry
-from stormproof.views import View
+from stormproof.views.base import View
 
 __all__ = ["Comment", "CommentsView", "comment", "comment_counts", "comments_of"]
 

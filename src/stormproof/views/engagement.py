@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from stormproof.events import Interaction, InteractionsRecorded
 from stormproof.log import Entry
-from stormproof.views import View
+from stormproof.views.base import View
 
 __all__ = ["WINDOW_MS", "Counts", "EngagementView", "counts_of", "liked", "window_of"]
 

@@ -8,7 +8,7 @@ import sqlite3
 
 from stormproof.events import FollowStarted, FollowStopped
 from stormproof.log import Entry
-from stormproof.views import View
+from stormproof.views.base import View
 from stormproof.views.blocks import FOLLOW_LIVE
 
 __all__ = ["FollowsView", "counts", "followees"]

@@ -1,18 +1,21 @@
-"""Per-user watch history: what each user watched, skipped or hid.
+"""Per-user watch history: what each user watched, skipped or hid — read
+by ``GET /v1/account/history`` (the person's own watch history).
 
-The For You feed never shows a video again once it is here. Every column
-only adds or takes a minimum or maximum, so arrival order does not matter.
+Every column only adds or takes a minimum or maximum, so arrival order does
+not matter. (The For You engine keeps its own record of what each person has
+seen, in memory; this is the durable, pageable one.)
 """
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 
 from stormproof.events import InteractionsRecorded
 from stormproof.log import Entry
-from stormproof.views import View
+from stormproof.views.base import View
 
-__all__ = ["HistoryView", "seen", "watched"]
+__all__ = ["HistoryView", "Watched", "watch_history"]
 
 
 class HistoryView(View):
@@ -31,6 +34,7 @@ class HistoryView(View):
         not_interested INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (user_id, video_id)
     );
+    CREATE INDEX IF NOT EXISTS history_by_time ON history (user_id, last_at, video_id);
     """
 
     def on_interactions_recorded(
@@ -60,17 +64,25 @@ class HistoryView(View):
             )  # fmt: skip
 
 
-def seen(db: sqlite3.Connection, user_id: str) -> set[str]:
-    """Every video the user watched, skipped or marked not interested."""
-    rows = db.execute("SELECT video_id FROM history WHERE user_id = ?", (user_id,))
-    return {row[0] for row in rows}
+@dataclass(frozen=True)
+class Watched:
+    video_id: str
+    last_at: int
+    watches: int
+    watched_ms: int
+    completions: int
 
 
-def watched(db: sqlite3.Connection, user_id: str, limit: int = 100) -> list[tuple[str, int, int]]:
-    """(video_id, watched_ms, completions) most recent first."""
+def watch_history(
+    db: sqlite3.Connection, user_id: str, *, before: tuple[int, str] | None, limit: int
+) -> list[Watched]:
+    """The videos a user watched, the most recently watched first; page with
+    ``before`` = (last_at, video_id) of the last one received."""
+    at, video_id = before or (2**63 - 1, "")
     rows = db.execute(
-        "SELECT video_id, watched_ms, completions FROM history WHERE user_id = ? AND watches > 0 "
+        "SELECT video_id, last_at, watches, watched_ms, completions FROM history "
+        "WHERE user_id = ? AND watches > 0 AND (last_at < ? OR (last_at = ? AND video_id > ?)) "
         "ORDER BY last_at DESC, video_id LIMIT ?",
-        (user_id, limit),
+        (user_id, at, at, video_id, limit),
     ).fetchall()
-    return [(v, ms, c) for v, ms, c in rows]
+    return [Watched(*row) for row in rows]

@@ -12,7 +12,7 @@ import sqlite3
 
 from stormproof.events import decode, encode
 from stormproof.log import Entry
-from stormproof.views import View
+from stormproof.views.base import View
 
 __all__ = ["KeysView", "applied", "event_of_key", "first_copy"]
 

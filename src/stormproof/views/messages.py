@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from stormproof.events import MessageSent
 from stormproof.log import Entry
-from stormproof.views import View
+from stormproof.views.base import View
 
 __all__ = [
     "Conversation",

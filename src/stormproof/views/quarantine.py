@@ -21,7 +21,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from stormproof.log import Entry
-from stormproof.views import View
+from stormproof.views.base import View
 
 __all__ = ["QuarantineView", "Quarantined", "quarantine", "quarantined", "quarantined_count"]
 

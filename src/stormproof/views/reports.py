@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from stormproof.events import ReportFiled
 from stormproof.log import Entry
-from stormproof.views import View
+from stormproof.views.base import View
 
 __all__ = ["Report", "ReportsView", "reports"]
 

@@ -25,7 +25,7 @@ from typing import Protocol, TypedDict, TypeVar
 from stormproof.errors import LogError
 from stormproof.events import UNDECODABLE
 from stormproof.log import Entry, Position
-from stormproof.views import View
+from stormproof.views.base import View
 from stormproof.views.keys import applied
 from stormproof.views.quarantine import quarantine
 

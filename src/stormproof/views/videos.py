@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from stormproof.events import AccountDeleted, VideoDeleted, VideoUploaded
 from stormproof.log import Entry
-from stormproof.views import View
+from stormproof.views.base import View
 
 __all__ = ["Video", "VideosView", "count_by_owner", "live_videos", "video", "videos_by_owners"]
 

@@ -4,12 +4,11 @@ behind are its views."""
 from __future__ import annotations
 
 import sqlite3
-from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from stormproof.api.deps import RegionDep
+from stormproof.api.deps import BearerDoc, RegionDep
 from stormproof.operators import is_operator
 from stormproof.views.quarantine import quarantined_count
 
@@ -34,9 +33,7 @@ class Health(BaseModel):
 
 
 @router.get("/health")
-async def health(
-    region: RegionDep, authorization: Annotated[str | None, Header()] = None
-) -> Health:
+async def health(region: RegionDep, request: Request, _: BearerDoc) -> Health:
     """``ready`` is true once the views have caught up with the log as it
     stood when the region started, and while they follow it without error;
     until then other requests get 503 ``not_ready`` so clients go to another
@@ -46,7 +43,7 @@ async def health(
     position), how many entries are quarantined, and a failing view's error."""
     error = region.projector.error
     ready = region.ready and error is None
-    if not is_operator(region.secret, authorization):
+    if not is_operator(region.secret, request.headers.get("authorization")):
         return Health(region=region.name, ready=ready)
     log = await region.log.last_seqs()
 

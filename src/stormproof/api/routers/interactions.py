@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from stormproof.actions import social
 from stormproof.api.deps import Caller, IdemKey, RegionDep, When, acknowledge
@@ -15,7 +15,12 @@ router = APIRouter(prefix="/v1", tags=["interactions"])
 
 
 class EventsIn(BaseModel):
-    events: list[dict[str, Any]]
+    events: list[dict[str, Any]] = Field(
+        description="1 to `STORMPROOF_EVENTS_BATCH_MAX` (500) interactions: "
+        '`{"type": "watch"|"like"|"unlike"|"share"|"skip"|"not_interested", '
+        '"video_id": ..., "watched_ms": 0..86400000, "completed": bool}`',
+        max_length=10_000,
+    )
 
 
 class EventsAck(Ack):
