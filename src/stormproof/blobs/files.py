@@ -84,13 +84,15 @@ class FileBlobStore:
         path = self._path(blob_id)
         try:
             stat = path.stat()
+            stamp = (stat.st_size, stat.st_mtime_ns)
+            if self._verified.get(blob_id) != stamp:
+                if _hash_file(path) != blob_id:
+                    raise BlobError(f"blob {blob_id} is corrupt", code="blob_corrupt")
+                self._verified[blob_id] = stamp
         except FileNotFoundError as exc:
             raise NotFound(f"no blob {blob_id}", code="blob_not_found") from exc
-        stamp = (stat.st_size, stat.st_mtime_ns)
-        if self._verified.get(blob_id) != stamp:
-            if _hash_file(path) != blob_id:
-                raise BlobError(f"blob {blob_id} is corrupt", code="blob_corrupt")
-            self._verified[blob_id] = stamp
+        except OSError as exc:
+            raise BlobError(f"cannot read blob {blob_id}: {exc}") from exc
         return path
 
     async def start(self) -> None:
@@ -127,7 +129,10 @@ class FileBlobStore:
         def walk() -> int:
             return sum(1 for p in self.root.glob("??/*") if p.is_file())
 
-        return await asyncio.to_thread(walk)
+        try:
+            return await asyncio.to_thread(walk)
+        except OSError as exc:
+            raise BlobError(f"cannot list blobs in {self.root}: {exc}") from exc
 
     async def close(self) -> None:
         """Nothing to release: every write is fsynced and closed before it returns."""
