@@ -90,3 +90,17 @@ def test_digest_is_for_operators_only(client: httpx.Client, server: LiveServer) 
     assert client.get("/v1/digest", headers=user).status_code == 401
     taken = client.get("/v1/digest", headers=server.operator)
     assert taken.status_code == 200 and "accounts" in taken.json()["views"]
+
+
+def test_metrics_are_for_operators_and_agree_with_health(
+    client: httpx.Client, server: LiveServer
+) -> None:
+    sign_up(client, "counted")
+    assert client.get("/metrics").status_code == 401
+    scraped = client.get("/metrics", headers=server.operator)
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+    details = health(client)
+    lines = scraped.text.splitlines()
+    assert 'stormproof_ready{region="test"} 1.0' in lines
+    assert f'stormproof_log_seq{{partition="0",region="test"}} {details["log_seq"]}.0' in lines
+    assert 'stormproof_quarantined_entries{region="test"} 0.0' in lines

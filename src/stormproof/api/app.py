@@ -30,6 +30,7 @@ from stormproof.api.routers import (
     history,
     interactions,
     messages,
+    metrics,
     reports,
     sessions,
     videos,
@@ -169,6 +170,7 @@ def create_app(
         health,
         history,
         digest,
+        metrics,
     ):
         app.include_router(module.router)
     return app

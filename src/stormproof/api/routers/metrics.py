@@ -1,0 +1,57 @@
+"""``GET /metrics``: this region's state for Prometheus (operators only).
+
+Made fresh on every scrape from what the region knows — no counters kept on
+the side — so it can never disagree with ``/v1/health``. Prometheus sends the
+operator token with ``authorization: {credentials: <token>}`` in its scrape
+config.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from stormproof.api.deps import Operator, RegionDep
+from stormproof.views.quarantine import quarantined_count
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(region: RegionDep, request: Request, _: Operator) -> Response:
+    """Readiness, the log's last sequence and the views' position per
+    partition, entries quarantined, live message streams."""
+    log = await region.log.last_seqs()
+
+    def read(db: sqlite3.Connection) -> tuple[list[int], int]:
+        return list(region.store.position(db)), quarantined_count(db)
+
+    position, quarantined = await region.store.query(read)
+    streams: Counter[str] = request.app.state.streams
+    registry = CollectorRegistry()
+    labels = {"region": region.name}
+    ready = Gauge("stormproof_ready", "1 while the region serves", ["region"], registry=registry)
+    ready.labels(**labels).set(int(region.ready and region.projector.error is None))
+    log_seq = Gauge(
+        "stormproof_log_seq", "last sequence of each log partition", ["region", "partition"],
+        registry=registry,
+    )  # fmt: skip
+    applied = Gauge(
+        "stormproof_views_seq", "sequence the views applied, per partition",
+        ["region", "partition"], registry=registry,
+    )  # fmt: skip
+    for partition, (last, seq) in enumerate(zip(log, position, strict=True)):
+        log_seq.labels(partition=str(partition), **labels).set(last)
+        applied.labels(partition=str(partition), **labels).set(seq)
+    Gauge(
+        "stormproof_quarantined_entries", "log entries no view could apply",
+        ["region"], registry=registry,
+    ).labels(**labels).set(quarantined)  # fmt: skip
+    Gauge(
+        "stormproof_message_streams", "live message streams held open",
+        ["region"], registry=registry,
+    ).labels(**labels).set(sum(streams.values()))  # fmt: skip
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
