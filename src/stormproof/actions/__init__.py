@@ -3,7 +3,11 @@
 Every action follows the same steps (zulip's ``do_*`` actions):
 
 1. If the idempotency key was already applied, answer from the stored event
-   — a retry never creates a second event and gets the first answer.
+   — a retry never creates a second event and gets the first answer — but
+   only if the request is the same one: the same key with another body (a
+   message to someone else, another password) is 422
+   ``idempotency_key_reused``, as in Stripe's API and the IETF
+   Idempotency-Key draft, and stores nothing.
 2. Validate against the views; bad input raises a 4xx error and stores nothing.
 3. Append one event to the log under the key; the log acknowledges only when
    the event is durable.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -41,6 +46,7 @@ __all__ = [
     "Written",
     "derived_id",
     "event_time",
+    "key_reused",
     "log_key",
     "prior",
     "write",
@@ -90,21 +96,38 @@ def event_time(region: Region, when: WriteTime) -> int:
     return when.at or region.clock.tick(when.after)
 
 
+def key_reused() -> Unprocessable:
+    """The answer to an Idempotency-Key sent again with a different request."""
+    return Unprocessable(
+        "this Idempotency-Key was already used for a different request",
+        code="idempotency_key_reused",
+    )
+
+
 def _written(region: Region, entry: Entry, expected: type[P], replayed: bool) -> Written[P]:
     payload = entry.event.data
     if not isinstance(payload, expected):
-        raise Unprocessable(
-            "this Idempotency-Key was already used for a different request",
-            code="idempotency_key_reused",
-        )
+        raise key_reused()
     seq = to_token(entry.partition, entry.seq, region.log.partitions)
     return Written(seq=seq, event=entry.event, payload=payload, replayed=replayed)
 
 
-async def prior(region: Region, key: str, expected: type[P]) -> Written[P] | None:
-    """The write an earlier request with this key produced, if any."""
+async def prior(
+    region: Region,
+    key: str,
+    expected: type[P],
+    same: Callable[[P], bool] = lambda _: True,
+) -> Written[P] | None:
+    """The write an earlier request with this key produced, if any. ``same``
+    tells whether its payload is what this request asks for (what the key's
+    scope does not already pin down); if not, 422 ``idempotency_key_reused``."""
     entry = await region.store.query(lambda db: event_of_key(db, key))
-    return None if entry is None else _written(region, entry, expected, True)
+    if entry is None:
+        return None
+    written = _written(region, entry, expected, True)
+    if not same(written.payload):
+        raise key_reused()
+    return written
 
 
 #: what a log key may be: printable ASCII (it travels as a NATS header), bounded

@@ -22,6 +22,7 @@ from stormproof.actions import (
     Written,
     derived_id,
     event_time,
+    key_reused,
     log_key,
     prior,
     write,
@@ -82,8 +83,13 @@ async def sign_up(
 ) -> Written[AccountCreated]:
     username = username.lower()
     key = log_key("", f"signup:{username}", idempotency_key)
+    hasher = passwords or _passwords(region)
     written = await prior(region, key, AccountCreated)
-    if written is None:
+    if written is not None:
+        # The same key with another password is another request.
+        if not await asyncio.to_thread(hasher.verify, password, written.payload.password_hash):
+            raise key_reused()
+    else:
         if not USERNAME.fullmatch(username):
             raise Unprocessable(
                 f"a username is {MIN_USERNAME}-{MAX_USERNAME} characters: "
@@ -96,7 +102,6 @@ async def sign_up(
             raise Conflict(f"username {username!r} is taken", code="username_taken")
         # The salt derives from the key, so a retry elsewhere writes the same event.
         salt = salt_for(region.secret, key)
-        hasher = passwords or _passwords(region)
         password_hash = await asyncio.to_thread(hasher.hash, password, salt)
         payload = AccountCreated(
             user_id=derived_id("u_", key), username=username, password_hash=password_hash
@@ -236,12 +241,14 @@ async def change_password(
     """Set a new password; every other session of the caller ends, the
     caller's own goes on."""
     key = log_key(caller.user_id, "password", idempotency_key)
+    hasher = passwords or _passwords(region)
     # First: after the change, a retry's old password is no longer the password.
     if done := await prior(region, key, PasswordChanged):
+        if not await asyncio.to_thread(hasher.verify, new_password, done.payload.password_hash):
+            raise key_reused()
         return done
     _check_new_password(new_password)
     await _check_own_password(region, caller, old_password, passwords)
-    hasher = passwords or _passwords(region)
     password_hash = await asyncio.to_thread(hasher.hash, new_password, salt_for(region.secret, key))
     payload = PasswordChanged(password_hash=password_hash, kept_session_id=caller.session_id)
     return await write(region, key, payload, actor=caller.user_id, when=when)

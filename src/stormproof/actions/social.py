@@ -75,9 +75,9 @@ async def record_interactions(
 ) -> Written[InteractionsRecorded]:
     """Record a batch of interactions: accepted whole or rejected whole."""
     key = log_key(user_id, "events", idempotency_key)
-    if done := await prior(region, key, InteractionsRecorded):
-        return done
     items = parse_interactions(raw, region.settings.events_batch_max)
+    if done := await prior(region, key, InteractionsRecorded, lambda p: p.items == tuple(items)):
+        return done
     wanted = sorted({item.video_id for item in items})
     known = await region.store.query(lambda db: [v for v in wanted if videos.video(db, v)])
     if missing := sorted(set(wanted) - set(known)):
@@ -121,9 +121,9 @@ async def post_comment(
     when: WriteTime = NOW,
 ) -> Written[CommentPosted]:
     key = log_key(user_id, f"comment:{video_id}", idempotency_key)
-    if done := await prior(region, key, CommentPosted):
-        return done
     text = _text(text, region.settings.comment_max_chars, "comment")
+    if done := await prior(region, key, CommentPosted, lambda p: p.text == text):
+        return done
     await _require_video(region, video_id)
     payload = CommentPosted(comment_id=derived_id("c_", key), video_id=video_id, text=text)
     return await write(region, key, payload, actor=user_id, when=when)
@@ -201,10 +201,12 @@ async def send_message(
     when: WriteTime = NOW,
 ) -> Written[MessageSent]:
     key = log_key(user_id, "message", idempotency_key)
-    if done := await prior(region, key, MessageSent):
-        return done
     text = _text(text, region.settings.message_max_chars, "message")
     target = await require_user(region, to)
+    if done := await prior(
+        region, key, MessageSent, lambda p: (p.to_id, p.text) == (target.user_id, text)
+    ):
+        return done
     if target.user_id == user_id:
         raise Unprocessable("you cannot message yourself", code="cannot_message_self")
     await _refuse_if_blocked(region, user_id, target.user_id, "message")

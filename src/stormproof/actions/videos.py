@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from pathlib import Path
 
-from stormproof.actions import NOW, WriteTime, Written, derived_id, log_key, prior, write
+from stormproof.actions import (
+    NOW,
+    WriteTime,
+    Written,
+    derived_id,
+    key_reused,
+    log_key,
+    prior,
+    write,
+)
 from stormproof.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from stormproof.events import VideoDeleted, VideoUploaded
 from stormproof.media import MediaPool
@@ -33,6 +44,10 @@ async def upload_video(
     settings = region.settings
     key = log_key(owner_id, "upload", idempotency_key)
     if done := await prior(region, key, VideoUploaded):
+        # The same key with another file or caption is another request.
+        sent = await asyncio.to_thread(_sha256, path)
+        if (done.payload.blob, done.payload.caption) != (sent, caption):
+            raise key_reused()
         return done
     if len(caption) > settings.caption_max_chars:
         raise Unprocessable(
@@ -61,6 +76,14 @@ async def upload_video(
         codec=info.codec,
     )
     return await write(region, key, payload, actor=owner_id, when=when)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 async def delete_video(
