@@ -9,10 +9,10 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -28,6 +28,9 @@ from stormproof.views import all_views
 from stormproof.views import reports as reports_view
 from stormproof.views.projector import Projector
 from stormproof.views.store import Digests, ViewStore
+
+if TYPE_CHECKING:
+    from stormproof.region import Region
 
 app = typer.Typer(
     help="stormproof: a short-video platform that survives losing a data center.",
@@ -68,24 +71,53 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     data: DataOption = Path("var"),
     demo: Annotated[
-        bool, typer.Option("--demo/--no-demo", help="Seed demo users and videos if empty.")
+        bool,
+        typer.Option(
+            "--demo/--no-demo", help="Seed demo people, videos and histories if DATA is empty."
+        ),
     ] = True,
 ) -> None:
     """Run one region: the API, the embedded log and the views."""
     from stormproof.api import create_app
     from stormproof.api.serving import server_config
-    from stormproof.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
     settings = _settings(data)
     with _exclusive(data, "serve"):
-        if demo:
-            console.print(
-                f"demo users {', '.join(DEMO_USERS)} (password {DEMO_PASSWORD!r}) "
-                "are seeded into an empty data folder"
-            )
-        app_ = create_app(settings, on_ready=seed_demo if demo else None)
-        console.print(f"stormproof on http://{host}:{port}  (API docs: /docs, data: {data})")
+        app_ = create_app(settings, on_ready=_welcome(host, port, data, demo=demo))
         uvicorn.Server(server_config(app_, settings, host=host, port=port, log_level="info")).run()
+
+
+def _welcome(
+    host: str, port: int, data: Path, *, demo: bool
+) -> Callable[[Region], Awaitable[None]]:
+    """What ``serve`` does once the views caught up: seed the demo, then say
+    what to open and how to log in."""
+    from stormproof.demo import DEMO_PASSWORD, DEMO_USERS, has_demo, seed_demo
+
+    async def ready(region: Region) -> None:
+        if demo and not any(await region.log.last_seqs()):
+            console.print("seeding the demo community (a few seconds)…")
+        if demo and (seeded := await seed_demo(region)):
+            console.print(
+                f"seeded the demo: {seeded.people} people, {seeded.videos} videos, "
+                f"{seeded.interactions} interactions in {seeded.seconds:.1f} s"
+            )
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        url = f"http://{shown}:{port}" if ":" not in shown else f"http://[{shown}]:{port}"
+        console.print(f"\n[bold]stormproof[/] is running on {url}  (data in {data})")
+        console.print(f"  open    {url}/       what this is")
+        console.print(f"          {url}/docs   the API, to try from the browser")
+        if await has_demo(region):
+            console.print(
+                f"  log in  as any of {len(DEMO_USERS)} demo people, password {DEMO_PASSWORD}:"
+            )
+            console.print(f"          {', '.join(DEMO_USERS[:6])}, …")
+            console.print(
+                "          then GET /v1/feed/for-you?explain=1 says why each video is there"
+            )
+        console.print("  stop    Ctrl+C\n")
+
+    return ready
 
 
 @app.command()
