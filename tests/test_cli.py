@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -35,6 +36,14 @@ def test_every_command_has_help(command: list[str]) -> None:
     result = stormproof(*command, "--help")
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
+    # Issue 10: Typer's rich panels showed `--help <bool>`, as if flags took a value.
+    assert "<bool>" not in result.stdout, result.stdout
+
+
+def test_version_is_the_installed_packages() -> None:
+    result = stormproof("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"stormproof {importlib.metadata.version('stormproof')}\n"
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from stormproof import __version__
 from stormproof.cluster_cli import app as cluster_app
 from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
@@ -36,9 +37,32 @@ app = typer.Typer(
     help="stormproof: a short-video platform that survives losing a data center.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help, as click writes it: Typer's rich panels label every flag —
+    # --help included — with a value type (`--help <bool>`) it does not take,
+    # and keep the line breaks of docstrings. Subcommands (cluster) inherit this.
+    rich_markup_mode=None,
 )
 console = Console()
 app.add_typer(cluster_app, name="cluster")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"stormproof {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    pass
+
 
 DataOption = Annotated[
     Path,
