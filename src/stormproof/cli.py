@@ -21,6 +21,7 @@ from rich.table import Table
 
 from stormproof import __version__
 from stormproof.cluster_cli import app as cluster_app
+from stormproof.eval_cli import eval_
 from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
 from stormproof.recommend import checkpoint
@@ -251,43 +252,7 @@ def reports(
     console.print(table)
 
 
-@app.command("eval")
-def eval_(
-    dataset: Annotated[Path, typer.Option(help="Interactions file.", exists=True, dir_okay=False)],
-    out: Annotated[Path, typer.Option("--json", help="Where to write the figures as JSON.")],
-    format: Annotated[str, typer.Option(help="movielens (u.data) or csv.")] = "movielens",
-    user_col: Annotated[str, typer.Option(help="CSV user column.")] = "user",
-    item_col: Annotated[str, typer.Option(help="CSV item column.")] = "item",
-    time_col: Annotated[str, typer.Option(help="CSV time column.")] = "timestamp",
-    sep: Annotated[str, typer.Option(help="CSV separator.")] = ",",
-    models: Annotated[
-        str, typer.Option(help="Comma-separated models.")
-    ] = "stormproof,popular,itemknn,recent_itemknn,als,als_foldin",
-) -> None:
-    """Replay a dataset in time order through the recommenders and report Recall/NDCG."""
-    from stormproof.recommend.evaluate import run
-
-    if format not in ("movielens", "csv"):
-        raise typer.BadParameter("movielens or csv", param_hint="--format")
-    try:
-        result = run(
-            dataset,
-            format="csv" if format == "csv" else "movielens",
-            user_col=user_col,
-            item_col=item_col,
-            time_col=time_col,
-            sep=sep,
-            models=models.split(","),
-        )
-    except ValueError as e:
-        console.print(f"[red]{e}")
-        raise typer.Exit(2) from None
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    table = Table("model", "recall@10", "recall@20", "ndcg@10", "ndcg@20", "coverage")
-    for name, figures in result["models"].items():
-        table.add_row(name, *(f"{v:.4f}" for v in figures.values()))
-    console.print(f"{result['dataset']}: {result['events']} events, {result['test_events']} test")
-    console.print(table)
+app.command("eval")(eval_)
 
 
 if __name__ == "__main__":
