@@ -1,8 +1,8 @@
 # Sourced by scripts/serve and scripts/test: make .venv and install the project.
 # It installs only when .venv is new or pyproject.toml changed since the last
 # install with these extras (the project is installed editable: code edits
-# need no reinstall), and then says so and shows pip's output; otherwise it
-# is quiet and quick.
+# need no reinstall; remove .venv/.installed-* to force one), and then says so
+# and shows pip's output; otherwise it is quiet and quick.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}
