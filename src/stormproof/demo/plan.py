@@ -3,10 +3,10 @@
 A For You page only shows what it does when people have histories that
 overlap: the collaborative source needs someone else who liked what you
 liked and then liked something you have not seen. So each person has two
-tastes (topics), uploads a few videos in them, and over three sessions
-watches most of the videos of their tastes — completing, liking, sharing,
-commenting — and skips most of the rest. What they leave unseen is what
-their For You can offer them.
+tastes (topics, in circles that go together), creators upload in them, and
+over three sessions each person watches half the videos of their tastes —
+completing, liking, sharing, commenting — and glances at and skips a few
+others. The half they leave unseen is what their For You has to find.
 
 Nothing here writes: :mod:`stormproof.demo.seed` turns a :class:`Plan` into
 actions. Times are offsets before the moment of seeding, so the same seed

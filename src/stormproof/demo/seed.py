@@ -34,8 +34,9 @@ CLIP_SECONDS = 4.0
 
 #: the demo password is printed for everyone to read, so a slow hash of it
 #: protects nothing: its accounts get a cheap one (Argon2id keeps its
-#: parameters in the hash, so logging in checks it at that cost)
-_CHEAP_HASH = passwords_for(1024, 1)
+#: parameters in the hash, so logging in checks it at that cost): memory
+#: KiB and passes
+_CHEAP_HASH = (1024, 1)
 #: uploads probed at once: the media pool refuses more than its queue holds
 _UPLOADS_AT_ONCE = 4
 #: the demo people joined two days before the demo starts
@@ -66,7 +67,7 @@ async def seed_demo(region: Region, *, seed: int = 10) -> Seeded | None:
     async def join(person: Person) -> str:
         created = await accounts.sign_up(
             region, person.name, DEMO_PASSWORD, idempotency_key="demo",
-            when=ago(_JOINED_AGO_MS), passwords=_CHEAP_HASH,
+            when=ago(_JOINED_AGO_MS), passwords=passwords_for(*_CHEAP_HASH),
         )  # fmt: skip
         return created.payload.user_id
 
