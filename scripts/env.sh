@@ -1,4 +1,8 @@
 # Sourced by scripts/serve and scripts/test: make .venv and install the project.
+# It installs only when .venv is new or pyproject.toml changed since the last
+# install with these extras (the project is installed editable: code edits
+# need no reinstall; remove .venv/.installed-* to force one), and then says so
+# and shows pip's output; otherwise it is quiet and quick.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}
@@ -7,7 +11,21 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     exit 1
 fi
 if [ ! -x .venv/bin/python ]; then
+    echo "creating .venv with $("$PYTHON" --version 2>&1)"
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${STORMPROOF_EXTRAS:+[$STORMPROOF_EXTRAS]}"
+EXTRAS=${STORMPROOF_EXTRAS:-}
+INSTALLED=$(.venv/bin/python -c 'import hashlib, sys
+print(sys.version, hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')
+# Without extras, an install with any extras will do.
+if [ -n "$EXTRAS" ]; then STAMPS=".venv/.installed-$EXTRAS"; else STAMPS=".venv/.installed-*"; fi
+# shellcheck disable=SC2086  # STAMPS may be a glob
+if ! cat $STAMPS 2>/dev/null | grep -qxF "$INSTALLED"; then
+    echo "installing stormproof${EXTRAS:+[$EXTRAS]} and its dependencies into .venv" \
+        "(first run: about a minute)…"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+    .venv/bin/python -m pip install --disable-pip-version-check --progress-bar on \
+        -e ".${EXTRAS:+[$EXTRAS]}"
+    echo "$INSTALLED" > ".venv/.installed-${EXTRAS:-base}"
+    echo "installed: .venv is ready"
+fi

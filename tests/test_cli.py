@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -35,16 +36,25 @@ def test_every_command_has_help(command: list[str]) -> None:
     result = stormproof(*command, "--help")
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
+    # Issue 10: Typer's rich panels showed `--help <bool>`, as if flags took a value.
+    assert "<bool>" not in result.stdout, result.stdout
+
+
+def test_version_is_the_installed_packages() -> None:
+    result = stormproof("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"stormproof {importlib.metadata.version('stormproof')}\n"
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``stormproof serve`` with the demo catalog, as the README starts it."""
     data, port = tmp_path / "var", free_port()
+    out = (tmp_path / "serve.out").open("w")
     process = subprocess.Popen(
         [*STORMPROOF, "serve", "--port", str(port), "--data", str(data)],
         env=ENV,
-        stdout=subprocess.DEVNULL,
+        stdout=out,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -64,6 +74,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
+        out.close()
         if process.stderr:
             process.stderr.close()
 
@@ -72,6 +83,9 @@ def test_serve_seeds_a_demo_feed_and_rebuild_keeps_the_digests(
     served: tuple[str, Path], video_file: Path
 ) -> None:
     url, data = served
+    # It says what to open and how to log in (issue 10: a new user had to guess).
+    said = (data.parent / "serve.out").read_text()
+    assert f"{url}/docs" in said and DEMO_PASSWORD in said and DEMO_USERS[0] in said, said
     with httpx.Client(base_url=url, timeout=30) as client:
         login = client.post(
             "/v1/sessions", json={"username": DEMO_USERS[0], "password": DEMO_PASSWORD}

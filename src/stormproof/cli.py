@@ -9,17 +9,19 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from stormproof import __version__
 from stormproof.cluster_cli import app as cluster_app
+from stormproof.eval_cli import eval_
 from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
 from stormproof.recommend import checkpoint
@@ -29,13 +31,39 @@ from stormproof.views import reports as reports_view
 from stormproof.views.projector import Projector
 from stormproof.views.store import Digests, ViewStore
 
+if TYPE_CHECKING:
+    from stormproof.region import Region
+
 app = typer.Typer(
     help="stormproof: a short-video platform that survives losing a data center.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help, as click writes it: Typer's rich panels label every flag —
+    # --help included — with a value type (`--help <bool>`) it does not take,
+    # and keep the line breaks of docstrings. Subcommands (cluster) inherit this.
+    rich_markup_mode=None,
 )
 console = Console()
 app.add_typer(cluster_app, name="cluster")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"stormproof {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    pass
+
 
 DataOption = Annotated[
     Path,
@@ -68,24 +96,53 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     data: DataOption = Path("var"),
     demo: Annotated[
-        bool, typer.Option("--demo/--no-demo", help="Seed demo users and videos if empty.")
+        bool,
+        typer.Option(
+            "--demo/--no-demo", help="Seed demo people, videos and histories if DATA is empty."
+        ),
     ] = True,
 ) -> None:
     """Run one region: the API, the embedded log and the views."""
     from stormproof.api import create_app
     from stormproof.api.serving import server_config
-    from stormproof.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
     settings = _settings(data)
     with _exclusive(data, "serve"):
-        if demo:
-            console.print(
-                f"demo users {', '.join(DEMO_USERS)} (password {DEMO_PASSWORD!r}) "
-                "are seeded into an empty data folder"
-            )
-        app_ = create_app(settings, on_ready=seed_demo if demo else None)
-        console.print(f"stormproof on http://{host}:{port}  (API docs: /docs, data: {data})")
+        app_ = create_app(settings, on_ready=_welcome(host, port, data, demo=demo))
         uvicorn.Server(server_config(app_, settings, host=host, port=port, log_level="info")).run()
+
+
+def _welcome(
+    host: str, port: int, data: Path, *, demo: bool
+) -> Callable[[Region], Awaitable[None]]:
+    """What ``serve`` does once the views caught up: seed the demo, then say
+    what to open and how to log in."""
+    from stormproof.demo import DEMO_PASSWORD, DEMO_USERS, has_demo, seed_demo
+
+    async def ready(region: Region) -> None:
+        if demo and not any(await region.log.last_seqs()):
+            console.print("seeding the demo community (a few seconds)…")
+        if demo and (seeded := await seed_demo(region)):
+            console.print(
+                f"seeded the demo: {seeded.people} people, {seeded.videos} videos, "
+                f"{seeded.interactions} interactions in {seeded.seconds:.1f} s"
+            )
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        url = f"http://{shown}:{port}" if ":" not in shown else f"http://[{shown}]:{port}"
+        console.print(f"\n[bold]stormproof[/] is running on {url}  (data in {data})")
+        console.print(f"  open    {url}/       what this is")
+        console.print(f"          {url}/docs   the API, to try from the browser")
+        if await has_demo(region):
+            console.print(
+                f"  log in  as any of {len(DEMO_USERS)} demo people, password {DEMO_PASSWORD}:"
+            )
+            console.print(f"          {', '.join(DEMO_USERS[:6])}, …")
+            console.print(
+                "          then GET /v1/feed/for-you?explain=1 says why each video is there"
+            )
+        console.print("  stop    Ctrl+C\n")
+
+    return ready
 
 
 @app.command()
@@ -195,43 +252,7 @@ def reports(
     console.print(table)
 
 
-@app.command("eval")
-def eval_(
-    dataset: Annotated[Path, typer.Option(help="Interactions file.", exists=True, dir_okay=False)],
-    out: Annotated[Path, typer.Option("--json", help="Where to write the figures as JSON.")],
-    format: Annotated[str, typer.Option(help="movielens (u.data) or csv.")] = "movielens",
-    user_col: Annotated[str, typer.Option(help="CSV user column.")] = "user",
-    item_col: Annotated[str, typer.Option(help="CSV item column.")] = "item",
-    time_col: Annotated[str, typer.Option(help="CSV time column.")] = "timestamp",
-    sep: Annotated[str, typer.Option(help="CSV separator.")] = ",",
-    models: Annotated[
-        str, typer.Option(help="Comma-separated models.")
-    ] = "stormproof,popular,itemknn,recent_itemknn,als,als_foldin",
-) -> None:
-    """Replay a dataset in time order through the recommenders and report Recall/NDCG."""
-    from stormproof.recommend.evaluate import run
-
-    if format not in ("movielens", "csv"):
-        raise typer.BadParameter("movielens or csv", param_hint="--format")
-    try:
-        result = run(
-            dataset,
-            format="csv" if format == "csv" else "movielens",
-            user_col=user_col,
-            item_col=item_col,
-            time_col=time_col,
-            sep=sep,
-            models=models.split(","),
-        )
-    except ValueError as e:
-        console.print(f"[red]{e}")
-        raise typer.Exit(2) from None
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    table = Table("model", "recall@10", "recall@20", "ndcg@10", "ndcg@20", "coverage")
-    for name, figures in result["models"].items():
-        table.add_row(name, *(f"{v:.4f}" for v in figures.values()))
-    console.print(f"{result['dataset']}: {result['events']} events, {result['test_events']} test")
-    console.print(table)
+app.command("eval")(eval_)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
@@ -18,7 +18,7 @@ from stormproof.api import create_app
 from stormproof.api.serving import server_config
 from stormproof.cluster import LocalCluster
 from stormproof.operators import operator_headers
-from stormproof.region import load_secret
+from stormproof.region import Region, load_secret
 from stormproof.settings import Settings
 
 __all__ = ["LiveServer", "free_base_port", "free_port", "temporary_cluster"]
@@ -79,16 +79,22 @@ def temporary_cluster(regions: int = 3) -> Iterator[LocalCluster]:
 
 
 class LiveServer:
-    """One region's API served by uvicorn in a thread, on a free loopback port."""
+    """One region's API served by uvicorn in a thread, on a free loopback port;
+    ``on_ready`` as in :func:`~stormproof.api.create_app` (the demo's seeding)."""
 
     #: base URL -> operator headers of every server started in this process
     operators: ClassVar[dict[str, dict[str, str]]] = {}
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_ready: Callable[[Region], Awaitable[object]] | None = None,
+    ) -> None:
         self.settings = settings
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.app = create_app(settings)
+        self.app = create_app(settings, on_ready=on_ready)
         config = server_config(
             self.app,
             settings,

@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,40 @@ def test_cli_writes_the_json(tmp_path: Path) -> None:
         [*command[:-2], "--help"], capture_output=True, text=True, timeout=60, check=False
     )
     assert help_.returncode == 0 and "--dataset" in help_.stdout
+
+
+class Recorded:
+    """A ReplayProgress that remembers what it heard."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, object]] = []
+
+    def phase(self, name: str, events: int) -> None:
+        self.heard.append(("phase", (name, events)))
+
+    def working(self, what: str) -> None:
+        self.heard.append(("working", what))
+
+    def advance(self, events: int) -> None:
+        self.heard.append(("advance", events))
+
+    def done(self, seconds: Mapping[str, float]) -> None:
+        self.heard.append(("done", sorted(seconds)))
+
+
+def test_a_replay_says_each_phase_and_what_works_in_it() -> None:
+    """Guards issue 10: `stormproof eval` was silent for minutes."""
+    data = clusters()
+    progress = Recorded()
+    replay(data, [make_baseline("popular"), make_baseline("itemknn")], progress)
+    phases = [value for kind, value in progress.heard if kind == "phase"]
+    cut = math.floor(0.8 * len(data))
+    assert phases[0] == ("training", cut)
+    assert [name for name, _ in phases[1:]] == [f"test part {k}/10" for k in range(1, 11)]
+    assert sum(events for _, events in phases) == len(data)
+    # Every phase closes with each model's seconds; the events counted add up.
+    assert [v for k, v in progress.heard if k == "done"] == [["itemknn", "popular"]] * 11
+    assert sum(int(str(v)) for k, v in progress.heard if k == "advance") == len(data)
+    working = [v for k, v in progress.heard if k == "working"]
+    assert working[:3] == ["refreshing popular", "refreshing itemknn", "ranking"]
+    assert working.count("refreshing itemknn") == 10  # on the prefix, then before each tenth

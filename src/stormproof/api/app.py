@@ -28,6 +28,7 @@ from stormproof.api.routers import (
     follows,
     health,
     history,
+    home,
     interactions,
     messages,
     metrics,
@@ -157,6 +158,7 @@ def create_app(
     app.add_exception_handler(UnicodeEncodeError, _on_unencodable_text)
     app.add_exception_handler(Exception, _on_anything_else)
     for module in (
+        home,
         accounts,
         sessions,
         videos,

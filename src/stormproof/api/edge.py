@@ -34,7 +34,7 @@ from stormproof.region import Region
 __all__ = ["ALWAYS", "SECURITY_HEADERS", "BodyTooLarge", "Edge"]
 
 #: answered even while the region catches up
-ALWAYS = frozenset({"/v1/health", "/v1/digest", "/metrics", "/openapi.json", "/docs"})
+ALWAYS = frozenset({"/", "/v1/health", "/v1/digest", "/metrics", "/openapi.json", "/docs"})
 
 #: on every answer: no MIME sniffing, never framed, no referrer leaks
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [

@@ -24,11 +24,11 @@ from __future__ import annotations
 import csv
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +40,8 @@ __all__ = [
     "MODELS",
     "Dataset",
     "Metrics",
+    "NoProgress",
+    "ReplayProgress",
     "load_csv",
     "load_movielens",
     "make_model",
@@ -155,20 +157,64 @@ class Metrics:
         }
 
 
+class ReplayProgress(Protocol):
+    """What a replay tells whoever watches it (``stormproof eval`` draws it).
+
+    Phases come in order — ``loading``, ``training`` (the prefix), then
+    ``test part 1/10`` … ``test part 10/10`` — each opened by :meth:`phase`
+    and closed by :meth:`done`; in between, :meth:`working` says what runs
+    now (a model refreshing, or ranking) and :meth:`advance` counts events.
+    """
+
+    def phase(self, name: str, events: int) -> None:
+        """A phase starts, with ``events`` events to go through."""
+
+    def working(self, what: str) -> None:
+        """What the replay does now, within the phase."""
+
+    def advance(self, events: int) -> None:
+        """``events`` more events of the phase are done."""
+
+    def done(self, seconds: Mapping[str, float]) -> None:
+        """The phase ended; ``seconds`` is what each model spent in it."""
+
+
+class NoProgress:
+    """A :class:`ReplayProgress` that tells no one (tests, benchmarks)."""
+
+    def phase(self, name: str, events: int) -> None:
+        pass
+
+    def working(self, what: str) -> None:
+        pass
+
+    def advance(self, events: int) -> None:
+        pass
+
+    def done(self, seconds: Mapping[str, float]) -> None:
+        pass
+
+
+#: events a replay goes through between two calls of ``ReplayProgress.advance``
+_ADVANCE_EVERY = 256
+
+
 def replay(
-    dataset: Dataset, models: Sequence[Recommender]
+    dataset: Dataset, models: Sequence[Recommender], progress: ReplayProgress | None = None
 ) -> tuple[dict[str, Metrics], dict[str, float]]:
     """Run the protocol; return each model's metrics and seconds spent in it."""
+    said = progress or NoProgress()
     n = len(dataset)
     cut = math.floor(TRAIN_SHARE * n)
     test = n - cut
-    refresh_at = {cut + (j * test) // REFRESHES for j in range(1, REFRESHES)}
+    parts = [cut + (j * test) // REFRESHES for j in range(REFRESHES + 1)]
+    refresh_at = set(parts[1:-1])
     history = History(dataset.n_users, dataset.n_items)
     metrics = {m.name: Metrics(dataset.n_items) for m in models}
     seconds = dict.fromkeys(metrics, 0.0)
     users, items, times = dataset.users.tolist(), dataset.items.tolist(), dataset.times.tolist()
-    for u, i, at in zip(users[:cut], items[:cut], times[:cut], strict=True):
-        history.add(u, i)
+
+    def observe(u: int, i: int, at: int) -> None:
         for model in models:
             start = time.perf_counter()
             model.observe(u, i, at)
@@ -176,12 +222,30 @@ def replay(
 
     def refresh() -> None:
         for model in models:
+            said.working(f"refreshing {model.name}")
             start = time.perf_counter()
             model.refresh(history)
             seconds[model.name] += time.perf_counter() - start
+        said.working("ranking")
 
-    refresh()
-    for t in range(cut, n):
+    def phase(
+        name: str, events: range, step: Callable[[int], None], first: Callable[[], None]
+    ) -> None:
+        before = dict(seconds)
+        said.phase(name, len(events))
+        first()
+        for t in events:
+            step(t)
+            if (t - events.start + 1) % _ADVANCE_EVERY == 0:
+                said.advance(_ADVANCE_EVERY)
+        said.advance(len(events) % _ADVANCE_EVERY)
+        said.done({name: seconds[name] - before[name] for name in seconds})
+
+    def train(t: int) -> None:
+        history.add(users[t], items[t])
+        observe(users[t], items[t], times[t])
+
+    def score(t: int) -> None:
         if t in refresh_at:
             refresh()
         u, i, at = users[t], items[t], times[t]
@@ -193,10 +257,13 @@ def replay(
                 seconds[model.name] += time.perf_counter() - start
                 metrics[model.name].add(recommended, i)
         history.add(u, i)
-        for model in models:
-            start = time.perf_counter()
-            model.observe(u, i, at)
-            seconds[model.name] += time.perf_counter() - start
+        observe(u, i, at)
+
+    phase("training", range(cut), train, lambda: None)
+    for k in range(REFRESHES):
+        events = range(parts[k], parts[k + 1])
+        # Every model is refreshed on the prefix before the first test event.
+        phase(f"test part {k + 1}/{REFRESHES}", events, score, refresh if k == 0 else lambda: None)
     return metrics, seconds
 
 
@@ -219,14 +286,19 @@ def run(
     time_col: str = "timestamp",
     sep: str = ",",
     models: Sequence[str] = MODELS,
+    progress: ReplayProgress | None = None,
 ) -> dict[str, Any]:
-    """Load ``path``, replay it through ``models`` (names in ``MODELS``), return the figures."""
+    """Load ``path``, replay it through ``models`` (names in ``MODELS``), return
+    the figures; ``progress`` hears how it goes."""
+    said = progress or NoProgress()
+    recommenders = [make_model(name) for name in models]
+    said.phase("loading", 0)
     if format == "movielens":
         dataset = load_movielens(path)
     else:
         dataset = load_csv(path, user_col=user_col, item_col=item_col, time_col=time_col, sep=sep)
-    recommenders = [make_model(name) for name in models]
-    metrics, seconds = replay(dataset, recommenders)
+    said.done({})
+    metrics, seconds = replay(dataset, recommenders, said)
     first = next(iter(metrics.values()), None)
     return {
         "dataset": dataset.name,
