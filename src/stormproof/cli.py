@@ -197,8 +197,17 @@ def reports(
 
 @app.command("eval")
 def eval_(
-    dataset: Annotated[Path, typer.Option(help="Interactions file.", exists=True, dir_okay=False)],
-    out: Annotated[Path, typer.Option("--json", help="Where to write the figures as JSON.")],
+    dataset: Annotated[
+        Path | None, typer.Option(help="Interactions file.", exists=True, dir_okay=False)
+    ] = None,
+    synthetic: Annotated[
+        bool,
+        typer.Option(help="A small generated data set instead (nothing to download)."),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Also write the figures as JSON to this file."),
+    ] = None,
     format: Annotated[str, typer.Option(help="movielens (u.data) or csv.")] = "movielens",
     user_col: Annotated[str, typer.Option(help="CSV user column.")] = "user",
     item_col: Annotated[str, typer.Option(help="CSV item column.")] = "item",
@@ -208,25 +217,34 @@ def eval_(
         str, typer.Option(help="Comma-separated models.")
     ] = "stormproof,popular,itemknn,recent_itemknn,als,als_foldin",
 ) -> None:
-    """Replay a dataset in time order through the recommenders and report Recall/NDCG."""
-    from stormproof.recommend.evaluate import run
+    """Replay a dataset in time order through the recommenders and report Recall/NDCG.
 
+    Prints a table; writes a file only where --json says."""
+    from stormproof.recommend.evaluate import evaluate, run
+    from stormproof.recommend.synthetic import synthetic as synthetic_dataset
+
+    if (dataset is None) == (not synthetic):
+        raise typer.BadParameter("give --dataset FILE or --synthetic", param_hint="--dataset")
     if format not in ("movielens", "csv"):
         raise typer.BadParameter("movielens or csv", param_hint="--format")
     try:
-        result = run(
-            dataset,
-            format="csv" if format == "csv" else "movielens",
-            user_col=user_col,
-            item_col=item_col,
-            time_col=time_col,
-            sep=sep,
-            models=models.split(","),
-        )
+        if dataset is None:
+            result = evaluate(synthetic_dataset(), models.split(","))
+        else:
+            result = run(
+                dataset,
+                format="csv" if format == "csv" else "movielens",
+                user_col=user_col,
+                item_col=item_col,
+                time_col=time_col,
+                sep=sep,
+                models=models.split(","),
+            )
     except ValueError as e:
         console.print(f"[red]{e}")
         raise typer.Exit(2) from None
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    if out is not None:
+        out.write_text(json.dumps(result, indent=2) + "\n")
     table = Table("model", "recall@10", "recall@20", "ndcg@10", "ndcg@20", "coverage")
     for name, figures in result["models"].items():
         table.add_row(name, *(f"{v:.4f}" for v in figures.values()))

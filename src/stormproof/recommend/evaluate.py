@@ -40,6 +40,7 @@ __all__ = [
     "MODELS",
     "Dataset",
     "Metrics",
+    "evaluate",
     "load_csv",
     "load_movielens",
     "make_model",
@@ -225,6 +226,11 @@ def run(
         dataset = load_movielens(path)
     else:
         dataset = load_csv(path, user_col=user_col, item_col=item_col, time_col=time_col, sep=sep)
+    return evaluate(dataset, models)
+
+
+def evaluate(dataset: Dataset, models: Sequence[str] = MODELS) -> dict[str, Any]:
+    """Replay ``dataset`` through ``models`` (names in ``MODELS``), return the figures."""
     recommenders = [make_model(name) for name in models]
     metrics, seconds = replay(dataset, recommenders)
     first = next(iter(metrics.values()), None)
