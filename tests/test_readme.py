@@ -223,24 +223,37 @@ def _free(port: int) -> bool:
         return True
 
 
+def _holder() -> subprocess.Popen[str] | None:
+    """A process in a new network namespace with its loopback up, or None
+    where namespaces cannot be made. It waits on its stdin, so it ends when
+    the test closes that — or dies."""
+    if not (shutil.which("unshare") and shutil.which("nsenter") and shutil.which("ip")):
+        return None
+    holder = subprocess.Popen(
+        ["unshare", "--user", "--map-root-user", "--net", "sh", "-c",
+         "ip link set lo up && echo up && exec cat"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert holder.stdin is not None and holder.stdout is not None
+    if holder.stdout.readline().strip() == "up":
+        return holder
+    _end(holder)
+    return None
+
+
+def _end(holder: subprocess.Popen[str]) -> None:
+    assert holder.stdin is not None and holder.stdout is not None
+    holder.stdin.close()
+    holder.wait(timeout=10)
+    holder.stdout.close()
+
+
 @pytest.fixture(scope="module")
 def prefix() -> Iterator[list[str]]:
     """What to put before a command to run it on a loopback of its own."""
     if shutil.which("curl") is None:
         pytest.skip("the README's tour needs curl")
-    holder: subprocess.Popen[str] | None = None
-    if shutil.which("unshare") and shutil.which("nsenter") and shutil.which("ip"):
-        holder = subprocess.Popen(
-            ["unshare", "--user", "--map-root-user", "--net", "sh", "-c",
-             "ip link set lo up && echo up && exec sleep infinity"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        assert holder.stdout is not None
-        if holder.stdout.readline().strip() != "up":
-            holder.kill()
-            holder.wait()
-            holder.stdout.close()
-            holder = None
+    holder = _holder()
     if holder is None:
         busy = [port for port in PORTS if not _free(port)]
         if busy:
@@ -250,9 +263,7 @@ def prefix() -> Iterator[list[str]]:
     try:
         yield ["nsenter", f"--target={holder.pid}", "--user", "--net", "--preserve-credentials"]
     finally:
-        holder.kill()
-        holder.wait()
-        holder.stdout.close()
+        _end(holder)
 
 
 def clone_like(folder: Path) -> Path:
