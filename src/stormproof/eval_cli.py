@@ -86,7 +86,13 @@ class RichProgress:
 
 
 def eval_(
-    dataset: Annotated[Path, typer.Option(help="Interactions file.", exists=True, dir_okay=False)],
+    dataset: Annotated[
+        Path | None, typer.Option(help="Interactions file.", exists=True, dir_okay=False)
+    ] = None,
+    synthetic: Annotated[
+        bool,
+        typer.Option(help="A small generated data set instead (nothing to download)."),
+    ] = False,
     out: Annotated[
         Path | None,
         typer.Option("--json", help="Also write the figures as JSON to this file."),
@@ -100,23 +106,30 @@ def eval_(
         str, typer.Option(help="Comma-separated models.")
     ] = "stormproof,popular,itemknn,recent_itemknn,als,als_foldin",
 ) -> None:
-    """Replay a dataset in time order through the recommenders and report Recall/NDCG."""
-    from stormproof.recommend.evaluate import run
+    """Replay a dataset (--dataset FILE, or --synthetic) in time order through
+    the recommenders and report Recall/NDCG."""
+    from stormproof.recommend.evaluate import evaluate, run
+    from stormproof.recommend.synthetic import synthetic as synthetic_dataset
 
+    if (dataset is None) == (not synthetic):
+        raise typer.BadParameter("give --dataset FILE or --synthetic", param_hint="--dataset")
     if format not in ("movielens", "csv"):
         raise typer.BadParameter("movielens or csv", param_hint="--format")
     try:
         with RichProgress(console) as progress:
-            result = run(
-                dataset,
-                format="csv" if format == "csv" else "movielens",
-                user_col=user_col,
-                item_col=item_col,
-                time_col=time_col,
-                sep=sep,
-                models=models.split(","),
-                progress=progress,
-            )
+            if dataset is None:
+                result = evaluate(synthetic_dataset(), models.split(","), progress)
+            else:
+                result = run(
+                    dataset,
+                    format="csv" if format == "csv" else "movielens",
+                    user_col=user_col,
+                    item_col=item_col,
+                    time_col=time_col,
+                    sep=sep,
+                    models=models.split(","),
+                    progress=progress,
+                )
     except ValueError as e:
         console.print(f"[red]{e}")
         raise typer.Exit(2) from None

@@ -42,6 +42,7 @@ __all__ = [
     "Metrics",
     "NoProgress",
     "ReplayProgress",
+    "evaluate",
     "load_csv",
     "load_movielens",
     "make_model",
@@ -298,7 +299,18 @@ def run(
     else:
         dataset = load_csv(path, user_col=user_col, item_col=item_col, time_col=time_col, sep=sep)
     said.done({})
-    metrics, seconds = replay(dataset, recommenders, said)
+    return evaluate(dataset, recommenders, said)
+
+
+def evaluate(
+    dataset: Dataset,
+    models: Sequence[str] | Sequence[Recommender] = MODELS,
+    progress: ReplayProgress | None = None,
+) -> dict[str, Any]:
+    """Replay ``dataset`` through ``models`` (names in ``MODELS``, or models
+    made already), return the figures; ``progress`` hears how it goes."""
+    recommenders = [make_model(m) if isinstance(m, str) else m for m in models]
+    metrics, seconds = replay(dataset, recommenders, progress or NoProgress())
     first = next(iter(metrics.values()), None)
     return {
         "dataset": dataset.name,
