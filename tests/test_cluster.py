@@ -103,6 +103,28 @@ async def test_a_frozen_region_loses_nothing(cluster: LocalCluster, video: bytes
     await _assert_consistent(cluster, workload)
 
 
+#: what asyncio logs for a future or task that a region dropped half-handled
+_DROPPED_FUTURES = ("exception was never retrieved", "Task was destroyed but it is pending")
+
+
+async def test_a_frozen_peer_leaves_no_dropped_futures_in_the_healthy_regions(
+    cluster: LocalCluster, video: bytes
+) -> None:
+    # Guards issue 10: while a peer was frozen and writes flowed, a healthy
+    # region's log poll, cut short by its own appends, was cancelled and never
+    # awaited, and api.log filled with "_GatheringFuture exception was never
+    # retrieved ... CancelledError" tracebacks.
+    healthy = ["us-east", "us-central"]
+    logs = {name: cluster.region_dir(name) / "api.log" for name in healthy}
+    offsets = {name: path.stat().st_size for name, path in logs.items()}
+    await _under_load(cluster, video, "freeze", "us-west")
+    for name, path in logs.items():
+        with path.open(errors="replace") as f:
+            f.seek(offsets[name])
+            dropped = [line for line in f if any(s in line for s in _DROPPED_FUTURES)]
+        assert not dropped, f"{name}'s api.log: {dropped[:3]}"
+
+
 async def test_all_regions_killed_at_once_keep_every_acknowledged_write(
     cluster: LocalCluster, video: bytes
 ) -> None:
