@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
+from stormproof.cluster import LocalCluster
 from stormproof.testing import free_base_port
 
 
@@ -17,6 +22,7 @@ def cluster(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=180,
         check=False,
+        env={**os.environ, "COLUMNS": "80"},  # a terminal's width, as rich sees it
     )
 
 
@@ -26,6 +32,8 @@ def test_up_kill_restore_digest_down(tmp_path: Path) -> None:
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert "us-east" in up.stdout and "us-west" in up.stdout
+        for name in ("us-east", "us-central", "us-west"):
+            assert f"{name}: ready" in up.stdout, up.stdout
 
         status = json.loads(cluster("status", "--data", data, "--json").stdout)
         assert [r["up"] for r in status] == [True, True, True]
@@ -33,12 +41,15 @@ def test_up_kill_restore_digest_down(tmp_path: Path) -> None:
         assert cluster("kill", "us-east", "--data", data).returncode == 0
         status = json.loads(cluster("status", "--data", data, "--json").stdout)
         assert [r["up"] for r in status] == [False, True, True]
+        assert [r["state"] for r in status] == ["down", "up", "up"]
         assert status[0]["processes"] == {}
 
         restored = cluster("restore", "us-east", "--data", data, "--wipe")
         assert restored.returncode == 0, restored.stdout + restored.stderr
+        assert "us-east: starting" in restored.stdout and "us-east: ready" in restored.stdout
         status = json.loads(cluster("status", "--data", data, "--json").stdout)
         assert all(r["up"] and r["ready"] for r in status)
+        assert [r["state"] for r in status] == ["up", "up", "up"]
 
         digest = json.loads(cluster("digest", "--data", data, "--json").stdout)
         assert digest["position"] is not None
@@ -50,3 +61,53 @@ def test_up_kill_restore_digest_down(tmp_path: Path) -> None:
         assert cluster("down", "--data", data).returncode == 0
     status = json.loads(cluster("status", "--data", data, "--json").stdout)
     assert not any(r["up"] for r in status)
+
+
+def test_status_wraps_addresses_in_80_columns_and_digest_names_what_it_left_out(
+    tmp_path: Path,
+) -> None:
+    # Guards issue 10: after `freeze` (the README's order) `cluster digest` took
+    # 33 s, silently left the frozen region out, printed `position: null` and
+    # exited 0; `cluster status` showed a frozen region as dead and cut URLs
+    # in an 80-column terminal; and diverged regions still exited 0.
+    data = tmp_path / "cluster"
+    up = cluster("up", "--data", str(data), "--base-port", str(free_base_port()))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        local = LocalCluster.load(data)
+        with httpx.Client(timeout=30) as http:
+            account = {"username": "firsthour", "password": "a long password"}
+            assert http.post(local.urls[0] + "/v1/accounts", json=account).status_code == 201
+
+        table = cluster("status", "--data", str(data)).stdout
+        assert "…" not in table and all(url in table for url in local.urls), table
+
+        assert cluster("freeze", "us-central", "--data", str(data)).returncode == 0
+        status = json.loads(cluster("status", "--data", str(data), "--json").stdout)
+        assert [r["state"] for r in status] == ["up", "frozen", "up"]
+        assert "frozen" in cluster("status", "--data", str(data)).stdout
+
+        taken = cluster("digest", "--data", str(data), "--json")
+        assert taken.returncode == 0, taken.stdout + taken.stderr
+        digest = json.loads(taken.stdout)
+        assert set(digest) == {"position", "agree", "regions", "left_out"}
+        assert digest["agree"] is True and digest["position"] is not None
+        assert sorted(digest["regions"]) == ["us-east", "us-west"]
+        assert digest["left_out"] == {"us-central": "frozen"}
+        shown = cluster("digest", "--data", str(data))
+        assert "us-central left out: frozen" in shown.stdout, shown.stdout
+
+        assert cluster("thaw", "us-central", "--data", str(data)).returncode == 0
+        local.wait_ready("us-central")
+        views = local.region_dir("us-west") / "region" / "views.sqlite"
+        with sqlite3.connect(views, timeout=10) as db:  # a region that diverged
+            db.execute("UPDATE accounts SET username = 'tampered'")
+        diverged = cluster("digest", "--data", str(data))
+        assert diverged.returncode == 1, diverged.stdout + diverged.stderr
+        assert "DIFFER" in diverged.stdout
+
+        assert cluster("kill", "us-west", "--data", str(data)).returncode == 0
+        status = json.loads(cluster("status", "--data", str(data), "--json").stdout)
+        assert [r["state"] for r in status] == ["up", "up", "down"]
+    finally:
+        assert cluster("down", "--data", str(data)).returncode == 0

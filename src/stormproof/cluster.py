@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,11 @@ _LOOPBACK_LIMITS = {
     "STORMPROOF_LOGINS_PER_ADDRESS": "1000000",
 }
 
-__all__ = ["REGION_NAMES", "LocalCluster", "RegionSpec"]
+__all__ = ["REGION_NAMES", "LocalCluster", "Progress", "RegionSpec", "catch_up_percent"]
+
+#: told a region's name and where it stands ("starting", "catching up 40 %",
+#: "ready") each time that changes, while `up` or `restore` waits for it
+Progress = Callable[[str, str], None]
 
 REGION_NAMES = ("us-east", "us-central", "us-west", "eu-west", "ap-south")
 DEFAULT_BASE_PORT = 8100
@@ -55,13 +60,31 @@ class RegionSpec:
         return f"http://127.0.0.1:{self.api_port}"
 
 
+def _process_state(pid: int) -> str | None:
+    """The one-letter state of ``/proc/<pid>/stat`` (None: no such process)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def _alive(pid: int) -> bool:
     """True for a running (or stopped) process, false for a dead or zombie one."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+    return _process_state(pid) not in (None, "Z", "X")
+
+
+def _stopped(pid: int) -> bool:
+    """SIGSTOPped (``T``) or held by a tracer (``t``): it exists, it never answers."""
+    return _process_state(pid) in ("T", "t")
+
+
+def catch_up_percent(health: dict[str, Any]) -> int:
+    """How far a region's views are through the log, from its operator health
+    details: the views' position summed over partitions, over the log's."""
+    total = sum(health.get("log") or [])
+    views = health.get("views") or {}
+    done = sum(next(iter(views.values()))["position"]) if views else 0
+    return 100 if total <= 0 else min(100, int(100 * done / total))
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -188,7 +211,7 @@ class LocalCluster:
             )
         self._record(name, "api", proc)
 
-    def up(self, timeout: float = 90.0) -> None:
+    def up(self, timeout: float = 90.0, progress: Progress | None = None) -> None:
         """Start every region and wait until each serves and is ready."""
         for name in self.names:
             if "nats" not in self.pids(name):
@@ -198,22 +221,38 @@ class LocalCluster:
             if "api" not in self.pids(name):
                 self._start_api(name)
         for name in self.names:
-            self.wait_ready(name, timeout)
+            self.wait_ready(name, timeout, progress)
 
-    def wait_ready(self, name: str, timeout: float = 90.0) -> dict[str, Any]:
-        """Wait until a region's API answers its health check with ``ready``."""
+    def wait_ready(
+        self, name: str, timeout: float = 90.0, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """Wait until a region's API answers its health check with ``ready``;
+        with ``progress``, ask for the operator's details to say how far it is."""
         deadline = time.monotonic() + timeout
-        url = self.spec(name).url + "/v1/health"
+        headers = self.operator if progress else {}
+        told = ""
         while True:
             if "api" not in self.pids(name):
                 raise RuntimeError(f"{name}'s API died: see {self.region_dir(name) / 'api.log'}")
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                health: dict[str, Any] = httpx.get(url, timeout=1).json()
-                if health.get("ready"):
-                    return health
+            health = self._health(name, headers)
+            stage = _stage(health)
+            if progress and stage != told:
+                progress(name, told := stage)
+            if health and health.get("ready"):
+                return health
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{name} not ready after {timeout} s")
             time.sleep(0.1)
+
+    def _health(
+        self, name: str, headers: dict[str, str], timeout: float = 1.0
+    ) -> dict[str, Any] | None:
+        """The region's health answer, or None if its API does not answer."""
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            answer = httpx.get(self.spec(name).url + "/v1/health", headers=headers, timeout=timeout)
+            health: dict[str, Any] = answer.json()
+            return health
+        return None
 
     def _signal(self, name: str, sig: signal.Signals) -> list[int]:
         pids = list(self.pids(name).values())
@@ -249,7 +288,14 @@ class LocalCluster:
     def thaw(self, name: str) -> None:
         self._signal(self.spec(name).name, signal.SIGCONT)
 
-    def restore(self, name: str, *, wipe: bool = False, timeout: float = 120.0) -> None:
+    def restore(
+        self,
+        name: str,
+        *,
+        wipe: bool = False,
+        timeout: float = 120.0,
+        progress: Progress | None = None,
+    ) -> None:
         """Power returns; with ``wipe`` the region's disks are gone and it
         rebuilds everything from the surviving regions."""
         self.kill(name)
@@ -257,7 +303,7 @@ class LocalCluster:
             shutil.rmtree(self.region_dir(name), ignore_errors=True)
         self._start_nats(name)
         self._start_api(name)
-        self.wait_ready(name, timeout)
+        self.wait_ready(name, timeout, progress)
 
     def down(self) -> None:
         """Stop every region: SIGCONT (frozen ones too), SIGTERM, then SIGKILL."""
@@ -282,41 +328,109 @@ class LocalCluster:
         """Headers of an operator of every region (they share one secret)."""
         return operator_headers(load_secret(self.folder / "secret"))
 
-    def status(self) -> list[dict[str, Any]]:
-        """Each region: address, processes, and what its health check says."""
-        rows = []
-        for spec in self.regions.values():
-            row: dict[str, Any] = {
-                "region": spec.name,
-                "api": spec.url,
-                "nats": spec.nats.url,
-                "processes": self.pids(spec.name),
-                "up": False,
-            }
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                health = httpx.get(spec.url + "/v1/health", headers=self.operator, timeout=1).json()
-                row.update(
-                    up=True,
-                    ready=health["ready"],
-                    log=health["log"],
-                    lag=max(v["lag"] for v in health["views"].values()),
-                )
-            rows.append(row)
-        return rows
+    def frozen(self, name: str) -> bool:
+        """Whether the region's processes exist but are stopped (a gray failure)."""
+        return any(_stopped(pid) for pid in self.pids(name).values())
 
-    def digests(self, timeout: float = 30.0) -> dict[str, Any]:
-        """Every live region's per-view digests, taken once they all stand at
-        the same position (so the figures are comparable)."""
+    def status(self) -> list[dict[str, Any]]:
+        """Each region: address, processes, state, and what its health check says."""
+        return [self._status(name) for name in self.names]
+
+    def _status(self, name: str) -> dict[str, Any]:
+        """``state`` is ``down`` (no API process), ``frozen`` (processes stopped),
+        ``starting`` (running, the API does not answer yet), ``catching up``
+        (answers, not ready: ``progress`` says how far, in %) or ``up``. A
+        frozen region is not asked anything: it would only time out."""
+        spec = self.spec(name)
+        processes = self.pids(name)
+        row: dict[str, Any] = {
+            "region": name,
+            "api": spec.url,
+            "nats": spec.nats.url,
+            "processes": processes,
+            "up": False,
+            "state": "starting",
+        }
+        if "api" not in processes:  # no process, or only a log server: nothing serves
+            row["state"] = "down"
+        elif self.frozen(name):
+            row["state"] = "frozen"
+        health = self._health(name, self.operator) if row["state"] == "starting" else None
+        if health is not None and "views" in health:
+            row.update(
+                up=True,
+                state="up" if health["ready"] else "catching up",
+                ready=health["ready"],
+                log=health["log"],
+                lag=max((v["lag"] for v in health["views"].values()), default=0),
+                progress=catch_up_percent(health),
+            )
+        return row
+
+    def left_out(self) -> dict[str, str]:
+        """The regions a comparison cannot include now, and why."""
+        states = {row["region"]: row for row in self.status()}
+        return {
+            name: "not ready (catching up)" if row["state"] == "catching up" else row["state"]
+            for name, row in states.items()
+            if row["state"] != "up"
+        }
+
+    def _digest(self, name: str) -> dict[str, Any] | None:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            url = self.spec(name).url + "/v1/digest"
+            answer = httpx.get(url, headers=self.operator, timeout=5)
+            taken: dict[str, Any] = answer.raise_for_status().json()
+            return taken
+        return None
+
+    def digests(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The live regions' per-view digests, taken once they all stand at the
+        same position, so that the figures are comparable.
+
+        Frozen, dead, starting and catching-up regions are left out, with the
+        reason, in ``left_out``: waiting for them would only wait out the
+        timeout. ``agree`` is true or false once the live regions stood at one
+        position, None (with ``position`` None) if they never did in
+        ``timeout`` seconds — writes flowing, or a region stuck behind.
+        """
         deadline = time.monotonic() + timeout
         while True:
+            left_out = self.left_out()
             taken: dict[str, Any] = {}
-            for spec in self.regions.values():
-                with contextlib.suppress(httpx.HTTPError, ValueError):
-                    answer = httpx.get(spec.url + "/v1/digest", headers=self.operator, timeout=5)
-                    taken[spec.name] = answer.raise_for_status().json()
+            for name in self.names:
+                if name not in left_out:
+                    digest = self._digest(name)
+                    if digest is None:
+                        left_out[name] = "not answering"
+                    else:
+                        taken[name] = digest
             positions = {tuple(d["position"]) for d in taken.values()}
             if taken and len(positions) == 1:
-                return {"position": list(positions.pop()), "regions": taken}
+                views = {json.dumps(d["views"], sort_keys=True) for d in taken.values()}
+                agree, position = len(views) == 1, list(positions.pop())
+                return _digests(position, agree, taken, left_out)
             if time.monotonic() > deadline:
-                return {"position": None, "regions": taken}
+                return _digests(None, None, taken, left_out)
             time.sleep(0.2)
+
+
+def _digests(
+    position: list[int] | None,
+    agree: bool | None,
+    regions: dict[str, Any],
+    left_out: dict[str, str],
+) -> dict[str, Any]:
+    """The one shape of :meth:`LocalCluster.digests`' answer."""
+    return {"position": position, "agree": agree, "regions": regions, "left_out": left_out}
+
+
+def _stage(health: dict[str, Any] | None) -> str:
+    """Where a region stands for a person watching it start."""
+    if health is None:
+        return "starting"
+    if health.get("ready"):
+        return "ready"
+    if "log" in health and health["log"] is not None:
+        return f"catching up {catch_up_percent(health)} %"
+    return "catching up"

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from stormproof.cluster import LocalCluster
 
@@ -22,6 +22,42 @@ console = Console()
 DataOption = Annotated[Path, typer.Option("--data", help="The cluster's state folder.")]
 RegionArg = Annotated[str, typer.Argument(help="A region name, e.g. us-east.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+#: `cluster digest`'s exit codes besides 0 (2 is a usage error, as everywhere)
+DIGESTS_DIFFER = 1
+NO_COMMON_POSITION = 3
+
+#: how each region state reads in a status table
+_STATES = {
+    "up": "[green]up",
+    "frozen": "[magenta]frozen",
+    "down": "[red]down",
+    "starting": "[yellow]starting",
+}
+
+
+def _table(*headers: str) -> Table:
+    """A table whose cells wrap, never cut, in a narrow terminal: an address
+    cut to ``http://127.0.0.1:8…`` is useless. The first column (a name) and
+    the second (an address, kept whole) do not wrap; the others fold."""
+    first, second, *rest = headers
+    return Table(
+        Column(first, no_wrap=True),
+        Column(second, no_wrap=True, min_width=len("http://127.0.0.1:65535")),
+        *(Column(h, overflow="fold") for h in rest),
+    )
+
+
+def _print_progress(region: str, stage: str) -> None:
+    console.print(f"{region}: {stage}")
+
+
+def _state(row: dict[str, Any]) -> str:
+    """``catching up 40 % (lag 1234)`` for a region catching up; else its state."""
+    state: str = row["state"]
+    if state == "catching up":
+        return f"[yellow]catching up {row['progress']} % (lag {row['lag']})"
+    return _STATES.get(state, state)
 
 
 def _load(data: Path) -> LocalCluster:
@@ -50,27 +86,26 @@ def up(
 ) -> None:
     """Start every region (NATS server, API, views) and print their addresses."""
     cluster = LocalCluster.create(data, regions, base_port)
-    cluster.up()
+    cluster.up(progress=_print_progress)
     for spec in cluster.regions.values():
         console.print(f"{spec.name:<12} {spec.url}")
 
 
 @app.command()
 def status(data: DataOption, as_json: JsonOption = False) -> None:
-    """Each region: address, up or down, log sequence per partition, view lag."""
+    """Each region: address, state (up, catching up and how far, starting,
+    frozen, down), log sequence per partition, processes."""
     rows = _load(data).status()
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("region", "api", "up", "ready", "log", "lag", "processes")
+    table = _table("region", "api", "state", "log", "processes")
     for row in rows:
         table.add_row(
             row["region"],
             row["api"],
-            "yes" if row["up"] else "[red]no",
-            str(row.get("ready", "")),
+            _state(row),
             str(row.get("log", "")),
-            str(row.get("lag", "")),
             ", ".join(f"{k}={v}" for k, v in row["processes"].items()),
         )
     console.print(table)
@@ -110,23 +145,48 @@ def restore(
 ) -> None:
     """Power returns to a region; it catches up by itself and reports ready."""
     cluster = _load(data)
-    cluster.restore(_region(cluster, region), wipe=wipe)
+    cluster.restore(_region(cluster, region), wipe=wipe, progress=_print_progress)
     console.print(f"{region}: restored{' from nothing' if wipe else ''} and ready")
 
 
 @app.command()
-def digest(data: DataOption, as_json: JsonOption = False) -> None:
-    """Each region's per-view digests at one common log position."""
-    taken: dict[str, Any] = _load(data).digests()
+def digest(
+    data: DataOption,
+    as_json: JsonOption = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the live regions to reach one position.")
+    ] = 5.0,
+) -> None:
+    """The live regions' per-view digests at one common log position.
+
+    Frozen, dead and catching-up regions are left out and named. Exits 1 when
+    the live regions differ at one position, 3 when they never stood at one
+    position within the timeout (writes flowing, or a region stuck)."""
+    taken: dict[str, Any] = _load(data).digests(timeout)
     if as_json:
         print(json.dumps(taken, indent=2, sort_keys=True))
-        return
-    console.print(f"position {taken['position']}")
+    else:
+        _print_digests(taken)
+    if taken["agree"] is None:
+        raise typer.Exit(NO_COMMON_POSITION)
+    if not taken["agree"]:
+        raise typer.Exit(DIGESTS_DIFFER)
+
+
+def _print_digests(taken: dict[str, Any]) -> None:
     regions = taken["regions"]
-    names = sorted(next(iter(regions.values()))["views"]) if regions else []
-    table = Table("view", *regions)
-    for view in names:
-        table.add_row(view, *(d["views"][view][:16] for d in regions.values()))
+    for name, why in taken["left_out"].items():
+        console.print(f"[yellow]{name} left out: {why}")
+    if taken["agree"] is None:
+        positions = ", ".join(f"{n} at {d['position']}" for n, d in regions.items())
+        console.print(f"[red]the live regions never stood at one position: {positions or 'none'}")
+        return
+    verdict = "[green]they agree" if taken["agree"] else "[red]they DIFFER"
+    console.print(f"{', '.join(regions)} at position {taken['position']}: {verdict}")
+    table = Table("view", *(Column(name, overflow="fold") for name in regions))
+    views = sorted(next(iter(regions.values()))["views"])
+    for view in views:
+        table.add_row(view, *(d["views"].get(view, "")[:16] for d in regions.values()))
     console.print(table)
 
 

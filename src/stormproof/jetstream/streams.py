@@ -189,10 +189,12 @@ async def _hedged(attempt: Callable[[int], Awaitable[T]]) -> T:
     independently, so one reaches a live replica almost at once.
     """
     pending: set[asyncio.Future[T]] = set()
+    sent: list[asyncio.Future[T]] = []
     error: BaseException | None = None
     try:
         for n in range(_HEDGES):
-            pending.add(asyncio.ensure_future(attempt(n)))
+            sent.append(asyncio.ensure_future(attempt(n)))
+            pending.add(sent[-1])
             last = n == _HEDGES - 1
             while pending:
                 done, pending = await asyncio.wait(
@@ -209,8 +211,17 @@ async def _hedged(attempt: Callable[[int], Awaitable[T]]) -> T:
         assert error is not None
         raise error
     finally:
-        for task in pending:
+        # Copies that failed beside the winner, or while being cancelled, end
+        # with an exception nobody looks at, and asyncio logs "Task exception
+        # was never retrieved" for each: take every copy's outcome.
+        for task in sent:
+            task.add_done_callback(_take_outcome)
             task.cancel()
+
+
+def _take_outcome(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def direct_get(

@@ -28,6 +28,7 @@ import contextlib
 import json
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -55,6 +56,28 @@ _STALE_READ_PATIENCE = 2.0
 _SETTLE = 0.02
 #: per partition, how many of its own appends a process keeps for reading back
 _OWN_KEEP = 10_000
+
+
+async def _stop(future: asyncio.Future[Any]) -> None:
+    """Cancel ``future``, wait until it has stopped, and take its outcome.
+
+    A cancelled :func:`asyncio.gather` does not end *cancelled*: it ends with
+    a ``CancelledError`` as its exception, and unless someone retrieves it,
+    asyncio logs "_GatheringFuture exception was never retrieved" with every
+    child's stack when the future is collected — once per poll cut short by
+    an own append, many a second while a frozen replica holds polls up. The
+    outcome is taken in a done callback so that it is taken even when the
+    caller is itself cancelled while it waits here.
+    """
+    future.add_done_callback(_take_outcome)
+    if not future.done():
+        future.cancel()
+        await asyncio.wait((future,))
+
+
+def _take_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class JetStreamLog:
@@ -323,7 +346,7 @@ class JetStreamLog:
                     return
             poll.result()
         finally:
-            poll.cancel()
+            await _stop(poll)
 
     async def wait(self, positions: Sequence[int], timeout: float) -> None:
         self._start()
