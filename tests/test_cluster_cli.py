@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -111,3 +112,30 @@ def test_status_wraps_addresses_in_80_columns_and_digest_names_what_it_left_out(
         assert [r["state"] for r in status] == ["up", "up", "down"]
     finally:
         assert cluster("down", "--data", str(data)).returncode == 0
+
+
+def test_up_with_demo_seeds_the_demo_community_once(tmp_path: Path) -> None:
+    # Issue 10: `cluster up --demo` shows the product as `serve` does; only
+    # the first region seeds (the demo's times come from its clock).
+    data = str(tmp_path / "cluster")
+    up = cluster("up", "--data", data, "--regions", "2", "--base-port", str(free_base_port()),
+                 "--demo")  # fmt: skip
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        layout = LocalCluster.load(Path(data))
+        with httpx.Client(timeout=30) as client:
+            for spec in layout.regions.values():  # every region serves the demo people
+                login = {"username": "alice", "password": "stormproof-demo"}
+                for _ in range(100):
+                    session = client.post(spec.url + "/v1/sessions", json=login)
+                    if session.status_code == 201:
+                        break
+                    time.sleep(0.1)  # the second region may still be applying the demo
+                assert session.status_code == 201, session.text
+            token = {"Authorization": f"Bearer {session.json()['token']}"}
+            page = client.get(spec.url + "/v1/feed/for-you?explain=1", headers=token).json()
+            assert any("collaborative" in i["explain"]["sources"] for i in page["items"])
+        digest = json.loads(cluster("digest", "--data", data, "--json").stdout)
+        assert len({json.dumps(d["views"]) for d in digest["regions"].values()}) == 1
+    finally:
+        assert cluster("down", "--data", data).returncode == 0

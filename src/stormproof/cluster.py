@@ -194,11 +194,11 @@ class LocalCluster:
         folder.mkdir(parents=True, exist_ok=True)
         self._record(name, "nats", start_server(self.spec(name).nats, folder / "nats.log"))
 
-    def _start_api(self, name: str) -> None:
+    def _start_api(self, name: str, *, demo: bool = False) -> None:
         folder = self.region_dir(name)
         command = [
             sys.executable, "-m", "stormproof.cli", "cluster", "region", name,
-            "--data", str(self.folder),
+            "--data", str(self.folder), *(["--demo"] if demo else []),
         ]  # fmt: skip
         with (folder / "api.log").open("ab") as out:
             proc = subprocess.Popen(
@@ -211,15 +211,19 @@ class LocalCluster:
             )
         self._record(name, "api", proc)
 
-    def up(self, timeout: float = 90.0, progress: Progress | None = None) -> None:
-        """Start every region and wait until each serves and is ready."""
+    def up(
+        self, timeout: float = 90.0, progress: Progress | None = None, *, demo: bool = False
+    ) -> None:
+        """Start every region and wait until each serves and is ready. With
+        ``demo``, the first region seeds the demo community into an empty log
+        (one region only: the demo's times come from that region's clock)."""
         for name in self.names:
             if "nats" not in self.pids(name):
                 self._start_nats(name)
         wait_ready(self.nats_urls, timeout)
         for name in self.names:
             if "api" not in self.pids(name):
-                self._start_api(name)
+                self._start_api(name, demo=demo and self.spec(name).index == 0)
         for name in self.names:
             self.wait_ready(name, timeout, progress)
 

@@ -83,10 +83,13 @@ def up(
         int | None,
         typer.Option(help="APIs listen on base+i, NATS on base+100+i and base+200+i."),
     ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Seed the demo community into a new cluster.")
+    ] = False,
 ) -> None:
     """Start every region (NATS server, API, views) and print their addresses."""
     cluster = LocalCluster.create(data, regions, base_port)
-    cluster.up(progress=_print_progress)
+    cluster.up(progress=_print_progress, demo=demo)
     for spec in cluster.regions.values():
         console.print(f"{spec.name:<12} {spec.url}")
 
@@ -198,12 +201,17 @@ def down(data: DataOption) -> None:
 
 
 @app.command(hidden=True)
-def region(region: RegionArg, data: DataOption) -> None:
+def region(
+    region: RegionArg,
+    data: DataOption,
+    demo: Annotated[bool, typer.Option("--demo", help="Seed the demo into an empty log.")] = False,
+) -> None:
     """Run one region's API (started by `cluster up` / `restore`)."""
     import uvicorn
 
     from stormproof.api import create_app
     from stormproof.api.serving import server_config
+    from stormproof.demo import seed_demo
     from stormproof.settings import Settings
 
     cluster = _load(data)
@@ -217,7 +225,8 @@ def region(region: RegionArg, data: DataOption) -> None:
         nats_urls=tuple(cluster.nats_urls),
         secret_file=data / "secret",
     )
+    app_ = create_app(settings, on_ready=seed_demo if demo else None)
     config = server_config(
-        create_app(settings), settings, host="127.0.0.1", port=spec.api_port, log_level="warning"
+        app_, settings, host="127.0.0.1", port=spec.api_port, log_level="warning"
     )
     uvicorn.Server(config).run()
