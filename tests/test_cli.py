@@ -6,6 +6,7 @@ import importlib.metadata
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -160,3 +161,18 @@ def test_rebuild_from_zero_matches(tmp_path: Path, video_file: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     [report] = json.loads(listed.stdout)
     assert (report["target"], report["reason"]) == ("video", "spam")
+
+
+def test_serve_says_at_once_when_its_port_is_taken(tmp_path: Path) -> None:
+    # Issue 10 (newcomer trial): serve printed "running" before failing to bind.
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        started = subprocess.run(
+            [*STORMPROOF, "serve", "--port", str(port), "--data", str(tmp_path / "var")],
+            env=ENV, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert started.returncode == 2
+    assert "cannot listen" in started.stdout and "is running on" not in started.stdout
+    assert not (tmp_path / "var").exists()

@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import shutil
+import socket
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -107,9 +108,24 @@ def serve(
     from stormproof.api.serving import server_config
 
     settings = _settings(data)
+    _refuse_if_taken(host, port)
     with _exclusive(data, "serve"):
         app_ = create_app(settings, on_ready=_welcome(host, port, data, demo=demo))
         uvicorn.Server(server_config(app_, settings, host=host, port=port, log_level="info")).run()
+
+
+def _refuse_if_taken(host: str, port: int) -> None:
+    """Say so at once when another program holds the port — not after a
+    banner announcing a server that will never listen."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            console.print(f"[red]cannot listen on {host}:{port} ({exc.strerror}): is another "
+                          f"server running there? Try --port {port + 1}.")  # fmt: skip
+            raise typer.Exit(2) from None
 
 
 def _welcome(
@@ -168,7 +184,10 @@ def rebuild(data: DataOption = Path("var")) -> None:
         for suffix in ("-wal", "-shm"):
             Path(f"{settings.views_path}{suffix}").unlink(missing_ok=True)
         shutil.move(fresh, settings.views_path)
-        console.print(f"rebuilt {len(all_views())} views up to position {list(position)}")
+        console.print(
+            f"rebuilt {len(all_views())} views up to position {list(position)} "
+            "(the For You engine rebuilds from the log when the region starts)"
+        )
 
 
 @app.command()

@@ -136,6 +136,7 @@ def eval_(
     if out is not None:
         out.write_text(json.dumps(result, indent=2) + "\n")
     table = Table("model", "recall@10", "recall@20", "ndcg@10", "ndcg@20", "coverage", "seconds")
+    table.columns[0].overflow = "fold"  # never cut a model's name in a narrow terminal
     for name, figures in result["models"].items():
         seconds = result["seconds"][name]
         table.add_row(name, *(f"{v:.4f}" for v in figures.values()), f"{seconds:.1f}")

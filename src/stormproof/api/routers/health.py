@@ -32,7 +32,7 @@ class Health(BaseModel):
     error: str | None = None
 
 
-@router.get("/health")
+@router.get("/health", response_model_exclude_none=True)
 async def health(region: RegionDep, request: Request, _: BearerDoc) -> Health:
     """``ready`` is true once the views have caught up with the log as it
     stood when the region started, and while they follow it without error;
