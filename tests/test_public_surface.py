@@ -15,7 +15,7 @@ SURFACES = {
     "stormproof.log": {
         "Entry", "Log", "Position", "event_id_for", "follow", "from_token", "to_token"
     },
-    "stormproof.blobs": {"BlobStore"},
+    "stormproof.blobs": {"BlobStore", "blob_id_of", "checked_blob_id"},
     "stormproof.replicated": {"Replicated"},
     "stormproof.views": {"View", "all_views"},
     "stormproof.api": {"create_app"},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from pathlib import Path
 
 from stormproof.actions import (
@@ -16,6 +15,7 @@ from stormproof.actions import (
     prior,
     write,
 )
+from stormproof.blobs import blob_id_of
 from stormproof.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from stormproof.events import VideoDeleted, VideoUploaded
 from stormproof.media import MediaPool
@@ -45,7 +45,7 @@ async def upload_video(
     key = log_key(owner_id, "upload", idempotency_key)
     if done := await prior(region, key, VideoUploaded):
         # The same key with another file or caption is another request.
-        sent = await asyncio.to_thread(_sha256, path)
+        sent = await asyncio.to_thread(blob_id_of, path)
         if (done.payload.blob, done.payload.caption) != (sent, caption):
             raise key_reused()
         return done
@@ -76,14 +76,6 @@ async def upload_video(
         codec=info.codec,
     )
     return await write(region, key, payload, actor=owner_id, when=when)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 async def delete_video(

@@ -36,10 +36,33 @@ failover); the region finds that out with ``isinstance``.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["BlobStore"]
+from stormproof.errors import BadRequest
+
+__all__ = ["BlobStore", "blob_id_of", "checked_blob_id"]
+
+_BLOB_ID = re.compile(r"[0-9a-f]{64}")
+_CHUNK = 1 << 20
+
+
+def blob_id_of(path: Path) -> str:
+    """The id a file's content has in every blob store: its hex SHA-256."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checked_blob_id(blob_id: str) -> str:
+    """``blob_id`` if it is one (64 lower-case hex digits, nothing more), else 400."""
+    if not _BLOB_ID.fullmatch(blob_id):
+        raise BadRequest(f"not a blob id: {blob_id!r}", code="invalid_blob_id")
+    return blob_id
 
 
 class BlobStore(Protocol):

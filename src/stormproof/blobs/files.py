@@ -12,26 +12,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
 
+from stormproof.blobs import blob_id_of, checked_blob_id
 from stormproof.durable import fsync_dir
-from stormproof.errors import BadRequest, BlobError, NotFound
+from stormproof.errors import BlobError, NotFound
 
 __all__ = ["FileBlobStore"]
 
-_BLOB_ID = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
-
-
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class FileBlobStore:
@@ -45,8 +36,7 @@ class FileBlobStore:
         self._verified: dict[str, tuple[int, int]] = {}
 
     def _path(self, blob_id: str) -> Path:
-        if not _BLOB_ID.fullmatch(blob_id):
-            raise BadRequest(f"not a blob id: {blob_id!r}", code="invalid_blob_id")
+        checked_blob_id(blob_id)
         return self.root / blob_id[:2] / blob_id
 
     def _store(self, source: Path | bytes) -> str:
@@ -86,7 +76,7 @@ class FileBlobStore:
             stat = path.stat()
             stamp = (stat.st_size, stat.st_mtime_ns)
             if self._verified.get(blob_id) != stamp:
-                if _hash_file(path) != blob_id:
+                if blob_id_of(path) != blob_id:
                     raise BlobError(f"blob {blob_id} is corrupt", code="blob_corrupt")
                 self._verified[blob_id] = stamp
         except FileNotFoundError as exc:

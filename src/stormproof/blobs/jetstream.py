@@ -22,7 +22,6 @@ import base64
 import hashlib
 import json
 import os
-import re
 import tempfile
 import time
 from collections.abc import Sequence
@@ -30,8 +29,9 @@ from pathlib import Path
 
 from nats.aio.msg import Msg
 
+from stormproof.blobs import checked_blob_id
 from stormproof.blobs.files import FileBlobStore
-from stormproof.errors import BadRequest, BlobError, NotFound
+from stormproof.errors import BlobError, NotFound
 from stormproof.jetstream.links import ApiError, Links, Unreachable
 from stormproof.jetstream.objects import bucket_config, download, meta_of, meta_subject, upload
 from stormproof.jetstream.streams import (
@@ -48,17 +48,10 @@ __all__ = ["JetStreamBlobStore"]
 #: how long a read waits for replicas to show a blob their leader already has
 _FIND_PATIENCE = 2.0
 
-_BLOB_ID = re.compile(r"[0-9a-f]{64}")
 #: an upload's patience grows with its size, at this assumed worst-case rate
 _SLOWEST_RATE = 4 * 1024 * 1024
 #: how much one direct get brings back while downloading a blob
 _BATCH_BYTES = 8 * 1024 * 1024
-
-
-def _checked(blob_id: str) -> str:
-    if not _BLOB_ID.fullmatch(blob_id):
-        raise BadRequest(f"not a blob id: {blob_id!r}", code="invalid_blob_id")
-    return blob_id
 
 
 class JetStreamBlobStore:
@@ -180,7 +173,7 @@ class JetStreamBlobStore:
         return await self._cache.get(blob_id)
 
     async def local_path(self, blob_id: str) -> Path:
-        if await self._cache.has(_checked(blob_id)):
+        if await self._cache.has(checked_blob_id(blob_id)):
             try:
                 return await self._cache.local_path(blob_id)
             except BlobError:
@@ -262,7 +255,7 @@ class JetStreamBlobStore:
             await asyncio.to_thread(tmp.unlink, missing_ok=True)
 
     async def has(self, blob_id: str) -> bool:
-        if await self._cache.has(_checked(blob_id)):
+        if await self._cache.has(checked_blob_id(blob_id)):
             return True
         self._links.start()
         return await self._find(blob_id) is not None or not await self._absent(blob_id)
