@@ -26,7 +26,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 
-__all__ = ["ApiError", "Link", "Links", "Unreachable"]
+__all__ = ["ApiError", "Link", "Links", "Unreachable", "take_outcome"]
 
 T = TypeVar("T")
 
@@ -34,6 +34,15 @@ T = TypeVar("T")
 _SUSPECT_FOR = 2.0
 #: how long after start a caller waits for a first connection instead of failing
 _FIRST_CONNECT_GRACE = 1.0
+
+
+def take_outcome(future: asyncio.Future[Any]) -> None:
+    """Read a finished future's outcome, for futures nobody else reads (a
+    cancelled poll, a hedged copy that lost): otherwise asyncio logs
+    "exception was never retrieved" with its stack when it is collected.
+    Meant as a done callback."""
+    if not future.cancelled():
+        future.exception()
 
 
 class Unreachable(Exception):

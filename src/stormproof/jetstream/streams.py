@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 
-from stormproof.jetstream.links import ApiError, Links, Unreachable
+from stormproof.jetstream.links import ApiError, Links, Unreachable, take_outcome
 
 T = TypeVar("T")
 
@@ -215,13 +215,8 @@ async def _hedged(attempt: Callable[[int], Awaitable[T]]) -> T:
         # with an exception nobody looks at, and asyncio logs "Task exception
         # was never retrieved" for each: take every copy's outcome.
         for task in sent:
-            task.add_done_callback(_take_outcome)
+            task.add_done_callback(take_outcome)
             task.cancel()
-
-
-def _take_outcome(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 async def direct_get(

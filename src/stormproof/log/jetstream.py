@@ -35,7 +35,7 @@ from nats.errors import Error as NatsError
 
 from stormproof.errors import LogError
 from stormproof.events import Event, decode_entry, encode
-from stormproof.jetstream.links import ApiError, Links, Unreachable
+from stormproof.jetstream.links import ApiError, Links, Unreachable, take_outcome
 from stormproof.jetstream.streams import (
     direct_batch,
     direct_get,
@@ -69,15 +69,10 @@ async def _stop(future: asyncio.Future[Any]) -> None:
     outcome is taken in a done callback so that it is taken even when the
     caller is itself cancelled while it waits here.
     """
-    future.add_done_callback(_take_outcome)
+    future.add_done_callback(take_outcome)
     if not future.done():
         future.cancel()
         await asyncio.wait((future,))
-
-
-def _take_outcome(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 class JetStreamLog:
