@@ -35,6 +35,7 @@ from stormproof.errors import LogError
 
 __all__ = [
     "CURRENT_VERSION",
+    "ID_PATTERN",
     "MAX_INT",
     "MAX_TEXT_CHARS",
     "MAX_TIME_MS",
@@ -97,7 +98,8 @@ def _plain_unicode(text: str) -> str:
 #: text a person wrote: valid Unicode, bounded
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_plain_unicode)]
 #: an id of something stored: short, letters, digits, '_', '-' and '.'
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+ID_PATTERN = r"[A-Za-z0-9_.-]{1,64}"
+Id = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 #: a point in time, unix ms
 Millis = Annotated[int, Field(ge=0, le=MAX_TIME_MS)]
 #: a hex SHA-256: a blob's id

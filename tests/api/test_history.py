@@ -35,3 +35,10 @@ def test_watch_history_lists_what_you_watched_newest_first_and_pages(
     after = client.get("/v1/account/history", headers=viewer).json()
     assert [i["video"]["id"] for i in after["items"]] == [ids[1], ids[0]]
     assert client.get("/v1/account/history").status_code == 401
+
+
+def test_a_history_cursor_we_did_not_give_out_is_a_400(client: httpx.Client) -> None:
+    viewer = sign_up(client, "viewer")
+    for cursor in ("nonsense", "²:v_1", "1:" + "x" * 65):
+        answer = client.get("/v1/account/history", params={"cursor": cursor}, headers=viewer)
+        assert (answer.status_code, answer.json()["code"]) == (400, "invalid_cursor")

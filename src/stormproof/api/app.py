@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,7 +35,7 @@ from stormproof.api.routers import (
     sessions,
     videos,
 )
-from stormproof.api.schemas import ERRORS
+from stormproof.api.schemas import ERRORS, error_response
 from stormproof.errors import StormproofError
 from stormproof.region import Region
 from stormproof.settings import Settings
@@ -56,18 +55,9 @@ _HTTP_CODES = {
 log = logging.getLogger(__name__)
 
 
-def _error(status: int, code: str, message: str, **detail: Any) -> JSONResponse:
-    # ASCII-escaped: a message may quote input, and input may hold text that
-    # is not valid UTF-8 (a lone surrogate), which must not turn into a 500.
-    body = json.dumps({"code": code, "message": message, **detail}, ensure_ascii=True)
-    return JSONResponse(json.loads(body), status_code=status)
-
-
 async def _on_stormproof_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StormproofError)
-    response = _error(exc.status, exc.code, exc.message, **exc.detail)
-    if exc.status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="stormproof"'
+    response = error_response(exc.status, exc.code, exc.message, **exc.detail)
     if "retry_after" in exc.detail:
         response.headers["Retry-After"] = str(exc.detail["retry_after"])
     return response
@@ -84,8 +74,12 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = _field_errors(list(exc.errors()))
     if any(e["type"] == "json_invalid" for e in errors):
-        return _error(400, "malformed_json", "the request body is not valid JSON", errors=errors)
-    return _error(422, "invalid_request", "the request does not match the API", errors=errors)
+        return error_response(
+            400, "malformed_json", "the request body is not valid JSON", errors=errors
+        )
+    return error_response(
+        422, "invalid_request", "the request does not match the API", errors=errors
+    )
 
 
 async def _on_invalid_field(_: Request, exc: Exception) -> JSONResponse:
@@ -93,13 +87,15 @@ async def _on_invalid_field(_: Request, exc: Exception) -> JSONResponse:
     action made its event): refused, nothing stored."""
     assert isinstance(exc, ValidationError)
     errors = _field_errors(list(exc.errors(include_url=False, include_input=False)))
-    return _error(422, "invalid_field", "a value of the request is out of bounds", errors=errors)
+    return error_response(
+        422, "invalid_field", "a value of the request is out of bounds", errors=errors
+    )
 
 
 async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    response = _error(exc.status_code, code, str(exc.detail))
+    response = error_response(exc.status_code, code, str(exc.detail))
     response.headers.update(exc.headers or {})
     return response
 
@@ -107,13 +103,15 @@ async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
 async def _on_unencodable_text(_: Request, exc: Exception) -> JSONResponse:
     """Text from the request that is not valid Unicode (a lone surrogate from
     a JSON ``\\ud800`` escape) met SQLite or a hash before any model saw it."""
-    return _error(422, "invalid_unicode", "the request holds text that is not valid Unicode")
+    return error_response(
+        422, "invalid_unicode", "the request holds text that is not valid Unicode"
+    )
 
 
 async def _on_anything_else(request: Request, exc: Exception) -> JSONResponse:
     """The last resort: a bug answered as JSON, without internals."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _error(500, "internal_error", "something went wrong on our side; it was logged")
+    return error_response(500, "internal_error", "something went wrong on our side; it was logged")
 
 
 def create_app(

@@ -16,7 +16,7 @@ from stormproof.actions.accounts import Credentials, authenticate
 from stormproof.api.limits import limits_of
 from stormproof.clock import MAX_BEHIND_MS, Clock, ClockSkew, now_ms
 from stormproof.errors import BadRequest, Unauthorized, Unavailable
-from stormproof.events import MAX_INT, MAX_TIME_MS
+from stormproof.events import ID_PATTERN, MAX_INT, MAX_TIME_MS
 from stormproof.log import Position, from_token
 from stormproof.operators import is_operator
 from stormproof.region import Region
@@ -33,6 +33,7 @@ __all__ = [
     "acknowledge",
     "decode_cursor",
     "encode_cursor",
+    "plain_number",
     "position_header",
     "wait_for_tokens",
     "write_clock",
@@ -108,7 +109,7 @@ def position_header(position: Position) -> str:
 
 
 #: what an id in a cursor looks like (as ``events.Id``)
-Id_ = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_ID = re.compile(ID_PATTERN)
 #: a read may wait for this many of the caller's writes
 MAX_MIN_SEQ = 16
 
@@ -121,7 +122,7 @@ async def wait_for_tokens(region: Region, tokens: Sequence[int | str]) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + region.settings.min_seq_wait_s
     for token in tokens:
-        if isinstance(token, str) and not _plain_number(token):
+        if isinstance(token, str) and not plain_number(token):
             raise BadRequest("min_seq is a seq a write answered with", code="invalid_min_seq")
         partition, seq = from_token(int(token), region.log.partitions)
         remaining = max(0.0, deadline - loop.time())
@@ -211,7 +212,7 @@ def encode_cursor(at: int, item_id: str) -> str:
     return f"{at}:{item_id}"
 
 
-def _plain_number(text: str) -> bool:
+def plain_number(text: str) -> bool:
     """ASCII digits that fit SQLite's INTEGER (``str.isdigit`` also takes '²')."""
     return text.isascii() and text.isdigit() and len(text) <= 18
 
@@ -221,7 +222,7 @@ def decode_cursor(cursor: str | None) -> tuple[int, str] | None:
     if not cursor:
         return None
     at, sep, item_id = cursor.partition(":")
-    if not sep or not _plain_number(at) or not Id_.fullmatch(item_id):
+    if not sep or not plain_number(at) or not _ID.fullmatch(item_id):
         raise BadRequest("this cursor is not one we gave out", code="invalid_cursor")
     return int(at), item_id
 

@@ -23,11 +23,11 @@ from typing import Any
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stormproof.actions.accounts import authenticate
 from stormproof.api.deps import wait_for_tokens
+from stormproof.api.schemas import error_response
 from stormproof.errors import StormproofError
 from stormproof.region import Region
 
@@ -64,10 +64,6 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is at most {limit} bytes")
 
 
-def _refusal(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message}, status_code=status)
-
-
 class Edge:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -86,7 +82,7 @@ class Edge:
             and scope["path"] not in ALWAYS
             and not scope["path"].startswith("/docs/")
         ):
-            refusal = _refusal(503, "not_ready", f"{region.name} is still catching up")
+            refusal = error_response(503, "not_ready", f"{region.name} is still catching up")
             await refusal(scope, receive, send)
             return
         settings = region.settings
@@ -97,13 +93,13 @@ class Edge:
         )
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or len(declared) > 19):
-            await _refusal(400, "bad_content_length", "Content-Length is not a number")(
+            await error_response(400, "bad_content_length", "Content-Length is not a number")(
                 scope, receive, send
             )
             return
         if declared is not None and int(declared) > limit:
             what = "a video upload" if is_upload else "a request body"
-            refusal = _refusal(413, "payload_too_large", f"{what} is at most {limit} bytes")
+            refusal = error_response(413, "payload_too_large", f"{what} is at most {limit} bytes")
             await refusal(scope, receive, send)
             return
         if is_upload:
@@ -113,8 +109,7 @@ class Edge:
                 await wait_for_tokens(region, QueryParams(scope["query_string"]).getlist("min_seq"))
                 await authenticate(region, headers.get("authorization"))
             except StormproofError as exc:
-                refusal = _refusal(exc.status, exc.code, exc.message)
-                refusal.headers["WWW-Authenticate"] = 'Bearer realm="stormproof"'
+                refusal = error_response(exc.status, exc.code, exc.message)
                 await refusal(scope, receive, send)
                 return
         await self.app(scope, _counted(receive, limit), send)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from stormproof.views import accounts, comments, engagement, messages, videos
@@ -21,6 +23,7 @@ __all__ = [
     "VideoOut",
     "Written",
     "comment_out",
+    "error_response",
     "message_out",
     "user_ref",
     "video_out",
@@ -36,6 +39,23 @@ class ErrorOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     code: str
     message: str
+
+
+class _AsciiJSON(JSONResponse):
+    """JSON with every non-ASCII character escaped: an error message may
+    quote input, and input may hold text that is not valid UTF-8 (a lone
+    surrogate), which the default rendering would turn into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+def error_response(status: int, code: str, message: str, **detail: Any) -> JSONResponse:
+    """Every error answer, the edge's and the handlers' alike (:class:`ErrorOut`)."""
+    response = _AsciiJSON({"code": code, "message": message, **detail}, status_code=status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="stormproof"'
+    return response
 
 
 #: the errors any operation may answer, documented on every one

@@ -4,12 +4,14 @@ behind are its views."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from stormproof.api.deps import BearerDoc, RegionDep
 from stormproof.operators import is_operator
+from stormproof.region import Region
 from stormproof.views.quarantine import quarantined_count
 
 router = APIRouter(prefix="/v1", tags=["health"])
@@ -45,19 +47,38 @@ async def health(region: RegionDep, request: Request, _: BearerDoc) -> Health:
     ready = region.ready and error is None
     if not is_operator(region.secret, request.headers.get("authorization")):
         return Health(region=region.name, ready=ready)
+    state = await region_state(region)
+    lag = sum(max(0, last - seq) for last, seq in zip(state.log, state.position, strict=True))
+    return Health(
+        region=region.name,
+        ready=ready,
+        log=state.log,
+        log_seq=sum(state.log),
+        views={
+            view.name: ViewHealth(position=state.position, lag=lag) for view in region.store.views
+        },
+        quarantined=state.quarantined,
+        error=error.message if error else None,
+    )
+
+
+@dataclass(frozen=True)
+class RegionState:
+    """What operators see of a region (``/v1/health``'s details, ``/metrics``)."""
+
+    ready: bool
+    #: the log's last sequence, and the views' position, per partition
+    log: list[int]
+    position: list[int]
+    quarantined: int
+
+
+async def region_state(region: Region) -> RegionState:
     log = await region.log.last_seqs()
 
     def read(db: sqlite3.Connection) -> tuple[list[int], int]:
         return list(region.store.position(db)), quarantined_count(db)
 
     position, quarantined = await region.store.query(read)
-    lag = sum(max(0, last - seq) for last, seq in zip(log, position, strict=True))
-    return Health(
-        region=region.name,
-        ready=ready,
-        log=log,
-        log_seq=sum(log),
-        views={view.name: ViewHealth(position=position, lag=lag) for view in region.store.views},
-        quarantined=quarantined,
-        error=error.message if error else None,
-    )
+    ready = region.ready and region.projector.error is None
+    return RegionState(ready, log, position, quarantined)

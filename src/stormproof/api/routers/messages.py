@@ -21,6 +21,7 @@ from stormproof.api.deps import (
     RegionDep,
     When,
     acknowledge,
+    plain_number,
     position_header,
 )
 from stormproof.api.schemas import ConversationOut, MessageOut, Written, message_out, user_ref
@@ -126,9 +127,7 @@ def parse_last_event_id(raw: str, partitions: int) -> list[int]:
     """The position a ``Last-Event-ID`` names; 400 for anything this stream
     could not have sent."""
     parts = raw.split(".")
-    if len(parts) != partitions or not all(
-        p.isascii() and p.isdigit() and len(p) <= 18 for p in parts
-    ):
+    if len(parts) != partitions or not all(plain_number(p) for p in parts):
         raise BadRequest("Last-Event-ID is an id this stream sent", code="invalid_last_event_id")
     return [int(p) for p in parts]
 

@@ -8,14 +8,13 @@ config.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from stormproof.api.deps import Operator, RegionDep
-from stormproof.views.quarantine import quarantined_count
+from stormproof.api.routers.health import region_state
 
 router = APIRouter(tags=["health"])
 
@@ -24,17 +23,12 @@ router = APIRouter(tags=["health"])
 async def metrics(region: RegionDep, request: Request, _: Operator) -> Response:
     """Readiness, the log's last sequence and the views' position per
     partition, entries quarantined, live message streams."""
-    log = await region.log.last_seqs()
-
-    def read(db: sqlite3.Connection) -> tuple[list[int], int]:
-        return list(region.store.position(db)), quarantined_count(db)
-
-    position, quarantined = await region.store.query(read)
+    state = await region_state(region)
     streams: Counter[str] = request.app.state.streams
     registry = CollectorRegistry()
     labels = {"region": region.name}
     ready = Gauge("stormproof_ready", "1 while the region serves", ["region"], registry=registry)
-    ready.labels(**labels).set(int(region.ready and region.projector.error is None))
+    ready.labels(**labels).set(int(state.ready))
     log_seq = Gauge(
         "stormproof_log_seq", "last sequence of each log partition", ["region", "partition"],
         registry=registry,
@@ -43,13 +37,13 @@ async def metrics(region: RegionDep, request: Request, _: Operator) -> Response:
         "stormproof_views_seq", "sequence the views applied, per partition",
         ["region", "partition"], registry=registry,
     )  # fmt: skip
-    for partition, (last, seq) in enumerate(zip(log, position, strict=True)):
+    for partition, (last, seq) in enumerate(zip(state.log, state.position, strict=True)):
         log_seq.labels(partition=str(partition), **labels).set(last)
         applied.labels(partition=str(partition), **labels).set(seq)
     Gauge(
         "stormproof_quarantined_entries", "log entries no view could apply",
         ["region"], registry=registry,
-    ).labels(**labels).set(quarantined)  # fmt: skip
+    ).labels(**labels).set(state.quarantined)  # fmt: skip
     Gauge(
         "stormproof_message_streams", "live message streams held open",
         ["region"], registry=registry,
