@@ -22,6 +22,7 @@ from rich.table import Table
 
 from stormproof import __version__
 from stormproof.cluster_cli import app as cluster_app
+from stormproof.drill_cli import drill
 from stormproof.eval_cli import eval_
 from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
@@ -272,6 +273,7 @@ def reports(
 
 
 app.command("eval")(eval_)
+app.command("drill")(drill)
 
 
 if __name__ == "__main__":

@@ -45,21 +45,37 @@ __all__ = ["Client", "RegionsUnavailable", "RequestFailed"]
 
 
 class RegionsUnavailable(StormproofError):
+    """No region answered in time. ``answers`` holds the error codes of the
+    5xx answers that did come (``log_unavailable``...), oldest first; empty
+    when no region answered at all."""
+
     status = 503
     code = "regions_unavailable"
+
+    def __init__(self, message: str, *, answers: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.answers = list(answers)
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _code_of(response: httpx.Response) -> str:
+    """An error answer's machine-readable code (``http_NNN`` if it has none)."""
+    return str(_body(response).get("code", f"http_{response.status_code}"))
 
 
 class RequestFailed(StormproofError):
     """A region answered 4xx: retrying elsewhere would not help."""
 
     def __init__(self, response: httpx.Response) -> None:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        code = body.get("code", f"http_{response.status_code}") if isinstance(body, dict) else ""
-        message = body.get("message", response.text) if isinstance(body, dict) else response.text
-        super().__init__(message, code=code)
+        message = str(_body(response).get("message", response.text))
+        super().__init__(message, code=_code_of(response))
         self.status = response.status_code
         self.response = response
 
@@ -155,6 +171,7 @@ class Client:
         headers.update(extra)
         started = time.monotonic()
         errors: list[str] = []
+        answers: list[str] = []
 
         async def attempt(index: int) -> httpx.Response | None:
             try:
@@ -174,6 +191,7 @@ class Client:
                 return None
             if response.status_code >= 500:
                 errors.append(f"{self.regions[index]}: HTTP {response.status_code}")
+                answers.append(_code_of(response))
                 self._failed_at[index] = time.monotonic()
                 return None
             return response
@@ -190,7 +208,8 @@ class Client:
             await asyncio.sleep(0.05)  # every region failed this round: breathe, then retry
         raise RegionsUnavailable(
             f"no region answered {method} {path} within {self.deadline} s "
-            f"({errors[-1] if errors else 'no region tried'})"
+            f"({errors[-1] if errors else 'no region tried'})",
+            answers=answers,
         )
 
     async def _first_answer(

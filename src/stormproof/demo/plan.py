@@ -18,6 +18,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from stormproof.population import TOPICS, draw_tastes, react
+
 __all__ = [
     "DEMO_PASSWORD",
     "DEMO_USERS",
@@ -29,35 +31,6 @@ __all__ = [
     "make_plan",
 ]
 
-#: topic -> its hashtag and the captions of its videos (one video per caption)
-TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "cooking": ("#cooking", (
-        "quick pasta in 60 seconds", "one-pan shakshuka", "an onion in 20 seconds",
-        "sourdough, day 30", "street tacos at home", "the perfect omelette",
-    )),
-    "cats": ("#cats", (
-        "my cat vs the vacuum", "cat discovers the printer", "two cats, one box",
-        "the 5 am zoomies", "my cat judges my cooking", "kitten meets snow",
-    )),
-    "skate": ("#skate", (
-        "kickflip, finally", "skateboard fail compilation", "night session downtown",
-        "learning to drop in", "bowl lines at the park", "ollie up the curb",
-    )),
-    "weather": ("#weather", (
-        "the storm is coming", "first snow of the year", "lightning over the bay",
-        "hail in July", "rainbow after the storm", "fog rolling in",
-    )),
-    "timelapse": ("#timelapse", (
-        "city lights timelapse", "sunset over the data center", "rush hour from above",
-        "a night train crossing", "clouds over the ridge", "the harbour wakes up",
-    )),
-    "ops": ("#sre", (
-        "backup generator test, again", "three regions, zero downtime",
-        "pulling the plug on a region", "a failover in 100 ms",
-        "reading the log at 3 am", "the pager goes off",
-    )),
-}  # fmt: skip
-
 #: every demo person logs in with this (printed by ``serve``: it guards nothing)
 DEMO_PASSWORD = "stormproof-demo"
 #: the first five are the ones the README and ``serve`` name; alice is the tour's
@@ -66,11 +39,6 @@ DEMO_USERS = (
     "kim", "leo", "mia", "nora", "oscar", "peggy", "quinn", "rosa", "sam", "tara",
     "uma", "victor", "wendy", "xavi", "yara", "zoe", "amir", "bea", "cyril", "dora",
 )  # fmt: skip
-#: tastes come in circles — people who like one of a circle's topics tend to
-#: like the other — which gives co-engagement a shape to find
-_CIRCLES = (("cooking", "cats"), ("skate", "timelapse"), ("weather", "ops"))
-#: the share of people whose second taste lies outside their circle
-_MIXED = 0.25
 #: the named ones' tastes, so the tour knows what alice likes; the rest are drawn
 _TASTES = {
     "alice": ("cooking", "cats"),
@@ -126,15 +94,9 @@ class Plan:
 
 
 def _tastes(rng: random.Random) -> dict[str, tuple[str, ...]]:
-    """Each person's two topics: the named ones' as given, the others' a
-    circle in turn, a quarter of them with a second taste from elsewhere."""
-    tastes: dict[str, tuple[str, ...]] = {}
-    for n, name in enumerate(DEMO_USERS):
-        first, second = rng.sample(_CIRCLES[n % len(_CIRCLES)], 2)
-        if rng.random() < _MIXED:
-            second = rng.choice(sorted(set(TOPICS) - {first, second}))
-        tastes[name] = _TASTES.get(name, (first, second))
-    return tastes
+    """Each person's two topics (:func:`stormproof.population.draw_tastes`),
+    the named ones' as given."""
+    return draw_tastes(rng, DEMO_USERS, _TASTES)
 
 
 def _uploads(rng: random.Random, tastes: dict[str, tuple[str, ...]]) -> list[Upload]:
@@ -163,28 +125,19 @@ def _session(
     tastes would — through, again, liked, shared, commented — or skipped."""
     act = Act(ago)
     for video in seen:
-        if _topic(video) not in likes:
-            # Off taste: mostly a glance and a skip, sometimes watched through.
-            if rng.random() < 0.85:
-                act.events.append({"type": "watch", "video_id": video.key,
-                                   "watched_ms": rng.randrange(300, 1200)})  # fmt: skip
-                act.events.append({"type": "skip", "video_id": video.key})
-            else:
-                act.events.append({"type": "watch", "video_id": video.key,
-                                   "watched_ms": duration_ms, "completed": True})  # fmt: skip
-            continue
-        completed = rng.random() < 0.8
-        watched = duration_ms if completed else rng.randrange(duration_ms // 3, duration_ms)
-        act.events.append({"type": "watch", "video_id": video.key,
-                           "watched_ms": watched, "completed": completed})  # fmt: skip
-        if completed and rng.random() < 0.25:  # watched it again
-            act.events.append({"type": "watch", "video_id": video.key,
-                               "watched_ms": duration_ms, "completed": True})  # fmt: skip
-        if rng.random() < 0.55:
+        did = react(rng, _topic(video) in likes, duration_ms)
+        watch = {"type": "watch", "video_id": video.key, "watched_ms": did.watched_ms}
+        if did.skipped:
+            act.events.extend([watch, {"type": "skip", "video_id": video.key}])
+        else:
+            act.events.append({**watch, "completed": did.completed})
+        if did.rewatched:
+            act.events.append({**watch, "completed": True})
+        if did.liked:
             act.events.append({"type": "like", "video_id": video.key})
-        if rng.random() < 0.1:
+        if did.shared:
             act.events.append({"type": "share", "video_id": video.key})
-        if rng.random() < 0.15:
+        if did.commented:
             act.comments.append((video.key, rng.choice(_COMMENTS)))
     return act
 

@@ -1,0 +1,724 @@
+"""One drill, start to finish: a cluster of its own, people on it, the
+scenario's faults at their times, then the check, the comparison and the report.
+
+The phases:
+
+1. **Set up.** A fresh folder; the WAN proxy (every connection that crosses
+   regions goes through it, with the scenario's round-trip times); a
+   ``LocalCluster`` with those links; the population signs up, creators
+   upload the catalog, everyone gets a short history so For You has a taste
+   to find. A few *sample* people get a history and then stay still: their
+   For You pages, taken from the region about to fail just before the cut
+   and from a survivor just after, measure continuity; a newcomer's page is
+   the cold-start contrast.
+2. **Run.** The clock starts; people scroll; each planned action happens at
+   its time (a real SIGKILL, SIGSTOP, cut link...) and its actual time is
+   recorded. A stop condition, when the scenario sets one, aborts the run.
+3. **Settle.** Load stops; power comes back everywhere, frozen regions
+   thaw, links heal; messages still on their way get a grace period.
+4. **Judge.** Every write read back from every region (the checker); the
+   regions' digests compared at one position; the verdict; the report.
+
+Whatever happens — an error, Ctrl-C — the power is restored, the processes
+stopped and the folder removed (unless kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+import random
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from stormproof.client import Client, RegionsUnavailable, RequestFailed
+from stormproof.cluster import LocalCluster
+from stormproof.drill import checker, report
+from stormproof.drill.ops import WRITE_KINDS, Op
+from stormproof.drill.people import (
+    PASSWORD,
+    Catalog,
+    Person,
+    Population,
+    Recorder,
+    receive,
+    scroll,
+)
+from stormproof.drill.proxy import WanProxy, measure_overhead
+from stormproof.drill.scenario import Action, Scenario
+from stormproof.media import make_video
+from stormproof.population import TOPICS, react
+
+__all__ = ["DrillResult", "Progress", "run_drill"]
+
+#: told the run's state once a second, for the live view
+Progress = Callable[["Snapshot"], None]
+
+#: sample people whose For You pages measure continuity across the cut
+_SAMPLES = 6
+#: how many catalog videos exist before the clock starts (creators share them)
+_CATALOG = 72
+#: clips generated for the catalog and uploads (uploads reuse their bytes)
+_CLIPS = 6
+#: each person's history before the drill: this many videos reacted to
+_HISTORY = 10
+#: how long acknowledged messages may take to reach their stream at the end
+_DELIVERY_GRACE_S = 10.0
+#: For You continuity below this breaks the promise ("my For You reset")
+CONTINUITY_BAR = 0.9
+#: the KPI ratio the scenarios without quorum loss are held to
+KPI_TARGET = 0.95
+
+
+@dataclass
+class Snapshot:
+    """What the live view shows each second."""
+
+    elapsed: float
+    duration: float
+    fault: str
+    #: per kind over the last second: (ok, ended, p99 ms)
+    last_second: dict[str, tuple[int, int, float]]
+
+
+@dataclass
+class DrillResult:
+    report: dict[str, Any]
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return {"passed": 0, "degraded as designed": 0, "aborted": 3}.get(
+            self.report["verdict"], 1
+        )
+
+
+# -- setting up ----------------------------------------------------------------------------
+
+
+def _free_base() -> int:
+    """A base port with every port the cluster and its proxy links use free."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 55_000, 10)
+        ports = [base + off + i for off in (0, 100, 200) for i in range(10)]
+        ports += [base + off + i for off in (300, 400) for i in range(60)]
+        if all(_port_free(p) for p in ports):
+            return base
+    raise RuntimeError("no free block of ports on 127.0.0.1")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _clips(folder: Path, seed: int) -> list[bytes]:
+    """Real short vertical videos of a few lengths, made with PyAV."""
+    rng = random.Random(seed)
+    clips = []
+    for n in range(_CLIPS):
+        path = folder / f"clip-{n}.mp4"
+        seconds = rng.choice((2.0, 3.0, 4.0, 6.0))
+        make_video(path, seconds=seconds, width=180, height=320, fps=10, seed=seed * 100 + n)
+        clips.append(path.read_bytes())
+    return clips
+
+
+class _Setup:
+    """Everything the run needs from the set-up phase."""
+
+    def __init__(self, urls: list[str], population: Population, seed: int) -> None:
+        self.urls = urls
+        self.population = population
+        self.seed = seed
+        self.clients: dict[str, Client] = {}
+        self.tokens: dict[str, str] = {}
+        self.catalog = Catalog()
+        self.samples: dict[str, tuple[str, ...]] = {}
+
+    def client(self, home: int, **kwargs: Any) -> Client:
+        order = [self.urls[(home + i) % len(self.urls)] for i in range(len(self.urls))]
+        return Client(order, **kwargs)
+
+    async def join(self, name: str, home: int) -> Client:
+        c = self.client(home, attempt_timeout=2.0, deadline=20.0)
+        await c.sign_up(name, PASSWORD)
+        await c.log_in(name, PASSWORD)
+        assert c.token is not None
+        self.tokens[name] = c.token
+        return c
+
+    async def people(self) -> None:
+        gate = asyncio.Semaphore(4)
+
+        async def one(person: Person) -> None:
+            async with gate:
+                self.clients[person.name] = await self.join(person.name, person.home)
+
+        await asyncio.gather(*(one(p) for p in self.population.people))
+
+    async def catalog_(self, clips: list[bytes]) -> None:
+        """Creators upload the catalog: every topic, in turn."""
+        creators = [p for p in self.population.people if p.creator]
+        topics = sorted(TOPICS)
+        gate = asyncio.Semaphore(3)
+
+        async def one(n: int) -> None:
+            creator = creators[n % len(creators)]
+            topic = creator.tastes[0] if n % 2 == 0 else topics[n % len(topics)]
+            caption = Catalog.caption(topic, n, f"catalog {n}")
+            async with gate:
+                made = await self.clients[creator.name].upload(
+                    clips[n % len(clips)], caption=caption, timeout=10
+                )
+            self.catalog.add(made, topic)
+
+        await asyncio.gather(*(one(n) for n in range(_CATALOG)))
+
+    async def histories(self, names: dict[str, tuple[str, ...]]) -> None:
+        """Each person reacts to a few videos, as their taste says, in one batch."""
+        videos = sorted(self.catalog.topic_of)
+        gate = asyncio.Semaphore(8)
+
+        async def one(name: str, tastes: tuple[str, ...]) -> None:
+            rng = random.Random(f"{self.seed}:history:{name}")
+            ours = [v for v in videos if self.catalog.topic_of[v] in tastes]
+            others = [v for v in videos if v not in set(ours)]
+            seen = rng.sample(ours, min(len(ours) // 3, _HISTORY - 2))
+            seen += rng.sample(others, min(len(others), 2))
+            events: list[dict[str, Any]] = []
+            for vid in seen:
+                did = react(rng, vid in ours, self.catalog.duration_of[vid])
+                events.append({"type": "watch", "video_id": vid, "watched_ms": did.watched_ms,
+                               "completed": did.completed})  # fmt: skip
+                if did.skipped:
+                    events.append({"type": "skip", "video_id": vid})
+                if did.liked:
+                    events.append({"type": "like", "video_id": vid})
+            async with gate:
+                await self.clients[name].post("/v1/events", json={"events": events})
+
+        await asyncio.gather(*(one(name, tastes) for name, tastes in names.items()))
+
+    async def sample_people(self, count: int) -> None:
+        """People who get a history and then only look: continuity's subjects."""
+        from stormproof.population import draw_tastes
+
+        names = [f"sample-{i}" for i in range(count)]
+        tastes = draw_tastes(random.Random(f"{self.seed}:samples"), names)
+        for i, name in enumerate(names):
+            self.clients[name] = await self.join(name, i)
+        self.samples = tastes
+        await self.histories(tastes)
+        self.clients["newcomer"] = await self.join("newcomer", 0)
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(
+        self,
+        scenario: Scenario,
+        cluster: LocalCluster,
+        proxy: WanProxy,
+        setup: _Setup,
+        clips: list[bytes],
+        progress: Progress | None,
+    ) -> None:
+        self.scenario = scenario
+        self.cluster = cluster
+        self.proxy = proxy
+        self.setup = setup
+        self.clips = clips
+        self.progress = progress
+        self.recorder = Recorder()
+        self.deliveries: dict[str, Op] = {}
+        self.timeline: list[dict[str, Any]] = []
+        self.recovery: list[dict[str, Any]] = []
+        self.stop = asyncio.Event()
+        self.stopped_by = ""
+        self.current = "steady"
+        self.continuity: dict[str, Any] = {}
+        self._receiving = True
+        self._load_running = True
+        self.down: set[str] = set()
+        self.frozen: set[str] = set()
+        self.cut: set[str] = set()
+
+    @property
+    def url_of(self) -> dict[str, str]:
+        return {name: self.cluster.spec(name).url for name in self.cluster.names}
+
+    def running(self) -> bool:
+        return self._load_running
+
+    async def run(self) -> None:
+        duration = float(self.scenario.duration_s)
+        people = [
+            asyncio.create_task(
+                scroll(
+                    person,
+                    self.setup.clients[person.name],
+                    self.recorder,
+                    self.setup.catalog,
+                    rate=self.scenario.load.rate,
+                    seed=self.scenario.seed,
+                    running=self.running,
+                    deliveries=self.deliveries,
+                    clip=lambda n: self.clips[n % len(self.clips)],
+                )
+            )
+            for person in self.setup.population.people
+        ]
+        receivers = [
+            asyncio.create_task(
+                receive(
+                    name,
+                    self.setup.tokens[name],
+                    self.setup.urls,
+                    self.setup.population.by_name(name).home,
+                    self.recorder,
+                    self.deliveries,
+                    lambda: self._receiving,
+                )
+            )
+            for name in self.setup.population.receivers
+        ]
+        faults = [asyncio.create_task(self._at(action)) for action in self.scenario.actions()]
+        sampler = asyncio.create_task(self._continuity())
+        ticker = asyncio.create_task(self._tick())
+        cpu = time.process_time()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), timeout=duration)
+        self._load_running = False
+        self.cpu_s = time.process_time() - cpu
+        self.wall_s = self.recorder.now()
+        for task in [*faults, sampler, ticker]:
+            task.cancel()
+        await asyncio.gather(*faults, sampler, ticker, return_exceptions=True)
+        # People finish what they were doing (each request has its deadline).
+        _, late = await asyncio.wait(people, timeout=30)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*people, return_exceptions=True)
+        for op in self.recorder.ops:
+            if op.outcome == "pending":
+                op.outcome, op.ended, op.code = "unknown", self.recorder.now(), "cancelled"
+        await self.restore_everything()
+        deadline = time.monotonic() + _DELIVERY_GRACE_S
+        while self.deliveries and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        self._receiving = False
+        for task in receivers:
+            task.cancel()
+        await asyncio.gather(*receivers, return_exceptions=True)
+        for op in self.deliveries.values():  # acknowledged, never seen on the stream
+            op.outcome, op.ended, op.code = "failed", self.recorder.now(), "not_delivered"
+            self.recorder.ops.append(op)
+        names = {url: name for name, url in self.url_of.items()}
+        for op in self.recorder.ops:
+            op.region = names.get(op.region, op.region)
+
+    # -- faults --
+
+    async def _at(self, action: Action) -> None:
+        entry: dict[str, Any] = {
+            "kind": action.kind,
+            "region": action.region,
+            "label": action.label,
+            "planned_s": action.at_s,
+            "actual_s": None,
+        }
+        self.timeline.append(entry)
+        await asyncio.sleep(max(0.0, action.at_s - self.recorder.now()))
+        entry["actual_s"] = round(self.recorder.now(), 3)
+        self.current = action.label
+        await self._do(action, entry)
+
+    async def _do(self, action: Action, entry: dict[str, Any]) -> None:
+        """Make ``action`` happen, and note in ``entry`` the evidence that it
+        did: the exit status of each process a power cut killed (-9 is
+        SIGKILL), the state of each process a freeze stopped."""
+        region = action.region or ""
+        if action.kind == "power_cut":
+            self.down.add(region)
+            killed = await asyncio.to_thread(self.cluster.kill, region)
+            entry["killed"] = {str(pid): status for pid, status in killed.items()}
+        elif action.kind == "power_restore":
+            await self._restore(region, disks_lost=action.disks_lost, at=entry["actual_s"])
+        elif action.kind == "freeze":
+            self.frozen.add(region)
+            await asyncio.to_thread(self.cluster.freeze, region)
+            entry["stopped"] = await asyncio.to_thread(self.cluster.frozen, region)
+        elif action.kind == "thaw":
+            self.frozen.discard(region)
+            await asyncio.to_thread(self.cluster.thaw, region)
+        elif action.kind == "partition":
+            self.cut.add(region)
+            await asyncio.to_thread(self.proxy.cut, region)
+        elif action.kind == "heal":
+            self.cut.discard(region)
+            await asyncio.to_thread(self.proxy.heal, region)
+        elif action.kind == "wan" and action.between and action.rtt_ms is not None:
+            a, b = action.between
+            await asyncio.to_thread(self.proxy.set_rtt, a, b, action.rtt_ms)
+        # grid_loss and generator_start are markers: the UPS carries the load
+
+    async def _restore(self, region: str, *, disks_lost: bool, at: float) -> None:
+        row: dict[str, Any] = {"region": region, "disks_lost": disks_lost, "seconds": None}
+        self.recovery.append(row)
+        try:
+            await asyncio.to_thread(self.cluster.restore, region, wipe=disks_lost, timeout=180)
+        except (RuntimeError, TimeoutError) as exc:
+            row["error"] = str(exc)
+        else:
+            row["seconds"] = round(self.recorder.now() - at, 2)
+        finally:
+            self.down.discard(region)
+
+    async def restore_everything(self) -> None:
+        """Power back on everywhere, thaw, heal: the settle phase and Ctrl-C."""
+        for region in sorted(self.cut):
+            await asyncio.to_thread(self.proxy.heal, region)
+        self.cut.clear()
+        for region in sorted(self.frozen):
+            await asyncio.to_thread(self.cluster.thaw, region)
+        self.frozen.clear()
+        pending = [
+            asyncio.to_thread(self.cluster.restore, name, timeout=180)
+            for name in self.cluster.names
+            if "api" not in self.cluster.pids(name)
+        ]
+        await asyncio.gather(*pending, return_exceptions=True)
+        self.down.clear()
+        for name in self.cluster.names:
+            with contextlib.suppress(RuntimeError, TimeoutError):
+                await asyncio.to_thread(self.cluster.wait_ready, name, 120)
+
+    # -- For You continuity --
+
+    def _first_blow(self) -> Action | None:
+        blows = ("power_cut", "freeze", "partition")
+        return next((a for a in self.scenario.actions() if a.kind in blows), None)
+
+    async def _pages(self, urls: list[str], deadline: float) -> dict[str, list[str]]:
+        pages: dict[str, list[str]] = {}
+        for name in [*self.setup.samples, "newcomer"]:
+            token = self.setup.tokens[name]
+            async with Client(urls, attempt_timeout=1.0, deadline=deadline) as c:
+                c.token = token
+                with contextlib.suppress(RegionsUnavailable, RequestFailed):
+                    page = (await c.get("/v1/feed/for-you", params={"limit": 20})).json()
+                    pages[name] = [item["video"]["id"] for item in page["items"]]
+        return pages
+
+    async def _continuity(self) -> None:
+        """For You pages of the sample people from the region about to fail,
+        as late as possible before the blow, and from a survivor after it."""
+        blow = self._first_blow()
+        if blow is None or blow.region is None:
+            return
+        target = self.url_of[blow.region]
+        before: dict[str, list[str]] = {}
+        while self.recorder.now() < blow.at_s - 0.3:
+            if blow.at_s - self.recorder.now() < 4.0:
+                taken = await self._pages([target], deadline=1.0)
+                if self.recorder.now() < blow.at_s:
+                    before = taken
+            await asyncio.sleep(0.2)
+        while not any(e["actual_s"] is not None for e in self.timeline if e["label"] == blow.label):
+            await asyncio.sleep(0.05)
+        survivors = [url for url in self.setup.urls if url != target] or [target]
+        after = await self._pages(survivors, deadline=120.0)
+        self.continuity = _continuity(before, after, self.setup.samples)
+
+    # -- each second --
+
+    async def _tick(self) -> None:
+        low_since: float | None = None
+        abort = self.scenario.abort
+        while True:
+            await asyncio.sleep(1.0)
+            now = self.recorder.now()
+            last = _last_second(self.recorder.ops, now)
+            if self.progress:
+                self.progress(Snapshot(now, float(self.scenario.duration_s), self.current, last))
+            if abort is None:
+                continue
+            ended = sum(total for _, total, _ in last.values())
+            ok = sum(good for good, _, _ in last.values())
+            ratio = ok / ended if ended else 0.0
+            if ratio < abort.min_success_ratio:
+                low_since = now if low_since is None else low_since
+                if now - low_since >= abort.for_s:
+                    self.stopped_by = (
+                        f"aborted at {now:.0f} s: success below {abort.min_success_ratio:.0%} "
+                        f"for {abort.for_s} s"
+                    )
+                    self.stop.set()
+                    return
+            else:
+                low_since = None
+
+
+def _last_second(ops: list[Op], now: float) -> dict[str, tuple[int, int, float]]:
+    """Per kind, the ops that ended in the last second: (ok, ended, p99 ms)."""
+    out: dict[str, list[Op]] = {}
+    for op in reversed(ops[-5000:]):
+        if op.outcome != "pending" and now - 1.0 <= op.ended <= now:
+            out.setdefault(op.kind, []).append(op)
+    stats = {}
+    for kind, done in out.items():
+        latencies = sorted(op.latency for op in done)
+        p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000
+        stats[kind] = (sum(op.outcome == "ok" for op in done), len(done), p99)
+    return stats
+
+
+def _overlap(a: list[str], b: list[str], k: int = 20) -> float:
+    return len(set(a[:k]) & set(b[:k])) / k
+
+
+def _continuity(
+    before: dict[str, list[str]], after: dict[str, list[str]], samples: dict[str, tuple[str, ...]]
+) -> dict[str, Any]:
+    """overlap@20 of each sample's page before and after the blow, and of the
+    pages before against a newcomer's (the cold-start contrast)."""
+    both = [name for name in samples if name in before and name in after]
+    cold = before.get("newcomer") or after.get("newcomer") or []
+    if not both:
+        return {"samples": 0}
+    kept = [_overlap(before[n], after[n]) for n in both]
+    contrast = [_overlap(before[n], cold) for n in both]
+    return {
+        "samples": len(both),
+        "continuity_overlap_at_20": round(sum(kept) / len(kept), 3),
+        "cold_start_overlap_at_20": round(sum(contrast) / len(contrast), 3),
+        "per_sample": dict(zip(both, [round(x, 3) for x in kept], strict=True)),
+    }
+
+
+# -- judging -------------------------------------------------------------------------------
+
+
+def _window(scenario: Scenario, duration: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The control (steady load before the first fault, after a short ramp)
+    and the fault window (first fault to the end of the last interval)."""
+    intervals = scenario.intervals()
+    first = min((i.start_s for i in intervals), default=duration)
+    last = max((i.end_s for i in intervals), default=duration)
+    ramp = min(3.0, first / 3)
+    return (ramp, first), (first, min(duration, max(last, first + 1)))
+
+
+def _relevance(recorder: Recorder, window: tuple[float, float]) -> float | None:
+    scores = [
+        s for second, row in recorder.relevance.items() if window[0] <= second < window[1]
+        for s in row
+    ]  # fmt: skip
+    return round(sum(scores) / len(scores), 3) if scores else None
+
+
+def _verdict(scenario: Scenario, rep: dict[str, Any], stopped_by: str) -> tuple[str, list[str]]:
+    reasons: list[str] = []
+    broken = False
+    writes = rep["writes"]
+    if writes["lost"]:
+        reasons.append(f"{writes['lost']} acknowledged writes lost")
+        broken = True
+    if writes["duplicated"]:
+        reasons.append(f"{writes['duplicated']} writes duplicated")
+        broken = True
+    if not rep["converged"]:
+        reasons.append("regions did not converge to equal digests")
+        broken = True
+    continuity = rep["for_you"].get("continuity_overlap_at_20")
+    if continuity is None:
+        reasons.append("For You continuity could not be measured")
+    elif continuity < CONTINUITY_BAR:
+        reasons.append(f"For You continuity {continuity:.2f} below {CONTINUITY_BAR}")
+        broken = True
+    if any(row["seconds"] is None for row in rep["recovery_s"]):
+        reasons.append("a restored region never came back ready")
+        broken = True
+    ratio = rep["kpi"].get("ratio")
+    if not scenario.quorum_lost() and ratio is not None and ratio < KPI_TARGET:
+        reasons.append(f"KPI ratio {ratio:.2f} below the {KPI_TARGET} target")
+    if stopped_by:
+        return "aborted", [stopped_by, *reasons]
+    if broken:
+        return "failed", reasons
+    if scenario.quorum_lost():
+        return "degraded as designed", [
+            "a majority of regions was out at once: writes were refused while it lasted",
+            *reasons,
+        ]
+    return "passed", reasons or ["nothing acknowledged lost; regions converged"]
+
+
+# -- the whole drill -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _folder(keep: bool) -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="stormproof-drill-"))
+    try:
+        yield folder
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+async def run_drill(
+    scenario: Scenario,
+    *,
+    out: Path,
+    keep: bool = False,
+    quick: bool = False,
+    progress: Progress | None = None,
+    say: Callable[[str], None] = lambda _: None,
+    interrupted: asyncio.Event | None = None,
+) -> DrillResult:
+    """Run ``scenario`` and write its report to ``out``; see the module doc."""
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    with _folder(keep) as folder:
+        if keep:
+            say(f"cluster folder: {folder}")
+        say("measuring the WAN proxy")
+        overhead = await asyncio.to_thread(measure_overhead, 0.5)
+        proxy = WanProxy.start()
+        cluster = LocalCluster.create(
+            folder / "cluster",
+            len(scenario.regions),
+            _free_base(),
+            names=scenario.regions,
+            wan=True,
+        )
+        run: _Run | None = None
+        try:
+            for link in cluster.wan_links():
+                proxy.add_link(*link)
+            for pair, rtt in scenario.rtts().items():
+                a, b = sorted(pair)
+                proxy.set_rtt(a, b, rtt)
+            say(f"starting {len(scenario.regions)} regions")
+            await asyncio.to_thread(cluster.up, 120.0)
+            load = scenario.load
+            population = Population.make(
+                viewers=load.viewers,
+                creators=load.creators,
+                regions=len(scenario.regions),
+                seed=scenario.seed,
+            )
+            setup = _Setup(cluster.urls, population, scenario.seed)
+            say(f"{len(population.people)} people sign up")
+            await setup.people()
+            clips = await asyncio.to_thread(_clips, folder, scenario.seed)
+            say(f"creators upload {_CATALOG} videos")
+            await setup.catalog_(clips)
+            await setup.histories({p.name: p.tastes for p in population.people})
+            await setup.sample_people(_SAMPLES)
+            run = _Run(scenario, cluster, proxy, setup, clips, progress)
+            if interrupted is not None:
+                asyncio.get_running_loop().create_task(_relay(interrupted, run))
+            say("the clock starts")
+            await run.run()
+            say("reading every write back from every region")
+            writes = await checker.check_regions(
+                run.url_of, run.recorder.ops, {p: PASSWORD for p in setup.tokens}
+            )
+            digests = await asyncio.to_thread(cluster.digests, 60.0)
+        finally:
+            if run is not None:
+                with contextlib.suppress(Exception):
+                    await run.restore_everything()
+            for client in (run.setup.clients.values() if run else ()):
+                with contextlib.suppress(Exception):
+                    await client.close()
+            await asyncio.to_thread(cluster.down)
+            proxy.close()
+        assert run is not None
+        duration = float(scenario.duration_s)
+        series = report.aggregate(run.recorder.ops, duration)
+        control, fault_window = _window(scenario, duration)
+        rep: dict[str, Any] = {
+            "scenario": scenario.name,
+            "description": scenario.description,
+            "scenario_text": scenario.text,
+            "seed": scenario.seed,
+            "duration_s": duration,
+            "quick": quick,
+            "version": _version(),
+            "started_at": started_at,
+            "regions": list(scenario.regions),
+            "timeline": sorted(run.timeline, key=lambda e: e["planned_s"]),
+            "intervals": [
+                {"start_s": i.start_s, "end_s": i.end_s, "region": i.region, "kind": i.kind,
+                 "label": i.label}
+                for i in scenario.intervals()
+            ],  # fmt: skip
+            "ops": report.ops_table(series),
+            "kpi": report.kpi(series, control, fault_window),
+            "writes": writes,
+            "converged": bool(digests["agree"]),
+            "region_digests": {n: d["views"] for n, d in digests["regions"].items()},
+            "digest_position": digests["position"],
+            "left_out": digests["left_out"],
+            "recovery_s": run.recovery,
+            "refused_codes": dict(
+                Counter(
+                    op.code
+                    for op in run.recorder.ops
+                    if op.kind in WRITE_KINDS and op.outcome != "ok" and op.code
+                )
+            ),
+            "for_you": {
+                **run.continuity,
+                "relevance_before": _relevance(run.recorder, control),
+                "relevance_during": _relevance(run.recorder, fault_window),
+            },
+            "proxy_overhead": overhead,
+            "load_cpu": {
+                "cpu_s": round(run.cpu_s, 2),
+                "share_of_one_core": round(run.cpu_s / max(run.wall_s, 1e-9), 3),
+            },
+            "series_extra": {
+                "relevance": [
+                    _mean(run.recorder.relevance.get(s)) for s in range(int(duration))
+                ]
+            },
+        }
+        rep["verdict"], rep["reasons"] = _verdict(scenario, rep, run.stopped_by)
+        paths = report.write_report(rep, series, out)
+        return DrillResult(rep, paths)
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("stormproof")
+
+
+def _mean(values: list[float] | None) -> float | None:
+    return round(sum(values) / len(values), 3) if values else None
+
+
+async def _relay(interrupted: asyncio.Event, run: _Run) -> None:
+    """Ctrl-C: stop the load now; the drill settles and reports as usual."""
+    await interrupted.wait()
+    run.stopped_by = f"interrupted at {run.recorder.now():.0f} s (Ctrl-C)"
+    run.stop.set()
