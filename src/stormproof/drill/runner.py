@@ -41,7 +41,7 @@ from typing import Any
 
 from stormproof.client import Client, RegionsUnavailable, RequestFailed
 from stormproof.cluster import LocalCluster
-from stormproof.drill import checker, report
+from stormproof.drill import checker, report, series
 from stormproof.drill.ops import WRITE_KINDS, Op
 from stormproof.drill.people import (
     PASSWORD,
@@ -653,7 +653,7 @@ async def run_drill(
             proxy.close()
         assert run is not None
         duration = float(scenario.duration_s)
-        series = report.aggregate(run.recorder.ops, duration)
+        per_second = series.aggregate(run.recorder.ops, duration)
         control, fault_window = _window(scenario, duration)
         rep: dict[str, Any] = {
             "scenario": scenario.name,
@@ -662,7 +662,7 @@ async def run_drill(
             "seed": scenario.seed,
             "duration_s": duration,
             "quick": quick,
-            "version": _version(),
+            "version": report.software_version(),
             "started_at": started_at,
             "regions": list(scenario.regions),
             "timeline": sorted(run.timeline, key=lambda e: e["planned_s"]),
@@ -671,8 +671,8 @@ async def run_drill(
                  "label": i.label}
                 for i in scenario.intervals()
             ],  # fmt: skip
-            "ops": report.ops_table(series),
-            "kpi": report.kpi(series, control, fault_window),
+            "ops": series.ops_table(per_second),
+            "kpi": series.kpi(per_second, control, fault_window),
             "writes": writes,
             "converged": bool(digests["agree"]),
             "region_digests": {n: d["views"] for n, d in digests["regions"].items()},
@@ -703,14 +703,8 @@ async def run_drill(
             },
         }
         rep["verdict"], rep["reasons"] = _verdict(scenario, rep, run.stopped_by)
-        paths = report.write_report(rep, series, out)
+        paths = report.write_report(rep, per_second, out)
         return DrillResult(rep, paths)
-
-
-def _version() -> str:
-    from importlib.metadata import version
-
-    return version("stormproof")
 
 
 def _mean(values: list[float] | None) -> float | None:
