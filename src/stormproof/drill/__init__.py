@@ -1,0 +1,3 @@
+"""The drill: a local multi-region cluster, simulated people, real faults."""
+
+__all__: list[str] = []
