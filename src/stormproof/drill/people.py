@@ -128,9 +128,7 @@ class Recorder:
         """A text no other write of this drill carries."""
         return f"{person}#{next(self._serial)}"
 
-    async def timed(
-        self, op: Op, work: Awaitable[T], client: Client | None = None
-    ) -> T | None:
+    async def timed(self, op: Op, work: Awaitable[T], client: Client | None = None) -> T | None:
         """Run ``work`` as ``op``: its end, outcome and answering region."""
         self.ops.append(op)
         try:
@@ -193,7 +191,9 @@ async def scroll(
 
     while await pause():
         params: dict[str, Any] = {"limit": 10, **({"cursor": cursor} if cursor else {})}
-        answer = await recorder.timed(op("feed"), client.get("/v1/feed/for-you", params=params), client)
+        answer = await recorder.timed(
+            op("feed"), client.get("/v1/feed/for-you", params=params), client
+        )
         if answer is None:
             continue
         page = answer.json()
@@ -226,7 +226,11 @@ async def scroll(
                 return
             await events("watch", vid, report)
             watched += 1
-            for wanted, kind in ((did.liked, "like"), (did.shared, "share"), (did.hid, "not_interested")):
+            for wanted, kind in (
+                (did.liked, "like"),
+                (did.shared, "share"),
+                (did.hid, "not_interested"),
+            ):
                 if wanted and await pause():
                     await events(kind, vid, [{"type": kind, "video_id": vid}])
             if did.commented and await pause():

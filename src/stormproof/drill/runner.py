@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
+import dataclasses
 import random
 import shutil
 import socket
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -96,9 +97,7 @@ class DrillResult:
 
     @property
     def exit_code(self) -> int:
-        return {"passed": 0, "degraded as designed": 0, "aborted": 3}.get(
-            self.report["verdict"], 1
-        )
+        return {"passed": 0, "degraded as designed": 0, "aborted": 3}.get(self.report["verdict"], 1)
 
 
 # -- setting up ----------------------------------------------------------------------------
@@ -248,6 +247,8 @@ class _Run:
         self.recorder = Recorder()
         self.deliveries: dict[str, Op] = {}
         self.timeline: list[dict[str, Any]] = []
+        #: set once the action with that label has been done
+        self.happened = {a: asyncio.Event() for a in scenario.actions()}
         self.recovery: list[dict[str, Any]] = []
         self.stop = asyncio.Event()
         self.stopped_by = ""
@@ -319,8 +320,9 @@ class _Run:
             if op.outcome == "pending":
                 op.outcome, op.ended, op.code = "unknown", self.recorder.now(), "cancelled"
         await self.restore_everything()
-        deadline = time.monotonic() + _DELIVERY_GRACE_S
-        while self.deliveries and time.monotonic() < deadline:
+        for _ in range(int(_DELIVERY_GRACE_S / 0.2)):  # messages still on their way
+            if not self.deliveries:
+                break
             await asyncio.sleep(0.2)
         self._receiving = False
         for task in receivers:
@@ -348,6 +350,7 @@ class _Run:
         entry["actual_s"] = round(self.recorder.now(), 3)
         self.current = action.label
         await self._do(action, entry)
+        self.happened[action].set()
 
     async def _do(self, action: Action, entry: dict[str, Any]) -> None:
         """Make ``action`` happen, and note in ``entry`` the evidence that it
@@ -440,8 +443,7 @@ class _Run:
                 if self.recorder.now() < blow.at_s:
                     before = taken
             await asyncio.sleep(0.2)
-        while not any(e["actual_s"] is not None for e in self.timeline if e["label"] == blow.label):
-            await asyncio.sleep(0.05)
+        await self.happened[blow].wait()
         survivors = [url for url in self.setup.urls if url != target] or [target]
         after = await self._pages(survivors, deadline=120.0)
         self.continuity = _continuity(before, after, self.setup.samples)
@@ -449,25 +451,32 @@ class _Run:
     # -- each second --
 
     async def _tick(self) -> None:
+        """Each second: tell the live view, and watch the stop condition —
+        successful actions in the last second against the control window's
+        rate, once the control window is over."""
         low_since: float | None = None
         abort = self.scenario.abort
+        control, _ = _window(self.scenario, float(self.scenario.duration_s))
+        control_rate: float | None = None
         while True:
             await asyncio.sleep(1.0)
             now = self.recorder.now()
             last = _last_second(self.recorder.ops, now)
             if self.progress:
                 self.progress(Snapshot(now, float(self.scenario.duration_s), self.current, last))
-            if abort is None:
+            if abort is None or now < control[1]:
                 continue
-            ended = sum(total for _, total, _ in last.values())
+            if control_rate is None:
+                done = [op for op in self.recorder.ops if op.outcome == "ok"]
+                in_control = sum(control[0] <= op.ended < control[1] for op in done)
+                control_rate = in_control / max(control[1] - control[0], 1.0)
             ok = sum(good for good, _, _ in last.values())
-            ratio = ok / ended if ended else 0.0
-            if ratio < abort.min_success_ratio:
+            if control_rate > 0 and ok / control_rate < abort.min_success_ratio:
                 low_since = now if low_since is None else low_since
                 if now - low_since >= abort.for_s:
                     self.stopped_by = (
-                        f"aborted at {now:.0f} s: success below {abort.min_success_ratio:.0%} "
-                        f"for {abort.for_s} s"
+                        f"aborted at {now:.0f} s: successful actions below "
+                        f"{abort.min_success_ratio:.0%} of the control's for {abort.for_s:g} s"
                     )
                     self.stop.set()
                     return
@@ -646,7 +655,7 @@ async def run_drill(
             if run is not None:
                 with contextlib.suppress(Exception):
                     await run.restore_everything()
-            for client in (run.setup.clients.values() if run else ()):
+            for client in run.setup.clients.values() if run else ():
                 with contextlib.suppress(Exception):
                     await client.close()
             await asyncio.to_thread(cluster.down)
@@ -666,11 +675,7 @@ async def run_drill(
             "started_at": started_at,
             "regions": list(scenario.regions),
             "timeline": sorted(run.timeline, key=lambda e: e["planned_s"]),
-            "intervals": [
-                {"start_s": i.start_s, "end_s": i.end_s, "region": i.region, "kind": i.kind,
-                 "label": i.label}
-                for i in scenario.intervals()
-            ],  # fmt: skip
+            "intervals": [dataclasses.asdict(i) for i in scenario.intervals()],
             "ops": series.ops_table(per_second),
             "kpi": series.kpi(per_second, control, fault_window),
             "writes": writes,
@@ -697,9 +702,7 @@ async def run_drill(
                 "share_of_one_core": round(run.cpu_s / max(run.wall_s, 1e-9), 3),
             },
             "series_extra": {
-                "relevance": [
-                    _mean(run.recorder.relevance.get(s)) for s in range(int(duration))
-                ]
+                "relevance": [_mean(run.recorder.relevance.get(s)) for s in range(int(duration))]
             },
         }
         rep["verdict"], rep["reasons"] = _verdict(scenario, rep, run.stopped_by)
