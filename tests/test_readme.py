@@ -56,6 +56,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import TEST_PASSWORD_COST
+from tests.drill.processes import drill_processes
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 #: commands that never end by themselves, recognised by this text
@@ -103,6 +104,7 @@ def section(name: str, language: str = "sh") -> list[Block]:
 #: how each section's blocks run: the test that runs them, or why none does
 RULES = {
     "Two commands": "not run: installs into the clone and serves forever; runs this suite",
+    "See it survive a power cut": "test_drill: the list, a quick snowstorm judged by its report",
     "A short tour": "test_tour_then_rebuild, against `stormproof serve --no-demo`",
     "Views are rebuilt from the log": "test_tour_then_rebuild, once the server stopped",
     "Three data centers on one machine": "test_cluster: up, the SDK example, failures",
@@ -347,6 +349,36 @@ def test_cluster(prefix: list[str], tmp_path: Path) -> None:
     [digest] = [s.json() for s in ran if "cluster digest" in s.command]
     assert digest["position"] is not None and len(digest["regions"]) == 3
     assert len({json.dumps(d["views"]) for d in digest["regions"].values()}) == 1  # equal
+
+
+@pytest.mark.timeout(300)
+def test_drill(prefix: list[str], tmp_path: Path) -> None:
+    """The README's drill, as written: it lists the scenarios, then survives
+    a quick snowstorm — judged by its own report — and leaves nothing running."""
+    work, scratch = clone_like(tmp_path / "clone"), tmp_path / "scripts"
+    scratch.mkdir()
+    [block] = section("See it survive a power cut")
+    listed, ran = run_block(block, work, prefix, scratch)  # each must exit 0
+    assert "snowstorm" in listed.output and "two_regions" in listed.output
+    assert "passed" in ran.output
+    report = json.loads((work / "drill-report" / "report.json").read_text())
+    assert report["scenario"] == "snowstorm" and report["quick"]
+    assert report["verdict"] == "passed", report["reasons"]
+    writes = report["writes"]
+    assert writes["acknowledged"] > 0
+    assert (writes["lost"], writes["duplicated"]) == (0, 0), writes
+    assert report["converged"] and len(report["region_digests"]) == 3
+    for_you = report["for_you"]
+    assert for_you["continuity_overlap_at_20"] > for_you["cold_start_overlap_at_20"]
+    # Every fault of the timeline happened, and the cut was a real SIGKILL.
+    assert all(e["actual_s"] is not None for e in report["timeline"]), report["timeline"]
+    [cut] = [e for e in report["timeline"] if e["kind"] == "power_cut"]
+    assert cut["killed"] and set(cut["killed"].values()) == {-9}, cut
+    [recovery] = report["recovery_s"]
+    assert recovery["region"] == "us-east" and recovery["seconds"] is not None
+    html = (work / "drill-report" / "report.html").read_text()
+    assert html.count("<svg") >= 4 and "power cut" in html
+    assert not drill_processes()  # the proxy, the nats-servers, the APIs: all gone
 
 
 def test_eval(prefix: list[str], tmp_path: Path) -> None:

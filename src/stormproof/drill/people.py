@@ -213,13 +213,12 @@ async def scroll(
             )
             topic = catalog.topic_of.get(vid)
             did = react(rng, topic in person.tastes, video["duration_ms"], hide_rate=_HIDE_RATE)
-            watch: dict[str, Any] = {
-                "type": "watch", "video_id": vid, "watched_ms": did.watched_ms,
-                "completed": did.completed,
-            }  # fmt: skip
-            report = [watch]
-            if did.rewatched:
-                report.append(dict(watch))
+            # One watch report per video (a rewatch is watched time past the
+            # end), so the checker can count each report back.
+            watched_ms = did.watched_ms * (2 if did.rewatched else 1)
+            watch = {"type": "watch", "video_id": vid, "watched_ms": watched_ms,
+                     "completed": did.completed}  # fmt: skip
+            report: list[dict[str, Any]] = [watch]
             if did.skipped:
                 report.append({"type": "skip", "video_id": vid})
             if not await pause():

@@ -147,6 +147,8 @@ class _Setup:
         self.tokens: dict[str, str] = {}
         self.catalog = Catalog()
         self.samples: dict[str, tuple[str, ...]] = {}
+        #: each video's likes before the clock started (the checker's baseline)
+        self.likes: Counter[str] = Counter()
 
     def client(self, home: int, **kwargs: Any) -> Client:
         order = [self.urls[(home + i) % len(self.urls)] for i in range(len(self.urls))]
@@ -207,6 +209,7 @@ class _Setup:
                     events.append({"type": "skip", "video_id": vid})
                 if did.liked:
                     events.append({"type": "like", "video_id": vid})
+                    self.likes[vid] += 1
             async with gate:
                 await self.clients[name].post("/v1/events", json={"events": events})
 
@@ -647,8 +650,11 @@ async def run_drill(
             say("the clock starts")
             await run.run()
             say("reading every write back from every region")
-            writes = await checker.check_regions(
-                run.url_of, run.recorder.ops, {p: PASSWORD for p in setup.tokens}
+            checked = await checker.check_regions(
+                run.url_of,
+                run.recorder.ops,
+                PASSWORD,
+                baselines={("like", vid): n for vid, n in setup.likes.items()},
             )
             digests = await asyncio.to_thread(cluster.digests, 60.0)
         finally:
@@ -678,7 +684,17 @@ async def run_drill(
             "intervals": [dataclasses.asdict(i) for i in scenario.intervals()],
             "ops": series.ops_table(per_second),
             "kpi": series.kpi(per_second, control, fault_window),
-            "writes": writes,
+            "writes": {
+                **checked["writes"],
+                "failed_found": checked["overall"]["failed_found"],
+                "unverifiable": checked["overall"]["unverifiable"],
+                "unread": checked["overall"]["unread"],
+                "details": checked["overall"]["details"],
+                "per_region": {
+                    name: {k: v[k] for k in ("lost", "duplicated", "unknown_found", "unread")}
+                    for name, v in checked["regions"].items()
+                },
+            },
             "converged": bool(digests["agree"]),
             "region_digests": {n: d["views"] for n, d in digests["regions"].items()},
             "digest_position": digests["position"],
