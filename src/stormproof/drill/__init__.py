@@ -1,0 +1,3 @@
+"""``stormproof drill``: a local multi-region cluster, simulated people, real faults."""
+
+__all__: list[str] = []
