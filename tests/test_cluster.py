@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -231,3 +232,54 @@ async def test_a_poisoned_entry_stops_no_region_and_every_region_agrees(
         for url in cluster.urls:
             health = (await http.get(url + "/v1/health")).json()
             assert health["ready"] and health["quarantined"] == 2, health
+
+
+# -- the layout (no processes) --------------------------------------------------
+
+
+def test_without_wan_the_layout_is_as_it_was(tmp_path: Path) -> None:
+    cluster = LocalCluster.create(tmp_path, 3, 20000)
+    assert cluster.names == ["us-east", "us-central", "us-west"]
+    east = cluster.spec("us-east").nats
+    assert list(east.routes) == ["nats://127.0.0.1:20201", "nats://127.0.0.1:20202"]
+    assert east.advertise is None
+    assert cluster.nats_urls_for("us-central") == cluster.nats_urls
+    assert cluster.wan_links() == []
+    assert json.loads((tmp_path / "cluster.json").read_text())["wan"] is False
+
+
+def test_with_wan_every_crossing_connection_goes_to_a_proxy_port(tmp_path: Path) -> None:
+    LocalCluster.create(tmp_path, 3, 20000, names=["north", "east", "south"], wan=True)
+    cluster = LocalCluster.load(tmp_path)  # what `cluster region` sees
+    assert cluster.names == ["north", "east", "south"]
+    east = cluster.spec("east").nats
+    assert list(east.routes) == ["nats://127.0.0.1:20310", "nats://127.0.0.1:20312"]
+    assert east.advertise == "127.0.0.1:20311"  # link east -> east: nothing listens
+    assert cluster.nats_urls_for("east") == [
+        "nats://127.0.0.1:20410",
+        "nats://127.0.0.1:20101",  # its own server, directly
+        "nats://127.0.0.1:20412",
+    ]
+    links = cluster.wan_links()
+    assert len(links) == 12 and len({link.listen_port for link in links}) == 12
+    assert (20310, 20200, "east", "north") in links  # east's route to north's cluster port
+    assert (20410, 20100, "east", "north") in links  # east's API to north's server
+    advertised = {spec.nats.advertise for spec in cluster.regions.values()}
+    assert not advertised & {f"127.0.0.1:{link.listen_port}" for link in links}
+
+
+@pytest.mark.parametrize(
+    ("count", "names", "why"),
+    [
+        (2, ["a", "a"], "must differ"),
+        (1, ["US-East"], "lowercase"),
+        (1, ["a/b"], "lowercase"),
+        (3, ["a", "b"], "3 regions, but 2 names"),
+        (6, None, "1 to 5"),
+    ],
+)
+def test_region_names_are_distinct_plain_and_as_many_as_regions(
+    tmp_path: Path, count: int, names: list[str] | None, why: str
+) -> None:
+    with pytest.raises(ValueError, match=why):
+        LocalCluster.create(tmp_path, count, 20000, names=names)

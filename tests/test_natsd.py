@@ -40,6 +40,16 @@ def test_config_binds_loopback_fsyncs_every_write_and_does_not_advertise(tmp_pat
     assert "0.0.0.0" not in text
 
 
+def test_config_advertises_a_cluster_address_only_when_given_one(tmp_path: Path) -> None:
+    # The WAN layout gives each server a dead-end address, so that no peer
+    # routes to it past the proxy (ADR 014).
+    spec = NatsServerSpec("east", 4222, 6222, tmp_path / "js", advertise="127.0.0.1:6311")
+    text = write_config(spec, tmp_path / "nats.conf").read_text()
+    assert '  advertise: "127.0.0.1:6311"' in text and "no_advertise: true" in text
+    plain = NatsServerSpec("east", 4222, 6222, tmp_path / "js")
+    assert "  advertise:" not in write_config(plain, tmp_path / "plain.conf").read_text()
+
+
 def test_local_cluster_ports() -> None:
     cluster = NatsCluster.local(Path("/nowhere"), base_port=14000)
     east, central, west = cluster.specs.values()

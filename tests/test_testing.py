@@ -12,3 +12,5 @@ def test_cluster_ports_lie_below_the_kernels_ephemeral_range() -> None:
     for _ in range(20):
         base = free_base_port(3)
         assert base + 200 + 2 < low
+        base = free_base_port(3, wan=True)  # and the WAN proxy's ports
+        assert base + 400 + 22 < low

@@ -7,6 +7,12 @@ lives in ``DIR/<region>/``; ``DIR/cluster.json`` records the layout and
 ``DIR/<region>/pids.json`` the running processes, so separate invocations of
 ``stormproof cluster`` can find them. A power cut is SIGKILL of both process
 groups at once — never a graceful stop.
+
+With ``wan`` (the drill's clusters), every connection that crosses regions —
+each server's routes to its peers, each API's connections to other regions'
+servers — goes to a port of the drill's WAN proxy (:meth:`LocalCluster.wan_links`
+says which port forwards where), which delays and partitions it. The proxy
+must run before :meth:`LocalCluster.up`: until it does, no route forms.
 """
 
 from __future__ import annotations
@@ -14,15 +20,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -38,7 +45,14 @@ _LOOPBACK_LIMITS = {
     "STORMPROOF_LOGINS_PER_ADDRESS": "1000000",
 }
 
-__all__ = ["REGION_NAMES", "LocalCluster", "Progress", "RegionSpec", "catch_up_percent"]
+__all__ = [
+    "REGION_NAMES",
+    "LocalCluster",
+    "Progress",
+    "RegionSpec",
+    "WanLink",
+    "catch_up_percent",
+]
 
 #: told a region's name and where it stands ("starting", "catching up 40 %",
 #: "ready") each time that changes, while `up` or `restore` waits for it
@@ -46,6 +60,23 @@ Progress = Callable[[str, str], None]
 
 REGION_NAMES = ("us-east", "us-central", "us-west", "eu-west", "ap-south")
 DEFAULT_BASE_PORT = 8100
+#: a region's name: it names its folder and its nats-server
+_REGION_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+#: with ``wan``, region i reaches region j's cluster port (its server's routes)
+#: at ``base + _WAN_ROUTES + 10 i + j`` and its client port (its API's link) at
+#: ``base + _WAN_CLIENTS + 10 i + j``, both through the proxy
+_WAN_ROUTES = 300
+_WAN_CLIENTS = 400
+
+
+class WanLink(NamedTuple):
+    """One port of the WAN proxy: it forwards ``listen_port`` to
+    ``target_port``, carrying traffic from one region to another."""
+
+    listen_port: int
+    target_port: int
+    from_region: str
+    to_region: str
 
 
 @dataclass(frozen=True)
@@ -93,21 +124,35 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 
 class LocalCluster:
-    """``count`` regions on loopback: API ports ``base + i``, NATS client ports
-    ``base + 100 + i``, NATS cluster ports ``base + 200 + i``."""
+    """Regions on loopback: API ports ``base + i``, NATS client ports
+    ``base + 100 + i``, NATS cluster ports ``base + 200 + i``; with ``wan``,
+    the proxy's ports ``base + 300 + 10 i + j`` (server i's route to server j)
+    and ``base + 400 + 10 i + j`` (region i's API to server j)."""
 
-    def __init__(self, folder: Path, regions: list[RegionSpec]) -> None:
+    def __init__(self, folder: Path, regions: list[RegionSpec], *, wan: bool = False) -> None:
         self.folder = folder
         self.regions = {spec.name: spec for spec in regions}
+        self.wan = wan
+        self._base = regions[0].api_port  # region 0's API listens on the base port
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     @classmethod
-    def _layout(cls, folder: Path, count: int, base_port: int | None) -> LocalCluster:
-        if not 1 <= count <= len(REGION_NAMES):
+    def _layout(
+        cls, folder: Path, names: Sequence[str], base_port: int | None, wan: bool
+    ) -> LocalCluster:
+        if not 1 <= len(names) <= len(REGION_NAMES):
             raise ValueError(f"a local cluster has 1 to {len(REGION_NAMES)} regions")
+        if len(set(names)) != len(names):
+            raise ValueError(f"region names must differ: {', '.join(names)}")
+        for name in names:
+            if not _REGION_NAME.fullmatch(name):
+                raise ValueError(f"a region name is lowercase letters, digits and -: {name!r}")
         base = base_port or DEFAULT_BASE_PORT
-        names = REGION_NAMES[:count]
-        routes = [f"nats://127.0.0.1:{base + 200 + i}" for i in range(count)]
+
+        def route(i: int, j: int) -> str:
+            port = base + _WAN_ROUTES + 10 * i + j if wan else base + 200 + j
+            return f"nats://127.0.0.1:{port}"
+
         regions = [
             RegionSpec(
                 name=name,
@@ -118,22 +163,42 @@ class LocalCluster:
                     client_port=base + 100 + i,
                     cluster_port=base + 200 + i,
                     store_dir=folder / name / "jetstream",
-                    routes=tuple(r for j, r in enumerate(routes) if j != i),
+                    routes=tuple(route(i, j) for j in range(len(names)) if j != i),
+                    # peers pass a server's advertised address on to servers
+                    # they route to, which then connect to it directly: behind
+                    # the proxy, give them a port that no link and no server
+                    # uses (link i -> i), so that every route stays explicit
+                    advertise=f"127.0.0.1:{base + _WAN_ROUTES + 11 * i}" if wan else None,
                 ),
             )
             for i, name in enumerate(names)
         ]
-        return cls(folder, regions)
+        return cls(folder, regions, wan=wan)
 
     @classmethod
-    def create(cls, folder: Path, count: int = 3, base_port: int | None = None) -> LocalCluster:
-        """Lay out a new cluster in ``folder`` (or the same one again)."""
-        cluster = cls._layout(folder, count, base_port)
+    def create(
+        cls,
+        folder: Path,
+        count: int = 3,
+        base_port: int | None = None,
+        *,
+        names: Sequence[str] | None = None,
+        wan: bool = False,
+    ) -> LocalCluster:
+        """Lay out a new cluster in ``folder`` (or the same one again): ``count``
+        regions named ``names`` (as many; default the first of
+        :data:`REGION_NAMES`), behind a WAN proxy with ``wan``."""
+        if not 1 <= count <= len(REGION_NAMES):
+            raise ValueError(f"a local cluster has 1 to {len(REGION_NAMES)} regions")
+        if names is not None and len(names) != count:
+            raise ValueError(f"{count} regions, but {len(names)} names: {', '.join(names)}")
+        cluster = cls._layout(folder, names or REGION_NAMES[:count], base_port, wan)
         folder.mkdir(parents=True, exist_ok=True)
         regions = list(cluster.regions.values())
         layout = {
             "base_port": regions[0].api_port,
             "regions": [{"name": r.name, "index": r.index} for r in regions],
+            "wan": wan,
         }
         (folder / "cluster.json").write_text(json.dumps(layout, indent=2))
         load_secret(folder / "secret")  # one token-signing secret for every region
@@ -147,7 +212,9 @@ class LocalCluster:
             raise FileNotFoundError(
                 f"no cluster in {folder}: run `stormproof cluster up`"
             ) from None
-        return cls._layout(folder, len(layout["regions"]), layout["base_port"])
+        regions = sorted(layout["regions"], key=lambda region: region["index"])
+        names = [region["name"] for region in regions]
+        return cls._layout(folder, names, layout["base_port"], layout.get("wan", False))
 
     # -- naming ---------------------------------------------------------------
 
@@ -161,7 +228,44 @@ class LocalCluster:
 
     @property
     def nats_urls(self) -> list[str]:
+        """Every server's own client address, in region order."""
         return [spec.nats.url for spec in self.regions.values()]
+
+    def nats_urls_for(self, name: str) -> list[str]:
+        """The addresses region ``name``'s API connects to, in region order:
+        with ``wan``, its own server directly and the others through the proxy."""
+        i = self.spec(name).index
+        return [
+            f"nats://127.0.0.1:{self._base + _WAN_CLIENTS + 10 * i + j}"
+            if self.wan and j != i
+            else spec.nats.url
+            for j, spec in enumerate(self.regions.values())
+        ]
+
+    def wan_links(self) -> list[WanLink]:
+        """What the WAN proxy must forward (none without ``wan``): for each
+        ordered pair of regions, one link for routes and one for the API."""
+        specs = list(self.regions.values())
+        return [
+            link
+            for a in specs
+            for b in specs
+            if self.wan and a is not b
+            for link in (
+                WanLink(
+                    self._base + _WAN_ROUTES + 10 * a.index + b.index,
+                    b.nats.cluster_port,
+                    a.name,
+                    b.name,
+                ),
+                WanLink(
+                    self._base + _WAN_CLIENTS + 10 * a.index + b.index,
+                    b.nats.client_port,
+                    a.name,
+                    b.name,
+                ),
+            )
+        ]
 
     def spec(self, name: str) -> RegionSpec:
         if name not in self.regions:

@@ -222,7 +222,7 @@ def region(
         region=region,
         region_index=spec.index,
         log_backend="jetstream",
-        nats_urls=tuple(cluster.nats_urls),
+        nats_urls=tuple(cluster.nats_urls_for(region)),
         secret_file=data / "secret",
     )
     app_ = create_app(settings, on_ready=seed_demo if demo else None)

@@ -70,6 +70,9 @@ class NatsServerSpec:
     store_dir: Path
     #: the other servers' cluster URLs, ``nats://127.0.0.1:PORT``
     routes: Sequence[str] = ()
+    #: the cluster address (``host:port``) given to peers, which they pass on
+    #: to servers they route to; None: the listen address
+    advertise: str | None = None
     http_port: int | None = None
     #: ``always`` fsyncs every write before the ack; ``2m`` is nats-server's default
     sync_interval: str = "always"
@@ -98,6 +101,7 @@ def write_config(spec: NatsServerSpec, path: Path) -> Path:
         f"  name: {CLUSTER_NAME}",
         f"  listen: 127.0.0.1:{spec.cluster_port}",
         f"  routes: [{routes}]",
+        *([f"  advertise: {json.dumps(spec.advertise)}"] if spec.advertise else []),
         "  no_advertise: true",
         "}",
     ]
