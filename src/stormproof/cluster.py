@@ -368,19 +368,24 @@ class LocalCluster:
             _signal_group(pid, sig)
         return pids
 
-    def _reap(self, pids: list[int]) -> None:
+    def _reap(self, pids: list[int]) -> dict[int, int | None]:
+        """Wait for ``pids`` to end: each one's exit status where this process
+        started it (``-9``: killed by SIGKILL), else None."""
+        ended: dict[int, int | None] = {}
         for pid in pids:
             child = self._children.pop(pid, None)
-            if child is not None:
-                child.wait()
+            ended[pid] = None if child is None else child.wait()
         deadline = time.monotonic() + 10
         while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.02)
+        return ended
 
-    def kill(self, name: str) -> None:
-        """Power cut: SIGKILL every process of the region at once."""
-        self._reap(self._signal(self.spec(name).name, signal.SIGKILL))
+    def kill(self, name: str) -> dict[int, int | None]:
+        """Power cut: SIGKILL every process of the region at once. Returns
+        each process's exit status, as :meth:`_reap` gives it."""
+        ended = self._reap(self._signal(self.spec(name).name, signal.SIGKILL))
         self._pids_file(name).unlink(missing_ok=True)
+        return ended
 
     def kill_all(self) -> None:
         """Every region loses power at the same instant."""

@@ -30,7 +30,6 @@ import contextlib
 import dataclasses
 import random
 import shutil
-import socket
 import tempfile
 import time
 from collections import Counter
@@ -57,6 +56,7 @@ from stormproof.drill.proxy import WanProxy, measure_overhead
 from stormproof.drill.scenario import Action, Scenario
 from stormproof.media import make_video
 from stormproof.population import TOPICS, react
+from stormproof.testing import free_base_port
 
 __all__ = ["DrillResult", "Progress", "run_drill"]
 
@@ -101,27 +101,6 @@ class DrillResult:
 
 
 # -- setting up ----------------------------------------------------------------------------
-
-
-def _free_base() -> int:
-    """A base port with every port the cluster and its proxy links use free."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20_000, 55_000, 10)
-        ports = [base + off + i for off in (0, 100, 200) for i in range(10)]
-        ports += [base + off + i for off in (300, 400) for i in range(60)]
-        if all(_port_free(p) for p in ports):
-            return base
-    raise RuntimeError("no free block of ports on 127.0.0.1")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _clips(folder: Path, seed: int) -> list[bytes]:
@@ -616,7 +595,7 @@ async def run_drill(
         cluster = LocalCluster.create(
             folder / "cluster",
             len(scenario.regions),
-            _free_base(),
+            free_base_port(len(scenario.regions), wan=True),
             names=scenario.regions,
             wan=True,
         )
