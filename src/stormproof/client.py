@@ -24,7 +24,9 @@ What it promises:
   ``Stormproof-After``, the time of the last write, so your own actions stay
   ordered whichever region takes them.
 
-Failures raise :class:`RegionsUnavailable` (no region answered in time) or
+Failures raise :class:`RegionsUnavailable` (no region answered in time, or
+every region said there is no quorum: a majority of the regions is out, so no
+write can be acknowledged until it is back; reads still work) or
 :class:`RequestFailed` (a region answered with a 4xx: the request is wrong).
 """
 
@@ -120,6 +122,14 @@ class Client:
         """The region requests go to first."""
         return self.regions[self._preferred]
 
+    def follow(self, other: Client) -> None:
+        """Read from now on at least what ``other`` has written or read
+        (its positions join this client's ``min_seq``): as when one person
+        sends another a link to something they just posted."""
+        for partition, seq in other._seen.items():
+            self._seen[partition] = max(self._seen.get(partition, 0), seq)
+        self._last_at = max(self._last_at, other._last_at)
+
     def _order(self) -> list[int]:
         now = time.monotonic()
         count = len(self.regions)
@@ -197,7 +207,14 @@ class Client:
             return response
 
         while time.monotonic() - started < self.deadline:
+            heard = len(answers)
             answered = await self._first_answer(attempt, hedge_after or self.hedge_after)
+            if answered is None and "no_quorum" in answers[heard:]:
+                # No region could reach a majority of the log's servers:
+                # writes cannot be acknowledged anywhere until it returns.
+                raise RegionsUnavailable(
+                    f"{method} {path}: no quorum of regions ({errors[-1]})", answers=answers
+                )
             if answered is not None:
                 index, response = answered
                 self._preferred = index

@@ -135,6 +135,8 @@ class LocalCluster:
         self.wan = wan
         self._base = regions[0].api_port  # region 0's API listens on the base port
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        #: settings (``STORMPROOF_*``) for the API processes this object starts
+        self.env: dict[str, str] = {}
 
     @classmethod
     def _layout(
@@ -311,7 +313,7 @@ class LocalCluster:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**_LOOPBACK_LIMITS, **os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**_LOOPBACK_LIMITS, **os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
             )
         self._record(name, "api", proc)
 

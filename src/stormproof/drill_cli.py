@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -91,7 +92,14 @@ def drill(
         chosen = chosen.with_seed(seed)
     if quick:
         chosen = chosen.quick()
-    result = asyncio.run(_run(chosen, out, keep=keep, quick=quick))
+    try:
+        result = asyncio.run(_run(chosen, out, keep=keep, quick=quick))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        console.print("[yellow]stopped; every process of the drill is gone[/yellow]")
+        raise typer.Exit(3) from None
+    except Exception as exc:  # the drill could not run: say why, plainly
+        console.print(f"[red]the drill could not run: {type(exc).__name__}: {exc}[/red]")
+        raise typer.Exit(2) from None
     from stormproof.drill import report
 
     console.print(report.summary(result.report))
@@ -116,6 +124,7 @@ async def _run(chosen: Scenario, out: Path, *, keep: bool, quick: bool) -> Drill
 
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     console.print(f"[bold]{chosen.name}[/bold]: {chosen.description}")
+    began = time.monotonic()
     with Live(console=console, refresh_per_second=2, transient=True) as live:
         result = await run_drill(
             chosen,
@@ -123,7 +132,7 @@ async def _run(chosen: Scenario, out: Path, *, keep: bool, quick: bool) -> Drill
             keep=keep,
             quick=quick,
             progress=lambda snap: live.update(_live_view(snap)),
-            say=lambda line: live.console.print(f"  {line}"),
+            say=lambda line: live.console.print(f"  {time.monotonic() - began:5.1f} s  {line}"),
             interrupted=interrupted,
         )
     loop.remove_signal_handler(signal.SIGINT)

@@ -9,6 +9,7 @@ import pytest
 from nats.aio.msg import Msg
 
 from stormproof.jetstream.links import Links, Unreachable
+from stormproof.errors import LogError
 from stormproof.log import Entry, Log
 from stormproof.log.jetstream import JetStreamLog
 from stormproof.natsd import NatsCluster
@@ -241,5 +242,40 @@ async def test_freezing_a_partition_leader_loses_no_acked_append(own_cluster: Na
             f"longest gap between acks {writer.longest_gap:.3f}s"
         )
         assert counts["lost"] == 0
+    finally:
+        await log.close()
+
+
+async def test_without_a_quorum_an_append_is_refused_at_once_and_never_sent(
+    own_cluster: NatsCluster,
+) -> None:
+    """Guards "writes fail fast with a clear error" when a majority of the
+    regions is out: the append is refused with ``no_quorum`` long before its
+    deadline, and — since it was never sent — it is not there once the
+    servers return (a message left with a lone leader could be committed
+    later, after its caller was told it failed)."""
+    names, prefix = own_cluster.names, unique_prefix("Q")
+    log = JetStreamLog(own_cluster.urls, 2, prefix=prefix, deadline=120.0)
+    try:
+        await log.start()
+        kept = await log.append("before", event(1))
+        own_cluster.kill(names[0])
+        own_cluster.kill(names[1])
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(1.5)  # the links notice the servers are gone
+        started = loop.time()
+        with pytest.raises(LogError) as refused:
+            await log.append("during", event(2))
+        refused_after = loop.time() - started
+        assert refused.value.code == "no_quorum", refused.value
+        own_cluster.restart(names[0])
+        own_cluster.restart(names[1])
+        await wait_for_leaders(log, names)
+        everything = await read_everything(own_cluster.urls, prefix)
+        keys = [e.key for entries in everything.values() for e in entries]
+        assert "before" in keys and kept.key == "before"
+        assert "during" not in keys
+        # A refusal, not a wait: nowhere near the append's 120 s deadline.
+        assert refused_after < 120.0 / 2, refused_after
     finally:
         await log.close()

@@ -32,9 +32,18 @@ import httpx
 
 from stormproof.client import Client, RegionsUnavailable, RequestFailed
 from stormproof.drill.ops import WRITE_KINDS, Op
-from stormproof.population import TOPICS, draw_tastes, react, relevance
+from stormproof.population import TOPICS, draw_tastes, react
 
-__all__ = ["PASSWORD", "Catalog", "Person", "Population", "Recorder", "receive", "scroll"]
+__all__ = [
+    "PASSWORD",
+    "Catalog",
+    "Deliveries",
+    "Person",
+    "Population",
+    "Recorder",
+    "receive",
+    "scroll",
+]
 
 T = TypeVar("T")
 
@@ -74,8 +83,8 @@ class Population:
     @classmethod
     def make(cls, *, viewers: int, creators: int, regions: int, seed: int) -> Population:
         rng = random.Random(seed)
-        names = [f"creator-{i:02d}" for i in range(creators)]
-        names += [f"viewer-{i:03d}" for i in range(viewers)]
+        names = [f"creator_{i:02d}" for i in range(creators)]
+        names += [f"viewer_{i:03d}" for i in range(viewers)]
         tastes = draw_tastes(rng, names)
         receivers = [n for i, n in enumerate(names) if i % _RECEIVER_EVERY == _RECEIVER_EVERY - 1]
         people = [
@@ -117,7 +126,8 @@ class Recorder:
     def __init__(self) -> None:
         self.t0 = time.monotonic()
         self.ops: list[Op] = []
-        #: per second: the hidden-taste relevance of each page served then
+        #: per second: the hidden-taste relevance of the For You pages of the
+        #: sample people taken then (see the runner)
         self.relevance: dict[int, list[float]] = {}
         self._serial = itertools.count(1)
 
@@ -141,6 +151,8 @@ class Recorder:
             # a timed-out append is no promise it did not): unknown. A read
             # that only got errors failed.
             code = exc.answers[-1] if exc.answers else "no_answer"
+            if "no_quorum" in exc.answers:
+                code = "no_quorum"
             definite = op.kind not in WRITE_KINDS and exc.answers
             op.outcome, op.code = ("failed" if definite else "unknown"), code
             result = None
@@ -156,7 +168,33 @@ class Recorder:
             self.relevance.setdefault(second, []).append(score)
 
 
-Pending = dict[str, Op]
+class Deliveries:
+    """Messages on their way to a live stream. A message may reach its
+    recipient's stream before its sender has the acknowledgement (the stream
+    follows the log; the ack crosses the network back): both orders count."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.waiting: dict[str, Op] = {}
+        self._early: dict[str, tuple[float, str]] = {}
+
+    def expect(self, op: Op) -> None:
+        early = self._early.pop(op.key, None)
+        if early is None:
+            self.waiting[op.key] = op
+        else:
+            self._done(op, *early)
+
+    def arrived(self, text: str, region: str) -> None:
+        op = self.waiting.pop(text, None)
+        if op is None:
+            self._early[text] = (self.recorder.now(), region)
+        else:
+            self._done(op, self.recorder.now(), region)
+
+    def _done(self, op: Op, at: float, region: str) -> None:
+        op.ended, op.outcome, op.region = at, "ok", region
+        self.recorder.ops.append(op)
 
 
 async def scroll(
@@ -167,19 +205,21 @@ async def scroll(
     *,
     rate: float,
     seed: int,
-    running: Callable[[], bool],
-    deliveries: Pending,
+    stop: asyncio.Event,
+    deliveries: Deliveries,
     clip: Callable[[int], bytes],
 ) -> None:
-    """One person scrolling For You until ``running()`` turns false."""
+    """One person scrolling For You until ``stop`` is set."""
     rng = random.Random(f"{seed}:{person.name}")
     followed: set[str] = set()
     cursor: str | None = None
     watched = 0
 
     async def pause() -> bool:
-        await asyncio.sleep(rng.expovariate(rate))
-        return running()
+        """The time until the next action; False once the drill stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), rng.expovariate(rate))
+        return not stop.is_set()
 
     def op(kind: str, key: str = "", target: str = "") -> Op:
         return Op(kind, person.name, recorder.now(), key=key, target=target)
@@ -201,8 +241,6 @@ async def scroll(
         cursor = page["next_cursor"]
         if not items:
             cursor = None
-        topics = [catalog.topic_of.get(v["id"]) for v in items]
-        recorder.served(int(recorder.now()), relevance(person.tastes, topics))
         for video in items:
             if not await pause():
                 return
@@ -251,7 +289,7 @@ async def scroll(
                 sent = op("message", text, person.friend)
                 body = {"to": person.friend, "text": text}
                 if await recorder.timed(sent, client.post("/v1/messages", json=body), client):
-                    deliveries[text] = Op("delivery", person.friend, sent.started, key=text)
+                    deliveries.expect(Op("delivery", person.friend, sent.started, key=text))
             if person.creator and rng.random() < 1 / _UPLOAD_EVERY and await pause():
                 topic = person.tastes[0]
                 caption = Catalog.caption(topic, watched, recorder.tag(person.name))
@@ -266,8 +304,7 @@ async def receive(
     token: str,
     regions: list[str],
     home: int,
-    recorder: Recorder,
-    deliveries: Pending,
+    deliveries: Deliveries,
     running: Callable[[], bool],
 ) -> None:
     """Hold ``name``'s live message stream, failing over between regions with
@@ -296,11 +333,8 @@ async def receive(
                             event_id = line[4:]
                         elif line.startswith("data: "):
                             message = json.loads(line[6:])
-                            waiting = deliveries.pop(message.get("text", ""), None)
-                            if waiting is not None and message.get("recipient", name) == name:
-                                waiting.ended, waiting.outcome = recorder.now(), "ok"
-                                waiting.region = url
-                                recorder.ops.append(waiting)
+                            if message.get("recipient") == name:
+                                deliveries.arrived(message.get("text", ""), url)
                             last_id = event_id or last_id
                         if not running():
                             return

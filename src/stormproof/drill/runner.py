@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import random
 import shutil
 import tempfile
@@ -46,7 +47,7 @@ from stormproof.drill.ops import WRITE_KINDS, Op
 from stormproof.drill.people import (
     PASSWORD,
     Catalog,
-    Person,
+    Deliveries,
     Population,
     Recorder,
     receive,
@@ -55,7 +56,7 @@ from stormproof.drill.people import (
 from stormproof.drill.proxy import WanProxy, measure_overhead
 from stormproof.drill.scenario import Action, Scenario
 from stormproof.media import make_video
-from stormproof.population import TOPICS, react
+from stormproof.population import TOPICS, draw_tastes, react, relevance
 from stormproof.testing import free_base_port
 
 __all__ = ["DrillResult", "Progress", "run_drill"]
@@ -65,8 +66,13 @@ Progress = Callable[["Snapshot"], None]
 
 #: sample people whose For You pages measure continuity across the cut
 _SAMPLES = 6
-#: how many catalog videos exist before the clock starts (creators share them)
-_CATALOG = 72
+#: a person watches a video every this many actions, about (playback, watch
+#: report, and now and then a like, a share...)
+_ACTIONS_PER_VIDEO = 3.0
+#: the drill's passwords guard nothing (its cluster is thrown away), and
+#: hashing them at full cost would make signing people up the drill's
+#: slowest phase: the regions hash at the demo's cost (Argon2id, 1 MiB, 1 pass)
+_CHEAP_PASSWORDS = {"STORMPROOF_PASSWORD_COST": "1024", "STORMPROOF_PASSWORD_TIME_COST": "1"}
 #: clips generated for the catalog and uploads (uploads reuse their bytes)
 _CLIPS = 6
 #: each person's history before the drill: this many videos reacted to
@@ -125,7 +131,9 @@ class _Setup:
         self.clients: dict[str, Client] = {}
         self.tokens: dict[str, str] = {}
         self.catalog = Catalog()
-        self.samples: dict[str, tuple[str, ...]] = {}
+        #: people who get a history and then only look: continuity's subjects
+        names = [f"sample_{i}" for i in range(_SAMPLES)]
+        self.samples = draw_tastes(random.Random(f"{seed}:samples"), names)
         #: each video's likes before the clock started (the checker's baseline)
         self.likes: Counter[str] = Counter()
 
@@ -142,19 +150,21 @@ class _Setup:
         return c
 
     async def people(self) -> None:
-        gate = asyncio.Semaphore(4)
+        gate = asyncio.Semaphore(8)
 
-        async def one(person: Person) -> None:
+        async def one(name: str, home: int) -> None:
             async with gate:
-                self.clients[person.name] = await self.join(person.name, person.home)
+                self.clients[name] = await self.join(name, home)
 
-        await asyncio.gather(*(one(p) for p in self.population.people))
+        people = [(p.name, p.home) for p in self.population.people]
+        people += [(name, i) for i, name in enumerate(self.samples)] + [("newcomer", 0)]
+        await asyncio.gather(*(one(name, home) for name, home in people))
 
-    async def catalog_(self, clips: list[bytes]) -> None:
+    async def catalog_(self, clips: list[bytes], size: int) -> None:
         """Creators upload the catalog: every topic, in turn."""
         creators = [p for p in self.population.people if p.creator]
         topics = sorted(TOPICS)
-        gate = asyncio.Semaphore(3)
+        gate = asyncio.Semaphore(6)
 
         async def one(n: int) -> None:
             creator = creators[n % len(creators)]
@@ -166,7 +176,10 @@ class _Setup:
                 )
             self.catalog.add(made, topic)
 
-        await asyncio.gather(*(one(n) for n in range(_CATALOG)))
+        await asyncio.gather(*(one(n) for n in range(size)))
+        for client in self.clients.values():  # everyone reads the whole catalog
+            for creator in creators:
+                client.follow(self.clients[creator.name])
 
     async def histories(self, names: dict[str, tuple[str, ...]]) -> None:
         """Each person reacts to a few videos, as their taste says, in one batch."""
@@ -194,18 +207,6 @@ class _Setup:
 
         await asyncio.gather(*(one(name, tastes) for name, tastes in names.items()))
 
-    async def sample_people(self, count: int) -> None:
-        """People who get a history and then only look: continuity's subjects."""
-        from stormproof.population import draw_tastes
-
-        names = [f"sample-{i}" for i in range(count)]
-        tastes = draw_tastes(random.Random(f"{self.seed}:samples"), names)
-        for i, name in enumerate(names):
-            self.clients[name] = await self.join(name, i)
-        self.samples = tastes
-        await self.histories(tastes)
-        self.clients["newcomer"] = await self.join("newcomer", 0)
-
 
 # -- the run -------------------------------------------------------------------------------
 
@@ -219,7 +220,9 @@ class _Run:
         setup: _Setup,
         clips: list[bytes],
         progress: Progress | None,
+        say: Callable[[str], None],
     ) -> None:
+        self.say = say
         self.scenario = scenario
         self.cluster = cluster
         self.proxy = proxy
@@ -227,7 +230,7 @@ class _Run:
         self.clips = clips
         self.progress = progress
         self.recorder = Recorder()
-        self.deliveries: dict[str, Op] = {}
+        self.deliveries = Deliveries(self.recorder)
         self.timeline: list[dict[str, Any]] = []
         #: set once the action with that label has been done
         self.happened = {a: asyncio.Event() for a in scenario.actions()}
@@ -237,7 +240,7 @@ class _Run:
         self.current = "steady"
         self.continuity: dict[str, Any] = {}
         self._receiving = True
-        self._load_running = True
+        self.load_stopped = asyncio.Event()
         self.down: set[str] = set()
         self.frozen: set[str] = set()
         self.cut: set[str] = set()
@@ -245,9 +248,6 @@ class _Run:
     @property
     def url_of(self) -> dict[str, str]:
         return {name: self.cluster.spec(name).url for name in self.cluster.names}
-
-    def running(self) -> bool:
-        return self._load_running
 
     async def run(self) -> None:
         duration = float(self.scenario.duration_s)
@@ -260,7 +260,7 @@ class _Run:
                     self.setup.catalog,
                     rate=self.scenario.load.rate,
                     seed=self.scenario.seed,
-                    running=self.running,
+                    stop=self.load_stopped,
                     deliveries=self.deliveries,
                     clip=lambda n: self.clips[n % len(self.clips)],
                 )
@@ -274,7 +274,6 @@ class _Run:
                     self.setup.tokens[name],
                     self.setup.urls,
                     self.setup.population.by_name(name).home,
-                    self.recorder,
                     self.deliveries,
                     lambda: self._receiving,
                 )
@@ -283,16 +282,17 @@ class _Run:
         ]
         faults = [asyncio.create_task(self._at(action)) for action in self.scenario.actions()]
         sampler = asyncio.create_task(self._continuity())
+        scorer = asyncio.create_task(self._relevance())
         ticker = asyncio.create_task(self._tick())
         cpu = time.process_time()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stop.wait(), timeout=duration)
-        self._load_running = False
+        self.load_stopped.set()
         self.cpu_s = time.process_time() - cpu
         self.wall_s = self.recorder.now()
-        for task in [*faults, sampler, ticker]:
+        for task in [*faults, sampler, scorer, ticker]:
             task.cancel()
-        await asyncio.gather(*faults, sampler, ticker, return_exceptions=True)
+        await asyncio.gather(*faults, sampler, scorer, ticker, return_exceptions=True)
         # People finish what they were doing (each request has its deadline).
         _, late = await asyncio.wait(people, timeout=30)
         for task in late:
@@ -301,16 +301,17 @@ class _Run:
         for op in self.recorder.ops:
             if op.outcome == "pending":
                 op.outcome, op.ended, op.code = "unknown", self.recorder.now(), "cancelled"
+        self.say("load stopped; power back everywhere, links healed")
         await self.restore_everything()
         for _ in range(int(_DELIVERY_GRACE_S / 0.2)):  # messages still on their way
-            if not self.deliveries:
+            if not self.deliveries.waiting:
                 break
             await asyncio.sleep(0.2)
         self._receiving = False
         for task in receivers:
             task.cancel()
         await asyncio.gather(*receivers, return_exceptions=True)
-        for op in self.deliveries.values():  # acknowledged, never seen on the stream
+        for op in self.deliveries.waiting.values():  # acknowledged, never seen on the stream
             op.outcome, op.ended, op.code = "failed", self.recorder.now(), "not_delivered"
             self.recorder.ops.append(op)
         names = {url: name for name, url in self.url_of.items()}
@@ -429,6 +430,34 @@ class _Run:
         survivors = [url for url in self.setup.urls if url != target] or [target]
         after = await self._pages(survivors, deadline=120.0)
         self.continuity = _continuity(before, after, self.setup.samples)
+
+    async def _relevance(self) -> None:
+        """Every half second, one sample person's For You page (in turn) from
+        whichever region serves them, scored by their hidden taste: its top
+        ten's share of videos in their taste. The samples watch nothing, so
+        their pages change only with the system: a "reset" would show as a
+        fall to the newcomer's level."""
+        names = list(self.setup.samples)
+        clients = {
+            name: self.setup.client(i, attempt_timeout=1.0, deadline=5.0)
+            for i, name in enumerate(names)
+        }
+        try:
+            for name in itertools.cycle(names):
+                client = clients[name]
+                client.token = self.setup.tokens[name]
+                with contextlib.suppress(RegionsUnavailable, RequestFailed):
+                    page = await client.get("/v1/feed/for-you", params={"limit": 10})
+                    topics = [
+                        self.setup.catalog.topic_of.get(item["video"]["id"])
+                        for item in page.json()["items"]
+                    ]
+                    score = relevance(self.setup.samples[name], topics)
+                    self.recorder.served(int(self.recorder.now()), score)
+                await asyncio.sleep(0.5)
+        finally:
+            for client in clients.values():
+                await client.close()
 
     # -- each second --
 
@@ -590,7 +619,7 @@ async def run_drill(
         if keep:
             say(f"cluster folder: {folder}")
         say("measuring the WAN proxy")
-        overhead = await asyncio.to_thread(measure_overhead, 0.5)
+        overhead = await asyncio.to_thread(measure_overhead, 0.25)
         proxy = WanProxy.start()
         cluster = LocalCluster.create(
             folder / "cluster",
@@ -599,6 +628,7 @@ async def run_drill(
             names=scenario.regions,
             wan=True,
         )
+        cluster.env.update(_CHEAP_PASSWORDS)
         run: _Run | None = None
         try:
             for link in cluster.wan_links():
@@ -607,6 +637,7 @@ async def run_drill(
                 a, b = sorted(pair)
                 proxy.set_rtt(a, b, rtt)
             say(f"starting {len(scenario.regions)} regions")
+            clips_made = asyncio.create_task(asyncio.to_thread(_clips, folder, scenario.seed))
             await asyncio.to_thread(cluster.up, 120.0)
             load = scenario.load
             population = Population.make(
@@ -618,12 +649,17 @@ async def run_drill(
             setup = _Setup(cluster.urls, population, scenario.seed)
             say(f"{len(population.people)} people sign up")
             await setup.people()
-            clips = await asyncio.to_thread(_clips, folder, scenario.seed)
-            say(f"creators upload {_CATALOG} videos")
-            await setup.catalog_(clips)
-            await setup.histories({p.name: p.tastes for p in population.people})
-            await setup.sample_people(_SAMPLES)
-            run = _Run(scenario, cluster, proxy, setup, clips, progress)
+            clips = await clips_made
+            # Enough videos that nobody runs out of their taste (a third of
+            # the catalog) before the end, or relevance would fall for that.
+            watched = scenario.duration_s * load.rate / _ACTIONS_PER_VIDEO
+            size = int(len(TOPICS) / 2 * (_HISTORY + watched)) + 6
+            say(f"creators upload {size} videos; everyone gets a short history")
+            await setup.catalog_(clips, size)
+            await setup.histories(
+                {**{p.name: p.tastes for p in population.people}, **setup.samples}
+            )
+            run = _Run(scenario, cluster, proxy, setup, clips, progress, say)
             if interrupted is not None:
                 asyncio.get_running_loop().create_task(_relay(interrupted, run))
             say("the clock starts")
@@ -634,7 +670,9 @@ async def run_drill(
                 run.recorder.ops,
                 PASSWORD,
                 baselines={("like", vid): n for vid, n in setup.likes.items()},
+                concurrency=16,
             )
+            say("comparing the regions' digests")
             digests = await asyncio.to_thread(cluster.digests, 60.0)
         finally:
             if run is not None:
@@ -701,6 +739,7 @@ async def run_drill(
             },
         }
         rep["verdict"], rep["reasons"] = _verdict(scenario, rep, run.stopped_by)
+        say("writing the report")
         paths = report.write_report(rep, per_second, out)
         return DrillResult(rep, paths)
 

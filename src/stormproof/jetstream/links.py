@@ -158,6 +158,17 @@ class Links:
         for link in self._links:
             link.start()
 
+    def connected(self) -> int:
+        """How many servers this process is connected to now."""
+        return sum(link.connected for link in self._links)
+
+    def settled(self) -> bool:
+        """Whether every link has had its grace to connect first."""
+        now = time.monotonic()
+        return all(
+            link.started_at and now - link.started_at > _FIRST_CONNECT_GRACE for link in self._links
+        )
+
     def cycle(self, first: int) -> list[int]:
         """``first``, then the next ones in region order, wrapping around."""
         n = len(self._links)

@@ -187,6 +187,8 @@ class JetStreamLog:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._deadline
         failures: list[str] = []
+        if self._quorum_out_of_reach():
+            raise LogError(f"no quorum: {self._reach()}; {key!r} was not sent", code="no_quorum")
         while True:
             for p in self._links.healthy_first(self._links.cycle(partition % self.partitions)):
                 try:
@@ -206,7 +208,22 @@ class JetStreamLog:
                 return entry
             if loop.time() > deadline:
                 raise LogError(f"no partition acknowledged {key!r}: {failures[-3:]}")
+            if self._quorum_out_of_reach():  # lost while trying
+                raise LogError(
+                    f"no quorum: {self._reach()}; {key!r} was not acknowledged", code="no_quorum"
+                )
             await asyncio.sleep(0.05)  # every server refused at once: do not spin
+
+    def _quorum_out_of_reach(self) -> bool:
+        """Whether a majority of the servers is out of reach: no stream can
+        gather a quorum, so a write is refused at once rather than held for
+        the deadline — and never sent, since a message left with a lone
+        leader may still be committed when a peer returns: a write its
+        caller was told had failed. (The first connections get their grace.)"""
+        return self._links.settled() and self._links.connected() <= len(self._links) // 2
+
+    def _reach(self) -> str:
+        return f"{self._links.connected()} of {len(self._links)} log servers reachable"
 
     async def _publish(self, p: int, key: str, body: bytes) -> tuple[int, bool]:
         headers = {"Nats-Msg-Id": key, "Nats-Expected-Stream": self._streams[p]}
