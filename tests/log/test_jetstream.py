@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from nats.aio.msg import Msg
 
-from stormproof.jetstream.links import Links, Unreachable
 from stormproof.errors import LogError
+from stormproof.jetstream.links import Links, Unreachable
 from stormproof.log import Entry, Log
 from stormproof.log.jetstream import JetStreamLog
 from stormproof.natsd import NatsCluster
