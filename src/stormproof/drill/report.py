@@ -178,7 +178,7 @@ def render_html(report: Mapping[str, Any], series: Series) -> str:
     )
     digests = _by_row(report.get("region_digests"), "region")
     restores = [
-        [r.get("region"), r.get("disks_lost"), r.get("seconds")]
+        [r.get("region"), "lost" if r.get("disks_lost") else "intact", _restored(r)]
         for r in report.get("recovery_s", [])
     ]
     body = [
@@ -198,7 +198,7 @@ def render_html(report: Mapping[str, Any], series: Series) -> str:
             f"<p>Converged: <strong>{esc(_fmt(report.get('converged')))}</strong></p>",
             digests,
         ),
-        _section("Recovery", _table(("region", "disks lost", "seconds to ready"), restores)),
+        _section("Recovery", _table(("region", "disks", "back in service"), restores)),
         _section("For You continuity", _pairs(report.get("for_you"))),
         _section("Proxy overhead", _pairs(report.get("proxy_overhead"))),
         _section("The simulated population's CPU use", _pairs(report.get("load_cpu"))),
@@ -215,6 +215,16 @@ def render_html(report: Mapping[str, Any], series: Series) -> str:
 
 def _ms(value: Any) -> str:
     return "—" if value is None else f"{value:.0f} ms"
+
+
+def _restored(row: Mapping[str, Any]) -> str:
+    """How one power restore went, in words."""
+    disks = ", disks lost" if row.get("disks_lost") else ""
+    if row.get("interrupted"):
+        return f"cut again before it was back{disks}"
+    if row.get("seconds") is None:
+        return f"never ready: {row.get('error', 'no answer')}{disks}"
+    return f"ready in {row['seconds']:.1f} s{disks}"
 
 
 def summary(report: Mapping[str, Any]) -> RenderableType:
@@ -242,7 +252,7 @@ def summary(report: Mapping[str, Any]) -> RenderableType:
         f"{_fmt(writes.get('unknown_absent'))} unknown absent",
         "converged": _fmt(report.get("converged")),
         "recovery": "; ".join(
-            f"{r.get('region')} {_fmt(r.get('seconds'))} s ({r.get('disks_lost')} disks lost)"
+            f"{r.get('region')} {_restored(r)}"
             for r in report.get("recovery_s", [])
         )
         or "no restore",

@@ -76,7 +76,7 @@ _CHEAP_PASSWORDS = {"STORMPROOF_PASSWORD_COST": "1024", "STORMPROOF_PASSWORD_TIM
 #: clips generated for the catalog and uploads (uploads reuse their bytes)
 _CLIPS = 6
 #: each person's history before the drill: this many videos reacted to
-_HISTORY = 10
+_HISTORY = 8
 #: how long acknowledged messages may take to reach their stream at the end
 _DELIVERY_GRACE_S = 10.0
 #: For You continuity below this breaks the promise ("my For You reset")
@@ -149,15 +149,17 @@ class _Setup:
         self.tokens[name] = c.token
         return c
 
-    async def people(self) -> None:
+    async def people(self, creators: bool) -> None:
+        """Sign up and log in the creators, or everyone else."""
         gate = asyncio.Semaphore(8)
 
         async def one(name: str, home: int) -> None:
             async with gate:
                 self.clients[name] = await self.join(name, home)
 
-        people = [(p.name, p.home) for p in self.population.people]
-        people += [(name, i) for i, name in enumerate(self.samples)] + [("newcomer", 0)]
+        people = [(p.name, p.home) for p in self.population.people if p.creator == creators]
+        if not creators:
+            people += [(name, i) for i, name in enumerate(self.samples)] + [("newcomer", 0)]
         await asyncio.gather(*(one(name, home) for name, home in people))
 
     async def catalog_(self, clips: list[bytes], size: int) -> None:
@@ -177,9 +179,13 @@ class _Setup:
             self.catalog.add(made, topic)
 
         await asyncio.gather(*(one(n) for n in range(size)))
-        for client in self.clients.values():  # everyone reads the whole catalog
+
+    def everyone_sees_the_catalog(self) -> None:
+        """Every client reads at least what the creators wrote."""
+        creators = [self.clients[p.name] for p in self.population.people if p.creator]
+        for client in self.clients.values():
             for creator in creators:
-                client.follow(self.clients[creator.name])
+                client.follow(creator)
 
     async def histories(self, names: dict[str, tuple[str, ...]]) -> None:
         """Each person reacts to a few videos, as their taste says, in one batch."""
@@ -242,6 +248,8 @@ class _Run:
         self._receiving = True
         self.load_stopped = asyncio.Event()
         self.down: set[str] = set()
+        #: power cuts so far, per region
+        self.cuts: Counter[str] = Counter()
         self.frozen: set[str] = set()
         self.cut: set[str] = set()
 
@@ -342,6 +350,7 @@ class _Run:
         region = action.region or ""
         if action.kind == "power_cut":
             self.down.add(region)
+            self.cuts[region] += 1
             killed = await asyncio.to_thread(self.cluster.kill, region)
             entry["killed"] = {str(pid): status for pid, status in killed.items()}
         elif action.kind == "power_restore":
@@ -367,10 +376,14 @@ class _Run:
     async def _restore(self, region: str, *, disks_lost: bool, at: float) -> None:
         row: dict[str, Any] = {"region": region, "disks_lost": disks_lost, "seconds": None}
         self.recovery.append(row)
+        cuts = self.cuts[region]
         try:
             await asyncio.to_thread(self.cluster.restore, region, wipe=disks_lost, timeout=180)
         except (RuntimeError, TimeoutError) as exc:
-            row["error"] = str(exc)
+            if self.cuts[region] > cuts:  # flapping: cut again before it was back
+                row["interrupted"] = True
+            else:
+                row["error"] = str(exc)
         else:
             row["seconds"] = round(self.recorder.now() - at, 2)
         finally:
@@ -572,7 +585,7 @@ def _verdict(scenario: Scenario, rep: dict[str, Any], stopped_by: str) -> tuple[
     elif continuity < CONTINUITY_BAR:
         reasons.append(f"For You continuity {continuity:.2f} below {CONTINUITY_BAR}")
         broken = True
-    if any(row["seconds"] is None for row in rep["recovery_s"]):
+    if any("error" in row for row in rep["recovery_s"]):
         reasons.append("a restored region never came back ready")
         broken = True
     ratio = rep["kpi"].get("ratio")
@@ -647,15 +660,16 @@ async def run_drill(
                 seed=scenario.seed,
             )
             setup = _Setup(cluster.urls, population, scenario.seed)
-            say(f"{len(population.people)} people sign up")
-            await setup.people()
-            clips = await clips_made
             # Enough videos that nobody runs out of their taste (a third of
             # the catalog) before the end, or relevance would fall for that.
             watched = scenario.duration_s * load.rate / _ACTIONS_PER_VIDEO
             size = int(len(TOPICS) / 2 * (_HISTORY + watched)) + 6
-            say(f"creators upload {size} videos; everyone gets a short history")
-            await setup.catalog_(clips, size)
+            say(f"{len(population.people)} people sign up; creators upload {size} videos")
+            await setup.people(creators=True)
+            clips = await clips_made
+            await asyncio.gather(setup.people(creators=False), setup.catalog_(clips, size))
+            setup.everyone_sees_the_catalog()
+            say("everyone gets a short history")
             await setup.histories(
                 {**{p.name: p.tastes for p in population.people}, **setup.samples}
             )

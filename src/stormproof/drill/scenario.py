@@ -13,12 +13,12 @@ pair; a ``wan`` fault changes one mid-run.
 
 :meth:`Scenario.quick` is the same drill, smaller. Every gap of the physical
 timeline (start to first action, action to action, last action to end) is
-multiplied by ``40 / duration_s`` and rounded to whole seconds, but not below
+multiplied by ``30 / duration_s`` and rounded to whole seconds, but not below
 8 s for the first (the control window) nor 3 s for the others; a gap already
 shorter than that is kept, so equal times stay equal and the order is the same.
 ``ups_s`` and a late generator's delay follow from the new times, ``abort.for_s``
-is scaled alike (at least 3 s). The run lasts about 40 s (more when the minimum
-gaps need it); one of 40 s or less keeps its times. Viewers are divided by 3
+is scaled alike (at least 3 s). The run lasts about 30 s (more when the minimum
+gaps need it); one of 30 s or less keeps its times. Viewers are divided by 3
 (at least 6), creators by 2 (at least 2), never more than before.
 """
 
@@ -98,7 +98,7 @@ MAX_CREATORS = 200
 MAX_RATE = 10.0
 MAX_RTT_MS = 5000.0
 
-QUICK_DURATION_S = 40.0
+QUICK_DURATION_S = 30.0
 QUICK_CONTROL_S = 8.0
 QUICK_GAP_S = 3.0
 
