@@ -81,13 +81,16 @@ def software_version() -> str:
 
 
 def write_report(report: dict[str, Any], series: Series, out: Path) -> dict[str, Path]:
-    """Write ``out/report.json`` (``report`` plus ``"series"``) and
-    ``out/report.html``; return their paths under ``"json"`` and ``"html"``."""
+    """Write ``out/report.json`` (``report`` plus ``"series"``),
+    ``out/report.html`` and ``out/plots.png`` (the main plots in one picture,
+    to paste into a postmortem); return their paths under ``"json"``,
+    ``"html"`` and ``"png"``."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "report.json", "html": out / "report.html"}
+    paths = {"json": out / "report.json", "html": out / "report.html", "png": out / "plots.png"}
     document = {**report, "series": series.as_dict()}
     paths["json"].write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
     paths["html"].write_text(render_html(report, series))
+    write_plots_png(report, series, paths["png"])
     return paths
 
 
@@ -252,8 +255,7 @@ def summary(report: Mapping[str, Any]) -> RenderableType:
         f"{_fmt(writes.get('unknown_absent'))} unknown absent",
         "converged": _fmt(report.get("converged")),
         "recovery": "; ".join(
-            f"{r.get('region')} {_restored(r)}"
-            for r in report.get("recovery_s", [])
+            f"{r.get('region')} {_restored(r)}" for r in report.get("recovery_s", [])
         )
         or "no restore",
         "continuity": f"overlap@20 {_fmt(for_you.get('continuity_overlap_at_20'))} "
