@@ -86,12 +86,16 @@ def main() -> None:
     for r in rows:
         recovery = ",".join(f"{s:.1f}" for s in r["recovery_s"]) or "-"
         print(
-            f"{r['scenario']:<16} {r['verdict']:<21} {r['drill_s']:>4}s {r['kpi_ratio']:>5.2f} "
+            f"{r['scenario']:<16} {r['verdict']:<21} {r['drill_s']:>4}s {num(r['kpi_ratio']):>5} "
             f"{r['acknowledged']:>5} {r['lost']:>4} {r['duplicated']:>3} "
             f"{r['unknown_found']:>4} {r['unknown_absent']:>4} {str(r['converged'])[0]:>4} "
-            f"{r['write_wait_s']:>6.2f} {r['read_wait_s']:>6.2f} {r['continuity']:>5.2f} "
-            f"{r['cold_start']:>5.2f} {recovery:>12} {r['load_cpu']:>5.2f}"
+            f"{num(r['write_wait_s']):>6} {num(r['read_wait_s']):>6} {num(r['continuity']):>5} "
+            f"{num(r['cold_start']):>5} {recovery:>12} {num(r['load_cpu']):>5}"
         )
+
+
+def num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 if __name__ == "__main__":

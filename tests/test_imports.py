@@ -12,7 +12,9 @@ import pytest
 import stormproof
 
 ROOT = Path(stormproof.__file__).parent
-PACKAGES = ["recommend", "views", "actions", "api", "api/routers", "media", "log", "blobs"]
+PACKAGES = [
+    "recommend", "views", "actions", "api", "api/routers", "media", "log", "blobs", "drill"
+]  # fmt: skip
 
 
 def _imports(path: Path, package: str) -> set[str]:

@@ -19,6 +19,10 @@ SURFACES = {
     "stormproof.replicated": {"Replicated"},
     "stormproof.views": {"View", "all_views"},
     "stormproof.api": {"create_app"},
+    "stormproof.drill": {
+        "DrillResult", "Op", "Scenario", "ScenarioError", "builtin_scenarios", "load_scenario",
+        "run_drill",
+    },
     "stormproof.media": {
         "VideoInfo", "probe", "thumbnail", "make_video", "InvalidVideo", "VideoTooLong",
         "MediaLimits", "TooManyFrames", "FrameRateTooHigh", "PictureTooLarge",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import socket
 import tempfile
 import threading
@@ -16,7 +15,7 @@ import uvicorn
 
 from stormproof.api import create_app
 from stormproof.api.serving import server_config
-from stormproof.cluster import LocalCluster
+from stormproof.cluster import LocalCluster, free_base_port
 from stormproof.operators import operator_headers
 from stormproof.region import Region, load_secret
 from stormproof.settings import Settings
@@ -29,44 +28,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _ephemeral_low(default: int = 32768) -> int:
-    """The lowest port the kernel hands out as a connection's own (local) port."""
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return default
-
-
-def free_base_port(count: int = 3, *, wan: bool = False) -> int:
-    """A base port ``b`` such that ``b + i``, ``b + 100 + i`` and ``b + 200 + i``
-    (``i < count``) are all free: the layout of a local cluster; with ``wan``,
-    also its proxy's ``b + 300 + 10 i + j`` and ``b + 400 + 10 i + j``.
-
-    The range lies below the kernel's ephemeral ports: a restored region binds
-    its old ports again, and one of them must not have become some outgoing
-    connection's local port while the region was down."""
-    rng = random.Random()
-    top = max(min(_ephemeral_low(), 65536) - (500 if wan else 300), 10001)
-    for _ in range(200):
-        base = rng.randrange(10000, top)
-        ports = [base + offset + i for offset in (0, 100, 200) for i in range(count)]
-        if wan:
-            pairs = [10 * i + j for i in range(count) for j in range(count)]
-            ports += [base + offset + pair for offset in (300, 400) for pair in pairs]
-        if all(_free(port) for port in ports):
-            return base
-    raise RuntimeError("no free port range for a cluster")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @contextmanager

@@ -83,7 +83,7 @@ def test_a_builtin_does_what_its_description_says(name: str) -> None:
     scenario = load_scenario(name)
     assert scenario.name == name
     assert scenario.regions == US
-    assert scenario.load == Load(viewers=60, creators=6, rate=1.0)
+    assert scenario.load == Load(viewers=60, creators=6, rate=0.5)
     assert scenario.duration_s <= 100
     assert scenario.description and "\n" not in scenario.description
     assert timeline(scenario) == BUILTIN_TIMELINES[name]
@@ -99,7 +99,7 @@ def test_snowstorm_is_the_default_of_the_issue() -> None:
         duration_s=100,
         seed=1,
         regions=US,
-        load=Load(viewers=60, creators=6, rate=1.0),
+        load=Load(viewers=60, creators=6, rate=0.5),
         wan=(Wan(between=("us-east", "us-west"), rtt_ms=70),),
         fault=(
             Fault(at_s=20, kind="grid_loss", region="us-east", ups_s=10, generator="fails"),
@@ -339,7 +339,7 @@ def test_quick_keeps_the_faults_in_order_and_shrinks(name: str) -> None:
     assert times[0] >= 8
     assert all(b - a >= 3 or a == b for a, b in pairwise(times))
     assert quick.duration_s - times[-1] >= 3
-    assert quick.load == Load(viewers=20, creators=3, rate=1.0)
+    assert quick.load == Load(viewers=20, creators=3, rate=0.5)
     assert quick.quorum_lost() == scenario.quorum_lost()
     assert quick.text == scenario.text
 

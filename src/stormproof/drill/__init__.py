@@ -8,4 +8,30 @@ regions, :mod:`~stormproof.drill.people` are the simulated users,
 reads every write back and :mod:`~stormproof.drill.report` says what happened.
 """
 
-__all__: list[str] = []
+from typing import TYPE_CHECKING, Any
+
+from stormproof.drill.ops import Op
+from stormproof.drill.scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
+
+if TYPE_CHECKING:
+    from stormproof.drill.runner import DrillResult, run_drill
+
+__all__ = [
+    "DrillResult",
+    "Op",
+    "Scenario",
+    "ScenarioError",
+    "builtin_scenarios",
+    "load_scenario",
+    "run_drill",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """The runner on first use: the WAN proxy's process (``python -m
+    stormproof.drill.proxy``) imports this package and needs none of it."""
+    if name in ("DrillResult", "run_drill"):
+        from stormproof.drill.runner import DrillResult, run_drill
+
+        return {"DrillResult": DrillResult, "run_drill": run_drill}[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

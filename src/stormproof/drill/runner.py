@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from stormproof.client import Client, RegionsUnavailable, RequestFailed
-from stormproof.cluster import LocalCluster
-from stormproof.drill import checker, report, series
+from stormproof.cluster import LocalCluster, free_base_port
+from stormproof.drill.checker import check_regions
 from stormproof.drill.ops import WRITE_KINDS, Op
 from stormproof.drill.people import (
     PASSWORD,
@@ -54,10 +54,11 @@ from stormproof.drill.people import (
     scroll,
 )
 from stormproof.drill.proxy import WanProxy, measure_overhead
+from stormproof.drill.report import software_version, write_report
 from stormproof.drill.scenario import Action, Scenario
+from stormproof.drill.series import aggregate, kpi, ops_table
 from stormproof.media import make_video
 from stormproof.population import TOPICS, draw_tastes, react, relevance
-from stormproof.testing import free_base_port
 
 __all__ = ["DrillResult", "Progress", "run_drill"]
 
@@ -77,6 +78,9 @@ _CHEAP_PASSWORDS = {"STORMPROOF_PASSWORD_COST": "1024", "STORMPROOF_PASSWORD_TIM
 _CLIPS = 6
 #: each person's history before the drill: this many videos reacted to
 _HISTORY = 8
+#: the sample people have used the app for a while: this many videos of their
+#: taste in their history, so their For You is theirs (and a reset would show)
+_SAMPLE_HISTORY = 16
 #: how long acknowledged messages may take to reach their stream at the end
 _DELIVERY_GRACE_S = 10.0
 #: For You continuity below this breaks the promise ("my For You reset")
@@ -187,8 +191,9 @@ class _Setup:
             for creator in creators:
                 client.follow(creator)
 
-    async def histories(self, names: dict[str, tuple[str, ...]]) -> None:
-        """Each person reacts to a few videos, as their taste says, in one batch."""
+    async def histories(self, names: dict[str, tuple[str, ...]], in_taste: int) -> None:
+        """Each person reacts, in one batch, to up to ``in_taste`` videos of
+        their taste (and two others), as their taste says."""
         videos = sorted(self.catalog.topic_of)
         gate = asyncio.Semaphore(8)
 
@@ -196,7 +201,7 @@ class _Setup:
             rng = random.Random(f"{self.seed}:history:{name}")
             ours = [v for v in videos if self.catalog.topic_of[v] in tastes]
             others = [v for v in videos if v not in set(ours)]
-            seen = rng.sample(ours, min(len(ours) // 3, _HISTORY - 2))
+            seen = rng.sample(ours, min(len(ours) // 2, in_taste))
             seen += rng.sample(others, min(len(others), 2))
             events: list[dict[str, Any]] = []
             for vid in seen:
@@ -301,8 +306,9 @@ class _Run:
         for task in [*faults, sampler, scorer, ticker]:
             task.cancel()
         await asyncio.gather(*faults, sampler, scorer, ticker, return_exceptions=True)
-        # People finish what they were doing (each request has its deadline).
-        _, late = await asyncio.wait(people, timeout=30)
+        # People finish what they were doing (each request has its deadline);
+        # an aborted or interrupted run does not wait for them.
+        _, late = await asyncio.wait(people, timeout=2 if self.stopped_by else 30)
         for task in late:
             task.cancel()
         await asyncio.gather(*people, return_exceptions=True)
@@ -415,15 +421,19 @@ class _Run:
         return next((a for a in self.scenario.actions() if a.kind in blows), None)
 
     async def _pages(self, urls: list[str], deadline: float) -> dict[str, list[str]]:
-        pages: dict[str, list[str]] = {}
-        for name in [*self.setup.samples, "newcomer"]:
-            token = self.setup.tokens[name]
-            async with Client(urls, attempt_timeout=1.0, deadline=deadline) as c:
-                c.token = token
+        """Each sample person's (and the newcomer's) For You page, top 20,
+        from the first of ``urls`` that answers."""
+
+        async def page(name: str) -> tuple[str, list[str] | None]:
+            async with Client(urls, attempt_timeout=deadline, deadline=deadline) as c:
+                c.token = self.setup.tokens[name]
                 with contextlib.suppress(RegionsUnavailable, RequestFailed):
-                    page = (await c.get("/v1/feed/for-you", params={"limit": 20})).json()
-                    pages[name] = [item["video"]["id"] for item in page["items"]]
-        return pages
+                    got = (await c.get("/v1/feed/for-you", params={"limit": 20})).json()
+                    return name, [item["video"]["id"] for item in got["items"]]
+            return name, None
+
+        taken = await asyncio.gather(*(page(n) for n in [*self.setup.samples, "newcomer"]))
+        return {name: ids for name, ids in taken if ids is not None}
 
     async def _continuity(self) -> None:
         """For You pages of the sample people from the region about to fail,
@@ -434,10 +444,10 @@ class _Run:
         target = self.url_of[blow.region]
         before: dict[str, list[str]] = {}
         while self.recorder.now() < blow.at_s - 0.3:
-            if blow.at_s - self.recorder.now() < 4.0:
-                taken = await self._pages([target], deadline=1.0)
-                if self.recorder.now() < blow.at_s:
-                    before = taken
+            if blow.at_s - self.recorder.now() < 5.0:
+                taken = await self._pages([target], deadline=3.0)
+                if self.recorder.now() < blow.at_s:  # all taken before the blow
+                    before.update(taken)
             await asyncio.sleep(0.2)
         await self.happened[blow].wait()
         survivors = [url for url in self.setup.urls if url != target] or [target]
@@ -670,16 +680,15 @@ async def run_drill(
             await asyncio.gather(setup.people(creators=False), setup.catalog_(clips, size))
             setup.everyone_sees_the_catalog()
             say("everyone gets a short history")
-            await setup.histories(
-                {**{p.name: p.tastes for p in population.people}, **setup.samples}
-            )
+            await setup.histories({p.name: p.tastes for p in population.people}, _HISTORY - 2)
+            await setup.histories(setup.samples, _SAMPLE_HISTORY)
             run = _Run(scenario, cluster, proxy, setup, clips, progress, say)
             if interrupted is not None:
                 asyncio.get_running_loop().create_task(_relay(interrupted, run))
             say("the clock starts")
             await run.run()
             say("reading every write back from every region")
-            checked = await checker.check_regions(
+            checked = await check_regions(
                 run.url_of,
                 run.recorder.ops,
                 PASSWORD,
@@ -699,7 +708,7 @@ async def run_drill(
             proxy.close()
         assert run is not None
         duration = float(scenario.duration_s)
-        per_second = series.aggregate(run.recorder.ops, duration)
+        per_second = aggregate(run.recorder.ops, duration)
         control, fault_window = _window(scenario, duration)
         rep: dict[str, Any] = {
             "scenario": scenario.name,
@@ -708,13 +717,13 @@ async def run_drill(
             "seed": scenario.seed,
             "duration_s": duration,
             "quick": quick,
-            "version": report.software_version(),
+            "version": software_version(),
             "started_at": started_at,
             "regions": list(scenario.regions),
             "timeline": sorted(run.timeline, key=lambda e: e["planned_s"]),
             "intervals": [dataclasses.asdict(i) for i in scenario.intervals()],
-            "ops": series.ops_table(per_second),
-            "kpi": series.kpi(per_second, control, fault_window),
+            "ops": ops_table(per_second),
+            "kpi": kpi(per_second, control, fault_window),
             "writes": {
                 **checked["writes"],
                 "failed_found": checked["overall"]["failed_found"],
@@ -754,7 +763,7 @@ async def run_drill(
         }
         rep["verdict"], rep["reasons"] = _verdict(scenario, rep, run.stopped_by)
         say("writing the report")
-        paths = report.write_report(rep, per_second, out)
+        paths = write_report(rep, per_second, out)
         return DrillResult(rep, paths)
 
 

@@ -45,8 +45,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from stormproof.cluster import REGION_NAMES
-from stormproof.drill import timeline
-from stormproof.drill.timeline import Action, ActionKind, Interval
+from stormproof.drill.timeline import Action, ActionKind, Interval, check, intervals, quorum_lost
 from stormproof.drill.toml_lines import line_of
 from stormproof.errors import StormproofError
 
@@ -136,7 +135,7 @@ class Load(BaseModel):
     viewers: Annotated[int, Strict(), Field(ge=0, le=MAX_VIEWERS)] = 60
     creators: Annotated[int, Strict(), Field(ge=0, le=MAX_CREATORS)] = 6
     #: actions per person per second, on average
-    rate: Annotated[float, Strict(), Field(gt=0, le=MAX_RATE, allow_inf_nan=False)] = 1.0
+    rate: Annotated[float, Strict(), Field(gt=0, le=MAX_RATE, allow_inf_nan=False)] = 0.5
 
 
 class Wan(BaseModel):
@@ -272,7 +271,7 @@ class Scenario(BaseModel):
                 if back is not None:
                     self._check_time(back, "its late generator starts", (*at, "generator"))
             self._check_time(fault.at_s, "it happens", (*at, "at_s"))
-        problem = timeline.check(self.actions())
+        problem = check(self.actions())
         if problem is not None:
             _refuse(problem[1], "fault", problem[0].fault, "at_s")
         return self
@@ -305,12 +304,12 @@ class Scenario(BaseModel):
 
     def intervals(self) -> list[Interval]:
         """Down, frozen, partitioned and on-UPS spans, for shading plots."""
-        return timeline.intervals(self.actions(), self.duration_s)
+        return intervals(self.actions(), self.duration_s)
 
     def quorum_lost(self) -> bool:
         """Whether at some moment no majority of the regions is healthy (up,
         running, connected): such a drill is "degraded as designed"."""
-        return timeline.quorum_lost(self.intervals(), len(self.regions))
+        return quorum_lost(self.intervals(), len(self.regions))
 
     def with_seed(self, seed: int) -> Scenario:
         return self._evolve(seed=seed)
