@@ -93,23 +93,23 @@ def test_ctrl_c_restores_power_everywhere_and_still_writes_the_report(tmp_path: 
     scenario.write_text(ALL_DARK.replace("[abort]\nmin_success_ratio = 0.5\nfor_s = 3\n", "")
                         .format(faults=cut).replace("all_dark", "one_dark"))  # fmt: skip
     out = tmp_path / "report"
-    drill = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "stormproof.cli", "drill", str(scenario), "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "COLUMNS": "120", "PYTHONUNBUFFERED": "1"},
-    )
-    assert drill.stdout is not None
-    seen = []
-    for line in drill.stdout:  # once the region is dark, press Ctrl-C
-        seen.append(line)
-        if "the clock starts" in line:
-            break
-    time.sleep(8)
-    drill.send_signal(signal.SIGINT)
-    rest = drill.stdout.read()
-    code = drill.wait(timeout=200)
+    ) as drill:
+        assert drill.stdout is not None
+        seen = []
+        for line in drill.stdout:  # once the region is dark, press Ctrl-C
+            seen.append(line)
+            if "the clock starts" in line:
+                break
+        time.sleep(8)
+        drill.send_signal(signal.SIGINT)
+        rest = drill.stdout.read()
+        code = drill.wait(timeout=200)
     report = json.loads((out / "report.json").read_text())
     assert report["verdict"] == "aborted", (report["reasons"], "".join(seen) + rest)
     assert "Ctrl-C" in report["reasons"][0]
