@@ -69,10 +69,14 @@ def main() -> None:
     rows = []
     for name in args.names:
         out = args.out / name
+        shutil.rmtree(out, ignore_errors=True)  # never a stale report
         started = time.monotonic()
         command = [sys.executable, "-m", "stormproof.cli", "drill", name, "--out", str(out)]
-        subprocess.run([*command, *(["--quick"] if args.quick else [])], check=False)
+        done = subprocess.run([*command, *(["--quick"] if args.quick else [])], check=False)
         seconds = time.monotonic() - started
+        if not (out / "report.json").exists():
+            print(f"{name}: no report (exit {done.returncode})", flush=True)
+            continue
         report = json.loads((out / "report.json").read_text())
         rows.append(row(report, seconds))
         print(json.dumps(rows[-1]), flush=True)

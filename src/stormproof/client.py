@@ -25,8 +25,8 @@ What it promises:
   ordered whichever region takes them.
 
 Failures raise :class:`RegionsUnavailable` (no region answered in time, or
-every region said there is no quorum: a majority of the regions is out, so no
-write can be acknowledged until it is back; reads still work) or
+every region that answered said there is no quorum: a majority of the regions
+is out, so no write can be acknowledged until it is back; reads still work) or
 :class:`RequestFailed` (a region answered with a 4xx: the request is wrong).
 """
 
@@ -209,9 +209,11 @@ class Client:
         while time.monotonic() - started < self.deadline:
             heard = len(answers)
             answered = await self._first_answer(attempt, hedge_after or self.hedge_after)
-            if answered is None and "no_quorum" in answers[heard:]:
-                # No region could reach a majority of the log's servers:
-                # writes cannot be acknowledged anywhere until it returns.
+            said = answers[heard:]
+            if answered is None and said and all(code == "no_quorum" for code in said):
+                # Every region that answered could reach no majority of the
+                # log's servers (the others did not answer at all): writes
+                # cannot be acknowledged anywhere until it returns.
                 raise RegionsUnavailable(
                     f"{method} {path}: no quorum of regions ({errors[-1]})", answers=answers
                 )

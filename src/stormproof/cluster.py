@@ -177,6 +177,7 @@ class LocalCluster:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         #: settings (``STORMPROOF_*``) for the API processes this object starts
         self.env: dict[str, str] = {}
+        self._closing = False
 
     @classmethod
     def _layout(
@@ -329,6 +330,10 @@ class LocalCluster:
             return {}
         return {role: pid for role, pid in pids.items() if _alive(pid)}
 
+    def _refuse_when_closing(self) -> None:
+        if self._closing:
+            raise RuntimeError("the cluster is being stopped: nothing starts now")
+
     def _record(self, name: str, role: str, proc: subprocess.Popen[bytes]) -> None:
         self._children[proc.pid] = proc
         pids = self.pids(name)
@@ -336,11 +341,13 @@ class LocalCluster:
         self._pids_file(name).write_text(json.dumps(pids))
 
     def _start_nats(self, name: str) -> None:
+        self._refuse_when_closing()
         folder = self.region_dir(name)
         folder.mkdir(parents=True, exist_ok=True)
         self._record(name, "nats", start_server(self.spec(name).nats, folder / "nats.log"))
 
     def _start_api(self, name: str, *, demo: bool = False) -> None:
+        self._refuse_when_closing()
         folder = self.region_dir(name)
         command = [
             sys.executable, "-m", "stormproof.cli", "cluster", "region", name,
@@ -461,7 +468,15 @@ class LocalCluster:
         self.wait_ready(name, timeout, progress)
 
     def down(self) -> None:
-        """Stop every region: SIGCONT (frozen ones too), SIGTERM, then SIGKILL."""
+        """Stop every region: SIGCONT (frozen ones too), SIGTERM, then SIGKILL.
+        Nothing starts once this began (a ``restore`` still running in
+        another thread is refused), and a process started just before is
+        stopped in a second round."""
+        self._closing = True
+        self._stop_all()
+        self._stop_all()
+
+    def _stop_all(self) -> None:
         everything = {name: self.pids(name) for name in self.names}
         for pids in everything.values():
             for pid in pids.values():
@@ -482,6 +497,10 @@ class LocalCluster:
     def operator(self) -> dict[str, str]:
         """Headers of an operator of every region (they share one secret)."""
         return operator_headers(load_secret(self.folder / "secret"))
+
+    def states(self, name: str) -> dict[int, str]:
+        """Each process of the region and its state letter (``T``: stopped)."""
+        return {pid: _process_state(pid) or "gone" for pid in self.pids(name).values()}
 
     def frozen(self, name: str) -> bool:
         """Whether the region's processes exist but are stopped (a gray failure)."""

@@ -77,6 +77,7 @@ def drill(
     region's power as the scenario says, and report what users experienced
     and whether anything acknowledged was lost. Exits 1 when the promise was
     broken, 3 when the run was aborted."""
+    from stormproof.drill.runner import Interrupted
     from stormproof.drill.scenario import ScenarioError, builtin_scenarios, load_scenario
 
     if list_:
@@ -94,8 +95,8 @@ def drill(
         chosen = chosen.quick()
     try:
         result = asyncio.run(_run(chosen, out, keep=keep, quick=quick))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        console.print("[yellow]stopped; every process of the drill is gone[/yellow]")
+    except (KeyboardInterrupt, asyncio.CancelledError, Interrupted):
+        console.print("[yellow]stopped before the end: no report; no process left[/yellow]")
         raise typer.Exit(3) from None
     except Exception as exc:  # the drill could not run: say why, plainly
         console.print(f"[red]the drill could not run: {type(exc).__name__}: {exc}[/red]")
@@ -116,11 +117,20 @@ async def _run(chosen: Scenario, out: Path, *, keep: bool, quick: bool) -> Drill
     interrupted = asyncio.Event()
     main = asyncio.current_task()
 
+    presses = 0
+
     def on_sigint() -> None:
-        if interrupted.is_set() and main is not None:
-            main.cancel()  # the second Ctrl-C: stop now (cleanup still runs)
-        interrupted.set()
-        console.print("[yellow]Ctrl-C: restoring power everywhere, then the report[/yellow]")
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            interrupted.set()
+            console.print(
+                "[yellow]Ctrl-C: the load stops; power comes back everywhere (a restore "
+                "under way ends first), then the report. Ctrl-C again to stop at once.[/yellow]"
+            )
+        elif presses == 2 and main is not None:
+            main.cancel()  # stop now: every process is still stopped, once
+            console.print("[yellow]stopping every process of the drill[/yellow]")
 
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     console.print(f"[bold]{chosen.name}[/bold]: {chosen.description}")

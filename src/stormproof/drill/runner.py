@@ -60,7 +60,7 @@ from stormproof.drill.series import aggregate, kpi, ops_table
 from stormproof.media import make_video
 from stormproof.population import TOPICS, draw_tastes, react, relevance
 
-__all__ = ["DrillResult", "Progress", "run_drill"]
+__all__ = ["DrillResult", "Interrupted", "Progress", "run_drill"]
 
 #: told the run's state once a second, for the live view
 Progress = Callable[["Snapshot"], None]
@@ -87,6 +87,10 @@ _DELIVERY_GRACE_S = 10.0
 CONTINUITY_BAR = 0.9
 #: the KPI ratio the scenarios without quorum loss are held to
 KPI_TARGET = 0.95
+
+
+class Interrupted(Exception):
+    """Ctrl-C before the clock started: everything was stopped, no report."""
 
 
 @dataclass
@@ -174,7 +178,7 @@ class _Setup:
 
         async def one(n: int) -> None:
             creator = creators[n % len(creators)]
-            topic = creator.tastes[0] if n % 2 == 0 else topics[n % len(topics)]
+            topic = creator.tastes[0] if n % 2 == 0 else topics[(n // 2) % len(topics)]
             caption = Catalog.caption(topic, n, f"catalog {n}")
             async with gate:
                 made = await self.clients[creator.name].upload(
@@ -246,6 +250,8 @@ class _Run:
         #: set once the action with that label has been done
         self.happened = {a: asyncio.Event() for a in scenario.actions()}
         self.recovery: list[dict[str, Any]] = []
+        #: the actions begun, each to be awaited to its end
+        self._doing: list[asyncio.Task[None]] = []
         self.stop = asyncio.Event()
         self.stopped_by = ""
         self.current = "steady"
@@ -257,6 +263,8 @@ class _Run:
         self.cuts: Counter[str] = Counter()
         self.frozen: set[str] = set()
         self.cut: set[str] = set()
+        #: every task the run started, to cancel if the run itself is cancelled
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def url_of(self) -> dict[str, str]:
@@ -297,6 +305,7 @@ class _Run:
         sampler = asyncio.create_task(self._continuity())
         scorer = asyncio.create_task(self._relevance())
         ticker = asyncio.create_task(self._tick())
+        self._tasks = [*people, *receivers, *faults, sampler, scorer, ticker]
         cpu = time.process_time()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stop.wait(), timeout=duration)
@@ -306,6 +315,7 @@ class _Run:
         for task in [*faults, sampler, scorer, ticker]:
             task.cancel()
         await asyncio.gather(*faults, sampler, scorer, ticker, return_exceptions=True)
+        await asyncio.gather(*self._doing, return_exceptions=True)
         # People finish what they were doing (each request has its deadline);
         # an aborted or interrupted run does not wait for them.
         _, late = await asyncio.wait(people, timeout=2 if self.stopped_by else 30)
@@ -326,7 +336,7 @@ class _Run:
             task.cancel()
         await asyncio.gather(*receivers, return_exceptions=True)
         for op in self.deliveries.waiting.values():  # acknowledged, never seen on the stream
-            op.outcome, op.ended, op.code = "failed", self.recorder.now(), "not_delivered"
+            op.outcome, op.ended, op.code = "failed", self.wall_s, "not_delivered"
             self.recorder.ops.append(op)
         names = {url: name for name, url in self.url_of.items()}
         for op in self.recorder.ops:
@@ -346,13 +356,20 @@ class _Run:
         await asyncio.sleep(max(0.0, action.at_s - self.recorder.now()))
         entry["actual_s"] = round(self.recorder.now(), 3)
         self.current = action.label
-        await self._do(action, entry)
+        # Once begun, an action runs to its end even when the run stops
+        # (a restore half done must not race the final restore).
+        doing = asyncio.create_task(self._do(action, entry))
+        self._doing.append(doing)
+        try:
+            await asyncio.shield(doing)
+        except Exception as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"
         self.happened[action].set()
 
     async def _do(self, action: Action, entry: dict[str, Any]) -> None:
         """Make ``action`` happen, and note in ``entry`` the evidence that it
         did: the exit status of each process a power cut killed (-9 is
-        SIGKILL), the state of each process a freeze stopped."""
+        SIGKILL), the state of each process a freeze stopped (``T``)."""
         region = action.region or ""
         if action.kind == "power_cut":
             self.down.add(region)
@@ -364,7 +381,8 @@ class _Run:
         elif action.kind == "freeze":
             self.frozen.add(region)
             await asyncio.to_thread(self.cluster.freeze, region)
-            entry["stopped"] = await asyncio.to_thread(self.cluster.frozen, region)
+            states = await asyncio.to_thread(self.cluster.states, region)
+            entry["stopped"] = {str(pid): state for pid, state in states.items()}
         elif action.kind == "thaw":
             self.frozen.discard(region)
             await asyncio.to_thread(self.cluster.thaw, region)
@@ -395,8 +413,17 @@ class _Run:
         finally:
             self.down.discard(region)
 
+    async def cancel(self) -> None:
+        """Stop every task of the run (it was cancelled: a second Ctrl-C)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def restore_everything(self) -> None:
-        """Power back on everywhere, thaw, heal: the settle phase and Ctrl-C."""
+        """Power back on everywhere, thaw, heal: the settle phase and Ctrl-C.
+        An action still under way (a restore) ends first: two restores of
+        one region would race for its ports."""
+        await asyncio.gather(*self._doing, return_exceptions=True)
         for region in sorted(self.cut):
             await asyncio.to_thread(self.proxy.heal, region)
         self.cut.clear()
@@ -562,7 +589,7 @@ def _window(scenario: Scenario, duration: float) -> tuple[tuple[float, float], t
     """The control (steady load before the first fault, after a short ramp)
     and the fault window (first fault to the end of the last interval)."""
     intervals = scenario.intervals()
-    first = min((i.start_s for i in intervals), default=duration)
+    first = min([i.start_s for i in intervals if i.start_s < duration], default=duration)
     last = max((i.end_s for i in intervals), default=duration)
     ramp = min(3.0, first / 3)
     return (ramp, first), (first, min(duration, max(last, first + 1)))
@@ -577,8 +604,15 @@ def _relevance(recorder: Recorder, window: tuple[float, float]) -> float | None:
 
 
 def _verdict(scenario: Scenario, rep: dict[str, Any], stopped_by: str) -> tuple[str, list[str]]:
+    """``failed`` when the promise broke (even in a run cut short), else
+    ``aborted`` when it was cut short, ``degraded as designed`` when a
+    majority was out, ``passed``; with the reasons."""
     reasons: list[str] = []
     broken = False
+    undone = [e["label"] for e in rep["timeline"] if e.get("error")]
+    if undone:
+        reasons.append(f"faults that could not be made: {', '.join(undone)}")
+        broken = True
     writes = rep["writes"]
     if writes["lost"]:
         reasons.append(f"{writes['lost']} acknowledged writes lost")
@@ -587,7 +621,8 @@ def _verdict(scenario: Scenario, rep: dict[str, Any], stopped_by: str) -> tuple[
         reasons.append(f"{writes['duplicated']} writes duplicated")
         broken = True
     if not rep["converged"]:
-        reasons.append("regions did not converge to equal digests")
+        left = "; ".join(f"{r}: {why}" for r, why in rep["left_out"].items())
+        reasons.append("regions did not converge to equal digests" + (f" ({left})" if left else ""))
         broken = True
     continuity = rep["for_you"].get("continuity_overlap_at_20")
     if continuity is None:
@@ -601,10 +636,10 @@ def _verdict(scenario: Scenario, rep: dict[str, Any], stopped_by: str) -> tuple[
     ratio = rep["kpi"].get("ratio")
     if not scenario.quorum_lost() and ratio is not None and ratio < KPI_TARGET:
         reasons.append(f"KPI ratio {ratio:.2f} below the {KPI_TARGET} target")
+    if broken:
+        return "failed", [*([stopped_by] if stopped_by else []), *reasons]
     if stopped_by:
         return "aborted", [stopped_by, *reasons]
-    if broken:
-        return "failed", reasons
     if scenario.quorum_lost():
         return "degraded as designed", [
             "a majority of regions was out at once: writes were refused while it lasted",
@@ -653,12 +688,19 @@ async def run_drill(
         )
         cluster.env.update(_CHEAP_PASSWORDS)
         run: _Run | None = None
+        setup: _Setup | None = None
+
+        def stop_if_interrupted() -> None:
+            if interrupted is not None and interrupted.is_set():
+                raise Interrupted("interrupted before the clock started: nothing to report")
+
         try:
             for link in cluster.wan_links():
                 proxy.add_link(*link)
             for pair, rtt in scenario.rtts().items():
                 a, b = sorted(pair)
                 proxy.set_rtt(a, b, rtt)
+            stop_if_interrupted()
             say(f"starting {len(scenario.regions)} regions")
             clips_made = asyncio.create_task(asyncio.to_thread(_clips, folder, scenario.seed))
             await asyncio.to_thread(cluster.up, 120.0)
@@ -674,14 +716,17 @@ async def run_drill(
             # the catalog) before the end, or relevance would fall for that.
             watched = scenario.duration_s * load.rate / _ACTIONS_PER_VIDEO
             size = int(len(TOPICS) / 2 * (_HISTORY + watched)) + 6
+            stop_if_interrupted()
             say(f"{len(population.people)} people sign up; creators upload {size} videos")
             await setup.people(creators=True)
             clips = await clips_made
             await asyncio.gather(setup.people(creators=False), setup.catalog_(clips, size))
             setup.everyone_sees_the_catalog()
+            stop_if_interrupted()
             say("everyone gets a short history")
             await setup.histories({p.name: p.tastes for p in population.people}, _HISTORY - 2)
             await setup.histories(setup.samples, _SAMPLE_HISTORY)
+            stop_if_interrupted()
             run = _Run(scenario, cluster, proxy, setup, clips, progress, say)
             if interrupted is not None:
                 asyncio.get_running_loop().create_task(_relay(interrupted, run))
@@ -697,11 +742,14 @@ async def run_drill(
             )
             say("comparing the regions' digests")
             digests = await asyncio.to_thread(cluster.digests, 60.0)
-        finally:
+        except BaseException:
+            # Cancelled (a second Ctrl-C) or broken: no settling, straight to
+            # stopping everything.
             if run is not None:
-                with contextlib.suppress(Exception):
-                    await run.restore_everything()
-            for client in run.setup.clients.values() if run else ():
+                await run.cancel()
+            raise
+        finally:
+            for client in setup.clients.values() if setup else ():
                 with contextlib.suppress(Exception):
                     await client.close()
             await asyncio.to_thread(cluster.down)
@@ -709,7 +757,7 @@ async def run_drill(
         assert run is not None
         duration = float(scenario.duration_s)
         per_second = aggregate(run.recorder.ops, duration)
-        control, fault_window = _window(scenario, duration)
+        control, fault_window = _window(scenario, min(duration, run.wall_s))
         rep: dict[str, Any] = {
             "scenario": scenario.name,
             "description": scenario.description,
@@ -735,7 +783,7 @@ async def run_drill(
                     for name, v in checked["regions"].items()
                 },
             },
-            "converged": bool(digests["agree"]),
+            "converged": digests["agree"] is True and not digests["left_out"],
             "region_digests": {n: d["views"] for n, d in digests["regions"].items()},
             "digest_position": digests["position"],
             "left_out": digests["left_out"],
