@@ -30,8 +30,9 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Written:
 def test_the_json_round_trips_with_the_series(written: Written) -> None:
     expected, paths, _ = written
 
-    assert set(paths) == {"json", "html"}
-    assert [p.name for p in paths.values()] == ["report.json", "report.html"]
+    assert set(paths) == {"json", "html", "png"}
+    assert [p.name for p in paths.values()] == ["report.json", "report.html", "plots.png"]
+    assert paths["png"].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     document = json.loads(paths["json"].read_text())
     assert document == expected
     assert len(document["series"]["successes_per_s"]) == DURATION_S
