@@ -11,7 +11,12 @@ continuity against the cold-start contrast, seconds to recovery, and the CPU
 the simulated people used. ``--png`` copies the first scenario's plots there
 (the README's picture).
 
+The worst second's p99 of writes and of reads is shown before the first
+fault (the control) and during the faults: a tail that is there before any
+fault is the machine's, not the failover's.
+
 Usage: .venv/bin/python benchmarks/drills.py [NAME ...] [--out DIR] [--png docs/drill-report.png]
+       .venv/bin/python benchmarks/drills.py --out DIR --reports   (the table again, from DIR)
 """
 
 from __future__ import annotations
@@ -31,14 +36,28 @@ from stormproof.drill.scenario import builtin_scenarios
 READS = ("feed", "playback")
 
 
-def row(report: dict[str, Any], seconds: float) -> dict[str, Any]:
+def worst_p99(report: dict[str, Any], kinds: tuple[str, ...], window: list[float]) -> float:
+    """The worst per-second p99 (ms) of ``kinds`` in the seconds of ``window``."""
+    start, end = int(window[0]), int(window[1])
+    found = [
+        p99
+        for kind, per_second in report["series"]["kinds"].items()
+        if kind in kinds
+        for p99 in per_second["p99_ms"][start:end]
+        if p99 is not None
+    ]
+    return max(found, default=0.0)
+
+
+def row(report: dict[str, Any], seconds: float | None) -> dict[str, Any]:
     ops, writes, for_you = report["ops"], report["writes"], report["for_you"]
+    control, faults = report["kpi"]["control_s"], report["kpi"]["fault_window_s"]
     waits = {kind: ops[kind]["longest_wait_s"] or 0.0 for kind in ops if ops[kind]["attempted"]}
     recovered = [r["seconds"] for r in report["recovery_s"] if r.get("seconds") is not None]
     return {
         "scenario": report["scenario"],
         "verdict": report["verdict"],
-        "drill_s": round(seconds),
+        "drill_s": None if seconds is None else round(seconds),
         "kpi_ratio": report["kpi"]["ratio"],
         "acknowledged": writes["acknowledged"],
         "lost": writes["lost"],
@@ -49,6 +68,12 @@ def row(report: dict[str, Any], seconds: float) -> dict[str, Any]:
         "write_wait_s": max((waits[k] for k in waits if k in WRITE_KINDS), default=None),
         "read_wait_s": max((waits[k] for k in waits if k in READS), default=None),
         "delivery_wait_s": waits.get("delivery"),
+        # the worst second's p99, before the first fault and during the faults
+        "write_p99_ms": (
+            worst_p99(report, WRITE_KINDS, control),
+            worst_p99(report, WRITE_KINDS, faults),
+        ),
+        "read_p99_ms": tuple(worst_p99(report, READS, w) for w in (control, faults)),
         "continuity": for_you.get("continuity_overlap_at_20"),
         "cold_start": for_you.get("cold_start_overlap_at_20"),
         "relevance": (for_you.get("relevance_before"), for_you.get("relevance_during")),
@@ -65,9 +90,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("drill-reports"))
     parser.add_argument("--png", type=Path, default=None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--reports", action="store_true", help="only read the reports already in OUT again"
+    )
     args = parser.parse_args()
     rows = []
     for name in args.names:
+        if args.reports:
+            if (args.out / name / "report.json").exists():
+                rows.append(row(json.loads((args.out / name / "report.json").read_text()), None))
+                print(json.dumps(rows[-1]), flush=True)
+            continue
         out = args.out / name
         shutil.rmtree(out, ignore_errors=True)  # never a stale report
         started = time.monotonic()
@@ -85,17 +118,24 @@ def main() -> None:
     print()
     head = f"{'scenario':<16} {'verdict':<21} {'drill':>5} {'KPI':>5} {'acked':>5} "
     head += f"{'lost':>4} {'dup':>3} {'unk+':>4} {'unk-':>4} {'conv':>4} {'w.wait':>6} "
-    head += f"{'r.wait':>6} {'cont.':>5} {'cold':>5} {'recovery':>12} {'cpu':>5}"
+    head += f"{'r.wait':>6} {'w.p99 ctl/flt':>13} {'r.p99 ctl/flt':>13} {'cont.':>5} {'cold':>5} "
+    head += f"{'recovery':>12} {'cpu':>5}"
     print(head)
     for r in rows:
         recovery = ",".join(f"{s:.1f}" for s in r["recovery_s"]) or "-"
         print(
-            f"{r['scenario']:<16} {r['verdict']:<21} {r['drill_s']:>4}s {num(r['kpi_ratio']):>5} "
+            f"{r['scenario']:<16} {r['verdict']:<21} {r['drill_s'] or '-':>4}s "
+            f"{num(r['kpi_ratio']):>5} "
             f"{r['acknowledged']:>5} {r['lost']:>4} {r['duplicated']:>3} "
             f"{r['unknown_found']:>4} {r['unknown_absent']:>4} {str(r['converged'])[0]:>4} "
-            f"{num(r['write_wait_s']):>6} {num(r['read_wait_s']):>6} {num(r['continuity']):>5} "
+            f"{num(r['write_wait_s']):>6} {num(r['read_wait_s']):>6} "
+            f"{pair(r['write_p99_ms']):>13} {pair(r['read_p99_ms']):>13} {num(r['continuity']):>5} "
             f"{num(r['cold_start']):>5} {recovery:>12} {num(r['load_cpu']):>5}"
         )
+
+
+def pair(values: tuple[float, ...]) -> str:
+    return f"{values[0]:.0f}/{values[1]:.0f}"
 
 
 def num(value: float | None) -> str:
