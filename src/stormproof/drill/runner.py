@@ -470,12 +470,14 @@ class _Run:
             return
         target = self.url_of[blow.region]
         before: dict[str, list[str]] = {}
+        # Once a second in the last seconds before it (each round is seven
+        # rankings in the region about to fail: more would load it).
         while self.recorder.now() < blow.at_s - 0.3:
-            if blow.at_s - self.recorder.now() < 5.0:
+            if blow.at_s - self.recorder.now() < 4.0:
                 taken = await self._pages([target], deadline=3.0)
                 if self.recorder.now() < blow.at_s:  # all taken before the blow
                     before.update(taken)
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(min(1.0, max(0.05, blow.at_s - 0.3 - self.recorder.now())))
         await self.happened[blow].wait()
         survivors = [url for url in self.setup.urls if url != target] or [target]
         after = await self._pages(survivors, deadline=120.0)
