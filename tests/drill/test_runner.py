@@ -29,7 +29,7 @@ def test_a_run_cut_short_judges_only_the_seconds_it_ran() -> None:
 def test_continuity_compares_each_page_with_itself_and_with_a_newcomer() -> None:
     page = [f"v{i}" for i in range(20)]
     before = {"s1": page, "s2": page, "newcomer": [f"v{i}" for i in range(15, 35)]}
-    after = {"s1": page, "s2": page[:18] + ["x", "y"]}
+    after = {"s1": page, "s2": [*page[:18], "x", "y"]}
     found = _continuity(before, after, {"s1": ("cats",), "s2": ("cats",), "s3": ("cats",)})
     assert found["samples"] == 2  # s3 had no page before: left out, not counted as 0
     assert found["continuity_overlap_at_20"] == pytest.approx((1.0 + 0.9) / 2)
