@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-import random
 import shutil
 import tempfile
 import time
@@ -43,10 +42,10 @@ from typing import Any
 from stormproof.client import Client, RegionsUnavailable, RequestFailed
 from stormproof.cluster import LocalCluster, free_base_port
 from stormproof.drill.checker import check_regions
-from stormproof.drill.ops import WRITE_KINDS, Op
+from stormproof.drill.judge import continuity, last_second, mean_relevance, verdict, windows
+from stormproof.drill.ops import WRITE_KINDS
 from stormproof.drill.people import (
     PASSWORD,
-    Catalog,
     Deliveries,
     Population,
     Recorder,
@@ -57,36 +56,23 @@ from stormproof.drill.proxy import WanProxy, measure_overhead
 from stormproof.drill.report import software_version, write_report
 from stormproof.drill.scenario import Action, Scenario
 from stormproof.drill.series import aggregate, kpi, ops_table
-from stormproof.media import make_video
-from stormproof.population import TOPICS, draw_tastes, react, relevance
+from stormproof.drill.setup import (
+    ACTIONS_PER_VIDEO,
+    CHEAP_PASSWORDS,
+    HISTORY,
+    SAMPLE_HISTORY,
+    Setup,
+    make_clips,
+)
+from stormproof.population import TOPICS, relevance
 
 __all__ = ["DrillResult", "Interrupted", "Progress", "run_drill"]
 
 #: told the run's state once a second, for the live view
 Progress = Callable[["Snapshot"], None]
 
-#: sample people whose For You pages measure continuity across the cut
-_SAMPLES = 6
-#: a person watches a video every this many actions, about (playback, watch
-#: report, and now and then a like, a share...)
-_ACTIONS_PER_VIDEO = 3.0
-#: the drill's passwords guard nothing (its cluster is thrown away), and
-#: hashing them at full cost would make signing people up the drill's
-#: slowest phase: the regions hash at the demo's cost (Argon2id, 1 MiB, 1 pass)
-_CHEAP_PASSWORDS = {"STORMPROOF_PASSWORD_COST": "1024", "STORMPROOF_PASSWORD_TIME_COST": "1"}
-#: clips generated for the catalog and uploads (uploads reuse their bytes)
-_CLIPS = 6
-#: each person's history before the drill: this many videos reacted to
-_HISTORY = 8
-#: the sample people have used the app for a while: this many videos of their
-#: taste in their history, so their For You is theirs (and a reset would show)
-_SAMPLE_HISTORY = 16
 #: how long acknowledged messages may take to reach their stream at the end
 _DELIVERY_GRACE_S = 10.0
-#: For You continuity below this breaks the promise ("my For You reset")
-CONTINUITY_BAR = 0.9
-#: the KPI ratio the scenarios without quorum loss are held to
-KPI_TARGET = 0.95
 
 
 class Interrupted(Exception):
@@ -114,115 +100,6 @@ class DrillResult:
         return {"passed": 0, "degraded as designed": 0, "aborted": 3}.get(self.report["verdict"], 1)
 
 
-# -- setting up ----------------------------------------------------------------------------
-
-
-def _clips(folder: Path, seed: int) -> list[bytes]:
-    """Real short vertical videos of a few lengths, made with PyAV."""
-    rng = random.Random(seed)
-    clips = []
-    for n in range(_CLIPS):
-        path = folder / f"clip-{n}.mp4"
-        seconds = rng.choice((2.0, 3.0, 4.0, 6.0))
-        make_video(path, seconds=seconds, width=180, height=320, fps=10, seed=seed * 100 + n)
-        clips.append(path.read_bytes())
-    return clips
-
-
-class _Setup:
-    """Everything the run needs from the set-up phase."""
-
-    def __init__(self, urls: list[str], population: Population, seed: int) -> None:
-        self.urls = urls
-        self.population = population
-        self.seed = seed
-        self.clients: dict[str, Client] = {}
-        self.tokens: dict[str, str] = {}
-        self.catalog = Catalog()
-        #: people who get a history and then only look: continuity's subjects
-        names = [f"sample_{i}" for i in range(_SAMPLES)]
-        self.samples = draw_tastes(random.Random(f"{seed}:samples"), names)
-        #: each video's likes before the clock started (the checker's baseline)
-        self.likes: Counter[str] = Counter()
-
-    def client(self, home: int, **kwargs: Any) -> Client:
-        order = [self.urls[(home + i) % len(self.urls)] for i in range(len(self.urls))]
-        return Client(order, **kwargs)
-
-    async def join(self, name: str, home: int) -> Client:
-        c = self.client(home, attempt_timeout=2.0, deadline=20.0)
-        await c.sign_up(name, PASSWORD)
-        await c.log_in(name, PASSWORD)
-        assert c.token is not None
-        self.tokens[name] = c.token
-        return c
-
-    async def people(self, creators: bool) -> None:
-        """Sign up and log in the creators, or everyone else."""
-        gate = asyncio.Semaphore(8)
-
-        async def one(name: str, home: int) -> None:
-            async with gate:
-                self.clients[name] = await self.join(name, home)
-
-        people = [(p.name, p.home) for p in self.population.people if p.creator == creators]
-        if not creators:
-            people += [(name, i) for i, name in enumerate(self.samples)] + [("newcomer", 0)]
-        await asyncio.gather(*(one(name, home) for name, home in people))
-
-    async def catalog_(self, clips: list[bytes], size: int) -> None:
-        """Creators upload the catalog: every topic, in turn."""
-        creators = [p for p in self.population.people if p.creator]
-        topics = sorted(TOPICS)
-        gate = asyncio.Semaphore(6)
-
-        async def one(n: int) -> None:
-            creator = creators[n % len(creators)]
-            topic = creator.tastes[0] if n % 2 == 0 else topics[(n // 2) % len(topics)]
-            caption = Catalog.caption(topic, n, f"catalog {n}")
-            async with gate:
-                made = await self.clients[creator.name].upload(
-                    clips[n % len(clips)], caption=caption, timeout=10
-                )
-            self.catalog.add(made, topic)
-
-        await asyncio.gather(*(one(n) for n in range(size)))
-
-    def everyone_sees_the_catalog(self) -> None:
-        """Every client reads at least what the creators wrote."""
-        creators = [self.clients[p.name] for p in self.population.people if p.creator]
-        for client in self.clients.values():
-            for creator in creators:
-                client.follow(creator)
-
-    async def histories(self, names: dict[str, tuple[str, ...]], in_taste: int) -> None:
-        """Each person reacts, in one batch, to up to ``in_taste`` videos of
-        their taste (and two others), as their taste says."""
-        videos = sorted(self.catalog.topic_of)
-        gate = asyncio.Semaphore(8)
-
-        async def one(name: str, tastes: tuple[str, ...]) -> None:
-            rng = random.Random(f"{self.seed}:history:{name}")
-            ours = [v for v in videos if self.catalog.topic_of[v] in tastes]
-            others = [v for v in videos if v not in set(ours)]
-            seen = rng.sample(ours, min(len(ours) // 2, in_taste))
-            seen += rng.sample(others, min(len(others), 2))
-            events: list[dict[str, Any]] = []
-            for vid in seen:
-                did = react(rng, vid in ours, self.catalog.duration_of[vid])
-                events.append({"type": "watch", "video_id": vid, "watched_ms": did.watched_ms,
-                               "completed": did.completed})  # fmt: skip
-                if did.skipped:
-                    events.append({"type": "skip", "video_id": vid})
-                if did.liked:
-                    events.append({"type": "like", "video_id": vid})
-                    self.likes[vid] += 1
-            async with gate:
-                await self.clients[name].post("/v1/events", json={"events": events})
-
-        await asyncio.gather(*(one(name, tastes) for name, tastes in names.items()))
-
-
 # -- the run -------------------------------------------------------------------------------
 
 
@@ -232,7 +109,7 @@ class _Run:
         scenario: Scenario,
         cluster: LocalCluster,
         proxy: WanProxy,
-        setup: _Setup,
+        setup: Setup,
         clips: list[bytes],
         progress: Progress | None,
         say: Callable[[str], None],
@@ -481,7 +358,7 @@ class _Run:
         await self.happened[blow].wait()
         survivors = [url for url in self.setup.urls if url != target] or [target]
         after = await self._pages(survivors, deadline=120.0)
-        self.continuity = _continuity(before, after, self.setup.samples)
+        self.continuity = continuity(before, after, self.setup.samples)
 
     async def _relevance(self) -> None:
         """Every half second, one sample person's For You page (in turn) from
@@ -519,12 +396,12 @@ class _Run:
         rate, once the control window is over."""
         low_since: float | None = None
         abort = self.scenario.abort
-        control, _ = _window(self.scenario, float(self.scenario.duration_s))
+        control, _ = windows(self.scenario, float(self.scenario.duration_s))
         control_rate: float | None = None
         while True:
             await asyncio.sleep(1.0)
             now = self.recorder.now()
-            last = _last_second(self.recorder.ops, now)
+            last = last_second(self.recorder.ops, now)
             if self.progress:
                 self.progress(Snapshot(now, float(self.scenario.duration_s), self.current, last))
             if abort is None or now < control[1]:
@@ -545,109 +422,6 @@ class _Run:
                     return
             else:
                 low_since = None
-
-
-def _last_second(ops: list[Op], now: float) -> dict[str, tuple[int, int, float]]:
-    """Per kind, the ops that ended in the last second: (ok, ended, p99 ms)."""
-    out: dict[str, list[Op]] = {}
-    for op in reversed(ops[-5000:]):
-        if op.outcome != "pending" and now - 1.0 <= op.ended <= now:
-            out.setdefault(op.kind, []).append(op)
-    stats = {}
-    for kind, done in out.items():
-        latencies = sorted(op.latency for op in done)
-        p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000
-        stats[kind] = (sum(op.outcome == "ok" for op in done), len(done), p99)
-    return stats
-
-
-def _overlap(a: list[str], b: list[str], k: int = 20) -> float:
-    return len(set(a[:k]) & set(b[:k])) / k
-
-
-def _continuity(
-    before: dict[str, list[str]], after: dict[str, list[str]], samples: dict[str, tuple[str, ...]]
-) -> dict[str, Any]:
-    """overlap@20 of each sample's page before and after the blow, and of the
-    pages before against a newcomer's (the cold-start contrast)."""
-    both = [name for name in samples if name in before and name in after]
-    cold = before.get("newcomer") or after.get("newcomer") or []
-    if not both:
-        return {"samples": 0}
-    kept = [_overlap(before[n], after[n]) for n in both]
-    contrast = [_overlap(before[n], cold) for n in both]
-    return {
-        "samples": len(both),
-        "continuity_overlap_at_20": round(sum(kept) / len(kept), 3),
-        "cold_start_overlap_at_20": round(sum(contrast) / len(contrast), 3),
-        "per_sample": dict(zip(both, [round(x, 3) for x in kept], strict=True)),
-    }
-
-
-# -- judging -------------------------------------------------------------------------------
-
-
-def _window(scenario: Scenario, duration: float) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The control (steady load before the first fault, after a short ramp)
-    and the fault window (first fault to the end of the last interval)."""
-    intervals = scenario.intervals()
-    first = min([i.start_s for i in intervals if i.start_s < duration], default=duration)
-    last = max((i.end_s for i in intervals), default=duration)
-    ramp = min(3.0, first / 3)
-    return (ramp, first), (first, min(duration, max(last, first + 1)))
-
-
-def _relevance(recorder: Recorder, window: tuple[float, float]) -> float | None:
-    scores = [
-        s for second, row in recorder.relevance.items() if window[0] <= second < window[1]
-        for s in row
-    ]  # fmt: skip
-    return round(sum(scores) / len(scores), 3) if scores else None
-
-
-def _verdict(scenario: Scenario, rep: dict[str, Any], stopped_by: str) -> tuple[str, list[str]]:
-    """``failed`` when the promise broke (even in a run cut short), else
-    ``aborted`` when it was cut short, ``degraded as designed`` when a
-    majority was out, ``passed``; with the reasons."""
-    reasons: list[str] = []
-    broken = False
-    undone = [e["label"] for e in rep["timeline"] if e.get("error")]
-    if undone:
-        reasons.append(f"faults that could not be made: {', '.join(undone)}")
-        broken = True
-    writes = rep["writes"]
-    if writes["lost"]:
-        reasons.append(f"{writes['lost']} acknowledged writes lost")
-        broken = True
-    if writes["duplicated"]:
-        reasons.append(f"{writes['duplicated']} writes duplicated")
-        broken = True
-    if not rep["converged"]:
-        left = "; ".join(f"{r}: {why}" for r, why in rep["left_out"].items())
-        reasons.append("regions did not converge to equal digests" + (f" ({left})" if left else ""))
-        broken = True
-    continuity = rep["for_you"].get("continuity_overlap_at_20")
-    if continuity is None:
-        reasons.append("For You continuity could not be measured")
-    elif continuity < CONTINUITY_BAR:
-        reasons.append(f"For You continuity {continuity:.2f} below {CONTINUITY_BAR}")
-        broken = True
-    if any("error" in row for row in rep["recovery_s"]):
-        reasons.append("a restored region never came back ready")
-        broken = True
-    ratio = rep["kpi"].get("ratio")
-    if not scenario.quorum_lost() and ratio is not None and ratio < KPI_TARGET:
-        reasons.append(f"KPI ratio {ratio:.2f} below the {KPI_TARGET} target")
-    if broken:
-        return "failed", [*([stopped_by] if stopped_by else []), *reasons]
-    if stopped_by:
-        return "aborted", [stopped_by, *reasons]
-    if scenario.quorum_lost():
-        return "degraded as designed", [
-            "a majority of regions was out at once: writes were refused while it lasted",
-            *reasons,
-        ]
-    return "passed", reasons or ["nothing acknowledged lost; regions converged"]
 
 
 # -- the whole drill -----------------------------------------------------------------------
@@ -688,9 +462,9 @@ async def run_drill(
             names=scenario.regions,
             wan=True,
         )
-        cluster.env.update(_CHEAP_PASSWORDS)
+        cluster.env.update(CHEAP_PASSWORDS)
         run: _Run | None = None
-        setup: _Setup | None = None
+        setup: Setup | None = None
 
         def stop_if_interrupted() -> None:
             if interrupted is not None and interrupted.is_set():
@@ -704,7 +478,7 @@ async def run_drill(
                 proxy.set_rtt(a, b, rtt)
             stop_if_interrupted()
             say(f"starting {len(scenario.regions)} regions")
-            clips_made = asyncio.create_task(asyncio.to_thread(_clips, folder, scenario.seed))
+            clips_made = asyncio.create_task(asyncio.to_thread(make_clips, folder, scenario.seed))
             await asyncio.to_thread(cluster.up, 120.0)
             load = scenario.load
             population = Population.make(
@@ -713,11 +487,11 @@ async def run_drill(
                 regions=len(scenario.regions),
                 seed=scenario.seed,
             )
-            setup = _Setup(cluster.urls, population, scenario.seed)
+            setup = Setup(cluster.urls, population, scenario.seed)
             # Enough videos that nobody runs out of their taste (a third of
             # the catalog) before the end, or relevance would fall for that.
-            watched = scenario.duration_s * load.rate / _ACTIONS_PER_VIDEO
-            size = int(len(TOPICS) / 2 * (_HISTORY + watched)) + 6
+            watched = scenario.duration_s * load.rate / ACTIONS_PER_VIDEO
+            size = int(len(TOPICS) / 2 * (HISTORY + watched)) + 6
             stop_if_interrupted()
             say(f"{len(population.people)} people sign up; creators upload {size} videos")
             await setup.people(creators=True)
@@ -726,8 +500,8 @@ async def run_drill(
             setup.everyone_sees_the_catalog()
             stop_if_interrupted()
             say("everyone gets a short history")
-            await setup.histories({p.name: p.tastes for p in population.people}, _HISTORY - 2)
-            await setup.histories(setup.samples, _SAMPLE_HISTORY)
+            await setup.histories({p.name: p.tastes for p in population.people}, HISTORY - 2)
+            await setup.histories(setup.samples, SAMPLE_HISTORY)
             stop_if_interrupted()
             run = _Run(scenario, cluster, proxy, setup, clips, progress, say)
             if interrupted is not None:
@@ -759,7 +533,7 @@ async def run_drill(
         assert run is not None
         duration = float(scenario.duration_s)
         per_second = aggregate(run.recorder.ops, duration)
-        control, fault_window = _window(scenario, min(duration, run.wall_s))
+        control, fault_window = windows(scenario, min(duration, run.wall_s))
         rep: dict[str, Any] = {
             "scenario": scenario.name,
             "description": scenario.description,
@@ -799,8 +573,8 @@ async def run_drill(
             ),
             "for_you": {
                 **run.continuity,
-                "relevance_before": _relevance(run.recorder, control),
-                "relevance_during": _relevance(run.recorder, fault_window),
+                "relevance_before": mean_relevance(run.recorder, control),
+                "relevance_during": mean_relevance(run.recorder, fault_window),
             },
             "proxy_overhead": overhead,
             "load_cpu": {
@@ -811,7 +585,7 @@ async def run_drill(
                 "relevance": [_mean(run.recorder.relevance.get(s)) for s in range(int(duration))]
             },
         }
-        rep["verdict"], rep["reasons"] = _verdict(scenario, rep, run.stopped_by)
+        rep["verdict"], rep["reasons"] = verdict(scenario, rep, run.stopped_by)
         say("writing the report")
         paths = write_report(rep, per_second, out)
         return DrillResult(rep, paths)
