@@ -360,6 +360,7 @@ def test_drill(prefix: list[str], tmp_path: Path) -> None:
     [block] = section("See it survive a power cut")
     listed, ran = run_block(block, work, prefix, scratch)  # each must exit 0
     assert "snowstorm" in listed.output and "two_regions" in listed.output
+    assert len(listed.output.splitlines()) == 8  # one line each
     assert "passed" in ran.output
     report = json.loads((work / "drill-report" / "report.json").read_text())
     assert report["scenario"] == "snowstorm" and report["quick"]

@@ -82,12 +82,12 @@ def drill(
 
     if list_:
         for known in builtin_scenarios():
-            console.print(f"[bold]{known.name:<16}[/bold] {known.description}")
+            console.print(f"[bold]{known.name:<16}[/bold] {known.description}", soft_wrap=True)
         return
     try:
         chosen = load_scenario(scenario)
     except ScenarioError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
     if seed is not None:
         chosen = chosen.with_seed(seed)
