@@ -44,7 +44,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -55,6 +54,7 @@ from typing import Any
 
 import pytest
 
+from stormproof.cluster import port_free
 from tests.conftest import TEST_PASSWORD_COST
 from tests.drill.processes import drill_processes
 
@@ -216,15 +216,6 @@ def check_answers(ran: list[Ran]) -> None:
             assert {k: answer.get(k) for k in expected} == expected, (step.command, answer)
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def _holder() -> subprocess.Popen[str] | None:
     """A process in a new network namespace with its loopback up, or None
     where namespaces cannot be made. It waits on its stdin, so it ends when
@@ -257,7 +248,7 @@ def prefix() -> Iterator[list[str]]:
         pytest.skip("the README's tour needs curl")
     holder = _holder()
     if holder is None:
-        busy = [port for port in PORTS if not _free(port)]
+        busy = [port for port in PORTS if not port_free(port)]
         if busy:
             pytest.skip(f"no network namespace of our own, and ports {busy} are taken")
         yield []

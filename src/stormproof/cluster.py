@@ -149,12 +149,13 @@ def free_base_port(count: int = 3, *, wan: bool = False) -> int:
         if wan:
             pairs = [10 * i + j for i in range(count) for j in range(count)]
             ports += [base + offset + pair for offset in (300, 400) for pair in pairs]
-        if all(_free(port) for port in ports):
+        if all(port_free(port) for port in ports):
             return base
     raise RuntimeError("no free port range for a cluster")
 
 
-def _free(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Whether ``port`` can be bound on 127.0.0.1 now."""
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
