@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ from stormproof.passwords import hash_password
 __all__ = ["PASSWORD", "Catalog", "KuaiRand", "build"]
 
 PASSWORD = "benchmark-password"
+#: stands for every seeded video's bytes and thumbnail (none are stored)
+PLACEHOLDER_BLOB = hashlib.sha256(b"seed-placeholder").hexdigest()
 DAY_MS = 24 * 3600 * 1000
 CLUSTERS = 40
 ZIPF = 1.1
@@ -203,10 +206,10 @@ def build(source: KuaiRand, *, users: int, videos: int, seed: int = 7) -> Catalo
             video_id=derived_id("v_", key),
             owner_id=creator_ids[owner[v]],
             caption=f"clip {v}",
-            blob="seed-placeholder",
+            blob=PLACEHOLDER_BLOB,
             size=duration * 100,
             content_type="video/mp4",
-            thumbnail_blob="seed-placeholder",
+            thumbnail_blob=PLACEHOLDER_BLOB,
             duration_ms=duration,
             width=width,
             height=height,
