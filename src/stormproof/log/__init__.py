@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from stormproof.events import Event
@@ -66,6 +66,9 @@ class Entry:
     key: str
     event: Event
     duplicate: bool = False
+    #: the event's bytes as the log stores them, when the reader has them
+    #: (views keep these instead of encoding the event again)
+    body: bytes = field(default=b"", compare=False, repr=False)
 
 
 class Log(Protocol):

@@ -202,7 +202,7 @@ class JetStreamLog:
                 if duplicate:
                     stored = await self._entry_at(p, seq)
                     return Entry(p, seq, key, stored.event, duplicate=True)
-                entry = Entry(p, seq, key, event)
+                entry = Entry(p, seq, key, event, body=body)
                 self._keep_own(entry)
                 self._wake()
                 return entry
@@ -311,7 +311,8 @@ class JetStreamLog:
             seq = int(headers["Nats-Sequence"])
         except (KeyError, ValueError) as exc:
             raise LogError(f"message without a sequence in partition {partition}") from exc
-        return Entry(partition, seq, headers.get("Nats-Msg-Id", ""), decode_entry(msg.data))
+        key, body = headers.get("Nats-Msg-Id", ""), msg.data
+        return Entry(partition, seq, key, decode_entry(body), body=body)
 
     async def _last_seq(self, partition: int, patience: float = 0.0) -> int | None:
         """The partition's last sequence as some replica sees it (None: none answered)."""

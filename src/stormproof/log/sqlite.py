@@ -77,7 +77,7 @@ class SqliteLog:
             )
             if cur.rowcount == 1:
                 assert cur.lastrowid is not None
-                return Entry(partition=0, seq=cur.lastrowid, key=key, event=event)
+                return Entry(partition=0, seq=cur.lastrowid, key=key, event=event, body=body)
             seq, stored = self._db.execute(
                 "SELECT seq, body FROM log WHERE key = ?", (key,)
             ).fetchone()
@@ -99,11 +99,16 @@ class SqliteLog:
                 (after, limit),
             ).fetchall()
 
+        def decoded(rows: list[tuple[int, str, bytes]]) -> list[Entry]:
+            return [
+                Entry(partition=0, seq=seq, key=key, event=decode_entry(body), body=body)
+                for seq, key, body in rows
+            ]
+
         rows = await self._run(select)
-        return [
-            Entry(partition=0, seq=seq, key=key, event=decode_entry(body))
-            for seq, key, body in rows
-        ]
+        # Decoding thousands of entries takes a good part of a second: not
+        # on the event loop, which serves requests meanwhile.
+        return decoded(rows) if len(rows) < 64 else await asyncio.to_thread(decoded, rows)
 
     async def wait(self, positions: Sequence[int], timeout: float) -> None:
         # Woken by an append in this process; polling notices appends made by

@@ -9,6 +9,7 @@ without asking the log.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from stormproof.events import decode, encode
 from stormproof.log import Entry
@@ -33,12 +34,18 @@ class KeysView(View):
     def apply(self, db: sqlite3.Connection, entry: Entry) -> None:
         db.execute(
             "INSERT INTO keys VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (entry.key, encode(entry.event), entry.partition, entry.seq),
+            (entry.key, entry.body or encode(entry.event), entry.partition, entry.seq),
         )
 
 
-def applied(db: sqlite3.Connection, key: str) -> bool:
-    return db.execute("SELECT 1 FROM keys WHERE key = ?", (key,)).fetchone() is not None
+def applied(db: sqlite3.Connection, keys: Sequence[str], chunk: int = 500) -> set[str]:
+    """Those of ``keys`` whose write was applied here (one query per ``chunk``)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), chunk):
+        part = keys[start : start + chunk]
+        marks = ",".join("?" * len(part))
+        found.update(k for (k,) in db.execute(f"SELECT key FROM keys WHERE key IN ({marks})", part))
+    return found
 
 
 def event_of_key(db: sqlite3.Connection, key: str) -> Entry | None:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 
 from stormproof.errors import LogError, StormproofError
-from stormproof.log import Log, Position
+from stormproof.log import Entry, Log, Position
 from stormproof.views.store import ViewStore
 
 __all__ = ["Projector"]
@@ -24,24 +24,43 @@ __all__ = ["Projector"]
 class Projector:
     """Follows every partition of the log and applies it to the view store."""
 
-    def __init__(self, log: Log, store: ViewStore, *, batch: int = 500) -> None:
+    def __init__(
+        self, log: Log, store: ViewStore, *, batch: int = 500, catch_up_batch: int = 5000
+    ) -> None:
         self.log = log
         self.store = store
         self.batch = batch
+        self.catch_up_batch = catch_up_batch
         self.position: Position = store.position()
         self.error: StormproofError | None = None
         self._advanced = asyncio.Event()
 
     async def catch_up(self) -> Position:
-        """Apply everything the log holds now; return the position reached."""
-        await asyncio.gather(*(self._drain(p) for p in range(self.log.partitions)))
+        """Apply everything the log holds now; return the position reached.
+        Nobody waits on a single write here, so batches are ten times larger:
+        fewer, bigger transactions rebuild views from zero several times faster."""
+        batch = self.catch_up_batch
+        with self.store.catching_up():
+            await asyncio.gather(*(self._drain(p, batch) for p in range(self.log.partitions)))
         return self.position
 
-    async def _drain(self, partition: int) -> None:
-        while entries := await self.log.read(partition, self.position[partition], self.batch):
-            self._advance(await asyncio.to_thread(self.store.apply, entries))
-            if len(entries) < self.batch:
-                return  # the end, a moment ago: the log's wait() tells of more
+    async def _drain(self, partition: int, batch: int | None = None) -> None:
+        """Apply the partition up to its end. The next batch is read (and
+        decoded) while this one is applied: SQLite lets go of the GIL while
+        it works, so on two cores reading and applying overlap."""
+        batch = batch or self.batch
+        entries = await self.log.read(partition, self.position[partition], batch)
+        while entries:
+            ahead = None  # a short batch was the end, a moment ago: wait() tells of more
+            if len(entries) == batch:
+                ahead = asyncio.ensure_future(self.log.read(partition, entries[-1].seq, batch))
+            try:
+                self._advance(await asyncio.to_thread(self.store.apply, entries))
+            except BaseException:
+                if ahead is not None:
+                    _abandon(ahead)
+                raise
+            entries = await ahead if ahead is not None else []
 
     async def run(self, idle_wait: float = 1.0) -> None:
         """Apply new entries as they arrive, until cancelled. Each partition
@@ -92,3 +111,9 @@ class Projector:
         """Wait until the position moves on, or the timeout passes."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._advanced.wait(), timeout)
+
+
+def _abandon(task: asyncio.Future[list[Entry]]) -> None:
+    """Cancel a read nobody will use, and swallow whatever it ends with."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())

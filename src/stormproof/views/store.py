@@ -14,11 +14,12 @@ projector re-applies that tail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, TypedDict, TypeVar
 
@@ -34,6 +35,16 @@ __all__ = ["Digests", "Follower", "ViewStore"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: the writer's page cache, KiB (negative: SQLite's unit for "KiB"), and
+#: while catching up, when every batch touches pages all over the indexes
+CACHE_KIB = -64 * 1024
+CATCH_UP_CACHE_KIB = -256 * 1024
+#: WAL pages before SQLite copies them into the database (its default), and
+#: while catching up: a page rewritten by many batches is copied once, not
+#: once per thousand pages (measured: 1.6x faster rebuilds, ADR 017)
+WAL_PAGES = 1000
+CATCH_UP_WAL_PAGES = 100_000
 
 
 class Digests(TypedDict):
@@ -67,6 +78,7 @@ def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
     if writer:
         db.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers need not set it
         db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA cache_size={CACHE_KIB}")
     else:
         db.execute("PRAGMA query_only=1")
     return db
@@ -121,6 +133,22 @@ class ViewStore:
                 self._db.execute(f'DROP TABLE "{name}"')
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (shape,))
 
+    @contextlib.contextmanager
+    def catching_up(self) -> Iterator[None]:
+        """Tune the writer for applying a long stretch of the log: a larger
+        page cache, and the WAL copied into the database rarely (then once,
+        at the end, without waiting for readers)."""
+        with self._write_lock:
+            self._db.execute(f"PRAGMA cache_size={CATCH_UP_CACHE_KIB}")
+            self._db.execute(f"PRAGMA wal_autocheckpoint={CATCH_UP_WAL_PAGES}")
+        try:
+            yield
+        finally:
+            with self._write_lock:
+                self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
+                self._db.execute(f"PRAGMA cache_size={CACHE_KIB}")
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def position(self, db: sqlite3.Connection | None = None) -> Position:
         """The sequence applied in each partition (read through ``db`` if given)."""
         rows = (db or self._db).execute("SELECT partition, seq FROM positions").fetchall()
@@ -139,6 +167,7 @@ class ViewStore:
             fresh: list[Entry] = []
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                done = applied(self._db, [entry.key for entry in entries])
                 for entry in entries:
                     at = position[entry.partition]
                     if entry.seq <= at:
@@ -148,8 +177,9 @@ class ViewStore:
                             f"partition {entry.partition}: got seq {entry.seq} after {at}",
                             code="log_gap",
                         )
-                    if not applied(self._db, entry.key) and self._apply_one(entry):
+                    if entry.key not in done and self._apply_one(entry):
                         fresh.append(entry)
+                        done.add(entry.key)
                     position[entry.partition] = entry.seq
                 self._db.executemany(
                     "UPDATE positions SET seq = ? WHERE partition = ?",
