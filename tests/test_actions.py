@@ -24,6 +24,7 @@ async def two_regions(tmp_path: Path) -> AsyncIterator[tuple[Region, Region]]:
         # One cluster, one secret: password salts derive from it (ADR 011).
         region = Region.open(make_settings(tmp_path / name, secret_file=tmp_path / "secret"))
         await region.start()
+        await region.caught_up()
         regions.append(region)
     yield regions[0], regions[1]
     for region in regions:

@@ -64,8 +64,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     try:
         while True:
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+            try:  # it answers at once, and is ready once caught up and seeded
+                if httpx.get(f"{url}/v1/health", timeout=1).json()["ready"]:
                     break
             except httpx.TransportError:
                 pass
@@ -127,11 +127,12 @@ def test_rebuild_from_zero_matches(tmp_path: Path, video_file: Path) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                httpx.get(f"{url}/v1/health", timeout=1)
-                break
+                if httpx.get(f"{url}/v1/health", timeout=1).json()["ready"]:
+                    break
             except httpx.TransportError:
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
         operator_of(url, data / "secret")
         with httpx.Client(base_url=url, timeout=30) as client:
             assert health(client)["log_seq"] == 0  # --no-demo: empty

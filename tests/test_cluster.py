@@ -22,7 +22,7 @@ import nats
 import pytest
 
 from stormproof.client import Client
-from stormproof.cluster import LocalCluster
+from stormproof.cluster import LocalCluster, _stage, catch_up_percent
 from stormproof.loadgen import Workload, check, longest_gap
 from stormproof.media import make_video
 from stormproof.testing import free_base_port
@@ -283,3 +283,31 @@ def test_region_names_are_distinct_plain_and_as_many_as_regions(
 ) -> None:
     with pytest.raises(ValueError, match=why):
         LocalCluster.create(tmp_path, count, 20000, names=names)
+
+
+# -- how a region catching up reads (no processes) ------------------------------
+
+
+def _catching_up(phase: str, views_at: int, left: int, applied: int, eta: float | None) -> Any:
+    """Operator health details of a region whose log holds a million entries."""
+    views = {"accounts": {"position": [views_at], "lag": 1_000_000 - views_at}}
+    catch_up = {"phase": phase, "remaining": left, "applied": applied, "per_s": 1.0, "eta_s": eta}
+    return {"region": "r", "ready": False, "log": [1_000_000], "views": views, "catch_up": catch_up}
+
+
+def test_a_region_catching_up_reads_as_percent_entries_left_and_time_left() -> None:
+    # Guards: while the engine replayed the log the views stood near the end,
+    # so the percentage said ~100 % for minutes before the region was ready.
+    engine = _catching_up("engine", 900_000, 600_000, 300_000, 120.0)
+    assert catch_up_percent(engine) == 30  # 600,000 for the engine, then 100,000 for the views
+    assert _stage(engine) == "catching up 30 % · 600,000 left · ~2 min"
+    views = _catching_up("views", 950_000, 50_000, 950_000, 14.2)
+    assert catch_up_percent(views) == 95
+    assert _stage(views) == "catching up 95 % · 50,000 left · ~14 s"
+    unmeasured = _catching_up("views", 0, 1_000_000, 0, None)
+    assert _stage(unmeasured) == "catching up 0 % · 1,000,000 left"
+    caught_up = {**views, "catch_up": None}  # the views reached the log, on_ready still runs
+    assert _stage(caught_up) == "catching up 95 %"
+    assert _stage({"region": "r", "ready": False}) == "catching up"  # no operator details
+    assert _stage({"region": "r", "ready": True}) == _stage({**views, "ready": True}) == "ready"
+    assert _stage(None) == "starting"

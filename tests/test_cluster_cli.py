@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from stormproof.cluster import LocalCluster
+from stormproof.cluster_cli import _state
 from stormproof.testing import free_base_port
 
 
@@ -139,3 +140,11 @@ def test_up_with_demo_seeds_the_demo_community_once(tmp_path: Path) -> None:
         assert len({json.dumps(d["views"]) for d in digest["regions"].values()}) == 1
     finally:
         assert cluster("down", "--data", data).returncode == 0
+
+
+def test_the_status_table_says_how_much_a_catching_up_region_has_left() -> None:
+    catch_up = {"phase": "views", "remaining": 120_345, "applied": 87_000, "per_s": 8500.0,
+                "eta_s": 14.2}  # fmt: skip
+    row = {"region": "us-east", "state": "catching up", "progress": 42, "catch_up": catch_up}
+    assert _state(row) == "[yellow]catching up 42 % · 120,345 left · ~14 s"
+    assert _state({**row, "state": "up"}) == "[green]up"

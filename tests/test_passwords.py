@@ -35,6 +35,7 @@ class CountingHasher(Argon2Hasher):
 async def region(tmp_path: Path) -> AsyncIterator[Region]:
     region = Region.open(make_settings(tmp_path / "region"))
     await region.start()
+    await region.caught_up()
     yield region
     await region.close()
 

@@ -270,8 +270,16 @@ def clone_like(folder: Path) -> Path:
 
 
 def wait_for(prefix: list[str], url: str, process: subprocess.Popen[str]) -> None:
+    """Until the health check at ``url`` says ready (it answers while the
+    region catches up)."""
     deadline = time.monotonic() + 60
-    while subprocess.run([*prefix, "curl", "-sf", "-o", "/dev/null", url], check=False).returncode:
+
+    def ready() -> bool:
+        curl = [*prefix, "curl", "-sf", url]
+        answer = subprocess.run(curl, capture_output=True, text=True, check=False)
+        return '"ready":true' in answer.stdout
+
+    while not ready():
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         assert time.monotonic() < deadline, f"{url} did not come up"
         time.sleep(0.2)

@@ -54,10 +54,12 @@ __all__ = [
     "RegionSpec",
     "WanLink",
     "catch_up_percent",
+    "describe_catch_up",
 ]
 
-#: told a region's name and where it stands ("starting", "catching up 40 %",
-#: "ready") each time that changes, while `up` or `restore` waits for it
+#: told a region's name and where it stands ("starting", "catching up 40 % ·
+#: 120,345 left · ~14 s", "ready") each time that changes (the percentage, not
+#: the figures after it), while `up` or `restore` waits for it
 Progress = Callable[[str, str], None]
 
 REGION_NAMES = ("us-east", "us-central", "us-west", "eu-west", "ap-south")
@@ -112,12 +114,32 @@ def _stopped(pid: int) -> bool:
 
 
 def catch_up_percent(health: dict[str, Any]) -> int:
-    """How far a region's views are through the log, from its operator health
-    details: the views' position summed over partitions, over the log's."""
+    """How far a region is through its catch-up, from its operator health
+    details. While it reports one (``catch_up``): what it applied, over that
+    and what is left — in this phase, and in the views too while the engine
+    replays. Otherwise: the views' position summed over partitions, over the
+    log's."""
     total = sum(health.get("log") or [])
     views = health.get("views") or {}
     done = sum(next(iter(views.values()))["position"]) if views else 0
+    catch_up = health.get("catch_up")
+    if catch_up:
+        views_left = max(0, total - done) if catch_up["phase"] == "engine" else 0
+        total, done = catch_up["applied"] + catch_up["remaining"] + views_left, catch_up["applied"]
     return 100 if total <= 0 else min(100, int(100 * done / total))
+
+
+def describe_catch_up(percent: int, catch_up: dict[str, Any] | None) -> str:
+    """``catching up 42 % · 120,345 left · ~14 s``: how far, and with the
+    health's ``catch_up``, how many entries are left in this phase and, once
+    a rate is known, how long they should take."""
+    parts = [f"catching up {percent} %"]
+    if catch_up:
+        parts.append(f"{catch_up['remaining']:,} left")
+        if catch_up.get("eta_s") is not None:
+            eta = catch_up["eta_s"]
+            parts.append(f"~{eta:.0f} s" if eta < 100 else f"~{eta / 60:.0f} min")
+    return " · ".join(parts)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -393,9 +415,14 @@ class LocalCluster:
             if "api" not in self.pids(name):
                 raise RuntimeError(f"{name}'s API died: see {self.region_dir(name) / 'api.log'}")
             health = self._health(name, headers)
-            stage = _stage(health)
-            if progress and stage != told:
-                progress(name, told := stage)
+            # A region busy seeding the demo may miss an answer: it is not
+            # "starting" again, it stands where it was last told. What follows
+            # the percentage (left, time) changes with every answer: tell
+            # again when the percentage or the state does.
+            stage = _stage(health) if health is not None or not told else told
+            if progress and (headline := stage.partition(" · ")[0]) != told:
+                progress(name, stage)
+                told = headline
             if health and health.get("ready"):
                 return health
             if time.monotonic() > deadline:
@@ -514,7 +541,9 @@ class LocalCluster:
     def _status(self, name: str) -> dict[str, Any]:
         """``state`` is ``down`` (no API process), ``frozen`` (processes stopped),
         ``starting`` (running, the API does not answer yet), ``catching up``
-        (answers, not ready: ``progress`` says how far, in %) or ``up``. A
+        (answers, not ready: ``progress`` says how far, in %, and ``catch_up``
+        the phase, entries left, rate and time left as the health tells them)
+        or ``up``. A
         frozen region is not asked anything: it would only time out."""
         spec = self.spec(name)
         processes = self.pids(name)
@@ -539,6 +568,7 @@ class LocalCluster:
                 log=health["log"],
                 lag=max((v["lag"] for v in health["views"].values()), default=0),
                 progress=catch_up_percent(health),
+                catch_up=health.get("catch_up"),
             )
         return row
 
@@ -607,5 +637,5 @@ def _stage(health: dict[str, Any] | None) -> str:
     if health.get("ready"):
         return "ready"
     if "log" in health and health["log"] is not None:
-        return f"catching up {catch_up_percent(health)} %"
+        return describe_catch_up(catch_up_percent(health), health.get("catch_up"))
     return "catching up"

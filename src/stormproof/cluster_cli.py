@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from stormproof.cluster import LocalCluster
+from stormproof.cluster import LocalCluster, describe_catch_up
 
 app = typer.Typer(
     help="A local multi-region cluster on loopback: start it, cut a region's power, restore it.",
@@ -53,10 +53,11 @@ def _print_progress(region: str, stage: str) -> None:
 
 
 def _state(row: dict[str, Any]) -> str:
-    """``catching up 40 % (lag 1234)`` for a region catching up; else its state."""
+    """``catching up 42 % · 120,345 left · ~14 s`` for a region catching up;
+    else its state."""
     state: str = row["state"]
     if state == "catching up":
-        return f"[yellow]catching up {row['progress']} % (lag {row['lag']})"
+        return "[yellow]" + describe_catch_up(row["progress"], row.get("catch_up"))
     return _STATES.get(state, state)
 
 
@@ -96,8 +97,8 @@ def up(
 
 @app.command()
 def status(data: DataOption, as_json: JsonOption = False) -> None:
-    """Each region: address, state (up, catching up and how far, starting,
-    frozen, down), log sequence per partition, processes."""
+    """Each region: address, state (up, catching up — how far, entries left,
+    time left — starting, frozen, down), log sequence per partition, processes."""
     rows = _load(data).status()
     if as_json:
         print(json.dumps(rows, indent=2))

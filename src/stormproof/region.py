@@ -1,8 +1,9 @@
 """One region: its log, blob store, views and the projector that feeds them.
 
 This is the composition root below the API: ``Region.open(settings)`` builds
-every part from settings, ``start()`` catches the views up and starts
-following the log, ``close()`` stops it all. Nothing else constructs a log or
+every part from settings, ``start()`` starts the log and catches up in the
+background (the API answers meanwhile: health, and 503 ``not_ready``), then
+follows the log; ``close()`` stops it all. Nothing else constructs a log or
 a view store.
 """
 
@@ -11,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import secrets
 import shutil
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stormproof.blobs import BlobStore
 from stormproof.blobs.files import FileBlobStore
+from stormproof.catch_up import CatchUp
 from stormproof.clock import Clock
 from stormproof.durable import write_atomically
 from stormproof.errors import LogError, StormproofError
@@ -34,6 +38,8 @@ from stormproof.views.projector import Projector
 from stormproof.views.store import ViewStore
 
 __all__ = ["Region", "load_secret"]
+
+logger = logging.getLogger(__name__)
 
 
 def load_secret(path: Path) -> bytes:
@@ -69,7 +75,12 @@ class Region:
     #: worker processes that probe and thumbnail uploads (started on first use)
     media: MediaPool
     ready: bool = False
+    #: how far the catch-up is, until the views reached the log (None after)
+    catching_up: CatchUp | None = None
+    #: what stopped the catch-up: the region then never gets ready
+    failure: StormproofError | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
+    _catching: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Region:
@@ -106,31 +117,69 @@ class Region:
     def name(self) -> str:
         return self.settings.region
 
-    async def start(self) -> None:
-        """Set up the replicated streams if needed, catch the views up with the
-        log, then keep following it. The region is ``ready`` once its views
-        have reached what the log held when it started."""
+    async def start(self, on_ready: Callable[[Region], Awaitable[object]] | None = None) -> None:
+        """Set up the replicated streams if needed, then catch up in the
+        background (:meth:`caught_up` waits for it): the For You engine up to
+        the views, the views up to what the log held when the catch-up began,
+        a first checkpoint, then ``on_ready`` (``stormproof serve`` seeds the
+        demo there). The region is ``ready`` after that; until then
+        ``catching_up`` tells how far it is, and a failure stays in
+        ``failure``, for ``/v1/health`` to show."""
         await self.log.start()
         await self.blobs.start()
-        last = await self.log.last_seqs()
-        if any(seq > top for seq, top in zip(self.store.position(), last, strict=True)):
-            raise LogError(
-                f"the views ({list(self.store.position())}) are ahead of the log ({last}): "
-                "was the log replaced? rebuild the views (`stormproof rebuild`, or "
-                "`stormproof cluster restore REGION --wipe` in a cluster)",
-                code="views_ahead_of_log",
-            )
-        await checkpoint.catch_up(self.engine, self.log, self.store)
-        await self.projector.catch_up()
-        if any(self.engine.position):
-            # Before serving: the first save copies everything under the engine
-            # lock (later ones only what changed), and a restart then replays less.
-            await asyncio.to_thread(checkpoint.save, self.engine, self.settings.checkpoint_path)
-        _settle_heap()
-        self.ready = all(seq >= top for seq, top in zip(self.projector.position, last, strict=True))
-        self._tasks.append(asyncio.create_task(self.projector.run(), name="projector"))
-        self._tasks.append(asyncio.create_task(self._checkpoints(), name="checkpoints"))
-        self._tasks.append(asyncio.create_task(self._until_ready(last), name="readiness"))
+        self.catching_up = CatchUp("engine", lambda: self.engine.position, self.store.position())
+        self._catching = asyncio.create_task(self._catch_up(on_ready), name="catch-up")
+        self._tasks.append(self._catching)
+
+    async def caught_up(self) -> None:
+        """Wait until the region is ready; raise what stopped its catch-up."""
+        assert self._catching is not None, "start() first"
+        await asyncio.shield(self._catching)
+        if self.failure is not None:
+            raise self.failure
+
+    async def _catch_up(self, on_ready: Callable[[Region], Awaitable[object]] | None) -> None:
+        assert self.catching_up is not None
+        measuring = asyncio.create_task(self.catching_up.measure())
+        try:
+            last = await self.log.last_seqs()
+            if any(seq > top for seq, top in zip(self.store.position(), last, strict=True)):
+                raise LogError(
+                    f"the views ({list(self.store.position())}) are ahead of the log ({last}): "
+                    "was the log replaced? rebuild the views (`stormproof rebuild`, or "
+                    "`stormproof cluster restore REGION --wipe` in a cluster)",
+                    code="views_ahead_of_log",
+                )
+            await checkpoint.catch_up(self.engine, self.log, self.store)
+            self.catching_up.enter("views", lambda: self.projector.position, tuple(last))
+            await self.projector.catch_up()
+            if any(self.engine.position):
+                # Before serving requests: the first save copies everything under the
+                # engine lock (later ones only what changed); a restart replays less.
+                await asyncio.to_thread(checkpoint.save, self.engine, self.settings.checkpoint_path)
+            _settle_heap()
+            self._tasks.append(asyncio.create_task(self.projector.run(), name="projector"))
+            self._tasks.append(asyncio.create_task(self._checkpoints(), name="checkpoints"))
+            while any(seq < top for seq, top in zip(self.projector.position, last, strict=True)):
+                await self.projector.wait_advanced(1.0)
+            self.catching_up = None
+            if on_ready is not None:
+                await on_ready(self)
+        except StormproofError as exc:
+            self.failure = exc
+        except Exception as exc:  # a bug, or on_ready's: never lost
+            self.failure = StormproofError(f"catching up failed: {exc!r}", code="catch_up_failed")
+        finally:
+            measuring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await measuring
+        if self.failure is not None:
+            logger.error("%s cannot serve: %s", self.name, self.failure.message)
+            self.catching_up = None
+            return
+        self.ready = True
+        if self._replicated():
+            self._tasks.append(asyncio.create_task(self._rebalance(), name="rebalance"))
 
     async def _checkpoints(self) -> None:
         """Save the engine now and then, so a restart replays only a short tail."""
@@ -144,15 +193,6 @@ class Region:
                 if os.waitstatus_to_exitcode(status) == 0:
                     saved = position
                 gc.freeze()  # what grew since start is long-lived too
-
-    async def _until_ready(self, target: list[int]) -> None:
-        while not self.ready and any(
-            seq < top for seq, top in zip(self.projector.position, target, strict=True)
-        ):
-            await self.projector.wait_advanced(1.0)
-        self.ready = True
-        if self._replicated():
-            await self._rebalance()
 
     def _replicated(self) -> list[Replicated]:
         """The parts with leaders to put back: none in embedded mode."""

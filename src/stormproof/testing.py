@@ -71,7 +71,9 @@ class LiveServer:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
-    def start(self, timeout: float = 20) -> LiveServer:
+    def start(self, timeout: float = 20, *, ready: bool = True) -> LiveServer:
+        """Serve, and with ``ready`` wait until the region has caught up
+        (without: it answers health and 503 ``not_ready`` meanwhile)."""
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -79,6 +81,13 @@ class LiveServer:
                 raise RuntimeError("server did not start")
             time.sleep(0.02)
         LiveServer.operators[self.url] = self.operator
+        region: Region = self.app.state.region
+        while ready and not region.ready:
+            if region.failure is not None:
+                raise RuntimeError(f"the region did not catch up: {region.failure.message}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the region did not catch up in time")
+            time.sleep(0.02)
         return self
 
     @property

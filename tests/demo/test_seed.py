@@ -63,6 +63,7 @@ async def test_only_an_empty_log_is_seeded(tmp_path: Path) -> None:
     """A restart of ``serve`` keeps what its data folder holds."""
     region = Region.open(make_settings(tmp_path / "region"))
     await region.start()
+    await region.caught_up()
     try:
         await accounts.sign_up(region, "someone", "password1", idempotency_key="k")
         before = await region.log.last_seqs()

@@ -43,6 +43,7 @@ async def _activity(region: Region, clip: Path, round_: int) -> None:
 async def _digest(settings: Settings) -> tuple[tuple[int, ...], str]:
     region = Region.open(settings)
     await region.start()
+    await region.caught_up()
     try:
         return region.engine.position, region.engine.digest()
     finally:
@@ -54,6 +55,7 @@ async def test_restart_loads_the_checkpoint_and_replays_only_the_tail(tmp_path: 
     clip = make_video(tmp_path / "clip.mp4", seconds=0.3, seed=3, width=64, height=64)
     region = Region.open(settings)
     await region.start()
+    await region.caught_up()
     await _activity(region, clip, 0)
     saved = await asyncio.to_thread(checkpoint.save, region.engine, settings.checkpoint_path)
     await _activity(region, clip, 1)
@@ -89,6 +91,7 @@ async def test_the_region_saves_checkpoints_by_itself(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "region", checkpoint_every_s=0.05)
     region = Region.open(settings)
     await region.start()
+    await region.caught_up()
     try:
         await accounts.sign_up(region, "ann", "password1", idempotency_key=None)
         await social.reset_for_you(region, "u_ann", idempotency_key=None)

@@ -71,6 +71,7 @@ class ViewsMachine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.region = Region.open(make_settings(self.folder, min_seq_wait_s=5.0))
         self.run(self.region.start())
+        self.run(self.region.caught_up())
         self.ids: dict[str, str] = {}
         self.videos: list[str] = []
         self.comments: list[tuple[str, str]] = []

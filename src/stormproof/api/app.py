@@ -119,17 +119,16 @@ def create_app(
     *,
     on_ready: Callable[[Region], Awaitable[object]] | None = None,
 ) -> FastAPI:
-    """Build one region's API. ``on_ready`` runs once the views caught up
-    (``stormproof serve`` seeds the demo catalog there)."""
+    """Build one region's API. It answers as soon as the log is open: the
+    region catches up in the background, and is ready once the views caught
+    up and ``on_ready`` ran (``stormproof serve`` seeds the demo catalog there)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         region = Region.open(settings)
-        await region.start()
+        await region.start(on_ready)
         app.state.region = region
         try:
-            if on_ready is not None:
-                await on_ready(region)
             yield
         finally:
             await region.close()

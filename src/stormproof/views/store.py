@@ -248,4 +248,7 @@ class ViewStore:
         return fn(self.reader())
 
     def close(self) -> None:
-        self._db.close()
+        """Close, once a batch still being applied (by a worker thread whose
+        task was cancelled) has committed."""
+        with self._write_lock:
+            self._db.close()

@@ -22,7 +22,8 @@ router = APIRouter(tags=["health"])
 @router.get("/metrics", response_class=Response)
 async def metrics(region: RegionDep, request: Request, _: Operator) -> Response:
     """Readiness, the log's last sequence and the views' position per
-    partition, entries quarantined, live message streams."""
+    partition, entries quarantined, entries left to catch up, live message
+    streams."""
     state = await region_state(region)
     streams: Counter[str] = request.app.state.streams
     registry = CollectorRegistry()
@@ -44,6 +45,11 @@ async def metrics(region: RegionDep, request: Request, _: Operator) -> Response:
         "stormproof_quarantined_entries", "log entries no view could apply",
         ["region"], registry=registry,
     ).labels(**labels).set(state.quarantined)  # fmt: skip
+    Gauge(
+        "stormproof_catch_up_remaining_entries",
+        "log entries left in the catch-up's current phase (0 once caught up)",
+        ["region"], registry=registry,
+    ).labels(**labels).set(state.catch_up.remaining if state.catch_up else 0)  # fmt: skip
     Gauge(
         "stormproof_message_streams", "live message streams held open",
         ["region"], registry=registry,
