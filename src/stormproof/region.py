@@ -29,6 +29,7 @@ from stormproof.recommend import checkpoint
 from stormproof.recommend.engine import Engine
 from stormproof.replicated import Replicated
 from stormproof.settings import Settings
+from stormproof.snapshots import RestoreReport, restore_from_peers
 from stormproof.views import all_views
 from stormproof.views.projector import Projector
 from stormproof.views.store import ViewStore
@@ -45,6 +46,18 @@ def load_secret(path: Path) -> bytes:
     if len(secret) < 32:
         raise StormproofError(f"{path} does not hold a 32-byte hex secret", code="bad_secret")
     return secret
+
+
+def _backends(settings: Settings) -> tuple[Log, BlobStore]:
+    """The log and the blob store that settings name."""
+    if settings.log_backend == "jetstream":
+        from stormproof.blobs.jetstream import JetStreamBlobStore
+        from stormproof.log.jetstream import JetStreamLog
+
+        urls, index = settings.nats_urls, settings.region_index
+        blobs = JetStreamBlobStore(urls, index, cache_dir=settings.blobs_dir)
+        return JetStreamLog(urls, index), blobs
+    return SqliteLog(settings.log_path), FileBlobStore(settings.blobs_dir)
 
 
 def _settle_heap() -> None:
@@ -69,24 +82,34 @@ class Region:
     #: worker processes that probe and thumbnail uploads (started on first use)
     media: MediaPool
     ready: bool = False
+    #: whether the views came from a peer's snapshot at start, and how it went
+    restored: RestoreReport | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Region:
+        return cls._open(settings, *_backends(settings))
+
+    @classmethod
+    async def recover(cls, settings: Settings) -> Region:
+        """:meth:`open`, after putting a verified snapshot of a peer in place
+        of views that are gone (:func:`~stormproof.snapshots.restore_from_peers`;
+        what it did is kept in ``restored``)."""
+        log, blobs = _backends(settings)
+        try:
+            restored = await restore_from_peers(settings, log, load_secret(settings.secret_path))
+        except BaseException:
+            await log.close()
+            await blobs.close()
+            raise
+        region = cls._open(settings, log, blobs)
+        region.restored = restored
+        return region
+
+    @classmethod
+    def _open(cls, settings: Settings, log: Log, blobs: BlobStore) -> Region:
         # Uploads still being received when the process died are garbage now.
         shutil.rmtree(settings.data_dir / "tmp", ignore_errors=True)
-        log: Log
-        blobs: BlobStore
-        if settings.log_backend == "jetstream":
-            from stormproof.blobs.jetstream import JetStreamBlobStore
-            from stormproof.log.jetstream import JetStreamLog
-
-            urls, index = settings.nats_urls, settings.region_index
-            log = JetStreamLog(urls, index)
-            blobs = JetStreamBlobStore(urls, index, cache_dir=settings.blobs_dir)
-        else:
-            log = SqliteLog(settings.log_path)
-            blobs = FileBlobStore(settings.blobs_dir)
         store = ViewStore(settings.views_path, all_views(), partitions=log.partitions)
         engine = checkpoint.resume(settings.checkpoint_path, store.position())
         store.followers.append(engine)
