@@ -13,7 +13,8 @@ import stormproof
 
 ROOT = Path(stormproof.__file__).parent
 PACKAGES = [
-    "recommend", "views", "actions", "api", "api/routers", "media", "log", "blobs", "drill"
+    "recommend", "views", "actions", "api", "api/routers", "media", "log", "blobs", "drill",
+    "snapshots",
 ]  # fmt: skip
 
 

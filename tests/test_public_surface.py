@@ -23,6 +23,10 @@ SURFACES = {
         "DrillResult", "Op", "Scenario", "ScenarioError", "builtin_scenarios", "load_scenario",
         "run_drill",
     },
+    "stormproof.snapshots": {
+        "Manifest", "Rejection", "RestoreReport", "SnapshotError", "Snapshots",
+        "restore_from_peers",
+    },
     "stormproof.media": {
         "VideoInfo", "probe", "thumbnail", "make_video", "InvalidVideo", "VideoTooLong",
         "MediaLimits", "TooManyFrames", "FrameRateTooHigh", "PictureTooLarge",

@@ -41,9 +41,11 @@ def test_replicated_mode_is_configurable_from_the_environment() -> None:
             "STORMPROOF_LOG_BACKEND": "jetstream",
             "STORMPROOF_NATS_URLS": "nats://10.0.0.1:4222, nats://10.0.0.2:4222,nats://10.0.0.3:4222",
             "STORMPROOF_REGION_INDEX": "2",
+            "STORMPROOF_PEERS": "http://10.0.0.1:8100, http://10.0.0.2:8100",
         }
     )
     assert settings.log_backend == "jetstream" and settings.region_index == 2
+    assert settings.peers == ("http://10.0.0.1:8100", "http://10.0.0.2:8100")
     assert settings.nats_urls == (
         "nats://10.0.0.1:4222",
         "nats://10.0.0.2:4222",

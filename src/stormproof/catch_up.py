@@ -23,8 +23,10 @@ from stormproof.log import Position
 
 __all__ = ["CatchUp", "CatchUpProgress", "Phase"]
 
-#: ``engine``: replaying the log into the For You engine; ``views``: applying it to the views
-Phase = Literal["engine", "views"]
+#: ``snapshot``: taking a verified snapshot of a peer's views, when this
+#: region's are gone (ADR 017); ``engine``: replaying the log into the For
+#: You engine; ``views``: applying it to the views
+Phase = Literal["snapshot", "engine", "views"]
 
 
 @dataclass(frozen=True)

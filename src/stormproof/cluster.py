@@ -376,6 +376,9 @@ class LocalCluster:
             sys.executable, "-m", "stormproof.cli", "cluster", "region", name,
             "--data", str(self.folder), *(["--demo"] if demo else []),
         ]  # fmt: skip
+        # A region that lost its disks restores from a peer's snapshot (ADR 017).
+        peers = ",".join(spec.url for spec in self.regions.values() if spec.name != name)
+        defaults = {**_LOOPBACK_LIMITS, "STORMPROOF_PEERS": peers}
         with (folder / "api.log").open("ab") as out:
             proc = subprocess.Popen(
                 command,
@@ -383,7 +386,7 @@ class LocalCluster:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**_LOOPBACK_LIMITS, **os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
+                env={**defaults, **os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
             )
         self._record(name, "api", proc)
 

@@ -33,6 +33,7 @@ from stormproof.recommend import checkpoint
 from stormproof.recommend.engine import Engine
 from stormproof.replicated import Replicated
 from stormproof.settings import Settings
+from stormproof.snapshots import RestoreReport, restore_from_peers
 from stormproof.views import all_views
 from stormproof.views.projector import Projector
 from stormproof.views.store import ViewStore
@@ -51,6 +52,18 @@ def load_secret(path: Path) -> bytes:
     if len(secret) < 32:
         raise StormproofError(f"{path} does not hold a 32-byte hex secret", code="bad_secret")
     return secret
+
+
+def _backends(settings: Settings) -> tuple[Log, BlobStore]:
+    """The log and the blob store that settings name."""
+    if settings.log_backend == "jetstream":
+        from stormproof.blobs.jetstream import JetStreamBlobStore
+        from stormproof.log.jetstream import JetStreamLog
+
+        urls, index = settings.nats_urls, settings.region_index
+        blobs = JetStreamBlobStore(urls, index, cache_dir=settings.blobs_dir)
+        return JetStreamLog(urls, index), blobs
+    return SqliteLog(settings.log_path), FileBlobStore(settings.blobs_dir)
 
 
 def _settle_heap() -> None:
@@ -79,25 +92,19 @@ class Region:
     catching_up: CatchUp | None = None
     #: what stopped the catch-up: the region then never gets ready
     failure: StormproofError | None = None
+    #: whether the views came from a peer's snapshot at start, and how it went
+    restored: RestoreReport | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
     _catching: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Region:
+        return cls._open(settings, *_backends(settings))
+
+    @classmethod
+    def _open(cls, settings: Settings, log: Log, blobs: BlobStore) -> Region:
         # Uploads still being received when the process died are garbage now.
         shutil.rmtree(settings.data_dir / "tmp", ignore_errors=True)
-        log: Log
-        blobs: BlobStore
-        if settings.log_backend == "jetstream":
-            from stormproof.blobs.jetstream import JetStreamBlobStore
-            from stormproof.log.jetstream import JetStreamLog
-
-            urls, index = settings.nats_urls, settings.region_index
-            log = JetStreamLog(urls, index)
-            blobs = JetStreamBlobStore(urls, index, cache_dir=settings.blobs_dir)
-        else:
-            log = SqliteLog(settings.log_path)
-            blobs = FileBlobStore(settings.blobs_dir)
         store = ViewStore(settings.views_path, all_views(), partitions=log.partitions)
         engine = checkpoint.resume(settings.checkpoint_path, store.position())
         store.followers.append(engine)
@@ -127,7 +134,8 @@ class Region:
         ``failure``, for ``/v1/health`` to show."""
         await self.log.start()
         await self.blobs.start()
-        self.catching_up = CatchUp("engine", lambda: self.engine.position, self.store.position())
+        at = self.store.position()
+        self.catching_up = CatchUp("snapshot", lambda: self.store.position(), at)
         self._catching = asyncio.create_task(self._catch_up(on_ready), name="catch-up")
         self._tasks.append(self._catching)
 
@@ -150,6 +158,10 @@ class Region:
                     "`stormproof cluster restore REGION --wipe` in a cluster)",
                     code="views_ahead_of_log",
                 )
+            self.catching_up.enter("snapshot", lambda: self.store.position(), tuple(last))
+            await self._restore()
+            views_at = self.store.position()
+            self.catching_up.enter("engine", lambda: self.engine.position, views_at)
             await checkpoint.catch_up(self.engine, self.log, self.store)
             self.catching_up.enter("views", lambda: self.projector.position, tuple(last))
             await self.projector.catch_up()
@@ -180,6 +192,33 @@ class Region:
         self.ready = True
         if self._replicated():
             self._tasks.append(asyncio.create_task(self._rebalance(), name="rebalance"))
+
+    async def _restore(self) -> None:
+        """Views that are gone come from a verified snapshot of a peer when
+        there is one (ADR 017): the empty views are closed just before its
+        files take their place, then opened again with the engine's
+        checkpoint that came with them. What happened stays in ``restored``."""
+        closed = False
+
+        def close_views() -> None:
+            nonlocal closed
+            self.store.close()
+            closed = True
+
+        try:
+            self.restored = await restore_from_peers(
+                self.settings, self.log, self.secret, before_install=close_views
+            )
+        finally:
+            if closed:  # installed, or failed while installing: open what is there
+                self.store = ViewStore(
+                    self.settings.views_path, all_views(), partitions=self.log.partitions
+                )
+                self.engine = checkpoint.resume(
+                    self.settings.checkpoint_path, self.store.position()
+                )
+                self.store.followers.append(self.engine)
+                self.projector = Projector(self.log, self.store)
 
     async def _checkpoints(self) -> None:
         """Save the engine now and then, so a restart replays only a short tail."""

@@ -79,10 +79,23 @@ class Settings(BaseModel):
     #: serve the interactive API documentation at /docs (assets served locally)
     docs: bool = True
 
-    @field_validator("nats_urls", mode="before")
+    # Recovery from a peer's snapshot (ADR 017).
+    #: the other regions' API base URLs, in the order they are asked for a
+    #: snapshot when this region's views are gone
+    peers: tuple[str, ...] = ()
+    #: ask peers only when the log holds more entries than this (all partitions
+    #: together): a shorter log is rebuilt about as fast
+    restore_min_entries: NonNegativeInt = 10_000
+    #: a snapshot made less than this long ago (seconds) is handed out again
+    snapshot_reuse_s: float = Field(default=30.0, ge=0)
+    #: how long a peer may take to make a snapshot, and a download may stall (seconds)
+    snapshot_timeout_s: PositiveFloat = 600.0
+
+    @field_validator("nats_urls", "peers", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
-        """``STORMPROOF_NATS_URLS=nats://a:4222,nats://b:4222`` in the environment."""
+        """``STORMPROOF_NATS_URLS=nats://a:4222,nats://b:4222`` in the environment
+        (``STORMPROOF_PEERS`` alike)."""
         if isinstance(value, str):
             return tuple(url.strip() for url in value.split(",") if url.strip())
         return value
@@ -120,6 +133,10 @@ class Settings(BaseModel):
     @property
     def checkpoint_path(self) -> Path:
         return self.data_dir / "foryou.checkpoint"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.data_dir / "snapshots"
 
     @property
     def blobs_dir(self) -> Path:

@@ -33,12 +33,14 @@ from stormproof.api.routers import (
     metrics,
     reports,
     sessions,
+    snapshots,
     videos,
 )
 from stormproof.api.schemas import ERRORS, error_response
 from stormproof.errors import StormproofError
 from stormproof.region import Region
 from stormproof.settings import Settings
+from stormproof.snapshots import Snapshots
 
 __all__ = ["create_app"]
 
@@ -147,6 +149,7 @@ def create_app(
 
     app.state.limits = RateLimits.from_settings(settings)  # per region, in memory (ADR 012)
     app.state.streams = Counter[str]()  # live message streams per person
+    app.state.snapshots = Snapshots(settings)  # made for peers restoring (ADR 017)
     app.add_middleware(Edge)
     app.add_exception_handler(StormproofError, _on_stormproof_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
@@ -169,6 +172,7 @@ def create_app(
         health,
         history,
         digest,
+        snapshots,
         metrics,
     ):
         app.include_router(module.router)

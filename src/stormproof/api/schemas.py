@@ -71,7 +71,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         422: "well-formed but invalid (`invalid_request` with `errors`, `invalid_username`, "
         "`clock_skew`, `invalid_video`, …)",
         429: "slow down (`rate_limited`, `too_many_streams`), with `Retry-After`",
-        503: "ask another region (`not_ready`, `stale_view`, `log_unavailable`, `media_busy`)",
+        503: "ask another region (`not_ready`, `stale_view`, `log_unavailable`, `media_busy`, "
+        "`snapshot_failed`)",
     }.items()
 }
 

@@ -28,13 +28,31 @@ from stormproof.recommend.snapshot import FORMAT, Snapshot
 from stormproof.views.keys import first_copy
 from stormproof.views.store import ViewStore
 
-__all__ = ["catch_up", "load", "resume", "save", "save_in_child"]
+__all__ = ["catch_up", "header_for", "load", "read_header", "resume", "save", "save_in_child"]
 
 _MAGIC = b"stormproof-foryou-checkpoint\n"
 
 
-def _header(config: EngineConfig, position: Position) -> dict[str, object]:
+def header_for(config: EngineConfig, position: Position) -> dict[str, object]:
+    """The header of a checkpoint of this format and ``config`` at ``position``."""
     return {"format": FORMAT, "config": dataclasses.asdict(config), "position": list(position)}
+
+
+def read_header(path: Path) -> dict[str, object] | None:
+    """The header of the checkpoint at ``path`` (format, configuration,
+    position), read without its state; None if the file holds none."""
+    try:
+        with path.open("rb") as f:
+            if f.read(len(_MAGIC)) != _MAGIC:
+                return None
+            line = f.readline(1024 * 1024)
+    except FileNotFoundError:
+        return None
+    try:
+        found = json.loads(line)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def save(engine: Engine, path: Path) -> Position:
@@ -72,7 +90,7 @@ def save_in_child(engine: Engine, path: Path) -> tuple[int, Position]:
 def _write(config: EngineConfig, snapshot: Snapshot, position: Position, path: Path) -> None:
     """Layout: a magic line, a JSON header line (format, configuration,
     position), then the encoded snapshot (:meth:`Snapshot.encode`)."""
-    header = json.dumps(_header(config, position)).encode()
+    header = json.dumps(header_for(config, position)).encode()
     write_atomically(path, _MAGIC + header + b"\n" + snapshot.encode())
 
 
@@ -90,7 +108,7 @@ def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None
         position = tuple(int(seq) for seq in header["position"])
     except (ValueError, KeyError, TypeError):
         return None
-    if header != _header(config, position) or len(position) != len(not_after):
+    if header != header_for(config, position) or len(position) != len(not_after):
         return None
     if any(seq > top for seq, top in zip(position, not_after, strict=True)):
         return None

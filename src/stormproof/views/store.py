@@ -30,7 +30,7 @@ from stormproof.views.base import View
 from stormproof.views.keys import applied
 from stormproof.views.quarantine import quarantine
 
-__all__ = ["Digests", "Follower", "ViewStore"]
+__all__ = ["Digests", "Follower", "ViewStore", "schema_shape"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,12 @@ _META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT 
 _POSITIONS = """
 CREATE TABLE IF NOT EXISTS positions (partition INTEGER PRIMARY KEY, seq INTEGER NOT NULL)
 """
+
+
+def schema_shape(views: Sequence[View]) -> str:
+    """What the views' schemas hash to, kept in the ``meta`` table as ``schema``:
+    two files of one shape hold the same tables."""
+    return hashlib.sha256("\n".join(v.schema for v in views).encode()).hexdigest()
 
 
 def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
@@ -118,7 +124,7 @@ class ViewStore:
         file was written (a new column, a new table): the views are rebuilt
         from sequence 0 of the log, which is their source of truth, instead of
         failing to apply the next entry."""
-        shape = hashlib.sha256("\n".join(v.schema for v in self.views).encode()).hexdigest()
+        shape = schema_shape(self.views)
         self._db.execute(_META)
         row = self._db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
         tables = [

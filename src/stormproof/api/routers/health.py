@@ -15,6 +15,7 @@ from stormproof.api.deps import BearerDoc, RegionDep
 from stormproof.catch_up import CatchUpProgress, Phase
 from stormproof.operators import is_operator
 from stormproof.region import Region
+from stormproof.snapshots import RestoreReport
 from stormproof.views.quarantine import quarantined_count
 
 router = APIRouter(prefix="/v1", tags=["health"])
@@ -53,6 +54,9 @@ class Health(BaseModel):
     quarantined: int | None = None
     #: while the region catches up (absent once it is ready)
     catch_up: CatchUpHealth | None = None
+    #: when this region's views were gone at start: whose snapshot it took
+    #: (where, how big, how long) or why it took none (ADR 017)
+    restored: RestoreReport | None = None
     error: str | None = None
 
 
@@ -76,6 +80,8 @@ async def health(region: RegionDep, request: Request, _: BearerDoc) -> Health:
     optional: dict[str, Any] = {}
     if state.catch_up is not None:
         optional["catch_up"] = CatchUpHealth(**dataclasses.asdict(state.catch_up))
+    if region.restored is not None and region.restored.skipped is None:
+        optional["restored"] = region.restored
     if state.error is not None:
         optional["error"] = state.error
     return Health(

@@ -1,0 +1,28 @@
+"""``python -m stormproof.snapshots.worker FILE VIEW...``: print the digests
+of those views of a views file as one JSON object (run by
+:func:`~stormproof.snapshots.digests.view_digests`; never imported)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from stormproof.snapshots.manifest import open_read_only
+from stormproof.views import all_views
+
+
+def main(argv: list[str]) -> int:
+    path, *names = argv
+    views = {view.name: view for view in all_views()}
+    db = open_read_only(Path(path))
+    try:
+        digests = {name: views[name].digest(db) for name in names}
+    finally:
+        db.close()
+    sys.stdout.write(json.dumps(digests))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

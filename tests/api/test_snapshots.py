@@ -1,0 +1,38 @@
+"""``/v1/snapshots``: for operators only; one snapshot made a moment ago is
+handed out again, and its files are what its manifest says."""
+
+from __future__ import annotations
+
+import hashlib
+
+import httpx
+
+from stormproof.testing import LiveServer
+from tests.conftest import sign_up
+
+
+def test_snapshots_are_for_operators_only(server: LiveServer, client: httpx.Client) -> None:
+    user = sign_up(client, "alice")
+    file = "/v1/snapshots/0123456789abcdef/views.sqlite"
+    for headers in ({}, user, {"Authorization": "Bearer op_" + "0" * 64}):
+        for answer in (
+            client.post("/v1/snapshots", headers=headers),
+            client.get(file, headers=headers),
+        ):
+            assert (answer.status_code, answer.json()["code"]) == (401, "operator_only")
+
+    made = client.post("/v1/snapshots", headers=server.operator)
+    assert made.status_code == 200, made.text
+    manifest = made.json()
+    assert (manifest["region"], manifest["position"]) == ("test", [2])  # account + session
+    again = client.post("/v1/snapshots", headers=server.operator).json()
+    assert again["id"] == manifest["id"]  # made a moment ago: handed out again
+    views = client.get(f"/v1/snapshots/{manifest['id']}/views.sqlite", headers=server.operator)
+    listed = next(f for f in manifest["files"] if f["name"] == "views.sqlite")
+    assert len(views.content) == listed["size"]
+    assert hashlib.sha256(views.content).hexdigest() == listed["sha256"]
+
+    gone = client.get(file, headers=server.operator)
+    assert (gone.status_code, gone.json()["code"]) == (404, "snapshot_not_found")
+    for path in ("/v1/snapshots/../views.sqlite", f"/v1/snapshots/{manifest['id']}/secret"):
+        assert client.get(path, headers=server.operator).status_code in (404, 422)
