@@ -49,6 +49,7 @@ def test_up_kill_restore_digest_down(tmp_path: Path) -> None:
         restored = cluster("restore", "us-east", "--data", data, "--wipe")
         assert restored.returncode == 0, restored.stdout + restored.stderr
         assert "us-east: starting" in restored.stdout and "us-east: ready" in restored.stdout
+        assert "restored from nothing and ready (start " in restored.stdout, restored.stdout
         status = json.loads(cluster("status", "--data", data, "--json").stdout)
         assert all(r["up"] and r["ready"] for r in status)
         assert [r["state"] for r in status] == ["up", "up", "up"]

@@ -55,6 +55,7 @@ __all__ = [
     "WanLink",
     "catch_up_percent",
     "describe_catch_up",
+    "recovery_split",
 ]
 
 #: told a region's name and where it stands ("starting", "catching up 40 % ·
@@ -410,14 +411,25 @@ class LocalCluster:
         self, name: str, timeout: float = 90.0, progress: Progress | None = None
     ) -> dict[str, Any]:
         """Wait until a region's API answers its health check with ``ready``;
-        with ``progress``, ask for the operator's details to say how far it is."""
-        deadline = time.monotonic() + timeout
-        headers = self.operator if progress else {}
+        with ``progress``, say how far it is. Returns the last health answer
+        (the operator's), with ``timeline``: seconds from the call until the
+        API first answered, until each catch-up phase was first seen, and
+        until ready — the recovery split the drill reports."""
+        started = time.monotonic()
+        deadline = started + timeout
+        timeline: dict[str, float] = {}
         told = ""
         while True:
             if "api" not in self.pids(name):
                 raise RuntimeError(f"{name}'s API died: see {self.region_dir(name) / 'api.log'}")
-            health = self._health(name, headers)
+            health = self._health(name, self.operator)
+            if health is not None:
+                now = round(time.monotonic() - started, 2)
+                timeline.setdefault("answered", now)
+                if phase := (health.get("catch_up") or {}).get("phase"):
+                    timeline.setdefault(phase, now)
+                if health.get("ready"):
+                    timeline["ready"] = now
             # A region busy seeding the demo may miss an answer: it is not
             # "starting" again, it stands where it was last told. What follows
             # the percentage (left, time) changes with every answer: tell
@@ -427,7 +439,7 @@ class LocalCluster:
                 progress(name, stage)
                 told = headline
             if health and health.get("ready"):
-                return health
+                return {**health, "timeline": timeline}
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{name} not ready after {timeout} s")
             time.sleep(0.1)
@@ -488,15 +500,16 @@ class LocalCluster:
         wipe: bool = False,
         timeout: float = 120.0,
         progress: Progress | None = None,
-    ) -> None:
+    ) -> dict[str, Any]:
         """Power returns; with ``wipe`` the region's disks are gone and it
-        rebuilds everything from the surviving regions."""
+        rebuilds everything from the surviving regions. Returns its health
+        once ready, with the ``timeline`` of :meth:`wait_ready`."""
         self.kill(name)
         if wipe:
             shutil.rmtree(self.region_dir(name), ignore_errors=True)
         self._start_nats(name)
         self._start_api(name)
-        self.wait_ready(name, timeout, progress)
+        return self.wait_ready(name, timeout, progress)
 
     def down(self) -> None:
         """Stop every region: SIGCONT (frozen ones too), SIGTERM, then SIGKILL.
@@ -642,3 +655,29 @@ def _stage(health: dict[str, Any] | None) -> str:
     if "log" in health and health["log"] is not None:
         return describe_catch_up(catch_up_percent(health), health.get("catch_up"))
     return "catching up"
+
+
+def recovery_split(health: dict[str, Any]) -> dict[str, float]:
+    """Where a restore's seconds went, from :meth:`LocalCluster.restore`'s
+    timeline and the region's ``restored`` report: ``start`` (the processes
+    until the API answered), then each catch-up phase seen — ``snapshot``
+    (a peer's snapshot made, downloaded, verified: ``download`` and
+    ``verify`` of it), ``engine``, ``views`` — until the next one or ready.
+    A phase shorter than one health check may be missed."""
+    timeline: dict[str, float] = health.get("timeline", {})
+    split: dict[str, float] = {}
+    if "answered" in timeline:
+        split["start"] = timeline["answered"]
+    phases = sorted((t, name) for name, t in timeline.items() if name in _PHASES)
+    ends = [t for t, _ in phases[1:]] + [timeline.get("ready", 0.0)] * bool(phases)
+    for (begun, name), ended in zip(phases, ends, strict=True):
+        split[name] = round(max(0.0, ended - begun), 2)
+    restored = health.get("restored") or {}
+    if restored.get("peer"):
+        split["download"] = restored.get("download_s", 0.0)
+        split["verify"] = restored.get("verify_s", 0.0)
+    return split
+
+
+#: the catch-up's phases, as ``/v1/health`` names them
+_PHASES = ("snapshot", "engine", "views")

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from stormproof.cluster import LocalCluster, describe_catch_up
+from stormproof.cluster import LocalCluster, describe_catch_up, recovery_split
 
 app = typer.Typer(
     help="A local multi-region cluster on loopback: start it, cut a region's power, restore it.",
@@ -149,8 +149,9 @@ def restore(
 ) -> None:
     """Power returns to a region; it catches up by itself and reports ready."""
     cluster = _load(data)
-    cluster.restore(_region(cluster, region), wipe=wipe, progress=_print_progress)
-    console.print(f"{region}: restored{' from nothing' if wipe else ''} and ready")
+    health = cluster.restore(_region(cluster, region), wipe=wipe, progress=_print_progress)
+    split = ", ".join(f"{part} {s:.1f} s" for part, s in recovery_split(health).items())
+    console.print(f"{region}: restored{' from nothing' if wipe else ''} and ready ({split})")
 
 
 @app.command()

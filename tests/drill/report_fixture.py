@@ -78,7 +78,10 @@ def drill_report(series: Series | None = None) -> dict[str, Any]:
         "region_digests": {
             "eu": {"feeds": "ab12", "likes": "cd34"}, "us": {"feeds": "ab12", "likes": "cd34"},
         },
-        "recovery_s": [{"region": "eu", "disks_lost": 0, "seconds": 8.5}],
+        "recovery_s": [
+            {"region": "eu", "disks_lost": 0, "seconds": 8.5,
+             "split": {"start": 1.5, "engine": 0.5, "views": 6.5}},
+        ],
         "for_you": {
             "continuity_overlap_at_20": 0.85, "cold_start_overlap_at_20": 0.1,
             "relevance_before": 0.31, "relevance_during": 0.29,

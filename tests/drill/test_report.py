@@ -99,7 +99,7 @@ def test_the_summary_shows_each_operation_and_the_verdict() -> None:
     assert "feeds slowed during the cut, as designed" in text
     assert "a [bold]reason[/bold] is printed as written" in text
     assert "0 lost, 0 duplicated" in text
-    assert "eu ready in 8.5 s" in text
+    assert "eu ready in 8.5 s (start 1.5 s, engine 0.5 s, views 6.5 s)" in text
 
 
 def test_importing_the_report_does_not_import_matplotlib() -> None:

@@ -17,7 +17,8 @@ report is escaped. The dict's keys:
 - ``writes``: ``{acknowledged, lost, duplicated, unknown_found,
   unknown_absent, per_region: {region: {...}}, details: [...]}``;
 - ``converged``; ``region_digests``: ``{region: {view: hexdigest}}``;
-  ``recovery_s``: ``[{region, disks_lost, seconds}]``;
+  ``recovery_s``: ``[{region, disks_lost, seconds, split}]`` (split: seconds
+  per part of the recovery, ``drill.runner.recovery_split``);
 - ``for_you``: ``{continuity_overlap_at_20, cold_start_overlap_at_20,
   relevance_before, relevance_during}``; ``proxy_overhead`` (free-form
   numbers); ``load_cpu``: ``{cpu_s, share_of_one_core}``;
@@ -227,7 +228,8 @@ def _restored(row: Mapping[str, Any]) -> str:
         return f"cut again before it was back{disks}"
     if row.get("seconds") is None:
         return f"never ready: {row.get('error', 'no answer')}{disks}"
-    return f"ready in {row['seconds']:.1f} s{disks}"
+    split = ", ".join(f"{name} {s:.1f} s" for name, s in (row.get("split") or {}).items())
+    return f"ready in {row['seconds']:.1f} s{disks}" + (f" ({split})" if split else "")
 
 
 def summary(report: Mapping[str, Any]) -> RenderableType:

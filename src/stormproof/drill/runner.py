@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from stormproof.client import Client, RegionsUnavailable, RequestFailed
-from stormproof.cluster import LocalCluster, free_base_port
+from stormproof.cluster import LocalCluster, free_base_port, recovery_split
 from stormproof.drill.checker import check_regions
 from stormproof.drill.judge import continuity, last_second, mean_relevance, verdict, windows
 from stormproof.drill.ops import WRITE_KINDS
@@ -279,7 +279,9 @@ class _Run:
         self.recovery.append(row)
         cuts = self.cuts[region]
         try:
-            await asyncio.to_thread(self.cluster.restore, region, wipe=disks_lost, timeout=180)
+            health = await asyncio.to_thread(
+                self.cluster.restore, region, wipe=disks_lost, timeout=180
+            )
         except (RuntimeError, TimeoutError) as exc:
             if self.cuts[region] > cuts:  # flapping: cut again before it was back
                 row["interrupted"] = True
@@ -287,6 +289,7 @@ class _Run:
                 row["error"] = str(exc)
         else:
             row["seconds"] = round(self.recorder.now() - at, 2)
+            row["split"] = recovery_split(health)
         finally:
             self.down.discard(region)
 
