@@ -486,7 +486,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600.0, help="longest wait, s")
     parser.add_argument("--cluster", action="store_true", help="also a 3-region cluster")
     parser.add_argument("--cluster-entries", type=sizes, default=[250_000])
-    parser.add_argument("--in-flight", type=int, default=64, help="cluster fill: appends at once")
+    parser.add_argument("--in-flight", type=int, default=256, help="cluster fill: appends at once")
     parser.add_argument("--region", help="the cluster region to fail (default: the last)")
     parser.add_argument("--kuairand", type=Path, default=KUAIRAND,
                         help="video_features_basic_pure.csv")  # fmt: skip
