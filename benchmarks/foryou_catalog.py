@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,13 +46,14 @@ from stormproof.events import (
     InteractionsRecorded,
     Payload,
     VideoUploaded,
+    encode,
     new_event,
 )
 from stormproof.log import event_id_for
 from stormproof.log.sqlite import SqliteLog
 from stormproof.passwords import hash_password
 
-__all__ = ["PASSWORD", "Catalog", "KuaiRand", "build"]
+__all__ = ["PASSWORD", "Catalog", "KuaiRand", "build", "write", "write_bulk"]
 
 PASSWORD = "benchmark-password"
 #: stands for every seeded video's bytes and thumbnail (none are stored)
@@ -278,3 +280,24 @@ async def write(catalog: Catalog, path: Path, *, in_flight: int = 16) -> None:
         await asyncio.gather(*(writer() for _ in range(in_flight)))
     finally:
         await log.close()
+
+
+def write_bulk(catalog: Catalog, path: Path, *, batch: int = 50_000) -> None:
+    """Write every event to a fresh embedded log at ``path`` in large
+    transactions: the rows :meth:`SqliteLog.append` would make (sequence,
+    key, ``encode(event)``), in the file it makes, 100 times faster (one
+    append is one fsynced transaction: ~1,500 entries/s)."""
+    if path.exists():
+        raise FileExistsError(f"{path} exists: the log must be fresh")
+    asyncio.run(SqliteLog(path).close())  # the file, its schema and journal mode
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA synchronous=NORMAL")
+        for start in range(0, len(catalog.events), batch):
+            rows = [(key, encode(event)) for key, event in catalog.events[start : start + batch]]
+            db.execute("BEGIN")
+            db.executemany("INSERT INTO log (key, body) VALUES (?, ?)", rows)
+            db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()

@@ -1,0 +1,63 @@
+"""benchmarks/recovery.py runs end to end at a tiny size, and its figures hang together.
+
+No timing is asserted: the figures belong to the benchmark, not to a test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "recovery.py"
+SRC = Path(__file__).parents[1] / "src"
+
+
+def _kuairand(path: Path) -> Path:
+    """A few rows shaped like KuaiRand's side information (the real file is
+    not needed to check the script)."""
+    rows = ["video_id,author_id,video_duration,server_width,server_height"]
+    rows += [f"{v},{v % 7},{5000 + 1000 * v},720,1280" for v in range(20)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_the_recovery_benchmark_runs_and_its_figures_agree(tmp_path: Path) -> None:
+    out = tmp_path / "recovery.json"
+    command = [
+        sys.executable, str(SCRIPT), "--entries", "1500", "--restarts", "1",
+        "--kuairand", str(_kuairand(tmp_path / "kuairand.csv")),
+        "--work", str(tmp_path / "work"), "--json", str(out),
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+
+    assert figures["machine"]["nproc"] >= 1 and figures["command"]
+    assert figures["empty_region"]["ready_s"] > 0
+    (run,) = figures["embedded"]
+    entries = run["entries"]
+    assert entries == run["history"]["log_entries"] > 1000
+    assert run["engine_alone"]["entries"] == entries
+    assert run["views_alone"]["seconds"] > 0
+    rebuild = run["rebuild"]
+    assert 0 < rebuild["first_answer_s"] <= rebuild["ready_s"] <= rebuild["checkpoint_on_disk_s"]
+    assert rebuild["timeline"][-1]["ready"]
+    assert len(run["restarts"]) == 1
+    assert run["restart_median_s"] == run["restart_max_s"] == run["restarts"][0]["ready_s"]
+    reference = run["reference"]
+    assert reference["rows"] == reference["views_rows"] == sum(reference["rows_by_table"].values())
+    assert reference["rows"] > entries  # an entry makes rows in several views
+    assert reference["tables"] == len(reference["rows_by_table"])
+    ratio = reference["seconds"] / rebuild["ready_s"]
+    assert abs(run["throughput_vs_reference"] - ratio) < 0.01
+    assert "entries" in done.stdout  # the table was printed
+    # the built log is kept in --work for a rerun; each run's data folders are not
+    assert [p.name for p in (tmp_path / "work").iterdir() if p.is_dir()] == []
+    assert (tmp_path / "work" / "log-1500.sqlite").is_file()
