@@ -26,7 +26,7 @@ from stormproof.catch_up import CatchUp
 from stormproof.clock import Clock
 from stormproof.durable import write_atomically
 from stormproof.errors import LogError, StormproofError
-from stormproof.log import Log
+from stormproof.log import Log, Position
 from stormproof.log.sqlite import SqliteLog
 from stormproof.media import MediaPool
 from stormproof.recommend import checkpoint
@@ -41,6 +41,13 @@ from stormproof.views.store import ViewStore
 __all__ = ["Region", "load_secret"]
 
 logger = logging.getLogger(__name__)
+
+#: a catch-up that replayed more than this many entries into the For You
+#: engine past its checkpoint saves it at once; a shorter one waits for the
+#: periodic save. Saving before ready, as regions did, cost a full encode
+#: (~20 s at 250,000 entries) at every restart, even one with a checkpoint a
+#: minute old on disk.
+SAVE_AT_ONCE_AFTER = 10_000
 
 
 def load_secret(path: Path) -> bytes:
@@ -160,18 +167,21 @@ class Region:
                 )
             self.catching_up.enter("snapshot", lambda: self.store.position(), tuple(last))
             await self._restore()
-            views_at = self.store.position()
+            views_at, saved = self.store.position(), self.engine.position
             self.catching_up.enter("engine", lambda: self.engine.position, views_at)
             await checkpoint.catch_up(self.engine, self.log, self.store)
             self.catching_up.enter("views", lambda: self.projector.position, tuple(last))
             await self.projector.catch_up()
-            if any(self.engine.position):
-                # Before serving requests: the first save copies everything under the
-                # engine lock (later ones only what changed); a restart replays less.
-                await asyncio.to_thread(checkpoint.save, self.engine, self.settings.checkpoint_path)
             _settle_heap()
+            # A first checkpoint, or a long replay, is saved at once (in a forked
+            # child, as ever: the region need not wait); a short replay past a
+            # checkpoint on disk waits for the next periodic save.
+            replayed = sum(self.engine.position) - sum(saved)
+            at_once = replayed > (SAVE_AT_ONCE_AFTER if any(saved) else 0)
             self._tasks.append(asyncio.create_task(self.projector.run(), name="projector"))
-            self._tasks.append(asyncio.create_task(self._checkpoints(), name="checkpoints"))
+            self._tasks.append(
+                asyncio.create_task(self._checkpoints(saved, at_once=at_once), name="checkpoints")
+            )
             while any(seq < top for seq, top in zip(self.projector.position, last, strict=True)):
                 await self.projector.wait_advanced(1.0)
             self.catching_up = None
@@ -220,11 +230,14 @@ class Region:
                 self.store.followers.append(self.engine)
                 self.projector = Projector(self.log, self.store)
 
-    async def _checkpoints(self) -> None:
-        """Save the engine now and then, so a restart replays only a short tail."""
-        saved = self.engine.position
+    async def _checkpoints(self, saved: Position, *, at_once: bool) -> None:
+        """Save the engine now and then (``at_once``: first right away), so a
+        restart replays only a short tail; ``saved`` is where the checkpoint
+        on disk stands."""
+        delay = 0.0 if at_once else self.settings.checkpoint_every_s
         while True:
-            await asyncio.sleep(self.settings.checkpoint_every_s)
+            await asyncio.sleep(delay)
+            delay = self.settings.checkpoint_every_s
             if self.engine.position != saved:
                 path = self.settings.checkpoint_path
                 pid, position = await asyncio.to_thread(checkpoint.save_in_child, self.engine, path)

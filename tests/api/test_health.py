@@ -166,7 +166,7 @@ async def test_a_region_answers_health_while_it_catches_up(
         await region.start()
         await region.caught_up()
         await region.close()
-        settings.checkpoint_path.unlink()
+        settings.checkpoint_path.unlink(missing_ok=True)
     app, port = create_app(settings), cluster.spec("us-east").api_port
     server = uvicorn.Server(
         server_config(app, settings, host="127.0.0.1", port=port, log_level="warning")
