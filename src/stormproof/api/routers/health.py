@@ -30,8 +30,10 @@ class CatchUpHealth(BaseModel):
     """How far a region that is not ready yet has caught up."""
 
     phase: Phase = Field(
-        description="`engine`: replaying the log into the For You engine up to the views' "
-        "position; `views`: applying the log to the views up to where it stood at start"
+        description="`snapshot`: taking a verified snapshot of a peer's views (this region's "
+        "are gone; `remaining` is what its views still miss); `engine`: replaying the log "
+        "into the For You engine up to the views' position; `views`: applying the log to the "
+        "views up to where it stood at start"
     )
     remaining: int = Field(description="log entries this phase still has to apply, all partitions")
     applied: int = Field(description="log entries applied since the catch-up began")
