@@ -30,9 +30,11 @@ ready < 60 s; rebuild throughput >= 0.5 of the reference. With ``--cluster``,
 the same questions for one region of a 3-region JetStream cluster at
 ``--cluster-entries`` (``benchmarks/recovery_cluster.py`` says how).
 
-Building the history takes minutes of CPU at 1M entries (drawn in a
-process of its own, then written 50,000 rows a transaction); the embedded
-part at 1M takes ~15 more minutes here, most of it the rebuilds.
+How long it takes, here (2 shared cores, load average ~3 from other work):
+the history is drawn in a process of its own and written 50,000 rows a
+transaction, 76 s at 250k entries and ~5 min at 1M; the embedded part then
+took 13 min at 250k and about an hour at 1M, most of it the rebuild, the
+views alone and the engine's checkpoint saved and loaded at every start.
 
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/recovery.py [--entries 250000,1000000]
        [--restarts 3] [--work DIR] [--keep] [--cluster] [--cluster-entries 250000]
