@@ -61,6 +61,15 @@ def load_secret(path: Path) -> bytes:
     return secret
 
 
+def _views_and_engine(settings: Settings, log: Log) -> tuple[ViewStore, Engine]:
+    """The view store on disk, and the engine from its checkpoint (or empty)
+    following it."""
+    store = ViewStore(settings.views_path, all_views(), partitions=log.partitions)
+    engine = checkpoint.resume(settings.checkpoint_path, store.position())
+    store.followers.append(engine)
+    return store, engine
+
+
 def _backends(settings: Settings) -> tuple[Log, BlobStore]:
     """The log and the blob store that settings name."""
     if settings.log_backend == "jetstream":
@@ -106,15 +115,10 @@ class Region:
 
     @classmethod
     def open(cls, settings: Settings) -> Region:
-        return cls._open(settings, *_backends(settings))
-
-    @classmethod
-    def _open(cls, settings: Settings, log: Log, blobs: BlobStore) -> Region:
         # Uploads still being received when the process died are garbage now.
         shutil.rmtree(settings.data_dir / "tmp", ignore_errors=True)
-        store = ViewStore(settings.views_path, all_views(), partitions=log.partitions)
-        engine = checkpoint.resume(settings.checkpoint_path, store.position())
-        store.followers.append(engine)
+        log, blobs = _backends(settings)
+        store, engine = _views_and_engine(settings, log)
         return cls(
             settings=settings,
             log=log,
@@ -221,13 +225,7 @@ class Region:
             )
         finally:
             if closed:  # installed, or failed while installing: open what is there
-                self.store = ViewStore(
-                    self.settings.views_path, all_views(), partitions=self.log.partitions
-                )
-                self.engine = checkpoint.resume(
-                    self.settings.checkpoint_path, self.store.position()
-                )
-                self.store.followers.append(self.engine)
+                self.store, self.engine = _views_and_engine(self.settings, self.log)
                 self.projector = Projector(self.log, self.store)
 
     async def _checkpoints(self, saved: Position, *, at_once: bool) -> None:
