@@ -237,12 +237,24 @@ class Region:
             await asyncio.sleep(delay)
             delay = self.settings.checkpoint_every_s
             if self.engine.position != saved:
-                path = self.settings.checkpoint_path
-                pid, position = await asyncio.to_thread(checkpoint.save_in_child, self.engine, path)
-                _, status = await asyncio.to_thread(os.waitpid, pid, 0)
-                if os.waitstatus_to_exitcode(status) == 0:
-                    saved = position
+                # Closing waits for a save under way: no child of this region
+                # writes its file after close() returned.
+                saving = asyncio.ensure_future(asyncio.to_thread(self._save_in_child))
+                try:
+                    done = await asyncio.shield(saving)
+                except asyncio.CancelledError:
+                    await saving
+                    raise
+                saved = done or saved
                 gc.freeze()  # what grew since start is long-lived too
+
+    def _save_in_child(self) -> Position | None:
+        """Save the engine in a forked child and wait for it: the position
+        saved, or None if the child failed."""
+        path = self.settings.checkpoint_path
+        pid, position = checkpoint.save_in_child(self.engine, path)
+        _, status = os.waitpid(pid, 0)
+        return position if os.waitstatus_to_exitcode(status) == 0 else None
 
     def _replicated(self) -> list[Replicated]:
         """The parts with leaders to put back: none in embedded mode."""
