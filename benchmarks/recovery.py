@@ -495,6 +495,8 @@ def main() -> None:
     parser.add_argument("--skip-embedded", action="store_true")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args()
+    # A SIGTERM unwinds like Ctrl-C: servers and clusters are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     if not args.kuairand.is_file():
         parser.error(f"KuaiRand side information not found at {args.kuairand} (--kuairand PATH)")
     began = time.perf_counter()
