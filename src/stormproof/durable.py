@@ -17,7 +17,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def write_atomically(path: Path, data: bytes | memoryview, *, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data``: write a temporary file beside it, fsync,
     rename over, fsync the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -137,6 +137,7 @@ async def test_a_damaged_or_foreign_snapshot_is_rejected_and_the_region_rebuilds
             ({"views_schema": "0" * 64}, "another schema"),
             ({"partitions": 2, "position": [1800, 0]}, "partitions"),
             ({"engine": manifest.engine.model_copy(update={"format": 0})}, "another format"),
+            ({"engine": manifest.engine.model_copy(update={"layout": 2})}, "another layout"),
             ({"engine": manifest.engine.model_copy(update={"position": [1801]})}, "past the views"),
         ]:
             with pytest.raises(Rejected, match=reason):

@@ -38,9 +38,10 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,8 @@ from stormproof.events import (
 from stormproof.log import Entry, Position
 from stormproof.recommend.pairs import PairCounts
 from stormproof.recommend.signals import COMPLETION, FLAGS, SHARE, VIEW, Flags, Signal, Stamp
-from stormproof.recommend.snapshot import FORMAT, PairTable, Snapshot
+from stormproof.recommend.snapshot import FORMAT, Encoded, PairTable, Snapshot
+from stormproof.recommend.users import Block, User, Users
 from stormproof.views.engagement import WINDOW_MS
 
 __all__ = [
@@ -74,6 +76,9 @@ __all__ = [
 ]
 
 Ints = npt.NDArray[np.int64]
+#: a user as copied under the lock (reset time, follows, signals, blocks, not
+#: yet ordered), or as a checkpoint kept it, already encoded
+UserRow = tuple[int, list[Any], list[list[Any]], list[list[Any]]] | Encoded
 _NO_FLAGS = Flags(*([False] * len(FLAGS)))
 #: trending points an interaction earns its video
 _POINTS = {"watch": 1, "like": 3, "unlike": 3, "share": 4, "comment": 3}
@@ -103,6 +108,15 @@ def pair_weight(distance: int, window: int = PAIR_WINDOW) -> int:
     return _WEIGHTS[distance] if distance < len(_WEIGHTS) else 1
 
 
+def _encoded(user_id: str, row: UserRow) -> Encoded:
+    """A user's row of :meth:`Engine.state`, encoded (as it came, if it did)."""
+    if isinstance(row, Encoded):
+        return row
+    reset_at, follows, signals, blocks = row
+    follows_rows = [[w, *s, a] for w, (s, a) in sorted(follows)]
+    return Encoded.of([user_id, reset_at, follows_rows, sorted(signals), sorted(blocks)])
+
+
 def _steps(window: int) -> tuple[int, ...]:
     """The distances d at which the weight changes from d to d + 1."""
     return tuple(
@@ -130,49 +144,11 @@ class StateCopy:
     position: Position
     ids: list[str]
     item_rows: list[list[Any]]
-    users: list[tuple[str, tuple[int, list[Any], list[list[Any]], list[list[Any]]]]]
+    users: list[tuple[str, UserRow]]
     held: Ints
     points: Ints
     last_bucket: int
     pairs: Iterator[tuple[int, Ints, Ints]]
-
-
-@dataclass(frozen=True)
-class Block:
-    """A user's block of another: the latest block or unblock, and the
-    latest block's stamp (kept after an unblock: it ended older follows)."""
-
-    stamp: Stamp
-    active: bool
-    started: Stamp | None
-
-    def merged(self, stamp: Stamp, active: bool) -> Block:
-        latest = max(self, Block(stamp, active, None), key=lambda b: b.stamp)
-        started = self.started
-        if active and (started is None or stamp > started):
-            started = stamp
-        return Block(latest.stamp, latest.active, started)
-
-    def ends(self, follow: Stamp) -> bool:
-        """Whether this block hides a follow made at ``follow``."""
-        return self.active or (self.started is not None and self.started[:2] > follow[:2])
-
-    def as_list(self) -> list[Any]:
-        started = None if self.started is None else list(self.started)
-        return [*self.stamp, self.active, started]
-
-
-@dataclass
-class User:
-    signals: dict[int, Signal] = field(default_factory=dict)
-    #: engaged videos as (first contact, video id, index), in order
-    timeline: list[tuple[int, str, int]] = field(default_factory=list)
-    #: engaged video -> its first contact as placed in the timeline
-    engaged: dict[int, int] = field(default_factory=dict)
-    follows: dict[str, tuple[Stamp, bool]] = field(default_factory=dict)
-    #: whom this user blocked (or unblocked)
-    blocks: dict[str, Block] = field(default_factory=dict)
-    reset_at: int = 0
 
 
 class Engine:
@@ -209,7 +185,7 @@ class Engine:
         self.totals: Ints = np.zeros(len(FLAGS), dtype=np.int64)
         #: per video, a number from its id alone: breaks score ties the same everywhere
         self.tie: Ints = np.zeros(0, dtype=np.int64)
-        self.users: dict[str, User] = {}
+        self.users = Users()
         #: user -> who blocks them now (derived from ``User.blocks``, not state)
         self.blocked_by: dict[str, set[str]] = {}
         self.pairs = PairCounts()
@@ -223,7 +199,7 @@ class Engine:
         self.cache: dict[str, tuple[Any, Any]] = {}
         #: rows of :meth:`state` as last taken, and what changed since: a
         #: snapshot re-copies only those, so it holds the lock briefly
-        self._rows_users: dict[str, tuple[int, list[Any], list[list[Any]], list[list[Any]]]] = {}
+        self._rows_users: dict[str, UserRow] = {}
         self._rows_items: dict[int, list[Any]] = {}
         self._dirty_users: set[str] = set()
         self._dirty_items: set[int] = set()
@@ -522,12 +498,16 @@ class Engine:
             self._dirty_items.clear()
             self._dirty_users.clear()
             item_rows = list(self._rows_items.values())  # rows are never changed, only replaced
-            copied = list(self._rows_users.items())
+            # Users a checkpoint held and nothing changed since: their rows as read.
+            users: dict[str, UserRow] = {}
+            users.update(self.users.saved_rows())
+            users.update(self._rows_users)
             n = len(ids)
             held = self.trend_bucket[:n].copy()
             points = self.trend_points[:n].copy()
             last_bucket = self.last_bucket
             rows = self.pairs.copy()
+        copied = list(users.items())
         return StateCopy(position, ids, item_rows, copied, held, points, last_bucket, rows)
 
     def order_state(self, copied: StateCopy) -> Snapshot:
@@ -537,18 +517,8 @@ class Engine:
         n = len(ids)
         by_id = sorted(range(n), key=ids.__getitem__)
         items = sorted(copied.item_rows, key=lambda row: str(row[0]))
-        users = [
-            [
-                user_id,
-                reset_at,
-                [[w, *s, a] for w, (s, a) in sorted(follows)],
-                sorted(signals),
-                sorted(blocks),
-            ]
-            for user_id, (reset_at, follows, signals, blocks) in sorted(
-                copied.users, key=lambda c: c[0]
-            )
-        ]
+        ordered = sorted(copied.users, key=lambda c: c[0])
+        users = [_encoded(user_id, row) for user_id, row in ordered]
         kept = (held > last_bucket - self.config.buckets) & (points != 0)
         trend = []
         has = kept.any(axis=1).tolist()
@@ -589,25 +559,16 @@ class Engine:
         engine.catalog.sort()
         signal_items: list[int] = []
         signal_flags: list[Flags] = []
-        for user_id, reset_at, follows, signals, blocks in state["users"]:
-            u = engine.user(user_id)
-            u.reset_at = reset_at
-            for who, at, eid, idx, active in follows:
-                u.follows[who] = ((at, eid, idx), active)
-            for who, at, eid, idx, active, started in blocks:
-                begun = None if started is None else (started[0], started[1], started[2])
-                u.blocks[who] = Block((at, eid, idx), active, begun)
-                engine._blocked_by(user_id, who, active)
-            for video_id, *row in signals:
-                item = engine.index(video_id)
-                signal = u.signals[item] = Signal.from_list(row)
-                flags = signal.flags()
+        for saved in state["users"]:
+            row = json.loads(saved) if isinstance(saved, Encoded) else saved
+            user_id = row[0]
+            engine._dirty_users.add(user_id)
+            u = engine.users[user_id] = User.from_row(row, engine.index)
+            for who, block in u.blocks.items():
+                engine._blocked_by(user_id, who, block.active)
+            for item, signal in u.signals.items():
                 signal_items.append(item)
-                signal_flags.append(flags)
-                if flags.engaged:
-                    u.engaged[item] = signal.first_at
-                    u.timeline.append((signal.first_at, video_id, item))
-            u.timeline.sort()
+                signal_flags.append(signal.flags())
         if signal_items:  # every signal's flags counted at once, not one array each
             flags_by_signal = np.array(signal_flags, dtype=np.int64)
             np.add.at(engine.counters, np.array(signal_items, dtype=np.int64), flags_by_signal)
@@ -628,5 +589,112 @@ class Engine:
                 order = np.argsort(cols[start:stop])
                 cells = cols[start:stop][order], vals[start:stop][order]
                 engine.pairs.set_row(int(rows[start]), *cells)
+        engine.version = 1
+        return engine
+
+    # -- checkpoints: the state as arrays ---------------------------------------
+
+    def parts(self) -> tuple[Position, dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        """The state as a checkpoint keeps it: the position, plain data, and
+        arrays by name — what :meth:`from_parts` loads without a Python object
+        per signal or per cell. Users are their encoded rows of :meth:`state`
+        (decoded on first use after loading, :class:`Users`)."""
+        with self.lock:
+            copied = self.copy_state()
+            n = len(copied.ids)
+            arrays: dict[str, npt.NDArray[Any]] = {
+                "creator": self.creator[:n].copy(),
+                "born": self.born[:n].copy(),
+                "duration_ms": np.array(self.duration_ms, dtype=np.int64),
+                "live": self.live[:n].copy(),
+                "tie": self.tie[:n].copy(),
+                "counters": self.counters[:n].copy(),
+                "catalog": np.array([item for _, _, item in self.catalog], dtype=np.int64),
+            }
+            data = {
+                "item_ids": copied.ids,
+                "creators": list(self.creators),
+                "deletions": {str(i): sorted(who) for i, who in self._deletions.items()},
+                "blocked_by": {who: sorted(by) for who, by in self.blocked_by.items() if by},
+                "last_bucket": self.last_bucket,
+            }
+        items, slots = np.nonzero(copied.held != -1)
+        arrays["trend"] = np.stack(
+            (items, slots, copied.held[items, slots], copied.points[items, slots]), axis=1
+        ).astype(np.int64)
+        rows = list(copied.pairs)
+        arrays["pair_items"] = np.array([item for item, _, _ in rows], dtype=np.int64)
+        arrays["pair_bounds"] = np.cumsum([0, *(len(cols) for _, cols, _ in rows)], dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        arrays["pair_cols"] = np.concatenate([cols for _, cols, _ in rows] or [empty])
+        arrays["pair_vals"] = np.concatenate([vals for _, _, vals in rows] or [empty])
+        users = sorted(copied.users, key=lambda c: c[0])
+        encoded = [_encoded(user_id, row) for user_id, row in users]
+        data["user_ids"] = [user_id for user_id, _ in users]
+        arrays["user_bounds"] = np.cumsum([0, *map(len, encoded)], dtype=np.int64)
+        arrays["user_rows"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        return copied.position, data, arrays
+
+    @classmethod
+    def from_parts(
+        cls,
+        position: Position,
+        data: dict[str, Any],
+        arrays: dict[str, npt.NDArray[Any]],
+        config: EngineConfig | None = None,
+    ) -> Engine:
+        """The engine :meth:`parts` gave. Damaged parts raise ``ValueError``,
+        ``KeyError``, ``TypeError`` or ``IndexError``."""
+        engine = cls(config, partitions=len(position))
+        engine.position = tuple(position)
+        ids: list[str] = [str(video_id) for video_id in data["item_ids"]]
+        n = len(ids)
+        engine.item_ids = ids
+        engine._index = {video_id: i for i, video_id in enumerate(ids)}
+        engine.creators = [str(who) for who in data["creators"]]
+        engine.creator_index = {who: i for i, who in enumerate(engine.creators)}
+
+        def column(name: str, dtype: type, shape: tuple[int, ...] = ()) -> npt.NDArray[Any]:
+            found = np.asarray(arrays[name])
+            if found.shape != (n, *shape):
+                raise ValueError(f"checkpoint array {name} has shape {found.shape}")
+            return found.astype(dtype)
+
+        engine.creator = column("creator", np.int64)
+        if n and (engine.creator.max() >= len(engine.creators) or engine.creator.min() < -1):
+            raise ValueError("checkpoint names a creator it does not hold")
+        engine.owner = [engine.creators[c] if c >= 0 else None for c in engine.creator.tolist()]
+        engine.born = column("born", np.int64)
+        engine.duration_ms = column("duration_ms", np.int64).tolist()
+        engine.live = column("live", np.bool_)
+        engine.tie = column("tie", np.int64)
+        engine.counters = column("counters", np.int64, (len(FLAGS),))
+        engine.totals = engine.counters.sum(axis=0)
+        engine._deletions = {int(i): set(who) for i, who in data["deletions"].items()}
+        for item in np.flatnonzero(engine.live).tolist():
+            engine.by_owner.setdefault(engine.creators[engine.creator[item]], []).append(item)
+        born = engine.born.tolist()
+        engine.catalog = [(born[i], ids[i], i) for i in arrays["catalog"].tolist()]
+        engine.blocked_by = {who: set(by) for who, by in data["blocked_by"].items()}
+        engine.last_bucket = int(data["last_bucket"])
+        buckets = engine.config.buckets
+        engine.trend_bucket = np.full((n, buckets), -1, dtype=np.int64)
+        engine.trend_points = np.zeros((n, buckets), dtype=np.int64)
+        trend = np.asarray(arrays["trend"], dtype=np.int64).reshape(-1, 4)
+        engine.trend_bucket[trend[:, 0], trend[:, 1]] = trend[:, 2]
+        engine.trend_points[trend[:, 0], trend[:, 1]] = trend[:, 3]
+        engine.pairs.load(
+            arrays["pair_items"], arrays["pair_bounds"], arrays["pair_cols"], arrays["pair_vals"]
+        )
+        rows, bounds = arrays["user_rows"].tobytes(), arrays["user_bounds"].tolist()
+        user_ids = [str(user_id) for user_id in data["user_ids"]]
+        if len(bounds) != len(user_ids) + 1:
+            raise ValueError("checkpoint users and their bounds differ in number")
+        saved = {
+            user_id: Encoded(rows[start:stop])
+            for user_id, start, stop in zip(user_ids, bounds, bounds[1:], strict=False)
+        }
+        engine.users = Users(saved, engine._index.__getitem__)
+        engine._dirty_items = set(range(n))  # item rows are made on the first copy
         engine.version = 1
         return engine

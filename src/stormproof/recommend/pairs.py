@@ -109,3 +109,18 @@ class PairCounts:
         self._grow(item)
         self._cols[item], self._vals[item] = cols, vals
         self._pending[item] = {}
+
+    def load(self, items: Ints, bounds: Ints, cols: Ints, vals: Ints) -> None:
+        """Load rows as saved (a checkpoint): row ``items[k]`` holds the cells
+        ``cols[bounds[k]:bounds[k + 1]]`` (ascending, no zeros) and their
+        counts in ``vals`` — kept as views of these arrays, never changed."""
+        items_list, bounds_list = items.tolist(), bounds.tolist()
+        if len(bounds_list) != len(items_list) + 1 or len(cols) != len(vals):
+            raise ValueError("pair rows and their bounds differ in number")
+        if len(cols) != (bounds_list[-1] if bounds_list else 0):
+            raise ValueError("pair cells and their bounds differ in number")
+        cols, vals = cols.astype(np.int64), vals.astype(np.int64)
+        self._grow(max(items_list, default=-1))
+        for item, start, stop in zip(items_list, bounds_list, bounds_list[1:], strict=False):
+            self._cols[item], self._vals[item] = cols[start:stop], vals[start:stop]
+            self._pending[item] = {}

@@ -4,25 +4,23 @@ A :class:`Snapshot` is what :meth:`~stormproof.recommend.engine.Engine.state`
 gives: every user, video and trending slot as JSON-ready data ordered by id,
 and the co-engagement weights as a :class:`PairTable` of integer arrays. Equal
 engines give equal snapshots whatever order they applied events in, so the
-snapshot is what regions compare (:meth:`Snapshot.digest`) and what a
-checkpoint stores (:meth:`Snapshot.encode`, :meth:`Snapshot.decode`; the
-checkpoint file adds its header, see :mod:`~stormproof.recommend.checkpoint`).
-``FORMAT`` changes whenever the data's shape does.
+snapshot is what regions compare (:meth:`Snapshot.digest`); a checkpoint
+keeps the engine's arrays instead (:mod:`~stormproof.recommend.checkpoint`),
+and each user's row of this data as encoded here. ``FORMAT`` changes whenever
+the data's shape does.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FORMAT", "PairTable", "Snapshot"]
+__all__ = ["FORMAT", "Encoded", "PairTable", "Snapshot"]
 
 Ints = npt.NDArray[np.int64]
 FORMAT = 2
@@ -30,6 +28,20 @@ FORMAT = 2
 
 def _compact(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class Encoded(bytes):
+    """A JSON value already encoded (compact, as :meth:`Snapshot.data_json`
+    writes values): a user's row as a checkpoint kept it, or as ordering the
+    state made it once."""
+
+    @classmethod
+    def of(cls, value: object) -> Encoded:
+        return cls(_compact(value).encode())
+
+
+def _element(value: object) -> bytes:
+    return value if isinstance(value, Encoded) else _compact(value).encode()
 
 
 @dataclass(frozen=True)
@@ -65,15 +77,16 @@ class Snapshot:
     def data_json(self) -> bytes:
         """``data`` as compact JSON — the bytes ``json.dumps`` would give, made
         one list element at a time: one call over the whole state would hold
-        the interpreter lock for seconds and stall every request meanwhile."""
+        the interpreter lock for seconds and stall every request meanwhile.
+        :class:`Encoded` elements go in as they are."""
         parts = []
         for key, value in self.data.items():
+            name = _compact(key).encode()
             if isinstance(value, list):
-                inner = ",".join(_compact(element) for element in value)
-                parts.append(f"{_compact(key)}:[{inner}]")
+                parts.append(name + b":[" + b",".join(_element(v) for v in value) + b"]")
             else:
-                parts.append(f"{_compact(key)}:{_compact(value)}")
-        return ("{" + ",".join(parts) + "}").encode()
+                parts.append(name + b":" + _compact(value).encode())
+        return b"{" + b",".join(parts) + b"}"
 
     def digest(self) -> str:
         digest = hashlib.sha256()
@@ -82,28 +95,3 @@ class Snapshot:
         for array in (self.pairs.rows, self.pairs.cols, self.pairs.vals):
             digest.update(np.ascontiguousarray(array, dtype="<i8").tobytes())
         return digest.hexdigest()
-
-    def encode(self) -> bytes:
-        """Layout: the length of the compressed JSON data as 8 bytes, that
-        data (``{"data": ..., "pair_ids": ...}``), then the pair table's three
-        arrays in numpy's ``.npy`` format (32-bit), compressed together.
-        Compression is the fastest level: a checkpoint is written every
-        minute and read once per start."""
-        ids = json.dumps(self.pairs.ids, separators=(",", ":")).encode()
-        body = zlib.compress(b'{"data":' + self.data_json() + b',"pair_ids":' + ids + b"}", 1)
-        arrays = io.BytesIO()
-        for array in (self.pairs.rows, self.pairs.cols, self.pairs.vals):
-            np.save(arrays, array.astype(np.int32), allow_pickle=False)
-        packed = zlib.compress(arrays.getvalue(), 1)
-        return len(body).to_bytes(8, "big") + body + packed
-
-    @classmethod
-    def decode(cls, raw: bytes) -> Snapshot:
-        """The snapshot :meth:`encode` gave ``raw``. Damaged bytes raise
-        ``ValueError``, ``KeyError``, ``TypeError``, ``IndexError``,
-        ``EOFError``, ``OSError`` or ``zlib.error``."""
-        size = int.from_bytes(raw[:8], "big")
-        data = json.loads(zlib.decompress(raw[8 : 8 + size]))
-        arrays = io.BytesIO(zlib.decompress(raw[8 + size :]))
-        rows, cols, vals = (np.load(arrays, allow_pickle=False).astype(np.int64) for _ in range(3))
-        return cls(data["data"], PairTable(data["pair_ids"], rows, cols, vals))

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 #: the manifest's format: changes whenever what a snapshot holds does
-FORMAT = 1
+FORMAT = 2
 VIEWS = "views.sqlite"
 CHECKPOINT = "foryou.checkpoint"
 #: a snapshot's id: 16 hex digits (it names a folder: nothing else gets in)
@@ -68,6 +68,8 @@ class EngineHeader(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     format: int
+    #: how the file is laid out (:data:`stormproof.recommend.checkpoint.LAYOUT`)
+    layout: int
     config: dict[str, Any]
     #: Q: the position the checkpoint stands at, never past P
     position: Seqs

@@ -312,7 +312,10 @@ def check_manifest(manifest: Manifest, last: list[int]) -> None:
         q = manifest.engine.position
         ours = checkpoint.header_for(EngineConfig(), tuple(q))
         if manifest.engine.model_dump() != ours:
-            raise Rejected("the engine checkpoint is of another format or configuration")
+            raise Rejected(
+                "the engine checkpoint is of another format, another layout or another "
+                "configuration"
+            )
         if len(q) != len(last) or any(a > b for a, b in zip(q, manifest.position, strict=True)):
             raise Rejected(
                 f"the engine checkpoint ({q}) stands past the views ({manifest.position})"
