@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
+import pytest
+
 from stormproof.events import FollowStarted, new_event
+from stormproof.log import Entry
 from stormproof.log.sqlite import SqliteLog
 from stormproof.views import all_views
 from stormproof.views.projector import Projector
@@ -30,5 +34,46 @@ async def test_catch_up_then_follow_and_wait_for_a_sequence(tmp_path: Path) -> N
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        await log.close()
+        store.close()
+
+
+class Recording:
+    """A follower that records the batches it gets, slowly, or fails on one."""
+
+    name = "recording"
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.batches: list[tuple[list[int], tuple[int, ...]]] = []
+        self.fail_at = fail_at
+
+    def apply(self, entries: list[Entry], position: tuple[int, ...]) -> None:
+        time.sleep(0.01)  # still busy when the next batch is written
+        if self.fail_at is not None and position[0] >= self.fail_at:
+            raise RuntimeError("the follower failed")
+        self.batches.append(([e.seq for e in entries], position))
+
+    def digest(self) -> str:
+        return ""
+
+
+async def test_followers_get_every_catch_up_batch_in_order_before_it_returns(
+    tmp_path: Path,
+) -> None:
+    log = SqliteLog(tmp_path / "log.sqlite")
+    for n in range(7):
+        await log.append(f"k{n}", new_event(FollowStarted(followee_id=f"u{n}"), actor="fan"))
+    follower = Recording()
+    store = ViewStore(tmp_path / "views.sqlite", all_views(), followers=[follower])
+    try:
+        assert await Projector(log, store, catch_up_batch=2).catch_up() == (7,)
+        # All applied on return, in order, each batch with the position it reached.
+        assert follower.batches == [([1, 2], (2,)), ([3, 4], (4,)), ([5, 6], (6,)), ([7], (7,))]
+        # What a follower raises while catching up is not lost.
+        failing = ViewStore(tmp_path / "other.sqlite", all_views(), followers=[Recording(3)])
+        with pytest.raises(RuntimeError, match="the follower failed"):
+            await Projector(log, failing, catch_up_batch=2).catch_up()
+        failing.close()
+    finally:
         await log.close()
         store.close()

@@ -54,10 +54,11 @@ class PairCounts:
         self._pending: list[dict[int, int]] = []
 
     def _grow(self, item: int) -> None:
-        while len(self._cols) <= item:
-            self._cols.append(_EMPTY)
-            self._vals.append(_EMPTY)
-            self._pending.append({})
+        more = item + 1 - len(self._cols)
+        if more > 0:
+            self._cols.extend([_EMPTY] * more)
+            self._vals.extend([_EMPTY] * more)
+            self._pending.extend([{} for _ in range(more)])
 
     def add(self, i: int, j: int, delta: int) -> None:
         """Change the count of the pair (i, j) — both directions — by ``delta``."""
