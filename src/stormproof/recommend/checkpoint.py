@@ -23,9 +23,10 @@ import functools
 import gc
 import io
 import json
+import math
+import mmap
 import os
 import sqlite3
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,12 @@ def save_in_child(engine: Engine, path: Path) -> tuple[int, Position]:
         return pid, engine.position
 
 
+#: array kinds a checkpoint may hold; anything else is refused on load
+_DTYPES = {"<i8", "|u1", "|b1"}
+#: arrays start at multiples of this many bytes
+_ALIGN = 64
+
+
 def _write(
     config: EngineConfig,
     position: Position,
@@ -113,39 +120,82 @@ def _write(
     arrays: dict[str, npt.NDArray[Any]],
     path: Path,
 ) -> None:
-    header = json.dumps(header_for(config, position)).encode()
-    archive = io.BytesIO()
-    archive.write(_MAGIC + header + b"\n")
+    """Layout: the magic line, the header line, a line listing the arrays
+    (name -> dtype, shape, offset and size in bytes from the first array),
+    blank padding to ``_ALIGN``, then each array's bytes, aligned."""
     meta = np.frombuffer(json.dumps(data, separators=(",", ":")).encode(), dtype=np.uint8)
-    np.savez(archive, allow_pickle=False, meta=meta, **arrays)
-    write_atomically(path, archive.getbuffer())
+    laid: dict[str, npt.NDArray[Any]] = {"meta": meta}
+    for name, array in arrays.items():
+        laid[name] = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    table: dict[str, tuple[str, list[int], int, int]] = {}
+    offset = 0
+    for name, array in laid.items():
+        table[name] = (array.dtype.str, list(array.shape), offset, array.nbytes)
+        offset += -(-array.nbytes // _ALIGN) * _ALIGN
+    head = _MAGIC + json.dumps(header_for(config, position)).encode() + b"\n"
+    head += json.dumps(table).encode() + b"\n"
+    out = io.BytesIO()
+    out.write(head + b" " * (-len(head) % _ALIGN))
+    start = out.tell()
+    for name, array in laid.items():
+        out.seek(start + table[name][2])
+        out.write(array.data)
+    end = max(start + offset + size for _, _, offset, size in table.values())
+    out.write(b" " * (end - out.seek(0, io.SEEK_END)))
+    write_atomically(path, out.getbuffer())
 
 
 def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None:
-    """The engine saved at ``path``, or None if there is none we can use."""
+    """The engine saved at ``path``, or None if there is none we can use.
+
+    The file is mapped copy-on-write, not read: its arrays are the engine's
+    from the first moment (pages come in as they are touched, and a change
+    stays in this process's memory), so a restart costs no copy of them."""
     try:
-        f = path.open("rb")
-    except FileNotFoundError:
+        with path.open("rb") as f:
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    except (FileNotFoundError, ValueError, OSError):  # missing, or empty
         return None
-    with f:
-        if f.read(len(_MAGIC)) != _MAGIC:
+    try:
+        lines = [mapped.readline() for _ in range(3)]
+        if lines[0] != _MAGIC:
             return None
-        try:
-            header = json.loads(f.readline(1024 * 1024))
-            position = tuple(int(seq) for seq in header["position"])
-        except (ValueError, KeyError, TypeError):
-            return None
+        header, table = json.loads(lines[1]), json.loads(lines[2])
+        position = tuple(int(seq) for seq in header["position"])
         if header != header_for(config, position) or len(position) != len(not_after):
             return None
         if any(seq > top for seq, top in zip(position, not_after, strict=True)):
             return None
+        head = mapped.tell()
+        start = head + -head % _ALIGN
+        arrays = {name: _mapped(mapped, start, *where) for name, where in table.items()}
+        data = json.loads(arrays.pop("meta").tobytes())
+        # Millions of new objects, all long-lived: the collector would walk
+        # them again and again as they are made (the caller freezes them).
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            with np.load(f, allow_pickle=False) as archive:
-                arrays = {name: archive[name] for name in archive.files}
-            data = json.loads(arrays.pop("meta").tobytes())
             return Engine.from_parts(position, data, arrays, config)
-        except (ValueError, KeyError, TypeError, IndexError, EOFError, OSError, zipfile.BadZipFile):
-            return None
+        finally:
+            if collecting:
+                gc.enable()
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError):
+        return None
+
+
+def _mapped(
+    mapped: mmap.mmap, start: int, dtype: str, shape: list[int], offset: int, size: int
+) -> npt.NDArray[Any]:
+    """One array of the file, as a view of its mapping."""
+    if dtype not in _DTYPES or offset < 0 or any(d < 0 for d in shape):
+        raise ValueError("a checkpoint array of an unknown kind or shape")
+    kind = np.dtype(dtype)
+    count = math.prod(shape)
+    if count * kind.itemsize != size or start + offset + size > len(mapped):
+        raise ValueError("a checkpoint array does not fit in the file")
+    if count == 0:
+        return np.zeros(shape, dtype=kind)
+    return np.frombuffer(mapped, dtype=kind, count=count, offset=start + offset).reshape(shape)
 
 
 def _first_copies(db: sqlite3.Connection, entries: list[Entry]) -> list[Entry]:

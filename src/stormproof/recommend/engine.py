@@ -70,6 +70,7 @@ __all__ = [
     "Block",
     "Engine",
     "EngineConfig",
+    "Owners",
     "StateCopy",
     "User",
     "pair_weight",
@@ -136,6 +137,58 @@ class EngineConfig:
     count_window_ms: int = WINDOW_MS
 
 
+class Owners:
+    """Each creator's live videos, as item indexes. After a checkpoint is
+    loaded (:meth:`saved`), a creator's list is made the first time it is
+    asked for: making them all took seconds at a million log entries (most
+    creators there have one video). Thread-safe: a list is made once."""
+
+    def __init__(self) -> None:
+        self._lists: dict[str, list[int]] = {}
+        self._creator_index: dict[str, int] = {}
+        self._bounds: list[int] = []
+        self._order: Ints = np.zeros(0, dtype=np.int64)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def saved(
+        cls, creator_index: dict[str, int], creator: Ints, live: npt.NDArray[np.bool_]
+    ) -> Owners:
+        """The lists of an engine whose videos' creators (numbers, per
+        ``creator_index``) are ``creator`` and which are ``live``."""
+        owners = cls()
+        items = np.flatnonzero(live)
+        owners._order = items[np.argsort(creator[items], kind="stable")]
+        numbers = np.arange(len(creator_index) + 1)
+        owners._bounds = np.searchsorted(creator[owners._order], numbers).tolist()
+        owners._creator_index = creator_index
+        return owners
+
+    def _list(self, owner: str) -> list[int]:
+        found = self._lists.get(owner)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._lists.get(owner)
+            if found is None:
+                found = []
+                number = self._creator_index.get(owner)
+                if number is not None and number + 1 < len(self._bounds):
+                    found = self._order[self._bounds[number] : self._bounds[number + 1]].tolist()
+                self._lists[owner] = found
+            return found
+
+    def videos_of(self, owner: str) -> list[int]:
+        """The creator's live videos (do not change the list)."""
+        return self._list(owner)
+
+    def add(self, owner: str, item: int) -> None:
+        self._list(owner).append(item)
+
+    def remove(self, owner: str, item: int) -> None:
+        self._list(owner).remove(item)
+
+
 @dataclass(frozen=True)
 class StateCopy:
     """The engine's state at ``position`` as copied under its lock, before
@@ -177,7 +230,7 @@ class Engine:
         self.creators: list[str] = []
         self.creator_index: dict[str, int] = {}
         self._deletions: dict[int, set[str]] = {}
-        self.by_owner: dict[str, list[int]] = {}
+        self.by_owner = Owners()
         #: live videos as (upload time, video id, index), oldest first
         self.catalog: list[tuple[int, str, int]] = []
         self.counters: Ints = np.zeros((0, len(FLAGS)), dtype=np.int64)
@@ -295,7 +348,7 @@ class Engine:
         if owner in self._deletions.get(item, ()):
             return
         self.live[item] = True
-        self.by_owner.setdefault(owner, []).append(item)
+        self.by_owner.add(owner, item)
         if in_order:
             bisect.insort(self.catalog, (at, video_id, item))
         else:
@@ -308,7 +361,7 @@ class Engine:
         self._deletions.setdefault(item, set()).add(actor)
         if self.live[item] and self.owner[item] == actor:
             self.live[item] = False
-            self.by_owner[actor].remove(item)
+            self.by_owner.remove(actor, item)
             self.catalog.remove((int(self.born[item]), video_id, item))
             self.version += 1
 
@@ -650,15 +703,15 @@ class Engine:
         ids: list[str] = [str(video_id) for video_id in data["item_ids"]]
         n = len(ids)
         engine.item_ids = ids
-        engine._index = {video_id: i for i, video_id in enumerate(ids)}
+        engine._index = dict(zip(ids, range(n), strict=True))
         engine.creators = [str(who) for who in data["creators"]]
-        engine.creator_index = {who: i for i, who in enumerate(engine.creators)}
+        engine.creator_index = dict(zip(engine.creators, range(len(engine.creators)), strict=True))
 
         def column(name: str, dtype: type, shape: tuple[int, ...] = ()) -> npt.NDArray[Any]:
             found = np.asarray(arrays[name])
             if found.shape != (n, *shape):
                 raise ValueError(f"checkpoint array {name} has shape {found.shape}")
-            return found.astype(dtype)
+            return found.astype(dtype, copy=False)
 
         engine.creator = column("creator", np.int64)
         if n and (engine.creator.max() >= len(engine.creators) or engine.creator.min() < -1):
@@ -671,8 +724,7 @@ class Engine:
         engine.counters = column("counters", np.int64, (len(FLAGS),))
         engine.totals = engine.counters.sum(axis=0)
         engine._deletions = {int(i): set(who) for i, who in data["deletions"].items()}
-        for item in np.flatnonzero(engine.live).tolist():
-            engine.by_owner.setdefault(engine.creators[engine.creator[item]], []).append(item)
+        engine.by_owner = Owners.saved(engine.creator_index, engine.creator, engine.live)
         born = engine.born.tolist()
         engine.catalog = [(born[i], ids[i], i) for i in arrays["catalog"].tolist()]
         engine.blocked_by = {who: set(by) for who, by in data["blocked_by"].items()}
@@ -686,15 +738,12 @@ class Engine:
         engine.pairs.load(
             arrays["pair_items"], arrays["pair_bounds"], arrays["pair_cols"], arrays["pair_vals"]
         )
-        rows, bounds = arrays["user_rows"].tobytes(), arrays["user_bounds"].tolist()
-        user_ids = [str(user_id) for user_id in data["user_ids"]]
-        if len(bounds) != len(user_ids) + 1:
-            raise ValueError("checkpoint users and their bounds differ in number")
-        saved = {
-            user_id: Encoded(rows[start:stop])
-            for user_id, start, stop in zip(user_ids, bounds, bounds[1:], strict=False)
-        }
-        engine.users = Users(saved, engine._index.__getitem__)
+        engine.users = Users.saved(
+            [str(user_id) for user_id in data["user_ids"]],
+            arrays["user_bounds"],
+            arrays["user_rows"],
+            engine._index.__getitem__,
+        )
         engine._dirty_items = set(range(n))  # item rows are made on the first copy
         engine.version = 1
         return engine

@@ -120,7 +120,7 @@ class PairCounts:
             raise ValueError("pair rows and their bounds differ in number")
         if len(cols) != (bounds_list[-1] if bounds_list else 0):
             raise ValueError("pair cells and their bounds differ in number")
-        cols, vals = cols.astype(np.int64), vals.astype(np.int64)
+        cols, vals = cols.astype(np.int64, copy=False), vals.astype(np.int64, copy=False)
         self._grow(max(items_list, default=-1))
         for item, start, stop in zip(items_list, bounds_list, bounds_list[1:], strict=False):
             self._cols[item], self._vals[item] = cols[start:stop], vals[start:stop]

@@ -210,12 +210,12 @@ def rank(
             return []
         u = engine.users.get(user_id, _EMPTY_USER)
         ids = engine.item_ids
-        own = engine.by_owner.get(user_id, [])
+        own = engine.by_owner.videos_of(user_id)
         # Besides deleted videos, the user never gets these (except their own
         # videos when nothing else is left, see _page), nor any video of
         # someone they block or who blocks them:
         hidden = [
-            i for who in engine.hidden_creators(user_id) for i in engine.by_owner.get(who, ())
+            i for who in engine.hidden_creators(user_id) for i in engine.by_owner.videos_of(who)
         ]
         barred = {*u.signals, *own, *hidden}
         mine = np.array(sorted(barred), dtype=np.int64)
@@ -235,7 +235,11 @@ def rank(
 
         followed = np.unique(
             np.array(
-                [i for w in sorted(engine.followees(user_id)) for i in engine.by_owner.get(w, ())],
+                [
+                    i
+                    for w in sorted(engine.followees(user_id))
+                    for i in engine.by_owner.videos_of(w)
+                ],
                 dtype=np.int64,
             )
         )

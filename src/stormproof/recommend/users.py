@@ -18,6 +18,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+import numpy as np
+import numpy.typing as npt
+
 from stormproof.recommend.signals import Signal, Stamp
 from stormproof.recommend.snapshot import Encoded
 
@@ -83,18 +86,43 @@ class User:
 
 class Users:
     """Users by id. Those a checkpoint held stay encoded rows until first
-    asked for; :meth:`saved_row` gives the row of one never decoded, as read.
+    asked for (:meth:`saved`); :meth:`saved_rows` gives the rows as read.
     Decoding is locked, so two threads asking at once get the same user."""
 
-    def __init__(
-        self,
-        saved: dict[str, Encoded] | None = None,
-        index: Callable[[str], int] | None = None,
-    ) -> None:
+    def __init__(self) -> None:
         self._users: dict[str, User] = {}
-        self._saved = saved or {}
-        self._index = index
+        #: users a checkpoint held -> their number among its rows
+        self._saved: dict[str, int] = {}
+        self._bounds: list[int] = [0]
+        self._rows = memoryview(b"")
+        self._index: Callable[[str], int] | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def saved(
+        cls,
+        user_ids: list[str],
+        bounds: npt.NDArray[np.int64],
+        rows: npt.NDArray[np.uint8],
+        index: Callable[[str], int],
+    ) -> Users:
+        """Users whose rows, as :meth:`~stormproof.recommend.engine.Engine.state`
+        encodes them, lie one after another in ``rows``: user ``k`` from
+        ``bounds[k]`` to ``bounds[k + 1]``. ``index`` gives a video's index.
+        Bounds that do not fit raise ``ValueError``."""
+        if len(bounds) != len(user_ids) + 1 or bounds[0] != 0 or bounds[-1] != len(rows):
+            raise ValueError("checkpoint users and their bounds do not fit")
+        if (np.diff(bounds) < 0).any():
+            raise ValueError("checkpoint user bounds go backwards")
+        users = cls()
+        users._saved = dict(zip(user_ids, range(len(user_ids)), strict=True))
+        users._bounds = bounds.tolist()
+        users._rows = rows.data
+        users._index = index
+        return users
+
+    def _row(self, k: int) -> Encoded:
+        return Encoded(self._rows[self._bounds[k] : self._bounds[k + 1]])
 
     @overload
     def get(self, user_id: str) -> User | None: ...
@@ -104,13 +132,14 @@ class Users:
         found = self._users.get(user_id)
         if found is not None:
             return found
-        if user_id not in self._saved:
+        k = self._saved.get(user_id)
+        if k is None:
             return default
         with self._lock:
             found = self._users.get(user_id)
             if found is None:
                 assert self._index is not None
-                row = json.loads(self._saved[user_id])
+                row = json.loads(self._row(k))
                 found = self._users[user_id] = User.from_row(row, self._index)
             return found
 
@@ -138,4 +167,4 @@ class Users:
 
     def saved_rows(self) -> Iterator[tuple[str, Encoded]]:
         """(user id, encoded row) of every user a checkpoint held, as read."""
-        return iter(self._saved.items())
+        return ((user_id, self._row(k)) for user_id, k in self._saved.items())
