@@ -289,6 +289,37 @@ def served(log_path: Path, folder: Path, env: dict[str, str], args: argparse.Nam
     return {"rebuild": rebuild, "restarts": restarts}
 
 
+def restarts_of(
+    region: Path, folder: Path, env: dict[str, str], args: argparse.Namespace
+) -> Figures:
+    """``--restarts`` power cuts of a copy of an existing region's folder
+    (``--restarts-of``, e.g. one ``--keep`` left): the restart alone, with
+    today's code, without rebuilding the views first."""
+    data = folder / "region"
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.copytree(region, data)
+    headers = operator_headers(load_secret(data / "secret"))
+    times = []
+    server = Server(data, env, folder / "server.log")
+    try:
+        # The first start follows a clean stop; the power cuts come after it.
+        watch(server.url, headers, server.started, server.process, poll=args.poll,
+              timeout=args.timeout)  # fmt: skip
+        for _ in range(args.restarts):
+            server.kill()
+            server = Server(data, env, folder / "server.log")
+            seen = watch(server.url, headers, server.started, server.process, poll=args.poll,
+                         timeout=args.timeout)  # fmt: skip
+            times.append(seen.figures())
+            console.print(f"  restart after SIGKILL: ready after {times[-1]['ready_s']} s")
+    finally:
+        server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+    ready = [t["ready_s"] for t in times]
+    return {"region": str(region), "restarts": times, "median_s": statistics.median(ready),
+            "max_s": max(ready)}  # fmt: skip
+
+
 # -- the reference floor -------------------------------------------------------
 
 
@@ -494,6 +525,8 @@ def main() -> None:
                         help="video_features_basic_pure.csv")  # fmt: skip
     parser.add_argument("--skip-embedded", action="store_true")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--restarts-of", type=Path,
+                        help="only restart a copy of this region folder, n times")  # fmt: skip
     args = parser.parse_args()
     # A SIGTERM unwinds like Ctrl-C: servers and clusters are stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -521,6 +554,11 @@ def main() -> None:
     try:
         results["empty_region"] = empty_region(work, env, args)
         console.print(f"an empty region: {results['empty_region']}")
+        if args.restarts_of:
+            results["restarts_of"] = restarts_of(args.restarts_of, work, env, args)
+            save()
+            console.print({k: v for k, v in results["restarts_of"].items() if k != "restarts"})
+            return
         for target in [] if args.skip_embedded else args.entries:
             results["embedded"].append(embedded(target, work, args, env))
             save()
