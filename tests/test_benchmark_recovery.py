@@ -51,6 +51,9 @@ def test_the_recovery_benchmark_runs_and_its_figures_agree(tmp_path: Path) -> No
     assert rebuild["timeline"][-1]["ready"]
     assert len(run["restarts"]) == 1
     assert run["restart_median_s"] == run["restart_max_s"] == run["restarts"][0]["ready_s"]
+    peer = run["from_a_peer"]  # the views and engine came from the first region's snapshot
+    assert peer["ready_s"] > 0 and peer["restored"]["peer"].startswith("http://127.0.0.1:")
+    assert peer["restored"]["position"] == [entries] and peer["restored"]["bytes"] > 0
     reference = run["reference"]
     assert reference["rows"] == reference["views_rows"] == sum(reference["rows_by_table"].values())
     assert reference["rows"] > entries  # an entry makes rows in several views

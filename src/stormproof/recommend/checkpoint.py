@@ -46,7 +46,7 @@ _MAGIC = b"stormproof-foryou-checkpoint\n"
 
 
 #: how the file is laid out; a checkpoint of another layout is ignored
-LAYOUT = 3
+LAYOUT = 4
 
 
 def header_for(config: EngineConfig, position: Position) -> dict[str, object]:
