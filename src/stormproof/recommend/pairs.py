@@ -46,45 +46,58 @@ def merged(cols: Ints, vals: Ints, pending: dict[int, int]) -> tuple[Ints, Ints]
 
 
 class PairCounts:
-    """``count(i, j)`` for item indexes, with ``count(i, j) == count(j, i)``."""
+    """``count(i, j)`` for item indexes, with ``count(i, j) == count(j, i)``.
+
+    Rows loaded from a checkpoint (:meth:`load`) stay slices of its arrays
+    until one changes; only rows changed since, and pending changes, are
+    held one by one — so a load makes no object per row."""
 
     def __init__(self) -> None:
-        self._cols: list[Ints] = []
-        self._vals: list[Ints] = []
-        self._pending: list[dict[int, int]] = []
-
-    def _grow(self, item: int) -> None:
-        more = item + 1 - len(self._cols)
-        if more > 0:
-            self._cols.extend([_EMPTY] * more)
-            self._vals.extend([_EMPTY] * more)
-            self._pending.extend([{} for _ in range(more)])
+        #: rows made or changed since the load: item -> (cols, vals)
+        self._rows: dict[int, tuple[Ints, Ints]] = {}
+        self._pending: dict[int, dict[int, int]] = {}
+        #: the loaded rows: item -> its cells in _cols/_vals from _start to _stop
+        self._start: Ints = _EMPTY
+        self._stop: Ints = _EMPTY
+        self._cols: Ints = _EMPTY
+        self._vals: Ints = _EMPTY
+        #: one past the highest item any row or change names
+        self._size = 0
 
     def add(self, i: int, j: int, delta: int) -> None:
         """Change the count of the pair (i, j) — both directions — by ``delta``."""
-        self._grow(max(i, j))
+        self._size = max(self._size, i + 1, j + 1)
         for a, b in ((i, j), (j, i)):
-            pending = self._pending[a]
+            pending = self._pending.get(a)
+            if pending is None:
+                pending = self._pending[a] = {}
             pending[b] = pending.get(b, 0) + delta
             if len(pending) >= _MERGE_AT:
                 self._merge(a)
 
+    def _saved(self, item: int) -> tuple[Ints, Ints]:
+        """The row as it stands, pending changes aside."""
+        found = self._rows.get(item)
+        if found is not None:
+            return found
+        if item < len(self._start):
+            start, stop = int(self._start[item]), int(self._stop[item])
+            return self._cols[start:stop], self._vals[start:stop]
+        return _EMPTY, _EMPTY
+
     def _merge(self, item: int) -> None:
-        pending = self._pending[item]
+        pending = self._pending.pop(item, None)
         if pending:
-            self._cols[item], self._vals[item] = merged(self._cols[item], self._vals[item], pending)
-            pending.clear()
+            self._rows[item] = merged(*self._saved(item), pending)
 
     def row(self, item: int) -> tuple[Ints, Ints]:
         """(column indexes ascending, counts) of the nonzero cells of a row."""
-        if item >= len(self._cols):
-            return _EMPTY, _EMPTY
         self._merge(item)
-        return self._cols[item], self._vals[item]
+        return self._saved(item)
 
     def rows(self) -> Iterator[tuple[int, Ints, Ints]]:
         """Every nonempty row, by item index."""
-        for item in range(len(self._cols)):
+        for item in range(self._size):
             cols, vals = self.row(item)
             if len(cols):
                 yield item, cols, vals
@@ -93,35 +106,53 @@ class PairCounts:
         """Every nonempty row as it stands now, by item index. Only references
         and the small pending dicts are copied at the call; the merging
         happens as the iterator is read, so a lock need only cover the call."""
-        taken = [
-            (item, cols, vals, dict(pending))
-            for item, (cols, vals, pending) in enumerate(
-                zip(self._cols, self._vals, self._pending, strict=True)
-            )
-            if len(cols) or pending
-        ]
-        return (
-            (item, *merged(cols, vals, pending)) if pending else (item, cols, vals)
-            for item, cols, vals, pending in taken
-        )
+        changed = dict(self._rows)
+        pending = {item: dict(changes) for item, changes in self._pending.items() if changes}
+        start, stop, cols, vals = self._start, self._stop, self._cols, self._vals
+        loaded = np.flatnonzero(stop > start).tolist()
+        items = sorted(set(loaded).union(changed, pending))
+
+        def saved(item: int) -> tuple[Ints, Ints]:
+            found = changed.get(item)
+            if found is not None:
+                return found
+            if item < len(start):
+                return cols[start[item] : stop[item]], vals[start[item] : stop[item]]
+            return _EMPTY, _EMPTY
+
+        def merging() -> Iterator[tuple[int, Ints, Ints]]:
+            for item in items:
+                cols, vals = saved(item)
+                if item in pending:
+                    cols, vals = merged(cols, vals, pending[item])
+                if len(cols):
+                    yield item, cols, vals
+
+        return merging()
 
     def set_row(self, item: int, cols: Ints, vals: Ints) -> None:
         """Load a row as saved (a checkpoint); ``cols`` ascending, no zeros."""
-        self._grow(item)
-        self._cols[item], self._vals[item] = cols, vals
-        self._pending[item] = {}
+        self._size = max(self._size, item + 1)
+        self._rows[item] = cols, vals
+        self._pending.pop(item, None)
 
     def load(self, items: Ints, bounds: Ints, cols: Ints, vals: Ints) -> None:
-        """Load rows as saved (a checkpoint): row ``items[k]`` holds the cells
-        ``cols[bounds[k]:bounds[k + 1]]`` (ascending, no zeros) and their
-        counts in ``vals`` — kept as views of these arrays, never changed."""
-        items_list, bounds_list = items.tolist(), bounds.tolist()
-        if len(bounds_list) != len(items_list) + 1 or len(cols) != len(vals):
+        """Load rows as saved (a checkpoint), replacing every row: row
+        ``items[k]`` holds the cells ``cols[bounds[k]:bounds[k + 1]]``
+        (ascending, no zeros) and their counts in ``vals`` — kept as views of
+        these arrays, never changed."""
+        if len(bounds) != len(items) + 1 or len(cols) != len(vals):
             raise ValueError("pair rows and their bounds differ in number")
-        if len(cols) != (bounds_list[-1] if bounds_list else 0):
+        if len(cols) != (int(bounds[-1]) if len(bounds) else 0):
             raise ValueError("pair cells and their bounds differ in number")
-        cols, vals = cols.astype(np.int64, copy=False), vals.astype(np.int64, copy=False)
-        self._grow(max(items_list, default=-1))
-        for item, start, stop in zip(items_list, bounds_list, bounds_list[1:], strict=False):
-            self._cols[item], self._vals[item] = cols[start:stop], vals[start:stop]
-            self._pending[item] = {}
+        if len(items) and (int(items.min()) < 0 or (np.diff(bounds) < 0).any()):
+            raise ValueError("pair rows out of range or out of order")
+        size = int(items.max()) + 1 if len(items) else 0
+        self._start = np.zeros(size, dtype=np.int64)
+        self._stop = np.zeros(size, dtype=np.int64)
+        self._start[items] = bounds[:-1]
+        self._stop[items] = bounds[1:]
+        self._cols = cols.astype(np.int64, copy=False)
+        self._vals = vals.astype(np.int64, copy=False)
+        self._rows, self._pending = {}, {}
+        self._size = size
