@@ -348,8 +348,10 @@ def restarts_of(
                          timeout=args.timeout)  # fmt: skip
             times.append(seen.figures())
             console.print(f"  restart after SIGKILL: ready after {times[-1]['ready_s']} s")
-        peer = from_a_peer(server, data / "log.sqlite", folder, env, args)
-        console.print(f"  disks lost, from a peer's snapshot: {_from_a_peer(peer)}")
+        peer = None
+        if not args.skip_peer:
+            peer = from_a_peer(server, data / "log.sqlite", folder, env, args)
+            console.print(f"  disks lost, from a peer's snapshot: {_from_a_peer(peer)}")
     finally:
         server.stop()
         shutil.rmtree(data, ignore_errors=True)
@@ -575,6 +577,8 @@ def main() -> None:
                         help="video_features_basic_pure.csv")  # fmt: skip
     parser.add_argument("--skip-embedded", action="store_true")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--skip-peer", action="store_true",
+                        help="--restarts-of: no restore from it as a peer")  # fmt: skip
     parser.add_argument("--restarts-of", type=Path,
                         help="only restart a copy of this region folder, n times")  # fmt: skip
     args = parser.parse_args()
