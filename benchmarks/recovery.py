@@ -285,7 +285,7 @@ def served(log_path: Path, folder: Path, env: dict[str, str], args: argparse.Nam
             server = Server(data, env, output)
             restarts.append(until_ready(server))
             console.print(f"  restart after SIGKILL: ready after {restarts[-1]['ready_s']} s")
-        snapshot = from_a_peer(server, log_path, folder, env, args)
+        snapshot = from_a_peer(server, data, folder, env, args)
         console.print(f"  disks lost, from a peer's snapshot: {_from_a_peer(snapshot)}")
     finally:
         server.stop()
@@ -293,16 +293,25 @@ def served(log_path: Path, folder: Path, env: dict[str, str], args: argparse.Nam
 
 
 def from_a_peer(
-    peer: Server, log_path: Path, folder: Path, env: dict[str, str], args: argparse.Namespace
+    peer: Server, peer_data: Path, folder: Path, env: dict[str, str], args: argparse.Namespace
 ) -> Figures:
     """Disks lost, with a peer: a second region with only the log (a copy of
     the same one) and the secret, told of ``peer``, restores the views and
     the engine's checkpoint from the peer's snapshot (ADR 017) and replays
-    the tail. Timed from its start to ready; the peer makes the snapshot
-    when asked, so its making is in the time."""
+    the tail. Timed from its start to ready. The peer makes the snapshot
+    when asked, so its making is in the time — unless ``--snapshot-every``
+    made one ahead: then the restoring region starts once the peer has one."""
+    waited = 0.0
+    if args.snapshot_every:
+        began = time.monotonic()
+        while not list((peer_data / "snapshots").glob("*/manifest.json")):
+            if time.monotonic() - began > args.timeout:
+                raise TimeoutError("the peer made no snapshot ahead")
+            time.sleep(0.5)
+        waited = round(time.monotonic() - began, 1)
     data = folder / "restored"
     data.mkdir()
-    shutil.copyfile(log_path, data / "log.sqlite")
+    shutil.copyfile(peer_data / "log.sqlite", data / "log.sqlite")
     shutil.copyfile(folder / "region" / "secret", data / "secret")
     headers = operator_headers(load_secret(data / "secret"))
     # Whatever the size: a log under restore_min_entries would rebuild instead.
@@ -316,7 +325,8 @@ def from_a_peer(
     finally:
         server.stop()
         shutil.rmtree(data, ignore_errors=True)
-    return {**seen.figures(), "restored": restored}
+    return {**seen.figures(), "restored": restored, "made_ahead": bool(args.snapshot_every),
+            "waited_for_one_s": waited}  # fmt: skip
 
 
 def restarts_of(
@@ -350,7 +360,7 @@ def restarts_of(
             console.print(f"  restart after SIGKILL: ready after {times[-1]['ready_s']} s")
         peer = None
         if not args.skip_peer:
-            peer = from_a_peer(server, data / "log.sqlite", folder, env, args)
+            peer = from_a_peer(server, data, folder, env, args)
             console.print(f"  disks lost, from a peer's snapshot: {_from_a_peer(peer)}")
     finally:
         server.stop()
@@ -474,7 +484,8 @@ def _from_a_peer(run: Figures | None) -> str:
     restored = run.get("restored") or {}
     if not restored.get("peer"):
         return f"{run['ready_s']} s, NOT from a snapshot: {restored.get('rejected')}"
-    return (f"{run['ready_s']} s (download {restored.get('download_s')} s, verify "
+    ahead = "made ahead" if run.get("made_ahead") else "made when asked"
+    return (f"{run['ready_s']} s ({ahead}; download {restored.get('download_s')} s, verify "
             f"{restored.get('verify_s')} s; {phases(run)})")  # fmt: skip
 
 
@@ -577,6 +588,8 @@ def main() -> None:
                         help="video_features_basic_pure.csv")  # fmt: skip
     parser.add_argument("--skip-embedded", action="store_true")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--snapshot-every", type=float, default=0.0,
+                        help="servers make a snapshot every S seconds ahead of need")  # fmt: skip
     parser.add_argument("--skip-peer", action="store_true",
                         help="--restarts-of: no restore from it as a peer")  # fmt: skip
     parser.add_argument("--restarts-of", type=Path,
@@ -605,6 +618,8 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="recovery-"))
     work.mkdir(parents=True, exist_ok=True)
     env = subprocess_env()
+    if args.snapshot_every:
+        env["STORMPROOF_SNAPSHOT_EVERY_S"] = str(args.snapshot_every)
     try:
         results["empty_region"] = empty_region(work, env, args)
         console.print(f"an empty region: {results['empty_region']}")

@@ -88,6 +88,10 @@ class Settings(BaseModel):
     restore_min_entries: NonNegativeInt = 10_000
     #: a snapshot made less than this long ago (seconds) is handed out again
     snapshot_reuse_s: float = Field(default=30.0, ge=0)
+    #: make a snapshot this often (seconds) while ready, so that a peer that
+    #: lost its disks finds one made and waits only for the download; 0: only
+    #: when a peer asks. One made ahead is handed out until the next replaces it.
+    snapshot_every_s: float = Field(default=0.0, ge=0)
     #: how long a peer may take to make a snapshot, and a download may stall (seconds)
     snapshot_timeout_s: PositiveFloat = 600.0
 

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from stormproof.log.sqlite import SqliteLog
+from stormproof.settings import Settings
 from stormproof.snapshots import Snapshots
 from stormproof.views import all_views
 from stormproof.views.store import ViewStore
@@ -49,3 +50,42 @@ async def test_a_snapshot_is_one_position_while_the_views_keep_changing(tmp_path
     rebuilt.apply(entries[:at])
     assert rebuilt.digests() == {"position": [at], "views": manifest.digests}
     rebuilt.close()
+
+
+def _made(settings: Settings) -> set[str]:
+    folder = settings.snapshots_dir
+    found = folder.iterdir() if folder.exists() else ()
+    return {p.name for p in found if (p / "manifest.json").exists()}
+
+
+async def test_a_region_keeps_a_snapshot_made_ahead_and_hands_it_out(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "region", snapshot_every_s=0.5, snapshot_reuse_s=0)
+    await append_history(settings.log_path, range(50))
+    log = SqliteLog(settings.log_path)
+    store = ViewStore(settings.views_path, all_views())
+    store.apply(await log.read(0, 0, 50))
+    await log.close()
+    snapshots = Snapshots(settings)
+    ready = asyncio.Event()
+    keeping = asyncio.create_task(snapshots.keep_one_made(ready.wait))
+    try:
+        await asyncio.sleep(0.7)
+        assert _made(settings) == set()  # nothing before the region is ready
+        ready.set()
+        for _ in range(200):
+            if before := _made(settings):
+                break
+            await asyncio.sleep(0.02)
+        # Asked for one right after, a peer gets the one made ahead (the next
+        # is half a second away), although snapshot_reuse_s is 0.
+        handed = await snapshots.make_or_reuse()
+        assert handed.id in before and handed.position == [50]
+        for _ in range(600):  # turns go on; all but the last two are deleted
+            if handed.id not in _made(settings):
+                break
+            await asyncio.sleep(0.05)
+        assert handed.id not in _made(settings) and 1 <= len(_made(settings)) <= 2
+    finally:
+        keeping.cancel()
+        await asyncio.gather(keeping, return_exceptions=True)
+        store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -130,9 +132,17 @@ def create_app(
         region = Region.open(settings)
         await region.start(on_ready)
         app.state.region = region
+        ahead = None
+        if settings.snapshot_every_s:
+            snapshots: Snapshots = app.state.snapshots
+            ahead = asyncio.create_task(snapshots.keep_one_made(region.caught_up))
         try:
             yield
         finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StormproofError):
+                    await ahead
             await region.close()
 
     app = FastAPI(

@@ -25,11 +25,13 @@ only (``api/routers/snapshots.py``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
 import shutil
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +54,8 @@ from stormproof.snapshots.manifest import (
 
 __all__ = ["Snapshots"]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class _Copied:
@@ -70,12 +74,17 @@ class Snapshots:
         #: the latest snapshot made by this process, and when (monotonic seconds)
         self._latest: tuple[float, Manifest] | None = None
 
-    async def make_or_reuse(self) -> Manifest:
-        """A snapshot of this region as it stands now, or one made a moment ago."""
+    async def make_or_reuse(self, *, ahead: bool = False) -> Manifest:
+        """A snapshot of this region as it stands now, or one made a moment
+        ago — or, with ``snapshot_every_s``, the one made ahead, until twice
+        that long passed (the next one was due, and did not come). ``ahead``:
+        make a new one whatever there is (:meth:`keep_one_made`)."""
         async with self._lock:
-            if self._latest is not None:
+            if self._latest is not None and not ahead:
                 made, manifest = self._latest
-                fresh = time.monotonic() - made < self.settings.snapshot_reuse_s
+                age = time.monotonic() - made
+                every = self.settings.snapshot_every_s
+                fresh = age < self.settings.snapshot_reuse_s or age < 2 * every
                 if fresh and (self.folder / manifest.id).is_dir():
                     return manifest
             manifest = await self._make()
@@ -83,6 +92,22 @@ class Snapshots:
             await asyncio.to_thread(self._delete_all_but, keep)
             self._latest = (time.monotonic(), manifest)
             return manifest
+
+    async def keep_one_made(self, ready: Callable[[], Awaitable[None]]) -> None:
+        """Once ``ready`` returns, make a snapshot every ``snapshot_every_s``
+        seconds (the first that long after), for as long as this runs (the
+        region cancels it on close). A failure is logged and tried again at
+        the next turn."""
+        every = self.settings.snapshot_every_s
+        await ready()
+        while True:
+            await asyncio.sleep(every)
+            try:
+                manifest = await self.make_or_reuse(ahead=True)
+            except SnapshotError as exc:
+                log.warning("making a snapshot ahead failed: %s", exc.message)
+            else:
+                log.info("made snapshot %s ahead, at %s", manifest.id, manifest.position)
 
     def file(self, snapshot_id: str, name: str) -> Path | None:
         """The path of one file of a finished snapshot, if there is one."""
