@@ -48,7 +48,7 @@ class Recording:
         self.fail_at = fail_at
 
     def apply(self, entries: list[Entry], position: tuple[int, ...]) -> None:
-        time.sleep(0.01)  # still busy when the next batch is written
+        time.sleep(0.01)  # slow: nothing may run ahead of it
         if self.fail_at is not None and position[0] >= self.fail_at:
             raise RuntimeError("the follower failed")
         self.batches.append(([e.seq for e in entries], position))

@@ -20,7 +20,6 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, TypedDict, TypeVar
 
@@ -110,10 +109,6 @@ class ViewStore:
         self._db = _connect(path, writer=True)
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        #: while catching up: the thread followers apply batches on, and the
-        #: batch they are on (see :meth:`catching_up`)
-        self._followers_thread: ThreadPoolExecutor | None = None
-        self._following: Future[None] | None = None
         with self._write_lock:
             self._start_over_if_reshaped()
             self._db.execute(_POSITIONS)
@@ -148,24 +143,13 @@ class ViewStore:
     def catching_up(self) -> Iterator[None]:
         """Tune the writer for applying a long stretch of the log: a larger
         page cache, and the WAL copied into the database rarely (then once,
-        at the end, without waiting for readers). Followers (the For You
-        engine) apply each batch on a thread of their own meanwhile, while
-        the next batch is written: SQLite lets go of the GIL as it works, so
-        the two overlap. One batch at a time, in order; all applied when
-        this returns."""
+        at the end, without waiting for readers)."""
         with self._write_lock:
             self._db.execute(f"PRAGMA cache_size={CATCH_UP_CACHE_KIB}")
             self._db.execute(f"PRAGMA wal_autocheckpoint={CATCH_UP_WAL_PAGES}")
-            self._followers_thread = ThreadPoolExecutor(1, thread_name_prefix="followers")
         try:
             yield
         finally:
-            with self._write_lock:
-                thread, self._followers_thread = self._followers_thread, None
-                following, self._following = self._following, None
-            thread.shutdown()
-            if following is not None:
-                following.result()  # what a follower raised is raised here
             with self._write_lock:
                 self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
                 self._db.execute(f"PRAGMA cache_size={CACHE_KIB}")
@@ -211,19 +195,9 @@ class ViewStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-            if self._followers_thread is None:
-                self._follow(fresh, tuple(position))
-            else:
-                if self._following is not None:
-                    self._following.result()  # the previous batch first
-                self._following = self._followers_thread.submit(
-                    self._follow, fresh, tuple(position)
-                )
+            for follower in self.followers:
+                follower.apply(fresh, tuple(position))
             return tuple(position)
-
-    def _follow(self, fresh: list[Entry], position: Position) -> None:
-        for follower in self.followers:
-            follower.apply(fresh, position)
 
     def _apply_one(self, entry: Entry) -> bool:
         """Apply one entry to every view, or quarantine it: True if applied.
