@@ -169,7 +169,10 @@ class Region:
                     "`stormproof cluster restore REGION --wipe` in a cluster)",
                     code="views_ahead_of_log",
                 )
-            self.catching_up.enter("snapshot", lambda: self.store.position(), tuple(last))
+            # Nothing moves during the snapshot phase, and the views it starts
+            # from are closed while a snapshot's are put in their place.
+            before = self.store.position()
+            self.catching_up.enter("snapshot", lambda: before, tuple(last))
             await self._restore()
             views_at, saved = self.store.position(), self.engine.position
             self.catching_up.enter("engine", lambda: self.engine.position, views_at)
@@ -197,8 +200,9 @@ class Region:
             self.failure = StormproofError(f"catching up failed: {exc!r}", code="catch_up_failed")
         finally:
             measuring.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await measuring
+            (ended,) = await asyncio.gather(measuring, return_exceptions=True)
+            if not isinstance(ended, asyncio.CancelledError):  # a bug: never in the way
+                logger.error("measuring the catch-up failed: %r", ended)
         if self.failure is not None:
             logger.error("%s cannot serve: %s", self.name, self.failure.message)
             self.catching_up = None

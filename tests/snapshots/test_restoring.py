@@ -5,6 +5,7 @@ from sequence 0 to the same digests (issue 12)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
@@ -74,9 +75,22 @@ async def test_a_wiped_region_restores_from_a_peer_and_replays_only_the_tail(
         await append_history(peer_settings.log_path, range(1800, 2000))
         await append_history(ours.log_path, range(1800, 2000))
         region = Region.open(ours)
+        asked: list[object] = []
+
+        async def ask_progress() -> None:  # as /v1/health does, all along
+            while not region.ready and region.failure is None:
+                try:
+                    asked.append(region.catching_up and region.catching_up.progress())
+                except Exception as exc:  # the views it read were closed under it
+                    asked.append(exc)
+                await asyncio.sleep(0.001)
+
         try:
             await region.start()
+            asking = asyncio.create_task(ask_progress())
             await region.caught_up()
+            await asking
+            assert asked and not [a for a in asked if isinstance(a, Exception)]
             report = region.restored
             assert report is not None and report.peer == peer.url, report
             assert (report.made_by, report.position, report.engine_position) == (
