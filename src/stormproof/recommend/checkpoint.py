@@ -2,11 +2,11 @@
 
 A checkpoint is the engine's state as arrays (:meth:`Engine.parts`) with the
 position it stands at, written atomically: a magic line, a JSON header line
-(format, layout, configuration, position), then an uncompressed ``.npz``
-archive — arrays a restart reads without decoding, and each user's row of
-:meth:`Engine.state` as encoded JSON, decoded when that user is first asked
-for. Loading is a read of the file, not a Python object per signal: JSON
-and zlib took 16 s at 250,000 log entries, 78 s at a million (ADR 017).
+(format, layout, configuration, position), a line listing the arrays, then
+the arrays — among them each user's row of :meth:`Engine.state` as encoded
+JSON, decoded when that user is first asked for. Loading maps the file and
+uses the arrays in place, not a Python object per signal: decoding JSON and
+zlib took 16 s at 250,000 log entries, 78 s at a million (ADR 018).
 A restart loads it and replays the log
 from there up to where the views stand — applying only the copy of each
 write the views applied (the keys view says which), so engine and views

@@ -164,7 +164,8 @@ class Owners:
         owners._creator_index = creator_index
         return owners
 
-    def _list(self, owner: str) -> list[int]:
+    def videos_of(self, owner: str) -> list[int]:
+        """The creator's live videos (do not change the list)."""
         found = self._lists.get(owner)
         if found is not None:
             return found
@@ -178,15 +179,11 @@ class Owners:
                 self._lists[owner] = found
             return found
 
-    def videos_of(self, owner: str) -> list[int]:
-        """The creator's live videos (do not change the list)."""
-        return self._list(owner)
-
     def add(self, owner: str, item: int) -> None:
-        self._list(owner).append(item)
+        self.videos_of(owner).append(item)
 
     def remove(self, owner: str, item: int) -> None:
-        self._list(owner).remove(item)
+        self.videos_of(owner).remove(item)
 
 
 @dataclass(frozen=True)

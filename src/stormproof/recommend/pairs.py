@@ -61,12 +61,9 @@ class PairCounts:
         self._stop: Ints = _EMPTY
         self._cols: Ints = _EMPTY
         self._vals: Ints = _EMPTY
-        #: one past the highest item any row or change names
-        self._size = 0
 
     def add(self, i: int, j: int, delta: int) -> None:
         """Change the count of the pair (i, j) — both directions — by ``delta``."""
-        self._size = max(self._size, i + 1, j + 1)
         for a, b in ((i, j), (j, i)):
             pending = self._pending.get(a)
             if pending is None:
@@ -97,42 +94,26 @@ class PairCounts:
 
     def rows(self) -> Iterator[tuple[int, Ints, Ints]]:
         """Every nonempty row, by item index."""
-        for item in range(self._size):
+        loaded = np.flatnonzero(self._stop > self._start).tolist()
+        for item in sorted(set(loaded).union(self._rows, self._pending)):
             cols, vals = self.row(item)
             if len(cols):
                 yield item, cols, vals
 
     def copy(self) -> Iterator[tuple[int, Ints, Ints]]:
         """Every nonempty row as it stands now, by item index. Only references
-        and the small pending dicts are copied at the call; the merging
-        happens as the iterator is read, so a lock need only cover the call."""
-        changed = dict(self._rows)
-        pending = {item: dict(changes) for item, changes in self._pending.items() if changes}
-        start, stop, cols, vals = self._start, self._stop, self._cols, self._vals
-        loaded = np.flatnonzero(stop > start).tolist()
-        items = sorted(set(loaded).union(changed, pending))
-
-        def saved(item: int) -> tuple[Ints, Ints]:
-            found = changed.get(item)
-            if found is not None:
-                return found
-            if item < len(start):
-                return cols[start[item] : stop[item]], vals[start[item] : stop[item]]
-            return _EMPTY, _EMPTY
-
-        def merging() -> Iterator[tuple[int, Ints, Ints]]:
-            for item in items:
-                cols, vals = saved(item)
-                if item in pending:
-                    cols, vals = merged(cols, vals, pending[item])
-                if len(cols):
-                    yield item, cols, vals
-
-        return merging()
+        and the small pending dicts are copied at the call (rows are never
+        changed, only replaced); the merging happens as the iterator is read,
+        on the copy, so a lock need only cover the call."""
+        taken = PairCounts()
+        taken._rows = dict(self._rows)
+        taken._pending = {item: dict(changes) for item, changes in self._pending.items()}
+        taken._start, taken._stop = self._start, self._stop
+        taken._cols, taken._vals = self._cols, self._vals
+        return taken.rows()
 
     def set_row(self, item: int, cols: Ints, vals: Ints) -> None:
         """Load a row as saved (a checkpoint); ``cols`` ascending, no zeros."""
-        self._size = max(self._size, item + 1)
         self._rows[item] = cols, vals
         self._pending.pop(item, None)
 
@@ -155,4 +136,3 @@ class PairCounts:
         self._cols = cols.astype(np.int64, copy=False)
         self._vals = vals.astype(np.int64, copy=False)
         self._rows, self._pending = {}, {}
-        self._size = size

@@ -66,7 +66,8 @@ class User:
 
     @classmethod
     def from_row(cls, row: list[Any], index: Callable[[str], int]) -> User:
-        """The user :meth:`row` gave ``row``; ``index`` gives a video's index."""
+        """The user a row of :meth:`~stormproof.recommend.engine.Engine.state`
+        holds; ``index`` gives a video's index."""
         _, reset_at, follows, signals, blocks = row
         user = cls(reset_at=int(reset_at))
         for who, at, eid, idx, active in follows:
@@ -151,12 +152,6 @@ class Users:
 
     def __setitem__(self, user_id: str, user: User) -> None:
         self._users[user_id] = user
-
-    def __contains__(self, user_id: object) -> bool:
-        return user_id in self._users or user_id in self._saved
-
-    def __len__(self) -> int:
-        return len(self._users.keys() | self._saved.keys())
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._users.keys() | self._saved.keys()))
