@@ -10,10 +10,11 @@ from pathlib import Path
 
 import httpx
 
-from stormproof.events import Event, FollowStarted, new_event
+from stormproof.events import Event, FollowStarted, Interaction, InteractionsRecorded, new_event
 from stormproof.log import Entry
 from stormproof.testing import LiveServer
 from stormproof.views import all_views
+from stormproof.views.engagement import Counts, counts_of
 from stormproof.views.quarantine import quarantined
 from stormproof.views.store import ViewStore
 from tests.conftest import health, make_settings, sign_up
@@ -61,6 +62,36 @@ def test_every_region_quarantines_the_same_entries_whatever_the_batching(
         other.apply([entry])
     other.apply(entries)  # re-delivery changes nothing
     assert one.digests() == other.digests()
+
+
+def _interactions(actor: str, at: int, *items: Interaction) -> Event:
+    good = new_event(InteractionsRecorded(items=items), actor=actor, at=1, id=f"e_{actor}")
+    return Event.model_construct(**{**dict(good), "at": at})
+
+
+def test_counters_held_back_in_a_batch_leave_out_a_quarantined_entry(tmp_path: Path) -> None:
+    """The engagement view adds a batch's counters up in memory and writes
+    them at its end: an entry that fails only there (a share whose time no
+    INTEGER holds) is quarantined alone, and the counters hold the others',
+    as when the entries come one by one."""
+    watch = Interaction(type="watch", video_id="v1", watched_ms=3000, completed=True)
+    entries = [
+        Entry(0, 1, "k1", _interactions("u_a", 5, watch)),
+        Entry(
+            0, 2, "poison", _interactions("u_b", 2**64, Interaction(type="share", video_id="v1"))
+        ),
+        Entry(0, 3, "k3", _interactions("u_c", 6, watch, Interaction(type="share", video_id="v1"))),
+    ]
+    together = ViewStore(tmp_path / "a.sqlite", all_views())
+    one_by_one = ViewStore(tmp_path / "b.sqlite", all_views())
+    assert together.apply(entries) == (3,)
+    for entry in entries:
+        one_by_one.apply([entry])
+    assert together.digests() == one_by_one.digests()
+    db = together.reader()
+    assert [q.key for q in quarantined(db)] == ["poison"]
+    assert counts_of(db, ["v1"])["v1"] == Counts(views=2, shares=1, completions=2, watched_ms=6000)
+    assert db.execute("SELECT user_id FROM share_windows").fetchall() == [("u_c",)]
 
 
 def test_a_region_with_a_poisoned_log_entry_keeps_serving(tmp_path: Path) -> None:

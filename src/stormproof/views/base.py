@@ -12,7 +12,10 @@ from typing import Any, ClassVar
 
 from stormproof.log import Entry
 
-__all__ = ["View"]
+__all__ = ["Handler", "View"]
+
+#: applies one entry to a view, inside the view store's transaction
+Handler = Callable[[sqlite3.Connection, Entry], None]
 
 #: rows read and pickled at a time by a digest: the batches are what it
 #: hashes, so changing this changes every digest
@@ -28,13 +31,25 @@ class View:
     #: columns that may differ between regions (where a copy arrived); not digested
     local_columns: ClassVar[frozenset[str]] = frozenset()
 
-    def apply(self, db: sqlite3.Connection, entry: Entry) -> None:
-        """Apply one entry; called inside the view's transaction."""
-        handler: Callable[[sqlite3.Connection, Entry, Any], None] | None = getattr(
-            self, "on_" + entry.event.type.replace(".", "_"), None
+    def handler(self, event_type: str) -> Handler | None:
+        """What applies an entry of ``event_type`` to this view: its
+        ``on_<type>`` method given the payload, or None if it has none (the
+        view store asks once per type)."""
+        on: Callable[[sqlite3.Connection, Entry, Any], None] | None = getattr(
+            self, "on_" + event_type.replace(".", "_"), None
         )
-        if handler is not None:
-            handler(db, entry, entry.event.data)
+        if on is None:
+            return None
+        return lambda db, entry: on(db, entry, entry.event.data)
+
+    def flush(self, db: sqlite3.Connection) -> None:
+        """Write what the view held back from the entries applied since the
+        last flush (counters added up in memory, say); the view store calls
+        it before it commits, and after each entry when it applies them one
+        by one. Most views hold nothing back."""
+
+    def forget(self) -> None:
+        """Drop what the view held back: the entries it came from were rolled back."""
 
     def digest(self, db: sqlite3.Connection) -> str:
         """SHA-256 over every row of the owned tables, in an order that

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from stormproof.events import decode, encode
 from stormproof.log import Entry
-from stormproof.views.base import View
+from stormproof.views.base import Handler, View
 
 __all__ = ["KeysView", "applied", "event_of_key", "first_copy"]
 
@@ -31,7 +31,10 @@ class KeysView(View):
     );
     """
 
-    def apply(self, db: sqlite3.Connection, entry: Entry) -> None:
+    def handler(self, event_type: str) -> Handler:
+        return self._record  # every entry, whatever its type
+
+    def _record(self, db: sqlite3.Connection, entry: Entry) -> None:
         db.execute(
             "INSERT INTO keys VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (entry.key, entry.body or encode(entry.event), entry.partition, entry.seq),
