@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ from stormproof.actions import accounts
 from stormproof.errors import LogError
 from stormproof.region import Region, load_secret
 from tests.conftest import make_settings
+from tests.snapshots.history import append_history
 
 
 async def test_restart_resumes_from_the_stored_position(tmp_path: Path) -> None:
@@ -55,3 +59,39 @@ def test_the_secret_is_created_once_owner_only(tmp_path: Path) -> None:
     secret = load_secret(path)
     assert len(secret) == 32 and load_secret(path) == secret
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("child", ["works", "killed"])
+async def test_a_long_catch_up_applies_the_views_in_a_process_of_their_own(
+    tmp_path: Path, child: str
+) -> None:
+    """Views applied by a child process while the engine follows here end
+    where a catch-up in one process ends, digests and all; a child killed
+    at start leaves its work to the region, which finishes it."""
+    apart = make_settings(tmp_path / "apart", views_apart_after=100)
+    here = make_settings(tmp_path / "here")
+    apart.log_path.parent.mkdir(parents=True)
+    await append_history(apart.log_path, range(1200))
+    here.log_path.parent.mkdir(parents=True)
+    shutil.copy(apart.log_path, here.log_path)
+
+    region = Region.open(apart)
+    await region.start()
+    seen = None
+    while seen is None and not region.ready:
+        views = [p for p in multiprocessing.active_children() if p.name == "test-views"]
+        seen = views[0] if views else None
+        await asyncio.sleep(0.01)
+    assert seen is not None, "the views were applied in this process"
+    if child == "killed":
+        seen.kill()
+    await region.caught_up()
+    assert seen.exitcode == (0 if child == "works" else -9)
+
+    alone = Region.open(here)
+    await alone.start()
+    await alone.caught_up()
+    assert region.store.position() == alone.store.position() == (1200,)
+    assert region.store.digests() == alone.store.digests()
+    await region.close()
+    await alone.close()

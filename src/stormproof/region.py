@@ -13,9 +13,12 @@ import asyncio
 import contextlib
 import gc
 import logging
+import multiprocessing
 import os
 import secrets
 import shutil
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,12 +77,44 @@ def _backends(settings: Settings) -> tuple[Log, BlobStore]:
     """The log and the blob store that settings name."""
     if settings.log_backend == "jetstream":
         from stormproof.blobs.jetstream import JetStreamBlobStore
-        from stormproof.log.jetstream import JetStreamLog
 
         urls, index = settings.nats_urls, settings.region_index
         blobs = JetStreamBlobStore(urls, index, cache_dir=settings.blobs_dir)
-        return JetStreamLog(urls, index), blobs
-    return SqliteLog(settings.log_path), FileBlobStore(settings.blobs_dir)
+        return _log(settings), blobs
+    return _log(settings), FileBlobStore(settings.blobs_dir)
+
+
+def _log(settings: Settings) -> Log:
+    """The log that settings name."""
+    if settings.log_backend == "jetstream":
+        from stormproof.log.jetstream import JetStreamLog
+
+        return JetStreamLog(settings.nats_urls, settings.region_index)
+    return SqliteLog(settings.log_path)
+
+
+def _apply_views(settings: Settings, parent: int) -> None:
+    """The views' side of :meth:`Region._views_apart`, in a process of its
+    own: apply the log to the views until it holds nothing more. Exits when
+    the region's process ``parent`` is gone, whatever killed it."""
+
+    def orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=orphaned, daemon=True).start()
+
+    async def apply() -> None:
+        log = _log(settings)
+        store = ViewStore(settings.views_path, all_views(), partitions=log.partitions)
+        try:
+            await Projector(log, store).catch_up()
+        finally:
+            store.close()
+            await log.close()
+
+    asyncio.run(apply())
 
 
 def _settle_heap() -> None:
@@ -177,6 +212,10 @@ class Region:
             views_at, saved = self.store.position(), self.engine.position
             self.catching_up.enter("engine", lambda: self.engine.position, views_at)
             await checkpoint.catch_up(self.engine, self.log, self.store)
+            behind = sum(top - seq for seq, top in zip(self.store.position(), last, strict=True))
+            if behind >= self.settings.views_apart_after:
+                self.catching_up.enter("views", lambda: self.store.position(), tuple(last))
+                await self._views_apart()
             self.catching_up.enter("views", lambda: self.projector.position, tuple(last))
             await self.projector.catch_up()
             _settle_heap()
@@ -231,6 +270,42 @@ class Region:
             if closed:  # installed, or failed while installing: open what is there
                 self.store, self.engine = _views_and_engine(self.settings, self.log)
                 self.projector = Projector(self.log, self.store)
+
+    async def _views_apart(self) -> None:
+        """Apply the log to the views in a child process while the For You
+        engine follows them here, reading the entries the views applied (as
+        after a restart): the two share no state but the views' file, so
+        each gets a core of its own, where in one process they would share
+        the interpreter's lock and take turns (ADR 017). Whatever the child
+        leaves undone — it failed, or the log grew meanwhile — the
+        projector applies here afterwards; the child is killed if the region
+        closes first."""
+        spawn = multiprocessing.get_context("spawn")  # forking a threaded process is unsafe
+        child = spawn.Process(
+            target=_apply_views,
+            args=(self.settings, os.getpid()),
+            name=f"{self.name}-views",
+            daemon=True,
+        )
+        child.start()
+        try:
+            while child.is_alive():
+                before = self.engine.position
+                await checkpoint.catch_up(self.engine, self.log, self.store, batch=5000)
+                if self.engine.position == before:
+                    await asyncio.sleep(0.1)
+        finally:
+            if child.is_alive():
+                child.kill()
+            await asyncio.to_thread(child.join)
+        if child.exitcode != 0:
+            logger.warning(
+                "%s: the views' process ended with %s; the rest is applied here",
+                self.name,
+                child.exitcode,
+            )
+        await checkpoint.catch_up(self.engine, self.log, self.store, batch=5000)
+        self.projector = Projector(self.log, self.store)  # from where the child left the views
 
     async def _checkpoints(self, saved: Position, *, at_once: bool) -> None:
         """Save the engine now and then (``at_once``: first right away), so a

@@ -68,6 +68,10 @@ class Settings(BaseModel):
     events_batch_max: int = 500
     #: the For You engine saves a checkpoint this often (seconds) when it changed
     checkpoint_every_s: float = 60.0
+    #: a catch-up at least this many log entries behind applies the views in
+    #: a process of its own, while the For You engine follows them in this
+    #: one: on two cores, a rebuild takes the longer of the two, not their sum
+    views_apart_after: int = Field(default=50_000, ge=1)
 
     # Limits at the edge: every request's work is bounded before our code runs.
     #: a request's line and headers together (answered 431 past it)
