@@ -19,13 +19,13 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stormproof.blobs import BlobStore
 from stormproof.blobs.files import FileBlobStore
-from stormproof.catch_up import CatchUp
+from stormproof.catch_up import CatchUp, Phase
 from stormproof.clock import Clock
 from stormproof.durable import write_atomically
 from stormproof.errors import LogError, StormproofError
@@ -51,6 +51,11 @@ logger = logging.getLogger(__name__)
 #: (~20 s at 250,000 entries) at every restart, even one with a checkpoint a
 #: minute old on disk.
 SAVE_AT_ONCE_AFTER = 10_000
+
+
+#: log errors that pass by themselves (a server starting again, an election):
+#: a catch-up waits them out
+_PASSING = frozenset({"log_unavailable", "no_quorum"})
 
 
 def load_secret(path: Path) -> bytes:
@@ -196,28 +201,7 @@ class Region:
         assert self.catching_up is not None
         measuring = asyncio.create_task(self.catching_up.measure())
         try:
-            last = await self.log.last_seqs()
-            if any(seq > top for seq, top in zip(self.store.position(), last, strict=True)):
-                raise LogError(
-                    f"the views ({list(self.store.position())}) are ahead of the log ({last}): "
-                    "was the log replaced? rebuild the views (`stormproof rebuild`, or "
-                    "`stormproof cluster restore REGION --wipe` in a cluster)",
-                    code="views_ahead_of_log",
-                )
-            # Nothing moves during the snapshot phase, and the views it starts
-            # from are closed while a snapshot's are put in their place.
-            before = self.store.position()
-            self.catching_up.enter("snapshot", lambda: before, tuple(last))
-            await self._restore()
-            views_at, saved = self.store.position(), self.engine.position
-            self.catching_up.enter("engine", lambda: self.engine.position, views_at)
-            await checkpoint.catch_up(self.engine, self.log, self.store)
-            behind = sum(top - seq for seq, top in zip(self.store.position(), last, strict=True))
-            if behind >= self.settings.views_apart_after:
-                self.catching_up.enter("views", lambda: self.store.position(), tuple(last))
-                await self._views_apart()
-            self.catching_up.enter("views", lambda: self.projector.position, tuple(last))
-            await self.projector.catch_up()
+            last, saved = await self._replay()
             _settle_heap()
             # A first checkpoint, or a long replay, is saved at once (in a forked
             # child, as ever: the region need not wait); a short replay past a
@@ -249,6 +233,53 @@ class Region:
         self.ready = True
         if self._replicated():
             self._tasks.append(asyncio.create_task(self._rebalance(), name="rebalance"))
+
+    async def _replay(self) -> tuple[list[int], Position]:
+        """The catch-up's phases: views from a peer's snapshot if they are
+        gone, the engine up to the views, the views up to what the log held
+        when the replay began. Returns that end, and the position of the
+        engine's checkpoint on disk. A log that cannot be read for a while
+        (a replica whose server starts again, a leader being elected) is
+        waited for, and the replay goes on from where it stands: that is no
+        reason never to serve."""
+        saved: Position | None = None
+        while True:
+            try:
+                last = await self.log.last_seqs()
+                at = self.store.position()
+                if any(seq > top for seq, top in zip(at, last, strict=True)):
+                    raise LogError(
+                        f"the views ({list(at)}) are ahead of the log ({last}): "
+                        "was the log replaced? rebuild the views (`stormproof rebuild`, or "
+                        "`stormproof cluster restore REGION --wipe` in a cluster)",
+                        code="views_ahead_of_log",
+                    )
+                if saved is None:
+                    # Nothing moves during the snapshot phase, and the views it
+                    # starts from are closed while a snapshot's take their place.
+                    self._phase("snapshot", lambda at=at: at, last)
+                    await self._restore()
+                    saved = self.engine.position
+                self._phase("engine", lambda: self.engine.position, self.store.position())
+                await checkpoint.catch_up(self.engine, self.log, self.store)
+                behind = sum(
+                    top - seq for seq, top in zip(self.store.position(), last, strict=True)
+                )
+                if behind >= self.settings.views_apart_after:
+                    self._phase("views", lambda: self.store.position(), last)
+                    await self._views_apart()
+                self._phase("views", lambda: self.projector.position, last)
+                await self.projector.catch_up()
+                return last, saved
+            except LogError as exc:
+                if exc.code not in _PASSING:
+                    raise
+                logger.warning("%s catching up: %s; trying again", self.name, exc.message)
+                await asyncio.sleep(1.0)
+
+    def _phase(self, phase: Phase, at: Callable[[], Position], target: Sequence[int]) -> None:
+        assert self.catching_up is not None
+        self.catching_up.enter(phase, at, tuple(target))
 
     async def _restore(self) -> None:
         """Views that are gone come from a verified snapshot of a peer when
