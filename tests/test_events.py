@@ -156,6 +156,14 @@ def test_bytes_that_do_not_decode_become_an_undecodable_event_for_quarantine() -
         decode_entry(newer)
 
 
+@pytest.mark.parametrize("version", [b"Infinity", b"-Infinity", b"1e999"])
+def test_a_version_past_any_integer_is_a_corrupt_event(version: bytes) -> None:
+    # Guards: int() of it raised OverflowError, which no log reader expects,
+    # instead of the corrupt_event that the views quarantine.
+    raw = b'{"actor":"","at":1,"data":{"followee_id":"u"},"id":"e","type":"follow.started","v":'
+    assert decode_entry(raw + version + b"}").type == UNDECODABLE
+
+
 # -- decode reads the current version in one pass, with the general path's results
 
 

@@ -456,7 +456,8 @@ def _decode_any(
             actor=record["actor"],
             data=model.model_validate(data),
         )
-    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError, ValidationError) as exc:
+        # OverflowError: a version of Infinity (int() of it)
         raise LogError(f"undecodable event: {exc}", code="corrupt_event") from exc
 
 
