@@ -2,25 +2,52 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 import json
-from typing import Any
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, get_args
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from stormproof.errors import LogError
 from stormproof.events import (
+    CURRENT_VERSION,
+    MAX_INT,
     MAX_TEXT_CHARS,
     MAX_TIME_MS,
+    MAX_WATCHED_MS,
     PAYLOADS,
+    REPORT_REASONS,
+    REPORT_TARGETS,
     UNDECODABLE,
+    UPCASTERS,
+    AccountCreated,
+    AccountDeleted,
+    BlockStarted,
+    BlockStopped,
+    CommentDeleted,
     CommentPosted,
+    Event,
     FollowStarted,
+    FollowStopped,
+    ForYouReset,
     Interaction,
     InteractionsRecorded,
     MessageSent,
+    PasswordChanged,
+    Payload,
+    ReportFiled,
+    SessionRevoked,
+    SessionStarted,
+    VideoDeleted,
+    VideoUploaded,
+    _decode_any,
+    _decode_current,
     decode,
     decode_entry,
     encode,
@@ -127,3 +154,343 @@ def test_bytes_that_do_not_decode_become_an_undecodable_event_for_quarantine() -
     newer = b'{"type": "follow.started", "v": 7, "id": "e", "at": 1, "actor": "", "data": {}}'
     with pytest.raises(LogError):  # a newer version waits for an upgrade, never skipped
         decode_entry(newer)
+
+
+@pytest.mark.parametrize("version", [b"Infinity", b"-Infinity", b"1e999"])
+def test_a_version_past_any_integer_is_a_corrupt_event(version: bytes) -> None:
+    # Guards: int() of it raised OverflowError, which no log reader expects,
+    # instead of the corrupt_event that the views quarantine.
+    raw = b'{"actor":"","at":1,"data":{"followee_id":"u"},"id":"e","type":"follow.started","v":'
+    assert decode_entry(raw + version + b"}").type == UNDECODABLE
+
+
+# -- decode reads the current version in one pass, with the general path's results
+
+
+class Obj(list[tuple[str, Any]]):
+    """A JSON object as its key-value pairs in order, so that a key may repeat."""
+
+
+class Token(str):
+    """JSON text written as it is: NaN, a huge integer, a lone surrogate's escape."""
+
+
+def as_obj(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Obj((key, as_obj(item)) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return [as_obj(item) for item in value]
+    return value
+
+
+def to_json(value: Any, ascii: bool) -> str:
+    if isinstance(value, Token):
+        return value
+    if isinstance(value, Obj):
+        return "{" + ",".join(f"{to_json(k, ascii)}:{to_json(v, ascii)}" for k, v in value) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(to_json(item, ascii) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=ascii)
+
+
+def objects(value: Any) -> list[Obj]:
+    """Every JSON object in ``value``, itself included."""
+    if isinstance(value, Obj):
+        return [value, *(found for _, item in value for found in objects(item))]
+    if isinstance(value, list):
+        return [found for item in value for found in objects(item)]
+    return []
+
+
+def stored(event: Event) -> Obj:
+    """The record :func:`encode` writes, as pairs (encode itself refuses a lone
+    surrogate, which a free-form ``str`` field may hold)."""
+    envelope = event.model_dump(mode="json", exclude={"data"})
+    return as_obj({**envelope, "data": event.data.model_dump(mode="json")})
+
+
+def read_generally(raw: Any) -> Event:
+    return _decode_any(raw, UPCASTERS, CURRENT_VERSION)
+
+
+def seen(event: Event) -> object:
+    """An event as it compares, is typed and prints."""
+    return (event, type(event.data), event.model_fields_set, repr(event))
+
+
+def outcome(read: Callable[[Any], Event], raw: Any) -> object:
+    """What reading ``raw`` gives: the event, or the error."""
+    try:
+        return seen(read(raw))
+    except LogError as exc:
+        return ("LogError", exc.code, exc.message)
+    except Exception as exc:  # an error of the general path's own must stay the same too
+        return (type(exc), str(exc))
+
+
+def assert_read_alike(raw: Any) -> None:
+    assert outcome(decode, raw) == outcome(read_generally, raw)
+
+
+free_text = st.text(max_size=20)  # a plain ``str`` field: any text, lone surrogates too
+short_texts = texts.filter(lambda t: len(t) <= 100)
+millis = st.integers(0, MAX_TIME_MS)
+blob_ids = st.text("0123456789abcdef", min_size=64, max_size=64)
+pixels = st.integers(1, 65_535)
+interactions = st.builds(
+    Interaction,
+    type=st.sampled_from(get_args(Interaction.model_fields["type"].annotation)),
+    video_id=ids,
+    watched_ms=st.integers(0, MAX_WATCHED_MS),
+    completed=st.booleans(),
+)
+PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
+    AccountCreated: st.builds(
+        AccountCreated,
+        user_id=ids,
+        username=st.from_regex(r"[a-z0-9_.]{3,30}", fullmatch=True),
+        password_hash=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1),
+    ),
+    SessionStarted: st.builds(SessionStarted, session_id=ids, user_id=ids, expires_at=millis),
+    SessionRevoked: st.builds(SessionRevoked, session_id=free_text),
+    PasswordChanged: st.builds(PasswordChanged, password_hash=free_text, kept_session_id=free_text),
+    AccountDeleted: st.just(AccountDeleted()),
+    VideoUploaded: st.builds(
+        VideoUploaded,
+        video_id=ids,
+        owner_id=ids,
+        caption=texts,
+        blob=blob_ids,
+        size=st.integers(0, MAX_INT),
+        content_type=short_texts,
+        thumbnail_blob=blob_ids,
+        duration_ms=millis,
+        width=pixels,
+        height=pixels,
+        codec=short_texts,
+    ),
+    VideoDeleted: st.builds(VideoDeleted, video_id=ids),
+    InteractionsRecorded: st.builds(
+        InteractionsRecorded, items=st.lists(interactions, min_size=1, max_size=4).map(tuple)
+    ),
+    CommentPosted: st.builds(CommentPosted, comment_id=ids, video_id=ids, text=texts),
+    CommentDeleted: st.builds(CommentDeleted, comment_id=ids),
+    FollowStarted: st.builds(FollowStarted, followee_id=ids),
+    FollowStopped: st.builds(FollowStopped, followee_id=ids),
+    MessageSent: st.builds(MessageSent, message_id=ids, to_id=ids, text=texts),
+    ForYouReset: st.just(ForYouReset()),
+    BlockStarted: st.builds(BlockStarted, blocked_id=ids),
+    BlockStopped: st.builds(BlockStopped, blocked_id=ids),
+    ReportFiled: st.builds(
+        ReportFiled,
+        report_id=ids,
+        target=st.sampled_from(REPORT_TARGETS),
+        target_id=ids,
+        reason=st.sampled_from(REPORT_REASONS),
+        note=texts,
+    ),
+}
+events = st.builds(
+    new_event,
+    st.one_of(*PAYLOAD_STRATEGIES.values()),
+    actor=st.text("abcXYZ019_.-", max_size=64),
+    at=millis,
+    id=ids,
+)
+
+#: values a stored field might hold instead of its own: near misses, other JSON
+#: types, and JSON that json.loads and pydantic's parser might read differently
+odd_values = st.one_of(
+    st.sampled_from([0, 1, 2, -1, True, False, None, "1", 1.0, 1.5, "", "x", [], {}]),
+    st.sampled_from([MAX_TIME_MS + 1, 2**63, -(2**63) - 1, 10**20, "watch", *PAYLOADS]),
+    st.sampled_from(["\ud800", "a\udc00", "\x00", "a\tb", "é", "\U0001f600"]),
+    st.sampled_from(
+        [
+            Token("NaN"),
+            Token("-Infinity"),
+            Token("1e999"),
+            Token("1e2"),
+            Token("-0"),
+            Token("1" * 4300),
+            Token("1" * 4301),
+            Token('"\\ud800"'),
+            Token('"\\udc00\\ud800"'),
+            Token('"\\ud83d\\ude00"'),
+            Token("[" * 250 + "]" * 250),
+        ]
+    ),
+    st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+        max_leaves=6,
+    ).map(as_obj),
+)
+
+
+#: a few of those, each tried in every place by the test of near misses
+NEAR_MISSES = [
+    0, 2, True, None, "1", 1.0, "", "u:1", [], {}, MAX_TIME_MS + 1, 2**63, "watch",
+    "follow.started", "\ud800", "\x00", Token("NaN"), Token("1" * 4301),
+    Token('"\\ud800"'), Token("[" * 250 + "]" * 250),
+]  # fmt: skip
+
+
+def near_misses(record: Obj) -> Iterator[Obj]:
+    """``record`` changed in one place, in itself, its data or its first item:
+    a key dropped, a value replaced by a near miss, or a near miss added under
+    a new key or under a key the object has (before it or after it)."""
+    for n, obj in enumerate(objects(record)[:3]):
+        for at in range(len(obj)):
+            changed = copy.deepcopy(record)
+            del objects(changed)[n][at]
+            yield changed
+            for value in NEAR_MISSES:
+                changed = copy.deepcopy(record)
+                objects(changed)[n][at] = (obj[at][0], value)
+                yield changed
+        keys = [key for key, _ in obj] + ["extra"]
+        for key, value, at in itertools.product(keys, NEAR_MISSES, (0, len(obj))):
+            changed = copy.deepcopy(record)
+            objects(changed)[n].insert(at, (key, value))
+            yield changed
+
+
+def mutate(record: Obj, data: st.DataObject) -> None:
+    """Change one object somewhere in ``record``: a value replaced, a key
+    dropped, or a key added (a new one, or one it has: then twice)."""
+    target = data.draw(st.sampled_from(objects(record)))
+    keys = sorted({key for obj in objects(record) for key, _ in obj} | {"extra"})
+    match data.draw(st.sampled_from(["replace", "drop", "add"])) if target else "add":
+        case "replace":
+            at = data.draw(st.integers(0, len(target) - 1))
+            target[at] = (target[at][0], data.draw(odd_values))
+        case "drop":
+            del target[data.draw(st.integers(0, len(target) - 1))]
+        case "add":
+            pair = (data.draw(st.sampled_from(keys)), data.draw(odd_values))
+            target.insert(data.draw(st.integers(0, len(target))), pair)
+
+
+def forms(record: Obj) -> st.SearchStrategy[Any]:
+    """The ways stored bytes might hold ``record``."""
+    text, ascii = to_json(record, ascii=False), to_json(record, ascii=True)
+    utf8 = text.encode("utf-8", "surrogatepass")  # json.loads reads these back too
+    return st.sampled_from(
+        [
+            utf8,
+            ascii.encode(),
+            text,
+            ascii,
+            f" \n{ascii}\r\t".encode(),
+            b"\xef\xbb\xbf" + utf8,
+            "\ufeff" + ascii,
+            ascii.encode("utf-16"),
+            bytearray(utf8),
+            memoryview(utf8),
+            utf8[:-1],
+            utf8 + b"x",
+        ]
+    )
+
+
+def test_there_is_a_strategy_for_every_payload() -> None:
+    assert set(PAYLOAD_STRATEGIES) == set(PAYLOADS.values())
+
+
+@given(events)
+def test_stored_events_of_the_current_version_are_read_in_one_pass(event: Event) -> None:
+    try:
+        raw = encode(event)
+    except UnicodeEncodeError:  # a lone surrogate in a free-form field: never stored
+        raw = to_json(stored(event), ascii=True).encode()
+        assert _decode_current(raw, CURRENT_VERSION) is None  # the general path reads it
+    else:
+        one_pass = _decode_current(raw, CURRENT_VERSION)
+        assert one_pass is not None
+        assert seen(one_pass) == seen(read_generally(raw))
+        from_text = _decode_current(raw.decode(), CURRENT_VERSION)
+        assert from_text is not None and seen(from_text) == seen(one_pass)
+    assert decode(raw) == event
+
+
+@given(events, st.data())
+def test_decode_in_one_pass_gives_what_the_general_path_gives(
+    event: Event, data: st.DataObject
+) -> None:
+    record = stored(event)
+    for _ in range(data.draw(st.integers(0, 2))):
+        mutate(record, data)
+    assert_read_alike(data.draw(forms(record)))
+
+
+@settings(max_examples=10, deadline=None)
+@given(events)
+def test_every_near_miss_is_read_as_the_general_path_reads_it(event: Event) -> None:
+    for record in near_misses(stored(event)):
+        assert_read_alike(to_json(record, ascii=False).encode("utf-8", "surrogatepass"))
+
+
+@given(events, st.lists(st.tuples(st.integers(0), st.integers(0, 255)), min_size=1, max_size=3))
+def test_decode_in_one_pass_gives_what_the_general_path_gives_on_damaged_bytes(
+    event: Event, damage: list[tuple[int, int]]
+) -> None:
+    raw = bytearray(to_json(stored(event), ascii=False).encode("utf-8", "surrogatepass"))
+    for at, byte in damage:
+        raw[at % len(raw)] = byte
+    assert_read_alike(bytes(raw))
+
+
+@given(st.binary() | st.text())
+def test_decode_in_one_pass_gives_what_the_general_path_gives_on_garbage(raw: bytes | str) -> None:
+    assert_read_alike(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "in_one_pass"),
+    [
+        # json.loads reads a lone surrogate, which pydantic's parser refuses: a
+        # free-form str keeps it, a Text field refuses it
+        (b'{"actor":"","at":1,"data":{"session_id":"\\ud800"},"id":"e",'
+         b'"type":"session.revoked","v":1}', False),
+        (b'{"actor":"","at":1,"data":{"session_id":"\xed\xa0\x80"},"id":"e",'
+         b'"type":"session.revoked","v":1}', False),
+        (b'{"actor":"","at":1,"data":{"message_id":"m","text":"\\ud800","to_id":"u"},"id":"e",'
+         b'"type":"message.sent","v":1}', False),
+        # the last of duplicate keys wins, in both parsers
+        (b'{"actor":"","at":1,"at":2,"data":{"followee_id":"u"},"id":"e",'
+         b'"type":"follow.started","v":1}', True),
+        # JSON of other types than encode writes: for the general path to read
+        (b'{"actor":"","at":1.0,"data":{"followee_id":"u"},"id":"e",'
+         b'"type":"follow.started","v":1}', False),
+        (b'{"actor":"","at":"1","data":{"followee_id":"u"},"id":"e",'
+         b'"type":"follow.started","v":true}', False),
+        (b'{"actor":"","at":1,"data":[["followee_id","u"]],"id":"e",'
+         b'"type":"follow.started","v":1}', False),
+        (b'{"actor":"","at":1,"data":{"followee_id":"u"},"id":"e",'
+         b'"type":"follow.started","v":1,"x":0}', False),
+    ],
+)  # fmt: skip
+def test_what_only_json_loads_reads_is_read_as_before(raw: bytes, in_one_pass: bool) -> None:
+    assert (_decode_current(raw, CURRENT_VERSION) is not None) == in_one_pass
+    assert_read_alike(raw)
+    assert_read_alike(raw.decode("utf-8", "surrogatepass"))
+
+
+def test_a_lower_limit_on_integer_digits_sends_every_event_the_general_way() -> None:
+    # Guards: json.loads would refuse the first "at" (more digits than its
+    # limit), which pydantic's parser (limit 4300) reads, then drops for the
+    # second: the same bytes must not decode in one pass and fail generally.
+    raw = (
+        b'{"actor":"","at":' + b"1" * 1000 + b',"at":2,"data":{"followee_id":"u"},'
+        b'"id":"e","type":"follow.started","v":1}'
+    )
+    assert decode(raw).at == 2
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        with pytest.raises(LogError) as caught:
+            decode(raw)
+        assert caught.value.code == "corrupt_event"
+        assert_read_alike(raw)
+    finally:
+        sys.set_int_max_str_digits(limit)
