@@ -11,6 +11,7 @@ import pytest
 
 from stormproof.actions import accounts
 from stormproof.errors import LogError
+from stormproof.natsd import NatsCluster
 from stormproof.region import Region, load_secret
 from tests.conftest import make_settings
 from tests.snapshots.history import append_history
@@ -95,3 +96,33 @@ async def test_a_long_catch_up_applies_the_views_in_a_process_of_their_own(
     assert region.store.digests() == alone.store.digests()
     await region.close()
     await alone.close()
+
+
+async def test_a_catch_up_waits_out_a_log_it_cannot_read_for_a_while(
+    tmp_path: Path, own_cluster: NatsCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every log server frozen just as a region begins to catch up (its
+    replicas still starting again, say): the region waits, and serves once
+    they answer — it used to give up and never be ready."""
+    cluster = {"log_backend": "jetstream", "nats_urls": own_cluster.urls}
+    first = Region.open(make_settings(tmp_path / "first", **cluster))
+    await first.start()
+    await first.caught_up()
+    await accounts.sign_up(first, "ann", "password1", idempotency_key=None)
+    position = first.store.position()
+    await first.close()
+
+    region = Region.open(make_settings(tmp_path / "second", **cluster))
+    await region.start()  # streams are there; the catch-up has not read yet
+    for name in own_cluster.names:
+        own_cluster.freeze(name)
+    try:
+        while "trying again" not in caplog.text:
+            assert region.failure is None and not region.ready
+            await asyncio.sleep(0.05)
+    finally:
+        for name in own_cluster.names:
+            own_cluster.thaw(name)
+    await region.caught_up()
+    assert region.ready and region.store.position() == position
+    await region.close()

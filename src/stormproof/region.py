@@ -255,11 +255,7 @@ class Region:
                         code="views_ahead_of_log",
                     )
                 if saved is None:
-                    # Nothing moves during the snapshot phase, and the views it
-                    # starts from are closed while a snapshot's take their place.
-                    self._phase("snapshot", lambda at=at: at, last)
-                    await self._restore()
-                    saved = self.engine.position
+                    saved = await self._snapshot_phase(at, last)
                 self._phase("engine", lambda: self.engine.position, self.store.position())
                 await checkpoint.catch_up(self.engine, self.log, self.store)
                 behind = sum(
@@ -276,6 +272,15 @@ class Region:
                     raise
                 logger.warning("%s catching up: %s; trying again", self.name, exc.message)
                 await asyncio.sleep(1.0)
+
+    async def _snapshot_phase(self, at: Position, last: list[int]) -> Position:
+        """Restore from a peer if the views are gone (:meth:`_restore`);
+        return the position of the engine's checkpoint then."""
+        # Nothing moves during the snapshot phase, and the views it starts
+        # from are closed while a snapshot's take their place.
+        self._phase("snapshot", lambda: at, last)
+        await self._restore()
+        return self.engine.position
 
     def _phase(self, phase: Phase, at: Callable[[], Position], target: Sequence[int]) -> None:
         assert self.catching_up is not None
