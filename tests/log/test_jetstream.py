@@ -279,3 +279,32 @@ async def test_without_a_quorum_an_append_is_refused_at_once_and_never_sent(
         assert refused_after < 120.0 / 2, refused_after
     finally:
         await log.close()
+
+
+async def test_a_long_batch_is_fetched_once_not_by_every_hedged_copy(
+    nats_cluster: NatsCluster,
+) -> None:
+    """Guards: a read was hedged until its whole batch had arrived, so a
+    batch of thousands (a catch-up's) was always asked of every replica and
+    came three times — reads of the log ran at a third of their speed."""
+    prefix = unique_prefix("H")
+    writer, reader = (JetStreamLog(nats_cluster.urls, 0, prefix=prefix) for _ in range(2))
+    try:
+        await writer.start()
+        for start in range(0, 4000, 200):
+            await asyncio.gather(
+                *(writer.append(f"k{n}", event(n)) for n in range(start, start + 200))
+            )
+        await reader.start()
+        links = reader._links
+
+        def received() -> int:
+            return sum(links[i].nc.stats["in_msgs"] for i in range(len(links)))
+
+        before = received()
+        entries = await reader.read(0, 0, 4000)  # not this process's appends: from a replica
+        assert sorted(entry.key for entry in entries) == sorted(f"k{n}" for n in range(4000))
+        assert received() - before < 5000  # one copy of the batch, and a few stray answers
+    finally:
+        await writer.close()
+        await reader.close()

@@ -179,22 +179,29 @@ def _routes(links: Links, i: int) -> list[int]:
     return [i, others[0], others[-1], i, others[0]][:_HEDGES]
 
 
-async def _hedged(attempt: Callable[[int], Awaitable[T]]) -> T:
+async def _hedged(attempt: Callable[[int, asyncio.Event], Awaitable[T]]) -> T:
     """The first answer of up to ``_HEDGES`` copies of a request, each sent
-    ``_HEDGE_AFTER`` s after the previous while none has answered.
+    ``_HEDGE_AFTER`` s after the previous while none has begun to answer.
 
     A direct get is answered by whichever replica the servers route it to,
     and a frozen (SIGSTOPped) replica still receives some of them: without
     hedging each of those waits out the whole timeout. Copies are routed
-    independently, so one reaches a live replica almost at once.
+    independently, so one reaches a live replica almost at once. Each copy
+    sets the event it is given when its first message arrives: a batch of
+    thousands takes longer than ``_HEDGE_AFTER`` to arrive, so once a copy
+    streams one, no more are sent and the others are called off (each would
+    fetch the whole batch again; should the one kept freeze, the read fails
+    at its timeout and the caller asks again).
     """
+    begun: dict[asyncio.Future[T], asyncio.Event] = {}
     pending: set[asyncio.Future[T]] = set()
-    sent: list[asyncio.Future[T]] = []
     error: BaseException | None = None
     try:
         for n in range(_HEDGES):
-            sent.append(asyncio.ensure_future(attempt(n)))
-            pending.add(sent[-1])
+            answering = asyncio.Event()
+            copy = asyncio.ensure_future(attempt(n, answering))
+            begun[copy] = answering
+            pending.add(copy)
             last = n == _HEDGES - 1
             while pending:
                 done, pending = await asyncio.wait(
@@ -202,19 +209,25 @@ async def _hedged(attempt: Callable[[int], Awaitable[T]]) -> T:
                     timeout=None if last else _HEDGE_AFTER,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
-                if not done:
-                    break  # none answered yet: send another copy
                 for task in done:
                     if task.exception() is None:
                         return task.result()
                     error = task.exception()
+                if done:
+                    continue
+                kept = next((task for task in pending if begun[task].is_set()), None)
+                if kept is None:
+                    break  # none answered yet: send another copy
+                for task in pending - {kept}:
+                    task.cancel()
+                pending, last = {kept}, True
         assert error is not None
         raise error
     finally:
         # Copies that failed beside the winner, or while being cancelled, end
         # with an exception nobody looks at, and asyncio logs "Task exception
         # was never retrieved" for each: take every copy's outcome.
-        for task in sent:
+        for task in begun:
             task.add_done_callback(take_outcome)
             task.cancel()
 
@@ -229,9 +242,9 @@ async def direct_get(
     subject, payload = f"{_API}.DIRECT.GET.{stream}", json.dumps(body).encode()
     routes = _routes(links, i)
 
-    async def attempt(k: int) -> Msg:
+    async def attempt(k: int, answering: asyncio.Event) -> Msg:
         nc = await links.client(routes[k])
-        return await nc.request(subject, payload, timeout=timeout)
+        return await nc.request(subject, payload, timeout=timeout)  # one message: done at once
 
     try:
         msg = await _hedged(attempt)
@@ -250,22 +263,43 @@ async def direct_get(
     return msg
 
 
-async def _batch_once(nc: Client, stream: str, body: dict[str, Any], timeout: float) -> list[Msg]:
-    inbox = nc.new_inbox()
-    deadline = time.monotonic() + timeout
+async def _batch_once(
+    nc: Client, stream: str, body: dict[str, Any], timeout: float, answering: asyncio.Event
+) -> list[Msg]:
+    """One copy of a batched direct get: the messages, once the end of the
+    batch came; ``answering`` is set at the first. Fails after ``timeout``
+    without a message: a replica streaming thousands is slow, not gone."""
     messages: list[Msg] = []
-    sub = await nc.subscribe(inbox)
+    ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    heard = time.monotonic()
+
+    async def received(msg: Msg) -> None:
+        # A callback, not next_msg() per message: that costs a timer and a
+        # task for each of thousands.
+        nonlocal heard
+        heard = time.monotonic()
+        answering.set()
+        status = _status(msg)
+        if ended.done():
+            return
+        if status is None:
+            messages.append(msg)
+        elif status in ("204", "404"):  # end of batch / nothing there
+            ended.set_result(None)
+        else:
+            ended.set_exception(_BadStatus(status))
+
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox, cb=received)
     try:
         await nc.publish(f"{_API}.DIRECT.GET.{stream}", json.dumps(body).encode(), reply=inbox)
         while True:
-            msg = await sub.next_msg(timeout=max(deadline - time.monotonic(), 0.001))
-            status = _status(msg)
-            if status is None:
-                messages.append(msg)
-            elif status in ("204", "404"):  # end of batch / nothing there
+            try:
+                await asyncio.wait_for(asyncio.shield(ended), timeout)
                 return messages
-            else:
-                raise _BadStatus(status)
+            except TimeoutError:
+                if time.monotonic() - heard >= timeout:
+                    raise
     finally:
         with contextlib.suppress(NatsError, OSError):
             await sub.unsubscribe()
@@ -284,8 +318,8 @@ async def direct_batch(
     [...], "batch": k}``…) through server ``i``, answered by one replica."""
     routes = _routes(links, i)
 
-    async def attempt(k: int) -> list[Msg]:
-        return await _batch_once(await links.client(routes[k]), stream, body, timeout)
+    async def attempt(k: int, answering: asyncio.Event) -> list[Msg]:
+        return await _batch_once(await links.client(routes[k]), stream, body, timeout, answering)
 
     try:
         return await _hedged(attempt)
