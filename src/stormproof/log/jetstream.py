@@ -303,7 +303,11 @@ class JetStreamLog:
         request = {"seq": after + 1, "batch": limit}
         stream = self._streams[partition]
         msgs = await direct_batch(self._links, i, stream, request, timeout=self._read_timeout)
-        return [self._entry(partition, m) for m in msgs]
+        if len(msgs) < 64:
+            return [self._entry(partition, m) for m in msgs]
+        # Decoding thousands (a catch-up's batches) takes a good part of a
+        # second: not on the event loop, which serves requests meanwhile.
+        return await asyncio.to_thread(lambda: [self._entry(partition, m) for m in msgs])
 
     def _entry(self, partition: int, msg: Msg) -> Entry:
         headers = msg.headers or {}
