@@ -36,6 +36,7 @@ from pydantic_core import SchemaValidator, core_schema
 from stormproof.errors import LogError
 
 __all__ = [
+    "COMPONENTS",
     "CURRENT_VERSION",
     "ID_PATTERN",
     "MAX_INT",
@@ -53,6 +54,7 @@ __all__ = [
     "BlockStopped",
     "CommentDeleted",
     "CommentPosted",
+    "Component",
     "Event",
     "FollowStarted",
     "FollowStopped",
@@ -63,7 +65,11 @@ __all__ = [
     "MessageSent",
     "PasswordChanged",
     "Payload",
+    "ProbeResult",
+    "ProbesRecorded",
+    "RegionSeen",
     "ReportFiled",
+    "RequestsCounted",
     "SessionRevoked",
     "SessionStarted",
     "Text",
@@ -122,6 +128,9 @@ class AccountCreated(Payload):
     user_id: Id
     username: Annotated[str, Field(pattern=r"^[a-z0-9_.]{3,30}$")]
     password_hash: Annotated[str, Field(max_length=512, pattern=r"^[\x21-\x7e]+$")]
+    #: an account of the platform itself (a region's prober): never
+    #: recommended, and what it does counts nowhere (v2; v1 accounts are people)
+    system: bool = False
 
 
 class SessionStarted(Payload):
@@ -282,6 +291,68 @@ class Undecodable(Payload):
     reason: str
 
 
+#: what a prober exercises in each region, the way a person would
+Component = Literal["sign_in", "for_you", "playback", "interactions", "messages", "uploads"]
+COMPONENTS: tuple[Component, ...] = get_args(Component)
+#: a machine-readable reason: an API error code, ``timeout``, ``unreachable``…
+Reason = Annotated[str, Field(max_length=64, pattern=r"^[a-z0-9_]*$")]
+
+
+class ProbeResult(BaseModel):
+    """One check of one component of one region, in one round."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    region: Id
+    component: Component
+    ok: bool
+    latency_ms: Annotated[int, Field(ge=0, le=MAX_TIME_MS)]
+    #: why it failed; "" when ok
+    reason: Reason = ""
+
+
+class RegionSeen(BaseModel):
+    """What a prober's health check of a region said, in one round."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    region: Id
+    reachable: bool
+    ready: bool = False
+    #: while the region catches up: log entries it still has to apply, and
+    #: its own estimate of the seconds left (None when it has none)
+    remaining: Annotated[int, Field(ge=0, le=MAX_INT)] | None = None
+    eta_s: Annotated[int, Field(ge=0, le=MAX_INT)] | None = None
+
+
+class RequestsCounted(BaseModel):
+    """Real people's requests a region served for one component since its
+    prober's previous round (probes not counted)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    component: Component
+    requests: Annotated[int, Field(ge=0, le=MAX_INT)]
+    #: answered 5xx, or not at all
+    errors: Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
+class ProbesRecorded(Payload):
+    """One round of one region's prober: every component of every region it
+    checked, what it saw of each region's health, and its own region's
+    request counts. One event per prober and round (ADR 020)."""
+
+    TYPE: ClassVar[str] = "probes.recorded"
+    #: the probing region
+    prober: Id
+    #: the round: its start, unix ms, a multiple of the probe period, so
+    #: every prober's results of one round share it
+    round_at: Millis
+    period_ms: Annotated[int, Field(ge=1000, le=3_600_000)]
+    results: Annotated[tuple[ProbeResult, ...], Field(max_length=1000)]
+    regions: Annotated[tuple[RegionSeen, ...], Field(max_length=100)] = ()
+    requests: Annotated[tuple[RequestsCounted, ...], Field(max_length=100)] = ()
+    #: distinct people the probing region served in the 15 minutes before
+    active_people: Annotated[int, Field(ge=0, le=MAX_INT)] = 0
+
+
 _ALL: tuple[type[Payload], ...] = (
     AccountCreated,
     SessionStarted,
@@ -300,18 +371,25 @@ _ALL: tuple[type[Payload], ...] = (
     BlockStarted,
     BlockStopped,
     ReportFiled,
+    ProbesRecorded,
 )
 
 #: event type name -> payload model of the current version
 PAYLOADS: dict[str, type[Payload]] = {model.TYPE: model for model in _ALL}
 
 #: event type name -> the version new events are written with
-CURRENT_VERSION: dict[str, int] = dict.fromkeys(PAYLOADS, 1)
+CURRENT_VERSION: dict[str, int] = {**dict.fromkeys(PAYLOADS, 1), AccountCreated.TYPE: 2}
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
+
+def _people_then(data: dict[str, Any]) -> dict[str, Any]:
+    """account.created v1 → v2: every account before v2 was a person's."""
+    return {**data, "system": False}
+
+
 #: (type, v) -> function turning a version-v payload dict into version v + 1
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {(AccountCreated.TYPE, 1): _people_then}
 
 
 class Event(BaseModel):
