@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import SchemaValidator, core_schema
 
 from stormproof.errors import LogError
@@ -46,6 +46,7 @@ __all__ = [
     "PAYLOADS",
     "REPORT_REASONS",
     "REPORT_TARGETS",
+    "SYSTEM_ID_PREFIX",
     "UNDECODABLE",
     "UPCASTERS",
     "AccountCreated",
@@ -79,6 +80,7 @@ __all__ = [
     "decode",
     "decode_entry",
     "encode",
+    "is_system",
     "new_event",
 ]
 
@@ -123,14 +125,37 @@ class Payload(BaseModel):
     TYPE: ClassVar[str] = ""
 
 
+#: the user ids of system accounts (a region's prober) begin with this, and
+#: nobody else's do (people's begin with ``u_``): so every view tells a
+#: system actor from the id alone, whatever order the account's events
+#: arrive in — its interactions in one region's partition may be applied
+#: before its sign-up in another's (ADR 020)
+SYSTEM_ID_PREFIX = "sys_"
+
+
+def is_system(user_id: str) -> bool:
+    """Whether ``user_id`` is a system account's: never recommended, and
+    nothing it does counts."""
+    return user_id.startswith(SYSTEM_ID_PREFIX)
+
+
 class AccountCreated(Payload):
     TYPE: ClassVar[str] = "account.created"
     user_id: Id
     username: Annotated[str, Field(pattern=r"^[a-z0-9_.]{3,30}$")]
     password_hash: Annotated[str, Field(max_length=512, pattern=r"^[\x21-\x7e]+$")]
     #: an account of the platform itself (a region's prober): never
-    #: recommended, and what it does counts nowhere (v2; v1 accounts are people)
+    #: recommended, and what it does counts nowhere (v2; v1 accounts are
+    #: people). Its id begins with :data:`SYSTEM_ID_PREFIX`, and only its.
     system: bool = False
+
+    @model_validator(mode="after")
+    def _system_by_its_id(self) -> AccountCreated:
+        if self.system != is_system(self.user_id):
+            raise ValueError(
+                f"user_id begins with {SYSTEM_ID_PREFIX!r} exactly when the account is a system one"
+            )
+        return self
 
 
 class SessionStarted(Payload):
@@ -351,6 +376,20 @@ class ProbesRecorded(Payload):
     requests: Annotated[tuple[RequestsCounted, ...], Field(max_length=100)] = ()
     #: distinct people the probing region served in the 15 minutes before
     active_people: Annotated[int, Field(ge=0, le=MAX_INT)] = 0
+
+    @model_validator(mode="after")
+    def _one_round(self) -> ProbesRecorded:
+        """A round is a slot of the period, and says each thing once."""
+        if self.round_at % self.period_ms:
+            raise ValueError("round_at is a multiple of period_ms")
+        checked = [(r.region, r.component) for r in self.results]
+        if len(set(checked)) != len(checked):
+            raise ValueError("results hold one check per region and component")
+        if len({seen.region for seen in self.regions}) != len(self.regions):
+            raise ValueError("regions hold each region once")
+        if len({counted.component for counted in self.requests}) != len(self.requests):
+            raise ValueError("requests hold each component once")
+        return self
 
 
 _ALL: tuple[type[Payload], ...] = (
