@@ -32,7 +32,9 @@ voters who disagree, the component passes.
 
 Whenever a result of a round arrives, that round's verdicts are computed
 again from every stored row of the round and stored (``probe_verdicts``): a
-late result re-judges its round, the same way in every region. States (the
+late result re-judges its round, the same way in every region. (Once per
+batch of the log: the rounds that got results are judged when the view
+store flushes, so a rebuild judges a round once, not once per prober.) States (the
 flap guard, "major outage since…") are not stored: they depend on settings,
 which may differ by region, so :mod:`stormproof.status` computes them when
 read, from the verdicts of the last rounds.
@@ -217,6 +219,10 @@ class StatusView(View):
     );
     """
 
+    def __init__(self) -> None:
+        #: rounds that got results since the last flush, to judge again
+        self._rounds: set[int] = set()
+
     def on_probes_recorded(self, db: sqlite3.Connection, entry: Entry, p: ProbesRecorded) -> None:
         at, prober = p.round_at, p.prober
         db.execute(_ROUND, (at, prober, p.period_ms, p.active_people))
@@ -238,7 +244,15 @@ class StatusView(View):
         db.executemany(
             _COUNTED, [(at, prober, c.component, c.requests, c.errors) for c in p.requests]
         )
-        self._judge_round(db, at)
+        self._rounds.add(at)
+
+    def flush(self, db: sqlite3.Connection) -> None:
+        for at in sorted(self._rounds):
+            self._judge_round(db, at)
+        self._rounds.clear()
+
+    def forget(self) -> None:
+        self._rounds.clear()
 
     def _judge_round(self, db: sqlite3.Connection, at: int) -> None:
         """Judge the round again from all it holds now. What it judges may
