@@ -14,6 +14,7 @@ import pytest
 from stormproof.actions import WriteTime, Written, accounts, social, videos
 from stormproof.events import encode
 from stormproof.region import Region
+from stormproof.views import accounts as accounts_view
 from tests.conftest import make_settings, sign_up
 
 
@@ -71,6 +72,16 @@ async def test_the_same_write_in_two_regions_is_the_same_event(
         results.append(made)
     for in_east, in_west in zip(*results, strict=True):
         assert encode(in_east.event) == encode(in_west.event)
+
+
+async def test_a_system_account_gets_a_system_id(two_regions: tuple[Region, Region]) -> None:
+    east, _ = two_regions
+    made = await accounts.sign_up(east, "probe", "password1", idempotency_key=None, system=True)
+    assert made.payload.system and made.payload.user_id.startswith("sys_")
+    person = await accounts.sign_up(east, "ann", "password1", idempotency_key=None)
+    assert not person.payload.system and person.payload.user_id.startswith("u_")
+    found = await east.store.query(lambda db: accounts_view.account_by_name(db, "probe"))
+    assert found is not None and found.system
 
 
 def test_write_at_header_sets_the_event_time(client: httpx.Client) -> None:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from stormproof.errors import LogError
 from stormproof.events import (
+    COMPONENTS,
     CURRENT_VERSION,
     MAX_INT,
     MAX_TEXT_CHARS,
@@ -24,6 +25,7 @@ from stormproof.events import (
     PAYLOADS,
     REPORT_REASONS,
     REPORT_TARGETS,
+    SYSTEM_ID_PREFIX,
     UNDECODABLE,
     UPCASTERS,
     AccountCreated,
@@ -41,7 +43,11 @@ from stormproof.events import (
     MessageSent,
     PasswordChanged,
     Payload,
+    ProbeResult,
+    ProbesRecorded,
+    RegionSeen,
     ReportFiled,
+    RequestsCounted,
     SessionRevoked,
     SessionStarted,
     VideoDeleted,
@@ -51,6 +57,7 @@ from stormproof.events import (
     decode,
     decode_entry,
     encode,
+    is_system,
     new_event,
 )
 
@@ -92,6 +99,87 @@ def test_old_versions_are_upcast_when_read_never_rewritten() -> None:
     assert event.v == 2 and event.data == FollowStarted(followee_id="u9")
 
 
+def test_a_stored_v1_account_is_read_as_a_persons() -> None:
+    stored = json.dumps(
+        {
+            "type": "account.created",
+            "v": 1,
+            "id": "e1",
+            "at": 1,
+            "actor": "",
+            "data": {"user_id": "u_1", "username": "ann", "password_hash": "h"},
+        }
+    ).encode()
+    event = decode(stored)
+    assert event.v == 2
+    assert event.data == AccountCreated(user_id="u_1", username="ann", password_hash="h")
+    assert isinstance(event.data, AccountCreated) and event.data.system is False
+
+
+def test_a_system_account_is_known_by_its_id_alone() -> None:
+    # Guards the rule every view relies on: a system actor's interactions may
+    # be applied before its sign-up (another partition), so its id must say it.
+    made = AccountCreated(user_id="sys_a", username="probe_a", password_hash="h", system=True)
+    assert is_system(made.user_id) and not is_system("u_1")
+    with pytest.raises(ValidationError):
+        AccountCreated(user_id="u_1", username="probe_a", password_hash="h", system=True)
+    with pytest.raises(ValidationError):
+        AccountCreated(user_id="sys_1", username="ann", password_hash="h")
+    v1_with_a_system_id = (
+        b'{"actor":"","at":1,"data":{"password_hash":"h","user_id":"sys_1","username":"ann"},'
+        b'"id":"e","type":"account.created","v":1}'
+    )
+    assert decode_entry(v1_with_a_system_id).type == UNDECODABLE
+
+
+def _probes(**changed: Any) -> ProbesRecorded:
+    result = {"region": "b", "component": "sign_in", "ok": True, "latency_ms": 12}
+    values: dict[str, Any] = {
+        "prober": "a",
+        "round_at": 20_000,
+        "period_ms": 10_000,
+        "results": [result],
+        **changed,
+    }
+    return ProbesRecorded.model_validate(values)
+
+
+@pytest.mark.parametrize(
+    ("changed", "field"),
+    [
+        ({"round_at": 25_000}, "multiple of period_ms"),
+        ({"round_at": -10_000}, "round_at"),
+        ({"period_ms": 999}, "period_ms"),
+        ({"period_ms": 3_600_001}, "period_ms"),
+        ({"prober": "a b"}, "prober"),
+        ({"active_people": -1}, "active_people"),
+        ({"active_people": 2**63}, "active_people"),
+        ({"results": [{"region": "b", "component": "search", "ok": True, "latency_ms": 1}]},
+         "component"),
+        ({"results": [{"region": "b", "component": "for_you", "ok": True, "latency_ms": -1}]},
+         "latency_ms"),
+        ({"results": [{"region": "b", "component": "for_you", "ok": False, "latency_ms": 1,
+                       "reason": "Timed out"}]}, "reason"),
+        ({"results": [{"region": "b", "component": "for_you", "ok": True, "latency_ms": 1,
+                       "extra": 1}]}, "extra"),
+        ({"results": [{"region": "b", "component": "for_you", "ok": True, "latency_ms": 1}] * 2},
+         "one check per region and component"),
+        ({"results": [{"region": f"r{n}", "component": "for_you", "ok": True, "latency_ms": 1}
+                      for n in range(1001)]}, "results"),
+        ({"regions": [{"region": "b", "reachable": True, "remaining": -1}]}, "remaining"),
+        ({"regions": [{"region": "b", "reachable": True}] * 2}, "each region once"),
+        ({"requests": [{"component": "for_you", "requests": 1, "errors": 2**63}]}, "errors"),
+        ({"requests": [{"component": "for_you", "requests": 1, "errors": 0}] * 2},
+         "each component once"),
+    ],
+)  # fmt: skip
+def test_a_malformed_probes_round_is_refused_when_made(changed: dict[str, Any], field: str) -> None:
+    assert _probes().results[0].ok
+    with pytest.raises(ValidationError) as caught:
+        _probes(**changed)
+    assert field in str(caught.value)
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -109,7 +197,7 @@ def test_undecodable_events_raise_log_error(raw: bytes) -> None:
 
 
 def test_every_payload_has_a_unique_type_name() -> None:
-    assert len(PAYLOADS) == 17
+    assert len(PAYLOADS) == 18
     assert all(name == model.TYPE for name, model in PAYLOADS.items())
 
 
@@ -244,12 +332,62 @@ interactions = st.builds(
     watched_ms=st.integers(0, MAX_WATCHED_MS),
     completed=st.booleans(),
 )
+#: ``ids`` never begin with the system prefix (no 's' among their letters)
+system_ids = ids.map(lambda i: (SYSTEM_ID_PREFIX + i)[:64])
+components = st.sampled_from(COMPONENTS)
+probe_results = st.builds(
+    ProbeResult,
+    region=ids,
+    component=components,
+    ok=st.booleans(),
+    latency_ms=millis,
+    reason=st.from_regex(r"[a-z0-9_]{0,64}", fullmatch=True),
+)
+regions_seen = st.builds(
+    RegionSeen,
+    region=ids,
+    reachable=st.booleans(),
+    ready=st.booleans(),
+    remaining=st.none() | st.integers(0, MAX_INT),
+    eta_s=st.none() | st.integers(0, MAX_INT),
+)
+requests_counted = st.builds(
+    RequestsCounted,
+    component=components,
+    requests=st.integers(0, MAX_INT),
+    errors=st.integers(0, MAX_INT),
+)
+
+
+@st.composite
+def probes_recorded(draw: st.DrawFn) -> ProbesRecorded:
+    period = draw(st.integers(1000, 3_600_000))
+    return ProbesRecorded(
+        prober=draw(ids),
+        round_at=period * draw(st.integers(0, MAX_TIME_MS // period)),
+        period_ms=period,
+        results=tuple(
+            draw(st.lists(probe_results, max_size=4, unique_by=lambda r: (r.region, r.component)))
+        ),
+        regions=tuple(draw(st.lists(regions_seen, max_size=3, unique_by=lambda r: r.region))),
+        requests=tuple(
+            draw(st.lists(requests_counted, max_size=3, unique_by=lambda r: r.component))
+        ),
+        active_people=draw(st.integers(0, MAX_INT)),
+    )
+
+
 PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
-    AccountCreated: st.builds(
-        AccountCreated,
-        user_id=ids,
-        username=st.from_regex(r"[a-z0-9_.]{3,30}", fullmatch=True),
-        password_hash=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1),
+    AccountCreated: st.booleans().flatmap(
+        lambda system: st.builds(
+            AccountCreated,
+            user_id=system_ids if system else ids,
+            username=st.from_regex(r"[a-z0-9_.]{3,30}", fullmatch=True),
+            password_hash=st.text(
+                st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1
+            ),
+            system=st.just(system),
+        )
     ),
     SessionStarted: st.builds(SessionStarted, session_id=ids, user_id=ids, expires_at=millis),
     SessionRevoked: st.builds(SessionRevoked, session_id=free_text),
@@ -289,6 +427,7 @@ PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
         reason=st.sampled_from(REPORT_REASONS),
         note=texts,
     ),
+    ProbesRecorded: probes_recorded(),
 }
 events = st.builds(
     new_event,

@@ -27,6 +27,9 @@ SURFACES = {
         "Manifest", "Rejection", "RestoreReport", "SnapshotError", "Snapshots",
         "restore_from_peers",
     },
+    "stormproof.status": {
+        "STATES", "ComponentStatus", "Page", "ProberStatus", "RegionStatus", "State", "read_page",
+    },
     "stormproof.media": {
         "VideoInfo", "probe", "thumbnail", "make_video", "InvalidVideo", "VideoTooLong",
         "MediaLimits", "TooManyFrames", "FrameRateTooHigh", "PictureTooLarge",

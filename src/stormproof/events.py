@@ -30,12 +30,13 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import SchemaValidator, core_schema
 
 from stormproof.errors import LogError
 
 __all__ = [
+    "COMPONENTS",
     "CURRENT_VERSION",
     "ID_PATTERN",
     "MAX_INT",
@@ -45,6 +46,7 @@ __all__ = [
     "PAYLOADS",
     "REPORT_REASONS",
     "REPORT_TARGETS",
+    "SYSTEM_ID_PREFIX",
     "UNDECODABLE",
     "UPCASTERS",
     "AccountCreated",
@@ -53,6 +55,7 @@ __all__ = [
     "BlockStopped",
     "CommentDeleted",
     "CommentPosted",
+    "Component",
     "Event",
     "FollowStarted",
     "FollowStopped",
@@ -63,7 +66,11 @@ __all__ = [
     "MessageSent",
     "PasswordChanged",
     "Payload",
+    "ProbeResult",
+    "ProbesRecorded",
+    "RegionSeen",
     "ReportFiled",
+    "RequestsCounted",
     "SessionRevoked",
     "SessionStarted",
     "Text",
@@ -73,6 +80,7 @@ __all__ = [
     "decode",
     "decode_entry",
     "encode",
+    "is_system",
     "new_event",
 ]
 
@@ -117,11 +125,37 @@ class Payload(BaseModel):
     TYPE: ClassVar[str] = ""
 
 
+#: the user ids of system accounts (a region's prober) begin with this, and
+#: nobody else's do (people's begin with ``u_``): so every view tells a
+#: system actor from the id alone, whatever order the account's events
+#: arrive in — its interactions in one region's partition may be applied
+#: before its sign-up in another's (ADR 020)
+SYSTEM_ID_PREFIX = "sys_"
+
+
+def is_system(user_id: str) -> bool:
+    """Whether ``user_id`` is a system account's: never recommended, and
+    nothing it does counts."""
+    return user_id.startswith(SYSTEM_ID_PREFIX)
+
+
 class AccountCreated(Payload):
     TYPE: ClassVar[str] = "account.created"
     user_id: Id
     username: Annotated[str, Field(pattern=r"^[a-z0-9_.]{3,30}$")]
     password_hash: Annotated[str, Field(max_length=512, pattern=r"^[\x21-\x7e]+$")]
+    #: an account of the platform itself (a region's prober): never
+    #: recommended, and what it does counts nowhere (v2; v1 accounts are
+    #: people). Its id begins with :data:`SYSTEM_ID_PREFIX`, and only its.
+    system: bool = False
+
+    @model_validator(mode="after")
+    def _system_by_its_id(self) -> AccountCreated:
+        if self.system != is_system(self.user_id):
+            raise ValueError(
+                f"user_id begins with {SYSTEM_ID_PREFIX!r} exactly when the account is a system one"
+            )
+        return self
 
 
 class SessionStarted(Payload):
@@ -282,6 +316,82 @@ class Undecodable(Payload):
     reason: str
 
 
+#: what a prober exercises in each region, the way a person would
+Component = Literal["sign_in", "for_you", "playback", "interactions", "messages", "uploads"]
+COMPONENTS: tuple[Component, ...] = get_args(Component)
+#: a machine-readable reason: an API error code, ``timeout``, ``unreachable``…
+Reason = Annotated[str, Field(max_length=64, pattern=r"^[a-z0-9_]*$")]
+
+
+class ProbeResult(BaseModel):
+    """One check of one component of one region, in one round."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    region: Id
+    component: Component
+    ok: bool
+    latency_ms: Annotated[int, Field(ge=0, le=MAX_TIME_MS)]
+    #: why it failed; "" when ok
+    reason: Reason = ""
+
+
+class RegionSeen(BaseModel):
+    """What a prober's health check of a region said, in one round."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    region: Id
+    reachable: bool
+    ready: bool = False
+    #: while the region catches up: log entries it still has to apply, and
+    #: its own estimate of the seconds left (None when it has none)
+    remaining: Annotated[int, Field(ge=0, le=MAX_INT)] | None = None
+    eta_s: Annotated[int, Field(ge=0, le=MAX_INT)] | None = None
+
+
+class RequestsCounted(BaseModel):
+    """Real people's requests a region served for one component since its
+    prober's previous round (probes not counted)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    component: Component
+    requests: Annotated[int, Field(ge=0, le=MAX_INT)]
+    #: answered 5xx, or not at all
+    errors: Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
+class ProbesRecorded(Payload):
+    """One round of one region's prober: every component of every region it
+    checked, what it saw of each region's health, and its own region's
+    request counts. One event per prober and round (ADR 020)."""
+
+    TYPE: ClassVar[str] = "probes.recorded"
+    #: the probing region
+    prober: Id
+    #: the round: its start, unix ms, a multiple of the probe period, so
+    #: every prober's results of one round share it
+    round_at: Millis
+    period_ms: Annotated[int, Field(ge=1000, le=3_600_000)]
+    results: Annotated[tuple[ProbeResult, ...], Field(max_length=1000)]
+    regions: Annotated[tuple[RegionSeen, ...], Field(max_length=100)] = ()
+    requests: Annotated[tuple[RequestsCounted, ...], Field(max_length=100)] = ()
+    #: distinct people the probing region served in the 15 minutes before
+    active_people: Annotated[int, Field(ge=0, le=MAX_INT)] = 0
+
+    @model_validator(mode="after")
+    def _one_round(self) -> ProbesRecorded:
+        """A round is a slot of the period, and says each thing once."""
+        if self.round_at % self.period_ms:
+            raise ValueError("round_at is a multiple of period_ms")
+        checked = [(r.region, r.component) for r in self.results]
+        if len(set(checked)) != len(checked):
+            raise ValueError("results hold one check per region and component")
+        if len({seen.region for seen in self.regions}) != len(self.regions):
+            raise ValueError("regions hold each region once")
+        if len({counted.component for counted in self.requests}) != len(self.requests):
+            raise ValueError("requests hold each component once")
+        return self
+
+
 _ALL: tuple[type[Payload], ...] = (
     AccountCreated,
     SessionStarted,
@@ -300,18 +410,25 @@ _ALL: tuple[type[Payload], ...] = (
     BlockStarted,
     BlockStopped,
     ReportFiled,
+    ProbesRecorded,
 )
 
 #: event type name -> payload model of the current version
 PAYLOADS: dict[str, type[Payload]] = {model.TYPE: model for model in _ALL}
 
 #: event type name -> the version new events are written with
-CURRENT_VERSION: dict[str, int] = dict.fromkeys(PAYLOADS, 1)
+CURRENT_VERSION: dict[str, int] = {**dict.fromkeys(PAYLOADS, 1), AccountCreated.TYPE: 2}
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
+
+def _people_then(data: dict[str, Any]) -> dict[str, Any]:
+    """account.created v1 → v2: every account before v2 was a person's."""
+    return {**data, "system": False}
+
+
 #: (type, v) -> function turning a version-v payload dict into version v + 1
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {(AccountCreated.TYPE, 1): _people_then}
 
 
 class Event(BaseModel):

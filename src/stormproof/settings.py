@@ -99,6 +99,16 @@ class Settings(BaseModel):
     #: how long a peer may take to make a snapshot, and a download may stall (seconds)
     snapshot_timeout_s: PositiveFloat = 600.0
 
+    # Status from the log (ADR 020).
+    #: a prober's round: every region probes every region this often (seconds)
+    probe_every_s: PositiveFloat = 10.0
+    #: a component of a region is down after this many failing rounds in a
+    #: row, and back after this many passing ones (the flap guard); the
+    #: status page applies them when read: give every region the same values,
+    #: or their pages differ
+    probe_fail_rounds: PositiveInt = 3
+    probe_pass_rounds: PositiveInt = 2
+
     @field_validator("nats_urls", "peers", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

@@ -29,6 +29,7 @@ from stormproof.actions import (
 )
 from stormproof.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from stormproof.events import (
+    SYSTEM_ID_PREFIX,
     AccountCreated,
     AccountDeleted,
     PasswordChanged,
@@ -80,7 +81,12 @@ async def sign_up(
     idempotency_key: str | None,
     when: WriteTime = NOW,
     passwords: Passwords | None = None,
+    system: bool = False,
 ) -> Written[AccountCreated]:
+    """A new account. ``system``: one of the platform's own (a region's
+    prober, ADR 020), never offered to the public API: its id begins with
+    ``sys_`` (:data:`~stormproof.events.SYSTEM_ID_PREFIX`), so that nothing it
+    does counts anywhere."""
     username = username.lower()
     key = log_key("", f"signup:{username}", idempotency_key)
     hasher = passwords or _passwords(region)
@@ -103,8 +109,12 @@ async def sign_up(
         # The salt derives from the key, so a retry elsewhere writes the same event.
         salt = salt_for(region.secret, key)
         password_hash = await asyncio.to_thread(hasher.hash, password, salt)
+        prefix = SYSTEM_ID_PREFIX if system else "u_"
         payload = AccountCreated(
-            user_id=derived_id("u_", key), username=username, password_hash=password_hash
+            user_id=derived_id(prefix, key),
+            username=username,
+            password_hash=password_hash,
+            system=system,
         )
         written = await write(region, key, payload, actor="", when=when)
     # If two sign-ups raced for the name, the log decided: the first one won.

@@ -19,6 +19,7 @@ from stormproof.events import (
     InteractionsRecorded,
     InteractionType,
     MessageSent,
+    is_system,
 )
 from stormproof.region import Region
 from stormproof.views import accounts, blocks, comments, videos
@@ -168,6 +169,11 @@ async def follow(
     target = await require_user(region, username)
     if target.user_id == user_id:
         raise Unprocessable("you cannot follow yourself", code="cannot_follow_self")
+    if is_system(target.user_id):  # the views would not keep it (ADR 020)
+        raise Unprocessable(
+            "this is one of the platform's own accounts, which nobody follows",
+            code="cannot_follow_system",
+        )
     await _refuse_if_blocked(region, user_id, target.user_id, "follow")
     return await write(
         region, key, FollowStarted(followee_id=target.user_id), actor=user_id, when=when

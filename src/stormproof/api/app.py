@@ -36,6 +36,7 @@ from stormproof.api.routers import (
     reports,
     sessions,
     snapshots,
+    status,
     videos,
 )
 from stormproof.api.schemas import ERRORS, error_response
@@ -184,6 +185,7 @@ def create_app(
         digest,
         snapshots,
         metrics,
+        status,
     ):
         app.include_router(module.router)
     return app

@@ -33,8 +33,10 @@ from stormproof.region import Region
 
 __all__ = ["ALWAYS", "SECURITY_HEADERS", "BodyTooLarge", "Edge"]
 
-#: answered even while the region catches up
-ALWAYS = frozenset({"/", "/v1/health", "/v1/digest", "/metrics", "/openapi.json", "/docs"})
+#: answered even while the region catches up (the status page says it may be behind)
+ALWAYS = frozenset(
+    {"/", "/v1/health", "/v1/digest", "/v1/status", "/metrics", "/openapi.json", "/docs"}
+)
 
 #: on every answer: no MIME sniffing, never framed, no referrer leaks
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [

@@ -29,6 +29,13 @@ state is a function of the *set* of events applied, never of their order:
   none started after it — :meth:`Engine.followees`, the rule of
   :mod:`stormproof.views.blocks`.
 
+System accounts (a region's prober, ADR 020) are left out by their ids
+(:func:`~stormproof.events.is_system`): nothing they do is applied — no
+signal, counter, pair, trending point or follow — and their uploads never
+become live, so they are never candidates. The id alone decides, so it holds
+whatever order their events arrive in, and a checkpoint needs to keep nothing
+more.
+
 No float is ever accumulated. Item indexes are local to this process (first
 seen first); anything that leaves the engine — digests, checkpoints, rankings —
 goes by ids. Ranking lives in :mod:`stormproof.recommend.ranker`.
@@ -57,6 +64,7 @@ from stormproof.events import (
     InteractionsRecorded,
     VideoDeleted,
     VideoUploaded,
+    is_system,
 )
 from stormproof.log import Entry, Position
 from stormproof.recommend.pairs import PairCounts
@@ -308,18 +316,23 @@ class Engine:
     def apply_event(self, entry: Entry) -> None:
         event, p = entry.event, entry.event.data
         actor, at = event.actor, event.at
+        if is_system(actor):
+            return  # a prober's doing counts nowhere (its uploads included)
         if isinstance(p, InteractionsRecorded):
             for n, item in enumerate(p.items):
                 stamp = (at, event.id, n)
                 kind = item.type
                 self.interact(actor, item.video_id, kind, stamp, item.watched_ms, item.completed)
         elif isinstance(p, VideoUploaded):
-            self.upload(p.video_id, p.owner_id, at, p.duration_ms)
+            if not is_system(p.owner_id):
+                self.upload(p.video_id, p.owner_id, at, p.duration_ms)
         elif isinstance(p, VideoDeleted):
             self.delete(p.video_id, actor)
         elif isinstance(p, CommentPosted):
             self.interact(actor, p.video_id, "comment", (at, event.id, 0))
         elif isinstance(p, FollowStarted | FollowStopped):
+            if is_system(p.followee_id):
+                return
             active = isinstance(p, FollowStarted)
             self.follow(actor, p.followee_id, (at, event.id, 0), active)
         elif isinstance(p, ForYouReset):

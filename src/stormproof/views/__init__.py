@@ -27,6 +27,7 @@ from stormproof.views.keys import KeysView
 from stormproof.views.messages import MessagesView
 from stormproof.views.quarantine import QuarantineView
 from stormproof.views.reports import ReportsView
+from stormproof.views.status import StatusView
 from stormproof.views.videos import VideosView
 
 __all__ = ["View", "all_views"]
@@ -45,5 +46,6 @@ def all_views() -> list[View]:
         HistoryView(),
         MessagesView(),
         ReportsView(),
+        StatusView(),
         QuarantineView(),
     ]

@@ -13,6 +13,10 @@ order the partitions arrive in does not matter:
   change ends every session of its actor started at or before it, except the
   one it keeps;
 - a deletion ends every session, and keeps the username retired for good.
+
+System accounts (a region's prober, ADR 020) are accounts like any, with
+``system`` set; their ids say so too (:func:`stormproof.events.is_system`),
+which is what the other views go by.
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ class AccountsView(View):
         username TEXT NOT NULL,
         password_hash TEXT NOT NULL,
         created_at INTEGER NOT NULL,
-        eid TEXT NOT NULL
+        eid TEXT NOT NULL,
+        system INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX IF NOT EXISTS accounts_by_name ON accounts (username, created_at, eid);
     CREATE TABLE IF NOT EXISTS sessions (
@@ -86,8 +91,15 @@ class AccountsView(View):
 
     def on_account_created(self, db: sqlite3.Connection, entry: Entry, p: AccountCreated) -> None:
         db.execute(
-            "INSERT INTO accounts VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (p.user_id, p.username.lower(), p.password_hash, entry.event.at, entry.event.id),
+            "INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                p.user_id,
+                p.username.lower(),
+                p.password_hash,
+                entry.event.at,
+                entry.event.id,
+                int(p.system),
+            ),
         )
 
     def on_session_started(self, db: sqlite3.Connection, entry: Entry, p: SessionStarted) -> None:
@@ -127,6 +139,8 @@ class Account:
     created_at: int
     #: a deleted account keeps its row so that its username stays taken
     deleted: bool = False
+    #: the platform's own (a prober): never recommended, counts nowhere
+    system: bool = False
 
 
 _SELECT = """
@@ -134,13 +148,14 @@ SELECT a.user_id, a.username,
        COALESCE((SELECT c.password_hash FROM password_changes c WHERE c.user_id = a.user_id
                  ORDER BY c.at DESC, c.eid DESC LIMIT 1), a.password_hash),
        a.created_at,
-       EXISTS (SELECT 1 FROM deletions d WHERE d.user_id = a.user_id)
+       EXISTS (SELECT 1 FROM deletions d WHERE d.user_id = a.user_id),
+       a.system
 FROM accounts a
 """
 
 
-def _account(row: tuple[str, str, str, int, int] | None) -> Account | None:
-    return Account(*row[:4], deleted=bool(row[4])) if row else None
+def _account(row: tuple[str, str, str, int, int, int] | None) -> Account | None:
+    return Account(*row[:4], deleted=bool(row[4]), system=bool(row[5])) if row else None
 
 
 def account_by_name(db: sqlite3.Connection, username: str) -> Account | None:

@@ -1,13 +1,14 @@
 """Comments on videos. A deletion by the author is recorded whether or not
 the comment has arrived yet, so both arrival orders end in the same state.
-A deleted account hides all its comments the same way (ADR 011)."""
+A deleted account hides all its comments the same way (ADR 011). A system
+account's comments (a prober's) are not kept: they would count, and show."""
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
 
-from stormproof.events import AccountDeleted, CommentDeleted, CommentPosted
+from stormproof.events import AccountDeleted, CommentDeleted, CommentPosted, is_system
 from stormproof.log import Entry
 from stormproof.views.base import View
 
@@ -37,6 +38,8 @@ class CommentsView(View):
 
     def on_comment_posted(self, db: sqlite3.Connection, entry: Entry, p: CommentPosted) -> None:
         author, at = entry.event.actor, entry.event.at
+        if is_system(author):
+            return
         db.execute(
             "INSERT INTO comments VALUES (?, ?, ?, ?, ?, EXISTS (SELECT 1 FROM comment_deletions "
             "WHERE comment_id = ? AND actor = ?) OR EXISTS (SELECT 1 FROM deleted_authors "

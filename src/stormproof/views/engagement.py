@@ -22,14 +22,19 @@ hour. The For You engine credits its trending points by the same windows
 
 Skips and hides are plain counters (they only add). A like and an unlike of
 the same video by the same user resolve to the latest by ``(at, event id,
-position in the batch)``."""
+position in the batch)``.
+
+A system account's interactions (a prober's, ADR 020) count nowhere: they
+are left out by the actor's id, which says it is a system one
+(:func:`~stormproof.events.is_system`) — no lookup, and the same in every
+region even when they arrive before the account's sign-up."""
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
 
-from stormproof.events import Interaction, InteractionsRecorded
+from stormproof.events import Interaction, InteractionsRecorded, is_system
 from stormproof.log import Entry
 from stormproof.views.base import View
 
@@ -106,6 +111,8 @@ class EngagementView(View):
         self, db: sqlite3.Connection, entry: Entry, p: InteractionsRecorded
     ) -> None:
         user, at, eid = entry.event.actor, entry.event.at, entry.event.id
+        if is_system(user):
+            return
         for index, item in enumerate(p.items):
             if item.type in ("like", "unlike"):
                 active = int(item.type == "like")

@@ -1,12 +1,16 @@
 """Follows: who follows whom. The latest follow or unfollow wins, by
 ``(at, event id)``, so arrival order does not matter. Every read leaves out
-follows a block ended (:data:`stormproof.views.blocks.FOLLOW_LIVE`)."""
+follows a block ended (:data:`stormproof.views.blocks.FOLLOW_LIVE`).
+
+A follow from or of a system account (a prober's) is not kept: it would
+count in someone's followers or following (and feed the For You engine,
+which leaves it out the same way). The ids say who is one."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from stormproof.events import FollowStarted, FollowStopped
+from stormproof.events import FollowStarted, FollowStopped, is_system
 from stormproof.log import Entry
 from stormproof.views.base import View
 from stormproof.views.blocks import FOLLOW_LIVE
@@ -37,7 +41,8 @@ class FollowsView(View):
     """
 
     def _set(self, db: sqlite3.Connection, entry: Entry, followee: str, active: int) -> None:
-        if followee != entry.event.actor:
+        actor = entry.event.actor
+        if followee != actor and not is_system(actor) and not is_system(followee):
             db.execute(
                 _UPSERT, (entry.event.actor, followee, active, entry.event.at, entry.event.id)
             )

@@ -2,7 +2,8 @@
 by ``GET /v1/account/history`` (the person's own watch history).
 
 Every column only adds or takes a minimum or maximum, so arrival order does
-not matter. (The For You engine keeps its own record of what each person has
+not matter. A system account (a prober's) keeps no history: what it does
+counts nowhere. (The For You engine keeps its own record of what each person has
 seen, in memory; this is the durable, pageable one.)
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from stormproof.events import InteractionsRecorded
+from stormproof.events import InteractionsRecorded, is_system
 from stormproof.log import Entry
 from stormproof.views.base import View
 
@@ -41,6 +42,8 @@ class HistoryView(View):
         self, db: sqlite3.Connection, entry: Entry, p: InteractionsRecorded
     ) -> None:
         user, at = entry.event.actor, entry.event.at
+        if is_system(user):
+            return
         for item in p.items:
             if item.type not in ("watch", "skip", "not_interested"):
                 continue

@@ -1,0 +1,112 @@
+"""The status page's content, read from the status view at one position.
+
+Every read is an indexed lookup: per component of a region, its last
+:data:`WINDOW` verdicts, and when the oldest run of those may reach further
+back (the window is full), three lookups to find where that run began and
+whether it is long enough for the guard — never a scan of the history. A
+region's state therefore depends on the runs that end in the window (the
+oldest counted whole): a component that flapped for a whole window reads as
+degraded, whatever came before (:mod:`stormproof.status.states`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from stormproof.events import COMPONENTS
+from stormproof.status.states import Assessed, Run, State, across_regions, in_region, runs_of, worst
+from stormproof.views import status
+
+__all__ = ["WINDOW", "ComponentStatus", "Page", "ProberStatus", "RegionStatus", "read_page"]
+
+#: verdicts read per component of a region (10 minutes of rounds at 10 s)
+WINDOW = 60
+
+
+@dataclass(frozen=True)
+class RegionStatus:
+    region: str
+    state: State
+    since: int | None
+    #: the latest round that judged it
+    last_round_at: int
+    #: in that round: probers that saw it fail or could not reach it, of those voting
+    failing_probers: int
+    probers: int
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    component: str
+    state: State
+    since: int | None
+    regions: list[RegionStatus]
+
+
+@dataclass(frozen=True)
+class ProberStatus:
+    prober: str
+    #: its latest round, and what its health checks of each region said then
+    round_at: int
+    regions: list[status.Seen]
+
+
+@dataclass(frozen=True)
+class Page:
+    state: State
+    newest_round_at: int | None
+    components: list[ComponentStatus]
+    probers: list[ProberStatus]
+
+
+def read_page(db: sqlite3.Connection, *, fail_rounds: int, pass_rounds: int) -> Page:
+    """The page as the view holds it; run in one read transaction to see one position."""
+    by_component: dict[str, list[RegionStatus]] = {}
+    for region, component in status.judged_pairs(db):
+        found = _in_region(db, region, component, fail_rounds, pass_rounds)
+        by_component.setdefault(component, []).append(found)
+    order: dict[str, int] = {name: n for n, name in enumerate(COMPONENTS)}
+    components = []
+    for component in sorted(by_component, key=lambda c: (order.get(c, len(order)), c)):
+        regions = by_component[component]
+        overall = across_regions([Assessed(r.state, r.since) for r in regions])
+        components.append(ComponentStatus(component, overall.state, overall.since, regions))
+    probers = [
+        ProberStatus(prober, at, status.regions_seen(db, prober, at))
+        for prober, at in status.probers(db)
+    ]
+    return Page(
+        state=worst(c.state for c in components),
+        newest_round_at=status.newest_round(db),
+        components=components,
+        probers=probers,
+    )
+
+
+def _in_region(
+    db: sqlite3.Connection, region: str, component: str, fail_rounds: int, pass_rounds: int
+) -> RegionStatus:
+    verdicts = status.recent_verdicts(db, region, component, WINDOW)
+    runs = runs_of([(v.round_at, v.failing) for v in verdicts])
+    oldest = runs[-1]
+    if len(verdicts) < WINDOW:  # the whole history
+        runs[-1] = Run(oldest.failing, oldest.rounds, oldest.first_at, from_start=True)
+    else:  # the oldest run may have begun before the window
+        other = status.boundary(
+            db, region, component, failing=not oldest.failing, before=oldest.first_at
+        )
+        first = status.first_round_after(db, region, component, -1 if other is None else other)
+        enough = max(fail_rounds, pass_rounds)
+        before = status.rounds_between(db, region, component, first, oldest.first_at, enough)
+        runs[-1] = Run(oldest.failing, oldest.rounds + before, first, from_start=other is None)
+    assessed = in_region(runs, fail_rounds=fail_rounds, pass_rounds=pass_rounds)
+    newest = verdicts[0]
+    return RegionStatus(
+        region=region,
+        state=assessed.state,
+        since=assessed.since,
+        last_round_at=newest.round_at,
+        failing_probers=newest.against,
+        probers=newest.voters,
+    )
