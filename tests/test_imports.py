@@ -14,7 +14,7 @@ import stormproof
 ROOT = Path(stormproof.__file__).parent
 PACKAGES = [
     "recommend", "views", "actions", "api", "api/routers", "media", "log", "blobs", "drill",
-    "snapshots",
+    "snapshots", "status",
 ]  # fmt: skip
 
 

@@ -27,6 +27,7 @@ SURFACES = {
         "Manifest", "Rejection", "RestoreReport", "SnapshotError", "Snapshots",
         "restore_from_peers",
     },
+    "stormproof.status": {"Prober", "Traffic"},
     "stormproof.media": {
         "VideoInfo", "probe", "thumbnail", "make_video", "InvalidVideo", "VideoTooLong",
         "MediaLimits", "TooManyFrames", "FrameRateTooHigh", "PictureTooLarge",
