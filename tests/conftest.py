@@ -35,7 +35,15 @@ LOOPBACK_LIMITS = {"signups_per_address": 10**6, "logins_per_address": 10**6}
 
 
 def make_settings(data_dir: Path, **values: Any) -> Settings:
-    defaults = {"region": "test", "password_cost": TEST_PASSWORD_COST, **LOOPBACK_LIMITS}
+    """A test region's settings: cheap hashing, loopback limits out of the
+    way, and no prober unless a test asks for one (its writes would move
+    the log positions other tests check)."""
+    defaults = {
+        "region": "test",
+        "password_cost": TEST_PASSWORD_COST,
+        "probe_every_s": 0,
+        **LOOPBACK_LIMITS,
+    }
     return Settings(data_dir=data_dir, **{**defaults, **values})
 
 

@@ -28,7 +28,8 @@ SURFACES = {
         "restore_from_peers",
     },
     "stormproof.status": {
-        "STATES", "ComponentStatus", "Page", "ProberStatus", "RegionStatus", "State", "read_page",
+        "STATES", "ComponentStatus", "Page", "Prober", "ProberStatus", "RegionStatus", "State",
+        "Traffic", "read_page",
     },
     "stormproof.media": {
         "VideoInfo", "probe", "thumbnail", "make_video", "InvalidVideo", "VideoTooLong",

@@ -51,3 +51,23 @@ def test_replicated_mode_is_configurable_from_the_environment() -> None:
         "nats://10.0.0.2:4222",
         "nats://10.0.0.3:4222",
     )
+
+
+def test_probing_is_configurable_and_its_period_a_whole_slot() -> None:
+    # Guards: a round is a slot of whole milliseconds, a second at least
+    # (what a probes.recorded event may hold), or probing is off.
+    settings = Settings.from_env(
+        {
+            "STORMPROOF_URL": "http://10.0.0.1:8100",
+            "STORMPROOF_PEERS": "http://10.0.0.2:8100,http://10.0.0.3:8100",
+            "STORMPROOF_PEER_NAMES": "us-central, us-west",
+            "STORMPROOF_PROBE_EVERY_S": "2.5",
+        }
+    )
+    assert settings.url == "http://10.0.0.1:8100"
+    assert settings.peer_names == ("us-central", "us-west")
+    assert settings.probe_every_s == 2.5 and Settings().probe_every_s == 10
+    assert Settings(probe_every_s=0).probe_every_s == 0
+    for bad in (0.5, 1.0001, 3601):
+        with pytest.raises(ValidationError):
+            Settings(probe_every_s=bad)

@@ -109,6 +109,8 @@ def serve(
     from stormproof.api.serving import server_config
 
     settings = _settings(data)
+    if not settings.url:  # its prober checks it where it listens
+        settings = settings.model_copy(update={"url": _local_url(host, port)})
     _refuse_if_taken(host, port)
     with _exclusive(data, "serve"):
         app_ = create_app(settings, on_ready=_welcome(host, port, data, demo=demo))
@@ -129,6 +131,12 @@ def _refuse_if_taken(host: str, port: int) -> None:
             raise typer.Exit(2) from None
 
 
+def _local_url(host: str, port: int) -> str:
+    """Where a server listening on ``host``:``port`` is reached from this machine."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{shown}:{port}" if ":" not in shown else f"http://[{shown}]:{port}"
+
+
 def _welcome(
     host: str, port: int, data: Path, *, demo: bool
 ) -> Callable[[Region], Awaitable[None]]:
@@ -144,8 +152,7 @@ def _welcome(
                 f"seeded the demo: {seeded.people} people, {seeded.videos} videos, "
                 f"{seeded.interactions} interactions in {seeded.seconds:.1f} s"
             )
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        url = f"http://{shown}:{port}" if ":" not in shown else f"http://[{shown}]:{port}"
+        url = _local_url(host, port)
         console.print(f"\n[bold]stormproof[/] is running on {url}  (data in {data})")
         console.print(f"  open    {url}/       what this is")
         console.print(f"          {url}/docs   the API, to try from the browser")

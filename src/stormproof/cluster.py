@@ -385,10 +385,12 @@ class LocalCluster:
         # A region that lost its disks restores from a peer's snapshot (ADR 017),
         # which every region keeps made ahead: the restoring one then waits
         # for the download and its checks only (47 s at 1M entries, not 84 s).
-        peers = ",".join(spec.url for spec in self.regions.values() if spec.name != name)
+        others = [spec for spec in self.regions.values() if spec.name != name]
         defaults = {
             **_LOOPBACK_LIMITS,
-            "STORMPROOF_PEERS": peers,
+            "STORMPROOF_PEERS": ",".join(spec.url for spec in others),
+            # the prober names the regions it checks, down ones too (ADR 020)
+            "STORMPROOF_PEER_NAMES": ",".join(spec.name for spec in others),
             "STORMPROOF_SNAPSHOT_EVERY_S": str(SNAPSHOT_EVERY_S),
         }
         with (folder / "api.log").open("ab") as out:

@@ -226,6 +226,7 @@ def region(
         log_backend="jetstream",
         nats_urls=tuple(cluster.nats_urls_for(region)),
         secret_file=data / "secret",
+        url=spec.url,
     )
     app_ = create_app(settings, on_ready=seed_demo if demo else None)
     config = server_config(

@@ -99,9 +99,26 @@ class Settings(BaseModel):
     #: how long a peer may take to make a snapshot, and a download may stall (seconds)
     snapshot_timeout_s: PositiveFloat = 600.0
 
-    # Status from the log (ADR 020).
-    #: a prober's round: every region probes every region this often (seconds)
-    probe_every_s: PositiveFloat = 10.0
+    # Status from the log (ADR 020): every region checks every region the way
+    # a person would.
+    #: this region's own API base URL, as its prober (and people) reach it;
+    #: empty: not known, and the prober checks only ``peers``
+    url: str = ""
+    #: the regions' names at ``peers``, in the same order; a peer left unnamed
+    #: is named by its own health answer once it gave one
+    peer_names: tuple[str, ...] = ()
+    #: one probe round this often (seconds; rounds start at multiples of it in
+    #: unix time, so every region's rounds line up); 0: no probing
+    probe_every_s: float = Field(default=10.0, ge=0, le=3600)
+    #: how long one check may take before it counts as failed (``timeout``)
+    probe_timeout_s: PositiveFloat = 2.0
+    #: an upload check runs every this many rounds (it costs a media worker)
+    probe_upload_every_rounds: PositiveInt = 30
+    #: how long an upload check may take
+    probe_upload_timeout_s: PositiveFloat = 10.0
+    #: people remembered for the count of those served in the last 15
+    #: minutes; past it the count is a floor
+    active_people_max: PositiveInt = 100_000
     #: a component of a region is down after this many failing rounds in a
     #: row, and back after this many passing ones (the flap guard); the
     #: status page applies them when read: give every region the same values,
@@ -109,13 +126,21 @@ class Settings(BaseModel):
     probe_fail_rounds: PositiveInt = 3
     probe_pass_rounds: PositiveInt = 2
 
-    @field_validator("nats_urls", "peers", mode="before")
+    @field_validator("nats_urls", "peers", "peer_names", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         """``STORMPROOF_NATS_URLS=nats://a:4222,nats://b:4222`` in the environment
-        (``STORMPROOF_PEERS`` alike)."""
+        (``STORMPROOF_PEERS`` and ``STORMPROOF_PEER_NAMES`` alike)."""
         if isinstance(value, str):
             return tuple(url.strip() for url in value.split(",") if url.strip())
+        return value
+
+    @field_validator("probe_every_s")
+    @classmethod
+    def _whole_probe_period(cls, value: float) -> float:
+        """A round is a slot of whole milliseconds, a second at least (or 0: off)."""
+        if value and (value < 1 or value * 1000 != int(value * 1000)):
+            raise ValueError("probe_every_s is 0 (off) or at least 1, in whole milliseconds")
         return value
 
     # Bounded media work (ADR 010): what probing and thumbnailing one upload may

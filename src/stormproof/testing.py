@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import uvicorn
 
@@ -21,6 +22,8 @@ from stormproof.region import Region, load_secret
 from stormproof.settings import Settings
 
 __all__ = ["LiveServer", "free_base_port", "free_port", "temporary_cluster"]
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -56,9 +59,10 @@ class LiveServer:
         *,
         on_ready: Callable[[Region], Awaitable[object]] | None = None,
     ) -> None:
-        self.settings = settings
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Its prober checks it where it listens (unless settings say otherwise).
+        self.settings = settings = settings.model_copy(update={"url": settings.url or self.url})
         self.app = create_app(settings, on_ready=on_ready)
         config = server_config(
             self.app,
@@ -69,7 +73,22 @@ class LiveServer:
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        async def serve() -> None:
+            self._loop = asyncio.get_running_loop()
+            await self._server.serve()
+
+        with asyncio.Runner(loop_factory=self._server.config.get_loop_factory()) as runner:
+            runner.run(serve())
+
+    def call(self, work: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Run ``work`` on the server's event loop (where its region lives)
+        and return what it returned."""
+        assert self._loop is not None, "start() first"
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout)
 
     def start(self, timeout: float = 20, *, ready: bool = True) -> LiveServer:
         """Serve, and with ``ready`` wait until the region has caught up

@@ -56,6 +56,17 @@ def test_invalid_username_and_weak_password_are_422(client: httpx.Client) -> Non
     assert health(client)["log_seq"] == 0
 
 
+def test_a_system_account_name_cannot_be_signed_up(client: httpx.Client) -> None:
+    # Guards: the probe accounts' names (probe.<region>) are the platform's:
+    # nobody can sign one up and act as a prober (ADR 020).
+    for name in ("probe.test", "Probe.US_East", "probe.x.in"):
+        refused = client.post("/v1/accounts", json={"username": name, "password": PASSWORD})
+        assert (refused.status_code, refused.json()["code"]) == (422, "reserved_username")
+    assert health(client)["log_seq"] == 0
+    allowed = client.post("/v1/accounts", json={"username": "prober", "password": PASSWORD})
+    assert allowed.status_code == 201
+
+
 def test_malformed_json_is_400(client: httpx.Client) -> None:
     response = client.post(
         "/v1/accounts", content=b'{"username": "x",', headers={"Content-Type": "application/json"}

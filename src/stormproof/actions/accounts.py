@@ -44,12 +44,14 @@ __all__ = [
     "MAX_USERNAME",
     "MIN_PASSWORD",
     "MIN_USERNAME",
+    "SYSTEM_PREFIX",
     "USERNAME",
     "Credentials",
     "authenticate",
     "change_password",
     "delete_account",
     "log_in",
+    "reserved",
     "revoke_session",
     "sign_up",
     "token_for",
@@ -59,6 +61,14 @@ MIN_USERNAME, MAX_USERNAME = 3, 30
 #: a whole username (``fullmatch``: ``$`` would let a trailing newline through)
 USERNAME = re.compile(rf"[a-z0-9_.]{{{MIN_USERNAME},{MAX_USERNAME}}}")
 MIN_PASSWORD = 8
+#: usernames starting with this belong to the platform's system accounts (its
+#: probers, ADR 020): sign-up refuses them
+SYSTEM_PREFIX = "probe."
+
+
+def reserved(username: str) -> bool:
+    """Whether a username is kept for the platform's system accounts (ADR 020)."""
+    return username.lower().startswith(SYSTEM_PREFIX)
 
 
 def _passwords(region: Region) -> Passwords:
@@ -101,6 +111,11 @@ async def sign_up(
                 f"a username is {MIN_USERNAME}-{MAX_USERNAME} characters: "
                 "letters, digits, '_' and '.'",
                 code="invalid_username",
+            )
+        if reserved(username):
+            raise Unprocessable(
+                f"usernames starting with {SYSTEM_PREFIX!r} are the platform's own",
+                code="reserved_username",
             )
         _check_new_password(password)
         # A deleted account's name stays taken: it is never handed to someone else.

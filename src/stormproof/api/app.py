@@ -40,10 +40,12 @@ from stormproof.api.routers import (
     videos,
 )
 from stormproof.api.schemas import ERRORS, error_response
+from stormproof.api.traffic import Counted
 from stormproof.errors import StormproofError
 from stormproof.region import Region
 from stormproof.settings import Settings
 from stormproof.snapshots import Snapshots
+from stormproof.status import Prober, Traffic
 
 __all__ = ["create_app"]
 
@@ -133,13 +135,20 @@ def create_app(
         region = Region.open(settings)
         await region.start(on_ready)
         app.state.region = region
-        ahead = None
+        ahead = probing = None
         if settings.snapshot_every_s:
             snapshots: Snapshots = app.state.snapshots
             ahead = asyncio.create_task(snapshots.keep_one_made(region.caught_up))
+        if settings.probe_every_s:  # once ready, every region probes every region (ADR 020)
+            app.state.prober = prober = Prober(region, app.state.traffic)
+            probing = asyncio.create_task(prober.run(region.caught_up), name="prober")
         try:
             yield
         finally:
+            if probing is not None:
+                probing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await probing
             if ahead is not None:
                 ahead.cancel()
                 with contextlib.suppress(asyncio.CancelledError, StormproofError):
@@ -161,7 +170,9 @@ def create_app(
     app.state.limits = RateLimits.from_settings(settings)  # per region, in memory (ADR 012)
     app.state.streams = Counter[str]()  # live message streams per person
     app.state.snapshots = Snapshots(settings)  # made for peers restoring (ADR 017)
+    app.state.traffic = Traffic(settings.active_people_max)  # people's requests, for probes
     app.add_middleware(Edge)
+    app.add_middleware(Counted)  # outside the edge: its 503 not_ready count too
     app.add_exception_handler(StormproofError, _on_stormproof_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ValidationError, _on_invalid_field)

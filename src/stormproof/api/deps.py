@@ -14,6 +14,7 @@ from pydantic import Field
 from stormproof.actions import WriteTime, Written
 from stormproof.actions.accounts import Credentials, authenticate
 from stormproof.api.limits import limits_of
+from stormproof.api.traffic import PERSON
 from stormproof.clock import MAX_BEHIND_MS, Clock, ClockSkew, now_ms
 from stormproof.errors import BadRequest, Unauthorized, Unavailable
 from stormproof.events import ID_PATTERN, MAX_INT, MAX_TIME_MS
@@ -174,6 +175,7 @@ async def _caller(
 ) -> Credentials:
     # After min_seq: a session started in another region is known here first.
     caller = await authenticate(region, request.headers.get("authorization"))
+    setattr(request.state, PERSON, caller.user_id)  # one of the people served
     limits_of(request).check_write(request.method, caller.user_id)
     return caller
 
@@ -190,7 +192,11 @@ async def _maybe_caller(
     """The caller of a read that anyone may make, if they sent a token (a
     token sent must be valid: 401 otherwise)."""
     authorization = request.headers.get("authorization")
-    return None if authorization is None else await authenticate(region, authorization)
+    if authorization is None:
+        return None
+    caller = await authenticate(region, authorization)
+    setattr(request.state, PERSON, caller.user_id)
+    return caller
 
 
 MaybeCaller = Annotated[Credentials | None, Depends(_maybe_caller)]

@@ -25,11 +25,13 @@ class Credentials(BaseModel):
 
 class SignUp(BaseModel):
     """The schema states the rules; the server checks them itself so that a
-    breach answers 422 with ``invalid_username`` or ``weak_password``."""
+    breach answers 422 with ``invalid_username``, ``reserved_username`` or
+    ``weak_password``."""
 
     username: str = Field(
         max_length=100,
-        description="Letters, digits, '_' and '.'; stored lower-cased.",
+        description="Letters, digits, '_' and '.'; stored lower-cased. Names starting with "
+        f"'{actions.SYSTEM_PREFIX}' are the platform's own (`reserved_username`).",
         json_schema_extra={
             "pattern": f"^[A-Za-z0-9_.]{{{actions.MIN_USERNAME},{actions.MAX_USERNAME}}}$",
             "minLength": actions.MIN_USERNAME,

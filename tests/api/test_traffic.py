@@ -1,0 +1,71 @@
+"""People's requests counted per component for the prober, the probes' own
+never; failures are 5xx answers; people served are those a route signed in."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from stormproof.region import load_secret
+from stormproof.status import Traffic
+from stormproof.status.identity import PROBE_HEADER, probe_token
+from tests.conftest import LiveServer, sign_up
+
+
+def _counted(server: LiveServer, expected: dict[str, tuple[int, int]]) -> None:
+    """The region's counts since the last take are ``expected`` (soon: a
+    request counts once its answer starts)."""
+    traffic: Traffic = server.app.state.traffic
+    deadline = time.monotonic() + 5
+    totals: dict[str, tuple[int, int]] = {}
+    while True:
+        for c in traffic.take():
+            requests, errors = totals.get(c.component, (0, 0))
+            totals[c.component] = (requests + c.requests, errors + c.errors)
+        nonzero = {k: v for k, v in totals.items() if v != (0, 0)}
+        if nonzero == expected or time.monotonic() > deadline:
+            assert nonzero == expected
+            return
+        time.sleep(0.05)
+
+
+def test_a_persons_requests_count_and_a_probes_do_not(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    auth = sign_up(client, "ann")  # one sign-in
+    probe = {PROBE_HEADER: probe_token(load_secret(server.settings.secret_path))}
+    assert client.get("/v1/feed/for-you", headers=auth).status_code == 200
+    assert client.get("/v1/feed/for-you", headers={**auth, **probe}).status_code == 200
+    forged = {PROBE_HEADER: "pr_" + "0" * 64}
+    assert client.get("/v1/feed/for-you", headers={**auth, **forged}).status_code == 200
+    assert client.get("/v1/health").status_code == 200  # no component
+    _counted(server, {"sign_in": (1, 0), "for_you": (2, 0)})
+
+
+def test_a_5xx_answer_counts_as_failed(server: LiveServer, client: httpx.Client) -> None:
+    auth = sign_up(client, "bob")
+    _counted(server, {"sign_in": (1, 0)})
+    # A write this region has not applied: 503 stale_view once min_seq_wait_s passed.
+    stale = client.get("/v1/feed/for-you", params={"min_seq": 10**9}, headers=auth)
+    assert stale.status_code == 503
+    refused = client.get("/v1/feed/for-you")  # no token: a 4xx is no failure of ours
+    assert refused.status_code == 401
+    _counted(server, {"for_you": (2, 1)})
+
+
+def test_people_served_are_counted_once_each_probes_never(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    traffic: Traffic = server.app.state.traffic
+    probe = {PROBE_HEADER: probe_token(load_secret(server.settings.secret_path))}
+    ann, bob = sign_up(client, "ann"), sign_up(client, "bob")
+    carl = sign_up(client, "carl")
+    for auth in (ann, bob, ann):
+        assert client.get("/v1/feed/for-you", headers=auth).status_code == 200
+    assert client.get("/v1/feed/for-you", headers={**carl, **probe}).status_code == 200
+    deadline = time.monotonic() + 5
+    while traffic.active_people() < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert traffic.active_people() == 2
