@@ -9,6 +9,7 @@ from pathlib import Path
 
 from stormproof.loadgen import Op, Workload, check, longest_gap
 from stormproof.testing import LiveServer
+from tests.conftest import make_settings
 
 
 async def test_workload_writes_and_the_checker_classifies(
@@ -45,3 +46,23 @@ async def test_a_duplicated_write_is_reported(server: LiveServer, video_file: Pa
     workload.ops.append(Op("message", "twice", workload.names[0], time.monotonic(), 0, "ok"))
     verdict = await check(workload, server.url)
     assert verdict.duplicated == 1 and verdict.lost == 0
+
+
+async def test_a_rate_limited_write_is_waited_out_and_sent_again(
+    tmp_path: Path, video_file: Path
+) -> None:
+    # Two writes of burst and two a second: the workers hit 429 at once.
+    settings = make_settings(tmp_path / "region", writes_burst=2, writes_per_s=2.0)
+    server = LiveServer(settings).start()
+    try:
+        workload = Workload([server.url], users=2, video=video_file.read_bytes())
+        await workload.setup()
+        runner = asyncio.create_task(workload.run())
+        await asyncio.sleep(2.5)
+        workload.stop()
+        await runner
+        assert len(workload.ops) >= 3  # more than the burst: some were refused first
+        verdict = await check(workload, server.url)
+    finally:
+        server.stop()
+    assert (verdict.ok, verdict.failed, verdict.lost) == (len(workload.ops), 0, 0)

@@ -7,7 +7,8 @@ text or the caption), so each can be looked for one by one. (Watch events
 are not used: one person's watches of a video count once per ten minutes, so
 they cannot be counted back.) Every write records when it started and ended and how it
 came out: ``ok`` (acknowledged), ``failed`` (a definite 4xx) or ``unknown``
-(no answer in time: it may or may not have happened).
+(no answer in time: it may or may not have happened). A 429 is waited out
+and sent again, as a well-behaved client does.
 
 :func:`check` then reads every region back and classifies each write the way
 Jepsen does: an ``ok`` write that is absent is **lost**; a write present more
@@ -21,8 +22,9 @@ import itertools
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from stormproof.client import Client, RegionsUnavailable, RequestFailed
@@ -30,6 +32,8 @@ from stormproof.client import Client, RegionsUnavailable, RequestFailed
 __all__ = ["Op", "Verdict", "Workload", "check", "longest_gap"]
 
 PASSWORD = "loadgen-password"
+#: sends of one write refused with 429 before it counts as failed
+RATE_LIMITED_TRIES = 5
 
 
 @dataclass
@@ -106,26 +110,37 @@ class Workload:
             while self._running:
                 n += 1
                 tag = f"{name}-{n}"
-                work: Awaitable[object]
+                work: Callable[[], Awaitable[object]]
                 if n % self.upload_every == 0:
                     op = Op("upload", tag, name, time.monotonic())
-                    work = c.upload(self.video, caption=tag, timeout=10)
+                    work = partial(c.upload, self.video, caption=tag, timeout=10)
                 elif n % 3 == 0:
                     op = Op("comment", tag, name, time.monotonic())
-                    work = c.post(f"/v1/videos/{self.video_id}/comments", json={"text": tag})
+                    path = f"/v1/videos/{self.video_id}/comments"
+                    work = partial(c.post, path, json={"text": tag})
                 else:
                     op = Op("message", tag, name, time.monotonic())
-                    work = c.post("/v1/messages", json={"to": peer, "text": tag})
+                    work = partial(c.post, "/v1/messages", json={"to": peer, "text": tag})
                 self.ops.append(op)
-                try:
-                    await work
-                    op.outcome = "ok"
-                except RequestFailed:
-                    op.outcome = "failed"
-                except RegionsUnavailable:
-                    op.outcome = "unknown"
+                op.outcome = await _outcome(work)
                 op.ended = time.monotonic()
                 op.region = c.region
+
+
+async def _outcome(work: Callable[[], Awaitable[object]]) -> str:
+    """Do ``work`` the way a well-behaved client does: a 429 stored nothing,
+    so wait as long as ``Retry-After`` says and send it again."""
+    for _ in range(RATE_LIMITED_TRIES):
+        try:
+            await work()
+            return "ok"
+        except RequestFailed as exc:
+            if exc.code != "rate_limited":
+                return "failed"
+            await asyncio.sleep(float(exc.response.headers.get("Retry-After", "1")))
+        except RegionsUnavailable:
+            return "unknown"
+    return "failed"
 
 
 def longest_gap(ops: list[Op], kinds: tuple[str, ...] = ("message", "comment")) -> float:
