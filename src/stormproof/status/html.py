@@ -114,11 +114,15 @@ def _bar(date: dt.date, found: DayOut | None) -> Bar:
         return Bar(shade, f"{date}: no data")
     if not day.down_ms and not day.partial_ms:
         return Bar(shade, f"{date}: no downtime")
-    share = f"{day.share_down * 100:.2f} %"
-    everywhere = f", {_minutes(day.down_ms)} in every region" if day.partial_ms else ""
-    where = " in some region" if day.partial_ms else ""
-    return Bar(shade, f"{date}: down {_minutes(day.down_ms + day.partial_ms)}{where} ({share})"
-                      f"{everywhere}")  # fmt: skip
+    where = (
+        "in some regions only"
+        if not day.down_ms
+        else "in every region"
+        if not day.partial_ms
+        else f"{_minutes(day.down_ms)} of it in every region"
+    )
+    total = _minutes(day.down_ms + day.partial_ms)
+    return Bar(shade, f"{date}: down {total} ({day.share_down * 100:.2f} %), {where}")
 
 
 def _minutes(ms: int) -> str:
