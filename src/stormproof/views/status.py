@@ -51,9 +51,9 @@ import sqlite3
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+import stormproof.views.uptime as uptime
 from stormproof.events import ProbesRecorded
 from stormproof.log import Entry
-from stormproof.views import uptime
 from stormproof.views.base import View
 
 __all__ = [
