@@ -302,6 +302,18 @@ class StatusView(View):
         db.executemany(_PROBED, [(*pair, 1) for pair in sorted(judged - before)])
         db.executemany(_PROBED, [(*pair, -1) for pair in gone])
         db.executemany("DELETE FROM probed WHERE region = ? AND component = ? AND rounds = 0", gone)
+        self._count_days(db, at, stored, verdicts)
+
+    def _count_days(
+        self,
+        db: sqlite3.Connection,
+        at: int,
+        stored: list[tuple[str, str, bool]],
+        verdicts: list[Judged],
+    ) -> None:
+        """Move round ``at``'s day from what its ``stored`` verdicts added
+        to what its new ``verdicts`` add, the round standing for the
+        shortest period its probers reported."""
         (weight,) = db.execute(
             "SELECT MIN(period_ms) FROM probe_rounds WHERE round_at = ?", (at,)
         ).fetchone()
