@@ -29,10 +29,13 @@ def stormproof(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize(
-    "command",
-    [[], ["serve"], ["rebuild"], ["digest"], ["reports"], ["eval"], ["cluster"], ["cluster", "up"]],
-)
+COMMANDS = [
+    [], ["serve"], ["rebuild"], ["digest"], ["reports"], ["eval"], ["cluster"], ["cluster", "up"],
+    ["status"], ["status", "export"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: list[str]) -> None:
     result = stormproof(*command, "--help")
     assert result.returncode == 0, result.stderr

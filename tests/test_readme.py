@@ -317,6 +317,7 @@ def test_tour_then_rebuild(prefix: list[str], tmp_path: Path) -> None:
     check_answers(ran)
     assert any(EXPECT.search(step.command) for step in ran), "the tour promises no answer"
     assert (work / "clip.mp4").stat().st_size > 0 and (work / "thumb.jpg").stat().st_size > 0
+    assert "<h1>stormproof status</h1>" in (work / "status.html").read_text()
 
     [rebuild] = section("Views are rebuilt from the log")
     digests = [s.json() for s in run_block(rebuild, work, prefix, scratch) if "digest" in s.command]
@@ -345,6 +346,8 @@ def test_cluster(prefix: list[str], tmp_path: Path) -> None:
             [*prefix, ".venv/bin/stormproof", "cluster", "down", "--data", "var/cluster"],
             cwd=work, env=ENV, capture_output=True, timeout=120, check=False,
         )  # fmt: skip
+    copy = work / "status-copy"  # "the status page as files to open anywhere"
+    assert {p.name for p in copy.iterdir()} == {"index.html", "status.json", "feed.atom"}
     [digest] = [s.json() for s in ran if "cluster digest" in s.command]
     assert digest["position"] is not None and len(digest["regions"]) == 3
     assert len({json.dumps(d["views"]) for d in digest["regions"].values()}) == 1  # equal

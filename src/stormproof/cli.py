@@ -28,6 +28,7 @@ from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
 from stormproof.recommend import checkpoint
 from stormproof.settings import Settings
+from stormproof.status_cli import app as status_app
 from stormproof.views import all_views
 from stormproof.views import reports as reports_view
 from stormproof.views.projector import Projector
@@ -47,6 +48,7 @@ app = typer.Typer(
 )
 console = Console()
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(status_app, name="status")
 
 
 def _print_version(value: bool) -> None:

@@ -32,10 +32,11 @@ def test_the_root_says_what_this_is_and_links_to_the_docs(client: httpx.Client) 
     page.feed(answer.text)
     assert "short-video platform" in page.text
     assert "/docs" in page.links
-    assert "/status" in page.text and "web app" in page.text  # said to come later
+    assert "/status" in page.links and "web app" in page.text  # the web app: said to come later
     # Every link points at this server: the docs answer, and nothing is fetched elsewhere.
     assert all(link.startswith("/") for link in page.links), page.links
     assert client.get("/docs").status_code == 200
+    assert client.get("/status").status_code == 200
 
 
 def test_the_root_page_needs_nothing_the_edge_policy_refuses(client: httpx.Client) -> None:

@@ -217,11 +217,17 @@ async def test_a_region_catching_up_serves_its_status_and_says_it_may_be_behind(
             page = behind.json()
             assert page["fresh"] is False and page["position"] == [written.seq]
             assert state_of(page, "west")["state"] == "major_outage"
+            # The page people read too, saying so (ADR 023), and its feed.
+            html = await client.get("/status")
+            assert html.status_code == 200 and "This may be behind." in html.text
+            assert "Partial outage" in html.text
+            assert (await client.get("/status/feed.atom")).status_code == 200
             region.engine.lock.release()
             held = False
             await region.caught_up()
             page = (await client.get("/v1/status")).json()
             assert page["fresh"] is True and state_of(page, "west")["state"] == "major_outage"
+            assert "This may be behind." not in (await client.get("/status")).text
     finally:
         if held:
             region.engine.lock.release()

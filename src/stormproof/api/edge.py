@@ -35,8 +35,11 @@ __all__ = ["ALWAYS", "SECURITY_HEADERS", "BodyTooLarge", "Edge"]
 
 #: answered even while the region catches up (the status page says it may be behind)
 ALWAYS = frozenset(
-    {"/", "/v1/health", "/v1/digest", "/v1/status", "/metrics", "/openapi.json", "/docs"}
-)
+    {
+        "/", "/v1/health", "/v1/digest", "/metrics", "/openapi.json", "/docs",
+        "/v1/status", "/v1/status/page", "/status", "/status/feed.atom",
+    }
+)  # fmt: skip
 
 #: on every answer: no MIME sniffing, never framed, no referrer leaks
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [

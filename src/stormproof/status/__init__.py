@@ -7,8 +7,10 @@ region the way a person would and records each round as a
 view (:mod:`stormproof.views.status`) judges each round by majority; this
 package turns the verdicts of the last rounds into Statuspage's states, with
 a flap guard (``states``), and reads the status page from the view
-(``page``). Incidents, the page itself, webhooks and postmortems come later
-(issue 13).
+(``page``, ``uptime``: 90 days a component). ``document`` is the page as
+JSON; ``html`` and ``feed`` render it as the page people read and an Atom
+feed, ``export`` as a folder to open with no server (ADR 023). Incidents,
+webhooks and postmortems come later (issue 13).
 """
 
 from __future__ import annotations

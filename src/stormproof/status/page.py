@@ -7,6 +7,10 @@ whether it is long enough for the guard — never a scan of the history. A
 region's state therefore depends on the runs that end in the window (the
 oldest counted whole): a component that flapped for a whole window reads as
 degraded, whatever came before (:mod:`stormproof.status.states`).
+
+The page's incidents and scheduled maintenance come from
+:func:`incidents_section` and :func:`maintenance_section`: the seam where
+the incidents view plugs in (issue 13); until it does, there are none.
 """
 
 from __future__ import annotations
@@ -18,7 +22,18 @@ from stormproof.events import COMPONENTS
 from stormproof.status.states import Assessed, Run, State, across_regions, in_region, runs_of, worst
 from stormproof.views import status
 
-__all__ = ["WINDOW", "ComponentStatus", "Page", "ProberStatus", "RegionStatus", "read_page"]
+__all__ = [
+    "WINDOW",
+    "ComponentStatus",
+    "Notice",
+    "NoticeUpdate",
+    "Page",
+    "ProberStatus",
+    "RegionStatus",
+    "incidents_section",
+    "maintenance_section",
+    "read_page",
+]
 
 #: verdicts read per component of a region (10 minutes of rounds at 10 s)
 WINDOW = 60
@@ -110,3 +125,52 @@ def _in_region(
         failing_probers=newest.against,
         probers=newest.voters,
     )
+
+
+# -- incidents and maintenance: the seam -----------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticeUpdate:
+    """One update of an incident or a maintenance, as the page and the feed show it."""
+
+    #: unique for good: the Atom entry's id is made from it
+    id: str
+    #: unix ms
+    at: int
+    #: incidents: investigating, identified, monitoring, resolved;
+    #: maintenance: scheduled, in_progress, completed
+    status: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An incident or a scheduled maintenance, as the page and the feed show it."""
+
+    id: str
+    title: str
+    #: incidents: none, minor, major, critical; maintenance: maintenance
+    impact: str
+    #: its latest update's status
+    status: str
+    #: unix ms: when it began (incidents) or is to begin (maintenance)
+    begins_at: int
+    #: unix ms: when it was resolved or is to end; None: open
+    ends_at: int | None
+    components: list[str]
+    regions: list[str]
+    #: newest first
+    updates: list[NoticeUpdate]
+
+
+def incidents_section(db: sqlite3.Connection) -> list[Notice]:
+    """The incidents to show, newest first: open ones, then those resolved
+    lately. None yet: the incidents view fills this in."""
+    return []
+
+
+def maintenance_section(db: sqlite3.Connection) -> list[Notice]:
+    """Maintenance in progress or scheduled, soonest first. None yet: the
+    incidents view fills this in."""
+    return []

@@ -38,6 +38,11 @@ store flushes, so a rebuild judges a round once, not once per prober.) States (t
 flap guard, "major outage since…") are not stored: they depend on settings,
 which may differ by region, so :mod:`stormproof.status` computes them when
 read, from the verdicts of the last rounds.
+
+As it judges a round, the view keeps each day's uptime up to date
+(:mod:`stormproof.views.uptime`): the 90-day bars of the status page read
+a row a day. It keeps every result too, forever: nothing compacts them
+(ADR 023 says why pruning them is not yet safe).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ import sqlite3
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+import stormproof.views.uptime as uptime
 from stormproof.events import ProbesRecorded
 from stormproof.log import Entry
 from stormproof.views.base import View
@@ -158,8 +164,11 @@ class StatusView(View):
         "probe_verdicts",
         "probers",
         "probed",
+        *uptime.TABLES,
     )
-    schema = """
+    schema = (
+        uptime.SCHEMA
+        + """
     CREATE TABLE IF NOT EXISTS probe_rounds (
         round_at INTEGER NOT NULL,
         prober TEXT NOT NULL,
@@ -218,6 +227,7 @@ class StatusView(View):
         PRIMARY KEY (region, component)
     );
     """
+    )
 
     def __init__(self) -> None:
         #: rounds that got results since the last flush, to judge again
@@ -259,7 +269,9 @@ class StatusView(View):
         shrink as well as grow — a region only a health check named, then
         reached by a late result that did not check every component — so the
         verdicts it no longer gives are deleted, and ``probed`` counts each
-        pair's rounds (a pair is listed while it has one)."""
+        pair's rounds (a pair is listed while it has one). The round's day
+        in ``uptime_days`` loses what the old verdicts added and gains what
+        the new ones add (:mod:`stormproof.views.uptime`)."""
         reporting = [
             p for (p,) in db.execute("SELECT prober FROM probe_rounds WHERE round_at = ?", (at,))
         ]
@@ -270,9 +282,13 @@ class StatusView(View):
         verdicts = judge(
             reporting, ((p, r, c, bool(ok)) for p, r, c, ok in results), (r for (r,) in named)
         )
-        before = set(
-            db.execute("SELECT region, component FROM probe_verdicts WHERE round_at = ?", (at,))
-        )
+        stored = [
+            (region, component, bool(failing))
+            for region, component, failing in db.execute(
+                "SELECT region, component, failing FROM probe_verdicts WHERE round_at = ?", (at,)
+            )
+        ]
+        before = {(region, component) for region, component, _ in stored}
         judged = {(v.region, v.component) for v in verdicts}
         gone = sorted(before - judged)
         db.executemany(
@@ -286,6 +302,28 @@ class StatusView(View):
         db.executemany(_PROBED, [(*pair, 1) for pair in sorted(judged - before)])
         db.executemany(_PROBED, [(*pair, -1) for pair in gone])
         db.executemany("DELETE FROM probed WHERE region = ? AND component = ? AND rounds = 0", gone)
+        self._count_days(db, at, stored, verdicts)
+
+    def _count_days(
+        self,
+        db: sqlite3.Connection,
+        at: int,
+        stored: list[tuple[str, str, bool]],
+        verdicts: list[Judged],
+    ) -> None:
+        """Move round ``at``'s day from what its ``stored`` verdicts added
+        to what its new ``verdicts`` add, the round standing for the
+        shortest period its probers reported."""
+        (weight,) = db.execute(
+            "SELECT MIN(period_ms) FROM probe_rounds WHERE round_at = ?", (at,)
+        ).fetchone()
+        uptime.adjust(
+            db,
+            at,
+            weight,
+            uptime.tally(stored, uptime.weight_of(db, at)),
+            uptime.tally(((v.region, v.component, v.failing) for v in verdicts), weight),
+        )
 
 
 # -- reads: each an indexed lookup, none a scan of the history -----------------

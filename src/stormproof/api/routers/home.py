@@ -51,14 +51,16 @@ browser. Sign up with <code>POST /v1/accounts</code>, log in with
 <code>POST /v1/sessions</code>, then <em>Authorize</em> with the token.</li>
 <li><a href="/openapi.json">The OpenAPI contract</a>, for clients and SDKs.</li>
 <li><a href="/v1/health">Health</a>: is this region ready.</li>
+<li><a href="/status">The status page</a>: every component in every region,
+judged by every region's probes, and 90 days of uptime.</li>
 </ul>
 <p>Started with <code>stormproof serve</code> and its demo? The terminal it
 runs in names the demo people and their password: log in as one of them and
 open <code>GET /v1/feed/for-you?explain=1</code> to see why each video is
 there.</p>
 <h2>Coming later</h2>
-<p>A status page at <code>/status</code> and the web app, to watch and post
-from the browser. Until then, this server speaks its API.</p>
+<p>The web app, to watch and post from the browser. Until then, this
+server speaks its API.</p>
 </main>
 </body>
 </html>

@@ -1,10 +1,12 @@
-"""``GET /v1/status``: the platform's status as this region's views hold it.
+"""The platform's status as this region's views hold it: ``GET /v1/status``
+(states), ``GET /v1/status/page`` (the whole page as JSON), ``GET /status``
+(the page, HTML) and ``GET /status/feed.atom`` (incidents, Atom).
 
-Public, and answered even while this region catches up (ADR 020): a status
-page must be served by every region still standing, and the one people reach
-during an outage may well be replaying the log. Its answer then says it may
-be behind (``fresh: false``, and the position its views stand at); the
-other regions' answers, at the same position, are the same.
+Public, and answered even while this region catches up (ADR 020, 023): a
+status page must be served by every region still standing, and the one
+people reach during an outage may well be replaying the log. Its answer
+then says it may be behind (``fresh: false``, and the position its views
+stand at); the other regions' answers, at the same position, are the same.
 """
 
 from __future__ import annotations
@@ -12,103 +14,34 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Response
+from fastapi.responses import HTMLResponse
 
 from stormproof.api.deps import Fresh, RegionDep
-from stormproof.status import Page, State, read_page
+from stormproof.region import Region
+from stormproof.status import read_page
+from stormproof.status.document import PageDocument, StatusOut, read_document, status_out
+from stormproof.status.feed import render_feed
+from stormproof.status.html import SERVED, render_page
 
-router = APIRouter(prefix="/v1", tags=["status"])
+__all__ = ["router"]
 
+router = APIRouter(tags=["status"])
 
-def iso(ms: int) -> str:
-    """A round's time as ISO 8601 in UTC, to the millisecond."""
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class SeenOut(BaseModel):
-    region: str
-    reachable: bool
-    ready: bool
-    remaining: int | None = Field(description="log entries it still had to apply, catching up")
-    eta_s: int | None = Field(description="its own estimate of the seconds left, catching up")
-
-
-class ProberOut(BaseModel):
-    prober: str = Field(description="the probing region")
-    round: str = Field(description="its latest round")
-    regions: list[SeenOut] = Field(description="what its health checks said in that round")
+#: the page may load its own inline styles and nothing else: no script, no
+#: request anywhere (stricter than the edge's policy for HTML)
+_PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
 
 
-class RegionOut(BaseModel):
-    region: str
-    state: State
-    since: str | None = Field(description="the round since which it is in this state")
-    last_round: str = Field(description="the latest round that judged it")
-    failing_probers: int = Field(description="probers that saw it fail in that round")
-    probers: int = Field(description="probers that judged it in that round")
+def _fresh(region: Region) -> bool:
+    """Whether the views are caught up and applying: else the answer may be behind."""
+    return region.ready and (region.failure or region.projector.error) is None
 
 
-class ComponentOut(BaseModel):
-    component: str
-    state: State
-    since: str | None
-    regions: list[RegionOut]
-
-
-class StatusOut(BaseModel):
-    state: State = Field(description="the platform's: the worst of its components'")
-    newest_round: str | None = Field(description="the latest round any prober reported")
-    components: list[ComponentOut]
-    probers: list[ProberOut]
-    region: str = Field(description="the region that answered")
-    fresh: bool = Field(
-        description="false while this region catches up or its views are stopped: the "
-        "answer may be behind the other regions'"
-    )
-    position: list[int] = Field(description="the log position this answer was read at")
-    fail_rounds: int = Field(description="failing rounds in a row that make a region down")
-    pass_rounds: int = Field(description="passing rounds in a row that bring it back")
-
-
-def _components(page: Page) -> list[ComponentOut]:
-    def when(ms: int | None) -> str | None:
-        return None if ms is None else iso(ms)
-
-    return [
-        ComponentOut(
-            component=c.component,
-            state=c.state,
-            since=when(c.since),
-            regions=[
-                RegionOut(
-                    region=r.region,
-                    state=r.state,
-                    since=when(r.since),
-                    last_round=iso(r.last_round_at),
-                    failing_probers=r.failing_probers,
-                    probers=r.probers,
-                )
-                for r in c.regions
-            ],
-        )
-        for c in page.components
-    ]
-
-
-def _probers(page: Page) -> list[ProberOut]:
-    return [
-        ProberOut(
-            prober=p.prober,
-            round=iso(p.round_at),
-            regions=[SeenOut(**vars(seen)) for seen in p.regions],
-        )
-        for p in page.probers
-    ]
-
-
-@router.get("/status")
+@router.get("/v1/status")
 async def platform_status(region: RegionDep, _: Fresh) -> StatusOut:
     """Each component's state, overall and in each region, from every
     region's probes: a component of a region fails a round when most probers
@@ -119,24 +52,69 @@ async def platform_status(region: RegionDep, _: Fresh) -> StatusOut:
     settings = region.settings
     fail_rounds, pass_rounds = settings.probe_fail_rounds, settings.probe_pass_rounds
 
-    def read(db: sqlite3.Connection) -> tuple[Page, list[int]]:
+    def read(db: sqlite3.Connection) -> StatusOut:
         db.execute("BEGIN")  # one position for every read
         try:
             page = read_page(db, fail_rounds=fail_rounds, pass_rounds=pass_rounds)
-            return page, list(region.store.position(db))
+            position = region.store.position(db)
         finally:
             db.execute("COMMIT")
+        return status_out(
+            page,
+            region=region.name,
+            fresh=_fresh(region),
+            position=position,
+            fail_rounds=fail_rounds,
+            pass_rounds=pass_rounds,
+        )
 
-    page, position = await region.store.query(read)
-    stopped = region.failure or region.projector.error
-    return StatusOut(
-        state=page.state,
-        newest_round=None if page.newest_round_at is None else iso(page.newest_round_at),
-        components=_components(page),
-        probers=_probers(page),
-        region=region.name,
-        fresh=region.ready and stopped is None,
-        position=position,
-        fail_rounds=fail_rounds,
-        pass_rounds=pass_rounds,
+    return await region.store.query(read)
+
+
+async def _document(region: Region) -> PageDocument:
+    settings = region.settings
+    return await region.store.query(
+        lambda db: read_document(
+            db,
+            region=region.name,
+            fresh=_fresh(region),
+            position_of=region.store.position,
+            fail_rounds=settings.probe_fail_rounds,
+            pass_rounds=settings.probe_pass_rounds,
+        )
     )
+
+
+@router.get("/v1/status/page")
+async def status_page_json(region: RegionDep, _: Fresh) -> PageDocument:
+    """Everything the status page shows: the states (as ``GET /v1/status``),
+    90 days of uptime per component overall and per region, incidents and
+    scheduled maintenance. What ``stormproof status export --from`` reads.
+    No sign-in needed."""
+    return await _document(region)
+
+
+@router.get("/status", response_class=HTMLResponse, include_in_schema=False)
+async def status_page(region: RegionDep, _: Fresh) -> HTMLResponse:
+    """The status page: HTML, no script, nothing loaded from anywhere."""
+    document = await _document(region)
+    html = render_page(document, now=datetime.now(UTC), links=SERVED)
+    headers = {"Content-Security-Policy": _PAGE_CSP, "Cache-Control": "no-cache"}
+    return HTMLResponse(html, headers=headers)
+
+
+@router.get("/status/feed.atom", include_in_schema=False)
+async def status_feed(region: RegionDep, _: Fresh) -> Response:
+    """Incidents and maintenance, an entry per update, as Atom 1.0."""
+    document = await _document(region)
+    base = region.settings.url.rstrip("/")
+    feed = render_feed(
+        document,
+        self_href=f"{base}/status/feed.atom",
+        page_href=f"{base}/status",
+        now=datetime.now(UTC),
+    )
+    return Response(
+        feed, media_type="application/atom+xml; charset=utf-8",
+        headers={"Cache-Control": "no-cache"},
+    )  # fmt: skip
