@@ -142,10 +142,10 @@ class _Ours(logging.StreamHandler[TextIO]):
 
 def configure_logs(
     log_format: LogFormat = "auto", level: str = "info", *, stream: TextIO | None = None
-) -> None:
+) -> logging.Handler:
     """Send every record at ``level`` or above to ``stream`` (stderr), one
     line each, in ``log_format``. Replaces what an earlier call installed;
-    warnings go to the log too."""
+    warnings go to the log too. Returns the handler installed."""
     out = stream if stream is not None else sys.stderr
     if log_format == "auto":
         log_format = "plain" if out.isatty() else "json"
@@ -158,3 +158,4 @@ def configure_logs(
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.captureWarnings(True)
+    return handler

@@ -237,14 +237,12 @@ class Region:
             if not isinstance(ended, asyncio.CancelledError):  # a bug: never in the way
                 logger.error("measuring the catch-up failed: %r", ended)
         if self.failure is not None:
-            log_event(
-                "region.state", level=logging.ERROR, state="failed",
-                code=self.failure.code, reason=self.failure.message,
-            )  # fmt: skip
+            failure = self.failure
+            self._tell("failed", logging.ERROR, code=failure.code, reason=failure.message)
             self.catching_up = None
             return
         self.ready = True
-        log_event("region.state", state="ready", position=list(self.projector.position))
+        self._tell("ready", position=list(self.projector.position))
         if self._replicated():
             self._tasks.append(asyncio.create_task(self._rebalance(), name="rebalance"))
 
@@ -307,7 +305,11 @@ class Region:
         """One line for the catch-up phase the region is entering."""
         assert self.catching_up is not None
         phase, remaining = self.catching_up.phase, self.catching_up.remaining()
-        log_event("region.state", state="catching_up", phase=phase, remaining=remaining)
+        self._tell("catching_up", phase=phase, remaining=remaining)
+
+    def _tell(self, state: str, level: int = logging.INFO, **fields: object) -> None:
+        """The log line of a change of this region's state (``region.state``)."""
+        log_event("region.state", level=level, region=self.name, state=state, **fields)
 
     async def _restore(self) -> None:
         """Views that are gone come from a verified snapshot of a peer when
@@ -411,7 +413,7 @@ class Region:
             await asyncio.sleep(every)
 
     async def close(self) -> None:
-        log_event("region.state", state="stopping")
+        self._tell("stopping")
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

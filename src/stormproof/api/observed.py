@@ -12,13 +12,21 @@ request it
   template** (``/v1/videos/{video_id}``), never its path: a path is the
   caller's to choose, a template one of a fixed set. A path no route matches
   counts as ``unmatched``;
-- writes one line to ``stormproof.requests`` (:func:`request_line`).
+- writes one line to ``stormproof.requests`` (:func:`request_line`) — at
+  ``debug`` for a prober's request (``probe: true``; every region gets a
+  score of them every round, and they are counted all the same).
 
 A client that goes away before its answer started (its body cut short, say)
 is an expected condition: whatever the app then answered into the void, it
 is counted and logged as 499 (nginx's "client closed request"), one line
-with no traceback. An unexpected error passes through (the app's last-resort
-handler answers 500 and logs it with its traceback) and is counted as a 500.
+with no traceback.
+
+A bug (an exception no handler took) is answered here, by the app's own
+last-resort handler for ``Exception``, rather than by Starlette's outermost
+layer after this one has finished: so the 500 carries its ``X-Request-Id``,
+the handler's line with the traceback names the request, and the traceback
+is logged once — not a second time by uvicorn, to which Starlette would
+re-raise it.
 """
 
 from __future__ import annotations
@@ -28,18 +36,20 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.datastructures import Headers
-from starlette.requests import ClientDisconnect
-from starlette.routing import BaseRoute, Match, Mount
+from starlette.requests import ClientDisconnect, Request
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stormproof.logs import FIELDS, REGION, REQUEST_ID
 from stormproof.metrics import method_label
 from stormproof.region import Region
+from stormproof.status.identity import PROBE_HEADER, is_probe
 
-__all__ = ["CLIENT_GONE", "SAFE_ID", "UNMATCHED", "Observed", "request_line", "route_of"]
+__all__ = ["CLIENT_GONE", "SAFE_ID", "UNMATCHED", "Observed", "Routes", "request_line"]
 
 #: a request id a caller may choose: letters, digits, ``.``, ``_``, ``-``
 SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -60,38 +70,67 @@ def request_id(scope: Scope) -> str:
     return secrets.token_hex(8)
 
 
-def route_of(scope: Scope) -> str:
-    """The template of the route that served (or would have served) a request.
+class Routes:
+    """The app's route templates, to name a request the router did not
+    (the edge answered first, or no route matched).
 
-    The router records the route it chose in the scope. A request the router
-    saw but no route matched is :data:`UNMATCHED`; one that never reached it
-    (the edge answered first) is matched here against the app's routes."""
-    route = scope.get("route")
-    if route is None and "router" not in scope:
-        route = _match(scope["app"].router.routes, scope)
-    if route is None:
-        return UNMATCHED
-    return _template(route)
+    The router records the route it chose in the scope (``scope["route"]``);
+    this table is for the rest, built on first use from the app's routes —
+    walking into routers that FastAPI wraps when they are included (its
+    ``original_router``; our routers carry their whole path, as app.py
+    includes them without a prefix). Were FastAPI to change that, such
+    requests would read ``unmatched``, and tests/api/test_metrics.py says so.
+    """
+
+    def __init__(self) -> None:
+        self._table: list[tuple[re.Pattern[str], frozenset[str] | None, str]] | None = None
+
+    def of(self, scope: Scope) -> str:
+        route = scope.get("route")
+        if isinstance(route, BaseRoute) and (template := _template(route)) is not None:
+            return template
+        if self._table is None:
+            self._table = [entry for r in _flat(scope["app"].router.routes) if (entry := _row(r))]
+        path, method = scope["path"], scope["method"]
+        other_method = None
+        for regex, methods, template in self._table:
+            if regex.match(path):
+                if methods is None or method in methods:
+                    return template
+                other_method = other_method or template  # the router answers 405
+        return other_method or UNMATCHED
 
 
-def _match(routes: list[BaseRoute], scope: Scope) -> BaseRoute | None:
-    partial = None
+def _flat(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
     for route in routes:
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return route
-        if match is Match.PARTIAL and partial is None:
-            partial = route
-    return partial
+        inner = getattr(route, "original_router", None)
+        yield from _flat(inner.routes) if inner is not None else (route,)
 
 
-def _template(route: BaseRoute) -> str:
-    path: str = getattr(route, "path", UNMATCHED)
+def _row(route: BaseRoute) -> tuple[re.Pattern[str], frozenset[str] | None, str] | None:
+    regex, template = getattr(route, "path_regex", None), _template(route)
+    if not isinstance(regex, re.Pattern) or template is None:
+        return None
+    methods = getattr(route, "methods", None)
+    return regex, (frozenset(methods) if methods else None), template
+
+
+def _template(route: BaseRoute) -> str | None:
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return None
     return f"{path}/{{path}}" if isinstance(route, Mount) else path
 
 
 def request_line(
-    method: str, route: str, status: int, latency_ms: float, request_id: str, region: str
+    method: str,
+    route: str,
+    status: int,
+    latency_ms: float,
+    request_id: str,
+    region: str,
+    *,
+    probe: bool = False,
 ) -> None:
     """The one line a request leaves in the log."""
     fields: dict[str, Any] = {
@@ -104,19 +143,23 @@ def request_line(
         "latency_ms": latency_ms,
     }
     level = logging.WARNING if status >= 500 else logging.INFO
+    if probe:
+        fields["probe"] = True
+        level = logging.DEBUG
     requests_log.log(level, "%s %s %d", method, route, status, extra={FIELDS: fields})
 
 
 class Observed:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.routes = Routes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         region: Region | None = getattr(scope["app"].state, "region", None)
         if scope["type"] != "http" or region is None:
             await self.app(scope, receive, send)
             return
-        exchange = _Exchange(region, scope, receive, send)
+        exchange = _Exchange(region, scope, receive, send, self.routes)
         tokens = REGION.set(region.name), REQUEST_ID.set(exchange.id)
         try:
             await self.app(scope, exchange.receive, exchange.send)
@@ -125,9 +168,13 @@ class Observed:
         except asyncio.CancelledError:
             exchange.end(gone=True)
             raise
-        except Exception:
-            exchange.end(failed=True)
-            raise
+        except Exception as exc:
+            handler = scope["app"].exception_handlers.get(Exception)
+            if handler is None or exchange.status is not None:  # too late to answer
+                exchange.end(failed=True)
+                raise
+            answer = await handler(Request(scope), exc)
+            await answer(scope, exchange.receive, exchange.send)
         finally:
             exchange.end()
             REQUEST_ID.reset(tokens[1])
@@ -137,8 +184,10 @@ class Observed:
 class _Exchange:
     """One request and its answer, as :class:`Observed` watches them."""
 
-    def __init__(self, region: Region, scope: Scope, receive: Receive, send: Send) -> None:
-        self.region, self.scope = region, scope
+    def __init__(
+        self, region: Region, scope: Scope, receive: Receive, send: Send, routes: Routes
+    ) -> None:
+        self.region, self.scope, self.routes = region, scope, routes
         self._receive, self._send = receive, send
         self.started = time.perf_counter()
         self.id = request_id(scope)
@@ -176,8 +225,10 @@ class _Exchange:
         else:
             status = CLIENT_GONE if self.gone else self.status
         seconds = time.perf_counter() - self.started
-        method, route = method_label(self.scope["method"]), route_of(self.scope)
+        method, route = method_label(self.scope["method"]), self.routes.of(self.scope)
         self.region.metrics.request_ended(method, route, status, seconds)
         if self.region.settings.log_requests:
             latency_ms = round(seconds * 1000, 2)
-            request_line(method, route, status, latency_ms, self.id, self.region.name)
+            probe = is_probe(self.region.secret, Headers(scope=self.scope).get(PROBE_HEADER))
+            line = (method, route, status, latency_ms, self.id, self.region.name)
+            request_line(*line, probe=probe)

@@ -207,8 +207,9 @@ class Prober:
             if self._last.get((result.region, result.component), True) != result.ok:
                 log_event(
                     "probe.verdict", level=logging.INFO if result.ok else logging.WARNING,
-                    target=result.region, component=result.component, ok=result.ok,
-                    reason=result.reason, latency_ms=result.latency_ms,
+                    region=self.region.name, target=result.region,
+                    component=result.component, ok=result.ok, reason=result.reason,
+                    latency_ms=result.latency_ms,
                 )  # fmt: skip
             self._last[(result.region, result.component)] = result.ok
 
