@@ -114,19 +114,30 @@ class Metrics:
         )  # fmt: skip
         # Series that exist from the start, at 0, so that rates and alerts
         # see them before the first failure.
-        self._in_flight.labels(region)
+        self._serving = self._in_flight.labels(region)
         self._append_errors.labels(region)
         for outcome in PROBE_ROUND_OUTCOMES:
             self._rounds.labels(region, outcome)
+        #: each request's series, found once: looking a labelled series up
+        #: costs more than counting in it (bounded like the labels)
+        self._answered: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def request_started(self) -> None:
-        self._in_flight.labels(self.region).inc()
+        self._serving.inc()
 
     def request_ended(self, method: str, route: str, status: int, seconds: float) -> None:
         """A request was answered (``status``; 499: the client went away first)."""
-        self._in_flight.labels(self.region).dec()
-        self._requests.labels(self.region, method, route, str(status)).inc()
-        self._latency.labels(self.region, method, route, status_class(status)).observe(seconds)
+        self._serving.dec()
+        key = (method, route, status)
+        series = self._answered.get(key)
+        if series is None:
+            series = self._answered[key] = (
+                self._requests.labels(self.region, method, route, str(status)),
+                self._latency.labels(self.region, method, route, status_class(status)),
+            )
+        count, latency = series
+        count.inc()
+        latency.observe(seconds)
 
     def appended(self, partition: int, seconds: float) -> None:
         self._appends.labels(self.region, str(partition)).observe(seconds)
