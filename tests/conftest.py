@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from stormproof.logs import configure_logs
 from stormproof.natsd import NatsCluster
 from stormproof.operators import operator_headers
 from stormproof.region import load_secret
@@ -17,6 +21,7 @@ from stormproof.testing import LiveServer, free_port
 from tests.natsd_fixtures import running_cluster
 
 __all__ = [
+    "JsonLines",
     "LiveServer",
     "free_port",
     "health",
@@ -88,6 +93,30 @@ def sign_up(client: httpx.Client, username: str) -> dict[str, str]:
     session = client.post("/v1/sessions", json={"username": username, "password": PASSWORD})
     assert session.status_code == 201, session.text
     return {"Authorization": f"Bearer {session.json()['token']}"}
+
+
+class JsonLines(io.StringIO):
+    """What :func:`~stormproof.logs.configure_logs` wrote, as a program's
+    stderr would hold it."""
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.getvalue().splitlines()]
+
+
+@pytest.fixture
+def json_logs() -> Iterator[JsonLines]:
+    """The logs of this process in JSON, as ``stormproof serve`` writes them
+    (at ``info``), captured for the test; the logging set-up is put back after."""
+    root = logging.getLogger()
+    level = root.level
+    stream = JsonLines()
+    handler = configure_logs("json", "info", stream=stream)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        logging.captureWarnings(False)
 
 
 @pytest.fixture(scope="session")

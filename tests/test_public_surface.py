@@ -19,6 +19,14 @@ SURFACES = {
     "stormproof.replicated": {"Replicated"},
     "stormproof.views": {"View", "all_views"},
     "stormproof.api": {"create_app"},
+    "stormproof.logs": {
+        "FIELDS", "REGION", "REQUEST_ID", "JsonFormatter", "LogFormat", "PlainFormatter",
+        "configure_logs", "fields_of", "log_event",
+    },
+    "stormproof.metrics": {
+        "APPEND_BUCKETS", "METHODS", "PROBE_ROUND_OUTCOMES", "REQUEST_BUCKETS", "Metrics",
+        "RoundOutcome", "method_label", "status_class",
+    },
     "stormproof.drill": {
         "DrillResult", "Op", "Scenario", "ScenarioError", "builtin_scenarios", "load_scenario",
         "run_drill",

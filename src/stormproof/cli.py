@@ -26,6 +26,7 @@ from stormproof.drill_cli import drill
 from stormproof.eval_cli import eval_
 from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
+from stormproof.logs import configure_logs
 from stormproof.recommend import checkpoint
 from stormproof.settings import Settings
 from stormproof.status_cli import app as status_app
@@ -113,6 +114,7 @@ def serve(
     settings = _settings(data)
     if not settings.url:  # its prober checks it where it listens
         settings = settings.model_copy(update={"url": _local_url(host, port)})
+    configure_logs(settings.log_format, settings.log_level)
     _refuse_if_taken(host, port)
     with _exclusive(data, "serve"):
         app_ = create_app(settings, on_ready=_welcome(host, port, data, demo=demo))

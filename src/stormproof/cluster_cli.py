@@ -214,6 +214,7 @@ def region(
     from stormproof.api import create_app
     from stormproof.api.serving import server_config
     from stormproof.demo import seed_demo
+    from stormproof.logs import configure_logs
     from stormproof.settings import Settings
 
     cluster = _load(data)
@@ -228,6 +229,7 @@ def region(
         secret_file=data / "secret",
         url=spec.url,
     )
+    configure_logs(settings.log_format, settings.log_level)
     app_ = create_app(settings, on_ready=seed_demo if demo else None)
     config = server_config(
         app_, settings, host="127.0.0.1", port=spec.api_port, log_level="warning"

@@ -31,7 +31,9 @@ from stormproof.durable import write_atomically
 from stormproof.errors import LogError, StormproofError
 from stormproof.log import Log, Position
 from stormproof.log.sqlite import SqliteLog
+from stormproof.logs import REGION, log_event
 from stormproof.media import MediaPool
+from stormproof.metrics import Metrics
 from stormproof.recommend import checkpoint
 from stormproof.recommend.engine import Engine
 from stormproof.replicated import Replicated
@@ -143,6 +145,8 @@ class Region:
     clock: Clock
     #: worker processes that probe and thumbnail uploads (started on first use)
     media: MediaPool
+    #: what ``/metrics`` counts between scrapes (requests, appends, probes)
+    metrics: Metrics
     ready: bool = False
     #: how far the catch-up is, until the views reached the log (None after)
     catching_up: CatchUp | None = None
@@ -169,6 +173,7 @@ class Region:
             secret=load_secret(settings.secret_path),
             clock=Clock(),
             media=MediaPool.from_settings(settings),
+            metrics=Metrics(settings.region),
         )
 
     @property
@@ -182,11 +187,16 @@ class Region:
         a first checkpoint, then ``on_ready`` (``stormproof serve`` seeds the
         demo there). The region is ``ready`` after that; until then
         ``catching_up`` tells how far it is, and a failure stays in
-        ``failure``, for ``/v1/health`` to show."""
+        ``failure``, for ``/v1/health`` to show.
+
+        From here on, what the caller's task (and every task it starts) logs
+        names this region."""
+        REGION.set(self.name)
         await self.log.start()
         await self.blobs.start()
         at = self.store.position()
         self.catching_up = CatchUp("snapshot", lambda: self.store.position(), at)
+        self._tell_phase()
         self._catching = asyncio.create_task(self._catch_up(on_ready), name="catch-up")
         self._tasks.append(self._catching)
 
@@ -227,10 +237,12 @@ class Region:
             if not isinstance(ended, asyncio.CancelledError):  # a bug: never in the way
                 logger.error("measuring the catch-up failed: %r", ended)
         if self.failure is not None:
-            logger.error("%s cannot serve: %s", self.name, self.failure.message)
+            failure = self.failure
+            self._tell("failed", logging.ERROR, code=failure.code, reason=failure.message)
             self.catching_up = None
             return
         self.ready = True
+        self._tell("ready", position=list(self.projector.position))
         if self._replicated():
             self._tasks.append(asyncio.create_task(self._rebalance(), name="rebalance"))
 
@@ -284,7 +296,20 @@ class Region:
 
     def _phase(self, phase: Phase, at: Callable[[], Position], target: Sequence[int]) -> None:
         assert self.catching_up is not None
+        entered = self.catching_up.phase != phase
         self.catching_up.enter(phase, at, tuple(target))
+        if entered:
+            self._tell_phase()
+
+    def _tell_phase(self) -> None:
+        """One line for the catch-up phase the region is entering."""
+        assert self.catching_up is not None
+        phase, remaining = self.catching_up.phase, self.catching_up.remaining()
+        self._tell("catching_up", phase=phase, remaining=remaining)
+
+    def _tell(self, state: str, level: int = logging.INFO, **fields: object) -> None:
+        """The log line of a change of this region's state (``region.state``)."""
+        log_event("region.state", level=level, region=self.name, state=state, **fields)
 
     async def _restore(self) -> None:
         """Views that are gone come from a verified snapshot of a peer when
@@ -388,6 +413,7 @@ class Region:
             await asyncio.sleep(every)
 
     async def close(self) -> None:
+        self._tell("stopping")
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

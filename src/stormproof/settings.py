@@ -22,6 +22,8 @@ from pydantic import (
     field_validator,
 )
 
+from stormproof.logs import LogFormat
+
 __all__ = ["Settings"]
 
 
@@ -82,6 +84,17 @@ class Settings(BaseModel):
     max_streams_per_user: int = 4
     #: serve the interactive API documentation at /docs (assets served locally)
     docs: bool = True
+
+    # Logs (ADR 022), as `stormproof serve` and a cluster's regions write them
+    # to stderr; a program embedding a region keeps its own logging set-up.
+    #: "json": one JSON object per line; "plain": text for people; "auto":
+    #: plain on a terminal, JSON otherwise (a file, a pipe, journald, a container)
+    log_format: LogFormat = "auto"
+    #: the least severe records written: "info" has a line per request and per
+    #: change of state; "warning" only what needs a look
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: one line per HTTP request (metrics count requests either way)
+    log_requests: bool = True
 
     # Recovery from a peer's snapshot (ADR 017).
     #: the other regions' API base URLs, in the order they are asked for a

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -15,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from stormproof.cluster import LocalCluster
 from stormproof.events import COMPONENTS, ProbesRecorded, decode
 from stormproof.log import Entry
 from stormproof.log.jetstream import JetStreamLog
 from stormproof.log.sqlite import SqliteLog
+from stormproof.logs import fields_of
 from stormproof.status import Prober
 from stormproof.status.identity import ProbeAccounts
 from stormproof.testing import free_base_port
@@ -162,6 +165,30 @@ def test_a_region_gone_or_frozen_fails_every_check_in_time_and_the_prober_goes_o
     # Round after round: one that overran its slot skips to the next one.
     rounds = [_payload(e).round_at for e in entries]
     assert all(0 < b - a <= 3000 for a, b in itertools.pairwise(rounds))
+
+
+def test_a_check_that_turns_is_one_log_line_and_every_check_is_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="stormproof.events")
+    gone = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with _serving(tmp_path, probe_every_s=3600, peers=(gone,), peer_names=("gone",)) as live:
+        prober: Prober = live.app.state.prober
+        for n in range(2):  # the same two verdicts twice: said once
+            assert live.call(prober.round(3_600_000 * (490_000 + n))) is not None
+        with httpx.Client(base_url=live.url) as client:
+            scraped = client.get("/metrics", headers=live.operator).text
+    turned = [fields_of(r) for r in caplog.records if r.getMessage() == "probe.verdict"]
+    assert {(t["target"], t["ok"], t["reason"]) for t in turned} == {("gone", False, "unreachable")}
+    assert sorted(t["component"] for t in turned) == sorted(set(COMPONENTS) - {"uploads"})
+    assert all(t["region"] == "test" for t in turned)
+    for component in set(COMPONENTS) - {"uploads"}:
+        for target, result in (("gone", "failed"), ("test", "ok")):
+            sample = (
+                f'stormproof_probe_checks_total{{component="{component}",region="test",'
+                f'result="{result}",target="{target}"}} 2.0'
+            )
+            assert sample in scraped.splitlines()
 
 
 def _cluster_log(cluster: LocalCluster) -> list[Entry]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from stormproof.events import FollowStarted, new_event
 from stormproof.log import Entry
 from stormproof.log.sqlite import SqliteLog
+from stormproof.logs import fields_of
 from stormproof.views import all_views
 from stormproof.views.projector import Projector
 from stormproof.views.store import ViewStore
@@ -77,3 +80,47 @@ async def test_followers_get_every_catch_up_batch_in_order_before_it_returns(
     finally:
         await log.close()
         store.close()
+
+
+class Attempted(Recording):
+    """A :class:`Recording` that counts every batch it was given, failed or not."""
+
+    attempts = 0
+
+    def apply(self, entries: list[Entry], position: tuple[int, ...]) -> None:
+        self.attempts += 1
+        super().apply(entries, position)
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    for _ in range(2000):
+        if done():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+async def test_views_that_stop_and_follow_again_say_so_once_each(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="stormproof.events")
+    log = SqliteLog(tmp_path / "log.sqlite", poll_interval=0.05)
+    follower = Attempted(fail_at=1)
+    store = ViewStore(tmp_path / "views.sqlite", all_views(), followers=[follower])
+    projector = Projector(log, store)
+    task = asyncio.create_task(projector.run(idle_wait=0.05))
+    try:
+        await log.append("k0", new_event(FollowStarted(followee_id="u0"), actor="fan"))
+        await _until(lambda: follower.attempts >= 3)  # it fails, and goes on trying
+        follower.fail_at = None
+        await _until(lambda: projector.error is None)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await log.close()
+        store.close()
+    said = [(r.getMessage(), fields_of(r)) for r in caplog.records]
+    assert [message for message, _ in said] == ["views.stopped", "views.following"]
+    stopped, following = (fields for _, fields in said)
+    assert stopped["code"] == "view_failed" and "the follower failed" in stopped["reason"]
+    assert (stopped["partition"], following["partition"], following["seq"]) == (0, 0, 1)

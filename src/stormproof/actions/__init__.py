@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from stormproof.errors import BadRequest, Unprocessable
+from stormproof.errors import BadRequest, StormproofError, Unprocessable
 from stormproof.events import Event, Payload, new_event
 from stormproof.log import Entry, event_id_for, to_token
 from stormproof.region import Region
@@ -149,6 +150,19 @@ async def write(
         raise BadRequest("this write's key is not printable ASCII", code="invalid_key")
     stamp = at or event_time(region, when)
     event = new_event(payload, actor=actor, at=stamp, id=event_id_for(key))
-    entry = await region.log.append(key, event, partition=region.settings.region_index)
+    entry = await _append(region, key, event)
     await region.projector.wait_for(entry.partition, entry.seq, region.settings.min_seq_wait_s)
     return _written(region, entry, type(payload), entry.duplicate)
+
+
+async def _append(region: Region, key: str, event: Event) -> Entry:
+    """Append to this region's partition first, timed for ``/metrics`` under
+    the partition that took it."""
+    started = time.perf_counter()
+    try:
+        entry = await region.log.append(key, event, partition=region.settings.region_index)
+    except StormproofError:
+        region.metrics.append_failed()
+        raise
+    region.metrics.appended(entry.partition, time.perf_counter() - started)
+    return entry

@@ -20,6 +20,7 @@ from stormproof import __version__
 from stormproof.api.docs import mount_docs
 from stormproof.api.edge import Edge
 from stormproof.api.limits import RateLimits
+from stormproof.api.observed import Observed
 from stormproof.api.routers import (
     accounts,
     blocks,
@@ -173,6 +174,7 @@ def create_app(
     app.state.traffic = Traffic(settings.active_people_max)  # people's requests, for probes
     app.add_middleware(Edge)
     app.add_middleware(Counted)  # outside the edge: its 503 not_ready count too
+    app.add_middleware(Observed)  # outermost: request ids, metrics, a log line per request
     app.add_exception_handler(StormproofError, _on_stormproof_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ValidationError, _on_invalid_field)

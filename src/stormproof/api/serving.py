@@ -1,6 +1,12 @@
 """How every region's API is served: one uvicorn configuration for
 ``stormproof serve``, cluster regions and the tests alike.
 
+uvicorn leaves logging alone: no access log (:mod:`stormproof.api.observed`
+writes one line per request, with what uvicorn's lacks — route, latency,
+request id) and no logging configuration of its own, so its records go where
+the program sends everyone's (:func:`stormproof.logs.configure_logs`, in
+the format settings name) instead of in a second format of uvicorn's.
+
 uvicorn's httptools protocol keeps a request's headers in memory with no
 limit (the parser buffers a header of any length), so a client could make a
 region hold gigabytes before any of our code runs. :class:`BoundedHead` counts
@@ -77,5 +83,7 @@ def server_config(
         port=port,
         http=head,
         timeout_graceful_shutdown=options.pop("timeout_graceful_shutdown", 2),
+        access_log=False,
+        log_config=None,
         **options,
     )

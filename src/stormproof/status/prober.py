@@ -17,6 +17,11 @@ Before its first round the prober creates its system accounts through the
 log and uploads the video its playback checks read, and tries again each
 round until both are done. It never stops the region: a round that fails is
 logged and the next one comes; it stops when the region closes.
+
+Its own results are counted for ``/metrics`` (checks by region, component
+and result; rounds by how they ended), and a check that fails after passing,
+or passes again after failing, is one log line (``probe.verdict``) — what
+this prober saw, not the status view's verdict, which weighs every prober's.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ from stormproof.events import (
     ProbesRecorded,
     RegionSeen,
 )
+from stormproof.logs import log_event
+from stormproof.metrics import RoundOutcome
 from stormproof.operators import operator_headers
 from stormproof.region import Region
 from stormproof.status.checks import Checks, Health, Outcome, Target, timed
@@ -97,6 +104,8 @@ class Prober:
         self._http: httpx.AsyncClient | None = None
         self._checks: Checks | None = None
         self._said: str | None = None
+        #: (region, component) -> whether its last check passed
+        self._last: dict[tuple[str, Component], bool] = {}
 
     def _targets(self) -> list[Target]:
         settings = self.region.settings
@@ -126,12 +135,16 @@ class Prober:
                 now = _now_ms()
                 round_at = (now // self.period_ms + 1) * self.period_ms
                 await asyncio.sleep((round_at - now) / 1000)
+                outcome: RoundOutcome
                 try:
-                    await self.round(round_at)
+                    outcome = "waiting" if await self.round(round_at) is None else "recorded"
                 except StormproofError as exc:
+                    outcome = "not_recorded"
                     self._say(f"round {round_at} not recorded: {exc.message}")
                 except Exception:  # a bug: logged, and the next round comes
+                    outcome = "failed"
                     logger.exception("%s: probe round %d failed", self.region.name, round_at)
+                self.region.metrics.probe_round(outcome)
         finally:
             await self.close()
 
@@ -180,10 +193,25 @@ class Prober:
             requests=self.traffic.take(),
             active_people=self.traffic.active_people(),
         )
+        self._observe(payload.results)
         assert self.actor is not None
         written = await record_probes(self.region, payload, actor=self.actor)
         await self._delete(checks, uploaded)
         return written
+
+    def _observe(self, results: tuple[ProbeResult, ...]) -> None:
+        """Count a round's checks, and log those that turned (a first check
+        that fails turns too: a prober starts out assuming all is well)."""
+        for result in results:
+            self.region.metrics.probed(result.region, result.component, ok=result.ok)
+            if self._last.get((result.region, result.component), True) != result.ok:
+                log_event(
+                    "probe.verdict", level=logging.INFO if result.ok else logging.WARNING,
+                    region=self.region.name, target=result.region,
+                    component=result.component, ok=result.ok, reason=result.reason,
+                    latency_ms=result.latency_ms,
+                )  # fmt: skip
+            self._last[(result.region, result.component)] = result.ok
 
     async def _set_up(self, checks: Checks) -> bool:
         """The probe accounts (needed to act at all) and the probe's video

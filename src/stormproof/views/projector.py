@@ -7,15 +7,19 @@ state that a crash could lose. Each partition is followed on its own task:
 a partition whose leader is dead or frozen holds up none of the others. A
 failure is kept in ``error`` (shown by ``/v1/health``) and retried, never
 raised: the views must not stop for good over a log that is away for a while.
+A partition's entries no longer applied, and applied again, are one log
+line each (``views.stopped``, ``views.following``), not one per retry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from stormproof.errors import LogError, StormproofError
 from stormproof.log import Entry, Log, Position
+from stormproof.logs import log_event
 from stormproof.views.store import ViewStore
 
 __all__ = ["Projector"]
@@ -33,6 +37,8 @@ class Projector:
         self.catch_up_batch = catch_up_batch
         self.position: Position = store.position()
         self.error: StormproofError | None = None
+        #: partitions whose last attempt failed (for the log lines, not the API)
+        self._stopped: set[int] = set()
         self._advanced = asyncio.Event()
 
     async def catch_up(self) -> Position:
@@ -72,18 +78,32 @@ class Projector:
         while True:
             try:
                 await self._drain(partition)
-                self.error = None
+                self._failed(partition, None)
                 positions = [2**62] * self.log.partitions  # wake for this partition only
                 positions[partition] = self.position[partition]
                 await self.log.wait(positions, idle_wait)
             except LogError as exc:
                 # The log is unreachable for now: report it and try again.
-                self.error = exc
+                self._failed(partition, exc)
                 await asyncio.sleep(0.2)
             except Exception as exc:  # a view failed: never die silently
                 message = f"applying the log failed: {exc!r}"
-                self.error = StormproofError(message, code="view_failed")
+                self._failed(partition, StormproofError(message, code="view_failed"))
                 await asyncio.sleep(1.0)
+
+    def _failed(self, partition: int, error: StormproofError | None) -> None:
+        """Keep what stops the views now (None: nothing), and say when a
+        partition stops being applied or is applied again."""
+        if error is not None and partition not in self._stopped:
+            self._stopped.add(partition)
+            log_event(
+                "views.stopped", level=logging.WARNING, partition=partition,
+                code=error.code, reason=error.message,
+            )  # fmt: skip
+        elif error is None and partition in self._stopped:
+            self._stopped.discard(partition)
+            log_event("views.following", partition=partition, seq=self.position[partition])
+        self.error = error
 
     def _advance(self, position: Position) -> None:
         # Batches of different partitions finish in any order: keep the furthest.
