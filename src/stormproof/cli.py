@@ -26,6 +26,7 @@ from stormproof.drill_cli import drill
 from stormproof.eval_cli import eval_
 from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
+from stormproof.operator_cli import app as operator_app
 from stormproof.recommend import checkpoint
 from stormproof.settings import Settings
 from stormproof.views import all_views
@@ -47,6 +48,7 @@ app = typer.Typer(
 )
 console = Console()
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(operator_app, name="operator")
 
 
 def _print_version(value: bool) -> None:
@@ -80,8 +82,8 @@ def _settings(data: Path, **overrides: object) -> Settings:
 
 
 @contextmanager
-def _exclusive(data: Path, what: str) -> Iterator[None]:
-    """Hold the data folder's lock: one server or one rebuild at a time."""
+def exclusive(data: Path, what: str) -> Iterator[None]:
+    """Hold the data folder's lock: one server, rebuild or role change at a time."""
     data.mkdir(parents=True, exist_ok=True)
     with (data / "lock").open("w") as lock:
         try:
@@ -112,7 +114,7 @@ def serve(
     if not settings.url:  # its prober checks it where it listens
         settings = settings.model_copy(update={"url": _local_url(host, port)})
     _refuse_if_taken(host, port)
-    with _exclusive(data, "serve"):
+    with exclusive(data, "serve"):
         app_ = create_app(settings, on_ready=_welcome(host, port, data, demo=demo))
         uvicorn.Server(server_config(app_, settings, host=host, port=port, log_level="info")).run()
 
@@ -173,7 +175,7 @@ def _welcome(
 def rebuild(data: DataOption = Path("var")) -> None:
     """Rebuild every view from sequence 0 of the log (stop the server first)."""
     settings = _settings(data)
-    with _exclusive(data, "rebuild"):
+    with exclusive(data, "rebuild"):
         fresh = settings.views_path.with_name("views.rebuild.sqlite")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{fresh}{suffix}").unlink(missing_ok=True)

@@ -10,13 +10,19 @@ other regions' answers, at the same position, are the same.
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from stormproof.api.deps import Fresh, RegionDep
+from stormproof.api.routers.incidents import IncidentOut, incident_out
+from stormproof.api.routers.maintenance import WindowOut, window_out
 from stormproof.status import Page, State, read_page
+from stormproof.status.maintenance import under_maintenance
+from stormproof.views import incidents
+from stormproof.views.incidents import Incident, Window
 
 router = APIRouter(prefix="/v1", tags=["status"])
 
@@ -70,6 +76,10 @@ class StatusOut(BaseModel):
     position: list[int] = Field(description="the log position this answer was read at")
     fail_rounds: int = Field(description="failing rounds in a row that make a region down")
     pass_rounds: int = Field(description="passing rounds in a row that bring it back")
+    incidents: list[IncidentOut] = Field(
+        description="open incidents, the latest opened first, each with its last update"
+    )
+    maintenance: list[WindowOut] = Field(description="maintenance scheduled or in progress")
 
 
 def _components(page: Page) -> list[ComponentOut]:
@@ -115,19 +125,26 @@ async def platform_status(region: RegionDep, _: Fresh) -> StatusOut:
     saw it fail or could not reach it, is down after ``fail_rounds`` failing
     rounds in a row and back after ``pass_rounds`` passing ones. States are
     Statuspage's: operational, degraded_performance, partial_outage (down in
-    some regions), major_outage, under_maintenance. No sign-in needed."""
+    some regions), major_outage, under_maintenance (a maintenance window in
+    progress holds it). Open incidents and maintenance come with it. No
+    sign-in needed."""
     settings = region.settings
     fail_rounds, pass_rounds = settings.probe_fail_rounds, settings.probe_pass_rounds
 
-    def read(db: sqlite3.Connection) -> tuple[Page, list[int]]:
+    now = int(time.time() * 1000)
+
+    def read(db: sqlite3.Connection) -> tuple[Page, list[int], list[Incident], list[Window]]:
         db.execute("BEGIN")  # one position for every read
         try:
             page = read_page(db, fail_rounds=fail_rounds, pass_rounds=pass_rounds)
-            return page, list(region.store.position(db))
+            windows = incidents.windows(db, ending_after=now)
+            page = under_maintenance(page, windows, now)
+            open_ = incidents.open_incidents(db, limit=100)
+            return page, list(region.store.position(db)), open_, windows
         finally:
             db.execute("COMMIT")
 
-    page, position = await region.store.query(read)
+    page, position, open_, windows = await region.store.query(read)
     stopped = region.failure or region.projector.error
     return StatusOut(
         state=page.state,
@@ -139,4 +156,6 @@ async def platform_status(region: RegionDep, _: Fresh) -> StatusOut:
         position=position,
         fail_rounds=fail_rounds,
         pass_rounds=pass_rounds,
+        incidents=[incident_out(i, last_only=True) for i in open_],
+        maintenance=[window_out(w, now) for w in windows],
     )
