@@ -298,12 +298,13 @@ async def complete_maintenance(
 
 
 async def record_judgement(
-    region: Region, key: str, payload: JudgedPayload, *, actor: str
+    region: Region, key: str, payload: JudgedPayload, *, actor: str, at: int
 ) -> Written[JudgedPayload]:
-    """Append what this region's judge decided, under its own key (a retry
-    is the same write), checked again first: it replicates to every region,
-    whose incidents view must be able to hold it."""
+    """Append what this region's judge decided at ``at`` (its time, unix
+    ms), under its own key (a retry is the same write), checked again
+    first: it replicates to every region, whose incidents view must be able
+    to hold it."""
     checked = type(payload).model_validate(payload.model_dump())
     if done := await prior(region, key, type(checked)):
         return done
-    return await write(region, key, checked, actor=actor)
+    return await write(region, key, checked, actor=actor, at=at)

@@ -238,7 +238,8 @@ class Judge:
 
     async def tick(self, now: int | None = None) -> list[Written[JudgedPayload]]:
         """Decide from what the views hold now and write it (``now``: the
-        time to judge at, unix ms; the clock's by default)."""
+        time to judge at, unix ms, and the time of what it writes; the
+        clock's by default)."""
         actor = self.actor()
         if actor is None:
             return []
@@ -246,7 +247,7 @@ class Judge:
         plan = await self.region.store.query(lambda db: self._plan(db, at))
         written = []
         for key, payload in plan:
-            written.append(await record_judgement(self.region, key, payload, actor=actor))
+            written.append(await record_judgement(self.region, key, payload, actor=actor, at=at))
         return written
 
     def _plan(self, db: sqlite3.Connection, now: int) -> list[tuple[str, JudgedPayload]]:
