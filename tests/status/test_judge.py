@@ -142,6 +142,7 @@ def test_down_again_while_monitoring_goes_back_to_investigating(tmp_path: Path) 
             await tick(judge, 2)
             await rounds(region, 3, 4)
             [monitoring] = await tick(judge, 4)
+            assert isinstance(monitoring, IncidentUpdated) and monitoring.status == "monitoring"
             await rounds(region, 5, 7, west="down")
             [again] = await tick(judge, 7)
             assert isinstance(again, IncidentUpdated) and again.status == "investigating"
@@ -158,6 +159,7 @@ def test_while_open_it_is_updated_with_figures_and_a_catch_up_eta_once_one_is_sa
         async with judging(tmp_path, incident_update_every_s=30) as (region, judge):
             await rounds(region, 0, 2, west="down")
             [opened] = await tick(judge, 2)
+            assert isinstance(opened, IncidentOpened)
             await rounds(region, 3, 4, west="down")
             assert await tick(judge, 4) == []  # 20 s since the opening
             # West is back and catching up: its health says how far.
@@ -170,6 +172,7 @@ def test_while_open_it_is_updated_with_figures_and_a_catch_up_eta_once_one_is_sa
                 12_345, 40
             )  # fmt: skip
             assert "12,345 log entries to apply, about 40 s left" in update.text
+            assert update.incident_id == opened.incident_id
             [incident] = await shown(region)
             assert [u.update_id for u in incident.updates][-1] == update.update_id
 
