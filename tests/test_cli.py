@@ -31,7 +31,18 @@ def stormproof(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["serve"], ["rebuild"], ["digest"], ["reports"], ["eval"], ["cluster"], ["cluster", "up"]],
+    [
+        [],
+        ["serve"],
+        ["rebuild"],
+        ["digest"],
+        ["reports"],
+        ["eval"],
+        ["cluster"],
+        ["cluster", "up"],
+        ["operator"],
+        ["operator", "grant"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = stormproof(*command, "--help")
