@@ -18,10 +18,13 @@ from stormproof.errors import LogError
 from stormproof.events import (
     COMPONENTS,
     CURRENT_VERSION,
+    IMPACTS,
+    INCIDENT_STATUSES,
     MAX_INT,
     MAX_TEXT_CHARS,
     MAX_TIME_MS,
     MAX_WATCHED_MS,
+    MAX_WINDOW_MS,
     PAYLOADS,
     REPORT_REASONS,
     REPORT_TARGETS,
@@ -35,21 +38,30 @@ from stormproof.events import (
     CommentDeleted,
     CommentPosted,
     Event,
+    Figures,
     FollowStarted,
     FollowStopped,
     ForYouReset,
+    IncidentOpened,
+    IncidentUpdated,
     Interaction,
     InteractionsRecorded,
+    MaintenanceEnded,
+    MaintenanceScheduled,
     MessageSent,
     PasswordChanged,
     Payload,
     ProbeResult,
     ProbesRecorded,
+    RegionRequests,
     RegionSeen,
     ReportFiled,
     RequestsCounted,
+    RoleGranted,
+    RoleRevoked,
     SessionRevoked,
     SessionStarted,
+    UpdateCorrected,
     VideoDeleted,
     VideoUploaded,
     _decode_any,
@@ -197,7 +209,7 @@ def test_undecodable_events_raise_log_error(raw: bytes) -> None:
 
 
 def test_every_payload_has_a_unique_type_name() -> None:
-    assert len(PAYLOADS) == 18
+    assert len(PAYLOADS) == 25
     assert all(name == model.TYPE for name, model in PAYLOADS.items())
 
 
@@ -377,6 +389,49 @@ def probes_recorded(draw: st.DrawFn) -> ProbesRecorded:
     )
 
 
+said = texts.filter(lambda t: bool(t.strip()) and len(t) <= 5000)
+titles = said.filter(lambda t: len(t) <= 200)
+region_sets = st.lists(ids, min_size=1, max_size=3, unique=True).map(tuple)
+component_sets = st.lists(components, min_size=1, max_size=6, unique=True).map(tuple)
+counts = st.integers(0, MAX_INT)
+
+
+@st.composite
+def figures(draw: st.DrawFn) -> Figures:
+    since = draw(millis)
+    probes = draw(counts)
+    remaining = draw(st.none() | counts)
+    requests = draw(st.lists(st.tuples(ids, counts), max_size=3, unique_by=lambda r: r[0]))
+    return Figures(
+        region=draw(ids),
+        since=since,
+        until=draw(st.integers(since, MAX_TIME_MS)),
+        probes=probes,
+        probes_failed=draw(st.integers(0, probes)),
+        requests=tuple(
+            RegionRequests(region=r, requests=n, errors=draw(st.integers(0, n)))
+            for r, n in requests
+        ),
+        active_people=draw(st.none() | counts),
+        catch_up_remaining=remaining,
+        catch_up_eta_s=None if remaining is None else draw(st.none() | counts),
+    )
+
+
+@st.composite
+def maintenance_scheduled(draw: st.DrawFn) -> MaintenanceScheduled:
+    starts = draw(st.integers(0, MAX_TIME_MS - 1))
+    return MaintenanceScheduled(
+        maintenance_id=draw(ids),
+        title=draw(titles),
+        regions=draw(region_sets),
+        components=draw(component_sets),
+        starts_at=starts,
+        ends_at=draw(st.integers(starts + 1, min(MAX_TIME_MS, starts + MAX_WINDOW_MS))),
+        text=draw(said),
+    )
+
+
 PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
     AccountCreated: st.booleans().flatmap(
         lambda system: st.builds(
@@ -428,6 +483,37 @@ PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
         note=texts,
     ),
     ProbesRecorded: probes_recorded(),
+    IncidentOpened: st.builds(
+        IncidentOpened,
+        incident_id=ids,
+        title=titles,
+        regions=region_sets,
+        components=component_sets,
+        impact=st.sampled_from(IMPACTS),
+        began_at=millis,
+        status=st.sampled_from(INCIDENT_STATUSES[:-1]),
+        text=said,
+        figures=st.none() | figures(),
+        automatic=st.booleans(),
+    ),
+    IncidentUpdated: st.builds(
+        IncidentUpdated,
+        incident_id=ids,
+        update_id=ids,
+        status=st.sampled_from(INCIDENT_STATUSES),
+        text=said,
+        impact=st.none() | st.sampled_from(IMPACTS),
+        components=st.lists(components, max_size=6, unique=True).map(tuple),
+        figures=st.none() | figures(),
+        automatic=st.booleans(),
+    ),
+    UpdateCorrected: st.builds(UpdateCorrected, incident_id=ids, update_id=ids, text=said),
+    MaintenanceScheduled: maintenance_scheduled(),
+    MaintenanceEnded: st.builds(
+        MaintenanceEnded, maintenance_id=ids, text=texts.filter(lambda t: len(t) <= 5000)
+    ),
+    RoleGranted: st.builds(RoleGranted, user_id=ids, role=st.just("operator")),
+    RoleRevoked: st.builds(RoleRevoked, user_id=ids, role=st.just("operator")),
 }
 events = st.builds(
     new_event,
@@ -633,3 +719,41 @@ def test_a_lower_limit_on_integer_digits_sends_every_event_the_general_way() -> 
         assert_read_alike(raw)
     finally:
         sys.set_int_max_str_digits(limit)
+
+
+@pytest.mark.parametrize(
+    ("payload", "values"),
+    [
+        (IncidentUpdated, {"incident_id": "i", "update_id": "u", "status": "monitoring",
+                           "text": " \n\t"}),
+        (IncidentUpdated, {"incident_id": "i", "update_id": "u", "status": "fixed", "text": "x"}),
+        (IncidentUpdated, {"incident_id": "i", "update_id": "u", "status": "resolved",
+                           "text": "x", "components": ["sign_in", "sign_in"]}),
+        (IncidentOpened, {"incident_id": "i", "title": "t", "regions": ["a"],
+                          "components": ["teleport"], "impact": "major", "began_at": 1,
+                          "text": "x"}),
+        (IncidentOpened, {"incident_id": "i", "title": "t", "regions": ["a"],
+                          "components": ["uploads"], "impact": "major", "began_at": 1,
+                          "text": "x", "status": "resolved"}),
+        (MaintenanceScheduled, {"maintenance_id": "m", "title": "t", "regions": ["a"],
+                                "components": ["uploads"], "starts_at": 5, "ends_at": 5,
+                                "text": "x"}),
+        (RoleGranted, {"user_id": "u", "role": "admin"}),
+    ],
+)  # fmt: skip
+def test_incident_events_refuse_what_no_view_should_show(
+    payload: type[Payload], values: dict[str, Any]
+) -> None:
+    """Blank words, unknown statuses or components, a component twice, an
+    incident opened resolved, an empty window, an unknown role."""
+    with pytest.raises(ValidationError):
+        payload.model_validate(values)
+
+
+def test_figures_hold_no_more_failures_than_checks_and_no_eta_without_progress() -> None:
+    base = {"region": "a", "since": 1, "until": 2, "probes": 3, "probes_failed": 3}
+    assert Figures.model_validate(base).probes_failed == 3
+    for wrong in ({"probes_failed": 4}, {"since": 3}, {"catch_up_eta_s": 5},
+                  {"requests": [{"region": "a", "requests": 1, "errors": 2}]}):  # fmt: skip
+        with pytest.raises(ValidationError):
+            Figures.model_validate({**base, **wrong})

@@ -4,6 +4,7 @@ writing a copy of the status page that opens with no server (ADR 023)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -44,6 +45,7 @@ def test_a_copy_from_a_data_folder_holds_the_same_page(tmp_path: Path) -> None:
         position_of=store.position,
         fail_rounds=3,
         pass_rounds=2,
+        now=int(time.time() * 1000),
     )
     store.close()
 

@@ -27,6 +27,7 @@ from stormproof.eval_cli import eval_
 from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
 from stormproof.logs import configure_logs
+from stormproof.operator_cli import app as operator_app
 from stormproof.recommend import checkpoint
 from stormproof.settings import Settings
 from stormproof.status_cli import app as status_app
@@ -50,6 +51,7 @@ app = typer.Typer(
 console = Console()
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(status_app, name="status")
+app.add_typer(operator_app, name="operator")
 
 
 def _print_version(value: bool) -> None:
@@ -83,8 +85,8 @@ def _settings(data: Path, **overrides: object) -> Settings:
 
 
 @contextmanager
-def _exclusive(data: Path, what: str) -> Iterator[None]:
-    """Hold the data folder's lock: one server or one rebuild at a time."""
+def exclusive(data: Path, what: str) -> Iterator[None]:
+    """Hold the data folder's lock: one server, rebuild or role change at a time."""
     data.mkdir(parents=True, exist_ok=True)
     with (data / "lock").open("w") as lock:
         try:
@@ -116,7 +118,7 @@ def serve(
         settings = settings.model_copy(update={"url": _local_url(host, port)})
     configure_logs(settings.log_format, settings.log_level)
     _refuse_if_taken(host, port)
-    with _exclusive(data, "serve"):
+    with exclusive(data, "serve"):
         app_ = create_app(settings, on_ready=_welcome(host, port, data, demo=demo))
         uvicorn.Server(server_config(app_, settings, host=host, port=port, log_level="info")).run()
 
@@ -177,7 +179,7 @@ def _welcome(
 def rebuild(data: DataOption = Path("var")) -> None:
     """Rebuild every view from sequence 0 of the log (stop the server first)."""
     settings = _settings(data)
-    with _exclusive(data, "rebuild"):
+    with exclusive(data, "rebuild"):
         fresh = settings.views_path.with_name("views.rebuild.sqlite")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{fresh}{suffix}").unlink(missing_ok=True)

@@ -39,13 +39,18 @@ __all__ = [
     "COMPONENTS",
     "CURRENT_VERSION",
     "ID_PATTERN",
+    "IMPACTS",
+    "INCIDENT_STATUSES",
     "MAX_INT",
     "MAX_TEXT_CHARS",
     "MAX_TIME_MS",
+    "MAX_UPDATE_CHARS",
     "MAX_WATCHED_MS",
+    "MAX_WINDOW_MS",
     "PAYLOADS",
     "REPORT_REASONS",
     "REPORT_TARGETS",
+    "ROLES",
     "SYSTEM_ID_PREFIX",
     "UNDECODABLE",
     "UPCASTERS",
@@ -57,24 +62,36 @@ __all__ = [
     "CommentPosted",
     "Component",
     "Event",
+    "Figures",
     "FollowStarted",
     "FollowStopped",
     "ForYouReset",
     "Id",
+    "Impact",
+    "IncidentOpened",
+    "IncidentStatus",
+    "IncidentUpdated",
     "Interaction",
     "InteractionsRecorded",
+    "MaintenanceEnded",
+    "MaintenanceScheduled",
     "MessageSent",
     "PasswordChanged",
     "Payload",
     "ProbeResult",
     "ProbesRecorded",
+    "RegionRequests",
     "RegionSeen",
     "ReportFiled",
     "RequestsCounted",
+    "Role",
+    "RoleGranted",
+    "RoleRevoked",
     "SessionRevoked",
     "SessionStarted",
     "Text",
     "Undecodable",
+    "UpdateCorrected",
     "VideoDeleted",
     "VideoUploaded",
     "decode",
@@ -392,6 +409,213 @@ class ProbesRecorded(Payload):
         return self
 
 
+# -- incidents, maintenance and the people who post them (ADR 021) ------------
+
+#: how bad an incident is for people (Statuspage's impact levels)
+Impact = Literal["none", "minor", "major", "critical"]
+IMPACTS: tuple[Impact, ...] = get_args(Impact)
+#: an incident's lifecycle (Statuspage's); resolved is final
+IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+INCIDENT_STATUSES: tuple[IncidentStatus, ...] = get_args(IncidentStatus)
+#: roles an account may hold besides being a person
+Role = Literal["operator"]
+ROLES: tuple[Role, ...] = get_args(Role)
+#: no update of an incident or a maintenance is longer
+MAX_UPDATE_CHARS = 5000
+
+
+def _said_something(text: str) -> str:
+    """Refuse text that is only white space: an update must say something."""
+    if not text.strip():
+        raise ValueError("text must not be empty")
+    return text
+
+
+#: what people read in an update: valid Unicode, bounded, not blank
+UpdateText = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_UPDATE_CHARS),
+    AfterValidator(_plain_unicode),
+    AfterValidator(_said_something),
+]
+Title = Annotated[
+    str,
+    Field(min_length=1, max_length=200),
+    AfterValidator(_plain_unicode),
+    AfterValidator(_said_something),
+]
+Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+#: regions something is about: each once, 100 at most (a prober checks as many)
+Regions = Annotated[tuple[Id, ...], Field(min_length=1, max_length=100)]
+Components = Annotated[tuple[Component, ...], Field(max_length=len(COMPONENTS))]
+
+
+def _each_once(what: str, values: tuple[str, ...]) -> None:
+    if len(set(values)) != len(values):
+        raise ValueError(f"{what} names each once")
+
+
+class RegionRequests(BaseModel):
+    """People's requests one region served in a window, and how many failed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    region: Id
+    requests: Count
+    errors: Count
+
+    @model_validator(mode="after")
+    def _no_more_errors_than_requests(self) -> RegionRequests:
+        if self.errors > self.requests:
+            raise ValueError("errors are some of the requests")
+        return self
+
+
+class Figures(BaseModel):
+    """The numbers an automatic update carries, as its judge read them from
+    the status view: about ``region``, over the rounds from ``since`` to
+    ``until``. ``None`` means "not known", never a guess (ADR 021)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    region: Id
+    since: Millis
+    until: Millis
+    #: probe checks of the incident's components in ``region`` in the window
+    probes: Count
+    probes_failed: Count
+    #: people's requests each region served in the window (their own counts)
+    requests: Annotated[tuple[RegionRequests, ...], Field(max_length=100)] = ()
+    #: people ``region`` served in the 15 minutes before the incident began
+    active_people: Count | None = None
+    #: while ``region`` catches up: log entries left and its own ETA
+    catch_up_remaining: Count | None = None
+    catch_up_eta_s: Count | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Figures:
+        if self.since > self.until:
+            raise ValueError("since is at or before until")
+        if self.probes_failed > self.probes:
+            raise ValueError("probes_failed are some of the probes")
+        _each_once("requests", tuple(r.region for r in self.requests))
+        if self.catch_up_eta_s is not None and self.catch_up_remaining is None:
+            raise ValueError("an ETA comes with the entries left")
+        return self
+
+
+class IncidentOpened(Payload):
+    """An incident begins, with its first update. Automatic ones are opened
+    by a region's judge (``actor``: its system account); their
+    ``incident_id`` derives from the region and the round the outage began,
+    so every judge that opens it names the same incident, and the earliest
+    opening by (at, event id) is the one shown (ADR 021)."""
+
+    TYPE: ClassVar[str] = "incident.opened"
+    incident_id: Id
+    title: Title
+    regions: Regions
+    components: Annotated[Components, Field(min_length=1)]
+    impact: Impact
+    #: when the trouble began: the first failing round, or the operator's word
+    began_at: Millis
+    status: IncidentStatus = "investigating"
+    text: UpdateText
+    figures: Figures | None = None
+    automatic: bool = False
+
+    @model_validator(mode="after")
+    def _an_open_incident(self) -> IncidentOpened:
+        _each_once("regions", self.regions)
+        _each_once("components", self.components)
+        if self.status == "resolved":
+            raise ValueError("an incident opens unresolved")
+        return self
+
+
+class IncidentUpdated(Payload):
+    """An update of an incident: its status, what people are told, maybe a
+    new impact and components now affected too, and figures. Automatic
+    updates of one decision (a figures slot, monitoring since a round…)
+    share their ``update_id``; the earliest by (at, event id) is shown."""
+
+    TYPE: ClassVar[str] = "incident.updated"
+    incident_id: Id
+    update_id: Id
+    status: IncidentStatus
+    text: UpdateText
+    impact: Impact | None = None
+    #: affected from now on as well (the incident's are the union)
+    components: Components = ()
+    figures: Figures | None = None
+    automatic: bool = False
+
+    @model_validator(mode="after")
+    def _each_component_once(self) -> IncidentUpdated:
+        _each_once("components", self.components)
+        return self
+
+
+class UpdateCorrected(Payload):
+    """An operator corrects the text of an update (or of the opening, whose
+    ``update_id`` is the incident's id): the latest correction by (at, event
+    id) is shown, and that it was corrected."""
+
+    TYPE: ClassVar[str] = "incident.corrected"
+    incident_id: Id
+    update_id: Id
+    text: UpdateText
+
+
+#: a maintenance window is at most this long
+MAX_WINDOW_MS = 7 * 24 * 3600 * 1000
+
+
+class MaintenanceScheduled(Payload):
+    """Planned work on components of regions from ``starts_at`` to
+    ``ends_at``: probes failing then open no incident, and the components
+    read "under maintenance" while it is in progress."""
+
+    TYPE: ClassVar[str] = "maintenance.scheduled"
+    maintenance_id: Id
+    title: Title
+    regions: Regions
+    components: Annotated[Components, Field(min_length=1)]
+    starts_at: Millis
+    ends_at: Millis
+    text: UpdateText
+
+    @model_validator(mode="after")
+    def _a_window(self) -> MaintenanceScheduled:
+        _each_once("regions", self.regions)
+        _each_once("components", self.components)
+        if not 0 < self.ends_at - self.starts_at <= MAX_WINDOW_MS:
+            raise ValueError("a window ends after it starts, within 7 days")
+        return self
+
+
+class MaintenanceEnded(Payload):
+    """The work is done before its window ends (or called off before it
+    began): the window closes at this event's ``at``."""
+
+    TYPE: ClassVar[str] = "maintenance.completed"
+    maintenance_id: Id
+    text: Annotated[str, Field(max_length=MAX_UPDATE_CHARS), AfterValidator(_plain_unicode)] = ""
+
+
+class RoleGranted(Payload):
+    """An account gets a role (``stormproof operator grant``): the latest of
+    its grants and revocations by (at, event id) holds."""
+
+    TYPE: ClassVar[str] = "account.role_granted"
+    user_id: Id
+    role: Role
+
+
+class RoleRevoked(Payload):
+    TYPE: ClassVar[str] = "account.role_revoked"
+    user_id: Id
+    role: Role
+
+
 _ALL: tuple[type[Payload], ...] = (
     AccountCreated,
     SessionStarted,
@@ -411,6 +635,13 @@ _ALL: tuple[type[Payload], ...] = (
     BlockStopped,
     ReportFiled,
     ProbesRecorded,
+    IncidentOpened,
+    IncidentUpdated,
+    UpdateCorrected,
+    MaintenanceScheduled,
+    MaintenanceEnded,
+    RoleGranted,
+    RoleRevoked,
 )
 
 #: event type name -> payload model of the current version

@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
@@ -138,6 +139,12 @@ class Settings(BaseModel):
     #: or their pages differ
     probe_fail_rounds: PositiveInt = 3
     probe_pass_rounds: PositiveInt = 2
+    #: an open automatic incident gets an update with figures at least this
+    #: often (seconds; ADR 021); the judge runs when probing does
+    incident_update_every_s: PositiveFloat = 300.0
+    #: an automatic incident in monitoring resolves once its components
+    #: stayed up this long (seconds)
+    incident_quiet_s: NonNegativeFloat = 300.0
 
     @field_validator("nats_urls", "peers", "peer_names", mode="before")
     @classmethod

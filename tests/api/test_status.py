@@ -72,6 +72,8 @@ def test_the_status_is_public_and_says_what_it_holds(
         "position": empty["position"],
         "fail_rounds": 3,
         "pass_rounds": 2,
+        "incidents": [],
+        "maintenance": [],
     }
     # Rounds 0-3 (2025-11-24T16:00:00Z on, every 10 s): north fails from round 1.
     rounds = [

@@ -1,10 +1,11 @@
 """The page and the feed rendered from a document holding incidents: every
 value escaped, every update an Atom entry (ADR 023). Incidents are made up
-here; the incidents view will feed them through ``page.incidents_section``."""
+here; the incidents view feeds them through ``page.incidents_section``."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -34,6 +35,7 @@ def document(tmp_path: Path) -> PageDocument:
         position_of=store.position,
         fail_rounds=3,
         pass_rounds=2,
+        now=int(time.time() * 1000),
     )
     incident = NoticeOut(
         id="inc 1/a",

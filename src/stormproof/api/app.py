@@ -31,9 +31,12 @@ from stormproof.api.routers import (
     health,
     history,
     home,
+    incidents,
     interactions,
+    maintenance,
     messages,
     metrics,
+    operators,
     reports,
     sessions,
     snapshots,
@@ -47,6 +50,7 @@ from stormproof.region import Region
 from stormproof.settings import Settings
 from stormproof.snapshots import Snapshots
 from stormproof.status import Prober, Traffic
+from stormproof.status.judge import Judge
 
 __all__ = ["create_app"]
 
@@ -136,20 +140,24 @@ def create_app(
         region = Region.open(settings)
         await region.start(on_ready)
         app.state.region = region
-        ahead = probing = None
+        ahead = probing = judging = None
         if settings.snapshot_every_s:
             snapshots: Snapshots = app.state.snapshots
             ahead = asyncio.create_task(snapshots.keep_one_made(region.caught_up))
         if settings.probe_every_s:  # once ready, every region probes every region (ADR 020)
             app.state.prober = prober = Prober(region, app.state.traffic)
             probing = asyncio.create_task(prober.run(region.caught_up), name="prober")
+            # and judges what they found: incidents open and update by themselves (ADR 021)
+            app.state.judge = judge = Judge(region, lambda: prober.actor)
+            judging = asyncio.create_task(judge.run(region.caught_up), name="judge")
         try:
             yield
         finally:
-            if probing is not None:
-                probing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await probing
+            for task in (judging, probing):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if ahead is not None:
                 ahead.cancel()
                 with contextlib.suppress(asyncio.CancelledError, StormproofError):
@@ -199,6 +207,9 @@ def create_app(
         snapshots,
         metrics,
         status,
+        incidents,
+        maintenance,
+        operators,
     ):
         app.include_router(module.router)
     return app

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from stormproof.actions import WriteTime, Written
 from stormproof.actions.accounts import Credentials, authenticate
+from stormproof.actions.roles import require_role
 from stormproof.api.limits import limits_of
 from stormproof.api.traffic import PERSON
 from stormproof.clock import MAX_BEHIND_MS, Clock, ClockSkew, now_ms
@@ -29,6 +30,7 @@ __all__ = [
     "IdemKey",
     "MaybeCaller",
     "Operator",
+    "OperatorCaller",
     "RegionDep",
     "When",
     "acknowledge",
@@ -244,3 +246,14 @@ async def _operator(region: RegionDep, request: Request, _: BearerDoc) -> None:
 
 #: a route only the region's operators may call (see ``stormproof.operators``)
 Operator = Annotated[None, Depends(_operator)]
+
+
+async def _operator_caller(region: RegionDep, caller: Caller) -> Credentials:
+    """The caller, who must hold the ``operator`` role (403 ``not_an_operator``),
+    checked before the request's body: a non-operator learns nothing more."""
+    await require_role(region, caller.user_id, "operator")
+    return caller
+
+
+#: a signed-in account with the operator role (ADR 021): incidents, maintenance
+OperatorCaller = Annotated[Credentials, Depends(_operator_caller)]

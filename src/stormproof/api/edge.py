@@ -31,7 +31,7 @@ from stormproof.api.schemas import error_response
 from stormproof.errors import StormproofError
 from stormproof.region import Region
 
-__all__ = ["ALWAYS", "SECURITY_HEADERS", "BodyTooLarge", "Edge"]
+__all__ = ["ALWAYS", "ALWAYS_READ", "SECURITY_HEADERS", "BodyTooLarge", "Edge"]
 
 #: answered even while the region catches up (the status page says it may be behind)
 ALWAYS = frozenset(
@@ -40,6 +40,9 @@ ALWAYS = frozenset(
         "/v1/status", "/v1/status/page", "/status", "/status/feed.atom",
     }
 )  # fmt: skip
+#: read (GET) even while the region catches up, with everything under them:
+#: incidents and maintenance are part of the status (ADR 021)
+ALWAYS_READ = ("/v1/incidents", "/v1/maintenance")
 
 #: on every answer: no MIME sniffing, never framed, no referrer leaks
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
@@ -82,11 +85,7 @@ class Edge:
         if region is None:  # not started yet
             await self.app(scope, receive, send)
             return
-        if (
-            not region.ready
-            and scope["path"] not in ALWAYS
-            and not scope["path"].startswith("/docs/")
-        ):
+        if not region.ready and not _always(scope["method"], scope["path"]):
             refusal = error_response(503, "not_ready", f"{region.name} is still catching up")
             await refusal(scope, receive, send)
             return
@@ -118,6 +117,14 @@ class Edge:
                 await refusal(scope, receive, send)
                 return
         await self.app(scope, _counted(receive, limit), send)
+
+
+def _always(method: str, path: str) -> bool:
+    """Whether ``path`` is answered while the region catches up."""
+    if path in ALWAYS or path.startswith("/docs/"):
+        return True
+    reading = method in ("GET", "HEAD")
+    return reading and any(path == p or path.startswith(p + "/") for p in ALWAYS_READ)
 
 
 def _counted(receive: Receive, limit: int) -> Receive:

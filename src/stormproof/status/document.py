@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from stormproof.status.maintenance import under_maintenance
 from stormproof.status.page import Notice, Page, incidents_section, maintenance_section, read_page
 from stormproof.status.states import State
 from stormproof.status.uptime import DAYS, Uptime, Window, read_uptime
+from stormproof.views import incidents as incidents_view
 
 __all__ = [
     "ComponentOut",
@@ -272,13 +274,16 @@ def read_document(
     position_of: Callable[[sqlite3.Connection], Sequence[int]],
     fail_rounds: int,
     pass_rounds: int,
+    now: int,
 ) -> PageDocument:
-    """The whole page, read in one transaction (one position for every part)."""
+    """The whole page as of ``now`` (unix ms: which maintenance is in
+    progress), read in one transaction (one position for every part)."""
     db.execute("BEGIN")
     try:
         page = read_page(db, fail_rounds=fail_rounds, pass_rounds=pass_rounds)
+        page = under_maintenance(page, incidents_view.windows(db, ending_after=now), now)
         found = read_uptime(db)
-        incidents, maintenance = incidents_section(db), maintenance_section(db)
+        incidents, maintenance = incidents_section(db), maintenance_section(db, now)
         position = position_of(db)
     finally:
         db.execute("COMMIT")

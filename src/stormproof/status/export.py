@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx
@@ -79,6 +80,7 @@ def from_data(settings: Settings) -> PageDocument:
             position_of=_position,
             fail_rounds=settings.probe_fail_rounds,
             pass_rounds=settings.probe_pass_rounds,
+            now=int(time.time() * 1000),
         )
     except sqlite3.Error as exc:  # views written before the status view existed
         raise ExportError(f"cannot read the status in {views}: {exc}") from exc

@@ -8,9 +8,9 @@ region's state therefore depends on the runs that end in the window (the
 oldest counted whole): a component that flapped for a whole window reads as
 degraded, whatever came before (:mod:`stormproof.status.states`).
 
-The page's incidents and scheduled maintenance come from
-:func:`incidents_section` and :func:`maintenance_section`: the seam where
-the incidents view plugs in (issue 13); until it does, there are none.
+The page's incidents and scheduled maintenance come from the incidents
+view (ADR 021) through :func:`incidents_section` and
+:func:`maintenance_section`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 from stormproof.events import COMPONENTS
 from stormproof.status.states import Assessed, Run, State, across_regions, in_region, runs_of, worst
-from stormproof.views import status
+from stormproof.views import incidents, status
 
 __all__ = [
+    "RECENT_INCIDENTS",
     "WINDOW",
     "ComponentStatus",
     "Notice",
@@ -37,6 +38,8 @@ __all__ = [
 
 #: verdicts read per component of a region (10 minutes of rounds at 10 s)
 WINDOW = 60
+#: incidents the page shows besides the open ones, the latest opened first
+RECENT_INCIDENTS = 20
 
 
 @dataclass(frozen=True)
@@ -165,12 +168,49 @@ class Notice:
 
 
 def incidents_section(db: sqlite3.Connection) -> list[Notice]:
-    """The incidents to show, newest first: open ones, then those resolved
-    lately. None yet: the incidents view fills this in."""
-    return []
+    """The incidents to show, the latest opened first: every open one, and
+    the :data:`RECENT_INCIDENTS` latest whatever their state."""
+    found = {i.incident_id: i for i in incidents.open_incidents(db)}
+    for i in incidents.incidents(db, limit=RECENT_INCIDENTS):
+        found.setdefault(i.incident_id, i)
+    latest = sorted(found.values(), key=lambda i: (i.opened_at, i.incident_id), reverse=True)
+    return [_incident_notice(i) for i in latest]
 
 
-def maintenance_section(db: sqlite3.Connection) -> list[Notice]:
-    """Maintenance in progress or scheduled, soonest first. None yet: the
-    incidents view fills this in."""
-    return []
+def _incident_notice(i: incidents.Incident) -> Notice:
+    return Notice(
+        id=i.incident_id,
+        title=i.title,
+        impact=i.impact,
+        status=i.status,
+        begins_at=i.began_at,
+        ends_at=i.resolved_at,
+        components=list(i.components),
+        regions=list(i.regions),
+        updates=[NoticeUpdate(u.update_id, u.at, u.status, u.text) for u in reversed(i.updates)],
+    )
+
+
+def maintenance_section(db: sqlite3.Connection, now: int) -> list[Notice]:
+    """Maintenance in progress or scheduled at ``now`` (unix ms), soonest first."""
+    return [_window_notice(w, now) for w in incidents.windows(db, ending_after=now)]
+
+
+def _window_notice(w: incidents.Window, now: int) -> Notice:
+    updates = [NoticeUpdate(f"{w.maintenance_id}:scheduled", w.starts_at, "scheduled", w.text)]
+    if w.completed_text is not None:
+        updates.insert(
+            0,
+            NoticeUpdate(f"{w.maintenance_id}:completed", w.ends_at, "completed", w.completed_text),
+        )
+    return Notice(
+        id=w.maintenance_id,
+        title=w.title,
+        impact="maintenance",
+        status=w.state(now),
+        begins_at=w.starts_at,
+        ends_at=w.ends_at,
+        components=list(w.components),
+        regions=list(w.regions),
+        updates=updates,
+    )

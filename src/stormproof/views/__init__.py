@@ -23,10 +23,12 @@ from stormproof.views.comments import CommentsView
 from stormproof.views.engagement import EngagementView
 from stormproof.views.follows import FollowsView
 from stormproof.views.history import HistoryView
+from stormproof.views.incidents import IncidentsView
 from stormproof.views.keys import KeysView
 from stormproof.views.messages import MessagesView
 from stormproof.views.quarantine import QuarantineView
 from stormproof.views.reports import ReportsView
+from stormproof.views.roles import RolesView
 from stormproof.views.status import StatusView
 from stormproof.views.videos import VideosView
 
@@ -38,6 +40,7 @@ def all_views() -> list[View]:
     return [
         KeysView(),
         AccountsView(),
+        RolesView(),
         VideosView(),
         FollowsView(),
         BlocksView(),
@@ -47,5 +50,6 @@ def all_views() -> list[View]:
         MessagesView(),
         ReportsView(),
         StatusView(),
+        IncidentsView(),
         QuarantineView(),
     ]

@@ -12,17 +12,23 @@ stand at); the other regions' answers, at the same position, are the same.
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
+from pydantic import Field
 
 from stormproof.api.deps import Fresh, RegionDep
+from stormproof.api.routers.incidents import IncidentOut, incident_out
+from stormproof.api.routers.maintenance import WindowOut, window_out
 from stormproof.region import Region
 from stormproof.status import read_page
 from stormproof.status.document import PageDocument, StatusOut, read_document, status_out
 from stormproof.status.feed import render_feed
 from stormproof.status.html import SERVED, render_page
+from stormproof.status.maintenance import under_maintenance
+from stormproof.views import incidents
 
 __all__ = ["router"]
 
@@ -41,31 +47,48 @@ def _fresh(region: Region) -> bool:
     return region.ready and (region.failure or region.projector.error) is None
 
 
+class PlatformStatusOut(StatusOut):
+    incidents: list[IncidentOut] = Field(
+        description="open incidents, the latest opened first, each with its last update"
+    )
+    maintenance: list[WindowOut] = Field(description="maintenance scheduled or in progress")
+
+
 @router.get("/v1/status")
-async def platform_status(region: RegionDep, _: Fresh) -> StatusOut:
+async def platform_status(region: RegionDep, _: Fresh) -> PlatformStatusOut:
     """Each component's state, overall and in each region, from every
     region's probes: a component of a region fails a round when most probers
     saw it fail or could not reach it, is down after ``fail_rounds`` failing
     rounds in a row and back after ``pass_rounds`` passing ones. States are
     Statuspage's: operational, degraded_performance, partial_outage (down in
-    some regions), major_outage, under_maintenance. No sign-in needed."""
+    some regions), major_outage, under_maintenance (a maintenance window in
+    progress holds it). Open incidents and maintenance come with it. No
+    sign-in needed."""
     settings = region.settings
     fail_rounds, pass_rounds = settings.probe_fail_rounds, settings.probe_pass_rounds
+    now = int(time.time() * 1000)
 
-    def read(db: sqlite3.Connection) -> StatusOut:
+    def read(db: sqlite3.Connection) -> PlatformStatusOut:
         db.execute("BEGIN")  # one position for every read
         try:
             page = read_page(db, fail_rounds=fail_rounds, pass_rounds=pass_rounds)
+            windows = incidents.windows(db, ending_after=now)
+            open_ = incidents.open_incidents(db, limit=100)
             position = region.store.position(db)
         finally:
             db.execute("COMMIT")
-        return status_out(
-            page,
+        status = status_out(
+            under_maintenance(page, windows, now),
             region=region.name,
             fresh=_fresh(region),
             position=position,
             fail_rounds=fail_rounds,
             pass_rounds=pass_rounds,
+        )
+        return PlatformStatusOut(
+            **vars(status),
+            incidents=[incident_out(i, last_only=True) for i in open_],
+            maintenance=[window_out(w, now) for w in windows],
         )
 
     return await region.store.query(read)
@@ -81,6 +104,7 @@ async def _document(region: Region) -> PageDocument:
             position_of=region.store.position,
             fail_rounds=settings.probe_fail_rounds,
             pass_rounds=settings.probe_pass_rounds,
+            now=int(time.time() * 1000),
         )
     )
 
