@@ -142,7 +142,8 @@ class Deliverer:
         each update owed that none is under way for, if this region owns delivery."""
         for key, payload in list(self._unrecorded.items()):
             await self._record(key, payload)
-        owning, work = await self.region.store.query(self._plan)
+        busy = frozenset(self._working)
+        owning, work = await self.region.store.query(lambda db: self._plan(db, busy))
         if owning is not None and owning != self.owning:
             said = "delivers" if owning else "leaves delivery to another region"
             logger.info("%s %s webhooks", self.region.name, said)
@@ -158,9 +159,12 @@ class Deliverer:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _plan(self, db: sqlite3.Connection) -> tuple[bool | None, list[_Work]]:
+    def _plan(
+        self, db: sqlite3.Connection, busy: frozenset[tuple[str, str]]
+    ) -> tuple[bool | None, list[_Work]]:
         """Whether this region owns delivery (None: not looked at, as
-        nothing is owed), and what is owed — at one position."""
+        nothing is owed), and what is owed that is not ``busy`` already —
+        at one position."""
         db.execute("BEGIN")
         try:
             owed = webhooks.owed(db, limit=_BATCH)
@@ -174,6 +178,8 @@ class Deliverer:
             first = owner(self.order, page)
             work = []
             for o in owed:
+                if (o.webhook_id, o.update_id) in busy:
+                    continue
                 found = webhooks.subscription(db, o.webhook_id)
                 message = message_for(db, o)
                 if found is not None and message is not None:
