@@ -32,7 +32,7 @@ def test_a_sealed_secret_opens_only_with_its_cluster_secret_and_subscription() -
     assert secret not in sealed and base64.urlsafe_b64encode(raw).decode()[:8] not in sealed
     assert seal(CLUSTER, "whk_1", secret) != sealed  # a new nonce every time
     version, nonce, body, tag = sealed.split(".")
-    flipped = body[:-1] + ("A" if body[-1] != "A" else "B")
+    flipped = ("A" if body[0] != "A" else "B") + body[1:]  # the first: all its bits count
     for cluster, webhook_id, text in [
         (b"d" * 32, "whk_1", sealed),  # another cluster's secret
         (CLUSTER, "whk_2", sealed),  # moved to another subscription

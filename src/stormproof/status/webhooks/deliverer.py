@@ -125,17 +125,13 @@ class Deliverer:
             await self.close()
 
     async def close(self) -> None:
-        for task in self._tasks:
+        """Stop the deliveries under way (whoever delivers next sends them)."""
+        for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._client.aclose()
-
-    async def settled(self) -> None:
-        """Wait for the deliveries under way (for tests)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def tick(self) -> None:
         """Record what could not be recorded yet, then start a delivery for
@@ -203,9 +199,12 @@ class Deliverer:
         key = (work.owed.webhook_id, work.owed.update_id)
         try:
             attempts = await self._attempts(work)
-        except BaseException:
+        except asyncio.CancelledError:
             self._working.discard(key)
             raise
+        except Exception:  # the views failed us, or a bug: the next look tries again
+            logger.exception("%s: delivering %s", self.region.name, key)
+            attempts = []
         if not attempts:  # another region took over, or the webhook went
             self._working.discard(key)
             return
