@@ -64,6 +64,11 @@ from stormproof.events import (
     UpdateCorrected,
     VideoDeleted,
     VideoUploaded,
+    WebhookAttempt,
+    WebhookDelivered,
+    WebhookFailed,
+    WebhookRemoved,
+    WebhookSubscribed,
     _decode_any,
     _decode_current,
     decode,
@@ -209,7 +214,7 @@ def test_undecodable_events_raise_log_error(raw: bytes) -> None:
 
 
 def test_every_payload_has_a_unique_type_name() -> None:
-    assert len(PAYLOADS) == 25
+    assert len(PAYLOADS) == 29
     assert all(name == model.TYPE for name, model in PAYLOADS.items())
 
 
@@ -432,6 +437,24 @@ def maintenance_scheduled(draw: st.DrawFn) -> MaintenanceScheduled:
     )
 
 
+notice_update_ids = st.tuples(ids, st.sampled_from(["", ":scheduled", ":completed"])).map("".join)
+webhook_urls = st.from_regex(
+    r"https?://[a-z0-9.-]{1,30}(:[0-9]{1,5})?(/[\x21-\x7e]{0,60})?", fullmatch=True
+).filter(lambda u: "@" not in u)
+webhook_attempts = st.lists(
+    st.builds(
+        WebhookAttempt,
+        at=millis,
+        took_ms=millis,
+        region=ids,
+        status=st.integers(0, 999),
+        error=st.from_regex(r"[a-z0-9_]{0,64}", fullmatch=True),
+    ),
+    min_size=1,
+    max_size=3,
+).map(tuple)
+
+
 PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
     AccountCreated: st.booleans().flatmap(
         lambda system: st.builds(
@@ -514,6 +537,19 @@ PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
     ),
     RoleGranted: st.builds(RoleGranted, user_id=ids, role=st.just("operator")),
     RoleRevoked: st.builds(RoleRevoked, user_id=ids, role=st.just("operator")),
+    WebhookSubscribed: st.builds(
+        WebhookSubscribed,
+        webhook_id=ids,
+        url=webhook_urls,
+        sealed_secret=st.from_regex(r"v1(\.[A-Za-z0-9_-]{1,40}){3}", fullmatch=True),
+    ),
+    WebhookRemoved: st.builds(WebhookRemoved, webhook_id=ids),
+    WebhookDelivered: st.builds(
+        WebhookDelivered, webhook_id=ids, update_id=notice_update_ids, attempts=webhook_attempts
+    ),
+    WebhookFailed: st.builds(
+        WebhookFailed, webhook_id=ids, update_id=notice_update_ids, attempts=webhook_attempts
+    ),
 }
 events = st.builds(
     new_event,
@@ -739,13 +775,22 @@ def test_a_lower_limit_on_integer_digits_sends_every_event_the_general_way() -> 
                                 "components": ["uploads"], "starts_at": 5, "ends_at": 5,
                                 "text": "x"}),
         (RoleGranted, {"user_id": "u", "role": "admin"}),
+        (WebhookSubscribed, {"webhook_id": "w", "url": "ftp://example.com/",
+                             "sealed_secret": "v1.a.b.c"}),
+        (WebhookSubscribed, {"webhook_id": "w", "url": "https://u:p@example.com/",
+                             "sealed_secret": "v1.a.b.c"}),
+        (WebhookSubscribed, {"webhook_id": "w", "url": "https://example.com/",
+                             "sealed_secret": "whsec_AAAA"}),
+        (WebhookDelivered, {"webhook_id": "w", "update_id": "u", "attempts": []}),
     ],
 )  # fmt: skip
 def test_incident_events_refuse_what_no_view_should_show(
     payload: type[Payload], values: dict[str, Any]
 ) -> None:
     """Blank words, unknown statuses or components, a component twice, an
-    incident opened resolved, an empty window, an unknown role."""
+    incident opened resolved, an empty window, an unknown role; a webhook
+    URL that is not http(s) or holds credentials, a secret not sealed, a
+    delivery with no attempt."""
     with pytest.raises(ValidationError):
         payload.model_validate(values)
 

@@ -46,6 +46,8 @@ __all__ = [
     "MAX_TIME_MS",
     "MAX_UPDATE_CHARS",
     "MAX_WATCHED_MS",
+    "MAX_WEBHOOK_ATTEMPTS",
+    "MAX_WEBHOOK_URL_CHARS",
     "MAX_WINDOW_MS",
     "PAYLOADS",
     "REPORT_REASONS",
@@ -94,6 +96,11 @@ __all__ = [
     "UpdateCorrected",
     "VideoDeleted",
     "VideoUploaded",
+    "WebhookAttempt",
+    "WebhookDelivered",
+    "WebhookFailed",
+    "WebhookRemoved",
+    "WebhookSubscribed",
     "decode",
     "decode_entry",
     "encode",
@@ -616,6 +623,94 @@ class RoleRevoked(Payload):
     role: Role
 
 
+# -- webhooks: subscriptions to incident and maintenance updates (ADR 024) ----
+
+#: a webhook's URL is at most this long
+MAX_WEBHOOK_URL_CHARS = 2000
+#: a delivery records at most this many attempts
+MAX_WEBHOOK_ATTEMPTS = 50
+
+
+def _web_address(url: str) -> str:
+    """Only what a deliverer may call: an http(s) URL with a host, in
+    printable ASCII, naming no credentials (the action says which rule a URL
+    broke, with a code; this keeps anything else out of the log)."""
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if scheme not in ("http", "https") or not sep or not host or "@" in host:
+        raise ValueError("an http(s) URL with a host and no credentials")
+    return url
+
+
+WebhookUrl = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_WEBHOOK_URL_CHARS, pattern=r"^[\x21-\x7e]+$"),
+    AfterValidator(_web_address),
+]
+#: what an update of an incident or a maintenance is called on the status
+#: page and in the feed: an id, or a maintenance's id and a step
+#: (``mnt_…:scheduled``)
+NoticeUpdateId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}(:[a-z_]{1,20})?$")]
+
+
+class WebhookSubscribed(Payload):
+    """An operator subscribes a URL to every update of an incident or a
+    maintenance from now on. The signing secret is sealed under a key
+    derived from the cluster's secret (``status/webhooks/sealing.py``): the
+    log carries it so that any region can sign, but never in the clear."""
+
+    TYPE: ClassVar[str] = "webhook.subscribed"
+    webhook_id: Id
+    url: WebhookUrl
+    #: ``v1.<nonce>.<sealed secret>.<tag>``, base64url
+    sealed_secret: Annotated[str, Field(max_length=400, pattern=r"^v1(\.[A-Za-z0-9_-]+){3}$")]
+
+
+class WebhookRemoved(Payload):
+    TYPE: ClassVar[str] = "webhook.removed"
+    webhook_id: Id
+
+
+class WebhookAttempt(BaseModel):
+    """One try at delivering an update to a webhook."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    #: when it began, unix ms, and how long it took
+    at: Millis
+    took_ms: Annotated[int, Field(ge=0, le=MAX_TIME_MS)]
+    #: the region that made it
+    region: Id
+    #: the HTTP status answered; 0: none (timeout, no connection…)
+    status: Annotated[int, Field(ge=0, le=999)]
+    #: why it failed, "" when it did not
+    error: Reason = ""
+
+
+Attempts = Annotated[
+    tuple[WebhookAttempt, ...], Field(min_length=1, max_length=MAX_WEBHOOK_ATTEMPTS)
+]
+
+
+class WebhookDelivered(Payload):
+    """A webhook answered 2xx to an update: it is not sent again. Written by
+    the region that delivered it, under a key of its own (ADR 024)."""
+
+    TYPE: ClassVar[str] = "webhook.delivered"
+    webhook_id: Id
+    update_id: NoticeUpdateId
+    attempts: Attempts
+
+
+class WebhookFailed(Payload):
+    """The deliverer gave up on an update for a webhook: it answered a
+    final refusal, or every attempt the settings allow failed."""
+
+    TYPE: ClassVar[str] = "webhook.failed"
+    webhook_id: Id
+    update_id: NoticeUpdateId
+    attempts: Attempts
+
+
 _ALL: tuple[type[Payload], ...] = (
     AccountCreated,
     SessionStarted,
@@ -642,6 +737,10 @@ _ALL: tuple[type[Payload], ...] = (
     MaintenanceEnded,
     RoleGranted,
     RoleRevoked,
+    WebhookSubscribed,
+    WebhookRemoved,
+    WebhookDelivered,
+    WebhookFailed,
 )
 
 #: event type name -> payload model of the current version

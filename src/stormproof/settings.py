@@ -146,6 +146,31 @@ class Settings(BaseModel):
     #: stayed up this long (seconds)
     incident_quiet_s: NonNegativeFloat = 300.0
 
+    # Webhooks (ADR 024): every incident and maintenance update, signed, sent
+    # by one region at a time, recorded in the log once delivered.
+    #: one attempt's whole time, connection to answer (seconds)
+    webhook_timeout_s: PositiveFloat = 10.0
+    #: attempts per update and webhook before giving up (``webhook.failed``)
+    webhook_attempts: int = Field(default=8, ge=1, le=50)
+    #: the wait after the first failed attempt, doubled after each (half of
+    #: it random), at most ``webhook_backoff_max_s``
+    webhook_backoff_s: PositiveFloat = 2.0
+    webhook_backoff_max_s: PositiveFloat = 600.0
+    #: no attempt starts later than this after the first (seconds)
+    webhook_give_up_s: PositiveFloat = 3600.0
+    #: requests in flight at once, all webhooks together
+    webhook_concurrency: PositiveInt = 4
+    #: of a receiver's answer, read at most this much
+    webhook_response_max_bytes: PositiveInt = 64 * 1024
+    #: whether webhooks may point at loopback, private or link-local addresses;
+    #: on for self-hosting (receivers on the same network), off where the
+    #: regions can reach what an operator should not (see status/webhooks/targets.py)
+    webhook_allow_private: bool = True
+    #: how often the deliverer looks for updates owed (seconds)
+    webhook_poll_s: PositiveFloat = 1.0
+    #: webhooks the platform keeps at most
+    webhooks_max: PositiveInt = 100
+
     @field_validator("nats_urls", "peers", "peer_names", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

@@ -42,6 +42,7 @@ from stormproof.api.routers import (
     snapshots,
     status,
     videos,
+    webhooks,
 )
 from stormproof.api.schemas import ERRORS, error_response
 from stormproof.api.traffic import Counted
@@ -51,6 +52,7 @@ from stormproof.settings import Settings
 from stormproof.snapshots import Snapshots
 from stormproof.status import Prober, Traffic
 from stormproof.status.judge import Judge
+from stormproof.status.webhooks.deliverer import Deliverer
 
 __all__ = ["create_app"]
 
@@ -150,10 +152,13 @@ def create_app(
             # and judges what they found: incidents open and update by themselves (ADR 021)
             app.state.judge = judge = Judge(region, lambda: prober.actor)
             judging = asyncio.create_task(judge.run(region.caught_up), name="judge")
+        # one region at a time sends incident updates to webhooks (ADR 024)
+        app.state.deliverer = deliverer = Deliverer(region)
+        delivering = asyncio.create_task(deliverer.run(region.caught_up), name="deliverer")
         try:
             yield
         finally:
-            for task in (judging, probing):
+            for task in (delivering, judging, probing):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -209,6 +214,7 @@ def create_app(
         status,
         incidents,
         maintenance,
+        webhooks,
         operators,
     ):
         app.include_router(module.router)

@@ -31,6 +31,7 @@ from stormproof.views.reports import ReportsView
 from stormproof.views.roles import RolesView
 from stormproof.views.status import StatusView
 from stormproof.views.videos import VideosView
+from stormproof.views.webhooks import WebhooksView
 
 __all__ = ["View", "all_views"]
 
@@ -51,5 +52,6 @@ def all_views() -> list[View]:
         ReportsView(),
         StatusView(),
         IncidentsView(),
+        WebhooksView(),
         QuarantineView(),
     ]

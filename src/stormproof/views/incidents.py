@@ -57,6 +57,7 @@ __all__ = [
     "incident",
     "incidents",
     "open_incidents",
+    "opening_components",
     "window",
     "windows",
 ]
@@ -487,3 +488,14 @@ def windows(db: sqlite3.Connection, *, ending_after: int, limit: int = 100) -> l
         (ending_after, limit),
     ).fetchall()
     return [w for w in map(_window, rows) if w.ends_at > ending_after]
+
+
+def opening_components(db: sqlite3.Connection, incident_id: str) -> tuple[str, ...]:
+    """The components an incident's shown opening named (before any update
+    added more): what it was about as first said, for a webhook sent "as of"
+    that update (ADR 024)."""
+    row = db.execute(
+        "SELECT components FROM incidents WHERE incident_id = ? ORDER BY at, eid LIMIT 1",
+        (incident_id,),
+    ).fetchone()
+    return () if row is None else tuple(json.loads(row[0]))
