@@ -98,10 +98,18 @@ def isolated(fn: Callable[..., T], *args: Any) -> T:
 
 
 def subprocess_env() -> dict[str, str]:
-    """The environment of the servers: they run the stormproof this script imported."""
+    """The environment of the servers: they run the stormproof this script
+    imported. No prober: these regions are copies of one log, not a cluster,
+    and a prober's writes would go to one copy only — a peer's snapshot would
+    then stand past the restoring region's log, and rightly be refused."""
     src = str(Path(stormproof.__file__).resolve().parents[1])
     paths = [src, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(paths),
+        "PYTHONUNBUFFERED": "1",
+        "STORMPROOF_PROBE_EVERY_S": "0",
+    }
 
 
 def stormproof_command(*args: str) -> list[str]:
