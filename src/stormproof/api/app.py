@@ -37,6 +37,7 @@ from stormproof.api.routers import (
     messages,
     metrics,
     operators,
+    postmortems,
     reports,
     sessions,
     snapshots,
@@ -209,6 +210,7 @@ def create_app(
         status,
         incidents,
         maintenance,
+        postmortems,
         operators,
     ):
         app.include_router(module.router)
