@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from stormproof.events import Figures, RegionRequests
 
-__all__ = ["describe", "figures_for", "names_of", "uploads_between", "utc"]
+__all__ = ["capitalized_names_of", "describe", "figures_for", "names_of", "uploads_between", "utc"]
 
 #: how components are named to people
 _NAMES = {
@@ -37,6 +37,13 @@ def names_of(components: Sequence[str]) -> str:
     """``sign-in, For You and playback``."""
     named = [_NAMES.get(c, c) for c in components]
     return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+
+
+def capitalized_names_of(components: Sequence[str]) -> str:
+    """``Sign-in, For You and playback``, as a sentence begins: the first
+    letter raised, the rest as named (``str.capitalize`` would say "For you")."""
+    said = names_of(components)
+    return said[:1].upper() + said[1:]
 
 
 def utc(ms: int) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from stormproof.events import COMPONENTS, ActionItem, DrillFault, Figures, RegionRequests
-from stormproof.status.figures import figures_for, names_of
+from stormproof.status.figures import capitalized_names_of, figures_for
 from stormproof.views import postmortems
 from stormproof.views.incidents import Incident, Update
 from stormproof.views.postmortems import Drill, Edits
@@ -293,9 +293,8 @@ def _ordered(components: Sequence[str]) -> tuple[str, ...]:
 
 
 def named(components: Sequence[str]) -> str:
-    """``Sign-in and For You``: their names, in the status page's order, the first capitalised."""
-    said = names_of(_ordered(components))
-    return said[:1].upper() + said[1:]
+    """``Sign-in and For You``: their names, in the status page's order, as a sentence begins."""
+    return capitalized_names_of(_ordered(components))
 
 
 def _rounds_down(
