@@ -188,7 +188,10 @@ class StatusWatch:
     def _blows(self, timeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Each blow of the drill, with the first incident about its region
         opened after it, and the restore that followed it."""
-        done = [e for e in timeline if e.get("actual_s") is not None and e.get("region")]
+        done = sorted(
+            (e for e in timeline if e.get("actual_s") is not None and e.get("region")),
+            key=lambda e: e["actual_s"],
+        )
         blows = []
         for n, blow in enumerate(done):
             if blow["kind"] not in _BLOWS:
