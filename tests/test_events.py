@@ -18,6 +18,7 @@ from stormproof.errors import LogError
 from stormproof.events import (
     COMPONENTS,
     CURRENT_VERSION,
+    DRILL_FAULTS,
     IMPACTS,
     INCIDENT_STATUSES,
     MAX_INT,
@@ -33,10 +34,14 @@ from stormproof.events import (
     UPCASTERS,
     AccountCreated,
     AccountDeleted,
+    ActionItem,
     BlockStarted,
     BlockStopped,
     CommentDeleted,
     CommentPosted,
+    DrillFault,
+    DrillReported,
+    DrillWrites,
     Event,
     Figures,
     FollowStarted,
@@ -51,6 +56,7 @@ from stormproof.events import (
     MessageSent,
     PasswordChanged,
     Payload,
+    PostmortemEdited,
     ProbeResult,
     ProbesRecorded,
     RegionRequests,
@@ -131,6 +137,36 @@ def test_a_stored_v1_account_is_read_as_a_persons() -> None:
     assert event.v == 2
     assert event.data == AccountCreated(user_id="u_1", username="ann", password_hash="h")
     assert isinstance(event.data, AccountCreated) and event.data.system is False
+
+
+def test_stored_v1_request_counts_read_as_delays_not_counted() -> None:
+    """Guards the upcaster of probes.recorded v1 → v2: a v1 prober counted no
+    delayed writes — unknown, never a made-up 0 (ADR 025)."""
+    stored = json.dumps(
+        {"type": "probes.recorded", "v": 1, "id": "e1", "at": 1, "actor": "sys_a",
+         "data": {"prober": "a", "round_at": 10_000, "period_ms": 10_000, "results": [],
+                  "requests": [{"component": "uploads", "requests": 3, "errors": 1}]}}
+    ).encode()  # fmt: skip
+    event = decode(stored)
+    assert event.v == 2 and isinstance(event.data, ProbesRecorded)
+    [counted] = event.data.requests
+    assert (counted.errors, counted.delayed, counted.touched) == (1, None, ())
+
+
+@pytest.mark.parametrize("type_", ["incident.opened", "incident.updated"])
+def test_stored_v1_incident_figures_read_as_uploads_not_counted(type_: str) -> None:
+    figures = {"region": "w", "since": 1, "until": 2, "probes": 3, "probes_failed": 1}
+    data: dict[str, Any] = {"incident_id": "i", "text": "down", "figures": figures}
+    if type_ == "incident.opened":
+        data |= {"title": "t", "regions": ["w"], "components": ["uploads"], "impact": "major",
+                 "began_at": 1}  # fmt: skip
+    else:
+        data |= {"update_id": "u", "status": "monitoring"}
+    stored = json.dumps({"type": type_, "v": 1, "id": "e", "at": 1, "actor": "", "data": data})
+    event = decode(stored.encode())
+    assert event.v == 2
+    read = event.data.figures  # type: ignore[attr-defined]
+    assert read.uploads_refused is None and read.creators_touched is None
 
 
 def test_a_system_account_is_known_by_its_id_alone() -> None:
@@ -214,7 +250,7 @@ def test_undecodable_events_raise_log_error(raw: bytes) -> None:
 
 
 def test_every_payload_has_a_unique_type_name() -> None:
-    assert len(PAYLOADS) == 29
+    assert len(PAYLOADS) == 31
     assert all(name == model.TYPE for name, model in PAYLOADS.items())
 
 
@@ -373,6 +409,8 @@ requests_counted = st.builds(
     component=components,
     requests=st.integers(0, MAX_INT),
     errors=st.integers(0, MAX_INT),
+    delayed=st.none() | st.integers(0, MAX_INT),
+    touched=st.lists(ids, max_size=3, unique=True).map(tuple),
 )
 
 
@@ -420,6 +458,32 @@ def figures(draw: st.DrawFn) -> Figures:
         active_people=draw(st.none() | counts),
         catch_up_remaining=remaining,
         catch_up_eta_s=None if remaining is None else draw(st.none() | counts),
+        uploads_refused=draw(st.none() | counts),
+        uploads_delayed=draw(st.none() | counts),
+        creators_touched=draw(st.none() | counts),
+    )
+
+
+@st.composite
+def drill_writes(draw: st.DrawFn) -> DrillWrites:
+    acknowledged = draw(counts)
+    lost = draw(st.integers(0, acknowledged))
+    return DrillWrites(acknowledged=acknowledged, lost=lost, duplicated=draw(counts))
+
+
+postmortem_texts = texts.filter(lambda t: len(t) <= 20_000)
+action_items = st.builds(ActionItem, text=said, owner=short_texts)
+
+
+@st.composite
+def postmortem_edited(draw: st.DrawFn) -> PostmortemEdited:
+    published = draw(st.none() | st.booleans())
+    return PostmortemEdited(
+        incident_id=draw(ids),
+        root_cause=draw(st.none() | postmortem_texts),
+        lessons=draw(st.none() | postmortem_texts),
+        action_items=draw(st.none() | st.lists(action_items, max_size=3).map(tuple)),
+        published=True if published is None else published,
     )
 
 
@@ -549,6 +613,19 @@ PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
     ),
     WebhookFailed: st.builds(
         WebhookFailed, webhook_id=ids, update_id=notice_update_ids, attempts=webhook_attempts
+    ),
+    PostmortemEdited: postmortem_edited(),
+    DrillReported: st.builds(
+        DrillReported,
+        drill_id=ids,
+        scenario=short_texts.filter(bool),
+        faults=st.lists(
+            st.builds(DrillFault, kind=st.sampled_from(DRILL_FAULTS), region=ids, at=millis),
+            max_size=3,
+        ).map(tuple),
+        writes=st.none() | drill_writes(),
+        continuity_permille=st.none() | st.integers(0, 1000),
+        cold_start_permille=st.none() | st.integers(0, 1000),
     ),
 }
 events = st.builds(

@@ -381,6 +381,20 @@ def test_drill(prefix: list[str], tmp_path: Path) -> None:
     assert recovery["region"] == "us-east" and recovery["seconds"] is not None
     html = (work / "drill-report" / "report.html").read_text()
     assert html.count("<svg") >= 4 and "power cut" in html
+    # The platform's own status saw it (issue 13): an incident about us-east
+    # opened after the cut and resolved after the restore, the status page
+    # answered from every region still standing, and the postmortem draft
+    # written beside the report has the cut, the restore and what the
+    # checker measured.
+    status = report["status"]
+    assert status["page_reachable_throughout"], status["page_failures"]
+    [blow] = status["blows"]
+    assert blow["region"] == "us-east" and blow["incident"], status
+    assert blow["opened_after_s"] > 0 and blow["resolved_after_restore_s"] > 0, blow
+    assert any(u["status"] == "resolved" for u in blow["updates"]), blow["updates"]
+    draft = (work / blow["postmortem"]["path"]).read_text()
+    assert "power cut in us-east" in draft and "power restored in us-east" in draft
+    assert "Acknowledged writes lost: 0." in draft and "checker of drill snowstorm" in draft
     assert not drill_processes()  # the proxy, the nats-servers, the APIs: all gone
 
 

@@ -38,12 +38,16 @@ from stormproof.errors import LogError
 __all__ = [
     "COMPONENTS",
     "CURRENT_VERSION",
+    "DRILL_FAULTS",
     "ID_PATTERN",
     "IMPACTS",
     "INCIDENT_STATUSES",
+    "MAX_ACTION_ITEMS",
     "MAX_INT",
+    "MAX_POSTMORTEM_CHARS",
     "MAX_TEXT_CHARS",
     "MAX_TIME_MS",
+    "MAX_TOUCHED",
     "MAX_UPDATE_CHARS",
     "MAX_WATCHED_MS",
     "MAX_WEBHOOK_ATTEMPTS",
@@ -58,11 +62,15 @@ __all__ = [
     "UPCASTERS",
     "AccountCreated",
     "AccountDeleted",
+    "ActionItem",
     "BlockStarted",
     "BlockStopped",
     "CommentDeleted",
     "CommentPosted",
     "Component",
+    "DrillFault",
+    "DrillReported",
+    "DrillWrites",
     "Event",
     "Figures",
     "FollowStarted",
@@ -80,6 +88,7 @@ __all__ = [
     "MessageSent",
     "PasswordChanged",
     "Payload",
+    "PostmortemEdited",
     "ProbeResult",
     "ProbesRecorded",
     "RegionRequests",
@@ -372,6 +381,11 @@ class RegionSeen(BaseModel):
     eta_s: Annotated[int, Field(ge=0, le=MAX_INT)] | None = None
 
 
+#: people a round's request counts name per component, at most (past that,
+#: counts of distinct people read from them are floors)
+MAX_TOUCHED = 100
+
+
 class RequestsCounted(BaseModel):
     """Real people's requests a region served for one component since its
     prober's previous round (probes not counted)."""
@@ -381,6 +395,19 @@ class RequestsCounted(BaseModel):
     requests: Annotated[int, Field(ge=0, le=MAX_INT)]
     #: answered 5xx, or not at all
     errors: Annotated[int, Field(ge=0, le=MAX_INT)]
+    #: writes acknowledged on an attempt that began ``write_delayed_after_s``
+    #: or more after the client first sent them (its ``Stormproof-Write-At``);
+    #: None: not counted (a prober of v1, before this was)
+    delayed: Annotated[int, Field(ge=0, le=MAX_INT)] | None = None
+    #: people (by user id) whose requests of it failed or were delayed, the
+    #: first :data:`MAX_TOUCHED` of them: for uploads, the creators touched
+    touched: Annotated[tuple[Id, ...], Field(max_length=MAX_TOUCHED)] = ()
+
+    @model_validator(mode="after")
+    def _each_person_once(self) -> RequestsCounted:
+        if len(set(self.touched)) != len(self.touched):
+            raise ValueError("touched names each person once")
+        return self
 
 
 class ProbesRecorded(Payload):
@@ -496,6 +523,13 @@ class Figures(BaseModel):
     #: while ``region`` catches up: log entries left and its own ETA
     catch_up_remaining: Count | None = None
     catch_up_eta_s: Count | None = None
+    #: uploads every region answered 5xx or not at all in the window, those
+    #: acknowledged late (after a first attempt that failed somewhere), and
+    #: the distinct people whose uploads were either (a floor past
+    #: :data:`MAX_TOUCHED` a round); None: not counted (v1, or an older prober)
+    uploads_refused: Count | None = None
+    uploads_delayed: Count | None = None
+    creators_touched: Count | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Figures:
@@ -711,6 +745,89 @@ class WebhookFailed(Payload):
     attempts: Attempts
 
 
+# -- postmortems and the drills that feed them (ADR 025) ----------------------
+
+#: no field of a postmortem an operator writes is longer
+MAX_POSTMORTEM_CHARS = 20_000
+#: a postmortem lists at most this many action items
+MAX_ACTION_ITEMS = 50
+
+
+class ActionItem(BaseModel):
+    """One thing to do so it does not happen again, and who owns it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    text: UpdateText
+    owner: Annotated[str, Field(max_length=100), AfterValidator(_plain_unicode)] = ""
+
+
+PostmortemText = Annotated[
+    str, Field(max_length=MAX_POSTMORTEM_CHARS), AfterValidator(_plain_unicode)
+]
+
+
+class PostmortemEdited(Payload):
+    """An operator fills in, changes or publishes an incident's postmortem:
+    each field given replaces what it said (``None``: left as it was); the
+    latest edit of each field by (at, event id) holds (ADR 025)."""
+
+    TYPE: ClassVar[str] = "postmortem.edited"
+    incident_id: Id
+    root_cause: PostmortemText | None = None
+    lessons: PostmortemText | None = None
+    action_items: Annotated[tuple[ActionItem, ...], Field(max_length=MAX_ACTION_ITEMS)] | None = (
+        None
+    )
+    published: bool | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> PostmortemEdited:
+        if all(
+            value is None
+            for value in (self.root_cause, self.lessons, self.action_items, self.published)
+        ):
+            raise ValueError("an edit changes at least one field")
+        return self
+
+
+DrillFaultKind = Literal["power_cut", "power_restore", "freeze", "thaw", "partition", "heal"]
+DRILL_FAULTS: tuple[DrillFaultKind, ...] = get_args(DrillFaultKind)
+
+
+class DrillFault(BaseModel):
+    """A fault a drill made happen, and when (unix ms)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: DrillFaultKind
+    region: Id
+    at: Millis
+
+
+class DrillWrites(BaseModel):
+    """What a drill's checker found reading every write back from every region."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    acknowledged: Count
+    lost: Count
+    duplicated: Count
+
+
+class DrillReported(Payload):
+    """A drill (``stormproof drill``) says what it did to the cluster and
+    what it measured: its faults with their times, the writes its checker
+    read back, and the For You continuity of its sample people (overlap@20,
+    in thousandths). Postmortems of the incidents its faults caused cite it
+    (ADR 025)."""
+
+    TYPE: ClassVar[str] = "drill.reported"
+    drill_id: Id
+    scenario: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_unicode)]
+    faults: Annotated[tuple[DrillFault, ...], Field(max_length=200)]
+    writes: DrillWrites | None = None
+    continuity_permille: Annotated[int, Field(ge=0, le=1000)] | None = None
+    cold_start_permille: Annotated[int, Field(ge=0, le=1000)] | None = None
+
+
 _ALL: tuple[type[Payload], ...] = (
     AccountCreated,
     SessionStarted,
@@ -741,13 +858,21 @@ _ALL: tuple[type[Payload], ...] = (
     WebhookRemoved,
     WebhookDelivered,
     WebhookFailed,
+    PostmortemEdited,
+    DrillReported,
 )
 
 #: event type name -> payload model of the current version
 PAYLOADS: dict[str, type[Payload]] = {model.TYPE: model for model in _ALL}
 
 #: event type name -> the version new events are written with
-CURRENT_VERSION: dict[str, int] = {**dict.fromkeys(PAYLOADS, 1), AccountCreated.TYPE: 2}
+CURRENT_VERSION: dict[str, int] = {
+    **dict.fromkeys(PAYLOADS, 1),
+    AccountCreated.TYPE: 2,
+    ProbesRecorded.TYPE: 2,
+    IncidentOpened.TYPE: 2,
+    IncidentUpdated.TYPE: 2,
+}
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -757,8 +882,26 @@ def _people_then(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "system": False}
 
 
+def _delays_not_counted(data: dict[str, Any]) -> dict[str, Any]:
+    """probes.recorded v1 → v2: a v1 prober counted no delayed writes and
+    named nobody — not "none": not counted (``delayed`` None)."""
+    requests = [{**r, "delayed": None, "touched": []} for r in data.get("requests", [])]
+    return {**data, "requests": requests} if "requests" in data else data
+
+
+def _uploads_not_counted(data: dict[str, Any]) -> dict[str, Any]:
+    """incident.opened / incident.updated v1 → v2: v1 figures said nothing
+    of uploads; v2 reads that as not counted (the new fields' None)."""
+    return data
+
+
 #: (type, v) -> function turning a version-v payload dict into version v + 1
-UPCASTERS: dict[tuple[str, int], Upcaster] = {(AccountCreated.TYPE, 1): _people_then}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    (AccountCreated.TYPE, 1): _people_then,
+    (ProbesRecorded.TYPE, 1): _delays_not_counted,
+    (IncidentOpened.TYPE, 1): _uploads_not_counted,
+    (IncidentUpdated.TYPE, 1): _uploads_not_counted,
+}
 
 
 class Event(BaseModel):

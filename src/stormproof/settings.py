@@ -133,6 +133,10 @@ class Settings(BaseModel):
     #: people remembered for the count of those served in the last 15
     #: minutes; past it the count is a floor
     active_people_max: PositiveInt = 100_000
+    #: a write acknowledged on an attempt that began this long or more after
+    #: its client first sent it (its ``Stormproof-Write-At``) counts as
+    #: delayed in the request counts probes record (ADR 025)
+    write_delayed_after_s: PositiveFloat = 2.0
     #: a component of a region is down after this many failing rounds in a
     #: row, and back after this many passing ones (the flap guard); the
     #: status page applies them when read: give every region the same values,

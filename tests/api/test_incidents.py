@@ -288,3 +288,22 @@ async def test_a_region_catching_up_serves_incidents_but_takes_no_writes(tmp_pat
             region.engine.lock.release()
         server.should_exit = True
         await serving
+
+
+def test_a_grant_takes_the_callers_time(server: LiveServer, client: httpx.Client) -> None:
+    # A client that sends one grant to two regions (a hedged request) must
+    # write the same event twice, not two events under one key: the regions'
+    # digests would differ. So the grant's time is the caller's.
+    sign_up(client, "vera")
+    at = int(time.time() * 1000) - 5_000
+    headers = {**server.operator, "Stormproof-Write-At": str(at)}
+    granted = client.post("/v1/operators", json={"username": "vera"}, headers=headers)
+    assert granted.status_code == 201, granted.text
+    [event] = [e.event for e in log_of(server) if e.event.type == "account.role_granted"]
+    assert event.at == at
+    revoked = client.delete(
+        "/v1/operators/vera", headers={**headers, "Stormproof-Write-At": str(at + 1)}
+    )
+    assert revoked.status_code == 200, revoked.text
+    [event] = [e.event for e in log_of(server) if e.event.type == "account.role_revoked"]
+    assert event.at == at + 1

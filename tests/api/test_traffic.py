@@ -4,13 +4,15 @@ never; failures are 5xx answers; people served are those a route signed in."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 
+from stormproof.events import RequestsCounted
 from stormproof.region import load_secret
 from stormproof.status import Traffic
 from stormproof.status.identity import PROBE_HEADER, probe_token
-from tests.conftest import LiveServer, sign_up
+from tests.conftest import LiveServer, sign_up, upload
 
 
 def _counted(server: LiveServer, expected: dict[str, tuple[int, int]]) -> None:
@@ -69,3 +71,27 @@ def test_people_served_are_counted_once_each_probes_never(
         time.sleep(0.05)
     time.sleep(0.2)
     assert traffic.active_people() == 2
+
+
+def test_an_upload_acknowledged_late_counts_as_delayed_and_names_its_creator(
+    server: LiveServer, client: httpx.Client, video_file: Path
+) -> None:
+    """Guards the uploads figures of ADR 025: a write whose client first sent
+    it (its Stormproof-Write-At) seconds before this attempt arrived was
+    delayed, and its person was touched; one sent now was not."""
+    traffic: Traffic = server.app.state.traffic
+    ann, bob = sign_up(client, "ann"), sign_up(client, "bob")
+    traffic.take()
+    now = int(time.time() * 1000)
+    late = upload(client, ann, video_file, headers={"Stormproof-Write-At": str(now - 10_000)})
+    fresh = upload(client, bob, video_file, headers={"Stormproof-Write-At": str(now)})
+    assert (late.status_code, fresh.status_code) == (201, 201), late.text + fresh.text
+    ann_id = late.json()["owner"]["id"]
+    deadline = time.monotonic() + 5
+    counted: list[RequestsCounted] = []
+    while sum(c.requests for c in counted) < 2 and time.monotonic() < deadline:
+        counted += [c for c in traffic.take() if c.component == "uploads"]
+        time.sleep(0.05)
+    assert sum(c.requests for c in counted) == 2
+    assert sum(c.delayed or 0 for c in counted) == 1
+    assert [who for c in counted for who in c.touched] == [ann_id]

@@ -46,6 +46,13 @@ def test_two_regions_down_is_degraded_as_designed_and_loses_nothing(tmp_path: Pa
     assert refused, report["ops"]
     assert "no_quorum" in refused, refused
     assert set(refused) <= {"no_quorum", "log_unavailable", "no_answer", "cancelled"}, refused
+    # Both cuts are in the status report; us-west, never cut, served its
+    # status page while no majority stood (whatever the incidents could say).
+    status = report["status"]
+    assert [(b["kind"], b["region"]) for b in status["blows"]] == [
+        ("power_cut", "us-east"), ("power_cut", "us-central")
+    ]  # fmt: skip
+    assert status["page_polls"]["us-west"]["ok"] > 0, status
     assert not drill_processes(str(tmp_path))
 
 

@@ -102,6 +102,29 @@ def test_the_summary_shows_each_operation_and_the_verdict() -> None:
     assert "eu ready in 8.5 s (start 1.5 s, engine 0.5 s, views 6.5 s)" in text
 
 
+def test_the_report_says_what_the_status_page_said(written: Written) -> None:
+    """Issue 13, item 7: the incident each blow opened (seconds after it),
+    its updates, its resolution after the restore, whether the status page
+    answered from every surviving region, and the postmortem draft."""
+    _, _, page = written
+
+    assert "What the status page said" in page
+    assert "every surviving region throughout: <strong>yes</strong>" in page
+    assert (
+        "<td>power_cut</td><td>eu</td><td class=n>20.04</td><td>inc_1</td>"
+        "<td class=n>6.5</td><td class=n>7</td><td class=n>12.2</td>"
+        "<td>out/postmortem-inc_1.md</td>"
+    ) in page
+    assert "<h3>Sign-in down in &lt;b&gt;eu&lt;/b&gt;</h3>" in page
+    assert "investigating: Sign-in stopped &lt;i&gt;working&lt;/i&gt;" in page
+    console = Console(record=True, width=200)
+    console.print(summary(drill_report()))
+    text = console.export_text()
+    assert "eu power_cut: incident opened 6.5 s after, 2 updates, resolved 12.2 s after" in text
+    assert "status page reachable from every surviving region: yes" in text
+    assert "out/postmortem-inc_1.md" in text
+
+
 def test_importing_the_report_does_not_import_matplotlib() -> None:
     # guards the CLI's start-up time: matplotlib is imported only to draw
     code = "import sys, stormproof.drill.report; print('matplotlib' in sys.modules)"

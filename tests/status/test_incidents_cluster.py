@@ -1,7 +1,10 @@
 """Automatic incidents on a real 3-region cluster: a region's power is cut
 (SIGKILL of all its processes), an incident naming it opens by itself and
-both survivors serve it; power returns, and it resolves by itself — one
-incident, the same in every region (ADR 021)."""
+both survivors serve it, on /v1/status and on the status page; power
+returns, and it resolves by itself — one incident, the same in every region
+(ADR 021) — and every region drafts the same postmortem: the outage and the
+recovery in its timeline, writes lost "none known", since nothing measured
+them (ADR 025)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import httpx
 
 from stormproof.cluster import LocalCluster
 from stormproof.testing import free_base_port
+from tests.conftest import sign_up
 
 #: the longest any wait below may take before the test gives up (a safety
 #: net for a stuck cluster, not a measure: nothing here is timed)
@@ -22,6 +26,14 @@ PATIENCE_S = 180
 def _get(url: str, path: str, **params: Any) -> Any:
     try:
         answer = httpx.get(url + path, params=params, timeout=5)
+    except httpx.HTTPError:
+        return None
+    return answer.json() if answer.status_code == 200 else None
+
+
+def _get_as(url: str, path: str, auth: dict[str, str]) -> Any:
+    try:
+        answer = httpx.get(url + path, headers=auth, timeout=5)
     except httpx.HTTPError:
         return None
     return answer.json() if answer.status_code == 200 else None
@@ -45,6 +57,15 @@ def _all_clear(urls: list[str]) -> bool:
         if len(status["components"]) < 5:  # every component judged at least once
             return False
     return True
+
+
+def _operator(cluster: LocalCluster, url: str) -> dict[str, str]:
+    """An account of ``url``'s region granted the operator role."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        auth = sign_up(client, "olga")
+        granted = client.post("/v1/operators", json={"username": "olga"}, headers=cluster.operator)
+        assert granted.status_code == 201, granted.text
+    return auth
 
 
 def test_a_power_cut_opens_an_incident_the_survivors_serve_and_the_restore_resolves_it(
@@ -92,6 +113,8 @@ def test_a_power_cut_opens_an_incident_the_survivors_serve_and_the_restore_resol
             assert victim in opening["text"] and opening["figures"]["region"] == victim
             status = _get(url, "/v1/status")
             assert incident_id in [i["id"] for i in status["incidents"]]
+            page = httpx.get(url + "/status", timeout=5)
+            assert page.status_code == 200 and incident["title"] in page.text
 
         cluster.restore(victim)
 
@@ -111,5 +134,26 @@ def test_a_power_cut_opens_an_incident_the_survivors_serve_and_the_restore_resol
             about = [i for i in listed if i["regions"] == [victim]
                      and i["began_at"] >= killed_at - 1000]  # fmt: skip
             assert [i["id"] for i in about] == [incident_id]
+
+        # Every region drafts one postmortem from the log: the same one.
+        auth = _operator(cluster, survivors[0])
+
+        def drafted_alike() -> dict[str, Any] | None:
+            drafts = [_get_as(url, f"/v1/incidents/{incident_id}/postmortem", auth)
+                      for url in urls.values()]  # fmt: skip
+            if any(d is None for d in drafts):
+                return None
+            for d in drafts:
+                del d["position"]
+            return drafts[0] if all(d == drafts[0] for d in drafts) else None
+
+        draft = _wait("the same postmortem drafted by every region", drafted_alike)
+        kinds = [m["kind"] for m in draft["timeline"]]
+        assert kinds.index("unreachable") < kinds.index("opened") < kinds.index("ready")
+        assert kinds.index("ready") < kinds.index("resolved") and "probes_pass" in kinds
+        assert victim in draft["trigger"] and draft["detection_ms"] > 0
+        lost = draft["impact"]["writes_lost"]
+        assert lost["lost"] is None and lost["how"].startswith("None known")
+        assert "Acknowledged writes lost: none known" in draft["markdown"]
     finally:
         cluster.down()

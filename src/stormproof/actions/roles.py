@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from stormproof.actions import Written, prior, write
+from stormproof.actions import NOW, WriteTime, Written, prior, write
 from stormproof.errors import Forbidden, NotFound, Unprocessable
 from stormproof.events import ROLES, RoleGranted, RoleRevoked
 from stormproof.region import Region
@@ -61,9 +61,11 @@ async def _account_and_state(
 
 
 async def grant_role(
-    region: Region, username: str, role: str = "operator", *, actor: str = ""
+    region: Region, username: str, role: str = "operator", *, actor: str = "", when: WriteTime = NOW
 ) -> Written[RoleGranted] | None:
-    """Give ``username`` the role; None when it already holds it (nothing written)."""
+    """Give ``username`` the role; None when it already holds it (nothing
+    written). Its time is the caller's (``when``): a client that sent the same
+    grant to two regions writes the same event twice, not two events."""
     account, holds, changes = await _account_and_state(region, username, role)
     key = f"role:{role}:{account.user_id}:{changes}"
     if done := await prior(region, key, RoleGranted):
@@ -71,11 +73,11 @@ async def grant_role(
     if holds:
         return None
     payload = RoleGranted(user_id=account.user_id, role="operator")
-    return await write(region, key, payload, actor=actor)
+    return await write(region, key, payload, actor=actor, when=when)
 
 
 async def revoke_role(
-    region: Region, username: str, role: str = "operator", *, actor: str = ""
+    region: Region, username: str, role: str = "operator", *, actor: str = "", when: WriteTime = NOW
 ) -> Written[RoleRevoked] | None:
     """Take the role from ``username``; None when it does not hold it."""
     account, holds, changes = await _account_and_state(region, username, role)
@@ -84,6 +86,5 @@ async def revoke_role(
         return done
     if not holds:
         return None
-    return await write(
-        region, key, RoleRevoked(user_id=account.user_id, role="operator"), actor=actor
-    )
+    payload = RoleRevoked(user_id=account.user_id, role="operator")
+    return await write(region, key, payload, actor=actor, when=when)

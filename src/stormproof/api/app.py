@@ -37,6 +37,7 @@ from stormproof.api.routers import (
     messages,
     metrics,
     operators,
+    postmortems,
     reports,
     sessions,
     snapshots,
@@ -215,6 +216,7 @@ def create_app(
         incidents,
         maintenance,
         webhooks,
+        postmortems,
         operators,
     ):
         app.include_router(module.router)

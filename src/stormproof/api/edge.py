@@ -41,8 +41,8 @@ ALWAYS = frozenset(
     }
 )  # fmt: skip
 #: read (GET) even while the region catches up, with everything under them:
-#: incidents and maintenance are part of the status (ADR 021)
-ALWAYS_READ = ("/v1/incidents", "/v1/maintenance")
+#: incidents, maintenance and postmortems are part of the status (ADR 021, 025)
+ALWAYS_READ = ("/v1/incidents", "/v1/maintenance", "/status/incidents")
 
 #: on every answer: no MIME sniffing, never framed, no referrer leaks
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [

@@ -24,7 +24,14 @@ report is escaped. The dict's keys:
   numbers); ``load_cpu``: ``{cpu_s, share_of_one_core}``;
 - ``verdict``: ``passed``, ``degraded as designed``, ``failed`` or
   ``aborted``, and ``reasons``, a list of sentences;
-- ``series_extra``: ``{relevance: [float | None per second]}``.
+- ``series_extra``: ``{relevance: [float | None per second]}``;
+- ``status``: what the platform's own status said
+  (:meth:`~stormproof.drill.status_watch.StatusWatch.summary`):
+  ``{page_reachable_throughout, page_polls: {region: {polls, ok}},
+  page_failures, drill_id, blows: [{kind, region, at_s, restored_at_s,
+  incident, title, opened_after_s, seen_after_s, resolved_after_restore_s,
+  resolved_seen_after_restore_s, updates: [{at_s, status, automatic, text,
+  figures}], postmortem: {path, url, writes_lost, timeline} | None}]}``.
 """
 
 from __future__ import annotations
@@ -161,6 +168,64 @@ def _writes(writes: Mapping[str, Any] | None) -> str:
     )
 
 
+def _status(status: Mapping[str, Any] | None) -> str:
+    """What the platform's status page and incidents said of the drill's blows."""
+    if not status:
+        return "<p>Not watched.</p>"
+    esc = html.escape
+    reachable = _fmt(status.get("page_reachable_throughout"))
+    parts = [
+        f"<p>The status page answered from every surviving region throughout: "
+        f"<strong>{esc(reachable)}</strong></p>",
+        _by_row(status.get("page_polls"), "region"),
+    ]
+    blows = status.get("blows") or []
+    rows = [
+        [b.get("kind"), b.get("region"), b.get("at_s"), b.get("incident"),
+         b.get("opened_after_s"), b.get("seen_after_s"), b.get("resolved_after_restore_s"),
+         (b.get("postmortem") or {}).get("path")]
+        for b in blows
+    ]  # fmt: skip
+    headers = ("blow", "region", "at (s)", "incident", "opened after (s)", "seen after (s)",
+               "resolved after restore (s)", "postmortem draft")  # fmt: skip
+    parts.append(_table(headers, rows))
+    for b in blows:
+        items = "".join(
+            f"<li>{esc(_fmt(u.get('at_s')))} s · {esc(str(u.get('status')))}: "
+            f"{esc(str(u.get('text')))}</li>"
+            for u in b.get("updates") or []
+        )
+        if items:
+            parts.append(
+                f"<h3>{esc(str(b.get('title') or b.get('incident')))}</h3><ol>{items}</ol>"
+            )
+    return "".join(parts)
+
+
+def status_line(status: Mapping[str, Any] | None) -> str:
+    """The status row of the summary: each blow's incident, and the page."""
+    if not status:
+        return "not watched"
+    said = []
+    for b in status.get("blows") or []:
+        if b.get("incident") is None:
+            said.append(f"{b.get('region')} {b.get('kind')}: no incident seen")
+            continue
+        resolved = b.get("resolved_after_restore_s")
+        said.append(
+            f"{b.get('region')} {b.get('kind')}: incident opened {_fmt(b.get('opened_after_s'))} s "
+            f"after, {len(b.get('updates') or [])} updates, "
+            + (
+                "not resolved yet"
+                if resolved is None
+                else f"resolved {_fmt(resolved)} s after the restore"
+            )
+        )
+    page = "yes" if status.get("page_reachable_throughout") else "no"
+    said.append(f"status page reachable from every surviving region: {page}")
+    return "; ".join(said)
+
+
 def render_html(report: Mapping[str, Any], series: Series) -> str:
     """The whole report as one self-contained HTML page."""
     esc = html.escape
@@ -204,6 +269,7 @@ def render_html(report: Mapping[str, Any], series: Series) -> str:
         ),
         _section("Recovery", _table(("region", "disks", "back in service"), restores)),
         _section("For You continuity", _pairs(report.get("for_you"))),
+        _section("What the status page said", _status(report.get("status"))),
         _section("Proxy overhead", _pairs(report.get("proxy_overhead"))),
         _section("The simulated population's CPU use", _pairs(report.get("load_cpu"))),
         _section("Scenario", f"<pre>{esc(str(report.get('scenario_text', '')))}</pre>"),
@@ -264,7 +330,15 @@ def summary(report: Mapping[str, Any]) -> RenderableType:
         f"(cold start {_fmt(for_you.get('cold_start_overlap_at_20'))}), relevance "
         f"{_fmt(for_you.get('relevance_before'))} before, "
         f"{_fmt(for_you.get('relevance_during'))} during",
+        "status": status_line(report.get("status")),
     }
+    drafts = [
+        b["postmortem"]["path"]
+        for b in (report.get("status") or {}).get("blows") or []
+        if b.get("postmortem")
+    ]
+    if drafts:
+        rows["postmortem"] = ", ".join(drafts)
     for key, value in rows.items():
         figures.add_row(Text(key, style="bold"), Text(value))
 

@@ -64,6 +64,7 @@ from stormproof.drill.setup import (
     Setup,
     make_clips,
 )
+from stormproof.drill.status_watch import STATUS_SETTINGS, StatusWatch
 from stormproof.population import TOPICS, relevance
 
 __all__ = ["DrillResult", "Interrupted", "Progress", "run_drill"]
@@ -142,6 +143,11 @@ class _Run:
         self.cut: set[str] = set()
         #: every task the run started, to cancel if the run itself is cancelled
         self._tasks: list[asyncio.Task[None]] = []
+        #: what the platform's status said meanwhile (issue 13)
+        self.watch = StatusWatch(
+            self.url_of, self.recorder.now, lambda: self.down | self.frozen | self.cut
+        )
+        self._watching: asyncio.Task[None] | None = None
 
     @property
     def url_of(self) -> dict[str, str]:
@@ -182,11 +188,13 @@ class _Run:
         sampler = asyncio.create_task(self._continuity())
         scorer = asyncio.create_task(self._relevance())
         ticker = asyncio.create_task(self._tick())
-        self._tasks = [*people, *receivers, *faults, sampler, scorer, ticker]
+        self._watching = asyncio.create_task(self.watch.run())
+        self._tasks = [*people, *receivers, *faults, sampler, scorer, ticker, self._watching]
         cpu = time.process_time()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stop.wait(), timeout=duration)
         self.load_stopped.set()
+        self.watch.pages_watched = False  # the page is judged while the load runs
         self.cpu_s = time.process_time() - cpu
         self.wall_s = self.recorder.now()
         for task in [*faults, sampler, scorer, ticker]:
@@ -298,6 +306,22 @@ class _Run:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.watch.close()
+
+    async def status_report(self, report: dict[str, Any], out: Path) -> dict[str, Any]:
+        """Tell the cluster what the drill did and measured, wait a little
+        for its incidents to resolve, and say what the platform said of
+        them (:mod:`stormproof.drill.status_watch`); then stop watching."""
+        try:
+            drill_id = await self.watch.report_drill(self.scenario.name, self.timeline, report)
+            if not self.stopped_by:  # an aborted or interrupted run does not wait
+                await self.watch.wait_resolved(self.timeline)
+            return await self.watch.summary(self.timeline, out, drill_id)
+        finally:
+            if self._watching is not None:
+                self._watching.cancel()
+                await asyncio.gather(self._watching, return_exceptions=True)
+            await self.watch.close()
 
     async def restore_everything(self) -> None:
         """Power back on everywhere, thaw, heal: the settle phase and Ctrl-C.
@@ -466,6 +490,7 @@ async def run_drill(
             wan=True,
         )
         cluster.env.update(CHEAP_PASSWORDS)
+        cluster.env.update(STATUS_SETTINGS)
         run: _Run | None = None
         setup: Setup | None = None
 
@@ -507,6 +532,7 @@ async def run_drill(
             await setup.histories(setup.samples, SAMPLE_HISTORY)
             stop_if_interrupted()
             run = _Run(scenario, cluster, proxy, setup, clips, progress, say)
+            await run.watch.sign_in(cluster.operator)
             if interrupted is not None:
                 asyncio.get_running_loop().create_task(_relay(interrupted, run))
             say("the clock starts")
@@ -521,6 +547,10 @@ async def run_drill(
             )
             say("comparing the regions' digests")
             digests = await asyncio.to_thread(cluster.digests, 60.0)
+            say("reporting the drill to the cluster; its incidents and postmortems")
+            status = await run.status_report(
+                {"writes": checked["writes"], "for_you": run.continuity}, out
+            )
         except BaseException:
             # Cancelled (a second Ctrl-C) or broken: no settling, straight to
             # stopping everything.
@@ -579,6 +609,7 @@ async def run_drill(
                 "relevance_before": mean_relevance(run.recorder, control),
                 "relevance_during": mean_relevance(run.recorder, fault_window),
             },
+            "status": status,
             "proxy_overhead": overhead,
             "load_cpu": {
                 "cpu_s": round(run.cpu_s, 2),

@@ -9,8 +9,11 @@ package turns the verdicts of the last rounds into Statuspage's states, with
 a flap guard (``states``), and reads the status page from the view
 (``page``, ``uptime``: 90 days a component). ``document`` is the page as
 JSON; ``html`` and ``feed`` render it as the page people read and an Atom
-feed, ``export`` as a folder to open with no server (ADR 023). Incidents,
-webhooks and postmortems come later (issue 13).
+feed, ``export`` as a folder to open with no server (ADR 023). ``judge``
+opens, updates and resolves incidents with ``figures`` (ADR 021);
+``postmortem`` drafts a resolved incident's postmortem from the log and
+``postmortem_render`` renders it as Markdown and HTML (ADR 025). Webhooks
+come later (issue 13).
 """
 
 from __future__ import annotations

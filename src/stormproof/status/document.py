@@ -236,6 +236,9 @@ class NoticeOut(BaseModel):
     components: list[str]
     regions: list[str]
     updates: list[UpdateOut] = Field(description="newest first")
+    postmortem: str | None = Field(
+        None, description="where its published postmortem is read (HTML; .md: Markdown)"
+    )
 
 
 def _notices(found: list[Notice]) -> list[NoticeOut]:
@@ -251,6 +254,7 @@ def _notices(found: list[Notice]) -> list[NoticeOut]:
             regions=n.regions,
             updates=[UpdateOut(id=u.id, at=iso(u.at), status=u.status, text=u.text)
                      for u in n.updates],
+            postmortem=f"/status/incidents/{n.id}/postmortem" if n.postmortem else None,
         )
         for n in found
     ]  # fmt: skip

@@ -2,9 +2,10 @@
 view, and the words it says them in (ADR 021).
 
 Every figure is one the platform recorded: probe results, each region's own
-count of people's requests, the people a region served in the 15 minutes
-before its last round, and what a restoring region's health said about its
-catch-up. A figure nobody recorded is ``None`` and is said as unknown — an
+count of people's requests (and of uploads refused or delayed, and the
+creators they touched: ADR 025), the people a region served in the 15
+minutes before its last round, and what a restoring region's health said
+about its catch-up. A figure nobody recorded is ``None`` and is said as unknown — an
 ETA above all: "no ETA yet", never a guess.
 
 The reads are of the status view's tables (``views/status.py``), each
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 
 from stormproof.events import Figures, RegionRequests
 
-__all__ = ["describe", "figures_for", "names_of", "utc"]
+__all__ = ["capitalized_names_of", "describe", "figures_for", "names_of", "uploads_between", "utc"]
 
 #: how components are named to people
 _NAMES = {
@@ -36,6 +37,13 @@ def names_of(components: Sequence[str]) -> str:
     """``sign-in, For You and playback``."""
     named = [_NAMES.get(c, c) for c in components]
     return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+
+
+def capitalized_names_of(components: Sequence[str]) -> str:
+    """``Sign-in, For You and playback``, as a sentence begins: the first
+    letter raised, the rest as named (``str.capitalize`` would say "For you")."""
+    said = names_of(components)
+    return said[:1].upper() + said[1:]
 
 
 def utc(ms: int) -> str:
@@ -67,6 +75,7 @@ def figures_for(
         (region, since),
     ).fetchone()
     remaining, eta = _catch_up(db, region, until)
+    refused, delayed, creators = uploads_between(db, since, until)
     return Figures(
         region=region,
         since=since,
@@ -77,7 +86,32 @@ def figures_for(
         active_people=None if active is None else active[0],
         catch_up_remaining=remaining,
         catch_up_eta_s=None if remaining is None else eta,
+        uploads_refused=refused,
+        uploads_delayed=delayed,
+        creators_touched=creators,
     )
+
+
+def uploads_between(
+    db: sqlite3.Connection, since: int, until: int
+) -> tuple[int | None, int | None, int | None]:
+    """Uploads every region counted as refused (5xx or no answer) and as
+    delayed over the rounds from ``since`` to ``until``, and the distinct
+    people whose uploads were either; all None when no round of the window
+    counted delayed writes (no prober counted uploads so, or none reported)."""
+    refused, delayed = db.execute(
+        "SELECT SUM(errors), SUM(delayed) FROM probe_requests "
+        "WHERE round_at BETWEEN ? AND ? AND component = 'uploads'",
+        (since, until),
+    ).fetchone()
+    if delayed is None:
+        return None, None, None
+    (creators,) = db.execute(
+        "SELECT COUNT(DISTINCT user_id) FROM probe_touched "
+        "WHERE round_at BETWEEN ? AND ? AND component = 'uploads'",
+        (since, until),
+    ).fetchone()
+    return int(refused), int(delayed), int(creators)
 
 
 def _catch_up(db: sqlite3.Connection, region: str, until: int) -> tuple[int | None, int | None]:
@@ -119,6 +153,12 @@ def describe(figures: Figures, *, outage: bool = True) -> str:
             for r in f.requests
         )
         said.append(f"People's requests: {served}.")
+    if f.uploads_refused is not None and f.uploads_delayed is not None:
+        creators = f.creators_touched or 0
+        said.append(
+            f"Uploads: {f.uploads_refused:,} refused and {f.uploads_delayed:,} delayed, "
+            f"touching {creators:,} creator{'' if creators == 1 else 's'}."
+        )
     if f.active_people is not None:
         said.append(
             f"{f.active_people:,} people were active on {f.region} in the 15 minutes before."

@@ -51,7 +51,7 @@ from stormproof.events import (
     IncidentUpdated,
 )
 from stormproof.region import Region
-from stormproof.status.figures import describe, figures_for, names_of, utc
+from stormproof.status.figures import capitalized_names_of, describe, figures_for, names_of, utc
 from stormproof.status.page import Page, RegionStatus, read_page
 from stormproof.views import incidents
 from stormproof.views.incidents import Incident, Window
@@ -182,7 +182,7 @@ def _say(step: Step, figures_text: str) -> str:
     match step.kind:
         case "components":
             return (
-                f"{names_of(step.components).capitalize()} stopped working in {region} too, "
+                f"{capitalized_names_of(step.components)} stopped working in {region} too, "
                 f"at {utc(step.mark)}. {figures_text}"
             )
         case "monitoring":
@@ -282,13 +282,13 @@ class Judge:
         fail_rounds = self.region.settings.probe_fail_rounds
         payload = IncidentOpened(
             incident_id=o.incident_id,
-            title=f"{names_of(o.components).capitalize()} down in {o.region}",
+            title=f"{capitalized_names_of(o.components)} down in {o.region}",
             regions=(o.region,),
             components=o.components,
             impact=o.impact,
             began_at=o.began_at,
             text=(
-                f"{names_of(o.components).capitalize()} stopped working in {o.region} at "
+                f"{capitalized_names_of(o.components)} stopped working in {o.region} at "
                 f"{utc(o.began_at)}: most probers saw it fail {fail_rounds} rounds in a row. "
                 f"We are investigating. {describe(figures)}"
             ),

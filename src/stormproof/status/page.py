@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from stormproof.events import COMPONENTS
 from stormproof.status.states import Assessed, Run, State, across_regions, in_region, runs_of, worst
-from stormproof.views import incidents, status
+from stormproof.views import incidents, postmortems, status
 
 __all__ = [
     "RECENT_INCIDENTS",
@@ -165,6 +165,8 @@ class Notice:
     regions: list[str]
     #: newest first
     updates: list[NoticeUpdate]
+    #: an incident whose postmortem is published (ADR 025)
+    postmortem: bool = False
 
 
 def incidents_section(db: sqlite3.Connection) -> list[Notice]:
@@ -174,10 +176,14 @@ def incidents_section(db: sqlite3.Connection) -> list[Notice]:
     for i in incidents.incidents(db, limit=RECENT_INCIDENTS):
         found.setdefault(i.incident_id, i)
     latest = sorted(found.values(), key=lambda i: (i.opened_at, i.incident_id), reverse=True)
-    return [_incident_notice(i) for i in latest]
+    return [_incident_notice(i, _published(db, i)) for i in latest]
 
 
-def _incident_notice(i: incidents.Incident) -> Notice:
+def _published(db: sqlite3.Connection, i: incidents.Incident) -> bool:
+    return not i.open and postmortems.edits(db, i.incident_id).published_at is not None
+
+
+def _incident_notice(i: incidents.Incident, published: bool) -> Notice:
     return Notice(
         id=i.incident_id,
         title=i.title,
@@ -188,6 +194,7 @@ def _incident_notice(i: incidents.Incident) -> Notice:
         components=list(i.components),
         regions=list(i.regions),
         updates=[NoticeUpdate(u.update_id, u.at, u.status, u.text) for u in reversed(i.updates)],
+        postmortem=published,
     )
 
 

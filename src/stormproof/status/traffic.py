@@ -1,11 +1,14 @@
 """People's requests as a prober reports them: how many this region served
-per component since the last round, how many failed, and how many distinct
-people it served in the last 15 minutes (ADR 020).
+per component since the last round, how many failed, how many writes were
+acknowledged late (delayed), who was touched by either, and how many
+distinct people it served in the last 15 minutes (ADR 020, 025).
 
 The API's edge feeds a :class:`Traffic` (``api/traffic.py``); the prober
 takes its figures once a round. Probes' own requests are never counted. Its
-memory is bounded: six pairs of counters, and at most ``max_people``
-people remembered (past that the active count is a floor).
+memory is bounded: six sets of counters, at most :data:`MAX_TOUCHED`
+people touched per component a round (past that, counts of them are
+floors), and at most ``max_people`` people remembered (past that the
+active count is a floor).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from stormproof.events import COMPONENTS, Component, RequestsCounted
+from stormproof.events import COMPONENTS, MAX_TOUCHED, Component, RequestsCounted
 
 __all__ = ["ACTIVE_WINDOW_S", "Traffic", "component_of"]
 
@@ -57,16 +60,37 @@ class Traffic:
     ) -> None:
         self.max_people = max_people
         self._clock = clock
-        self._requests = dict.fromkeys(COMPONENTS, 0)
-        self._errors = dict.fromkeys(COMPONENTS, 0)
+        self._start_round()
         #: user id -> when last served, least recently served first
         self._people: OrderedDict[str, float] = OrderedDict()
 
-    def served(self, component: Component, *, failed: bool) -> None:
-        """A request of ``component`` was answered (``failed``: 5xx, or not at all)."""
+    def _start_round(self) -> None:
+        self._requests = dict.fromkeys(COMPONENTS, 0)
+        self._errors = dict.fromkeys(COMPONENTS, 0)
+        self._delayed = dict.fromkeys(COMPONENTS, 0)
+        #: per component, the people whose requests failed or were delayed
+        #: this round, in the order first touched (dict keys: an ordered set)
+        self._touched: dict[Component, dict[str, None]] = {c: {} for c in COMPONENTS}
+
+    def served(
+        self,
+        component: Component,
+        *,
+        failed: bool,
+        delayed: bool = False,
+        person: str | None = None,
+    ) -> None:
+        """A request of ``component`` was answered (``failed``: 5xx, or not
+        at all; ``delayed``: a write acknowledged late), for ``person`` if
+        the request said who."""
         self._requests[component] += 1
         if failed:
             self._errors[component] += 1
+        elif delayed:
+            self._delayed[component] += 1
+        touched = self._touched[component]
+        if (failed or delayed) and person is not None and len(touched) < MAX_TOUCHED:
+            touched[person] = None
 
     def saw(self, user_id: str) -> None:
         """A signed-in person was served."""
@@ -78,11 +102,16 @@ class Traffic:
     def take(self) -> tuple[RequestsCounted, ...]:
         """Every component's counts since the last call, which start again at 0."""
         counted = tuple(
-            RequestsCounted(component=c, requests=self._requests[c], errors=self._errors[c])
+            RequestsCounted(
+                component=c,
+                requests=self._requests[c],
+                errors=self._errors[c],
+                delayed=self._delayed[c],
+                touched=tuple(self._touched[c]),
+            )
             for c in COMPONENTS
         )
-        self._requests = dict.fromkeys(COMPONENTS, 0)
-        self._errors = dict.fromkeys(COMPONENTS, 0)
+        self._start_round()
         return counted
 
     def active_people(self) -> int:

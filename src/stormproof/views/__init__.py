@@ -26,6 +26,7 @@ from stormproof.views.history import HistoryView
 from stormproof.views.incidents import IncidentsView
 from stormproof.views.keys import KeysView
 from stormproof.views.messages import MessagesView
+from stormproof.views.postmortems import PostmortemsView
 from stormproof.views.quarantine import QuarantineView
 from stormproof.views.reports import ReportsView
 from stormproof.views.roles import RolesView
@@ -53,5 +54,6 @@ def all_views() -> list[View]:
         StatusView(),
         IncidentsView(),
         WebhooksView(),
+        PostmortemsView(),
         QuarantineView(),
     ]

@@ -2,7 +2,8 @@
 
 Each region's prober appends one ``probes.recorded`` per round: every
 component of every region it checked, what each region's health said, its
-own region's request counts and active people. The view keeps all of it,
+own region's request counts (with delayed writes and the people touched:
+ADR 025) and active people. The view keeps all of it,
 keyed by what it is about — (round, prober, region, component) for a
 result — so every region holds the same rows whatever order the partitions
 arrive in. Should two events ever say different things under one key (a
@@ -89,10 +90,13 @@ WHERE (excluded.reachable, excluded.ready, -COALESCE(excluded.remaining, -1),
     < (reachable, ready, -COALESCE(remaining, -1), -COALESCE(eta_s, -1))
 """
 _COUNTED = """
-INSERT INTO probe_requests VALUES (?, ?, ?, ?, ?)
-ON CONFLICT DO UPDATE SET requests = excluded.requests, errors = excluded.errors
-WHERE (excluded.requests, excluded.errors) > (requests, errors)
+INSERT INTO probe_requests VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT DO UPDATE SET requests = excluded.requests, errors = excluded.errors,
+    delayed = excluded.delayed
+WHERE (excluded.requests, excluded.errors, COALESCE(excluded.delayed, -1))
+    > (requests, errors, COALESCE(delayed, -1))
 """
+_TOUCHED = "INSERT INTO probe_touched VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
 _ROUND = """
 INSERT INTO probe_rounds VALUES (?, ?, ?, ?)
 ON CONFLICT DO UPDATE SET period_ms = MIN(period_ms, excluded.period_ms),
@@ -161,6 +165,7 @@ class StatusView(View):
         "probe_results",
         "probe_regions",
         "probe_requests",
+        "probe_touched",
         "probe_verdicts",
         "probers",
         "probed",
@@ -202,8 +207,16 @@ class StatusView(View):
         component TEXT NOT NULL,
         requests INTEGER NOT NULL,
         errors INTEGER NOT NULL,
+        delayed INTEGER,
         PRIMARY KEY (round_at, prober, component)
     );
+    CREATE TABLE IF NOT EXISTS probe_touched (
+        round_at INTEGER NOT NULL,
+        prober TEXT NOT NULL,
+        component TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (round_at, prober, component, user_id)
+    ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS probe_verdicts (
         region TEXT NOT NULL,
         component TEXT NOT NULL,
@@ -252,7 +265,11 @@ class StatusView(View):
             ],
         )
         db.executemany(
-            _COUNTED, [(at, prober, c.component, c.requests, c.errors) for c in p.requests]
+            _COUNTED,
+            [(at, prober, c.component, c.requests, c.errors, c.delayed) for c in p.requests],
+        )
+        db.executemany(
+            _TOUCHED, [(at, prober, c.component, who) for c in p.requests for who in c.touched]
         )
         self._rounds.add(at)
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import roles as actions
-from stormproof.api.deps import Operator, RegionDep, acknowledge
+from stormproof.api.deps import Operator, RegionDep, When, acknowledge
 from stormproof.views import accounts, roles
 
 router = APIRouter(prefix="/v1/operators", tags=["incidents"])
@@ -43,9 +43,11 @@ async def list_operators(region: RegionDep, _: Operator) -> list[str]:
 
 
 @router.post("", status_code=201)
-async def grant(body: OperatorIn, region: RegionDep, _: Operator, response: Response) -> RoleChange:
+async def grant(
+    body: OperatorIn, region: RegionDep, _: Operator, when: When, response: Response
+) -> RoleChange:
     """Give an account the operator role (operator token only)."""
-    written = await actions.grant_role(region, body.username.lower())
+    written = await actions.grant_role(region, body.username.lower(), when=when)
     seq = None if written is None else acknowledge(response, region, written)
     return RoleChange(
         username=body.username.lower(), operator=True, changed=seq is not None, seq=seq
@@ -53,8 +55,10 @@ async def grant(body: OperatorIn, region: RegionDep, _: Operator, response: Resp
 
 
 @router.delete("/{username}")
-async def revoke(username: str, region: RegionDep, _: Operator, response: Response) -> RoleChange:
+async def revoke(
+    username: str, region: RegionDep, _: Operator, when: When, response: Response
+) -> RoleChange:
     """Take the operator role from an account (operator token only)."""
-    written = await actions.revoke_role(region, username.lower())
+    written = await actions.revoke_role(region, username.lower(), when=when)
     seq = None if written is None else acknowledge(response, region, written)
     return RoleChange(username=username.lower(), operator=False, changed=seq is not None, seq=seq)
