@@ -93,8 +93,9 @@ _ATTEMPT_S, _DEADLINE_S = 10.0, 15.0
 
 
 def fail(message: str) -> NoReturn:
-    """Say what went wrong on one line and exit 1."""
-    errors.print(f"[red]{escape(message)}")
+    """Say what went wrong on one line (a region's message may hold line
+    breaks) and exit 1."""
+    errors.print(f"[red]{escape(' '.join(message.split()))}")
     raise typer.Exit(1)
 
 
