@@ -32,6 +32,10 @@ def stormproof(*args: str) -> subprocess.CompletedProcess[str]:
 COMMANDS = [
     [], ["serve"], ["rebuild"], ["digest"], ["reports"], ["eval"], ["cluster"], ["cluster", "up"],
     ["status"], ["status", "export"], ["operator"], ["operator", "grant"],
+    ["incident"], ["incident", "list"], ["incident", "show"], ["incident", "open"],
+    ["incident", "update"], ["incident", "correct"], ["incident", "resolve"],
+    ["maintenance"], ["maintenance", "list"], ["maintenance", "schedule"],
+    ["maintenance", "complete"], ["postmortem"], ["postmortem", "show"], ["postmortem", "edit"],
 ]  # fmt: skip
 
 

@@ -24,10 +24,13 @@ from stormproof import __version__
 from stormproof.cluster_cli import app as cluster_app
 from stormproof.drill_cli import drill
 from stormproof.eval_cli import eval_
+from stormproof.incident_cli import app as incident_app
 from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
 from stormproof.logs import configure_logs
+from stormproof.maintenance_cli import app as maintenance_app
 from stormproof.operator_cli import app as operator_app
+from stormproof.postmortem_cli import app as postmortem_app
 from stormproof.recommend import checkpoint
 from stormproof.settings import Settings
 from stormproof.status_cli import app as status_app
@@ -52,6 +55,9 @@ console = Console()
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(status_app, name="status")
 app.add_typer(operator_app, name="operator")
+app.add_typer(incident_app, name="incident")
+app.add_typer(maintenance_app, name="maintenance")
+app.add_typer(postmortem_app, name="postmortem")
 
 
 def _print_version(value: bool) -> None:
