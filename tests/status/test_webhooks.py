@@ -15,7 +15,14 @@ from stormproof.region import Region
 from stormproof.settings import Settings
 from stormproof.status.page import read_page
 from stormproof.status.webhooks.deliverer import cluster_order, owner
-from stormproof.status.webhooks.sealing import SealBroken, check_secret, new_secret, seal, unseal
+from stormproof.status.webhooks.sealing import (
+    SealBroken,
+    check_secret,
+    derived_secret,
+    new_secret,
+    seal,
+    unseal,
+)
 from stormproof.status.webhooks.sending import backoff
 from tests.conftest import make_settings
 from tests.status.probes import REGIONS, probes
@@ -30,7 +37,14 @@ def test_a_sealed_secret_opens_only_with_its_cluster_secret_and_subscription() -
     assert unseal(CLUSTER, "whk_1", sealed) == secret
     raw = base64.b64decode(secret[len("whsec_") :])
     assert secret not in sealed and base64.urlsafe_b64encode(raw).decode()[:8] not in sealed
-    assert seal(CLUSTER, "whk_1", secret) != sealed  # a new nonce every time
+    # The same secret seals the same (two regions taking one request write one
+    # event); another secret gets another nonce, so a pad is never used twice.
+    assert seal(CLUSTER, "whk_1", secret) == sealed
+    other = seal(CLUSTER, "whk_1", new_secret())
+    assert other.split(".")[1] != sealed.split(".")[1]
+    made = derived_secret(CLUSTER, "whk_1")
+    assert made == derived_secret(CLUSTER, "whk_1") != derived_secret(CLUSTER, "whk_2")
+    assert made != derived_secret(b"d" * 32, "whk_1") and check_secret(made)
     version, nonce, body, tag = sealed.split(".")
     flipped = ("A" if body[0] != "A" else "B") + body[1:]  # the first: all its bits count
     for cluster, webhook_id, text in [

@@ -18,7 +18,7 @@ from stormproof.actions.roles import require_role
 from stormproof.errors import Conflict, NotFound
 from stormproof.events import WebhookDelivered, WebhookFailed, WebhookRemoved, WebhookSubscribed
 from stormproof.region import Region
-from stormproof.status.webhooks.sealing import check_secret, new_secret, seal, unseal
+from stormproof.status.webhooks.sealing import check_secret, derived_secret, seal, unseal
 from stormproof.status.webhooks.targets import check_url
 from stormproof.views import webhooks
 
@@ -63,7 +63,7 @@ async def subscribe(
             f"this platform has {count} webhooks, the most it keeps: remove one first",
             code="too_many_webhooks",
         )
-    chosen = secret or new_secret()
+    chosen = secret or derived_secret(region.secret, webhook_id)
     sealed = seal(region.secret, webhook_id, chosen)
     payload = WebhookSubscribed(webhook_id=webhook_id, url=checked_url, sealed_secret=sealed)
     return Subscribed(await write(region, key, payload, actor=operator, when=when), chosen)

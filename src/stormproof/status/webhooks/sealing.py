@@ -9,11 +9,19 @@ the log, a copy of it, or a view snapshot learns nothing of it without that
 file.
 
 The seal is built from the standard library's HMAC-SHA256 only (no AEAD
-library is installed; ADR 024 weighs this): a random 16-byte nonce is
-HKDF's salt (RFC 5869), the subscription's id its context; one key it
-derives is XORed with the secret (a pad used once: the nonce is new for
-every seal), another signs nonce and ciphertext (encrypt-then-MAC), and the
-tag is checked in constant time before anything is opened.
+library is installed; ADR 024 weighs this): a 16-byte nonce is HKDF's salt
+(RFC 5869), the subscription's id its context; one key it derives is XORed
+with the secret, another signs nonce and ciphertext (encrypt-then-MAC), and
+the tag is checked in constant time before anything is opened.
+
+Sealing is deterministic, as every write to the log must be: a client
+whose request reached two regions (a hedged or retried request) must make
+both write the very same event under its key, or the regions would apply
+different copies. So the nonce is synthetic — an HMAC, under the cluster's
+secret, of the subscription and the secret sealed — the same for the same
+secret and a different one (a pad never used twice) for any other; and a
+secret the platform makes for a subscription is derived from the cluster's
+secret and the subscription's id (:func:`derived_secret`).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ __all__ = [
     "SECRET_PREFIX",
     "SealBroken",
     "check_secret",
+    "derived_secret",
     "new_secret",
     "seal",
     "unseal",
@@ -52,8 +61,20 @@ class SealBroken(StormproofError):
 
 
 def new_secret() -> str:
-    """A fresh secret of 32 random bytes."""
+    """A fresh secret of 32 random bytes (what a receiver might make itself)."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def derived_secret(cluster_secret: bytes, webhook_id: str) -> str:
+    """The secret the platform makes for subscription ``webhook_id`` when the
+    operator gave none: 32 bytes only the cluster's secret can tell, the same
+    in every region that takes the request."""
+    context = f"stormproof webhook secret {_VERSION}\x00{webhook_id}".encode()
+    return SECRET_PREFIX + base64.b64encode(_prf(cluster_secret, context)).decode()
+
+
+def _prf(cluster_secret: bytes, message: bytes) -> bytes:
+    return hmac.new(cluster_secret, message, hashlib.sha256).digest()
 
 
 def check_secret(text: str) -> bytes:
@@ -103,7 +124,8 @@ def _unb64(text: str) -> bytes:
 def seal(cluster_secret: bytes, webhook_id: str, secret: str) -> str:
     """``secret`` (checked) sealed for ``webhook_id``: ``v1.<nonce>.<ciphertext>.<tag>``."""
     key = check_secret(secret)
-    nonce = secrets.token_bytes(_NONCE_BYTES)
+    context = f"stormproof webhook nonce {_VERSION}\x00{webhook_id}\x00".encode()
+    nonce = _prf(cluster_secret, context + key)[:_NONCE_BYTES]
     pad, mac = _keys(cluster_secret, nonce, webhook_id, len(key))
     sealed = bytes(a ^ b for a, b in zip(key, pad, strict=True))
     tag = hmac.new(mac, _VERSION.encode() + nonce + sealed, hashlib.sha256).digest()
