@@ -49,6 +49,22 @@ def worst_p99(report: dict[str, Any], kinds: tuple[str, ...], window: list[float
     return max(found, default=0.0)
 
 
+def incidents(status: dict[str, Any]) -> dict[str, Any]:
+    """Each power cut's incident: probe rounds from the cut to its opening
+    (issue 13's target: within 3), and whether the status page answered from
+    every surviving region throughout."""
+    period = status.get("probe_every_s") or 0
+    cuts = [b for b in status.get("blows") or [] if b.get("kind") == "power_cut"]
+    opened = [b.get("opened_after_s") for b in cuts]
+    return {
+        "cuts": len(cuts),
+        "incident_rounds": [None if s is None else round(s / period, 1) for s in opened]
+        if period
+        else [],
+        "page_up": status.get("page_reachable_throughout"),
+    }
+
+
 def row(report: dict[str, Any], seconds: float | None) -> dict[str, Any]:
     ops, writes, for_you = report["ops"], report["writes"], report["for_you"]
     control, faults = report["kpi"]["control_s"], report["kpi"]["fault_window_s"]
@@ -78,6 +94,7 @@ def row(report: dict[str, Any], seconds: float | None) -> dict[str, Any]:
         "cold_start": for_you.get("cold_start_overlap_at_20"),
         "relevance": (for_you.get("relevance_before"), for_you.get("relevance_during")),
         "recovery_s": recovered,
+        **incidents(report.get("status") or {}),
         "load_cpu": report["load_cpu"]["share_of_one_core"],
         "refused": report.get("refused_codes", {}),
         "reasons": report["reasons"],
@@ -119,7 +136,7 @@ def main() -> None:
     head = f"{'scenario':<16} {'verdict':<21} {'drill':>5} {'KPI':>5} {'acked':>5} "
     head += f"{'lost':>4} {'dup':>3} {'unk+':>4} {'unk-':>4} {'conv':>4} {'w.wait':>6} "
     head += f"{'r.wait':>6} {'w.p99 ctl/flt':>13} {'r.p99 ctl/flt':>13} {'cont.':>5} {'cold':>5} "
-    head += f"{'recovery':>12} {'cpu':>5}"
+    head += f"{'recovery':>12} {'cpu':>5} {'incident (rounds)':>17} {'page':>4}"
     print(head)
     for r in rows:
         recovery = ",".join(f"{s:.1f}" for s in r["recovery_s"]) or "-"
@@ -130,8 +147,14 @@ def main() -> None:
             f"{r['unknown_found']:>4} {r['unknown_absent']:>4} {str(r['converged'])[0]:>4} "
             f"{num(r['write_wait_s']):>6} {num(r['read_wait_s']):>6} "
             f"{pair(r['write_p99_ms']):>13} {pair(r['read_p99_ms']):>13} {num(r['continuity']):>5} "
-            f"{num(r['cold_start']):>5} {recovery:>12} {num(r['load_cpu']):>5}"
+            f"{num(r['cold_start']):>5} {recovery:>12} {num(r['load_cpu']):>5} "
+            f"{rounds(r['incident_rounds']):>17} {str(r['page_up'])[0]:>4}"
         )
+
+
+def rounds(values: list[float | None]) -> str:
+    """Rounds to each cut's incident; "never" for a cut no incident followed."""
+    return ",".join("never" if v is None else f"{v:.1f}" for v in values) or "-"
 
 
 def pair(values: tuple[float, ...]) -> str:

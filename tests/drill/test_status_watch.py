@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from stormproof.drill.status_watch import StatusWatch
+from stormproof.testing import LiveServer, free_port
 
 URLS = {"us-east": "http://e", "us-central": "http://c", "us-west": "http://w"}
 
@@ -52,3 +55,21 @@ def test_each_blow_gets_the_first_incident_about_its_region_opened_after_it() ->
 
 async def test_with_no_operator_the_drill_reports_nothing() -> None:
     assert await _watch().report_drill("snowstorm", TIMELINE, {}) is None
+
+
+async def test_a_region_coming_back_counts_again_once_its_page_answers(
+    server: LiveServer,
+) -> None:
+    # A region restarting after its power came back is recovering, not a
+    # survivor whose page failed; once it answered, a failure counts again.
+    faulted = {"us-east"}
+    watch = StatusWatch({"us-east": server.url}, lambda: 50.0, lambda: set(faulted))
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        await watch._poll(http, "us-east", dead)  # cut: not polled
+        faulted.clear()
+        await watch._poll(http, "us-east", dead)  # power back, not listening yet
+        assert watch.pages["us-east"] == {"polls": 0, "ok": 0}
+        await watch._poll(http, "us-east", server.url)  # it answers: a survivor again
+        await watch._poll(http, "us-east", dead)  # and a failure now counts
+    assert watch.pages["us-east"] == {"polls": 2, "ok": 1}

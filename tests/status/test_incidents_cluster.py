@@ -157,3 +157,39 @@ def test_a_power_cut_opens_an_incident_the_survivors_serve_and_the_restore_resol
         assert "Acknowledged writes lost: none known" in draft["markdown"]
     finally:
         cluster.down()
+
+
+def test_a_frozen_region_is_judged_down_by_the_others_and_an_incident_names_it(
+    tmp_path: Path,
+) -> None:
+    # SIGSTOP: the region's processes exist, hold their ports, and never
+    # answer; its own prober reports nothing. The others' votes decide.
+    cluster = LocalCluster.create(tmp_path / "cluster", 3, free_base_port())
+    cluster.env.update(
+        {"STORMPROOF_PROBE_EVERY_S": "1", "STORMPROOF_PROBE_UPLOAD_EVERY_ROUNDS": "100000"}
+    )
+    cluster.up()
+    try:
+        urls = {name: spec.url for name, spec in cluster.regions.items()}
+        _wait("all clear", lambda: _all_clear(list(urls.values())))
+        victim = cluster.names[1]
+        survivors = [urls[name] for name in cluster.names if name != victim]
+        cluster.freeze(victim)
+
+        def down_and_named_everywhere() -> bool:
+            for url in survivors:
+                status = _get(url, "/v1/status")
+                if status is None:
+                    return False
+                states = {
+                    r["state"] for c in status["components"] for r in c["regions"]
+                    if r["region"] == victim
+                }  # fmt: skip
+                named = [i for i in status["incidents"] if i["regions"] == [victim]]
+                if states != {"major_outage"} or len(named) != 1:
+                    return False
+            return True
+
+        _wait(f"{victim} down, with an incident, on both survivors", down_and_named_everywhere)
+    finally:
+        cluster.down()  # thaws the frozen region first

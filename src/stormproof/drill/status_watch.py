@@ -6,8 +6,10 @@ While the load runs, once a second, every region that no fault holds
 its incidents (``/v1/incidents``), straight, with no failover: so the report
 can say whether the page stayed reachable from every surviving region
 throughout, and when each incident was first seen. A poll that a fault
-overtook (its region was hit while it ran) does not count. Incidents are
-watched until the end, for their resolution.
+overtook (its region was hit while it ran) does not count, nor do those of
+a region whose fault just ended until its page first answers again: a
+region starting after its power came back is recovering, not surviving.
+Incidents are watched until the end, for their resolution.
 
 Once the checker has read every write back, the drill tells the cluster
 what it did and measured (``POST /v1/drills``, as an operator account it
@@ -91,6 +93,8 @@ class StatusWatch:
         #: polls of /status stop with the load; incidents are watched to the end
         self.pages_watched = True
         self.operator: Client | None = None
+        #: regions a fault held, not yet answering since it ended
+        self.returning: set[str] = set()
 
     async def sign_in(self, operator_token: Mapping[str, str]) -> None:
         """Make the drill's operator account (before the clock starts), all
@@ -122,10 +126,15 @@ class StatusWatch:
 
     async def _poll(self, http: httpx.AsyncClient, name: str, url: str) -> None:
         if name in self.faulted():
+            self.returning.add(name)
             return
         if self.pages_watched:
             at = self.now()
             error = await _page_error(http, url)
+            if name in self.returning:  # still coming back: not a survivor yet
+                if error is not None:
+                    return
+                self.returning.discard(name)
             if name not in self.faulted():  # a fault that overtook the poll is no failure
                 self.pages[name]["polls"] += 1
                 if error is None:
