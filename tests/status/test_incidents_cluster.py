@@ -101,6 +101,11 @@ def test_a_power_cut_opens_an_incident_the_survivors_serve_and_the_restore_resol
                 ]
                 if len(mine) != 1:
                     return None
+                # A component whose probe passed just before the cut crosses
+                # the flap guard a round after the others: the incident opens
+                # with the first and names the others in its next update.
+                if not {"sign_in", "for_you"} <= set(mine[0]["components"]):
+                    return None
                 seen.add(mine[0]["id"])
             return seen.pop() if len(seen) == 1 else None
 
