@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 import multiprocessing
 import os
 import secrets
@@ -371,22 +372,34 @@ class Region:
     async def _checkpoints(self, saved: Position, *, at_once: bool) -> None:
         """Save the engine now and then (``at_once``: first right away), so a
         restart replays only a short tail; ``saved`` is where the checkpoint
-        on disk stands."""
-        delay = 0.0 if at_once else self.settings.checkpoint_every_s
+        on disk stands. "Now and then" is every ``checkpoint_every_s`` when
+        the engine changed, and sooner under many writes: once it is
+        ``checkpoint_every_entries`` past the checkpoint, though not within
+        ``checkpoint_gap_s`` of the last save."""
+        every, gap = self.settings.checkpoint_every_s, self.settings.checkpoint_gap_s
+        many = self.settings.checkpoint_every_entries
+        last = -math.inf if at_once else time.monotonic()
         while True:
-            await asyncio.sleep(delay)
-            delay = self.settings.checkpoint_every_s
-            if self.engine.position != saved:
-                # Closing waits for a save under way: no child of this region
-                # writes its file after close() returned.
-                saving = asyncio.ensure_future(asyncio.to_thread(self._save_in_child))
-                try:
-                    done = await asyncio.shield(saving)
-                except asyncio.CancelledError:
-                    await saving
-                    raise
-                saved = done or saved
-                gc.freeze()  # what grew since start is long-lived too
+            since = time.monotonic() - last
+            behind = sum(self.engine.position) - sum(saved)
+            if behind > 0 and (since >= every or (behind >= many and since >= gap)):
+                last = time.monotonic()
+                saved = await self._save(saved)
+            await asyncio.sleep(min(every, 1.0))
+
+    async def _save(self, saved: Position) -> Position:
+        """Save the engine (in a child, off this loop); where the checkpoint
+        on disk stands after, ``saved`` if the save failed."""
+        # Closing waits for a save under way: no child of this region
+        # writes its file after close() returned.
+        saving = asyncio.ensure_future(asyncio.to_thread(self._save_in_child))
+        try:
+            done = await asyncio.shield(saving)
+        except asyncio.CancelledError:
+            await saving
+            raise
+        gc.freeze()  # what grew since start is long-lived too
+        return done or saved
 
     def _save_in_child(self) -> Position | None:
         """Save the engine in a forked child and wait for it: the position

@@ -105,6 +105,31 @@ async def test_the_region_saves_checkpoints_by_itself(tmp_path: Path) -> None:
         await region.close()
 
 
+async def test_many_writes_save_a_checkpoint_before_the_period_is_up(tmp_path: Path) -> None:
+    # An hour between periodic saves, but one after every 3 entries: a
+    # restart under many writes replays a short tail, not an hour of them.
+    settings = make_settings(
+        tmp_path / "region", checkpoint_every_s=3600, checkpoint_every_entries=3,
+        checkpoint_gap_s=0,
+    )  # fmt: skip
+    region = Region.open(settings)
+    await region.start()
+    await region.caught_up()
+    try:
+        for name in ("ann", "ben", "cat"):
+            await accounts.sign_up(region, name, "password1", idempotency_key=None)
+        written = region.engine.position
+        assert sum(written) >= 3
+        for _ in range(100):
+            loaded = checkpoint.load(settings.checkpoint_path, EngineConfig(), written)
+            if loaded is not None and sum(loaded.position) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert loaded is not None and sum(loaded.position) >= 3
+    finally:
+        await region.close()
+
+
 def test_a_forked_save_writes_the_state_as_copied_while_the_engine_moves_on(
     tmp_path: Path,
 ) -> None:

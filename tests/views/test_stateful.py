@@ -30,6 +30,7 @@ from stormproof.recommend.engine import Engine
 from stormproof.recommend.ranker import Pick, rank
 from stormproof.region import Region
 from stormproof.views import all_views, follows
+from stormproof.views.keys import applied_after
 from stormproof.views.store import ViewStore
 from tests.conftest import make_settings
 
@@ -264,6 +265,24 @@ class ViewsMachine(RuleBasedStateMachine):
         self.opened.append(store)
         return store
 
+    def check_tails(self, spread: ViewStore, feeds: list[list[Pick]], rng: random.Random) -> None:
+        """What the keys view returns as applied past a position is exactly
+        its rows past it, in partition and sequence order, whatever the
+        chunks it reads; an engine fed from it from zero ranks as the one
+        that followed the views."""
+        db = spread.reader()
+        target = spread.position(db)
+        rows = db.execute("SELECT partition, seq, key FROM keys").fetchall()
+        for _ in range(3):
+            after = tuple(rng.randint(0, top) for top in target)
+            wanted = sorted((p, s, k) for p, s, k in rows if after[p] < s <= target[p])
+            for chunk in (1, 3, 20_000):
+                tail = applied_after(db, after, target, chunk=chunk)
+                assert [(e.partition, e.seq, e.key) for e in tail] == wanted
+        fed = Engine(partitions=len(target))
+        fed.apply(applied_after(db, (0,) * len(target), target), target)
+        assert self.feeds(fed) == feeds, "the keys view's record gave other feeds"
+
     def feeds(self, engine: Engine) -> list[list[Pick]]:
         now = max((e.event.at for e in self.entries()), default=0) + 1
         return [rank(engine, self.user(n), limit=4, now=now) for n in NAMES]
@@ -298,6 +317,7 @@ class ViewsMachine(RuleBasedStateMachine):
                 engine = spread.followers[0]
                 assert isinstance(engine, Engine)
                 assert self.feeds(engine) == feeds, "the same log gave other feeds"
+                self.check_tails(spread, feeds, random.Random(seed))
 
             for entry in entries:  # re-delivery of every entry is a no-op
                 self.region.store.apply([entry])

@@ -12,10 +12,10 @@ import sqlite3
 from collections.abc import Sequence
 
 from stormproof.events import decode, encode
-from stormproof.log import Entry
+from stormproof.log import Entry, Position
 from stormproof.views.base import Handler, View
 
-__all__ = ["KeysView", "applied", "event_of_key", "first_copy"]
+__all__ = ["KeysView", "applied", "applied_after", "event_of_key", "first_copy"]
 
 
 class KeysView(View):
@@ -63,3 +63,39 @@ def first_copy(db: sqlite3.Connection, key: str) -> tuple[int, int] | None:
     """(partition, seq) of the copy of a write that was applied here."""
     row = db.execute("SELECT partition, seq FROM keys WHERE key = ?", (key,)).fetchone()
     return None if row is None else (row[0], row[1])
+
+
+def applied_after(
+    db: sqlite3.Connection, after: Position, target: Position, chunk: int = 20_000
+) -> list[Entry]:
+    """The writes applied here past ``after`` up to ``target`` (each
+    partition's sequence), from this view alone: oldest first within each
+    partition, in partition order.
+
+    Rows go in as the views apply, so each partition's rows stand in rowid
+    order of their sequence, and the newest at the end. The table is read
+    backwards, a chunk of rowids at a time, until each partition shows a
+    row at or before where ``after`` stands (or the table's start): a
+    short tail costs a short read, not a scan. Call it inside one read
+    transaction with ``target`` read in it, so the rows and ``target`` agree.
+    """
+    open_ = {p for p, (a, t) in enumerate(zip(after, target, strict=True)) if t > a}
+    found: list[tuple[int, int, str, bytes]] = []
+    (top,) = db.execute("SELECT coalesce(max(rowid), 0) FROM keys").fetchone()
+    while open_ and top > 0:
+        low = max(0, top - chunk)
+        rows = db.execute(
+            "SELECT partition, seq, key, body FROM keys WHERE rowid > ? AND rowid <= ? "
+            "ORDER BY rowid DESC",
+            (low, top),
+        )
+        for partition, seq, key, body in rows:
+            if partition not in open_:
+                continue
+            if seq <= after[partition]:
+                open_.discard(partition)
+            elif seq <= target[partition]:
+                found.append((partition, seq, key, body))
+        top = low
+    found.sort()
+    return [Entry(partition=p, seq=s, key=k, event=decode(b), body=b) for p, s, k, b in found]
