@@ -15,7 +15,9 @@ whatever order the partitions arrive in:
 - an incident's status is that of its latest update by ``(at, event id)``,
   the opening counting as the first — except that **resolved is final**: once
   any update resolved it, it stays resolved, and it was resolved at the
-  earliest such update;
+  earliest such update; an incident recorded after it ended (a *blackout*,
+  when no region could record a probe round: its shown opening says when it
+  ended) is resolved then;
 - its impact is the latest one an update set, else the opening's; its
   components are the opening's and every update's together;
 - an update's text is its latest correction's, if any;
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, cast
 
 from stormproof.events import (
@@ -54,6 +56,7 @@ __all__ = [
     "Update",
     "Window",
     "WindowState",
+    "blackouts",
     "incident",
     "incidents",
     "open_incidents",
@@ -98,6 +101,7 @@ class IncidentsView(View):
         text TEXT NOT NULL,
         figures TEXT,
         automatic INTEGER NOT NULL,
+        resolved_at INTEGER,
         PRIMARY KEY (incident_id, at, eid)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS incidents_by_time ON incidents (at, incident_id);
@@ -155,7 +159,7 @@ class IncidentsView(View):
     def on_incident_opened(self, db: sqlite3.Connection, entry: Entry, p: IncidentOpened) -> None:
         event = entry.event
         db.execute(
-            "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT DO NOTHING",
             (
                 p.incident_id,
@@ -171,6 +175,7 @@ class IncidentsView(View):
                 p.text,
                 _figures(p.figures),
                 int(p.automatic),
+                p.resolved_at,
             ),
         )
 
@@ -268,6 +273,9 @@ class Incident:
     actor: str
     #: oldest first, the opening first of all
     updates: tuple[Update, ...]
+    #: recorded after it ended: a blackout, when no region could record
+    #: anything (ADR 021); it opened resolved
+    recorded_after: bool = False
 
     @property
     def open(self) -> bool:
@@ -280,7 +288,7 @@ def _loads_figures(raw: str | None) -> Figures | None:
 
 _OPENING = """
 SELECT incident_id, at, eid, actor, title, regions, components, impact, began_at, status,
-       text, figures, automatic
+       text, figures, automatic, resolved_at
 FROM incidents WHERE incident_id = ? ORDER BY at, eid LIMIT 1
 """
 
@@ -296,7 +304,7 @@ def incident(db: sqlite3.Connection, incident_id: str) -> Incident | None:
     if row is None:
         return None
     (_, opened_at, eid, actor, title, regions, components, impact, began_at, status, text,
-     figures, automatic) = row  # fmt: skip
+     figures, automatic, ended_at) = row  # fmt: skip
     opening: _UpdateRow = (
         opened_at, eid, incident_id, actor, status, text, impact, "[]", figures, automatic
     )  # fmt: skip
@@ -319,9 +327,12 @@ def incident(db: sqlite3.Connection, incident_id: str) -> Incident | None:
         _update(row, corrections.get(row[2]))
         for row in sorted(firsts.values(), key=lambda r: (r[0], r[1]))
     )
-    return _incident(
+    found = _incident(
         incident_id, title, regions, components, began_at, opened_at, automatic, actor, updates
     )
+    if ended_at is None:
+        return found
+    return replace(found, status="resolved", resolved_at=ended_at, recorded_after=True)
 
 
 def _update(row: _UpdateRow, correction: str | None) -> Update:
@@ -371,8 +382,8 @@ def _incident(
     )
 
 
-_RESOLVED = "EXISTS (SELECT 1 FROM incident_updates u WHERE u.incident_id = i.incident_id " \
-    "AND u.status = 'resolved')"  # fmt: skip
+_RESOLVED = "(i.resolved_at IS NOT NULL OR EXISTS (SELECT 1 FROM incident_updates u " \
+    "WHERE u.incident_id = i.incident_id AND u.status = 'resolved'))"  # fmt: skip
 _FIRST = "NOT EXISTS (SELECT 1 FROM incidents j WHERE j.incident_id = i.incident_id " \
     "AND (j.at, j.eid) < (i.at, i.eid))"  # fmt: skip
 
@@ -488,6 +499,18 @@ def windows(db: sqlite3.Connection, *, ending_after: int, limit: int = 100) -> l
         (ending_after, limit),
     ).fetchall()
     return [w for w in map(_window, rows) if w.ends_at > ending_after]
+
+
+def blackouts(db: sqlite3.Connection, *, ending_after: int) -> list[tuple[int, int]]:
+    """The spans (began_at, resolved_at) of the blackouts shown that ended
+    after ``ending_after``, the earliest first: the time no region recorded
+    a probe round, which the uptime bars count as down (ADR 023)."""
+    rows = db.execute(
+        f"SELECT i.began_at, i.resolved_at FROM incidents i WHERE {_FIRST} "
+        "AND i.automatic AND i.resolved_at > ? ORDER BY i.began_at, i.resolved_at",
+        (ending_after,),
+    ).fetchall()
+    return [(began, ended) for began, ended in rows]
 
 
 def opening_components(db: sqlite3.Connection, incident_id: str) -> tuple[str, ...]:
