@@ -10,6 +10,12 @@ whatever order the partitions arrive in:
   region's judge may open the same automatic incident (they derive its id
   from the region and the round the outage began), each under a key of its
   own, and the first written is the one shown;
+- an automatic incident of one region that opened while an earlier
+  automatic incident of that region was open, sharing a component with it,
+  is **folded** into that one: not listed, not found by its id, never
+  updated by a judge. Two judges whose views disagreed on the round an
+  outage began derive two ids for one outage (ADR 021); the earliest
+  opened by ``(at, incident id)`` stands;
 - an update is likewise the earliest of those sharing its ``update_id``
   (the judges' updates of one decision share it);
 - an incident's status is that of its latest update by ``(at, event id)``,
@@ -38,6 +44,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, cast
 
 from stormproof.events import (
+    MAX_TIME_MS,
     Figures,
     Impact,
     IncidentOpened,
@@ -299,7 +306,38 @@ _UpdateRow = tuple[int, str, str, str, str, str, str | None, str, str | None, in
 
 
 def incident(db: sqlite3.Connection, incident_id: str) -> Incident | None:
-    """An incident with every update, as shown; None if it was never opened."""
+    """An incident with every update, as shown; None if it was never opened,
+    or was folded into another (:func:`folded_into`)."""
+    found = _as_opened(db, incident_id)
+    if found is None or folded_into(db, found) is not None:
+        return None
+    return found
+
+
+def folded_into(db: sqlite3.Connection, found: Incident) -> str | None:
+    """The incident an automatic one is folded into, if any: the earliest
+    opened (by ``(opened_at, incident id)``), itself not folded, automatic
+    incident of the same one region that was still open when ``found``
+    opened and shares a component with it. Two judges that disagreed on
+    the round an outage began opened both; people see the first, and the
+    judges update that one only."""
+    if not found.automatic or found.recorded_after or len(found.regions) != 1:
+        return None
+    opened = (found.opened_at, found.incident_id)
+    earlier: list[tuple[str]] = db.execute(
+        _EARLIER_OPEN, (_names(found.regions), *opened, found.opened_at)
+    ).fetchall()
+    for (candidate_id,) in earlier:
+        candidate = _as_opened(db, candidate_id)
+        if candidate is None or not set(candidate.components) & set(found.components):
+            continue
+        if folded_into(db, candidate) is None:
+            return candidate_id
+    return None
+
+
+def _as_opened(db: sqlite3.Connection, incident_id: str) -> Incident | None:
+    """An incident as its own events make it, folded or not."""
     row = db.execute(_OPENING, (incident_id,)).fetchone()
     if row is None:
         return None
@@ -386,6 +424,16 @@ _RESOLVED = "(i.resolved_at IS NOT NULL OR EXISTS (SELECT 1 FROM incident_update
     "WHERE u.incident_id = i.incident_id AND u.status = 'resolved'))"  # fmt: skip
 _FIRST = "NOT EXISTS (SELECT 1 FROM incidents j WHERE j.incident_id = i.incident_id " \
     "AND (j.at, j.eid) < (i.at, i.eid))"  # fmt: skip
+#: automatic incidents of one region (its names as stored), opened before
+#: (at, incident id), not resolved at a time
+_EARLIER_OPEN = f"""
+SELECT i.incident_id FROM incidents i
+WHERE {_FIRST} AND i.automatic AND i.resolved_at IS NULL AND i.regions = ?
+  AND (i.at, i.incident_id) < (?, ?)
+  AND NOT EXISTS (SELECT 1 FROM incident_updates u WHERE u.incident_id = i.incident_id
+                  AND u.status = 'resolved' AND u.at <= ?)
+ORDER BY i.at, i.incident_id
+"""
 
 
 def incidents(
@@ -397,20 +445,24 @@ def incidents(
 ) -> list[Incident]:
     """Incidents, the latest opened first (``before``: those opened before
     that ``(opened_at, incident_id)``, for the next page)."""
-    where = [_FIRST]
-    args: list[object] = []
-    if before is not None:
-        where.append("(i.at, i.incident_id) < (?, ?)")
-        args += before
+    where = [_FIRST, "(i.at, i.incident_id) < (?, ?)"]
     if open_only:
         where.append(f"NOT {_RESOLVED}")
-    ids = db.execute(
-        f"SELECT i.incident_id FROM incidents i WHERE {' AND '.join(where)} "
-        "ORDER BY i.at DESC, i.incident_id DESC LIMIT ?",
-        (*args, limit),
-    ).fetchall()
-    found = [incident(db, incident_id) for (incident_id,) in ids]
-    return [i for i in found if i is not None]
+    query = (
+        f"SELECT i.at, i.incident_id FROM incidents i WHERE {' AND '.join(where)} "
+        "ORDER BY i.at DESC, i.incident_id DESC LIMIT ?"
+    )
+    cursor: tuple[int, str] = before if before is not None else (MAX_TIME_MS + 1, "")
+    shown: list[Incident] = []
+    while len(shown) < limit:  # past the folded ones, to fill the page
+        wanted = limit - len(shown)
+        rows = db.execute(query, (*cursor, wanted)).fetchall()
+        found = (incident(db, incident_id) for _, incident_id in rows)
+        shown += [i for i in found if i is not None]
+        if len(rows) < wanted:
+            break
+        cursor = (rows[-1][0], rows[-1][1])
+    return shown
 
 
 def open_incidents(db: sqlite3.Connection, limit: int = 1000) -> list[Incident]:
