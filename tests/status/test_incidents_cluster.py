@@ -237,7 +237,8 @@ def test_every_region_down_at_once_leaves_one_incident_written_once_rounds_resum
             ids = {s[0]["id"] for s in shown if s}
             if len(ids) != 1:
                 return None
-            whole = [_get(url, f"/v1/incidents/{ids.pop()}") for url in urls]
+            (found,) = ids
+            whole = [_get(url, f"/v1/incidents/{found}") for url in urls]
             return whole[0]["id"] if all(w == whole[0] for w in whole) else None
 
         incident_id = _wait("one blackout incident, alike in every region", one_alike_everywhere)
