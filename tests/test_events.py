@@ -164,9 +164,33 @@ def test_stored_v1_incident_figures_read_as_uploads_not_counted(type_: str) -> N
         data |= {"update_id": "u", "status": "monitoring"}
     stored = json.dumps({"type": type_, "v": 1, "id": "e", "at": 1, "actor": "", "data": data})
     event = decode(stored.encode())
-    assert event.v == 2
+    assert event.v == CURRENT_VERSION[type_]
     read = event.data.figures  # type: ignore[attr-defined]
     assert read.uploads_refused is None and read.creators_touched is None
+
+
+def test_stored_v2_incident_openings_read_as_opened_unresolved() -> None:
+    """Guards the upcaster of incident.opened v2 → v3: before blackouts
+    (ADR 021) every incident opened unresolved."""
+    data = {"incident_id": "i", "title": "t", "regions": ["w"], "components": ["uploads"],
+            "impact": "major", "began_at": 1, "text": "down"}  # fmt: skip
+    stored = {"type": "incident.opened", "v": 2, "id": "e", "at": 1, "actor": "", "data": data}
+    event = decode(json.dumps(stored).encode())
+    assert event.v == 3 and isinstance(event.data, IncidentOpened)
+    assert event.data.status == "investigating" and event.data.resolved_at is None
+
+
+def test_an_incident_opens_resolved_only_saying_when_it_ended() -> None:
+    given: dict[str, Any] = {"incident_id": "i", "title": "t", "regions": ["w"],
+                             "components": ["uploads"], "impact": "critical", "began_at": 10,
+                             "text": "no region recorded a round"}  # fmt: skip
+    assert IncidentOpened(**given, status="resolved", resolved_at=20).resolved_at == 20
+    with pytest.raises(ValidationError):
+        IncidentOpened(**given, status="resolved")
+    with pytest.raises(ValidationError):
+        IncidentOpened(**given, resolved_at=20)  # investigating, yet ended
+    with pytest.raises(ValidationError):
+        IncidentOpened(**given, status="resolved", resolved_at=9)  # before it began
 
 
 def test_a_system_account_is_known_by_its_id_alone() -> None:

@@ -11,15 +11,25 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 
+from stormproof.events import (
+    IncidentOpened,
+    IncidentUpdated,
+    Payload,
+    PostmortemEdited,
+    new_event,
+)
+from stormproof.log import Entry
 from stormproof.settings import Settings
 from stormproof.status.document import PageDocument, read_document
 from stormproof.status.export import FILES
-from stormproof.views import all_views
+from stormproof.status.postmortem import draft
+from stormproof.status.postmortem_render import render_html, render_markdown
+from stormproof.views import all_views, incidents
 from stormproof.views.store import ViewStore
 from tests.api.test_status import append
 from tests.conftest import free_port
 from tests.status.html_tree import parse
-from tests.status.probes import entry, probes
+from tests.status.probes import entry, probes, round_at
 from tests.test_cli import stormproof
 
 PROBERS = ("east", "north", "west")
@@ -67,6 +77,55 @@ def test_a_copy_from_a_data_folder_holds_the_same_page(tmp_path: Path) -> None:
     assert hrefs == {"status.json", "feed.atom"} and all((out / h).is_file() for h in hrefs)
     feed = ET.parse(out / "feed.atom").getroot()
     assert feed.tag == "{http://www.w3.org/2005/Atom}feed"
+
+
+def _incident(incident_id: str, published: bool) -> list[Payload]:
+    """An operator's incident about west, resolved; its postmortem published
+    or left a draft."""
+    opened = IncidentOpened(
+        incident_id=incident_id, title=f"West down ({incident_id})", regions=("west",),
+        components=("sign_in",), impact="major", began_at=round_at(2), text="west is down",
+    )  # fmt: skip
+    resolved = IncidentUpdated(
+        incident_id=incident_id, update_id=f"{incident_id}_r", status="resolved", text="back"
+    )
+    edits = PostmortemEdited(
+        incident_id=incident_id, root_cause="a <b>storm</b> [took](http://x) west", published=True
+    )
+    return [opened, resolved, edits] if published else [opened, resolved]
+
+
+def test_a_copy_from_a_data_folder_holds_the_published_postmortems(tmp_path: Path) -> None:
+    data, out = tmp_path / "region", tmp_path / "copy"
+    store = ViewStore(data / "views.sqlite", all_views())
+    entries = []
+    for n, failing in enumerate(_rounds()):
+        for prober in PROBERS:
+            entries.append(entry(0, len(entries) + 1, probes(prober, n, failing=failing)))
+    story = _incident("inc_told", published=True) + _incident("inc_draft", published=False)
+    for n, payload in enumerate(story):
+        event = new_event(payload, actor="u_op", at=round_at(5) + n, id=f"e{n}")
+        entries.append(Entry(0, len(entries) + 1, f"k{n}", event))
+    store.apply(entries)
+    incident = incidents.incident(store.reader(), "inc_told")
+    assert incident is not None
+    expected = draft(store.reader(), incident)
+    assert expected is not None
+    store.close()
+
+    result = stormproof("status", "export", str(out), "--data", str(data))
+    assert result.returncode == 0, result.stderr + result.stdout
+    told = ["postmortem-inc_told.html", "postmortem-inc_told.md"]
+    assert sorted(path.name for path in out.iterdir()) == sorted([*FILES, *told])
+    assert (out / told[0]).read_text() == render_html(expected, status_href="index.html")
+    assert (out / told[1]).read_text() == render_markdown(expected)
+
+    page = parse((out / "index.html").read_text())
+    hrefs = {node.attrs["href"] for node in page.walk() if "href" in node.attrs}
+    assert hrefs == {"status.json", "feed.atom", told[0]}  # the draft is not linked
+    assert all((out / h).is_file() for h in hrefs)
+    back = parse((out / told[0]).read_text())
+    assert {n.attrs["href"] for n in back.walk() if "href" in n.attrs} == {"index.html"}
 
 
 def test_a_copy_from_a_running_region_holds_what_it_serves(

@@ -562,13 +562,18 @@ class IncidentOpened(Payload):
     text: UpdateText
     figures: Figures | None = None
     automatic: bool = False
+    #: set only for an incident recorded after it ended: a blackout, when no
+    #: region could record anything (ADR 021); it opens ``resolved``, ended then
+    resolved_at: Millis | None = None
 
     @model_validator(mode="after")
     def _an_open_incident(self) -> IncidentOpened:
         _each_once("regions", self.regions)
         _each_once("components", self.components)
-        if self.status == "resolved":
-            raise ValueError("an incident opens unresolved")
+        if (self.status == "resolved") != (self.resolved_at is not None):
+            raise ValueError("an incident opens unresolved, unless it says when it ended")
+        if self.resolved_at is not None and self.resolved_at < self.began_at:
+            raise ValueError("an incident ends after it began")
         return self
 
 
@@ -870,7 +875,7 @@ CURRENT_VERSION: dict[str, int] = {
     **dict.fromkeys(PAYLOADS, 1),
     AccountCreated.TYPE: 2,
     ProbesRecorded.TYPE: 2,
-    IncidentOpened.TYPE: 2,
+    IncidentOpened.TYPE: 3,
     IncidentUpdated.TYPE: 2,
 }
 
@@ -895,11 +900,18 @@ def _uploads_not_counted(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _opened_open(data: dict[str, Any]) -> dict[str, Any]:
+    """incident.opened v2 → v3: every v2 incident opened unresolved (the new
+    ``resolved_at``'s None)."""
+    return data
+
+
 #: (type, v) -> function turning a version-v payload dict into version v + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     (AccountCreated.TYPE, 1): _people_then,
     (ProbesRecorded.TYPE, 1): _delays_not_counted,
     (IncidentOpened.TYPE, 1): _uploads_not_counted,
+    (IncidentOpened.TYPE, 2): _opened_open,
     (IncidentUpdated.TYPE, 1): _uploads_not_counted,
 }
 

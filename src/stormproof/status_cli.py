@@ -32,24 +32,27 @@ def export(
         typer.Option("--from", help="A running region's address to fetch the page from."),
     ] = None,
 ) -> None:
-    """Write a copy of the status page — index.html, status.json, feed.atom —
-    that opens with no server, to put anywhere for the day no region is up.
-    Read from a region's data folder (--data) or a running region (--from)."""
+    """Write a copy of the status page — index.html, status.json, feed.atom,
+    and with --data the published postmortems — that opens with no server,
+    to put anywhere for the day no region is up. Read from a region's data
+    folder (--data) or a running region (--from)."""
     from stormproof.status.export import ExportError, from_data, from_url, write_snapshot
+    from stormproof.status.postmortem import Postmortem
 
     if (data is None) == (url is None):
         console.print("[red]say where to read the page: --data DIR or --from URL (one of them)")
         raise typer.Exit(2)
+    postmortems: list[Postmortem] = []
     try:
         if url is not None:
             document = from_url(url)
         else:
             assert data is not None
-            document = from_data(Settings.from_env(os.environ, data_dir=data))
+            document, postmortems = from_data(Settings.from_env(os.environ, data_dir=data))
     except ExportError as exc:
         console.print(f"[red]{exc.message}")
         raise typer.Exit(1) from None
-    written = write_snapshot(folder, document, now=dt.datetime.now(dt.UTC))
+    written = write_snapshot(folder, document, now=dt.datetime.now(dt.UTC), postmortems=postmortems)
     console.print(
         f"wrote {', '.join(path.name for path in written)} to {folder} "
         f"(region {document.status.region}, position {document.status.position}, "

@@ -9,6 +9,7 @@ them (ADR 025)."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,69 @@ def test_a_frozen_region_is_judged_down_by_the_others_and_an_incident_names_it(
         _wait(f"{victim} down, with an incident, on both survivors", down_and_named_everywhere)
     finally:
         cluster.down()  # thaws the frozen region first
+
+
+def test_every_region_down_at_once_leaves_one_incident_written_once_rounds_resume(
+    tmp_path: Path,
+) -> None:
+    # A country-wide storm: every region SIGKILLed at once. Nothing can be
+    # recorded while it lasts; once power returns, the judges find the span
+    # without probe rounds and write one incident about it (ADR 021) — the
+    # same one in every region, shown on the page, in the feed, in the
+    # uptime bars, with a postmortem draft.
+    cluster = LocalCluster.create(tmp_path / "cluster", 3, free_base_port())
+    cluster.env.update(
+        {"STORMPROOF_PROBE_EVERY_S": "1", "STORMPROOF_PROBE_UPLOAD_EVERY_ROUNDS": "100000"}
+    )
+    cluster.up()
+    try:
+        urls = list(cluster.urls)
+        _wait("all clear", lambda: _all_clear(urls))
+        killed_at = int(time.time() * 1000)
+        cluster.kill_all()
+        time.sleep(6)  # six probe periods without power: twice the flap guard
+        restored_at = int(time.time() * 1000)
+        with ThreadPoolExecutor(len(cluster.names)) as pool:
+            list(pool.map(cluster.restore, cluster.names))
+
+        def blackouts(url: str) -> list[dict[str, Any]] | None:
+            listed = _get(url, "/v1/incidents", limit=50)
+            if listed is None:
+                return None
+            return [i for i in listed["items"] if i["recorded_after"]]
+
+        def one_alike_everywhere() -> str | None:
+            shown = [blackouts(url) for url in urls]
+            if any(s is None or len(s) != 1 for s in shown):
+                return None
+            ids = {s[0]["id"] for s in shown if s}
+            if len(ids) != 1:
+                return None
+            (found,) = ids
+            whole = [_get(url, f"/v1/incidents/{found}") for url in urls]
+            return whole[0]["id"] if all(w == whole[0] for w in whole) else None
+
+        incident_id = _wait("one blackout incident, alike in every region", one_alike_everywhere)
+        incident = _get(urls[0], f"/v1/incidents/{incident_id}")
+        assert incident["regions"] == sorted(cluster.names)
+        assert {"sign_in", "for_you", "playback"} <= set(incident["components"])
+        assert incident["impact"] == "critical" and incident["status"] == "resolved"
+        assert incident["automatic"] and len(incident["updates"]) == 1
+        assert incident["began_at"] <= killed_at < restored_at <= incident["resolved_at"]
+        assert incident["resolved_at"] <= incident["opened_at"]
+        assert "No region recorded any probe round" in incident["updates"][0]["text"]
+
+        for url in urls:
+            assert incident["title"] in httpx.get(url + "/status", timeout=5).text
+            feed = httpx.get(url + "/status/feed.atom", timeout=5).text
+            assert incident["updates"][0]["id"] in feed
+            page = _get(url, "/v1/status/page")
+            for component in page["uptime"]["components"]:  # the span, less a round at most
+                down = sum(d["down_ms"] for d in component["days"])
+                assert down >= restored_at - killed_at - 1000
+
+        auth = _operator(cluster, urls[0])
+        draft = _get_as(urls[1], f"/v1/incidents/{incident_id}/postmortem", auth)
+        assert draft is not None and draft["trigger"].startswith("No region recorded")
+    finally:
+        cluster.down()

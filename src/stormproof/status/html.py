@@ -21,7 +21,7 @@ from stormproof.status.document import DayOut, PageDocument
 from stormproof.status.feed import anchor
 from stormproof.status.uptime import Day, level
 
-__all__ = ["SERVED", "STATIC", "Links", "render_page"]
+__all__ = ["SERVED", "STATIC", "Links", "postmortem_file", "render_page"]
 
 _ENV = Environment(
     loader=PackageLoader("stormproof.status", "templates"),
@@ -57,6 +57,20 @@ class Links:
     feed: str
     #: a copy made by ``stormproof status export``, not a live page
     static: bool = False
+    #: in a copy: the incidents whose published postmortem it holds
+    postmortems: frozenset[str] = frozenset()
+
+    def postmortem(self, incident_id: str, served: str) -> str | None:
+        """Where an incident's published postmortem is read from the page
+        (``served``: its address on a region); None: not in this copy."""
+        if not self.static:
+            return served
+        return postmortem_file(incident_id) if incident_id in self.postmortems else None
+
+
+def postmortem_file(incident_id: str, suffix: str = ".html") -> str:
+    """A postmortem's file in a copy, beside ``index.html``."""
+    return f"postmortem-{incident_id}{suffix}"
 
 
 #: served by a region

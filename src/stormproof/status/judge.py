@@ -21,6 +21,10 @@ What it decides (:func:`decide`, a pure function of what it read):
 Incidents operators opened are theirs: the judge adds nothing to them, but
 no automatic one opens for what they cover.
 
+It also writes, once rounds resume, the incident of a blackout — a span in
+which no region recorded any probe round, so that nothing could be judged
+(:mod:`stormproof.status.blackouts`): opened resolved, about every region.
+
 Every region runs a judge, at a moment of the round staggered by its index,
 so the first region standing usually decides and the others find it done.
 When two decide the same thing at once, each writes under a key of its own
@@ -51,6 +55,7 @@ from stormproof.events import (
     IncidentUpdated,
 )
 from stormproof.region import Region
+from stormproof.status.blackouts import unrecorded_blackouts
 from stormproof.status.figures import capitalized_names_of, describe, figures_for, names_of, utc
 from stormproof.status.page import Page, RegionStatus, read_page
 from stormproof.views import incidents
@@ -269,6 +274,10 @@ class Judge:
             until = now if page.newest_round_at is None else min(now, page.newest_round_at)
             plan: list[tuple[str, JudgedPayload]] = [self._opening(db, o, until) for o in openings]
             plan += [self._step(db, s, until) for s in steps]
+            plan += [
+                (f"{o.incident_id}:opened-by:{self.region.name}", o)
+                for o in unrecorded_blackouts(db, settings.probe_fail_rounds)
+            ]
             return plan
         finally:
             db.execute("COMMIT")

@@ -343,12 +343,18 @@ def _trigger(found: Incident, drills: list[Drill]) -> str:
         ((f, d) for d in drills for f in _blows(d, regions, since, found.resolved_at or since)),
         key=lambda pair: pair[0].at,
     )
-    detected = (
-        f"{named(found.components)} of {', '.join(found.regions)} failed most "
-        f"probers' checks from the round of {when(found.began_at)}."
-        if found.automatic
-        else f"An operator opened the incident: {found.updates[0].text}"
-    )
+    if found.recorded_after:
+        detected = (
+            f"No region recorded any probe round after the round of {when(found.began_at)}: "
+            "every region was down at once, or none could write to the log."
+        )
+    elif found.automatic:
+        detected = (
+            f"{named(found.components)} of {', '.join(found.regions)} failed most "
+            f"probers' checks from the round of {when(found.began_at)}."
+        )
+    else:
+        detected = f"An operator opened the incident: {found.updates[0].text}"
     if not blows:
         return detected
     fault, drill = blows[0]
@@ -358,6 +364,11 @@ def _trigger(found: Incident, drills: list[Drill]) -> str:
 
 def _resolution(found: Incident, timeline: tuple[Moment, ...]) -> str:
     resolved = next(u for u in found.updates if u.status == "resolved")
+    if found.recorded_after:
+        return (
+            f"Probe rounds resumed at {when(found.resolved_at or found.began_at)}; the "
+            f"platform's judge recorded the blackout at {when(resolved.at)}, after the fact."
+        )
     if not resolved.automatic:
         return f"Resolved by an operator at {when(resolved.at)}: {resolved.text}"
     said = [m.text for m in timeline if m.kind in ("ready", "probes_pass")]
@@ -377,6 +388,7 @@ _ORDER = {
     "drill_partition": 0,
     "unreachable": 1,
     "first_failing_round": 2,
+    "last_round": 2,
     "opened": 3,
     "update": 4,
     "drill_power_restore": 5,
@@ -385,6 +397,7 @@ _ORDER = {
     "answering": 6,
     "ready": 7,
     "probes_pass": 8,
+    "rounds_resume": 8,
     "resolved": 9,
 }
 
@@ -399,13 +412,19 @@ def _timeline(db: sqlite3.Connection, found: Incident, drills: list[Drill]) -> t
         for f in d.faults
         if _in_window(f, regions, since, resolved)
     ]
-    first = (
-        f"First failing probe round: {named(found.components)} of "
-        f"{', '.join(found.regions)} failed most probers' checks."
-        if found.automatic
-        else "The trouble began (as the operator who opened the incident said)."
-    )
-    moments.append(Moment(found.began_at, "first_failing_round", first))
+    if found.recorded_after:
+        moments += [
+            Moment(found.began_at, "last_round", "Last probe round any region recorded."),
+            Moment(resolved, "rounds_resume", "Probe rounds recorded again."),
+        ]
+    else:
+        first = (
+            f"First failing probe round: {named(found.components)} of "
+            f"{', '.join(found.regions)} failed most probers' checks."
+            if found.automatic
+            else "The trouble began (as the operator who opened the incident said)."
+        )
+        moments.append(Moment(found.began_at, "first_failing_round", first))
     for n, update in enumerate(found.updates):
         moments.append(_said(update, opening=n == 0))
     for region in regions:

@@ -7,6 +7,11 @@ at one position shows the same bars — or today when there is none. A day
 without a row had no round judged: the page shows it as "no data", not as
 up.
 
+A **blackout** — a span no region recorded a probe round in (ADR 021) —
+has no rounds to count: its incident's span, less the last round before it
+(which counts itself), is added to every component's days when read, as
+judged and down in every region.
+
 A day's **share down** is the share of its judged time the component was
 down: in a region, failing there; overall, failing in at least one region
 (``down_ms``: in every region, plus ``partial_ms``: in some). Its **level**
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from stormproof.clock import now_ms
-from stormproof.views import status, uptime
+from stormproof.views import incidents, status, uptime
 from stormproof.views.uptime import DAY_MS, OVERALL, Tally
 
 __all__ = ["DAYS", "Day", "Level", "Uptime", "Window", "level", "read_uptime"]
@@ -103,25 +108,48 @@ def read_uptime(db: sqlite3.Connection, *, days: int = DAYS) -> Uptime:
     newest = status.newest_round(db)
     last_day = (now_ms() if newest is None else newest) // DAY_MS
     first_day = last_day - days + 1
+    unjudged = _blackouts(db, first_day, last_day)
     overall: dict[str, Window] = {}
     regions: dict[str, dict[str, Window]] = {}
     for region, component in status.judged_pairs(db):
         if component not in overall:
-            overall[component] = _window(db, component, OVERALL, first_day, last_day)
-        window = _window(db, component, region, first_day, last_day)
+            overall[component] = _window(db, component, OVERALL, unjudged, first_day, last_day)
+        window = _window(db, component, region, unjudged, first_day, last_day)
         regions.setdefault(component, {})[region] = window
     return Uptime(_date(first_day), _date(last_day), overall, regions)
 
 
+def _blackouts(db: sqlite3.Connection, first_day: int, last_day: int) -> dict[int, int]:
+    """Day -> the time blackouts took of it that no round counted."""
+    taken: dict[int, int] = {}
+    for began, resumed in incidents.blackouts(db, ending_after=first_day * DAY_MS):
+        start = began + (status.round_period(db, began) or 0)
+        for day in range(max(first_day, start // DAY_MS), min(last_day, resumed // DAY_MS) + 1):
+            part = min(resumed, (day + 1) * DAY_MS) - max(start, day * DAY_MS)
+            if part > 0:
+                taken[day] = taken.get(day, 0) + part
+    return taken
+
+
 def _window(
-    db: sqlite3.Connection, component: str, region: str, first_day: int, last_day: int
+    db: sqlite3.Connection,
+    component: str,
+    region: str,
+    unjudged: dict[int, int],
+    first_day: int,
+    last_day: int,
 ) -> Window:
-    rows = uptime.days(db, component, region, first_day, last_day)
-    return Window([_day(row.day, row.tally) for row in rows])
-
-
-def _day(day: int, counted: Tally) -> Day:
-    return Day(_date(day), counted.rounds, counted.judged_ms, counted.down_ms, counted.partial_ms)
+    counted = {
+        row.day: row.tally for row in uptime.days(db, component, region, first_day, last_day)
+    }
+    days = []
+    for day in sorted(counted.keys() | unjudged.keys()):
+        tally, down = counted.get(day, Tally()), unjudged.get(day, 0)
+        days.append(
+            Day(_date(day), tally.rounds, tally.judged_ms + down, tally.down_ms + down,
+                tally.partial_ms)
+        )  # fmt: skip
+    return Window(days)
 
 
 def _date(day: int) -> dt.date:

@@ -10,12 +10,20 @@ whatever order the partitions arrive in:
   region's judge may open the same automatic incident (they derive its id
   from the region and the round the outage began), each under a key of its
   own, and the first written is the one shown;
+- an automatic incident of one region that opened while an earlier
+  automatic incident of that region was open, sharing a component with it,
+  is **folded** into that one: not listed, not found by its id, never
+  updated by a judge. Two judges whose views disagreed on the round an
+  outage began derive two ids for one outage (ADR 021); the earliest
+  opened by ``(at, incident id)`` stands;
 - an update is likewise the earliest of those sharing its ``update_id``
   (the judges' updates of one decision share it);
 - an incident's status is that of its latest update by ``(at, event id)``,
   the opening counting as the first — except that **resolved is final**: once
   any update resolved it, it stays resolved, and it was resolved at the
-  earliest such update;
+  earliest such update; an incident recorded after it ended (a *blackout*,
+  when no region could record a probe round: its shown opening says when it
+  ended) is resolved then;
 - its impact is the latest one an update set, else the opening's; its
   components are the opening's and every update's together;
 - an update's text is its latest correction's, if any;
@@ -32,10 +40,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, cast
 
 from stormproof.events import (
+    MAX_TIME_MS,
     Figures,
     Impact,
     IncidentOpened,
@@ -54,6 +63,7 @@ __all__ = [
     "Update",
     "Window",
     "WindowState",
+    "blackouts",
     "incident",
     "incidents",
     "open_incidents",
@@ -98,6 +108,7 @@ class IncidentsView(View):
         text TEXT NOT NULL,
         figures TEXT,
         automatic INTEGER NOT NULL,
+        resolved_at INTEGER,
         PRIMARY KEY (incident_id, at, eid)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS incidents_by_time ON incidents (at, incident_id);
@@ -155,7 +166,7 @@ class IncidentsView(View):
     def on_incident_opened(self, db: sqlite3.Connection, entry: Entry, p: IncidentOpened) -> None:
         event = entry.event
         db.execute(
-            "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT DO NOTHING",
             (
                 p.incident_id,
@@ -171,6 +182,7 @@ class IncidentsView(View):
                 p.text,
                 _figures(p.figures),
                 int(p.automatic),
+                p.resolved_at,
             ),
         )
 
@@ -268,6 +280,9 @@ class Incident:
     actor: str
     #: oldest first, the opening first of all
     updates: tuple[Update, ...]
+    #: recorded after it ended: a blackout, when no region could record
+    #: anything (ADR 021); it opened resolved
+    recorded_after: bool = False
 
     @property
     def open(self) -> bool:
@@ -280,7 +295,7 @@ def _loads_figures(raw: str | None) -> Figures | None:
 
 _OPENING = """
 SELECT incident_id, at, eid, actor, title, regions, components, impact, began_at, status,
-       text, figures, automatic
+       text, figures, automatic, resolved_at
 FROM incidents WHERE incident_id = ? ORDER BY at, eid LIMIT 1
 """
 
@@ -291,12 +306,43 @@ _UpdateRow = tuple[int, str, str, str, str, str, str | None, str, str | None, in
 
 
 def incident(db: sqlite3.Connection, incident_id: str) -> Incident | None:
-    """An incident with every update, as shown; None if it was never opened."""
+    """An incident with every update, as shown; None if it was never opened,
+    or was folded into another (:func:`folded_into`)."""
+    found = _as_opened(db, incident_id)
+    if found is None or folded_into(db, found) is not None:
+        return None
+    return found
+
+
+def folded_into(db: sqlite3.Connection, found: Incident) -> str | None:
+    """The incident an automatic one is folded into, if any: the earliest
+    opened (by ``(opened_at, incident id)``), itself not folded, automatic
+    incident of the same one region that was still open when ``found``
+    opened and shares a component with it. Two judges that disagreed on
+    the round an outage began opened both; people see the first, and the
+    judges update that one only."""
+    if not found.automatic or found.recorded_after or len(found.regions) != 1:
+        return None
+    opened = (found.opened_at, found.incident_id)
+    earlier: list[tuple[str]] = db.execute(
+        _EARLIER_OPEN, (_names(found.regions), *opened, found.opened_at)
+    ).fetchall()
+    for (candidate_id,) in earlier:
+        candidate = _as_opened(db, candidate_id)
+        if candidate is None or not set(candidate.components) & set(found.components):
+            continue
+        if folded_into(db, candidate) is None:
+            return candidate_id
+    return None
+
+
+def _as_opened(db: sqlite3.Connection, incident_id: str) -> Incident | None:
+    """An incident as its own events make it, folded or not."""
     row = db.execute(_OPENING, (incident_id,)).fetchone()
     if row is None:
         return None
     (_, opened_at, eid, actor, title, regions, components, impact, began_at, status, text,
-     figures, automatic) = row  # fmt: skip
+     figures, automatic, ended_at) = row  # fmt: skip
     opening: _UpdateRow = (
         opened_at, eid, incident_id, actor, status, text, impact, "[]", figures, automatic
     )  # fmt: skip
@@ -319,9 +365,12 @@ def incident(db: sqlite3.Connection, incident_id: str) -> Incident | None:
         _update(row, corrections.get(row[2]))
         for row in sorted(firsts.values(), key=lambda r: (r[0], r[1]))
     )
-    return _incident(
+    found = _incident(
         incident_id, title, regions, components, began_at, opened_at, automatic, actor, updates
     )
+    if ended_at is None:
+        return found
+    return replace(found, status="resolved", resolved_at=ended_at, recorded_after=True)
 
 
 def _update(row: _UpdateRow, correction: str | None) -> Update:
@@ -371,10 +420,20 @@ def _incident(
     )
 
 
-_RESOLVED = "EXISTS (SELECT 1 FROM incident_updates u WHERE u.incident_id = i.incident_id " \
-    "AND u.status = 'resolved')"  # fmt: skip
+_RESOLVED = "(i.resolved_at IS NOT NULL OR EXISTS (SELECT 1 FROM incident_updates u " \
+    "WHERE u.incident_id = i.incident_id AND u.status = 'resolved'))"  # fmt: skip
 _FIRST = "NOT EXISTS (SELECT 1 FROM incidents j WHERE j.incident_id = i.incident_id " \
     "AND (j.at, j.eid) < (i.at, i.eid))"  # fmt: skip
+#: automatic incidents of one region (its names as stored), opened before
+#: (at, incident id), not resolved at a time
+_EARLIER_OPEN = f"""
+SELECT i.incident_id FROM incidents i
+WHERE {_FIRST} AND i.automatic AND i.resolved_at IS NULL AND i.regions = ?
+  AND (i.at, i.incident_id) < (?, ?)
+  AND NOT EXISTS (SELECT 1 FROM incident_updates u WHERE u.incident_id = i.incident_id
+                  AND u.status = 'resolved' AND u.at <= ?)
+ORDER BY i.at, i.incident_id
+"""
 
 
 def incidents(
@@ -386,20 +445,24 @@ def incidents(
 ) -> list[Incident]:
     """Incidents, the latest opened first (``before``: those opened before
     that ``(opened_at, incident_id)``, for the next page)."""
-    where = [_FIRST]
-    args: list[object] = []
-    if before is not None:
-        where.append("(i.at, i.incident_id) < (?, ?)")
-        args += before
+    where = [_FIRST, "(i.at, i.incident_id) < (?, ?)"]
     if open_only:
         where.append(f"NOT {_RESOLVED}")
-    ids = db.execute(
-        f"SELECT i.incident_id FROM incidents i WHERE {' AND '.join(where)} "
-        "ORDER BY i.at DESC, i.incident_id DESC LIMIT ?",
-        (*args, limit),
-    ).fetchall()
-    found = [incident(db, incident_id) for (incident_id,) in ids]
-    return [i for i in found if i is not None]
+    query = (
+        f"SELECT i.at, i.incident_id FROM incidents i WHERE {' AND '.join(where)} "
+        "ORDER BY i.at DESC, i.incident_id DESC LIMIT ?"
+    )
+    cursor: tuple[int, str] = before if before is not None else (MAX_TIME_MS + 1, "")
+    shown: list[Incident] = []
+    while len(shown) < limit:  # past the folded ones, to fill the page
+        wanted = limit - len(shown)
+        rows = db.execute(query, (*cursor, wanted)).fetchall()
+        found = (incident(db, incident_id) for _, incident_id in rows)
+        shown += [i for i in found if i is not None]
+        if len(rows) < wanted:
+            break
+        cursor = (rows[-1][0], rows[-1][1])
+    return shown
 
 
 def open_incidents(db: sqlite3.Connection, limit: int = 1000) -> list[Incident]:
@@ -488,6 +551,18 @@ def windows(db: sqlite3.Connection, *, ending_after: int, limit: int = 100) -> l
         (ending_after, limit),
     ).fetchall()
     return [w for w in map(_window, rows) if w.ends_at > ending_after]
+
+
+def blackouts(db: sqlite3.Connection, *, ending_after: int) -> list[tuple[int, int]]:
+    """The spans (began_at, resolved_at) of the blackouts shown that ended
+    after ``ending_after``, the earliest first: the time no region recorded
+    a probe round, which the uptime bars count as down (ADR 023)."""
+    rows = db.execute(
+        f"SELECT i.began_at, i.resolved_at FROM incidents i WHERE {_FIRST} "
+        "AND i.automatic AND i.resolved_at > ? ORDER BY i.began_at, i.resolved_at",
+        (ending_after,),
+    ).fetchall()
+    return [(began, ended) for began, ended in rows]
 
 
 def opening_components(db: sqlite3.Connection, incident_id: str) -> tuple[str, ...]:

@@ -59,6 +59,7 @@ from stormproof.views.base import View
 
 __all__ = [
     "Judged",
+    "Round",
     "Seen",
     "StatusView",
     "Verdict",
@@ -68,8 +69,10 @@ __all__ = [
     "judged_pairs",
     "newest_round",
     "probers",
+    "recent_rounds",
     "recent_verdicts",
     "regions_seen",
+    "round_period",
     "rounds_between",
 ]
 
@@ -98,9 +101,10 @@ WHERE (excluded.requests, excluded.errors, COALESCE(excluded.delayed, -1))
 """
 _TOUCHED = "INSERT INTO probe_touched VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
 _ROUND = """
-INSERT INTO probe_rounds VALUES (?, ?, ?, ?)
+INSERT INTO probe_rounds VALUES (?, ?, ?, ?, ?)
 ON CONFLICT DO UPDATE SET period_ms = MIN(period_ms, excluded.period_ms),
-    active_people = MAX(active_people, excluded.active_people)
+    active_people = MAX(active_people, excluded.active_people),
+    written_at = MAX(written_at, excluded.written_at)
 """
 _PROBER = """
 INSERT INTO probers VALUES (?, ?)
@@ -179,6 +183,7 @@ class StatusView(View):
         prober TEXT NOT NULL,
         period_ms INTEGER NOT NULL,
         active_people INTEGER NOT NULL,
+        written_at INTEGER NOT NULL,
         PRIMARY KEY (round_at, prober)
     );
     CREATE TABLE IF NOT EXISTS probe_results (
@@ -248,7 +253,7 @@ class StatusView(View):
 
     def on_probes_recorded(self, db: sqlite3.Connection, entry: Entry, p: ProbesRecorded) -> None:
         at, prober = p.round_at, p.prober
-        db.execute(_ROUND, (at, prober, p.period_ms, p.active_people))
+        db.execute(_ROUND, (at, prober, p.period_ms, p.active_people, entry.event.at))
         db.execute(_PROBER, (prober, at))
         db.executemany(
             _RESULT,
@@ -370,6 +375,35 @@ class Seen:
 def newest_round(db: sqlite3.Connection) -> int | None:
     """The latest round any prober reported."""
     row = db.execute("SELECT MAX(round_at) FROM probe_rounds").fetchone()
+    return None if row[0] is None else int(row[0])
+
+
+@dataclass(frozen=True)
+class Round:
+    """A round as every prober that reported it recorded it together."""
+
+    round_at: int
+    #: the shortest period its probers reported
+    period_ms: int
+    #: when the last of its probers wrote it (the events' time)
+    written_at: int
+
+
+def recent_rounds(db: sqlite3.Connection, limit: int) -> list[Round]:
+    """The latest ``limit`` rounds any prober reported, oldest first."""
+    rows = db.execute(
+        "SELECT round_at, MIN(period_ms), MAX(written_at) FROM probe_rounds "
+        "GROUP BY round_at ORDER BY round_at DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [Round(at, period, written) for at, period, written in reversed(rows)]
+
+
+def round_period(db: sqlite3.Connection, round_at: int) -> int | None:
+    """The period a round stands for (the shortest its probers reported)."""
+    row = db.execute(
+        "SELECT MIN(period_ms) FROM probe_rounds WHERE round_at = ?", (round_at,)
+    ).fetchone()
     return None if row[0] is None else int(row[0])
 
 

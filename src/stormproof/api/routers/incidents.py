@@ -66,6 +66,10 @@ class IncidentOut(BaseModel):
     began_at: int = Field(description="when the trouble began, unix ms")
     opened_at: int
     resolved_at: int | None
+    recorded_after: bool = Field(
+        description="written once it was over: a blackout, when no region could record a "
+        "probe round; began_at is the last round before, resolved_at the first after"
+    )
     updates: list[UpdateOut] = Field(description="oldest first; the opening is the first")
 
 
@@ -106,6 +110,7 @@ def incident_out(i: Incident, *, last_only: bool = False) -> IncidentOut:
         began_at=i.began_at,
         opened_at=i.opened_at,
         resolved_at=i.resolved_at,
+        recorded_after=i.recorded_after,
         updates=[_update_out(u) for u in updates],
     )
 
