@@ -49,7 +49,7 @@ def tus_upload(
     leaves the files it opens itself unclosed.)"""
     with path.open("rb") as stream:
         client = TusClient(f"{region_url}/v1/uploads", headers=auth)
-        yield client.uploader(file_stream=stream, chunk_size=CHUNK, **options)
+        yield client.uploader(file_stream=stream, **{"chunk_size": CHUNK, **options})
 
 
 def finished_video(client: httpx.Client, auth: dict[str, str], upload_url: str) -> str:

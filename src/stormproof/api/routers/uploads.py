@@ -19,6 +19,7 @@ from stormproof.actions import uploads as actions
 from stormproof.api.deps import Caller, IdemKey, RegionDep, When, acknowledge
 from stormproof.errors import StormproofError
 from stormproof.media import tus
+from stormproof.region import Region
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 
@@ -38,8 +39,9 @@ async def _speaks_tus(
 Tus = Annotated[None, Depends(_speaks_tus)]
 
 
-def _tus_headers(response: Response, progress: actions.Progress) -> None:
-    """What every answer about an upload says: where it stands, until when."""
+def _tus_headers(response: Response, region: Region, progress: actions.Progress) -> None:
+    """What every answer about an upload says: where it stands, until when;
+    once it is a video, the video's id and its write's ``Stormproof-Seq``."""
     upload = progress.upload
     response.headers["Tus-Resumable"] = tus.VERSION
     response.headers["Upload-Offset"] = str(progress.offset)
@@ -50,6 +52,7 @@ def _tus_headers(response: Response, progress: actions.Progress) -> None:
         response.headers["Upload-Expires"] = format_datetime(expires, usegmt=True)
     else:
         response.headers["Stormproof-Video"] = progress.video.payload.video_id
+        acknowledge(response, region, progress.video)
 
 
 def _body_of(request: Request) -> tuple[int | None, bool]:
@@ -112,7 +115,7 @@ async def create(
         )  # fmt: skip
     else:
         progress = await actions.progress(region, caller.user_id, upload_id, media=region.media)
-    _tus_headers(response, progress)
+    _tus_headers(response, region, progress)
     return response
 
 
@@ -124,7 +127,7 @@ async def where(upload_id: str, region: RegionDep, caller: Caller, when: When, _
         region, caller.user_id, upload_id, media=region.media, when=when
     )
     response = Response(status_code=200)
-    _tus_headers(response, progress)
+    _tus_headers(response, region, progress)
     return response
 
 
@@ -151,7 +154,7 @@ async def send(
         declared=declared, checksum=checksum, media=region.media, when=when,
     )  # fmt: skip
     response = Response(status_code=204)
-    _tus_headers(response, progress)
+    _tus_headers(response, region, progress)
     return response
 
 
