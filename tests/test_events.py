@@ -68,6 +68,9 @@ from stormproof.events import (
     SessionRevoked,
     SessionStarted,
     UpdateCorrected,
+    UploadChunkStored,
+    UploadCreated,
+    UploadEnded,
     VideoDeleted,
     VideoUploaded,
     WebhookAttempt,
@@ -274,7 +277,7 @@ def test_undecodable_events_raise_log_error(raw: bytes) -> None:
 
 
 def test_every_payload_has_a_unique_type_name() -> None:
-    assert len(PAYLOADS) == 31
+    assert len(PAYLOADS) == 34
     assert all(name == model.TYPE for name, model in PAYLOADS.items())
 
 
@@ -650,6 +653,31 @@ PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
         writes=st.none() | drill_writes(),
         continuity_permille=st.none() | st.integers(0, 1000),
         cold_start_permille=st.none() | st.integers(0, 1000),
+    ),
+    UploadCreated: st.builds(
+        UploadCreated,
+        upload_id=ids,
+        owner_id=ids,
+        video_id=ids,
+        length=st.integers(1, MAX_INT),
+        caption=texts,
+        filename=short_texts,
+        expires_at=millis,
+    ),
+    UploadChunkStored: st.integers(0, MAX_INT - 1).flatmap(
+        lambda offset: st.builds(
+            UploadChunkStored,
+            upload_id=ids,
+            offset=st.just(offset),
+            length=st.integers(1, MAX_INT - offset),
+            blob=blob_ids,
+        )
+    ),
+    UploadEnded: st.builds(
+        UploadEnded,
+        upload_id=ids,
+        reason=st.sampled_from(["terminated", "expired", "rejected"]),
+        code=st.from_regex(r"[a-z0-9_]{0,64}", fullmatch=True),
     ),
 }
 events = st.builds(

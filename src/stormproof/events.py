@@ -103,6 +103,9 @@ __all__ = [
     "Text",
     "Undecodable",
     "UpdateCorrected",
+    "UploadChunkStored",
+    "UploadCreated",
+    "UploadEnded",
     "VideoDeleted",
     "VideoUploaded",
     "WebhookAttempt",
@@ -241,6 +244,56 @@ class VideoUploaded(Payload):
 class VideoDeleted(Payload):
     TYPE: ClassVar[str] = "video.deleted"
     video_id: Id
+
+
+#: what ends a resumable upload before it became a video: its owner
+#: (``terminated``), its time (``expired``), or its bytes (``rejected``: not a
+#: video the platform takes, for the reason in ``code``)
+UploadEndReason = Literal["terminated", "expired", "rejected"]
+#: the bytes of an upload: at most what a SQLite INTEGER holds
+Bytes = Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
+class UploadCreated(Payload):
+    """A resumable (tus) upload begins: ``length`` bytes are promised, to
+    become video ``video_id`` once every byte is stored and validated
+    (ADR 027). It can be resumed in any region until ``expires_at``."""
+
+    TYPE: ClassVar[str] = "upload.created"
+    upload_id: Id
+    owner_id: Id
+    video_id: Id
+    length: Annotated[int, Field(ge=1, le=MAX_INT)]
+    caption: Text
+    filename: Short
+    expires_at: Millis
+
+
+class UploadChunkStored(Payload):
+    """Bytes ``[offset, offset + length)`` of an upload are the blob ``blob``,
+    durable before this event was appended (ADR 027)."""
+
+    TYPE: ClassVar[str] = "upload.chunk_stored"
+    upload_id: Id
+    offset: Bytes
+    length: Annotated[int, Field(ge=1, le=MAX_INT)]
+    blob: BlobId
+
+    @model_validator(mode="after")
+    def _ends_in_range(self) -> UploadChunkStored:
+        if self.offset + self.length > MAX_INT:
+            raise ValueError("a chunk ends past the largest offset a view stores")
+        return self
+
+
+class UploadEnded(Payload):
+    """An upload that will never become a video; its chunks may go."""
+
+    TYPE: ClassVar[str] = "upload.ended"
+    upload_id: Id
+    reason: UploadEndReason
+    #: the error code of a rejected upload (``not_a_video``…), else ""
+    code: Annotated[str, Field(max_length=64, pattern=r"^[a-z0-9_]*$")] = ""
 
 
 #: a watch report longer than this is not a real watch
@@ -865,6 +918,9 @@ _ALL: tuple[type[Payload], ...] = (
     WebhookFailed,
     PostmortemEdited,
     DrillReported,
+    UploadCreated,
+    UploadChunkStored,
+    UploadEnded,
 )
 
 #: event type name -> payload model of the current version

@@ -92,6 +92,18 @@ class Settings(BaseModel):
     #: serve the interactive API documentation at /docs (assets served locally)
     docs: bool = True
 
+    # Resumable uploads (tus, ADR 027); an upload's length is capped by max_upload_bytes.
+    #: one PATCH's body (answered 413 past it): tus clients must send chunks this small
+    upload_chunk_max_bytes: PositiveInt = 32 * 1024 * 1024
+    #: chunks one upload may have; many tiny PATCHes would make its offset costly to read
+    upload_max_chunks: PositiveInt = 4096
+    #: an upload not finished this long after it began expires, and its chunks go
+    upload_expiry_s: PositiveFloat = 24 * 3600.0
+    #: uploads one person may have under way at once (answered 429 past it)
+    uploads_open_per_user: PositiveInt = 5
+    #: how often each region ends expired uploads and removes their chunks (0: never)
+    upload_sweep_every_s: NonNegativeFloat = 60.0
+
     # Logs (ADR 022), as `stormproof serve` and a cluster's regions write them
     # to stderr; a program embedding a region keeps its own logging set-up.
     #: "json": one JSON object per line; "plain": text for people; "auto":

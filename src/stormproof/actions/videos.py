@@ -22,7 +22,7 @@ from stormproof.media import MediaPool
 from stormproof.region import Region
 from stormproof.views import videos
 
-__all__ = ["delete_video", "upload_video"]
+__all__ = ["delete_video", "publish_video", "upload_video"]
 
 
 async def upload_video(
@@ -41,7 +41,6 @@ async def upload_video(
     byte count the caller received (the API stops reading past the limit).
     ``media`` probes and thumbnails the file (the region's own pool), within
     the limits of ``Settings.media_*``."""
-    settings = region.settings
     key = log_key(owner_id, "upload", idempotency_key)
     if done := await prior(region, key, VideoUploaded):
         # The same key with another file or caption is another request.
@@ -49,6 +48,26 @@ async def upload_video(
         if (done.payload.blob, done.payload.caption) != (sent, caption):
             raise key_reused()
         return done
+    return await publish_video(
+        region, owner_id, path, size, caption, media=media, key=key, when=when
+    )
+
+
+async def publish_video(
+    region: Region,
+    owner_id: str,
+    path: Path,
+    size: int,
+    caption: str,
+    *,
+    media: MediaPool,
+    key: str,
+    when: WriteTime = NOW,
+) -> Written[VideoUploaded]:
+    """Validate the video at ``path`` and write it as ``VideoUploaded`` under
+    ``key``: the path every upload ends in, the single request's and the
+    resumable one's alike, so both refuse the same files with the same codes."""
+    settings = region.settings
     if len(caption) > settings.caption_max_chars:
         raise Unprocessable(
             f"a caption has at most {settings.caption_max_chars} characters",

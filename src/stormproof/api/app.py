@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from stormproof import __version__
+from stormproof.actions.uploads import sweep_uploads
 from stormproof.api.docs import mount_docs
 from stormproof.api.edge import Edge
 from stormproof.api.limits import RateLimits
@@ -42,6 +43,7 @@ from stormproof.api.routers import (
     sessions,
     snapshots,
     status,
+    uploads,
     videos,
     webhooks,
 )
@@ -75,6 +77,7 @@ async def _on_stormproof_error(_: Request, exc: Exception) -> JSONResponse:
     response = error_response(exc.status, exc.code, exc.message, **exc.detail)
     if "retry_after" in exc.detail:
         response.headers["Retry-After"] = str(exc.detail["retry_after"])
+    response.headers.update(getattr(exc, "headers", {}))  # a protocol's own (tus's Tus-Version)
     return response
 
 
@@ -143,7 +146,7 @@ def create_app(
         region = Region.open(settings)
         await region.start(on_ready)
         app.state.region = region
-        ahead = probing = judging = None
+        ahead = probing = judging = sweeping = None
         if settings.snapshot_every_s:
             snapshots: Snapshots = app.state.snapshots
             ahead = asyncio.create_task(snapshots.keep_one_made(region.caught_up))
@@ -156,10 +159,14 @@ def create_app(
         # one region at a time sends incident updates to webhooks (ADR 024)
         app.state.deliverer = deliverer = Deliverer(region)
         delivering = asyncio.create_task(deliverer.run(region.caught_up), name="deliverer")
+        if settings.upload_sweep_every_s:  # abandoned resumable uploads expire (ADR 027)
+            sweeping = asyncio.create_task(
+                sweep_uploads(region, region.caught_up), name="upload sweeper"
+            )
         try:
             yield
         finally:
-            for task in (delivering, judging, probing):
+            for task in (sweeping, delivering, judging, probing):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -200,6 +207,7 @@ def create_app(
         accounts,
         sessions,
         videos,
+        uploads,
         interactions,
         comments,
         follows,

@@ -9,8 +9,9 @@ A plain ASGI layer (no per-request task, unlike Starlette's
   ``Content-Length`` says so, and by counting the bytes of a chunked body as
   they arrive — so a 200 MB JSON body is never parsed and a 300 MiB upload
   never spooled past the limit;
-- authenticates an upload before its body is read: without a valid token a
-  300 MiB upload costs the region one header lookup, not 300 MiB;
+- authenticates an upload (and a tus chunk) before its body is read:
+  without a valid token a 300 MiB upload costs the region one header
+  lookup, not 300 MiB;
 - adds the security headers every answer carries.
 
 Request heads (line and headers) are bounded one layer below, in
@@ -62,6 +63,8 @@ _OTHER_CSP = b"default-src 'none'; frame-ancestors 'none'; sandbox"
 #: multipart framing and the caption may add this much to an upload's file
 UPLOAD_ENVELOPE = 64 * 1024
 _UPLOADS = ("POST", "/v1/videos")
+#: resumable uploads (tus, ADR 027): a chunk is at most ``upload_chunk_max_bytes``
+_TUS = "/v1/uploads"
 
 
 class BodyTooLarge(HTTPException):
@@ -92,8 +95,13 @@ class Edge:
         settings = region.settings
         headers = Headers(scope=scope)
         is_upload = (scope["method"], scope["path"].rstrip("/")) == _UPLOADS
+        is_chunk = _is_chunk(scope["method"], scope["path"])
         limit = (
-            settings.max_upload_bytes + UPLOAD_ENVELOPE if is_upload else settings.max_json_bytes
+            settings.max_upload_bytes + UPLOAD_ENVELOPE
+            if is_upload
+            else settings.upload_chunk_max_bytes
+            if is_chunk
+            else settings.max_json_bytes
         )
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or len(declared) > 19):
@@ -102,11 +110,11 @@ class Edge:
             )
             return
         if declared is not None and int(declared) > limit:
-            what = "a video upload" if is_upload else "a request body"
+            what = "a video upload" if is_upload else "a chunk" if is_chunk else "a request body"
             refusal = error_response(413, "payload_too_large", f"{what} is at most {limit} bytes")
             await refusal(scope, receive, send)
             return
-        if is_upload:
+        if is_upload or is_chunk:
             try:
                 # A session started in another region may not be applied here
                 # yet: wait for the caller's min_seq first, as reads do.
@@ -117,6 +125,14 @@ class Edge:
                 await refusal(scope, receive, send)
                 return
         await self.app(scope, _counted(receive, limit), send)
+
+
+def _is_chunk(method: str, path: str) -> bool:
+    """Whether a request may carry a tus chunk: a creation (with upload) or a PATCH."""
+    path = path.rstrip("/")
+    if method == "POST":
+        return path == _TUS
+    return method == "PATCH" and path.startswith(_TUS + "/")
 
 
 def _always(method: str, path: str) -> bool:

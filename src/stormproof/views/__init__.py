@@ -31,6 +31,7 @@ from stormproof.views.quarantine import QuarantineView
 from stormproof.views.reports import ReportsView
 from stormproof.views.roles import RolesView
 from stormproof.views.status import StatusView
+from stormproof.views.uploads import UploadsView
 from stormproof.views.videos import VideosView
 from stormproof.views.webhooks import WebhooksView
 
@@ -44,6 +45,7 @@ def all_views() -> list[View]:
         AccountsView(),
         RolesView(),
         VideosView(),
+        UploadsView(),
         FollowsView(),
         BlocksView(),
         EngagementView(),
