@@ -117,7 +117,14 @@ def _apply_views(settings: Settings, parent: int) -> None:
         log = _log(settings)
         store = ViewStore(settings.views_path, all_views(), partitions=log.partitions)
         try:
-            await Projector(log, store).catch_up()
+            while True:
+                try:
+                    await Projector(log, store).catch_up()
+                    return
+                except LogError as exc:  # a read that timed out under load: go on
+                    if exc.code not in _PASSING:
+                        raise
+                    await asyncio.sleep(1.0)
         finally:
             store.close()
             await log.close()
@@ -193,6 +200,7 @@ class Region:
         From here on, what the caller's task (and every task it starts) logs
         names this region."""
         REGION.set(self.name)
+        self._tell("starting")
         await self.log.start()
         await self.blobs.start()
         at = self.store.position()

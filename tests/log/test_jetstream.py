@@ -11,7 +11,7 @@ from nats.aio.msg import Msg
 from stormproof.errors import LogError
 from stormproof.jetstream.links import Links, Unreachable
 from stormproof.log import Entry, Log
-from stormproof.log.jetstream import JetStreamLog
+from stormproof.log.jetstream import JetStreamLog, following_on
 from stormproof.natsd import NatsCluster
 from tests.log.contract import LogContract, event
 from tests.natsd_fixtures import unique_prefix
@@ -308,3 +308,13 @@ async def test_a_long_batch_is_fetched_once_not_by_every_hedged_copy(
     finally:
         await writer.close()
         await reader.close()
+
+
+def test_a_batch_that_jumps_a_hole_is_cut_where_the_hole_begins() -> None:
+    # A replica being rebuilt answered 320,082 and then 325,082: what
+    # follows the hole is not applied (the views would refuse a gap).
+    entries = [Entry(2, seq, f"k{seq}", event(seq)) for seq in (320_081, 320_082, 325_082)]
+    assert following_on(entries, 320_080) == entries[:2]
+    assert following_on(entries[2:], 320_082) == []
+    assert following_on(entries[:2], 320_080) == entries[:2]
+    assert following_on([], 7) == []

@@ -47,7 +47,7 @@ from stormproof.jetstream.streams import (
 )
 from stormproof.log import Entry
 
-__all__ = ["JetStreamLog"]
+__all__ = ["JetStreamLog", "following_on"]
 
 #: how long a read keeps asking replicas that lag behind a sequence known to exist
 _STALE_READ_PATIENCE = 2.0
@@ -73,6 +73,19 @@ async def _stop(future: asyncio.Future[Any]) -> None:
     if not future.done():
         future.cancel()
         await asyncio.wait((future,))
+
+
+def following_on(entries: list[Entry], after: int) -> list[Entry]:
+    """The entries that follow on from ``after`` without a hole.
+
+    A partition's sequences have no holes, but a replica being rebuilt (its
+    server's disks were lost) receives the stream in pieces, and a batch it
+    answers may jump over what it has not received yet: what follows the
+    hole is left for a replica that has it, as a short answer is."""
+    for n, entry in enumerate(entries):
+        if entry.seq != after + 1 + n:
+            return entries[:n]
+    return entries
 
 
 class JetStreamLog:
@@ -289,6 +302,7 @@ class JetStreamLog:
                     continue
                 if entries:
                     self._saw(partition, entries[-1].seq)
+                entries = following_on(entries, after)
                 if (entries[-1].seq if entries else after) >= surely:
                     return entries
                 if best is None or len(entries) > len(best):
