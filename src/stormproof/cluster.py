@@ -50,6 +50,10 @@ _LOOPBACK_LIMITS = {
 #: how often each region of a local cluster makes a snapshot ahead, seconds
 #: (about 40 s of one core at 1M log entries; milliseconds for a small one)
 SNAPSHOT_EVERY_S = 600
+#: and sooner once its views applied this many entries past the last one
+#: (not within a minute of it): a region that lost its disks replays at
+#: most about that many after the download, whatever the write rate
+SNAPSHOT_EVERY_ENTRIES = 25_000
 
 __all__ = [
     "REGION_NAMES",
@@ -392,6 +396,7 @@ class LocalCluster:
             # the prober names the regions it checks, down ones too (ADR 020)
             "STORMPROOF_PEER_NAMES": ",".join(spec.name for spec in others),
             "STORMPROOF_SNAPSHOT_EVERY_S": str(SNAPSHOT_EVERY_S),
+            "STORMPROOF_SNAPSHOT_EVERY_ENTRIES": str(SNAPSHOT_EVERY_ENTRIES),
         }
         with (folder / "api.log").open("ab") as out:
             proc = subprocess.Popen(

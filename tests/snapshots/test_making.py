@@ -4,6 +4,7 @@ its digests equal those of views rebuilt from the log up to that position."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from pathlib import Path
 
@@ -88,4 +89,42 @@ async def test_a_region_keeps_a_snapshot_made_ahead_and_hands_it_out(tmp_path: P
     finally:
         keeping.cancel()
         await asyncio.gather(keeping, return_exceptions=True)
+        store.close()
+
+
+async def test_many_entries_applied_make_a_snapshot_before_the_period_is_up(
+    tmp_path: Path,
+) -> None:
+    # An hour between snapshots, but one every 50 entries: what a restoring
+    # peer replays after its download is bounded by entries.
+    settings = make_settings(
+        tmp_path / "region", snapshot_every_s=3600, snapshot_every_entries=50, snapshot_gap_s=0
+    )
+    await append_history(settings.log_path, range(50))
+    log = SqliteLog(settings.log_path)
+    store = ViewStore(settings.views_path, all_views())
+    snapshots = Snapshots(settings)
+    applied = 0
+
+    async def ready() -> None:
+        return None
+
+    keeping = asyncio.create_task(snapshots.keep_one_made(ready, lambda: applied))
+    try:
+        await asyncio.sleep(0.5)
+        assert _made(settings) == set()  # 0 applied since it began: none yet
+        store.apply(await log.read(0, 0, 50))
+        applied = 50
+        for _ in range(250):
+            if made := _made(settings):
+                break
+            await asyncio.sleep(0.02)
+        assert len(made) == 1
+        await asyncio.sleep(0.5)
+        assert _made(settings) == made  # nothing more applied: no other
+    finally:
+        keeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeping
+        await log.close()
         store.close()

@@ -149,7 +149,11 @@ def create_app(
         ahead = probing = judging = sweeping = None
         if settings.snapshot_every_s:
             snapshots: Snapshots = app.state.snapshots
-            ahead = asyncio.create_task(snapshots.keep_one_made(region.caught_up))
+
+            def applied() -> int:  # read anew each time: a restore replaces the projector
+                return sum(region.projector.position)
+
+            ahead = asyncio.create_task(snapshots.keep_one_made(region.caught_up, applied))
         if settings.probe_every_s:  # once ready, every region probes every region (ADR 020)
             app.state.prober = prober = Prober(region, app.state.traffic)
             probing = asyncio.create_task(prober.run(region.caught_up), name="prober")

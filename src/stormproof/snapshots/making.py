@@ -93,20 +93,36 @@ class Snapshots:
             self._latest = (time.monotonic(), manifest)
             return manifest
 
-    async def keep_one_made(self, ready: Callable[[], Awaitable[None]]) -> None:
+    async def keep_one_made(
+        self,
+        ready: Callable[[], Awaitable[None]],
+        applied: Callable[[], int] | None = None,
+    ) -> None:
         """Once ``ready`` returns, make a snapshot every ``snapshot_every_s``
         seconds (the first that long after), for as long as this runs (the
-        region cancels it on close). A failure is logged and tried again at
-        the next turn."""
+        region cancels it on close) — and sooner under many writes: once
+        ``applied()`` (entries the views applied, all partitions together)
+        is ``snapshot_every_entries`` past the last snapshot's, though not
+        within ``snapshot_gap_s`` of it. What a peer that lost its disks
+        replays after the download is then bounded by entries, not only by
+        time. A failure is logged and tried again at the next turn."""
         every = self.settings.snapshot_every_s
+        many, gap = self.settings.snapshot_every_entries, self.settings.snapshot_gap_s
         await ready()
+        last, at = time.monotonic(), applied() if applied else 0
         while True:
-            await asyncio.sleep(every)
+            await asyncio.sleep(min(every, max(gap, 0.1), 5.0))
+            since = time.monotonic() - last
+            moved = applied() - at if applied else 0
+            if since < every and not (many and moved >= many and since >= gap):
+                continue
+            last = time.monotonic()
             try:
                 manifest = await self.make_or_reuse(ahead=True)
             except SnapshotError as exc:
                 log.warning("making a snapshot ahead failed: %s", exc.message)
             else:
+                at = sum(manifest.position)
                 log.info("made snapshot %s ahead, at %s", manifest.id, manifest.position)
 
     def file(self, snapshot_id: str, name: str) -> Path | None:
