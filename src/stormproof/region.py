@@ -189,7 +189,8 @@ class Region:
         return self.settings.region
 
     async def start(self, on_ready: Callable[[Region], Awaitable[object]] | None = None) -> None:
-        """Set up the replicated streams if needed, then catch up in the
+        """Set up the replicated streams if needed (in the background for a
+        region that has applied from them before), then catch up in the
         background (:meth:`caught_up` waits for it): the For You engine up to
         the views, the views up to what the log held when the catch-up began,
         a first checkpoint, then ``on_ready`` (``stormproof serve`` seeds the
@@ -201,13 +202,32 @@ class Region:
         names this region."""
         REGION.set(self.name)
         self._tell("starting")
-        await self.log.start()
-        await self.blobs.start()
         at = self.store.position()
+        if self._replicated() and any(at):
+            # Replicated streams a region with history applied from exist. Setting
+            # them up again (a changed configuration, leaders put back) waits on
+            # this region's own server, which starts with it: 2-5 s measured at
+            # 1M entries, that need not come before serving.
+            self._tasks.append(asyncio.create_task(self._set_up_streams(), name="streams"))
+        else:
+            await self.log.start()
+            await self.blobs.start()
         self.catching_up = CatchUp("snapshot", lambda: self.store.position(), at)
         self._tell_phase()
         self._catching = asyncio.create_task(self._catch_up(on_ready), name="catch-up")
         self._tasks.append(self._catching)
+
+    async def _set_up_streams(self) -> None:
+        """:meth:`start`'s setting up of the log's and blob store's streams,
+        in the background, tried again until it is done."""
+        while True:
+            try:
+                await self.log.start()
+                await self.blobs.start()
+                return
+            except StormproofError as exc:
+                logger.warning("%s: setting up streams: %s; trying again", self.name, exc.message)
+                await asyncio.sleep(1.0)
 
     async def caught_up(self) -> None:
         """Wait until the region is ready; raise what stopped its catch-up."""
