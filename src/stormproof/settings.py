@@ -130,9 +130,9 @@ class Settings(BaseModel):
     snapshot_every_s: float = Field(default=0.0, ge=0)
     #: with ``snapshot_every_s``, make one sooner once the views applied this
     #: many log entries past the last one (0: time only), though not within
-    #: ``snapshot_gap_s`` of it: a snapshot costs tens of seconds of a core at
-    #: a million entries, and what a restoring peer replays after its
-    #: download is then bounded by entries under any write rate
+    #: ``snapshot_gap_s`` of it (nor within twice the time the last took to
+    #: make: tens of seconds of a core at a million entries); what a
+    #: restoring peer replays after its download is then bounded by entries
     snapshot_every_entries: NonNegativeInt = 0
     snapshot_gap_s: float = Field(default=60.0, ge=0)
     #: how long a peer may take to make a snapshot, and a download may stall (seconds)

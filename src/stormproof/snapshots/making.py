@@ -103,20 +103,23 @@ class Snapshots:
         region cancels it on close) — and sooner under many writes: once
         ``applied()`` (entries the views applied, all partitions together)
         is ``snapshot_every_entries`` past the last snapshot's, though not
-        within ``snapshot_gap_s`` of it. What a peer that lost its disks
-        replays after the download is then bounded by entries, not only by
-        time. A failure is logged and tried again at the next turn."""
+        within ``snapshot_gap_s`` of it, nor within twice the time the last
+        one took to make (tens of seconds of a core at a million entries:
+        under a steady stream of writes, making them never takes more than a
+        third of a core). What a peer that lost its disks replays after the
+        download is then bounded by entries, not only by time. A failure is
+        logged and tried again at the next turn."""
         every = self.settings.snapshot_every_s
         many, gap = self.settings.snapshot_every_entries, self.settings.snapshot_gap_s
         await ready()
-        last, at = time.monotonic(), applied() if applied else 0
+        last, took, at = time.monotonic(), 0.0, applied() if applied else 0
         while True:
             await asyncio.sleep(min(every, max(gap, 0.1), 5.0))
             since = time.monotonic() - last
             moved = applied() - at if applied else 0
-            if since < every and not (many and moved >= many and since >= gap):
+            if since < every and not (many and moved >= many and since >= max(gap, 2 * took)):
                 continue
-            last = time.monotonic()
+            began = time.monotonic()
             try:
                 manifest = await self.make_or_reuse(ahead=True)
             except SnapshotError as exc:
@@ -124,6 +127,8 @@ class Snapshots:
             else:
                 at = sum(manifest.position)
                 log.info("made snapshot %s ahead, at %s", manifest.id, manifest.position)
+            last = time.monotonic()
+            took = last - began
 
     def file(self, snapshot_id: str, name: str) -> Path | None:
         """The path of one file of a finished snapshot, if there is one."""
