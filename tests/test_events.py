@@ -32,6 +32,7 @@ from stormproof.events import (
     SYSTEM_ID_PREFIX,
     UNDECODABLE,
     UPCASTERS,
+    WATCH_SOURCES,
     AccountCreated,
     AccountDeleted,
     ActionItem,
@@ -181,6 +182,25 @@ def test_stored_v2_incident_openings_read_as_opened_unresolved() -> None:
     event = decode(json.dumps(stored).encode())
     assert event.v == 3 and isinstance(event.data, IncidentOpened)
     assert event.data.status == "investigating" and event.data.resolved_at is None
+
+
+def test_stored_v1_watches_read_as_from_an_unknown_source() -> None:
+    """Guards the upcaster of interactions.recorded v1 → v2: before clients
+    said where a watch came from, every watch's source is "unknown"."""
+    items = [{"type": "watch", "video_id": "v", "watched_ms": 5, "completed": True},
+             {"type": "like", "video_id": "v"}]  # fmt: skip
+    stored = {"type": "interactions.recorded", "v": 1, "id": "e", "at": 1, "actor": "u_a",
+              "data": {"items": items}}  # fmt: skip
+    event = decode(json.dumps(stored).encode())
+    assert event.v == 2 and isinstance(event.data, InteractionsRecorded)
+    assert [item.source for item in event.data.items] == ["unknown", "unknown"]
+    assert event.data.items[0].watched_ms == 5
+
+
+def test_a_watch_source_is_one_the_platform_knows() -> None:
+    assert Interaction(type="watch", video_id="v", source="profile").source == "profile"
+    with pytest.raises(ValidationError):
+        Interaction(type="watch", video_id="v", source="elsewhere")  # type: ignore[arg-type]
 
 
 def test_an_incident_opens_resolved_only_saying_when_it_ended() -> None:
@@ -411,6 +431,7 @@ interactions = st.builds(
     video_id=ids,
     watched_ms=st.integers(0, MAX_WATCHED_MS),
     completed=st.booleans(),
+    source=st.sampled_from(WATCH_SOURCES),
 )
 #: ``ids`` never begin with the system prefix (no 's' among their letters)
 system_ids = ids.map(lambda i: (SYSTEM_ID_PREFIX + i)[:64])

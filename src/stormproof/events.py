@@ -60,6 +60,7 @@ __all__ = [
     "SYSTEM_ID_PREFIX",
     "UNDECODABLE",
     "UPCASTERS",
+    "WATCH_SOURCES",
     "AccountCreated",
     "AccountDeleted",
     "ActionItem",
@@ -108,6 +109,7 @@ __all__ = [
     "UploadEnded",
     "VideoDeleted",
     "VideoUploaded",
+    "WatchSource",
     "WebhookAttempt",
     "WebhookDelivered",
     "WebhookFailed",
@@ -300,6 +302,11 @@ class UploadEnded(Payload):
 MAX_WATCHED_MS = 24 * 3600 * 1000
 
 InteractionType = Literal["watch", "like", "unlike", "share", "skip", "not_interested"]
+#: where a watch came from, as the client says (creator analytics' traffic
+#: sources); "unknown": a client that does not say, and every watch recorded
+#: before clients could (interactions.recorded v1)
+WatchSource = Literal["for_you", "following", "profile", "shared_link", "unknown"]
+WATCH_SOURCES: tuple[str, ...] = get_args(WatchSource)
 
 
 class Interaction(BaseModel):
@@ -311,6 +318,8 @@ class Interaction(BaseModel):
     #: a watch report longer than a day is not a real watch
     watched_ms: Annotated[int, Field(ge=0, le=MAX_WATCHED_MS)] = 0
     completed: bool = False
+    #: where a watch came from (v2); the other types carry "unknown"
+    source: WatchSource = "unknown"
 
 
 class InteractionsRecorded(Payload):
@@ -933,6 +942,7 @@ CURRENT_VERSION: dict[str, int] = {
     ProbesRecorded.TYPE: 2,
     IncidentOpened.TYPE: 3,
     IncidentUpdated.TYPE: 2,
+    InteractionsRecorded.TYPE: 2,
 }
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -962,6 +972,15 @@ def _opened_open(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _sources_unknown(data: dict[str, Any]) -> dict[str, Any]:
+    """interactions.recorded v1 → v2: clients did not yet say where a watch
+    came from; its source is "unknown"."""
+    if not isinstance(data.get("items"), list):
+        return data  # the payload model refuses it
+    items = [{**i, "source": "unknown"} if isinstance(i, dict) else i for i in data["items"]]
+    return {**data, "items": items}
+
+
 #: (type, v) -> function turning a version-v payload dict into version v + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     (AccountCreated.TYPE, 1): _people_then,
@@ -969,6 +988,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     (IncidentOpened.TYPE, 1): _uploads_not_counted,
     (IncidentOpened.TYPE, 2): _opened_open,
     (IncidentUpdated.TYPE, 1): _uploads_not_counted,
+    (InteractionsRecorded.TYPE, 1): _sources_unknown,
 }
 
 

@@ -168,6 +168,10 @@ class Settings(BaseModel):
     #: or their pages differ
     probe_fail_rounds: PositiveInt = 3
     probe_pass_rounds: PositiveInt = 2
+    #: a creator's view qualifies when watched this long (ms) or to the end
+    #: (issue 15); applied when the studio is read, never stored: give every
+    #: region the same value, or their studios answer differently (ADR 030)
+    studio_qualified_ms: int = Field(default=5000, ge=0, le=24 * 3600 * 1000)
     #: an open automatic incident gets an update with figures at least this
     #: often (seconds; ADR 021); the judge runs when probing does
     incident_update_every_s: PositiveFloat = 300.0

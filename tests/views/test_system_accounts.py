@@ -31,7 +31,7 @@ from stormproof.views.store import ViewStore
 
 SYSTEM = "sys_probe"
 #: the views that count or list what people do
-COUNTING = ("engagement", "follows", "history", "comments", "foryou")
+COUNTING = ("engagement", "studio", "follows", "history", "comments", "foryou")
 
 
 def _uploaded(video_id: str, owner: str) -> VideoUploaded:

@@ -43,6 +43,7 @@ from stormproof.api.routers import (
     sessions,
     snapshots,
     status,
+    studio,
     uploads,
     videos,
     webhooks,
@@ -230,6 +231,7 @@ def create_app(
         webhooks,
         postmortems,
         operators,
+        studio,
     ):
         app.include_router(module.router)
     return app

@@ -31,6 +31,7 @@ from stormproof.views.quarantine import QuarantineView
 from stormproof.views.reports import ReportsView
 from stormproof.views.roles import RolesView
 from stormproof.views.status import StatusView
+from stormproof.views.studio import StudioView
 from stormproof.views.uploads import UploadsView
 from stormproof.views.videos import VideosView
 from stormproof.views.webhooks import WebhooksView
@@ -49,6 +50,7 @@ def all_views() -> list[View]:
         FollowsView(),
         BlocksView(),
         EngagementView(),
+        StudioView(),
         CommentsView(),
         HistoryView(),
         MessagesView(),

@@ -18,7 +18,9 @@ class EventsIn(BaseModel):
     events: list[dict[str, Any]] = Field(
         description="1 to `STORMPROOF_EVENTS_BATCH_MAX` (500) interactions: "
         '`{"type": "watch"|"like"|"unlike"|"share"|"skip"|"not_interested", '
-        '"video_id": ..., "watched_ms": 0..86400000, "completed": bool}`',
+        '"video_id": ..., "watched_ms": 0..86400000, "completed": bool, '
+        '"source": "for_you"|"following"|"profile"|"shared_link"|"unknown"}` '
+        "(`source`: where a watch came from, for its creator's analytics; default unknown)",
         max_length=10_000,
     )
 

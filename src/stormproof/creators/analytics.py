@@ -1,0 +1,331 @@
+"""A creator's analytics, by day in their time zone, computed when read from
+the views (ADR 030).
+
+Every figure is a function of the log and of three read-time choices — the
+days asked for, the creator's time zone, and the qualifying watch time — so
+two regions that applied the same entries answer the same, and changing a
+time zone or the threshold rewrites nothing.
+
+**Definitions** (:mod:`stormproof.views.studio` says what one view is):
+
+- a view falls on the day its 10-minute window starts;
+- *qualified*: watched for at least the threshold, or to the end;
+- *share watched* of a view: its watch time over the video's duration, at
+  most 1, in millionths rounded down; 1 when it completed or the video has
+  no duration;
+- *retention* at step k (k = 0…20, every 5 %): the share of views whose
+  share watched reached k / 20;
+- likes, comments and new followers fall on the day they were made and
+  count while they stand (a like taken back, a comment deleted, a follow
+  stopped does not count); shares as the engagement view counts them.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from stormproof.errors import Unprocessable
+from stormproof.views import studio
+from stormproof.views.studio import Watch
+
+__all__ = [
+    "MAX_DAYS",
+    "RETENTION_STEPS",
+    "DayFigures",
+    "DayRange",
+    "Figures",
+    "Overview",
+    "Sources",
+    "VideoReport",
+    "day_range",
+    "overview",
+    "video_report",
+]
+
+#: the longest range of days one request may ask for
+MAX_DAYS = 366
+#: retention is given at 0 %, 5 %, … 100 % of a video
+RETENTION_STEPS = 21
+#: shares watched are counted in millionths
+_MILLIONTH = 1_000_000
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+#: dates asked for lie in these years: their days' times fit every event's
+_FIRST_DAY, _LAST_DAY = date(1970, 1, 2), date(9998, 12, 31)
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """Consecutive days of one time zone, and where each begins (unix ms)."""
+
+    first: date
+    zone: str
+    #: the start of each day, then the end of the last
+    starts: tuple[int, ...]
+
+    @property
+    def since(self) -> int:
+        return self.starts[0]
+
+    @property
+    def until(self) -> int:
+        return self.starts[-1]
+
+    @property
+    def last(self) -> date:
+        return self.first + timedelta(days=len(self.starts) - 2)
+
+    def dates(self) -> list[str]:
+        return [(self.first + timedelta(days=n)).isoformat() for n in range(len(self.starts) - 1)]
+
+    def day_of(self, at: int) -> int | None:
+        """The index of the day ``at`` falls on, None outside the range."""
+        if not self.since <= at < self.until:
+            return None
+        return bisect_right(self.starts, at) - 1
+
+
+def _parse(text: str, what: str) -> date:
+    if not _DATE.fullmatch(text):
+        raise Unprocessable(f"{what} is a date, YYYY-MM-DD", code="invalid_date")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise Unprocessable(f"{what} is no date: {text}", code="invalid_date") from None
+    if not _FIRST_DAY <= day <= _LAST_DAY:
+        raise Unprocessable(
+            f"{what} lies between {_FIRST_DAY} and {_LAST_DAY}", code="date_out_of_range"
+        )
+    return day
+
+
+def day_range(first: str | None, last: str | None, *, zone: str, today: date) -> DayRange:
+    """The days from ``first`` to ``last`` (inclusive, YYYY-MM-DD) in
+    ``zone``; by default the 28 days ending ``today``. 422 with a code for a
+    date that is not one, a reversed range, or more than :data:`MAX_DAYS`."""
+    end = _parse(last, "to") if last else min(max(today, _FIRST_DAY), _LAST_DAY)
+    begin = _parse(first, "from") if first else max(end - timedelta(days=27), _FIRST_DAY)
+    if begin > end:
+        raise Unprocessable("from comes after to", code="reversed_range")
+    if (end - begin).days + 1 > MAX_DAYS:
+        raise Unprocessable(f"at most {MAX_DAYS} days at a time", code="range_too_long")
+    tz = ZoneInfo(zone)
+    days = [begin + timedelta(days=n) for n in range((end - begin).days + 2)]
+    midnights = (datetime.combine(d, datetime.min.time(), tz) for d in days)
+    starts = tuple(int(midnight.timestamp() * 1000) for midnight in midnights)
+    return DayRange(begin, zone, starts)
+
+
+class Sources(BaseModel):
+    """Views by where their first watch came from, as the client said."""
+
+    for_you: int = 0
+    following: int = 0
+    profile: int = 0
+    shared_link: int = 0
+    #: clients that did not say, and every watch before they could
+    unknown: int = 0
+
+
+class Figures(BaseModel):
+    """A creator's or a video's figures over some days."""
+
+    views: int
+    qualified_views: int
+    unique_viewers: int
+    watched_ms: int
+    #: None without views
+    average_watched_ms: float | None
+    average_share_watched: float | None = Field(description="0 to 1; None without views")
+    watched_in_full_rate: float | None = Field(description="0 to 1; None without views")
+    likes: int
+    comments: int
+    shares: int
+    #: a creator's new followers; None for a video
+    new_followers: int | None
+    sources: Sources
+
+
+class DayFigures(Figures):
+    #: YYYY-MM-DD, in the creator's time zone
+    date: str
+
+
+class Overview(BaseModel):
+    """A creator's figures, over all their videos, by day."""
+
+    creator_id: str
+    time_zone: str
+    qualified_after_ms: int = Field(description="a view qualifies watched this long, or to the end")
+    videos: int
+    totals: Figures
+    days: list[DayFigures]
+
+
+class VideoReport(BaseModel):
+    """One video's figures by day, and its retention over the range."""
+
+    video_id: str
+    duration_ms: int
+    time_zone: str
+    qualified_after_ms: int
+    totals: Figures
+    days: list[DayFigures]
+    retention: list[float] | None = Field(
+        description=f"{RETENTION_STEPS} shares of views, 0 to 1: those that watched at least "
+        "0 %, 5 %, … 100 % of the video; None without views"
+    )
+
+
+@dataclass
+class _Tally:
+    """What one day (or the whole range) adds up to, as it is counted."""
+
+    views: int = 0
+    qualified: int = 0
+    viewers: set[str] = field(default_factory=set)
+    watched_ms: int = 0
+    completed: int = 0
+    share_millionths: int = 0
+    likes: int = 0
+    comments: int = 0
+    shares: int = 0
+    followers: int = 0
+    sources: Counter[str] = field(default_factory=Counter)
+    #: views by the highest retention step they reached
+    reached: Counter[int] = field(default_factory=Counter)
+
+    def add(self, watch: Watch, duration_ms: int, qualified_after_ms: int) -> None:
+        self.views += 1
+        self.qualified += watch.completed or watch.watched_ms >= qualified_after_ms
+        self.viewers.add(watch.viewer_id)
+        self.watched_ms += watch.watched_ms
+        self.completed += watch.completed
+        self.share_millionths += _share(watch, duration_ms)
+        self.sources[watch.source] += 1
+        self.reached[_step(watch, duration_ms)] += 1
+
+    def figures(self, *, creator: bool) -> Figures:
+        views = self.views
+        return Figures(
+            views=views,
+            qualified_views=self.qualified,
+            unique_viewers=len(self.viewers),
+            watched_ms=self.watched_ms,
+            average_watched_ms=self.watched_ms / views if views else None,
+            average_share_watched=self.share_millionths / _MILLIONTH / views if views else None,
+            watched_in_full_rate=self.completed / views if views else None,
+            likes=self.likes,
+            comments=self.comments,
+            shares=self.shares,
+            new_followers=self.followers if creator else None,
+            sources=Sources(**self.sources),
+        )
+
+    def retention(self) -> list[float] | None:
+        if not self.views:
+            return None
+        still, curve = self.views, []
+        for step in range(RETENTION_STEPS):
+            curve.append(still / self.views)
+            still -= self.reached[step]
+        return curve
+
+
+def _share(watch: Watch, duration_ms: int) -> int:
+    """The share of the video a view watched, in millionths."""
+    if watch.completed or duration_ms <= 0:
+        return _MILLIONTH
+    return min(watch.watched_ms, duration_ms) * _MILLIONTH // duration_ms
+
+
+def _step(watch: Watch, duration_ms: int) -> int:
+    """The highest retention step (0…20) a view reached."""
+    if watch.completed or duration_ms <= 0:
+        return RETENTION_STEPS - 1
+    return min(watch.watched_ms, duration_ms) * (RETENTION_STEPS - 1) // duration_ms
+
+
+class _Days:
+    """A tally per day of a range, and one for the whole range."""
+
+    def __init__(self, days: DayRange) -> None:
+        self.range = days
+        self.days = [_Tally() for _ in days.dates()]
+        self.total = _Tally()
+
+    def tallies(self, at: int) -> Iterable[_Tally]:
+        day = self.range.day_of(at)
+        return () if day is None else (self.days[day], self.total)
+
+    def count(self, db: sqlite3.Connection, videos: dict[str, int], qualified_ms: int) -> None:
+        """Views, likes, comments and shares of ``videos`` (id → duration)."""
+        since, until = self.range.since, self.range.until
+        for watch in studio.watches(db, list(videos), since, until):
+            for tally in self.tallies(watch.at):
+                tally.add(watch, videos[watch.video_id], qualified_ms)
+        for video_id in videos:
+            for at in studio.liked_at(db, video_id, since, until):
+                for tally in self.tallies(at):
+                    tally.likes += 1
+            for at in studio.commented_at(db, video_id, since, until):
+                for tally in self.tallies(at):
+                    tally.comments += 1
+            for at in studio.shared_at(db, video_id, since, until):
+                for tally in self.tallies(at):
+                    tally.shares += 1
+
+    def by_day(self, *, creator: bool) -> list[DayFigures]:
+        return [
+            DayFigures(date=day, **tally.figures(creator=creator).model_dump())
+            for day, tally in zip(self.range.dates(), self.days, strict=True)
+        ]
+
+
+def overview(
+    db: sqlite3.Connection, creator_id: str, days: DayRange, *, qualified_after_ms: int
+) -> Overview:
+    """A creator's figures over every video they uploaded (deleted ones too:
+    their views happened) and their new followers, by day."""
+    videos = dict(
+        db.execute("SELECT video_id, duration_ms FROM videos WHERE owner_id = ?", (creator_id,))
+    )
+    tallies = _Days(days)
+    tallies.count(db, videos, qualified_after_ms)
+    for at in studio.followed_at(db, creator_id, days.since, days.until):
+        for tally in tallies.tallies(at):
+            tally.followers += 1
+    return Overview(
+        creator_id=creator_id,
+        time_zone=days.zone,
+        qualified_after_ms=qualified_after_ms,
+        videos=len(videos),
+        totals=tallies.total.figures(creator=True),
+        days=tallies.by_day(creator=True),
+    )
+
+
+def video_report(
+    db: sqlite3.Connection, video_id: str, duration_ms: int, days: DayRange, *,
+    qualified_after_ms: int,
+) -> VideoReport:  # fmt: skip
+    """One video's figures by day and its retention curve over the range."""
+    tallies = _Days(days)
+    tallies.count(db, {video_id: duration_ms}, qualified_after_ms)
+    return VideoReport(
+        video_id=video_id,
+        duration_ms=duration_ms,
+        time_zone=days.zone,
+        qualified_after_ms=qualified_after_ms,
+        totals=tallies.total.figures(creator=False),
+        days=tallies.by_day(creator=False),
+        retention=tallies.total.retention(),
+    )

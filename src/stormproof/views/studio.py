@@ -1,0 +1,175 @@
+"""Studio: what a creator's analytics are computed from — every view of
+their videos, one row per view, with how far it got and where it came from.
+
+**A view** is what the engagement view counts as one (one person, one
+video, one 10-minute window of event time: :func:`~stormproof.views.engagement.window_of`),
+so the studio's views equal the counters people see. Its row keeps the
+longest watch reported in the window, whether any watch of it completed,
+and the source of the window's first watch by ``(at, event id, position in
+the batch)``. All three merge by maximum or minimum, so the row ends the same
+whatever order the partitions arrive in — a late event landing between
+earlier ones too.
+
+**Nothing else is stored here.** Days, qualified views, shares watched and
+retention are computed when read (:mod:`stormproof.creators.analytics`),
+joining each view to its video's duration and owner in the videos view:
+so a watch applied before its video's upload (from another partition)
+counts the same, a creator's time zone can change without rewriting
+anything, and the qualifying threshold can be a read setting without two
+regions' views ever differing (ADR 030). Likes, comments, shares and
+follows are read from the views that already hold them with their times.
+
+A system account's watches (a prober's, ADR 020) are left out by the
+actor's id, as everywhere."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from stormproof.events import InteractionsRecorded, is_system
+from stormproof.log import Entry
+from stormproof.views.base import View
+from stormproof.views.engagement import WINDOW_MS, window_of
+
+__all__ = [
+    "StudioView",
+    "Watch",
+    "commented_at",
+    "followed_at",
+    "liked_at",
+    "shared_at",
+    "watches",
+]
+
+_WATCH = """
+INSERT INTO studio_watches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (video_id, bucket, viewer_id) DO UPDATE SET
+    watched_ms = MAX(watched_ms, excluded.watched_ms),
+    completed = MAX(completed, excluded.completed),
+    source = CASE WHEN (excluded.first_at, excluded.first_eid, excluded.first_idx)
+        < (first_at, first_eid, first_idx) THEN excluded.source ELSE source END,
+    first_at = MIN(first_at, excluded.first_at),
+    first_eid = CASE WHEN (excluded.first_at, excluded.first_eid, excluded.first_idx)
+        < (first_at, first_eid, first_idx) THEN excluded.first_eid ELSE first_eid END,
+    first_idx = CASE WHEN (excluded.first_at, excluded.first_eid, excluded.first_idx)
+        < (first_at, first_eid, first_idx) THEN excluded.first_idx ELSE first_idx END
+"""
+
+
+class StudioView(View):
+    name = "studio"
+    tables = ("studio_watches",)
+    schema = """
+    CREATE TABLE IF NOT EXISTS studio_watches (
+        video_id TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        viewer_id TEXT NOT NULL,
+        watched_ms INTEGER NOT NULL,
+        completed INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        first_at INTEGER NOT NULL,
+        first_eid TEXT NOT NULL,
+        first_idx INTEGER NOT NULL,
+        PRIMARY KEY (video_id, bucket, viewer_id)
+    );
+    """
+
+    def on_interactions_recorded(
+        self, db: sqlite3.Connection, entry: Entry, p: InteractionsRecorded
+    ) -> None:
+        viewer, at, eid = entry.event.actor, entry.event.at, entry.event.id
+        if is_system(viewer):
+            return
+        window = window_of(at)
+        rows = [
+            (
+                item.video_id,
+                window,
+                viewer,
+                item.watched_ms,
+                int(item.completed),
+                item.source,
+                at,
+                eid,
+                index,
+            )
+            for index, item in enumerate(p.items)
+            if item.type == "watch"
+        ]
+        # every SET expression of _WATCH reads the row as it was before the
+        # update (SQLite's rule), so the CASEs compare against the old key
+        db.executemany(_WATCH, rows)
+
+
+@dataclass(frozen=True)
+class Watch:
+    """One view of a video (see the module's docstring)."""
+
+    video_id: str
+    #: the start of its 10-minute window, unix ms
+    at: int
+    viewer_id: str
+    watched_ms: int
+    completed: bool
+    source: str
+
+
+def watches(db: sqlite3.Connection, video_ids: list[str], since: int, until: int) -> list[Watch]:
+    """The views of ``video_ids`` whose windows start in ``[since, until)`` (unix ms)."""
+    found: list[Watch] = []
+    low, high = -(-since // WINDOW_MS), -(-until // WINDOW_MS)
+    for video_id in video_ids:
+        rows = db.execute(
+            "SELECT bucket, viewer_id, watched_ms, completed, source FROM studio_watches "
+            "WHERE video_id = ? AND bucket >= ? AND bucket < ?",
+            (video_id, low, high),
+        ).fetchall()
+        found.extend(
+            Watch(video_id, bucket * WINDOW_MS, viewer, watched, bool(done), source)
+            for bucket, viewer, watched, done, source in rows
+        )
+    return found
+
+
+# -- what the other views hold with its time, read for the studio ------------
+
+
+def liked_at(db: sqlite3.Connection, video_id: str, since: int, until: int) -> list[int]:
+    """When each standing like of ``video_id`` made in ``[since, until)`` was
+    made (the engagement view keeps each person's latest like or unlike)."""
+    rows = db.execute(
+        "SELECT at FROM likes WHERE video_id = ? AND active = 1 AND at >= ? AND at < ?",
+        (video_id, since, until),
+    ).fetchall()
+    return [at for (at,) in rows]
+
+
+def commented_at(db: sqlite3.Connection, video_id: str, since: int, until: int) -> list[int]:
+    """When each comment on ``video_id`` still up was posted, in ``[since, until)``."""
+    rows = db.execute(
+        "SELECT created_at FROM comments WHERE video_id = ? AND deleted = 0 "
+        "AND created_at >= ? AND created_at < ?",
+        (video_id, since, until),
+    ).fetchall()
+    return [at for (at,) in rows]
+
+
+def shared_at(db: sqlite3.Connection, video_id: str, since: int, until: int) -> list[int]:
+    """The start of each share's window (one per person and window, as the
+    engagement view counts them) in ``[since, until)``."""
+    low, high = -(-since // WINDOW_MS), -(-until // WINDOW_MS)
+    rows = db.execute(
+        "SELECT bucket FROM share_windows WHERE video_id = ? AND bucket >= ? AND bucket < ?",
+        (video_id, low, high),
+    ).fetchall()
+    return [bucket * WINDOW_MS for (bucket,) in rows]
+
+
+def followed_at(db: sqlite3.Connection, user_id: str, since: int, until: int) -> list[int]:
+    """When each standing follow of ``user_id`` began, in ``[since, until)``."""
+    rows = db.execute(
+        "SELECT at FROM follows WHERE followee_id = ? AND active = 1 AND at >= ? AND at < ?",
+        (user_id, since, until),
+    ).fetchall()
+    return [at for (at,) in rows]
