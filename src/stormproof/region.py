@@ -403,16 +403,20 @@ class Region:
         on disk stands. "Now and then" is every ``checkpoint_every_s`` when
         the engine changed, and sooner under many writes: once it is
         ``checkpoint_every_entries`` past the checkpoint, though not within
-        ``checkpoint_gap_s`` of the last save."""
+        ``checkpoint_gap_s`` of the last save nor within twice the time it
+        took (seconds of a core at a million entries: under a steady stream
+        of writes, saving never takes more than a third of a core)."""
         every, gap = self.settings.checkpoint_every_s, self.settings.checkpoint_gap_s
         many = self.settings.checkpoint_every_entries
-        last = -math.inf if at_once else time.monotonic()
+        last, took = (-math.inf if at_once else time.monotonic()), 0.0
         while True:
             since = time.monotonic() - last
             behind = sum(self.engine.position) - sum(saved)
-            if behind > 0 and (since >= every or (behind >= many and since >= gap)):
-                last = time.monotonic()
+            if behind > 0 and (since >= every or (behind >= many and since >= max(gap, 2 * took))):
+                began = time.monotonic()
                 saved = await self._save(saved)
+                last = time.monotonic()
+                took = last - began
             await asyncio.sleep(min(every, 1.0))
 
     async def _save(self, saved: Position) -> Position:
