@@ -73,7 +73,7 @@ class Settings(BaseModel):
     checkpoint_every_s: float = 60.0
     #: and sooner once it applied this many log entries past the last one:
     #: a restart replays at most about that many
-    checkpoint_every_entries: int = Field(default=10_000, ge=1)
+    checkpoint_every_entries: int = Field(default=5_000, ge=1)
     #: but never within this many seconds of the last save (a save costs
     #: seconds of a core at a million entries)
     checkpoint_gap_s: float = Field(default=10.0, ge=0)
