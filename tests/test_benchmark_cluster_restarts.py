@@ -1,0 +1,33 @@
+"""benchmarks/cluster_restarts.py brings a kept cluster up, restarts one
+region and tells where the seconds went. No timing is asserted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from stormproof.cluster import LocalCluster, free_base_port
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "cluster_restarts.py"
+SRC = Path(__file__).parents[1] / "src"
+
+
+def test_the_restarts_benchmark_restarts_the_region_and_prints_its_states(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "cluster"
+    kept = LocalCluster.create(folder, 3, free_base_port())
+    kept.up()
+    kept.down()
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    command = [sys.executable, str(SCRIPT), str(folder), "--restarts", "1", "--settle", "0"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    name = kept.names[-1]
+    assert f"{name} ready after" in out
+    states = [line.split()[2] for line in out.splitlines() if line.startswith("  ")]
+    assert states[0] == "starting" and states[-1] == "ready", out
+    assert not LocalCluster.load(folder).pids(name)  # brought down again
