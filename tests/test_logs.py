@@ -192,5 +192,6 @@ def test_serve_writes_only_json_lines_one_per_request(tmp_path: Path) -> None:
     assert not [line for line in lines if line["logger"] == "uvicorn.access"]
     assert not [line for line in lines if "error" in line], "a traceback where none belongs"
     states = [line["state"] for line in lines if line.get("event") == "region.state"]
-    assert states[0] == "catching_up" and states[-2:] == ["ready", "stopping"], states
+    assert states[:2] == ["starting", "catching_up"], states
+    assert states[-2:] == ["ready", "stopping"], states
     assert any(line["logger"].startswith("uvicorn") for line in lines)  # uvicorn's own, as JSON
