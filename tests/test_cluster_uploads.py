@@ -48,7 +48,11 @@ def test_an_upload_resumes_in_another_region_after_a_power_cut(
     assert acknowledged == chunk * 4
 
     cluster.kill(a)
-    with tus_upload(url_b, auth, video, chunk_size=chunk, url=url_b + path) as resumed:
+    # A chunk sent in the seconds after the cut may meet a 503 while the dead
+    # region's streams elect new leaders: tus clients retry (HEAD, then
+    # PATCH from the offset it says), as tus-js-client does by default.
+    retrying = {"retries": 10, "retry_delay": 1}
+    with tus_upload(url_b, auth, video, chunk_size=chunk, url=url_b + path, **retrying) as resumed:
         assert resumed.offset == acknowledged  # HEAD on B: what A acknowledged
         resumed.upload()
     with httpx.Client(timeout=30) as client:
