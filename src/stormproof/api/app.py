@@ -31,7 +31,6 @@ from stormproof.api.routers import (
     follows,
     health,
     history,
-    home,
     incidents,
     interactions,
     maintenance,
@@ -57,6 +56,7 @@ from stormproof.snapshots import Snapshots
 from stormproof.status import Prober, Traffic
 from stormproof.status.judge import Judge
 from stormproof.status.webhooks.deliverer import Deliverer
+from stormproof.web import router as web
 
 __all__ = ["create_app"]
 
@@ -208,7 +208,7 @@ def create_app(
     app.add_exception_handler(UnicodeEncodeError, _on_unencodable_text)
     app.add_exception_handler(Exception, _on_anything_else)
     for module in (
-        home,
+        web,  # the web app at / (ADR 029), and GET /v1/regions
         accounts,
         sessions,
         videos,
