@@ -133,6 +133,10 @@ export function Player({ item, active, preload = false, source, onNotInterested 
         onPlay={() => setPaused(false)}
         onPause={() => setPaused(true)}
         onError={onError}
+        onLoadedData={() => {
+          // time to first frame, for benchmarks/web.py: once per page load
+          if (active && !performance.getEntriesByName('first-frame').length) performance.mark('first-frame');
+        }}
       />
       <button
         type="button"
