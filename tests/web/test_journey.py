@@ -17,6 +17,11 @@ from stormproof.testing import LiveServer
 from tests.conftest import PASSWORD
 from tests.web.conftest import Person, screenshot
 
+#: when the first video's first frame was there, in ms from navigation start
+FIRST_FRAME = """new Promise(done => { const look = () => {
+    const mark = performance.getEntriesByName('first-frame');
+    mark.length ? done(mark[0].startTime) : setTimeout(look, 20) }; look() })"""
+
 
 def sign_up(page: Page, username: str) -> None:
     page.goto("/")
@@ -66,10 +71,7 @@ def test_two_people_upload_watch_like_comment_follow_and_write(
     started = time.monotonic()
     expect(watching.get_by_role("link", name="@ann_web")).to_be_visible()
     expect(watching.get_by_role("button", name="Like")).to_be_visible()
-    first_frame = watching.evaluate(
-        "new Promise(r => { const f = () => { const m = performance.getEntriesByName('first-frame');"
-        " m.length ? r(m[0].startTime) : setTimeout(f, 20) }; f() })"
-    )
+    first_frame = watching.evaluate(FIRST_FRAME)
     print(f"time to first video frame: {first_frame:.0f} ms from navigation start")
     watching.wait_for_timeout(2500)  # watches it: a 2-second clip, looped
     screenshot(watching, "for-you")
