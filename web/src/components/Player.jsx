@@ -3,6 +3,7 @@
 // to like, and the creator, caption and actions over it.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { mediaUrl, nextMediaUrl, post } from '../api.js';
+import { attach } from '../playback.js';
 import { WatchReport } from '../watch.js';
 import { Actions } from './Actions.jsx';
 import { Caption } from './Caption.jsx';
@@ -24,6 +25,17 @@ export function Player({ item, active, preload = false, source, onNotInterested 
   const [likes, setLikes] = useState(video.counts.likes);
   const [burst, setBurst] = useState(0);
   const [why, setWhy] = useState(false);
+
+  // MP4 as it is; HLS (once regions serve it) through hls.js, loaded then
+  const shown = useRef(active);
+  shown.current = active;
+  useEffect(() => {
+    const el = element.current;
+    if (!el) return undefined;
+    return attach(el, src, onError, () => {
+      if (shown.current) el.play().catch(() => setPaused(true));
+    });
+  }, [src]);
 
   // Shown: play from where it is and start a report; hidden: pause and send it.
   useEffect(() => {
@@ -122,7 +134,6 @@ export function Player({ item, active, preload = false, source, onNotInterested 
       <video
         ref={element}
         class="video"
-        src={src}
         poster={mediaUrl(video.thumbnail_url)}
         preload={active || preload ? 'auto' : 'none'}
         loop
