@@ -142,3 +142,23 @@ def test_without_a_build_the_root_says_what_this_is(
     assert {"/docs", "/status"} <= set(page.links)
     assert "script" not in page.tags
     assert api.get("/assets/index.js").status_code == 404
+
+
+def test_peer_regions_may_call_this_one_from_a_browser_and_no_one_else(
+    api: httpx.Client,
+) -> None:
+    asked = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, idempotency-key, stormproof-write-at",
+    }
+    allowed = api.options("/v1/messages", headers={"Origin": PEERS[0], **asked})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == PEERS[0]
+    refused = api.options("/v1/messages", headers={"Origin": "http://elsewhere.example", **asked})
+    assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
+    # What the app reads of an answer is exposed to it.
+    answer = api.get("/v1/regions", headers={"Origin": PEERS[1]})
+    exposed = answer.headers["access-control-expose-headers"].lower()
+    assert {"stormproof-seq", "stormproof-partitions", "location", "upload-offset"} <= set(
+        exposed.split(", ")
+    )
