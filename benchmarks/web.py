@@ -54,7 +54,7 @@ FIRST_FRAME = """new Promise(done => { const look = () => {
     const mark = performance.getEntriesByName('first-frame');
     mark.length ? done(mark[0].startTime) : setTimeout(look, 10) }; look() })"""
 NAVIGATION = """(() => { const n = performance.getEntriesByType('navigation')[0];
-    return {dom: n.domContentLoadedEventEnd, load: n.loadEventEnd} })()"""
+    return {page: n.responseEnd, dom: n.domContentLoadedEventEnd, load: n.loadEventEnd} })()"""
 
 
 def shell_size() -> dict[str, Any]:
@@ -110,6 +110,7 @@ def first_frames(runs: int) -> dict[str, Any]:
             "min": round(min(frames), 1),
             "max": round(max(frames), 1),
         },
+        "page_received_ms": round(statistics.median(n["page"] for n in navigations), 1),
         "dom_content_loaded_ms": round(statistics.median(n["dom"] for n in navigations), 1),
         "load_ms": round(statistics.median(n["load"] for n in navigations), 1),
     }
