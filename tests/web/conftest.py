@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from stormproof.settings import Settings
 from stormproof.testing import LiveServer
@@ -93,3 +93,19 @@ def screenshot(page: Page, name: str) -> None:
     page.wait_for_timeout(150)  # the layout settles
     page.screenshot(path=SCREENSHOTS / f"{name}-desktop.png")
     page.set_viewport_size(size)
+
+
+def token_of(page: Page) -> dict[str, str]:
+    """The session the app keeps, to ask the API what it recorded."""
+    token = page.evaluate("JSON.parse(localStorage.getItem('stormproof.session')).token")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def log_in(page: Page, username: str, password: str, *, signed_in: bool = True) -> None:
+    """Log in through the account screen; wait until the app says who is in."""
+    page.goto("/account")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    if signed_in:  # the navigation's "Log in" became "Account"
+        expect(page.get_by_role("link", name="Log in")).to_have_count(0)

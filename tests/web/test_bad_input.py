@@ -10,15 +10,7 @@ from playwright.sync_api import expect
 
 from stormproof.testing import LiveServer
 from tests.conftest import PASSWORD, sign_up
-from tests.web.conftest import Person
-
-
-def log_in(person: Person, username: str, password: str = PASSWORD) -> None:
-    page = person.page
-    page.goto("/account")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+from tests.web.conftest import Person, log_in
 
 
 def test_a_wrong_password_says_so_and_signs_nobody_in(
@@ -27,7 +19,7 @@ def test_a_wrong_password_says_so_and_signs_nobody_in(
     with httpx.Client(base_url=region.url) as api:
         sign_up(api, "cleo_web")
     cleo = people()
-    log_in(cleo, "cleo_web", "not the password")
+    log_in(cleo.page, "cleo_web", "not the password", signed_in=False)
     expect(cleo.page.get_by_role("alert")).to_have_text("Wrong username or password.")
     expect(cleo.page.get_by_role("button", name="Log in")).to_be_visible()
     assert cleo.page.evaluate("localStorage.getItem('stormproof.session')") is None
@@ -40,7 +32,7 @@ def test_a_file_that_is_no_video_is_refused_in_words_and_not_stored(
     with httpx.Client(base_url=region.url) as api:
         sign_up(api, "dora_web")
     dora = people()
-    log_in(dora, "dora_web")
+    log_in(dora.page, "dora_web", PASSWORD)
     page = dora.page
     page.get_by_role("link", name="Upload").click()
     notes = tmp_path / "notes.mp4"
@@ -60,7 +52,7 @@ def test_an_empty_message_is_not_sent(people: Callable[[], Person], region: Live
         sign_up(api, "eli_web")
         auth = sign_up(api, "fay_web")
         eli = people()
-        log_in(eli, "eli_web")
+        log_in(eli.page, "eli_web", PASSWORD)
         page = eli.page
         page.get_by_role("link", name="Inbox").click()
         page.get_by_role("button", name="New message").click()

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from stormproof.testing import LiveServer
 from tests.conftest import PASSWORD
-from tests.web.conftest import Person, screenshot
+from tests.web.conftest import Person, screenshot, token_of
 
 #: when the first video's first frame was there, in ms from navigation start
 FIRST_FRAME = """new Promise(done => { const look = () => {
@@ -29,12 +29,6 @@ def sign_up(page: Page, username: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
     expect(page.get_by_role("link", name="Log in")).to_have_count(0)  # signed in
-
-
-def token_of(page: Page) -> dict[str, str]:
-    """The session the app keeps, to ask the API what it recorded."""
-    token = page.evaluate("JSON.parse(localStorage.getItem('stormproof.session')).token")
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_two_people_upload_watch_like_comment_follow_and_write(
