@@ -275,12 +275,51 @@ export function nextMediaUrl(url) {
   return state.regions[next].url + url.slice(state.regions[at].url.length);
 }
 
-/** What tus-js-client needs to upload to the region serving us now. */
-export function uploadTarget() {
-  const seq = minSeqQuery();
+/** Where tus-js-client creates an upload: the region serving us now. */
+export const uploadEndpoint = () => region().url + '/v1/uploads';
+export const authHeaders = () => (state.session ? { Authorization: `Bearer ${state.session.token}` } : {});
+
+/**
+ * tus-js-client's HTTP stack, failing over: each request (a creation, a
+ * HEAD, a PATCH) goes to the region to ask now — the one that answered
+ * last, unless it failed since — with min_seq, whatever region the upload's
+ * URL names (an upload's offset is in the log: any region resumes it,
+ * ADR 027). A region that fails a request is cooled down, so tus's retry
+ * asks the next.
+ */
+export function failoverHttpStack(inner) {
   return {
-    endpoint: region().url + '/v1/uploads' + (seq ? `?${seq}` : ''),
-    headers: state.session ? { Authorization: `Bearer ${state.session.token}` } : {},
+    getName: () => 'stormproof-failover',
+    createRequest(method, url) {
+      const from = state.regions.findIndex((r) => url.startsWith(r.url));
+      const to = from >= 0 ? order()[0] : -1;
+      let target = to >= 0 ? state.regions[to].url + url.slice(state.regions[from].url.length) : url;
+      target = target.replace(/[?&]min_seq=[^&]*/g, '');
+      const seq = minSeqQuery();
+      if (seq) target += (target.includes('?') ? '&' : '?') + seq;
+      const request = inner.createRequest(method, target);
+      const failed = () => to >= 0 && state.failedAt.set(to, performance.now());
+      return {
+        getMethod: () => request.getMethod(),
+        getURL: () => request.getURL(),
+        setHeader: (name, value) => request.setHeader(name, value),
+        getHeader: (name) => request.getHeader(name),
+        setProgressHandler: (handler) => request.setProgressHandler(handler),
+        abort: () => request.abort(),
+        getUnderlyingObject: () => request.getUnderlyingObject(),
+        send: (body) =>
+          request.send(body).then(
+            (response) => {
+              if (response.getStatus() >= 500) failed();
+              return response;
+            },
+            (error) => {
+              failed();
+              throw error;
+            },
+          ),
+      };
+    },
   };
 }
 

@@ -43,7 +43,7 @@ export function Profile({ username }) {
             </div>
           ) : null}
           {me && me.username === profile.username ? (
-            <p class="row">
+            <p class="row phone-only">
               <Link href="/studio">Studio</Link>
               <Link href="/account">Account</Link>
             </p>

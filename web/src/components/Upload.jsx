@@ -1,8 +1,8 @@
 // Upload a video: pick or drop a file, a caption, a real progress bar. It is
 // resumable (tus): a closed tab or a lost connection resumes where it stopped.
 import { useRef, useState } from 'preact/hooks';
-import { Upload as TusUpload } from 'tus-js-client';
-import { ApiError, inWords, rememberResponse, session, uploadTarget } from '../api.js';
+import { DefaultHttpStack, Upload as TusUpload } from 'tus-js-client';
+import { ApiError, authHeaders, failoverHttpStack, inWords, rememberResponse, session, uploadEndpoint } from '../api.js';
 import { Link } from '../router.jsx';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -44,10 +44,10 @@ export function Upload() {
     setError('');
     setProgress(0);
     const me = session();
-    const target = uploadTarget();
     const upload = new TusUpload(file, {
-      endpoint: target.endpoint,
-      headers: target.headers,
+      endpoint: uploadEndpoint(),
+      headers: authHeaders(),
+      httpStack: failoverHttpStack(new DefaultHttpStack()),
       chunkSize: CHUNK_BYTES,
       retryDelays: [0, 300, 1000, 2000, 4000, 8000],
       metadata: { filename: file.name, caption },
