@@ -43,30 +43,31 @@ export function Feed({ kind }) {
     if (cursor === undefined || items.length - index <= 3) more();
   }, [index, items.length, cursor]);
 
-  const go = useCallback(
-    (to) => {
-      const next = Math.max(0, Math.min(to, items.length - 1));
-      setIndex(next);
-      const slide = track.current?.children[next];
-      slide?.scrollIntoView({ behavior: 'smooth', block: 'start' });
-    },
-    [items.length],
-  );
+  // Read by listeners registered once: always the current values.
+  const now = useRef({ index: 0, count: 0 });
+  now.current = { index, count: items.length };
+
+  const go = useCallback((to) => {
+    const next = Math.max(0, Math.min(to, now.current.count - 1));
+    now.current.index = next;
+    setIndex(next);
+    track.current?.children[next]?.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  }, []);
 
   useEffect(() => {
     const onKey = (event) => {
       if (event.target.closest?.('input, textarea, [role="dialog"]')) return;
       if (event.key === 'ArrowDown' || event.key === 'PageDown') {
         event.preventDefault();
-        go(index + 1);
+        go(now.current.index + 1);
       } else if (event.key === 'ArrowUp' || event.key === 'PageUp') {
         event.preventDefault();
-        go(index - 1);
+        go(now.current.index - 1);
       }
     };
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
-  }, [index, go]);
+  }, []);
 
   const onWheel = (event) => {
     if (event.target.closest?.('[role="dialog"]')) return;
@@ -74,15 +75,19 @@ export function Feed({ kind }) {
     const now = performance.now();
     if (now - wheelAt.current < WHEEL_PAUSE_MS || Math.abs(event.deltaY) < 10) return;
     wheelAt.current = now;
-    go(index + (event.deltaY > 0 ? 1 : -1));
+    go(now.current.index + (event.deltaY > 0 ? 1 : -1));
   };
 
-  // A swipe scrolls the track natively (scroll snap): read where it rests.
-  const onScroll = () => {
+  // A swipe scrolls the track natively (scroll snap): once it rests, the
+  // video it rests on is the one shown.
+  const onScrollEnd = () => {
     const el = track.current;
     if (!el || !el.clientHeight) return;
     const at = Math.round(el.scrollTop / el.clientHeight);
-    if (at !== index && Math.abs(el.scrollTop - at * el.clientHeight) < 4) setIndex(at);
+    if (at !== now.current.index) {
+      now.current.index = at;
+      setIndex(at);
+    }
   };
 
   const notInterested = async (item) => {
@@ -118,7 +123,7 @@ export function Feed({ kind }) {
   }
   return (
     <main class="feed" aria-label={kind === 'for-you' ? 'For You' : 'Following'}>
-      <div class="track" ref={track} onWheel={onWheel} onScroll={onScroll}>
+      <div class="track" ref={track} onWheel={onWheel} onScrollEnd={onScrollEnd}>
         {items.map((item, i) => (
           <section class="slide" key={item.video.id} aria-label={`Video ${i + 1}`} aria-hidden={i !== index ? 'true' : undefined}>
             {Math.abs(i - index) <= 2 ? (
