@@ -45,9 +45,17 @@ def test_the_player_by_keyboard_share_not_interested_following_and_account(
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_have_count(0)
 
-    # Like by keyboard: the focus is visible and Enter presses the button.
+    # The first tap turns the sound on, the next pauses; a double tap likes.
+    page.get_by_role("button", name="Turn sound on").click()
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("button", name="Play")).to_be_visible()
     like = page.get_by_role("button", name="Like")
+    page.get_by_role("button", name="Play").dblclick()
+    expect(like).to_have_attribute("aria-pressed", "true")
+    # Like by keyboard: the focus is visible and Enter presses the button.
     like.focus()
+    page.keyboard.press("Enter")
+    expect(like).to_have_attribute("aria-pressed", "false")
     page.keyboard.press("Enter")
     expect(like).to_have_attribute("aria-pressed", "true")
 
@@ -86,12 +94,32 @@ def test_the_player_by_keyboard_share_not_interested_following_and_account(
     following = page.get_by_role("main", name="Following")
     expect(following.get_by_role("link", name="@gus_web")).to_be_visible()
 
+    # An open incident shows as a banner, linking the status page.
+    with httpx.Client(base_url=region.url, timeout=30) as api:
+        olga = sign_up(api, "olga_web")
+        granted = api.post("/v1/operators", json={"username": "olga_web"}, headers=region.operator)
+        assert granted.status_code == 201, granted.text
+        incident = {
+            "title": "Uploads are slow",
+            "regions": [region.settings.region],
+            "components": ["uploads"],
+            "impact": "minor",
+            "text": "Uploads take minutes to finish; we are looking into it.",
+        }
+        assert api.post("/v1/incidents", json=incident, headers=olga).status_code == 201
+    page.reload()
+    banner = page.get_by_role("status").filter(has_text="Uploads are slow")
+    expect(banner.get_by_role("link", name="see the status page")).to_have_attribute(
+        "href", "/status"
+    )
+
     # Reset For You asks first; log out ends the session here.
     page.get_by_role("link", name="Profile").click()
     page.get_by_role("link", name="Account").click()
     page.get_by_role("button", name="Reset For You").click()
     page.get_by_role("button", name="Yes, reset For You").click()
-    expect(page.get_by_role("status")).to_contain_text("For You starts over")
+    said = page.get_by_role("main").get_by_role("status")
+    expect(said).to_contain_text("For You starts over")
     screenshot(page, "account")
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
