@@ -33,8 +33,10 @@ DESKTOP = {"width": 1280, "height": 800}
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module: Playwright's sync API runs an event loop of its own, which
+    must be gone before the async tests of other modules run theirs."""
     assert (DIST / "index.html").is_file(), "the web app is not built: run ./scripts/test"
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run ./scripts/test"
     with sync_playwright() as playwright:

@@ -135,6 +135,9 @@ async function errorOf(response) {
   return new ApiError(response.status, body.code || `http_${response.status}`, body.message || response.statusText);
 }
 
+// a 401 with one of these: the session is over, the person is asked to log in again
+const SIGNED_OUT = new Set(['invalid_token', 'token_expired', 'session_ended', 'account_deleted']);
+
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -190,7 +193,11 @@ export async function request(method, path, options = {}) {
       if (index !== before && state.failedAt.has(before)) {
         emit({ type: 'failover', from: state.regions[before].name, to: state.regions[index].name });
       }
-      if (response.status >= 400) throw await errorOf(response);
+      if (response.status >= 400) {
+        const error = await errorOf(response);
+        if (response.status === 401 && state.session && SIGNED_OUT.has(error.code)) setSession(null);
+        throw error;
+      }
       remember(response);
       return response;
     }

@@ -91,8 +91,12 @@ export function Feed({ kind }) {
   };
 
   const notInterested = async (item) => {
-    await post('/v1/events', { events: [{ type: 'not_interested', video_id: item.video.id }] });
-    setItems((old) => old.filter((i) => i.video.id !== item.video.id));
+    try {
+      await post('/v1/events', { events: [{ type: 'not_interested', video_id: item.video.id }] });
+      setItems((old) => old.filter((i) => i.video.id !== item.video.id));
+    } catch (e) {
+      setError(e);
+    }
   };
 
   if (error && !items.length) {

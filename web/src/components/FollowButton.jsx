@@ -16,6 +16,8 @@ export function FollowButton({ username, tabbable = true, onChange }) {
     try {
       await setFollow(username, !on);
       onChange?.(!on);
+    } catch {
+      /* not recorded: the button still says what is true */
     } finally {
       setBusy(false);
     }
