@@ -1,10 +1,22 @@
 // The service worker: keeps the app shell (the page, its scripts, styles and
 // icons) so the app starts even when no region answers; never the API.
 const CACHE = 'stormproof-shell-v1';
-const SHELL = ['/', '/manifest.webmanifest', '/icons/icon.svg', '/icons/icon-192.png'];
+const ICONS = ['/manifest.webmanifest', '/icons/icon.svg', '/icons/icon-192.png'];
+
+// The page and what it names (its scripts and styles are named by content,
+// so the worker learns them from the page itself).
+async function keepShell() {
+  const cache = await caches.open(CACHE);
+  const page = await fetch('/', { cache: 'no-cache' });
+  if (!page.ok) throw new Error(`the page answered ${page.status}`);
+  const html = await page.clone().text();
+  const named = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]);
+  await cache.put('/', page);
+  await cache.addAll([...new Set([...named, ...ICONS])]);
+}
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil(keepShell().then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (event) => {
