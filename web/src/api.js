@@ -16,7 +16,8 @@ const HEDGE_MS = 150;
 const ATTEMPT_MS = 4000;
 const DEADLINE_MS = 15000;
 const COOLDOWN_MS = 3000;
-const PASSWORD_WORK_MS = 2000; // Argon2id: give a region this long before asking another
+const PASSWORD_WORK_MS = 2000;
+const SILENCE_MS = 20000; // the message stream's keepalive is every 15 s // Argon2id: give a region this long before asking another
 
 const saved = (key, fallback) => {
   try {
@@ -346,12 +347,13 @@ export function stream(path, onEvent, onState = () => {}) {
   const run = async () => {
     while (!stopped) {
       const index = order()[0];
-      controller = new AbortController();
+      const mine = new AbortController();
+      controller = mine;
       const headers = { Accept: 'text/event-stream' };
       if (state.session) headers.Authorization = `Bearer ${state.session.token}`;
       if (lastEventId) headers['Last-Event-ID'] = lastEventId;
       try {
-        const response = await fetch(state.regions[index].url + path, { headers, signal: controller.signal, mode: 'cors' });
+        const response = await fetch(state.regions[index].url + path, { headers, signal: mine.signal, mode: 'cors' });
         if (response.status >= 400 && response.status < 500) {
           onState('refused');
           return;
@@ -361,9 +363,17 @@ export function stream(path, onEvent, onState = () => {}) {
         failures = 0;
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
         let buffer = '';
+        // a region that froze keeps the connection and sends nothing: the
+        // stream's keepalive comes every 15 s, so silence past that is a failure
+        let watchdog = setTimeout(() => mine.abort(), SILENCE_MS);
         for (;;) {
           const { value, done } = await reader.read();
-          if (done) break;
+          clearTimeout(watchdog);
+          watchdog = setTimeout(() => mine.abort(), SILENCE_MS);
+          if (done) {
+            clearTimeout(watchdog);
+            break;
+          }
           buffer += value;
           let end;
           while ((end = buffer.indexOf('\n\n')) >= 0) {
