@@ -158,7 +158,7 @@ export function Player({ item, active, preload = false, source, onNotInterested 
       >
         {paused && !muted ? <span class="big-icon"><Icon name="play" size={72} /></span> : null}
         {muted ? <span class="sound-hint" aria-hidden="true"><Icon name="muted" size={18} /> Tap for sound</span> : null}
-        {burst ? <span key={burst} class="heart-burst"><Icon name="heart" size={110} /></span> : null}
+        {burst ? <span key={burst} class="heart-burst" onAnimationEnd={() => setBurst(0)}><Icon name="heart" size={110} /></span> : null}
       </button>
       <Caption video={video} />
       <Actions
