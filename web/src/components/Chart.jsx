@@ -2,7 +2,8 @@
 // alternative (its figures) for screen readers.
 export function Bars({ title, days, value, format = String }) {
   const values = days.map(value);
-  const top = Math.max(1, ...values);
+  const most = Math.max(0, ...values);
+  const top = Math.max(1, most);
   const width = 100 / Math.max(1, values.length);
   const summary = `${title}: ${days.map((d, i) => `${d.date} ${format(values[i])}`).join(', ')}`;
   return (
@@ -15,7 +16,7 @@ export function Bars({ title, days, value, format = String }) {
       </svg>
       <div class="axis muted small" aria-hidden="true">
         <span>{days[0]?.date}</span>
-        <span>max {format(top)}</span>
+        <span>max {format(most)}</span>
         <span>{days[days.length - 1]?.date}</span>
       </div>
     </figure>

@@ -107,7 +107,11 @@ export function Inbox() {
           })}
         </ul>
       </section>
-      {open ? <Conversation other={open} messages={messages} me={me} onError={setError} /> : null}
+      {open ? (
+        <Conversation other={open} messages={messages} me={me} onError={setError} />
+      ) : (
+        <p class="muted">Pick a conversation, or start one with New message.</p>
+      )}
       {error ? (
         <p role="alert" class="error">
           {error}
