@@ -191,7 +191,8 @@ export async function request(method, path, options = {}) {
     if (answered) {
       const [index, response] = answered;
       state.preferred = index;
-      if (index !== before && state.failedAt.has(before)) {
+      // moved because the region before failed this very request: say so
+      if (index !== before && (state.failedAt.get(before) ?? -1) >= started) {
         emit({ type: 'failover', from: state.regions[before].name, to: state.regions[index].name });
       }
       if (response.status >= 400) {
