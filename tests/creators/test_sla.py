@@ -16,7 +16,14 @@ import pytest
 
 from stormproof.creators.closer import Closer
 from stormproof.creators.ledger import Rates, provisional_credit, statement
-from stormproof.creators.sla import DEFAULT_TIERS, Tier, credit_lines, lost_views, parse_tiers
+from stormproof.creators.sla import (
+    DEFAULT_TIERS,
+    Tier,
+    credit_lines,
+    credit_percent,
+    lost_views,
+    parse_tiers,
+)
 from stormproof.events import (
     EarningsEnrolled,
     Event,
@@ -166,8 +173,10 @@ def test_tiers_parse_and_the_deepest_crossed_counts() -> None:
 def test_a_closer_posts_each_months_credit_once() -> None:
     folder = Path(tempfile.mkdtemp(prefix="stormproof-closer-"))
     loop = asyncio.new_event_loop()
-    region = Region.open(make_settings(folder, sla_close_after_s=3600, earnings_rate_micros=1_000_000,
-                                       studio_qualified_ms=1000))  # fmt: skip
+    settings = make_settings(
+        folder, sla_close_after_s=3600, earnings_rate_micros=1_000_000, studio_qualified_ms=1000
+    )
+    region = Region.open(settings)
     try:
         loop.run_until_complete(region.start())
         loop.run_until_complete(region.caught_up())
