@@ -188,6 +188,9 @@ class Settings(BaseModel):
     #: each region's closer looks for months to close this often (0: never)
     sla_close_after_s: NonNegativeFloat = 3600.0
     sla_close_every_s: NonNegativeFloat = 60.0
+    #: a postmortem's creator credits are computed against a period this
+    #: long from the incident's start: a month; a drill sets a few minutes
+    sla_impact_period_s: float = Field(default=30 * 86400.0, ge=60, le=366 * 86400)
     #: an open automatic incident gets an update with figures at least this
     #: often (seconds; ADR 021); the judge runs when probing does
     incident_update_every_s: PositiveFloat = 300.0

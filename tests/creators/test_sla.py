@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from stormproof.creators.closer import Closer
+from stormproof.creators.impact import ImpactRates
 from stormproof.creators.ledger import Rates, provisional_credit, statement
 from stormproof.creators.sla import (
     DEFAULT_TIERS,
@@ -39,7 +40,9 @@ from stormproof.events import (
 )
 from stormproof.log import Entry
 from stormproof.region import Region
-from stormproof.views import all_views
+from stormproof.status.postmortem import draft
+from stormproof.status.postmortem_render import render_markdown
+from stormproof.views import all_views, incidents
 from stormproof.views.store import ViewStore
 from tests.conftest import make_settings
 
@@ -204,3 +207,19 @@ def test_a_closer_posts_each_months_credit_once() -> None:
     finally:
         loop.run_until_complete(region.close())
         loop.close()
+
+
+def test_the_postmortem_lists_the_creators_the_outage_touched(db: sqlite3.Connection) -> None:
+    found = incidents.incident(db, "inc_r1")
+    assert found is not None
+    rates = ImpactRates(qualified_ms=1000, rate_micros=1_000_000, period_ms=3 * DAY)
+    pm = draft(db, found, rates)
+    assert pm is not None
+    (ann,) = pm.impact.creators  # bob's uploads never failed: not listed
+    assert (ann.creator_id, ann.upload_minutes_down, ann.period_minutes) == ("u_ann", 100, 4320)
+    assert ann.lost_qualified_views is None  # not enough history
+    # 4,220 of 4,320 minutes up: 97.7 %, below 99 %: 25 % of one view's 1,000
+    assert (ann.credit_percent, ann.credit_micros) == (25, 250)
+    text = render_markdown(pm)
+    assert "Creators whose uploads failed or waited: 1." in text
+    assert "u\\_ann: 100 upload minutes down; lost views: not enough history" in text

@@ -43,6 +43,7 @@ __all__ = [
     "met_incidents",
     "minutes_of",
     "parse_tiers",
+    "qualified",
     "upload_down",
 ]
 
@@ -190,7 +191,7 @@ class LostViews:
     lost: int
 
 
-def _qualified(
+def qualified(
     db: sqlite3.Connection, videos: list[str], since: int, until: int, qualified_ms: int
 ) -> int:
     return sum(
@@ -214,11 +215,11 @@ def lost_views(
         return None
     videos = [video_id for video_id, _ in rows]
     before = sum(
-        _qualified(db, videos, since - k * DAY_MS, until - k * DAY_MS, qualified_ms)
+        qualified(db, videos, since - k * DAY_MS, until - k * DAY_MS, qualified_ms)
         for k in range(1, HISTORY_DAYS + 1)
     )
     expected = before / HISTORY_DAYS
-    got = _qualified(db, videos, since, until, qualified_ms)
+    got = qualified(db, videos, since, until, qualified_ms)
     return LostViews(expected, got, max(0, round(expected) - got))
 
 

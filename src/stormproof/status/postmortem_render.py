@@ -12,9 +12,11 @@ or a link — in whatever renders the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from stormproof.creators.impact import CreatorImpact
 from stormproof.status.postmortem import Postmortem, duration, named, when
 
 __all__ = ["md", "render_html", "render_markdown", "sections"]
@@ -50,6 +52,28 @@ def md(text: object) -> str:
     return "  \n".join(_BLOCK.sub(r"\1\\\2", line) for line in lines)
 
 
+def creator_lines(creators: Sequence[CreatorImpact]) -> list[str]:
+    """What the incident cost each creator whose uploads it touched (ADR 031)."""
+    if not creators:
+        return ["Creators whose uploads failed or waited: none recorded."]
+    lines = [f"Creators whose uploads failed or waited: {len(creators):,}."]
+    for c in creators:
+        if c.lost_qualified_views is None:
+            lost = "lost views: not enough history"
+        else:
+            lost = (
+                f"about {c.lost_qualified_views:,} qualified views lost (against "
+                f"{c.expected_qualified_views or 0:.1f} in the same hours of the last 7 days), "
+                f"{c.lost_earnings_micros or 0:,} millionths of earnings"
+            )
+        lines.append(
+            f"{c.creator_id}: {c.upload_minutes_down:,} upload minutes down; {lost}; SLA credit "
+            f"against {c.period_minutes:,} minutes: {c.credit_percent} %, "
+            f"{c.credit_micros:,} millionths."
+        )
+    return lines
+
+
 def sections(pm: Postmortem) -> list[tuple[str, list[str]]]:
     """The impact as (heading, lines) of plain text, in the template's order."""
     impact = pm.impact
@@ -81,6 +105,7 @@ def sections(pm: Postmortem) -> list[tuple[str, list[str]]]:
             f"after a failed first attempt): {impact.uploads_delayed:,}; creators affected: "
             f"{impact.creators_touched or 0:,}."
         )
+    lines.extend(creator_lines(impact.creators))
     lost = impact.writes_lost
     figure = "none known" if lost.lost is None else f"{lost.lost:,}"
     lines.append(f"Acknowledged writes lost: {figure}. {lost.how}")

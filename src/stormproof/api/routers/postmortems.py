@@ -38,6 +38,7 @@ from stormproof.api.deps import (
     acknowledge,
 )
 from stormproof.api.schemas import Written
+from stormproof.creators.impact import CreatorImpact, ImpactRates
 from stormproof.errors import Conflict, NotFound
 from stormproof.events import (
     DRILL_FAULTS,
@@ -107,6 +108,7 @@ class ImpactOut(BaseModel):
     creators_touched: int | None
     writes_lost: WritesLostOut
     continuity: ContinuityOut | None = Field(description="For You continuity a drill measured")
+    creators: list[CreatorImpact] = Field(description="creators whose uploads it touched")
 
 
 class PostmortemOut(BaseModel):
@@ -155,6 +157,7 @@ def _out(pm: Postmortem, position: list[int]) -> PostmortemOut:
             creators_touched=impact.creators_touched,
             writes_lost=WritesLostOut(**vars(impact.writes_lost)),
             continuity=_continuity(impact),
+            creators=list(impact.creators),
         ),
         began_at=pm.began_at,
         opened_at=pm.opened_at,
@@ -188,7 +191,7 @@ async def _read(region: Region, incident_id: str, reader: Reader) -> tuple[Postm
         db.execute("BEGIN")
         try:
             found = incidents.incident(db, incident_id)
-            pm = None if found is None else draft(db, found)
+            pm = None if found is None else draft(db, found, ImpactRates.of(region.settings))
             return found, pm, list(region.store.position(db))
         finally:
             db.execute("COMMIT")
