@@ -7,9 +7,10 @@ For each: the upload minutes the incident cost them (as the SLA counts
 them, :mod:`stormproof.creators.sla`), their lost qualified views and
 earnings estimated from the same hours of the previous 7 days (or "not
 enough history"), and the credit those minutes would earn against a period
-beginning when the incident began — a calendar month's length for a real
-incident, a few minutes for a drill (``sla_impact_period_s``) — on what
-their qualified views over that period earn at the rate, as if enrolled.
+beginning with the 10-minute window the incident began in (views are
+counted by those windows) — 30 days for a real incident, a few minutes for
+a drill (``sla_impact_period_s``) — on what their qualified views over
+that period earn at the rate, as if enrolled.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from stormproof.creators import sla
 from stormproof.creators.sla import DEFAULT_TIERS, MINUTE_MS, Tier, parse_tiers
 from stormproof.events import is_system
 from stormproof.settings import Settings
+from stormproof.views.engagement import WINDOW_MS
 
 __all__ = ["CreatorImpact", "ImpactRates", "creators_touched", "impact_on_creators"]
 
@@ -82,15 +84,18 @@ def impact_on_creators(
     qualified_ms, rate_micros, period_ms = rates.qualified_ms, rates.rate_micros, rates.period_ms
     tiers = rates.tiers
     found = []
-    end = since + period_ms
+    # views are counted by 10-minute windows: the period begins with the
+    # window the incident began in, so the views of that window count
+    start = since - since % WINDOW_MS
+    end = start + period_ms
     minutes = max(1, -(-period_ms // MINUTE_MS))
     for creator in creators_touched(db, since, until):
-        stretches = sla.upload_down(db, creator, since, end, until)
-        down = len(sla.minutes_of(stretches, since, end))
+        stretches = sla.upload_down(db, creator, start, end, until)
+        down = len(sla.minutes_of(stretches, start, end))
         lost = sla.lost_views(db, creator, since, until, qualified_ms)
         videos = [v for (v,) in db.execute("SELECT video_id FROM videos WHERE owner_id = ?",
                                             (creator,))]  # fmt: skip
-        earned = sla.qualified(db, videos, since, end, qualified_ms) * rate_micros // 1000
+        earned = sla.qualified(db, videos, start, end, qualified_ms) * rate_micros // 1000
         tier = sla.credit_percent(minutes, down, tiers)
         percent = tier.credit_percent if tier else 0
         found.append(
