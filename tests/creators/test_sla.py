@@ -187,7 +187,13 @@ def test_a_closer_posts_each_months_credit_once() -> None:
             loop.run_until_complete(region.log.append(f"k{n}", event))
         loop.run_until_complete(region.projector.catch_up())
         closer = Closer(region)
-        assert loop.run_until_complete(closer.tick(MONTH_END + 1000)) == []  # not an hour yet
+        # February (they opted in on its last day) closed long ago; March not an hour yet
+        posted = loop.run_until_complete(closer.tick(MONTH_END + 1000))
+        assert [(c.creator_id, c.period, c.credit_micros) for c in posted] == [
+            ("u_ann", "2024-02", 0),
+            ("u_bob", "2024-02", 0),
+        ]
+        loop.run_until_complete(region.projector.catch_up())
         posted = loop.run_until_complete(closer.tick(MONTH_END + 3600_000))
         assert [(c.creator_id, c.period, c.credit_micros) for c in posted] == [
             ("u_ann", "2024-03", 1100),

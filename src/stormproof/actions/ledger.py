@@ -57,7 +57,11 @@ async def set_time_zone(
         return done
     if zone not in _zones():
         raise Unprocessable(f"{zone[:64]!r} is no IANA time zone", code="unknown_time_zone")
-    return await write(region, key, TimeZoneSet(zone=zone), actor=user_id, when=when)
+    try:
+        payload = TimeZoneSet(zone=zone)
+    except ValidationError as exc:  # a name of this tz database that no event may carry
+        raise Unprocessable(exc.errors()[0]["msg"], code="unknown_time_zone") from exc
+    return await write(region, key, payload, actor=user_id, when=when)
 
 
 async def set_enrollment(
@@ -157,8 +161,9 @@ async def pay_out(
 async def close_month(
     region: Region, creator_id: str, period: str, rates: Rates, now: int
 ) -> Written[CreditPosted] | None:
-    """Post ``creator_id``'s credit for ``period`` once the month ended: None
-    when it is still open, was posted already, or earned nothing at all.
+    """Post ``creator_id``'s credit for ``period`` once the month ended (its
+    credit may be 0: the month is closed all the same); None when it is
+    still open or was posted already.
     Written under this region's own key (ADR 031): every closer may write
     one; the earliest counts."""
 
@@ -167,8 +172,6 @@ async def close_month(
         if now < until or ledger.credit(db, creator_id, period) is not None:
             return None
         base, credit, lines = provisional_credit(db, creator_id, since, until, now, rates)
-        if base == 0:
-            return None
         return CreditPosted(
             creator_id=creator_id,
             period=period,

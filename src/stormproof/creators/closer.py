@@ -2,8 +2,8 @@
 ended (ADR 031).
 
 Like the judges (ADR 021), every region runs one and none asks the others:
-each looks, every ``sla_close_every_s``, for enrolled creators whose month
-ended ``sla_close_after_s`` ago (plus a minute per region index, so the
+each looks, every ``sla_close_every_s``, for creators enrolled in a month
+that ended ``sla_close_after_s`` ago (plus a minute per region index, so the
 first region usually writes and the others find it done) and posts what
 is missing, under a key of its own. When two regions both posted, the view
 counts the earliest; a region that is down posts nothing and loses nothing:
@@ -19,7 +19,13 @@ import time
 from collections.abc import Awaitable, Callable
 
 from stormproof.actions.ledger import close_month
-from stormproof.creators.ledger import previous_month, rates_of, this_month, zone_of
+from stormproof.creators.ledger import (
+    month_bounds,
+    previous_month,
+    rates_of,
+    this_month,
+    zone_of,
+)
 from stormproof.errors import StormproofError
 from stormproof.events import CreditPosted
 from stormproof.region import Region
@@ -55,7 +61,9 @@ class Closer:
             for _ in range(MONTHS_BACK):
                 if month < first:
                     break
-                if ledger.credit(db, creator, month) is None:
+                since, until = month_bounds(month, zone)
+                enrolled = any(a < until and (b is None or since < b) for a, b in spans)
+                if enrolled and ledger.credit(db, creator, month) is None:
                     due.append((creator, month))
                 month = previous_month(month)
         return due
