@@ -50,6 +50,8 @@ __all__ = [
 MINUTE_MS = 60_000
 #: incidents looked at for one period, at most (the latest opened)
 _INCIDENTS = 1000
+#: the longest period a probe round may stand for (``ProbesRecorded.period_ms``)
+_LONGEST_PERIOD_MS = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,14 @@ def minutes_of(stretches: Iterable[tuple[int, int]], since: int, until: int) -> 
 
 def _touched(db: sqlite3.Connection, creator: str, since: int, until: int) -> list[tuple[int, int]]:
     """The stretches in which ``creator``'s uploads failed or were delayed:
-    each round that named them covers the period before it."""
+    each round that named them covers the period before it (so rounds up to
+    the longest period a round may have after ``until`` are read)."""
     rows = db.execute(
         "SELECT t.round_at, MIN(r.period_ms) FROM probe_touched t JOIN probe_rounds r "
         "ON r.round_at = t.round_at AND r.prober = t.prober "
         "WHERE t.user_id = ? AND t.component = 'uploads' AND t.round_at > ? AND t.round_at <= ? "
         "GROUP BY t.round_at ORDER BY t.round_at",
-        (creator, since, until + 3_600_000),
+        (creator, since, until + _LONGEST_PERIOD_MS),
     ).fetchall()
     return [(at - period, at) for at, period in rows]
 
