@@ -53,25 +53,31 @@ def md(text: object) -> str:
 
 
 def creator_lines(creators: Sequence[CreatorImpact]) -> list[str]:
-    """What the incident cost each creator whose uploads it touched (ADR 031)."""
+    """What the incident cost the creators whose uploads it touched, added
+    up: a published postmortem is public, so it names nobody (operators read
+    each creator's figures in the JSON; ADR 031)."""
     if not creators:
         return ["Creators whose uploads failed or waited: none recorded."]
-    lines = [f"Creators whose uploads failed or waited: {len(creators):,}."]
-    for c in creators:
-        if c.lost_qualified_views is None:
-            lost = "lost views: not enough history"
-        else:
-            lost = (
-                f"about {c.lost_qualified_views:,} qualified views lost (against "
-                f"{c.expected_qualified_views or 0:.1f} in the same hours of the last 7 days), "
-                f"{c.lost_earnings_micros or 0:,} millionths of earnings"
-            )
-        lines.append(
-            f"{c.creator_id}: {c.upload_minutes_down:,} upload minutes down; {lost}; SLA credit "
-            f"against {c.period_minutes:,} minutes: {c.credit_percent} %, "
-            f"{c.credit_micros:,} millionths."
+    known = [c for c in creators if c.lost_qualified_views is not None]
+    lost = (
+        "not enough history to estimate"
+        if not known
+        else f"about {sum(c.lost_qualified_views or 0 for c in known):,} "
+        f"({sum(c.lost_earnings_micros or 0 for c in known):,} millionths of earnings)"
+        + (
+            f"; not enough history for {len(creators) - len(known):,}"
+            if len(known) < len(creators)
+            else ""
         )
-    return lines
+    )
+    minutes = sum(c.upload_minutes_down for c in creators)
+    credits = sum(c.credit_micros for c in creators)
+    return [
+        f"Creators whose uploads failed or waited: {len(creators):,}; upload minutes they "
+        f"lost: {minutes:,} in all; qualified views they likely lost (against the same hours "
+        f"of the previous 7 days): {lost}; SLA credits this earns them: {credits:,} "
+        f"millionths, against {creators[0].period_minutes:,} minutes."
+    ]
 
 
 def sections(pm: Postmortem) -> list[tuple[str, list[str]]]:
