@@ -93,9 +93,7 @@ def impact_on_creators(
         stretches = sla.upload_down(db, creator, start, end, until)
         down = len(sla.minutes_of(stretches, start, end))
         lost = sla.lost_views(db, creator, since, until, qualified_ms)
-        videos = [v for (v,) in db.execute("SELECT video_id FROM videos WHERE owner_id = ?",
-                                            (creator,))]  # fmt: skip
-        earned = sla.qualified(db, videos, start, end, qualified_ms) * rate_micros // 1000
+        earned = sla.qualified(db, creator, start, end, qualified_ms) * rate_micros // 1000
         tier = sla.credit_percent(minutes, down, tiers)
         percent = tier.credit_percent if tier else 0
         found.append(

@@ -136,15 +136,11 @@ def accruals(
         return []
     zone = zone_of(db, creator)
     start = max(since, spans[0][0] - WINDOW_MS)
-    owned = db.execute("SELECT video_id FROM videos WHERE owner_id = ?", (creator,))
-    videos = [video_id for (video_id,) in owned]
     qualified: Counter[date] = Counter()
-    for watch in studio.watches(db, videos, start, until):
-        if not (watch.completed or watch.watched_ms >= rates.qualified_ms):
-            continue
+    for at, count in studio.qualified_by_window(db, creator, start, until, rates.qualified_ms):
         # a view earns when its creator was enrolled at some time of its window
-        if any(a < watch.at + WINDOW_MS and (b is None or watch.at < b) for a, b in spans):
-            qualified[_day_of(watch.at, zone)] += 1
+        if any(a < at + WINDOW_MS and (b is None or at < b) for a, b in spans):
+            qualified[_day_of(at, zone)] += count
     entries = []
     for day in sorted(qualified):
         count = qualified[day]

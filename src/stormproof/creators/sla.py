@@ -195,13 +195,10 @@ class LostViews:
 
 
 def qualified(
-    db: sqlite3.Connection, videos: list[str], since: int, until: int, qualified_ms: int
+    db: sqlite3.Connection, creator: str, since: int, until: int, qualified_ms: int
 ) -> int:
-    return sum(
-        1
-        for w in studio.watches(db, videos, since, until)
-        if w.completed or w.watched_ms >= qualified_ms
-    )
+    """``creator``'s qualified views whose windows start in ``[since, until)``."""
+    return sum(n for _, n in studio.qualified_by_window(db, creator, since, until, qualified_ms))
 
 
 def lost_views(
@@ -216,13 +213,12 @@ def lost_views(
     start = since - HISTORY_DAYS * DAY_MS
     if not any(created <= start for _, created in rows):
         return None
-    videos = [video_id for video_id, _ in rows]
     before = sum(
-        qualified(db, videos, since - k * DAY_MS, until - k * DAY_MS, qualified_ms)
+        qualified(db, creator, since - k * DAY_MS, until - k * DAY_MS, qualified_ms)
         for k in range(1, HISTORY_DAYS + 1)
     )
     expected = before / HISTORY_DAYS
-    got = qualified(db, videos, since, until, qualified_ms)
+    got = qualified(db, creator, since, until, qualified_ms)
     return LostViews(expected, got, max(0, round(expected) - got))
 
 

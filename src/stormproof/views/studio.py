@@ -38,6 +38,7 @@ __all__ = [
     "commented_at",
     "followed_at",
     "liked_at",
+    "qualified_by_window",
     "shared_at",
     "watches",
 ]
@@ -130,6 +131,23 @@ def watches(db: sqlite3.Connection, video_ids: list[str], since: int, until: int
             for bucket, viewer, watched, done, source in rows
         )
     return found
+
+
+def qualified_by_window(
+    db: sqlite3.Connection, owner_id: str, since: int, until: int, qualified_ms: int
+) -> list[tuple[int, int]]:
+    """(window start, views) of every 10-minute window starting in
+    ``[since, until)`` with views of ``owner_id``'s videos watched at least
+    ``qualified_ms`` or to the end — counted by SQLite, for the ledger."""
+    low, high = -(-since // WINDOW_MS), -(-until // WINDOW_MS)
+    rows = db.execute(
+        "SELECT w.bucket, COUNT(*) FROM videos v JOIN studio_watches w "
+        "ON w.video_id = v.video_id AND w.bucket >= ? AND w.bucket < ? "
+        "WHERE v.owner_id = ? AND (w.completed = 1 OR w.watched_ms >= ?) "
+        "GROUP BY w.bucket ORDER BY w.bucket",
+        (low, high, owner_id, qualified_ms),
+    ).fetchall()
+    return [(bucket * WINDOW_MS, count) for bucket, count in rows]
 
 
 # -- what the other views hold with its time, read for the studio ------------
