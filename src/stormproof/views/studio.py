@@ -74,6 +74,9 @@ class StudioView(View):
         first_idx INTEGER NOT NULL,
         PRIMARY KEY (video_id, bucket, viewer_id)
     );
+    -- the ledger counts qualified views by window from the index alone (ADR 031)
+    CREATE INDEX IF NOT EXISTS studio_watches_qualified
+        ON studio_watches (video_id, bucket, watched_ms, completed);
     """
 
     def on_interactions_recorded(
