@@ -188,21 +188,6 @@ def _credit_entry(at: int, posted: CreditPosted) -> Entry:
     )
 
 
-def _entries(
-    db: sqlite3.Connection, creator: str, period: str | None, since: int, until: int,
-    rates: Rates,
-) -> list[Entry]:  # fmt: skip
-    """Accruals, adjustments and payouts in ``[since, until)``, and the
-    credit posted for ``period`` (every credit when ``period`` is None)."""
-    found = accruals(db, creator, since, until, rates) + _posted(db, creator, since, until)
-    if period is None:
-        found += [_credit_entry(at, c) for at, c in ledger.credits(db, creator)]
-    elif (posted := ledger.credit(db, creator, period)) is not None:
-        at = next(at for at, c in ledger.credits(db, creator) if c.period == period)
-        found.append(_credit_entry(at, posted))
-    return sorted(found, key=lambda e: (e.at, e.kind))
-
-
 def balance(db: sqlite3.Connection, creator: str, rates: Rates, now: int) -> int:
     """The sum of every entry up to ``now``: accruals over the whole history
     at once, the written entries summed by SQL."""
@@ -226,15 +211,23 @@ def provisional_credit(
 def statement(
     db: sqlite3.Connection, creator: str, period: str, rates: Rates, now: int
 ) -> Statement:
-    """``creator``'s month ``period`` (YYYY-MM, in their zone)."""
+    """``creator``'s month ``period`` (YYYY-MM, in their zone). Credits
+    belong to the month they are for, whenever they were posted."""
     zone = zone_of(db, creator)
     since, until = month_bounds(period, zone)
-    entries = _entries(db, creator, period, since, until, rates)
-    earlier = _entries(db, creator, None, 0, since, rates)
-    # credits belong to the month they are for, whenever they were posted
-    opening = sum(e.amount_micros for e in earlier if e.kind != "credit" or e.date < period)
-    posted = any(e.kind == "credit" for e in entries)
-    provisional = None if posted else provisional_credit(db, creator, since, until, now, rates)
+    accrued = accruals(db, creator, 0, until, rates)  # one read, split at the month
+    credits = [(at, c) for at, c in ledger.credits(db, creator) if c.period <= period]
+    entries = [e for e in accrued if e.at >= since] + _posted(db, creator, since, until)
+    entries += [_credit_entry(at, c) for at, c in credits if c.period == period]
+    entries.sort(key=lambda e: (e.at, e.kind))
+    opening = (
+        sum(e.amount_micros for e in accrued if e.at < since)
+        + sum(e.amount_micros for e in _posted(db, creator, 0, since))
+        + sum(c.credit_micros for _, c in credits if c.period < period)
+    )
+    closed = any(e.kind == "credit" for e in entries)
+    lines = None if closed else credit_lines(db, creator, since, until, now, rates.tiers)
+    base = sum(e.amount_micros for e in entries if e.kind == "accrual")
     return Statement(
         creator_id=creator,
         period=period,
@@ -243,12 +236,14 @@ def statement(
         rate_micros_per_1000=rates.rate_micros,
         since=since,
         until=until,
-        closed=posted,
+        closed=closed,
         opening_balance_micros=opening,
         entries=entries,
         closing_balance_micros=opening + sum(e.amount_micros for e in entries),
-        provisional_credit_micros=None if provisional is None else provisional[1],
-        provisional_lines=None if provisional is None else provisional[2],
+        provisional_credit_micros=(
+            None if lines is None else base * max(x.credit_percent for x in lines) // 100
+        ),
+        provisional_lines=lines,
     )
 
 
