@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from stormproof.testing import LiveServer
+from stormproof.views.engagement import WINDOW_MS
 from tests.api.test_incidents import refused, written_types
 from tests.conftest import sign_up, upload
 
@@ -33,9 +35,13 @@ def _id(client: httpx.Client, auth: dict[str, str]) -> str:
     return found
 
 
-def _watch(client: httpx.Client, auth: dict[str, str], video: str, watched_ms: int) -> int:
+def _watch(
+    client: httpx.Client, auth: dict[str, str], video: str, watched_ms: int, at: int | None = None
+) -> int:
+    """Report a watch; at ``at`` (unix ms, the client's ``Stormproof-Write-At``) if given."""
     item = {"type": "watch", "video_id": video, "watched_ms": watched_ms}
-    answer = client.post("/v1/events", json={"events": [item]}, headers=auth)
+    headers = {**auth, **({"Stormproof-Write-At": str(at)} if at else {})}
+    answer = client.post("/v1/events", json={"events": [item]}, headers=headers)
     assert answer.status_code == 202, answer.text
     seq: int = answer.json()["seq"]
     return seq
@@ -57,12 +63,18 @@ def test_qualified_views_earn_only_once_the_creator_opted_in(
 ) -> None:
     ann, bob, cat = (sign_up(client, name) for name in ("ann", "bob", "cat"))
     video = upload(client, ann, video_file).json()["id"]
-    seq = _watch(client, bob, video, 9000)
+    now = int(time.time() * 1000)
+    window = now - now % WINDOW_MS  # every write below falls in this 10-minute window
+    seq = _watch(client, bob, video, 9000, at=window + 1000)
     assert _earnings(client, ann, seq)["balance_micros"] == 0  # not enrolled: nothing
-    enrolled = client.put("/v1/studio/earnings/enrollment", json={"enrolled": True}, headers=ann)
+    enrolled = client.put(
+        "/v1/studio/earnings/enrollment",
+        json={"enrolled": True},
+        headers={**ann, "Stormproof-Write-At": str(window + 2000)},
+    )
     assert enrolled.status_code == 200, enrolled.text
-    _watch(client, cat, video, 6000)
-    seq = _watch(client, cat, video, 100)  # the same person's window: one view, qualified
+    _watch(client, cat, video, 6000, at=window + 3000)
+    seq = _watch(client, cat, video, 100, at=window + 4000)  # cat's window: one view
     found = _earnings(client, ann, seq)
     assert found["enrolled"] is True
     # bob's view shares its window with the opt-in, cat's is the second: both earn
