@@ -35,6 +35,7 @@ from stormproof.api.routers import (
     home,
     incidents,
     interactions,
+    ledger,
     maintenance,
     messages,
     metrics,
@@ -238,6 +239,7 @@ def create_app(
         operators,
         studio,
         earnings,
+        ledger,
     ):
         app.include_router(module.router)
     return app

@@ -1,6 +1,6 @@
-"""``/v1/studio`` earnings, statements and SLA for a creator, and
-``/v1/ledger`` for operators: adjustments, payouts, every statement of a
-month (issue 15; ADR 031)."""
+"""``/v1/studio`` earnings, statements and SLA: a creator's own, or any
+creator's for an operator (issue 15; ADR 031). Operators' writes are in
+``ledger.py``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from stormproof.api.deps import (
     Caller,
     Fresh,
     IdemKey,
-    OperatorCaller,
     RegionDep,
     When,
     acknowledge,
@@ -38,9 +37,11 @@ from stormproof.creators.ledger import (
     zone_of,
 )
 from stormproof.errors import Forbidden, Unprocessable
-from stormproof.events import ID_PATTERN, MAX_UPDATE_CHARS, CreditLine
+from stormproof.events import ID_PATTERN, CreditLine
 from stormproof.region import Region
-from stormproof.views import accounts, creator_settings, ledger, roles
+from stormproof.views import creator_settings, roles
+
+__all__ = ["CSV_RESPONSES", "PeriodPath", "csv_of", "now_ms", "period_of", "router", "sla_of"]
 
 router = APIRouter(tags=["earnings"])
 
@@ -52,11 +53,11 @@ CreatorQuery = Annotated[
 ]
 
 
-def _now() -> int:
+def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _period(text: str) -> str:
+def period_of(text: str) -> str:
     year, month = int(text[:4]), int(text[5:7])
     if not 1 <= month <= 12 or not 1970 <= year <= 9998:
         raise Unprocessable("a period is a month, YYYY-MM, 1970-9998", code="invalid_period")
@@ -93,7 +94,7 @@ async def earnings(
 ) -> Earnings:
     """Your balance, whether you earn, and this month so far."""
     who = await _whose(region, caller.user_id, creator_id)
-    rates, now = rates_of(region.settings), _now()
+    rates, now = rates_of(region.settings), now_ms()
 
     def read(db: sqlite3.Connection) -> Earnings:
         zone = zone_of(db, who)
@@ -163,11 +164,11 @@ async def set_time_zone(
 
 
 async def _statement(region: Region, creator: str, period: str) -> Statement:
-    rates, now = rates_of(region.settings), _now()
+    rates, now = rates_of(region.settings), now_ms()
     return await region.store.query(lambda db: statement(db, creator, period, rates, now))
 
 
-_CSV: dict[int | str, dict[str, Any]] = {
+CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"text/csv": {"schema": {"type": "string"}}, "text/html": {}},
         "description": "JSON, CSV or HTML",
@@ -184,7 +185,7 @@ def _rows(found: Statement) -> list[list[object]]:
     ]  # fmt: skip
 
 
-def _csv(statements: list[Statement]) -> Response:
+def csv_of(statements: list[Statement]) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_COLUMNS)
@@ -239,13 +240,13 @@ def _html(found: Statement) -> HTMLResponse:
 
 def _answer(found: Statement, fmt: str) -> Statement | Response:
     if fmt == "csv":
-        return _csv([found])
+        return csv_of([found])
     if fmt == "html":
         return _html(found)
     return found
 
 
-@router.get("/v1/studio/statements/{period}", response_model=Statement, responses=_CSV)
+@router.get("/v1/studio/statements/{period}", response_model=Statement, responses=CSV_RESPONSES)
 async def studio_statement(
     period: PeriodPath,
     region: RegionDep,
@@ -258,7 +259,7 @@ async def studio_statement(
     after, and the SLA credit (posted, or provisional while the month is
     open). Yours; any creator's for an operator."""
     who = await _whose(region, caller.user_id, creator_id)
-    return _answer(await _statement(region, who, _period(period)), format)
+    return _answer(await _statement(region, who, period_of(period)), format)
 
 
 class Incurred(BaseModel):
@@ -298,11 +299,11 @@ async def studio_sla(
     one), the credit it earns with its arithmetic, and each incident that
     cost you minutes with its estimated lost views."""
     who = await _whose(region, caller.user_id, creator_id)
-    rates, now = rates_of(region.settings), _now()
+    rates, now = rates_of(region.settings), now_ms()
 
     def read(db: sqlite3.Connection) -> Sla:
         zone = zone_of(db, who)
-        month = _period(period) if period else this_month(now, zone)
+        month = period_of(period) if period else this_month(now, zone)
         since, until = month_bounds(month, zone)
         return sla_of(db, who, month, since, until, now, rates)
 
@@ -342,93 +343,3 @@ def sla_of(
         lines=lines,
         incidents=met,
     )
-
-
-# -- operators ------------------------------------------------------------------
-
-
-class AdjustmentIn(BaseModel):
-    """422 ``invalid_amount`` for 0, ``reason_required`` without a reason;
-    404 ``creator_not_found``."""
-
-    creator_id: str = Field(max_length=64)
-    amount_micros: int = Field(description="millionths of the currency; negative takes")
-    reason: str = Field(max_length=MAX_UPDATE_CHARS)
-
-
-class PayoutIn(BaseModel):
-    creator_id: str = Field(max_length=64)
-    amount_micros: int
-    reference: str = Field("", max_length=200)
-
-
-class Posted(BaseModel):
-    seq: int
-    entry_id: str
-
-
-@router.post("/v1/ledger/adjustments", status_code=201)
-async def post_adjustment(
-    body: AdjustmentIn,
-    region: RegionDep,
-    caller: OperatorCaller,
-    response: Response,
-    when: When,
-    idempotency_key: IdemKey = None,
-) -> Posted:
-    """Add to or take from a creator's balance, with a reason (operators only)."""
-    written = await actions.adjust_balance(
-        region, caller.user_id, body.creator_id, body.amount_micros, body.reason,
-        idempotency_key=idempotency_key, when=when,
-    )  # fmt: skip
-    seq = acknowledge(response, region, written)
-    return Posted(seq=seq, entry_id=written.payload.adjustment_id)
-
-
-@router.post("/v1/ledger/payouts", status_code=201)
-async def post_payout(
-    body: PayoutIn,
-    region: RegionDep,
-    caller: OperatorCaller,
-    response: Response,
-    when: When,
-    idempotency_key: IdemKey = None,
-) -> Posted:
-    """Record a payout to a creator, at most their balance (operators only)."""
-    written = await actions.pay_out(
-        region, caller.user_id, body.creator_id, body.amount_micros, body.reference,
-        rates_of(region.settings), _now(), idempotency_key=idempotency_key, when=when,
-    )  # fmt: skip
-    seq = acknowledge(response, region, written)
-    return Posted(seq=seq, entry_id=written.payload.payout_id)
-
-
-class Statements(BaseModel):
-    period: str
-    statements: list[Statement]
-
-
-@router.get("/v1/ledger/statements/{period}", response_model=Statements, responses=_CSV)
-async def all_statements(
-    period: PeriodPath,
-    region: RegionDep,
-    caller: OperatorCaller,
-    _: Fresh,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",
-) -> Statements | Response:
-    """Every creator's statement of a month: those who ever enrolled or have
-    an entry (operators only)."""
-    month = _period(period)
-    rates, now = rates_of(region.settings), _now()
-
-    def read(db: sqlite3.Connection) -> list[Statement]:
-        who = sorted(
-            set(creator_settings.enrolled_creators(db)) | set(ledger.creators_with_entries(db))
-        )
-        people = [c for c in who if (a := accounts.account_by_id(db, c)) and not a.system]
-        return [statement(db, c, month, rates, now) for c in people]
-
-    found = await region.store.query(read)
-    if format == "csv":
-        return _csv(found)
-    return Statements(period=month, statements=found)
