@@ -1,4 +1,5 @@
-"""benchmarks/recovery.py runs end to end at a tiny size, and its figures hang together.
+"""benchmarks/recovery.py (and checkpoint_save.py on the folder it keeps) run end
+to end at a tiny size, and their figures hang together.
 
 No timing is asserted: the figures belong to the benchmark, not to a test.
 """
@@ -27,13 +28,15 @@ def _kuairand(path: Path) -> Path:
 def test_the_recovery_benchmark_runs_and_its_figures_agree(tmp_path: Path) -> None:
     out = tmp_path / "recovery.json"
     command = [
-        sys.executable, str(SCRIPT), "--entries", "1500", "--restarts", "1",
+        sys.executable, str(SCRIPT), "--entries", "1500", "--restarts", "1", "--keep",
         "--kuairand", str(_kuairand(tmp_path / "kuairand.csv")),
         "--work", str(tmp_path / "work"), "--json", str(out),
     ]  # fmt: skip
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(SRC), str(SCRIPT.parent), os.environ.get("PYTHONPATH", "")]
+        ),
     }
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -61,6 +64,22 @@ def test_the_recovery_benchmark_runs_and_its_figures_agree(tmp_path: Path) -> No
     ratio = reference["seconds"] / rebuild["ready_s"]
     assert abs(run["throughput_vs_reference"] - ratio) < 0.01
     assert "entries" in done.stdout  # the table was printed
-    # the built log is kept in --work for a rerun; each run's data folders are not
-    assert [p.name for p in (tmp_path / "work").iterdir() if p.is_dir()] == []
+    # the built log is kept in --work for a rerun, and with --keep each run's folders
     assert (tmp_path / "work" / "log-1500.sqlite").is_file()
+    (folder,) = (tmp_path / "work").glob("run-*/views-alone")
+
+    # benchmarks/checkpoint_save.py on the views-alone folder kept: both ways
+    # of saving give the same users (the script checks that itself)
+    saved = tmp_path / "save.json"
+    saving = [
+        sys.executable, str(SCRIPT.parent / "checkpoint_save.py"), str(folder),
+        "--tail", "300", "--then", "100", "--json", str(saved),
+    ]  # fmt: skip
+    done = subprocess.run(saving, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    figures = json.loads(saved.read_text())
+    assert (figures["tail"], figures["then"]) == (300, 100)
+    for save in (figures["first_save_after_restart"], figures["save_in_steady_use"]):
+        assert save["full_cpu_s"] > 0 and save["incremental_cpu_s"] > 0
+        assert save["users_changed_since_last_save"] > 0
+    assert figures["checkpoint_bytes"] > 0

@@ -29,6 +29,7 @@ from stormproof.events import (
     PAYLOADS,
     REPORT_REASONS,
     REPORT_TARGETS,
+    SLIS,
     SYSTEM_ID_PREFIX,
     UNDECODABLE,
     UPCASTERS,
@@ -40,9 +41,12 @@ from stormproof.events import (
     BlockStopped,
     CommentDeleted,
     CommentPosted,
+    CreditLine,
+    CreditPosted,
     DrillFault,
     DrillReported,
     DrillWrites,
+    EarningsEnrolled,
     Event,
     Figures,
     FollowStarted,
@@ -52,11 +56,13 @@ from stormproof.events import (
     IncidentUpdated,
     Interaction,
     InteractionsRecorded,
+    LedgerAdjusted,
     MaintenanceEnded,
     MaintenanceScheduled,
     MessageSent,
     PasswordChanged,
     Payload,
+    PayoutSent,
     PostmortemEdited,
     ProbeResult,
     ProbesRecorded,
@@ -68,6 +74,7 @@ from stormproof.events import (
     RoleRevoked,
     SessionRevoked,
     SessionStarted,
+    TimeZoneSet,
     UpdateCorrected,
     UploadChunkStored,
     UploadCreated,
@@ -297,7 +304,7 @@ def test_undecodable_events_raise_log_error(raw: bytes) -> None:
 
 
 def test_every_payload_has_a_unique_type_name() -> None:
-    assert len(PAYLOADS) == 34
+    assert len(PAYLOADS) == 39
     assert all(name == model.TYPE for name, model in PAYLOADS.items())
 
 
@@ -567,6 +574,34 @@ webhook_attempts = st.lists(
 ).map(tuple)
 
 
+def credit_posted() -> st.SearchStrategy[CreditPosted]:
+    """A month's credit whose arithmetic holds."""
+    line = st.integers(1, 10**6).flatmap(
+        lambda minutes: st.builds(
+            CreditLine,
+            sli=st.sampled_from(SLIS),
+            minutes=st.just(minutes),
+            minutes_down=st.integers(0, minutes),
+            below_milli_percent=st.integers(0, 100_000),
+            credit_percent=st.integers(0, 100),
+        )
+    )
+    lines = st.lists(line, min_size=1, max_size=2, unique_by=lambda x: x.sli).map(tuple)
+    return st.tuples(lines, st.integers(0, 10**15), st.integers(0, MAX_TIME_MS - 1)).flatmap(
+        lambda t: st.builds(
+            CreditPosted,
+            creator_id=ids,
+            period=st.from_regex(r"[0-9]{4}-(0[1-9]|1[0-2])", fullmatch=True),
+            since=st.just(t[2]),
+            until=st.integers(t[2] + 1, MAX_TIME_MS),
+            base_micros=st.just(t[1]),
+            lines=st.just(t[0]),
+            credit_micros=st.just(t[1] * max(x.credit_percent for x in t[0]) // 100),
+            region=ids,
+        )
+    )
+
+
 PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
     AccountCreated: st.booleans().flatmap(
         lambda system: st.builds(
@@ -700,6 +735,25 @@ PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
         reason=st.sampled_from(["terminated", "expired", "rejected"]),
         code=st.from_regex(r"[a-z0-9_]{0,64}", fullmatch=True),
     ),
+    TimeZoneSet: st.builds(
+        TimeZoneSet, zone=st.from_regex(r"[A-Za-z][A-Za-z0-9_+/-]{0,63}", fullmatch=True)
+    ),
+    EarningsEnrolled: st.builds(EarningsEnrolled, enrolled=st.booleans()),
+    LedgerAdjusted: st.builds(
+        LedgerAdjusted,
+        adjustment_id=ids,
+        creator_id=ids,
+        amount_micros=st.integers(-(10**15), 10**15).filter(bool),
+        reason=said,
+    ),
+    PayoutSent: st.builds(
+        PayoutSent,
+        payout_id=ids,
+        creator_id=ids,
+        amount_micros=st.integers(1, 10**15),
+        reference=texts.filter(lambda t: len(t) <= 200),
+    ),
+    CreditPosted: credit_posted(),
 }
 events = st.builds(
     new_event,

@@ -57,6 +57,7 @@ __all__ = [
     "REPORT_REASONS",
     "REPORT_TARGETS",
     "ROLES",
+    "SLIS",
     "SYSTEM_ID_PREFIX",
     "UNDECODABLE",
     "UPCASTERS",
@@ -69,9 +70,12 @@ __all__ = [
     "CommentDeleted",
     "CommentPosted",
     "Component",
+    "CreditLine",
+    "CreditPosted",
     "DrillFault",
     "DrillReported",
     "DrillWrites",
+    "EarningsEnrolled",
     "Event",
     "Figures",
     "FollowStarted",
@@ -84,11 +88,13 @@ __all__ = [
     "IncidentUpdated",
     "Interaction",
     "InteractionsRecorded",
+    "LedgerAdjusted",
     "MaintenanceEnded",
     "MaintenanceScheduled",
     "MessageSent",
     "PasswordChanged",
     "Payload",
+    "PayoutSent",
     "PostmortemEdited",
     "ProbeResult",
     "ProbesRecorded",
@@ -102,6 +108,7 @@ __all__ = [
     "SessionRevoked",
     "SessionStarted",
     "Text",
+    "TimeZoneSet",
     "Undecodable",
     "UpdateCorrected",
     "UploadChunkStored",
@@ -895,6 +902,111 @@ class DrillReported(Payload):
     cold_start_permille: Annotated[int, Field(ge=0, le=1000)] | None = None
 
 
+# -- creators: their settings, the earnings ledger, the SLA (issue 15; ADR 031)
+
+#: a time zone's IANA name (``Europe/Paris``); whether this region's tz
+#: database knows it is the action's check, not the model's: a region with an
+#: older database must still decode what another appended
+ZoneName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_+/-]{0,63}$")]
+#: money in millionths of the platform's currency (``ledger_currency``)
+Micros = Annotated[int, Field(ge=-(10**15), le=10**15)]
+#: a statement's period: a month, ``YYYY-MM``
+Period = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+Sli = Literal["upload", "distribution"]
+SLIS: tuple[Sli, ...] = get_args(Sli)
+
+
+class TimeZoneSet(Payload):
+    """A person's time zone from now on: their studio's days and their
+    statements' months are counted in it (the latest by (at, event id) holds)."""
+
+    TYPE: ClassVar[str] = "account.time_zone_set"
+    zone: ZoneName
+
+
+class EarningsEnrolled(Payload):
+    """A creator opts in to earnings (or out): qualified views of their
+    videos earn while the latest of these by (at, event id) says so."""
+
+    TYPE: ClassVar[str] = "earnings.enrolled"
+    enrolled: bool
+
+
+class LedgerAdjusted(Payload):
+    """An operator adds to (or takes from) a creator's balance, and says why."""
+
+    TYPE: ClassVar[str] = "ledger.adjusted"
+    adjustment_id: Id
+    creator_id: Id
+    amount_micros: Micros
+    reason: UpdateText
+
+    @model_validator(mode="after")
+    def _moves_money(self) -> LedgerAdjusted:
+        if self.amount_micros == 0:
+            raise ValueError("an adjustment moves money")
+        return self
+
+
+class PayoutSent(Payload):
+    """What the platform paid a creator out of their balance."""
+
+    TYPE: ClassVar[str] = "ledger.paid_out"
+    payout_id: Id
+    creator_id: Id
+    amount_micros: Annotated[int, Field(ge=1, le=10**15)]
+    reference: Annotated[str, Field(max_length=200), AfterValidator(_plain_unicode)] = ""
+
+
+class CreditLine(BaseModel):
+    """One service-level indicator's month, and the credit it earned: the
+    arithmetic shown to the creator."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sli: Sli
+    minutes: Annotated[int, Field(ge=1, le=MAX_INT)]
+    minutes_down: Count
+    #: the tier crossed: uptime below this many thousandths of a percent
+    #: (99900: 99.9 %), and its credit in percent of the base; 0 and 0: none
+    below_milli_percent: Annotated[int, Field(ge=0, le=100_000)]
+    credit_percent: Annotated[int, Field(ge=0, le=100)]
+
+    @model_validator(mode="after")
+    def _down_within(self) -> CreditLine:
+        if self.minutes_down > self.minutes:
+            raise ValueError("minutes_down are some of the minutes")
+        return self
+
+
+class CreditPosted(Payload):
+    """A creator's month closed: the SLA credit it earned, with its
+    arithmetic, posted to their ledger. Every region's closer may write one
+    under a key of its own; the earliest by (at, event id) is the one that
+    counts (ADR 031)."""
+
+    TYPE: ClassVar[str] = "sla.credit_posted"
+    creator_id: Id
+    period: Period
+    since: Millis
+    until: Millis
+    #: the month's accrued earnings, which the credit is a share of
+    base_micros: Annotated[int, Field(ge=0, le=10**15)]
+    lines: Annotated[tuple[CreditLine, ...], Field(min_length=1, max_length=len(SLIS))]
+    credit_micros: Annotated[int, Field(ge=0, le=10**15)]
+    #: the region whose closer wrote it
+    region: Id
+
+    @model_validator(mode="after")
+    def _arithmetic(self) -> CreditPosted:
+        if self.since >= self.until:
+            raise ValueError("a period ends after it begins")
+        _each_once("lines", tuple(line.sli for line in self.lines))
+        percent = max(line.credit_percent for line in self.lines)
+        if self.credit_micros != self.base_micros * percent // 100:
+            raise ValueError("credit_micros is the base times the highest tier's percent")
+        return self
+
+
 _ALL: tuple[type[Payload], ...] = (
     AccountCreated,
     SessionStarted,
@@ -930,6 +1042,11 @@ _ALL: tuple[type[Payload], ...] = (
     UploadCreated,
     UploadChunkStored,
     UploadEnded,
+    TimeZoneSet,
+    EarningsEnrolled,
+    LedgerAdjusted,
+    PayoutSent,
+    CreditPosted,
 )
 
 #: event type name -> payload model of the current version

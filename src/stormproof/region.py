@@ -437,9 +437,11 @@ class Region:
         """Save the engine in a forked child and wait for it: the position
         saved, or None if the child failed."""
         path = self.settings.checkpoint_path
-        pid, position = checkpoint.save_in_child(self.engine, path)
+        pid, position, changed = checkpoint.save_in_child(self.engine, path)
         _, status = os.waitpid(pid, 0)
-        return position if os.waitstatus_to_exitcode(status) == 0 else None
+        ok = os.waitstatus_to_exitcode(status) == 0
+        checkpoint.saved_by_child(self.engine, path, position, changed, ok=ok)
+        return position if ok else None
 
     def _replicated(self) -> list[Replicated]:
         """The parts with leaders to put back: none in embedded mode."""

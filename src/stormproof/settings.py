@@ -28,6 +28,11 @@ from stormproof.logs import LogFormat
 __all__ = ["Settings"]
 
 
+_TIER = r"(100|[1-9]?[0-9])(\.[0-9]{1,3})?:(100|[1-9][0-9]?)"
+#: the SLA's credit tiers: UPTIME%:CREDIT%, comma-separated
+_TIERS = f"^{_TIER}(,{_TIER})*$"
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -172,6 +177,20 @@ class Settings(BaseModel):
     #: (issue 15); applied when the studio is read, never stored: give every
     #: region the same value, or their studios answer differently (ADR 030)
     studio_qualified_ms: int = Field(default=5000, ge=0, le=24 * 3600 * 1000)
+    #: what a creator earns per 1,000 qualified views, in millionths of
+    #: ``ledger_currency`` (ADR 031); applied when the ledger is read: give
+    #: every region the same value
+    earnings_rate_micros: int = Field(default=500_000, ge=0, le=10**12)
+    ledger_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    #: the creator SLA's credit tiers, UPTIME%:CREDIT% (ADR 031)
+    sla_tiers: str = Field(default="99.9:10,99:25,95:100", pattern=_TIERS)
+    #: a month closes (its credit is posted) this long after it ended, and
+    #: each region's closer looks for months to close this often (0: never)
+    sla_close_after_s: NonNegativeFloat = 3600.0
+    sla_close_every_s: NonNegativeFloat = 60.0
+    #: a postmortem's creator credits are computed against a period this
+    #: long from the incident's start: a month; a drill sets a few minutes
+    sla_impact_period_s: float = Field(default=30 * 86400.0, ge=60, le=366 * 86400)
     #: an open automatic incident gets an update with figures at least this
     #: often (seconds; ADR 021); the judge runs when probing does
     incident_update_every_s: PositiveFloat = 300.0

@@ -125,6 +125,22 @@ def test_the_report_says_what_the_status_page_said(written: Written) -> None:
     assert "out/postmortem-inc_1.md" in text
 
 
+def test_the_report_lists_the_creators_the_outage_touched_and_their_credits(
+    written: Written,
+) -> None:
+    """Issue 15, item 5: creators affected, and the credit the outage would
+    earn each against the drill's short "month"."""
+    _, _, page = written
+    assert "<h3>Creators affected</h3>" in page
+    assert (
+        "<td>u_ann</td><td class=n>2</td><td>—</td><td class=n>10</td><td class=n>100</td>"
+        "<td class=n>1500</td>"
+    ) in page
+    console = Console(record=True, width=200)
+    console.print(summary(drill_report()))
+    assert "1 affected, credits 1,500 millionths" in console.export_text()
+
+
 def test_importing_the_report_does_not_import_matplotlib() -> None:
     # guards the CLI's start-up time: matplotlib is imported only to draw
     code = "import sys, stormproof.drill.report; print('matplotlib' in sys.modules)"

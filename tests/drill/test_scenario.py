@@ -498,3 +498,14 @@ def test_a_generated_scenario_round_trips_and_its_timeline_holds(document: dict[
     shape = [(a.kind, a.region, a.fault) for a in scenario.actions()]
     assert [(a.kind, a.region, a.fault) for a in quick.actions()] == shape
     assert quick.duration_s <= scenario.duration_s
+
+
+def test_a_scenario_sets_the_month_creators_credits_are_computed_against() -> None:
+    """Issue 15, item 5: a drill's outage against a real month would earn
+    nobody anything; the scenario's ``sla_month_s`` (600 s by default) is
+    the "month" of the credits its report shows."""
+    text = load_scenario("snowstorm").text
+    assert load_scenario("snowstorm").sla_month_s == 600
+    assert parse_scenario("sla_month_s = 1200\n" + text).sla_month_s == 1200
+    with pytest.raises(ScenarioError, match="sla_month_s"):
+        parse_scenario("sla_month_s = 5\n" + text)

@@ -6,14 +6,23 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stormproof.actions import accounts, social, videos
 from stormproof.media import make_video
 from stormproof.recommend import checkpoint
 from stormproof.recommend.engine import Engine, EngineConfig
+from stormproof.recommend.snapshot import Encoded
 from stormproof.region import Region
 from stormproof.settings import Settings
 from tests.conftest import make_settings
+from tests.recommend.test_snapshot import play
+from tests.recommend.test_snapshot import steps as snapshot_steps
 
 
 async def _activity(region: Region, clip: Path, round_: int) -> None:
@@ -140,7 +149,7 @@ def test_a_forked_save_writes_the_state_as_copied_while_the_engine_moves_on(
     engine.position = (8,)
     before = engine.digest()
     path = tmp_path / "foryou.checkpoint"
-    pid, position = checkpoint.save_in_child(engine, path)
+    pid, position, _ = checkpoint.save_in_child(engine, path)
     engine.interact("u2", "v1", "like", (20, "e9", 0))  # after the copy: not in the file
     engine.position = (9,)
     _, status = os.waitpid(pid, 0)
@@ -148,3 +157,103 @@ def test_a_forked_save_writes_the_state_as_copied_while_the_engine_moves_on(
     loaded = checkpoint.load(path, EngineConfig(), (9,))
     assert loaded is not None and loaded.position == (8,)
     assert loaded.digest() == before != engine.digest()
+
+
+# -- saves that encode only what changed since the last ----------------------
+
+rounds = st.lists(st.tuples(snapshot_steps, st.sampled_from(["save", "fail", "digest", "none"])),
+                  min_size=1, max_size=5)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(rounds=rounds)
+def test_a_chain_of_saves_each_encoding_only_what_changed_loads_as_the_engine_stood(
+    tmp_path_factory: pytest.TempPathFactory, rounds: list[tuple[list[Any], str]]
+) -> None:
+    """Each save copies the users nothing changed since the last checkpoint
+    from that file, and encodes only the rest. A save that failed gives its
+    users back; a digest in between (which takes the engine's own copies)
+    changes nothing; and whatever the order, the last file loads as the
+    engine stood when it was saved."""
+    path = tmp_path_factory.mktemp("chain") / "foryou.checkpoint"
+    engine = Engine()
+    saved: tuple[tuple[int, ...], str] | None = None
+    for n, (batch, then) in enumerate(rounds):
+        play(engine, batch, 100 * n)
+        engine.position = (n + 1,)
+        if then == "save":
+            checkpoint.save(engine, path)
+            saved = engine.position, engine.digest()
+        elif then == "fail":
+            with engine.lock:
+                taken = engine.take_unsaved()
+            engine.unsaved(taken)  # as when the child saving them died
+        elif then == "digest":
+            engine.digest()
+    if saved is None:
+        assert checkpoint.load(path, EngineConfig(), (len(rounds),)) is None
+        return
+    loaded = checkpoint.load(path, EngineConfig(), (len(rounds),))
+    assert loaded is not None and (loaded.position, loaded.digest()) == saved
+    # and the loaded engine's own saves: the users it changed, over that file
+    play(loaded, [("interact", "u2", "v1", "like"), ("reset", "ü", "", "")], 10_000)
+    loaded.position = (len(rounds) + 1,)
+    checkpoint.save(loaded, path)
+    again = checkpoint.load(path, EngineConfig(), loaded.position)
+    assert again is not None and again.digest() == loaded.digest()
+
+
+def test_a_forked_save_encodes_only_the_users_changed_since_the_last(tmp_path: Path) -> None:
+    """The second save's child copies user rows from the first file: a row
+    planted in that file (the same JSON, spelled as no save would write it)
+    comes through, which shows the user was not encoded again; a user
+    changed since is encoded afresh."""
+    engine = Engine()
+    engine.upload("v0", "c", 1, 1000)
+    engine.interact("u1", "v0", "watch", (10, "e1", 0), 500, False)
+    engine.interact("u2", "v0", "like", (11, "e2", 0))
+    engine.position = (3,)
+    path = tmp_path / "foryou.checkpoint"
+
+    def in_child() -> None:
+        pid, position, changed = checkpoint.save_in_child(engine, path)
+        _, status = os.waitpid(pid, 0)
+        ok = os.waitstatus_to_exitcode(status) == 0
+        checkpoint.saved_by_child(engine, path, position, changed, ok=ok)
+        assert ok
+
+    in_child()
+    assert engine.checkpoint_base == (path, (3,))
+    # Plant a row for u1 that means the same but is spelled differently.
+    position, data, arrays = Engine.from_parts(*engine.parts()).parts()
+    users = {user_id: engine.state().data["users"][k] for k, user_id in enumerate(data["user_ids"])}
+    planted = Encoded(users["u1"].replace(b",", b", ", 1))
+    users["u1"] = planted
+    encoded = [users[user_id] for user_id in data["user_ids"]]
+    arrays["user_bounds"] = np.cumsum([0, *map(len, encoded)], dtype=np.int64)
+    arrays["user_rows"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    checkpoint._write(engine.config, position, data, arrays, path)
+    engine.interact("u2", "v0", "share", (12, "e3", 0))
+    engine.position = (4,)
+    in_child()
+    second = checkpoint.load(path, EngineConfig(), (4,))
+    assert second is not None
+    rows_now = dict(second.users.saved_rows())
+    assert rows_now["u1"] == planted  # copied from the file, not encoded again
+    assert rows_now["u2"] == engine.state().data["users"][1]  # encoded afresh
+    assert engine.take_unsaved() == set()  # the child's users were saved
+
+
+def test_a_failed_forked_save_gives_its_users_back(tmp_path: Path) -> None:
+    engine = Engine()
+    engine.upload("v0", "c", 1, 1000)
+    engine.interact("u1", "v0", "like", (10, "e1", 0))
+    engine.position = (2,)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the checkpoint's folder should be")
+    pid, position, changed = checkpoint.save_in_child(engine, blocked / "foryou.checkpoint")
+    _, status = os.waitpid(pid, 0)
+    ok = os.waitstatus_to_exitcode(status) == 0
+    checkpoint.saved_by_child(engine, blocked / "foryou.checkpoint", position, changed, ok=ok)
+    assert not ok and changed == {"u1"}
+    assert engine.checkpoint_base is None and engine.take_unsaved() == {"u1"}

@@ -54,3 +54,28 @@ def test_loaded_counts_that_go_on_equal_counts_that_never_stopped(
     for item in range(32):
         mine, theirs = loaded.row(item), kept.row(item)
         assert mine[0].tolist() == theirs[0].tolist() and mine[1].tolist() == theirs[1].tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=changes, after=changes, read=st.sets(st.integers(0, 30)))
+def test_every_row_at_once_is_every_row_laid_end_to_end(
+    before: list[tuple[int, int, int]], after: list[tuple[int, int, int]], read: set[int]
+) -> None:
+    """:meth:`PairCounts.arrays` (one pass over every cell, for a checkpoint)
+    equals :meth:`PairCounts.rows` one by one: loaded rows, rows changed
+    since and merged (read), and changes still pending, zeros dropped."""
+    counts = PairCounts()
+    for i, j, delta in before:
+        counts.add(i, j, delta)
+    counts = saved(counts)
+    for i, j, delta in after:
+        counts.add(i, j, delta)
+    for item in sorted(read):
+        counts.row(item)  # merged: now a row of its own, replacing the loaded one
+    items, bounds, cols, vals = counts.copied().arrays()
+    rows = list(counts.copied().rows())
+    assert items.tolist() == [item for item, _, _ in rows]
+    assert bounds.tolist() == np.cumsum([0, *(len(c) for _, c, _ in rows)]).tolist()
+    assert cols.tolist() == [c for _, row_cols, _ in rows for c in row_cols.tolist()]
+    assert vals.tolist() == [v for _, _, row_vals in rows for v in row_vals.tolist()]
+    assert all(a.dtype == np.int64 for a in (items, bounds, cols, vals))

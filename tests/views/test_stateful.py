@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 from pydantic import ValidationError
 
-from stormproof.actions import accounts, safety, social, videos
+from stormproof.actions import accounts, ledger, roles, safety, social, videos
 from stormproof.errors import StormproofError
 from stormproof.events import AccountCreated, CommentPosted, SessionStarted, VideoUploaded
 from stormproof.log import Entry
@@ -252,6 +252,34 @@ class ViewsMachine(RuleBasedStateMachine):
     def message(self, name: str, other: str, text: str, key: str | None) -> None:
         self.attempt(
             social.send_message(self.region, self.user(name), other, text, idempotency_key=key)
+        )
+
+    @rule(name=users, enrolled=st.booleans(), key=keys)
+    def enroll(self, name: str, enrolled: bool, key: str | None) -> None:
+        self.attempt(
+            ledger.set_enrollment(self.region, self.user(name), enrolled, idempotency_key=key)
+        )
+
+    @rule(name=users, zone=st.sampled_from(["UTC", "Asia/Tokyo", "Mars/Olympus"]), key=keys)
+    def set_time_zone(self, name: str, zone: str, key: str | None) -> None:
+        self.attempt(ledger.set_time_zone(self.region, self.user(name), zone, idempotency_key=key))
+
+    @rule(name=users)
+    def make_operator(self, name: str) -> None:
+        self.attempt(roles.grant_role(self.region, name))
+
+    @rule(
+        name=users,
+        other=users,
+        amount=st.sampled_from([-3, 0, 7]),
+        reason=st.sampled_from(["", "a fix"]),
+        key=keys,
+    )
+    def adjust(self, name: str, other: str, amount: int, reason: str, key: str | None) -> None:
+        self.attempt(
+            ledger.adjust_balance(
+                self.region, self.user(name), self.user(other), amount, reason, idempotency_key=key
+            )
         )
 
     def entries(self) -> list[Entry]:

@@ -28,12 +28,14 @@ from stormproof.api.routers import (
     blocks,
     comments,
     digest,
+    earnings,
     feed,
     follows,
     health,
     history,
     incidents,
     interactions,
+    ledger,
     maintenance,
     messages,
     metrics,
@@ -50,6 +52,7 @@ from stormproof.api.routers import (
 )
 from stormproof.api.schemas import ERRORS, error_response
 from stormproof.api.traffic import Counted
+from stormproof.creators.closer import Closer
 from stormproof.errors import StormproofError
 from stormproof.region import Region
 from stormproof.settings import Settings
@@ -170,10 +173,13 @@ def create_app(
             sweeping = asyncio.create_task(
                 sweep_uploads(region, region.caught_up), name="upload sweeper"
             )
+        closing = None
+        if settings.sla_close_every_s:  # creators' months close by themselves (ADR 031)
+            closing = asyncio.create_task(Closer(region).run(region.caught_up), name="closer")
         try:
             yield
         finally:
-            for task in (sweeping, delivering, judging, probing):
+            for task in (closing, sweeping, delivering, judging, probing):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -236,6 +242,8 @@ def create_app(
         postmortems,
         operators,
         studio,
+        earnings,
+        ledger,
     ):
         app.include_router(module.router)
     return app

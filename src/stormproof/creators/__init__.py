@@ -1,6 +1,8 @@
 """Creators: what the platform owes the people who make its videos — their
-analytics first (issue 15; ADR 030). Reads the views, never writes the log
-itself; depends on the views, never the other way."""
+analytics (issue 15; ADR 030), their earnings ledger and the SLA credits it
+pays when the platform fails them (ADR 031). Computed from the views when
+read; only the monthly closer (``closer.py``) writes, through an action.
+Depends on the views and actions, never the other way."""
 
 from __future__ import annotations
 

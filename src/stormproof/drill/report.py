@@ -31,7 +31,9 @@ report is escaped. The dict's keys:
   page_failures, drill_id, blows: [{kind, region, at_s, restored_at_s,
   incident, title, opened_after_s, seen_after_s, resolved_after_restore_s,
   resolved_seen_after_restore_s, updates: [{at_s, status, automatic, text,
-  figures}], postmortem: {path, url, writes_lost, timeline} | None}]}``.
+  figures}], postmortem: {path, url, writes_lost, timeline, creators: [{creator_id,
+  upload_minutes_down, lost_qualified_views, period_minutes, credit_percent,
+  credit_micros, …}]} | None}]}`` (creators: ADR 031).
 """
 
 from __future__ import annotations
@@ -199,7 +201,28 @@ def _status(status: Mapping[str, Any] | None) -> str:
             parts.append(
                 f"<h3>{esc(str(b.get('title') or b.get('incident')))}</h3><ol>{items}</ol>"
             )
+    parts.append(_creators(blows))
     return "".join(parts)
+
+
+def creators_affected(blows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Every creator the blows' postmortems list, with what it cost them."""
+    return [c for b in blows for c in ((b.get("postmortem") or {}).get("creators") or [])]
+
+
+def _creators(blows: Sequence[Mapping[str, Any]]) -> str:
+    """The creators the outage touched and the credits it would earn them (ADR 031)."""
+    found = creators_affected(blows)
+    if not found:
+        return "<h3>Creators affected</h3><p>None recorded.</p>"
+    rows = [
+        [c.get("creator_id"), c.get("upload_minutes_down"), c.get("lost_qualified_views"),
+         c.get("period_minutes"), c.get("credit_percent"), c.get("credit_micros")]
+        for c in found
+    ]  # fmt: skip
+    headers = ("creator", "upload minutes down", "lost qualified views (est.)",
+               "against minutes", "credit (%)", "credit (millionths)")  # fmt: skip
+    return "<h3>Creators affected</h3>" + _table(headers, rows)
 
 
 def status_line(status: Mapping[str, Any] | None) -> str:
@@ -339,6 +362,9 @@ def summary(report: Mapping[str, Any]) -> RenderableType:
     ]
     if drafts:
         rows["postmortem"] = ", ".join(drafts)
+        touched = creators_affected((report.get("status") or {}).get("blows") or [])
+        credits = sum(int(c.get("credit_micros") or 0) for c in touched)
+        rows["creators"] = f"{len(touched)} affected, credits {credits:,} millionths"
     for key, value in rows.items():
         figures.add_row(Text(key, style="bold"), Text(value))
 

@@ -491,6 +491,8 @@ async def run_drill(
         )
         cluster.env.update(CHEAP_PASSWORDS)
         cluster.env.update(STATUS_SETTINGS)
+        # creators' credits in the postmortems, against the drill's short "month"
+        cluster.env["STORMPROOF_SLA_IMPACT_PERIOD_S"] = str(scenario.sla_month_s)
         run: _Run | None = None
         setup: Setup | None = None
 

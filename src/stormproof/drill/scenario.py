@@ -241,6 +241,9 @@ class Scenario(BaseModel):
     #: the ``[[fault]]`` tables, in file order
     fault: Annotated[tuple[Fault, ...], Field(max_length=MAX_FAULTS)] = ()
     abort: Abort | None = None
+    #: the "month" creators' SLA credits are computed against in the report
+    #: (ADR 031): a drill's outage against a real month would earn nothing
+    sla_month_s: Annotated[float, Strict(), Field(ge=60, le=MAX_DURATION_S * 100)] = 600.0
     _text: str = PrivateAttr(default="")
 
     @property

@@ -300,6 +300,7 @@ class StatusWatch:
             "url": pm["url"],
             "writes_lost": pm["impact"]["writes_lost"]["lost"],
             "timeline": [m["kind"] for m in pm["timeline"]],
+            "creators": pm["impact"].get("creators", []),
         }
 
 

@@ -27,6 +27,7 @@ import math
 import mmap
 import os
 import sqlite3
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,20 @@ import numpy.typing as npt
 from stormproof.durable import write_atomically
 from stormproof.log import Entry, Log, Position
 from stormproof.recommend.engine import Engine, EngineConfig
-from stormproof.recommend.snapshot import FORMAT
+from stormproof.recommend.snapshot import FORMAT, Encoded
 from stormproof.views.keys import applied_after, first_copy
 from stormproof.views.store import ViewStore
 
-__all__ = ["catch_up", "header_for", "load", "read_header", "resume", "save", "save_in_child"]
+__all__ = [
+    "catch_up",
+    "header_for",
+    "load",
+    "read_header",
+    "resume",
+    "save",
+    "save_in_child",
+    "saved_by_child",
+]
 
 _MAGIC = b"stormproof-foryou-checkpoint\n"
 
@@ -78,33 +88,94 @@ def read_header(path: Path) -> dict[str, object] | None:
 
 def save(engine: Engine, path: Path) -> Position:
     """Write the engine's state and position to ``path``; return the position."""
-    position, data, arrays = engine.parts()
+    with engine.lock:
+        base, changed = engine.checkpoint_base, engine.take_unsaved()
+    try:
+        position = _save(engine, path, base, changed)
+    except BaseException:
+        engine.unsaved(changed)
+        raise
+    engine.saved(path, position)
+    return position
+
+
+def _save(
+    engine: Engine, path: Path, base: tuple[Path, Position] | None, changed: Collection[str]
+) -> Position:
+    """Write the checkpoint. When ``base`` is the checkpoint now at
+    ``path``, the users not in ``changed`` are copied from it as they lie
+    there, and only ``changed`` ones encoded (:meth:`Engine.parts`)."""
+    unchanged = None
+    if base is not None and base[0] == path:
+        unchanged = _saved_users(path, engine.config, base[1])
+    position, data, arrays = engine.parts(unchanged, changed)
     _write(engine.config, position, data, arrays, path)
     return position
 
 
-def save_in_child(engine: Engine, path: Path) -> tuple[int, Position]:
+def save_in_child(engine: Engine, path: Path) -> tuple[int, Position, set[str]]:
     """:func:`save` in a forked child: this process only forks, holding the
     engine's lock so that the child's copy-on-write image of the engine is
     one consistent state (every change to it holds that lock). The child —
     one thread — copies, orders, encodes and writes it, on its own core and
     with its own GIL, and exits 0 once the file is in place. Returns the
-    child's pid (wait for it) and the position it saves.
+    child's pid (wait for it), the position it saves and the users it takes
+    as changed since the last checkpoint: once the child exited, tell the
+    engine with :func:`saved_by_child`.
 
     Copying takes tenths of a second after thousands of users changed, and
     ordering and encoding seconds of CPU at catalog scale: in the serving
     process they held up writes (the lock) and requests (the GIL)."""
     with engine.lock:
+        base, changed = engine.checkpoint_base, engine.take_unsaved()
         pid = os.fork()
         if pid == 0:  # the child
             code = 1
             try:
                 gc.disable()  # it lives for seconds and frees everything at exit
-                save(engine, path)
+                _save(engine, path, base, changed)
                 code = 0
             finally:
                 os._exit(code)
-        return pid, engine.position
+        return pid, engine.position, changed
+
+
+def saved_by_child(
+    engine: Engine, path: Path, position: Position, changed: set[str], *, ok: bool
+) -> None:
+    """What a child of :func:`save_in_child` did: ``ok``, the checkpoint at
+    ``path`` stands at ``position``; otherwise the users it took as changed
+    are still to be saved."""
+    if ok:
+        engine.saved(path, position)
+    else:
+        engine.unsaved(changed)
+
+
+def _saved_users(path: Path, config: EngineConfig, position: Position) -> dict[str, Encoded] | None:
+    """Every user's row in the checkpoint at ``path``, if it is the one of
+    this configuration at ``position``; None otherwise (it was replaced)."""
+    try:
+        with path.open("rb") as f:
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (FileNotFoundError, ValueError, OSError):
+        return None
+    try:
+        header, arrays = _read(mapped)
+        if header != header_for(config, position):
+            return None
+        data = json.loads(arrays["meta"].tobytes())
+        rows = arrays["user_rows"].tobytes()
+        bounds = arrays["user_bounds"].tolist()
+        user_ids = data["user_ids"]
+        if len(bounds) != len(user_ids) + 1:
+            return None
+        return {
+            str(user_id): Encoded(rows[bounds[k] : bounds[k + 1]])
+            for k, user_id in enumerate(user_ids)
+        }
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError):
+        return None
 
 
 #: array kinds a checkpoint may hold; anything else is refused on load
@@ -157,30 +228,40 @@ def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None
     except (FileNotFoundError, ValueError, OSError):  # missing, or empty
         return None
     try:
-        lines = [mapped.readline() for _ in range(3)]
-        if lines[0] != _MAGIC:
-            return None
-        header, table = json.loads(lines[1]), json.loads(lines[2])
+        header, arrays = _read(mapped)
         position = tuple(int(seq) for seq in header["position"])
         if header != header_for(config, position) or len(position) != len(not_after):
             return None
         if any(seq > top for seq, top in zip(position, not_after, strict=True)):
             return None
-        head = mapped.tell()
-        start = head + -head % _ALIGN
-        arrays = {name: _mapped(mapped, start, *where) for name, where in table.items()}
         data = json.loads(arrays.pop("meta").tobytes())
         # Millions of new objects, all long-lived: the collector would walk
         # them again and again as they are made (the caller freezes them).
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return Engine.from_parts(position, data, arrays, config)
+            engine = Engine.from_parts(position, data, arrays, config)
+            engine.saved(path, position)
+            return engine
         finally:
             if collecting:
                 gc.enable()
     except (ValueError, KeyError, TypeError, IndexError, OverflowError):
         return None
+
+
+def _read(mapped: mmap.mmap) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """The header and the arrays of a mapped checkpoint, each array a view
+    of the mapping. A file of another kind raises ``ValueError``."""
+    lines = [mapped.readline() for _ in range(3)]
+    if lines[0] != _MAGIC:
+        raise ValueError("not a checkpoint")
+    header, table = json.loads(lines[1]), json.loads(lines[2])
+    if not isinstance(header, dict) or not isinstance(table, dict):
+        raise ValueError("a checkpoint header that is not an object")
+    head = mapped.tell()
+    start = head + -head % _ALIGN
+    return header, {name: _mapped(mapped, start, *where) for name, where in table.items()}
 
 
 def _mapped(

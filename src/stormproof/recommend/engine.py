@@ -47,8 +47,9 @@ import bisect
 import hashlib
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -206,7 +207,8 @@ class StateCopy:
     held: Ints
     points: Ints
     last_bucket: int
-    pairs: Iterator[tuple[int, Ints, Ints]]
+    #: a copy of the pair counts, to read without the lock
+    pairs: PairCounts
 
 
 class Engine:
@@ -261,6 +263,10 @@ class Engine:
         self._rows_items: dict[int, list[Any]] = {}
         self._dirty_users: set[str] = set()
         self._dirty_items: set[int] = set()
+        #: the checkpoint on disk that holds every user but ``_unsaved``, as
+        #: (path, position) — a save only encodes those (:meth:`take_unsaved`)
+        self.checkpoint_base: tuple[Path, Position] | None = None
+        self._unsaved: set[str] = set()
 
     # -- items and users ----------------------------------------------------
 
@@ -293,8 +299,10 @@ class Engine:
         return self._index.get(video_id)
 
     def user(self, user_id: str) -> User:
-        """A user's state, to change: marks it for the next snapshot."""
+        """A user's state, to change: marks it for the next snapshot and
+        the next checkpoint."""
         self._dirty_users.add(user_id)
+        self._unsaved.add(user_id)
         found = self.users.get(user_id)
         if found is None:
             found = self.users[user_id] = User()
@@ -540,37 +548,48 @@ class Engine:
         copied = self.copy_state()
         return self.order_state(copied), copied.position
 
-    def copy_state(self) -> StateCopy:
+    def _user_row(self, user_id: str) -> UserRow:
+        """A user's row of :meth:`state`, not yet ordered or encoded."""
+        u, ids = self.users[user_id], self.item_ids
+        signals = [[ids[i], *sig.as_list()] for i, sig in u.signals.items()]
+        blocks = [[who, *block.as_list()] for who, block in u.blocks.items()]
+        return (u.reset_at, list(u.follows.items()), signals, blocks)
+
+    def copy_state(self, *, items: bool = True, users: Collection[str] | None = None) -> StateCopy:
         """What :meth:`order_state` needs, copied under the lock: rows of
         users and videos changed since the last copy are rebuilt, the rest
-        reused."""
+        reused. ``items=False`` leaves the videos' rows out (a checkpoint
+        keeps videos as arrays): after a load every video's row is still to
+        be made, seconds at a million entries. ``users`` copies only those
+        users' rows, made afresh, and leaves what the next copy reuses as it
+        is (a checkpoint that takes the other users from the last one)."""
         with self.lock:
             position = self.position
             ids = list(self.item_ids)
-            for i in self._dirty_items:
-                self._rows_items[i] = [
-                    ids[i], self.owner[i], int(self.born[i]), self.duration_ms[i],
-                    sorted(self._deletions.get(i, ())),
-                ]  # fmt: skip
-            for user_id in self._dirty_users:
-                u = self.users[user_id]
-                signals = [[ids[i], *sig.as_list()] for i, sig in u.signals.items()]
-                blocks = [[who, *block.as_list()] for who, block in u.blocks.items()]
-                follows = list(u.follows.items())
-                self._rows_users[user_id] = (u.reset_at, follows, signals, blocks)
-            self._dirty_items.clear()
-            self._dirty_users.clear()
-            item_rows = list(self._rows_items.values())  # rows are never changed, only replaced
-            # Users a checkpoint held and nothing changed since: their rows as read.
-            users: dict[str, UserRow] = {}
-            users.update(self.users.saved_rows())
-            users.update(self._rows_users)
+            if items:
+                for i in self._dirty_items:
+                    self._rows_items[i] = [
+                        ids[i], self.owner[i], int(self.born[i]), self.duration_ms[i],
+                        sorted(self._deletions.get(i, ())),
+                    ]  # fmt: skip
+                self._dirty_items.clear()
+            item_rows = list(self._rows_items.values()) if items else []
+            found: dict[str, UserRow] = {}
+            if users is None:
+                for user_id in self._dirty_users:
+                    self._rows_users[user_id] = self._user_row(user_id)
+                self._dirty_users.clear()
+                # Users a checkpoint held and nothing changed since: their rows as read.
+                found.update(self.users.saved_rows())
+                found.update(self._rows_users)  # rows are never changed, only replaced
+            else:
+                found.update((user_id, self._user_row(user_id)) for user_id in users)
             n = len(ids)
             held = self.trend_bucket[:n].copy()
             points = self.trend_points[:n].copy()
             last_bucket = self.last_bucket
-            rows = self.pairs.copy()
-        copied = list(users.items())
+            rows = self.pairs.copied()
+        copied = list(found.items())
         return StateCopy(position, ids, item_rows, copied, held, points, last_bucket, rows)
 
     def order_state(self, copied: StateCopy) -> Snapshot:
@@ -592,7 +611,7 @@ class Engine:
                 trend.append([ids[i], [list(slot) for slot in sorted(slots)]])
         data = {"format": FORMAT, "items": items, "users": users,
                 "last_bucket": last_bucket, "trend": trend}  # fmt: skip
-        return Snapshot(data, PairTable.of(ids, by_id, list(copied.pairs)))
+        return Snapshot(data, PairTable.of(ids, by_id, list(copied.pairs.rows())))
 
     def digest(self) -> str:
         """SHA-256 of :meth:`state`: equal in every region at equal positions."""
@@ -657,13 +676,39 @@ class Engine:
 
     # -- checkpoints: the state as arrays ---------------------------------------
 
-    def parts(self) -> tuple[Position, dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    def take_unsaved(self) -> set[str]:
+        """The users changed since the checkpoint on disk, marked as saved
+        from now on (call under the lock, as the save's copy is taken); give
+        them back with :meth:`unsaved` if that save fails."""
+        taken, self._unsaved = self._unsaved, set()
+        return taken
+
+    def saved(self, path: Path, position: Position) -> None:
+        """The checkpoint at ``path`` now holds the state at ``position``:
+        every user but those changed since it was copied."""
+        with self.lock:
+            self.checkpoint_base = (path, position)
+
+    def unsaved(self, users: Collection[str]) -> None:
+        """Users a failed save took: the next save encodes them again."""
+        with self.lock:
+            self._unsaved.update(users)
+
+    def parts(
+        self, unchanged: Mapping[str, Encoded] | None = None, changed: Collection[str] = ()
+    ) -> tuple[Position, dict[str, Any], dict[str, npt.NDArray[Any]]]:
         """The state as a checkpoint keeps it: the position, plain data, and
         arrays by name — what :meth:`from_parts` loads without a Python object
         per signal or per cell. Users are their encoded rows of :meth:`state`
-        (decoded on first use after loading, :class:`Users`)."""
+        (decoded on first use after loading, :class:`Users`).
+
+        Given ``unchanged`` — every user's row in an earlier checkpoint — and
+        ``changed``, the users changed since it, only those are encoded; the
+        others are taken as ``unchanged`` has them. So a save costs what
+        changed since the last one, not what changed since the engine was
+        loaded (the serving process never learns what a forked save encoded)."""
         with self.lock:
-            copied = self.copy_state()
+            copied = self.copy_state(items=False, users=None if unchanged is None else changed)
             n = len(copied.ids)
             arrays: dict[str, npt.NDArray[Any]] = {
                 "creator": self.creator[:n].copy(),
@@ -685,15 +730,21 @@ class Engine:
         arrays["trend"] = np.stack(
             (items, slots, copied.held[items, slots], copied.points[items, slots]), axis=1
         ).astype(np.int64)
-        rows = list(copied.pairs)
-        arrays["pair_items"] = np.array([item for item, _, _ in rows], dtype=np.int64)
-        arrays["pair_bounds"] = np.cumsum([0, *(len(cols) for _, cols, _ in rows)], dtype=np.int64)
-        empty = np.zeros(0, dtype=np.int64)
-        arrays["pair_cols"] = np.concatenate([cols for _, cols, _ in rows] or [empty])
-        arrays["pair_vals"] = np.concatenate([vals for _, _, vals in rows] or [empty])
-        users = sorted(copied.users, key=lambda c: c[0])
-        encoded = [_encoded(user_id, row) for user_id, row in users]
-        data["user_ids"] = [user_id for user_id, _ in users]
+        pairs = copied.pairs.arrays()
+        for name, array in zip(("items", "bounds", "cols", "vals"), pairs, strict=True):
+            arrays[f"pair_{name}"] = array
+        if unchanged is None:
+            users = sorted(copied.users, key=lambda c: c[0])
+            user_ids = [user_id for user_id, _ in users]
+            encoded = [_encoded(user_id, row) for user_id, row in users]
+        else:
+            fresh = dict(copied.users)
+            user_ids = sorted(unchanged.keys() | fresh.keys())
+            encoded = [
+                _encoded(user_id, fresh[user_id]) if user_id in fresh else unchanged[user_id]
+                for user_id in user_ids
+            ]
+        data["user_ids"] = user_ids
         arrays["user_bounds"] = np.cumsum([0, *map(len, encoded)], dtype=np.int64)
         arrays["user_rows"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         return copied.position, data, arrays

@@ -12,6 +12,7 @@ pending changes, merged on the next read of that row (or when it grows).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -101,16 +102,75 @@ class PairCounts:
                 yield item, cols, vals
 
     def copy(self) -> Iterator[tuple[int, Ints, Ints]]:
-        """Every nonempty row as it stands now, by item index. Only references
-        and the small pending dicts are copied at the call (rows are never
-        changed, only replaced); the merging happens as the iterator is read,
-        on the copy, so a lock need only cover the call."""
+        """Every nonempty row as it stands now, by item index: :meth:`copied`'s rows."""
+        return self.copied().rows()
+
+    def copied(self) -> PairCounts:
+        """The counts as they stand now. Only references and the small
+        pending dicts are copied at the call (rows are never changed, only
+        replaced); merging happens as the copy is read, so a lock need only
+        cover the call."""
         taken = PairCounts()
         taken._rows = dict(self._rows)
         taken._pending = {item: dict(changes) for item, changes in self._pending.items()}
         taken._start, taken._stop = self._start, self._stop
         taken._cols, taken._vals = self._cols, self._vals
-        return taken.rows()
+        return taken
+
+    def arrays(self) -> tuple[Ints, Ints, Ints, Ints]:
+        """Every nonempty row as :meth:`load` takes them: (items ascending,
+        bounds, cols, vals). Equal to :meth:`rows` laid end to end, made in
+        one pass over every cell instead of row by row: between two
+        checkpoints tens of thousands of rows gather pending changes, and
+        merging each alone costs tens of microseconds of numpy calls (most
+        of a checkpoint's time, measured at 250,000 log entries)."""
+        # The cells as merged so far, keyed by (row, column): the loaded
+        # rows no later row replaced, then the replaced and new ones.
+        cells = np.flatnonzero(self._stop > self._start)
+        counts = self._stop[cells] - self._start[cells]
+        replaced = np.fromiter(self._rows, dtype=np.int64, count=len(self._rows))
+        kept = ~np.isin(cells, replaced)
+        cells, counts = cells[kept], counts[kept]
+        rows = [np.repeat(cells, counts)]
+        cols = [_slices(self._cols, self._start[cells], counts)]
+        vals = [_slices(self._vals, self._start[cells], counts)]
+        for item in sorted(self._rows):
+            row_cols, row_vals = self._rows[item]
+            rows.append(np.full(len(row_cols), item, dtype=np.int64))
+            cols.append(row_cols)
+            vals.append(row_vals)
+        # Pending changes as arrays (dicts keep their order: keys and values agree).
+        sizes = np.fromiter(map(len, self._pending.values()), np.int64, len(self._pending))
+        at_rows = np.repeat(np.fromiter(self._pending, np.int64, len(self._pending)), sizes)
+        total = int(sizes.sum())
+        at_cols = np.fromiter(chain.from_iterable(self._pending.values()), np.int64, total)
+        deltas = np.fromiter(
+            chain.from_iterable(p.values() for p in self._pending.values()), np.int64, total
+        )
+        row_keys, col_keys = np.concatenate([*rows, at_rows]), np.concatenate([*cols, at_cols])
+        width = int(max(row_keys.max(initial=0), col_keys.max(initial=0))) + 1
+        keys = row_keys[: len(row_keys) - total] * width + col_keys[: len(col_keys) - total]
+        values = np.concatenate(vals)
+        order = np.argsort(keys, kind="stable")  # two sorted runs: a merge
+        keys, values = keys[order], values[order]
+        if total:  # summed per cell, then added or inserted at once
+            more, where = np.unique(at_rows * width + at_cols, return_inverse=True)
+            summed = np.zeros(len(more), dtype=np.int64)
+            np.add.at(summed, where, deltas)
+            at = np.asarray(np.searchsorted(keys, more), dtype=np.int64)
+            present = np.zeros(len(more), dtype=bool)
+            inside = at < len(keys)
+            present[inside] = keys[at[inside]] == more[inside]
+            values[at[present]] += summed[present]
+            new = ~present
+            keys = np.insert(keys, at[new], more[new])
+            values = np.insert(values, at[new], summed[new])
+        nonzero = values != 0
+        keys, values = keys[nonzero], values[nonzero]
+        owner, col = keys // width, keys % width
+        starts = np.flatnonzero(np.diff(owner, prepend=-1)) if len(owner) else owner
+        bounds = np.append(starts, len(owner)).astype(np.int64)
+        return owner[starts], bounds, col, values
 
     def set_row(self, item: int, cols: Ints, vals: Ints) -> None:
         """Load a row as saved (a checkpoint); ``cols`` ascending, no zeros."""
@@ -136,3 +196,13 @@ class PairCounts:
         self._cols = cols.astype(np.int64, copy=False)
         self._vals = vals.astype(np.int64, copy=False)
         self._rows, self._pending = {}, {}
+
+
+def _slices(array: Ints, starts: Ints, counts: Ints) -> Ints:
+    """``array[starts[k]:starts[k] + counts[k]]`` for every k, end to end."""
+    if not len(starts):
+        return _EMPTY
+    ends = np.cumsum(counts)
+    offsets = np.repeat(starts - (ends - counts), counts)
+    found: Ints = array[np.arange(int(ends[-1])) + offsets]
+    return found

@@ -20,11 +20,13 @@ Every read is bounded by the incident's window and an index.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from stormproof.creators.impact import CreatorImpact, ImpactRates, impact_on_creators
 from stormproof.events import COMPONENTS, ActionItem, DrillFault, Figures, RegionRequests
 from stormproof.status.figures import capitalized_names_of, figures_for
 from stormproof.views import postmortems
@@ -137,6 +139,8 @@ class PostmortemImpact:
     creators_touched: int | None
     writes_lost: WritesLost
     continuity: Continuity | None
+    #: the creators whose uploads it touched, and what it cost them (ADR 031)
+    creators: tuple[CreatorImpact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,13 @@ class Postmortem:
         return self.published_at is not None
 
 
-def draft(db: sqlite3.Connection, found: Incident) -> Postmortem | None:
+#: a postmortem drafted without a region's settings prices creators' minutes so
+_DEFAULT_RATES = ImpactRates()
+
+
+def draft(
+    db: sqlite3.Connection, found: Incident, rates: ImpactRates = _DEFAULT_RATES
+) -> Postmortem | None:
     """The postmortem of the incident ``found`` (as the incidents view shows
     it), once it is resolved; None while it is open. Read in one
     transaction with ``found`` to see one position."""
@@ -188,6 +198,8 @@ def draft(db: sqlite3.Connection, found: Incident) -> Postmortem | None:
     )
     rounds = tuple(_rounds_down(db, r, found.components, began, resolved) for r in regions)
     impact = _impact(found, figures, rounds, drills)
+    creators = tuple(impact_on_creators(db, began, resolved, rates))
+    impact = dataclasses.replace(impact, creators=creators)
     timeline = _timeline(db, found, drills)
     edits: Edits = postmortems.edits(db, incident_id)
     return Postmortem(

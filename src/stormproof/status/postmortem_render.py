@@ -12,9 +12,11 @@ or a link — in whatever renders the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from stormproof.creators.impact import CreatorImpact
 from stormproof.status.postmortem import Postmortem, duration, named, when
 
 __all__ = ["md", "render_html", "render_markdown", "sections"]
@@ -50,6 +52,34 @@ def md(text: object) -> str:
     return "  \n".join(_BLOCK.sub(r"\1\\\2", line) for line in lines)
 
 
+def creator_lines(creators: Sequence[CreatorImpact]) -> list[str]:
+    """What the incident cost the creators whose uploads it touched, added
+    up: a published postmortem is public, so it names nobody (operators read
+    each creator's figures in the JSON; ADR 031)."""
+    if not creators:
+        return ["Creators whose uploads failed or waited: none recorded."]
+    known = [c for c in creators if c.lost_qualified_views is not None]
+    lost = (
+        "not enough history to estimate"
+        if not known
+        else f"about {sum(c.lost_qualified_views or 0 for c in known):,} "
+        f"({sum(c.lost_earnings_micros or 0 for c in known):,} millionths of earnings)"
+        + (
+            f"; not enough history for {len(creators) - len(known):,}"
+            if len(known) < len(creators)
+            else ""
+        )
+    )
+    minutes = sum(c.upload_minutes_down for c in creators)
+    credits = sum(c.credit_micros for c in creators)
+    return [
+        f"Creators whose uploads failed or waited: {len(creators):,}; upload minutes they "
+        f"lost: {minutes:,} in all; qualified views they likely lost (against the same hours "
+        f"of the previous 7 days): {lost}; SLA credits this earns them: {credits:,} "
+        f"millionths, against {creators[0].period_minutes:,} minutes."
+    ]
+
+
 def sections(pm: Postmortem) -> list[tuple[str, list[str]]]:
     """The impact as (heading, lines) of plain text, in the template's order."""
     impact = pm.impact
@@ -81,6 +111,7 @@ def sections(pm: Postmortem) -> list[tuple[str, list[str]]]:
             f"after a failed first attempt): {impact.uploads_delayed:,}; creators affected: "
             f"{impact.creators_touched or 0:,}."
         )
+    lines.extend(creator_lines(impact.creators))
     lost = impact.writes_lost
     figure = "none known" if lost.lost is None else f"{lost.lost:,}"
     lines.append(f"Acknowledged writes lost: {figure}. {lost.how}")

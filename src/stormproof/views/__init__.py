@@ -20,11 +20,13 @@ from stormproof.views.accounts import AccountsView
 from stormproof.views.base import View
 from stormproof.views.blocks import BlocksView
 from stormproof.views.comments import CommentsView
+from stormproof.views.creator_settings import CreatorSettingsView
 from stormproof.views.engagement import EngagementView
 from stormproof.views.follows import FollowsView
 from stormproof.views.history import HistoryView
 from stormproof.views.incidents import IncidentsView
 from stormproof.views.keys import KeysView
+from stormproof.views.ledger import LedgerView
 from stormproof.views.messages import MessagesView
 from stormproof.views.postmortems import PostmortemsView
 from stormproof.views.quarantine import QuarantineView
@@ -51,6 +53,8 @@ def all_views() -> list[View]:
         BlocksView(),
         EngagementView(),
         StudioView(),
+        CreatorSettingsView(),
+        LedgerView(),
         CommentsView(),
         HistoryView(),
         MessagesView(),

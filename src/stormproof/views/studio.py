@@ -38,6 +38,7 @@ __all__ = [
     "commented_at",
     "followed_at",
     "liked_at",
+    "qualified_by_window",
     "shared_at",
     "watches",
 ]
@@ -73,6 +74,9 @@ class StudioView(View):
         first_idx INTEGER NOT NULL,
         PRIMARY KEY (video_id, bucket, viewer_id)
     );
+    -- the ledger counts qualified views by window from the index alone (ADR 031)
+    CREATE INDEX IF NOT EXISTS studio_watches_qualified
+        ON studio_watches (video_id, bucket, watched_ms, completed);
     """
 
     def on_interactions_recorded(
@@ -130,6 +134,23 @@ def watches(db: sqlite3.Connection, video_ids: list[str], since: int, until: int
             for bucket, viewer, watched, done, source in rows
         )
     return found
+
+
+def qualified_by_window(
+    db: sqlite3.Connection, owner_id: str, since: int, until: int, qualified_ms: int
+) -> list[tuple[int, int]]:
+    """(window start, views) of every 10-minute window starting in
+    ``[since, until)`` with views of ``owner_id``'s videos watched at least
+    ``qualified_ms`` or to the end — counted by SQLite, for the ledger."""
+    low, high = -(-since // WINDOW_MS), -(-until // WINDOW_MS)
+    rows = db.execute(
+        "SELECT w.bucket, COUNT(*) FROM videos v JOIN studio_watches w "
+        "ON w.video_id = v.video_id AND w.bucket >= ? AND w.bucket < ? "
+        "WHERE v.owner_id = ? AND (w.completed = 1 OR w.watched_ms >= ?) "
+        "GROUP BY w.bucket ORDER BY w.bucket",
+        (low, high, owner_id, qualified_ms),
+    ).fetchall()
+    return [(bucket * WINDOW_MS, count) for bucket, count in rows]
 
 
 # -- what the other views hold with its time, read for the studio ------------

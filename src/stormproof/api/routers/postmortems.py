@@ -38,6 +38,7 @@ from stormproof.api.deps import (
     acknowledge,
 )
 from stormproof.api.schemas import Written
+from stormproof.creators.impact import CreatorImpact, ImpactRates
 from stormproof.errors import Conflict, NotFound
 from stormproof.events import (
     DRILL_FAULTS,
@@ -107,6 +108,10 @@ class ImpactOut(BaseModel):
     creators_touched: int | None
     writes_lost: WritesLostOut
     continuity: ContinuityOut | None = Field(description="For You continuity a drill measured")
+    creators: list[CreatorImpact] = Field(
+        description="creators whose uploads it touched (to operators only; the Markdown adds "
+        "them up)"
+    )
 
 
 class PostmortemOut(BaseModel):
@@ -137,7 +142,9 @@ def _continuity(impact: PostmortemImpact) -> ContinuityOut | None:
     return None if impact.continuity is None else ContinuityOut(**vars(impact.continuity))
 
 
-def _out(pm: Postmortem, position: list[int]) -> PostmortemOut:
+def _out(pm: Postmortem, position: list[int], *, creators_named: bool = True) -> PostmortemOut:
+    """The postmortem as answered; each creator it touched is named to
+    operators only (a published postmortem is public; ADR 031)."""
     impact = pm.impact
     return PostmortemOut(
         incident_id=pm.incident_id,
@@ -155,6 +162,7 @@ def _out(pm: Postmortem, position: list[int]) -> PostmortemOut:
             creators_touched=impact.creators_touched,
             writes_lost=WritesLostOut(**vars(impact.writes_lost)),
             continuity=_continuity(impact),
+            creators=list(impact.creators) if creators_named else [],
         ),
         began_at=pm.began_at,
         opened_at=pm.opened_at,
@@ -188,7 +196,7 @@ async def _read(region: Region, incident_id: str, reader: Reader) -> tuple[Postm
         db.execute("BEGIN")
         try:
             found = incidents.incident(db, incident_id)
-            pm = None if found is None else draft(db, found)
+            pm = None if found is None else draft(db, found, ImpactRates.of(region.settings))
             return found, pm, list(region.store.position(db))
         finally:
             db.execute("COMMIT")
@@ -223,8 +231,9 @@ async def get_postmortem(
     while it is a draft (409 ``incident_not_resolved`` while the incident is
     open), for anyone once published (404 ``postmortem_not_published``
     before)."""
-    pm, position = await _read(region, incident_id, await _reader(region, caller))
-    return _out(pm, position)
+    reader = await _reader(region, caller)
+    pm, position = await _read(region, incident_id, reader)
+    return _out(pm, position, creators_named=reader == "operator")
 
 
 class ItemBody(BaseModel):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
@@ -22,14 +23,12 @@ from stormproof.creators.analytics import (
     overview,
     video_report,
 )
+from stormproof.creators.ledger import zone_of
 from stormproof.errors import Forbidden, NotFound
 from stormproof.events import ID_PATTERN
 from stormproof.region import Region
 
 router = APIRouter(prefix="/v1/studio", tags=["studio"])
-
-#: a creator's time zone: UTC until the setting is built (ADR 030)
-ZONE = "UTC"
 
 From = Annotated[
     str | None,
@@ -51,8 +50,10 @@ _CSV: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _days(first: str | None, last: str | None) -> DayRange:
-    return day_range(first, last, zone=ZONE, today=datetime.now(UTC).date())
+async def _days(region: Region, user_id: str, first: str | None, last: str | None) -> DayRange:
+    """The days asked for, in the creator's time zone (``PUT /v1/studio/time-zone``)."""
+    zone = (await region.store.query(lambda db: zone_of(db, user_id))).key
+    return day_range(first, last, zone=zone, today=datetime.now(ZoneInfo(zone)).date())
 
 
 @router.get("/overview")
@@ -62,7 +63,7 @@ async def studio_overview(
     """Your figures over all your videos, by day: views, qualified views,
     unique viewers, watch time, share watched, watched-in-full rate, likes,
     comments, shares, new followers and traffic sources."""
-    days = _days(first, last)
+    days = await _days(region, caller.user_id, first, last)
     qualified = region.settings.studio_qualified_ms
     return await region.store.query(
         lambda db: overview(db, caller.user_id, days, qualified_after_ms=qualified)
@@ -104,7 +105,9 @@ async def studio_video(
 ) -> VideoReport:
     """One of your videos, by day, and its retention curve over the range
     (403 ``not_your_video`` for anyone else's)."""
-    return await _report(region, caller.user_id, video_id, _days(first, last))
+    return await _report(
+        region, caller.user_id, video_id, await _days(region, caller.user_id, first, last)
+    )
 
 
 @router.get("/videos/{video_id}/export.csv", response_class=Response, responses=_CSV)
@@ -117,7 +120,9 @@ async def studio_video_csv(
     last: To = None,
 ) -> Response:
     """The days of ``/v1/studio/videos/{video_id}`` as CSV, one row a day."""
-    report = await _report(region, caller.user_id, video_id, _days(first, last))
+    report = await _report(
+        region, caller.user_id, video_id, await _days(region, caller.user_id, first, last)
+    )
     return _csv(report.days)
 
 

@@ -1,0 +1,105 @@
+"""Earnings reads: how long a creator's balance, month statement and SLA take
+to compute when read (ADR 031), against how many views they have.
+
+Builds a views file through the real view store: one creator enrolled, with
+``--videos`` videos and ``--watches`` qualified views spread over the 30
+days before now (100 per event, each event a different viewer), then times
+each read ``--reads`` times on one connection and prints p50 and p99 in ms.
+
+Usage: PYTHONPATH=src .venv/bin/python benchmarks/ledger_reads.py [--videos 1000]
+       [--watches 100000] [--reads 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from stormproof.api.routers.earnings import sla_of
+from stormproof.creators.ledger import Rates, balance, month_bounds, statement, this_month
+from stormproof.creators.sla import DEFAULT_TIERS
+from stormproof.events import (
+    EarningsEnrolled,
+    Interaction,
+    InteractionsRecorded,
+    VideoUploaded,
+    new_event,
+)
+from stormproof.log import Entry
+from stormproof.views import all_views
+from stormproof.views.store import ViewStore
+
+CREATOR = "u_creator"
+DAY_MS = 86_400_000
+RATES = Rates(rate_micros=500_000, qualified_ms=5000, currency="USD", tiers=DEFAULT_TIERS)
+
+
+def build(folder: Path, videos: int, watches: int, now: int) -> ViewStore:
+    store = ViewStore(folder / "views.sqlite", all_views(), partitions=1)
+    start = now - 30 * DAY_MS
+    entries = []
+
+    def add(event: object) -> None:
+        entries.append(Entry(0, len(entries) + 1, f"k{len(entries)}", event))  # type: ignore[arg-type]
+
+    add(new_event(EarningsEnrolled(enrolled=True), actor=CREATOR, at=start - 1, id="enrolled"))
+    for n in range(videos):
+        payload = VideoUploaded(
+            video_id=f"v{n}", owner_id=CREATOR, caption="", blob="a" * 64, size=1,
+            content_type="video/mp4", thumbnail_blob="b" * 64, duration_ms=10_000,
+            width=64, height=64, codec="h264",
+        )  # fmt: skip
+        add(new_event(payload, actor=CREATOR, at=start - 2, id=f"up{n}"))
+    rng = random.Random(1)
+    for n in range(watches // 100):
+        items = tuple(
+            Interaction(type="watch", video_id=f"v{rng.randrange(videos)}", watched_ms=6000)
+            for _ in range(100)
+        )
+        at = start + rng.randrange(30 * DAY_MS)
+        add(new_event(InteractionsRecorded(items=items), actor=f"u_{n}", at=at, id=f"w{n}"))
+    for chunk in range(0, len(entries), 1000):
+        store.apply(entries[chunk : chunk + 1000])
+    return store
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--videos", type=int, default=1000)
+    parser.add_argument("--watches", type=int, default=100_000)
+    parser.add_argument("--reads", type=int, default=20)
+    args = parser.parse_args()
+    now = int(time.time() * 1000)
+    folder = Path(tempfile.mkdtemp(prefix="stormproof-ledger-bench-"))
+    began = time.perf_counter()
+    store = build(folder, args.videos, args.watches, now)
+    print(f"built {args.videos:,} videos, {args.watches:,} watches "
+          f"in {time.perf_counter() - began:.1f} s")  # fmt: skip
+    db = store.reader()
+    from zoneinfo import ZoneInfo
+
+    period = this_month(now, ZoneInfo("UTC"))
+    since, until = month_bounds(period, ZoneInfo("UTC"))
+    reads = {
+        "balance": lambda: balance(db, CREATOR, RATES, now),
+        "statement (this month)": lambda: statement(db, CREATOR, period, RATES, now),
+        "sla (this month)": lambda: sla_of(db, CREATOR, period, since, until, now, RATES),
+    }
+    for name, read in reads.items():
+        times = []
+        for _ in range(args.reads):
+            t = time.perf_counter()
+            read()
+            times.append((time.perf_counter() - t) * 1000)
+        times.sort()
+        p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
+        print(f"{name:24} p50 {statistics.median(times):8.1f} ms   p99 {p99:8.1f} ms")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Creators' settings and the earnings ledger's written entries (issue 15;
+ADR 031): a time zone, opting in to earnings, an operator's adjustment or
+payout, and a month's SLA credit posted by a region's closer.
+
+Each validates against the views and the event models before it appends,
+so bad input is a 4xx with a code and nothing reaches the log."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+import zoneinfo
+
+from pydantic import ValidationError
+
+from stormproof.actions import NOW, WriteTime, Written, derived_id, log_key, prior, write
+from stormproof.actions.roles import require_role
+from stormproof.creators.ledger import Rates, balance, month_bounds, provisional_credit, zone_of
+from stormproof.errors import Conflict, Forbidden, NotFound, Unprocessable
+from stormproof.events import (
+    MAX_UPDATE_CHARS,
+    CreditPosted,
+    EarningsEnrolled,
+    LedgerAdjusted,
+    PayoutSent,
+    TimeZoneSet,
+    is_system,
+)
+from stormproof.region import Region
+from stormproof.views import accounts, ledger
+
+__all__ = [
+    "MAX_AMOUNT_MICROS",
+    "adjust_balance",
+    "close_month",
+    "pay_out",
+    "require_creator",
+    "set_enrollment",
+    "set_time_zone",
+]
+
+#: no adjustment or payout moves more than this, in millionths (a billion units)
+MAX_AMOUNT_MICROS = 10**15
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+async def set_time_zone(
+    region: Region, user_id: str, zone: str, *, idempotency_key: str | None, when: WriteTime = NOW
+) -> Written[TimeZoneSet]:
+    """Count ``user_id``'s days in ``zone`` (an IANA name) from now on."""
+    key = log_key(user_id, "time-zone", idempotency_key)
+    if done := await prior(region, key, TimeZoneSet, lambda p: p.zone == zone):
+        return done
+    if zone not in _zones():
+        raise Unprocessable(f"{zone[:64]!r} is no IANA time zone", code="unknown_time_zone")
+    try:
+        payload = TimeZoneSet(zone=zone)
+    except ValidationError as exc:  # a name of this tz database that no event may carry
+        raise Unprocessable(exc.errors()[0]["msg"], code="unknown_time_zone") from exc
+    return await write(region, key, payload, actor=user_id, when=when)
+
+
+async def set_enrollment(
+    region: Region, user_id: str, enrolled: bool, *, idempotency_key: str | None,
+    when: WriteTime = NOW,
+) -> Written[EarningsEnrolled]:  # fmt: skip
+    """Opt ``user_id`` in to earnings (or out)."""
+    key = log_key(user_id, "earnings", idempotency_key)
+    if done := await prior(region, key, EarningsEnrolled, lambda p: p.enrolled == enrolled):
+        return done
+    if is_system(user_id):
+        raise Forbidden("a system account earns nothing", code="system_account")
+    return await write(region, key, EarningsEnrolled(enrolled=enrolled), actor=user_id, when=when)
+
+
+async def require_creator(region: Region, creator_id: str) -> accounts.Account:
+    """The person ``creator_id`` names, or 404 ``creator_not_found``."""
+    found = await region.store.query(lambda db: accounts.account_by_id(db, creator_id))
+    if found is None or found.system:
+        raise NotFound(f"no creator {creator_id!r}", code="creator_not_found")
+    return found
+
+
+def _amount(amount_micros: int, *, positive: bool) -> int:
+    if not -MAX_AMOUNT_MICROS <= amount_micros <= MAX_AMOUNT_MICROS:
+        raise Unprocessable("an amount is at most 10^15 millionths", code="amount_out_of_range")
+    if amount_micros == 0 or (positive and amount_micros < 0):
+        raise Unprocessable(
+            "a payout is more than 0" if positive else "an adjustment moves money",
+            code="invalid_amount",
+        )
+    return amount_micros
+
+
+async def adjust_balance(
+    region: Region, operator_id: str, creator_id: str, amount_micros: int, reason: str, *,
+    idempotency_key: str | None, when: WriteTime = NOW,
+) -> Written[LedgerAdjusted]:  # fmt: skip
+    """An operator adds ``amount_micros`` (negative: takes) to a creator's
+    balance, saying why: 403 ``not_an_operator`` for anyone else, 422
+    ``reason_required`` without a reason."""
+    await require_role(region, operator_id, "operator")
+    key = log_key(operator_id, "adjust", idempotency_key)
+    same = (creator_id, amount_micros, reason.strip())
+    if done := await prior(
+        region, key, LedgerAdjusted, lambda p: (p.creator_id, p.amount_micros, p.reason) == same
+    ):
+        return done
+    _amount(amount_micros, positive=False)
+    if not reason.strip():
+        raise Unprocessable("an adjustment says why", code="reason_required")
+    if len(reason) > MAX_UPDATE_CHARS:
+        raise Unprocessable(f"a reason has at most {MAX_UPDATE_CHARS} characters", code="too_long")
+    await require_creator(region, creator_id)
+    try:
+        payload = LedgerAdjusted(
+            adjustment_id=derived_id("adj_", key),
+            creator_id=creator_id,
+            amount_micros=amount_micros,
+            reason=reason.strip(),
+        )
+    except ValidationError as exc:
+        raise Unprocessable(exc.errors()[0]["msg"], code="invalid_adjustment") from exc
+    return await write(region, key, payload, actor=operator_id, when=when)
+
+
+async def pay_out(
+    region: Region, operator_id: str, creator_id: str, amount_micros: int, reference: str,
+    rates: Rates, now: int, *, idempotency_key: str | None, when: WriteTime = NOW,
+) -> Written[PayoutSent]:  # fmt: skip
+    """An operator records a payout to a creator, at most their balance
+    (409 ``insufficient_balance``)."""
+    await require_role(region, operator_id, "operator")
+    key = log_key(operator_id, "payout", idempotency_key)
+    same = (creator_id, amount_micros, reference)
+    if done := await prior(
+        region, key, PayoutSent, lambda p: (p.creator_id, p.amount_micros, p.reference) == same
+    ):
+        return done
+    _amount(amount_micros, positive=True)
+    await require_creator(region, creator_id)
+    held = await region.store.query(lambda db: balance(db, creator_id, rates, now))
+    if amount_micros > held:
+        raise Conflict(f"the balance is {held}", code="insufficient_balance")
+    try:
+        payload = PayoutSent(
+            payout_id=derived_id("pay_", key),
+            creator_id=creator_id,
+            amount_micros=amount_micros,
+            reference=reference,
+        )
+    except ValidationError as exc:
+        raise Unprocessable(exc.errors()[0]["msg"], code="invalid_payout") from exc
+    return await write(region, key, payload, actor=operator_id, when=when)
+
+
+async def close_month(
+    region: Region, creator_id: str, period: str, rates: Rates, now: int
+) -> Written[CreditPosted] | None:
+    """Post ``creator_id``'s credit for ``period`` once the month ended (its
+    credit may be 0: the month is closed all the same); None when it is
+    still open or was posted already.
+    Written under this region's own key (ADR 031): every closer may write
+    one; the earliest counts."""
+
+    def read(db: sqlite3.Connection) -> CreditPosted | None:
+        since, until = month_bounds(period, zone_of(db, creator_id))
+        if now < until or ledger.credit(db, creator_id, period) is not None:
+            return None
+        base, credit, lines = provisional_credit(db, creator_id, since, until, now, rates)
+        return CreditPosted(
+            creator_id=creator_id,
+            period=period,
+            since=since,
+            until=until,
+            base_micros=base,
+            lines=tuple(lines),
+            credit_micros=credit,
+            region=region.name,
+        )
+
+    payload = await region.store.query(read)
+    if payload is None:
+        return None
+    key = f"sla:{creator_id}:{period}:by:{region.name}"
+    if done := await prior(region, key, CreditPosted):
+        return done
+    return await write(region, key, payload, actor="", at=max(now, payload.until))

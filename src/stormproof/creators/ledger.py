@@ -1,0 +1,268 @@
+"""A creator's earnings ledger and monthly statements, computed when read
+(issue 15; ADR 031).
+
+The ledger is a sequence of entries, each with its reason:
+
+- **accrual**, one per day (in the creator's time zone) with qualified views
+  of their videos while they were enrolled: ``qualified * rate // 1,000``,
+  in millionths of the currency, rounded down per day. Computed from the
+  studio's views, like the analytics (ADR 030): a function of the log, the
+  same in every region, exactly once whatever retries and failovers did;
+- **credit**, one per closed month, as posted (``sla.credit_posted``), with
+  its arithmetic; while the month is open a provisional figure is shown
+  beside the entries, never in the balance;
+- **adjustment**, by an operator, with a reason; **payout**, negative.
+
+The balance is the sum of every entry; :func:`balance` computes it apart
+from the statements (accruals over the whole history at once, the written
+part summed by SQL), and a test holds the two equal.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field
+
+from stormproof.creators.sla import Tier, credit_lines, parse_tiers
+from stormproof.events import CreditLine, CreditPosted
+from stormproof.settings import Settings
+from stormproof.views import creator_settings, ledger, studio
+from stormproof.views.engagement import WINDOW_MS
+
+__all__ = [
+    "Entry",
+    "Rates",
+    "Statement",
+    "accruals",
+    "balance",
+    "month_bounds",
+    "previous_month",
+    "provisional_credit",
+    "rates_of",
+    "statement",
+    "this_month",
+    "zone_of",
+]
+
+EntryKind = Literal["accrual", "credit", "adjustment", "payout"]
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What turns views into money, from a region's settings (give every
+    region the same, ADR 031)."""
+
+    #: millionths of the currency per 1,000 qualified views
+    rate_micros: int
+    qualified_ms: int
+    currency: str
+    tiers: tuple[Tier, ...]
+
+
+class Entry(BaseModel):
+    """One line of a ledger."""
+
+    kind: EntryKind
+    #: unix ms: a day's start, a credit's posting, an adjustment's or payout's time
+    at: int
+    #: the day (YYYY-MM-DD, creator's zone) of an accrual; the month of a credit
+    date: str
+    amount_micros: int
+    #: why: the figures behind an accrual, an operator's reason, a payout's reference
+    reason: str
+    qualified_views: int | None = None
+    credit_lines: list[CreditLine] | None = None
+    entry_id: str | None = None
+    actor: str | None = None
+
+
+class Statement(BaseModel):
+    """A creator's month: every entry and why, and the balance before and after."""
+
+    creator_id: str
+    period: str = Field(description="YYYY-MM, in the creator's time zone")
+    time_zone: str
+    currency: str
+    rate_micros_per_1000: int
+    since: int
+    until: int
+    closed: bool = Field(description="the month ended and its credit was posted")
+    opening_balance_micros: int
+    entries: list[Entry]
+    closing_balance_micros: int
+    #: while the month is open: the credit it would earn if it closed now
+    provisional_credit_micros: int | None
+    provisional_lines: list[CreditLine] | None
+
+
+def zone_of(db: sqlite3.Connection, user_id: str) -> ZoneInfo:
+    """The creator's zone; UTC when this region's tz database lacks it."""
+    try:
+        return ZoneInfo(creator_settings.time_zone(db, user_id))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _ms(day: date, zone: ZoneInfo) -> int:
+    return int(datetime.combine(day, datetime.min.time(), zone).timestamp() * 1000)
+
+
+def month_bounds(period: str, zone: ZoneInfo) -> tuple[int, int]:
+    """``[since, until)`` of the month ``YYYY-MM`` in ``zone``, unix ms."""
+    year, month = int(period[:4]), int(period[5:7])
+    first = date(year, month, 1)
+    after = date(year + month // 12, month % 12 + 1, 1)
+    return _ms(first, zone), _ms(after, zone)
+
+
+def _day_of(at: int, zone: ZoneInfo) -> date:
+    return datetime.fromtimestamp(at / 1000, UTC).astimezone(zone).date()
+
+
+def accruals(
+    db: sqlite3.Connection, creator: str, since: int, until: int, rates: Rates
+) -> list[Entry]:
+    """One accrual a day for ``creator`` over ``[since, until)`` — which
+    must begin and end on their days' boundaries — for the days with
+    qualified views while enrolled."""
+    spans = creator_settings.enrolled_spans(db, creator)
+    if not spans:
+        return []
+    zone = zone_of(db, creator)
+    start = max(since, spans[0][0] - WINDOW_MS)
+    qualified: Counter[date] = Counter()
+    for at, count in studio.qualified_by_window(db, creator, start, until, rates.qualified_ms):
+        # a view earns when its creator was enrolled at some time of its window
+        if any(a < at + WINDOW_MS and (b is None or at < b) for a, b in spans):
+            qualified[_day_of(at, zone)] += count
+    entries = []
+    for day in sorted(qualified):
+        count = qualified[day]
+        amount = count * rates.rate_micros // 1000
+        entries.append(
+            Entry(
+                kind="accrual",
+                at=_ms(day, zone),
+                date=day.isoformat(),
+                amount_micros=amount,
+                reason=f"{count} qualified views at {rates.rate_micros} per 1,000",
+                qualified_views=count,
+            )
+        )
+    return [e for e in entries if since <= e.at < until]
+
+
+def _posted(db: sqlite3.Connection, creator: str, since: int, until: int) -> list[Entry]:
+    zone = zone_of(db, creator)
+    return [
+        Entry(
+            kind="adjustment" if p.kind == "adjustment" else "payout",
+            at=p.at,
+            date=_day_of(p.at, zone).isoformat(),
+            amount_micros=p.amount_micros,
+            reason=p.text,
+            entry_id=p.entry_id,
+            actor=p.actor,
+        )
+        for p in ledger.posted(db, creator, since, until)
+    ]
+
+
+def _credit_entry(at: int, posted: CreditPosted) -> Entry:
+    percent = max(line.credit_percent for line in posted.lines)
+    return Entry(
+        kind="credit",
+        at=at,
+        date=posted.period,
+        amount_micros=posted.credit_micros,
+        reason=f"SLA credit for {posted.period}: {percent} % of {posted.base_micros}",
+        credit_lines=list(posted.lines),
+        entry_id=f"{posted.creator_id}:{posted.period}",
+        actor=posted.region,
+    )
+
+
+def balance(db: sqlite3.Connection, creator: str, rates: Rates, now: int) -> int:
+    """The sum of every entry up to ``now``: accruals over the whole history
+    at once, the written entries summed by SQL."""
+    accrued = sum(e.amount_micros for e in accruals(db, creator, 0, now + 86_400_000, rates))
+    return accrued + ledger.posted_total(db, creator)
+
+
+def _base(db: sqlite3.Connection, creator: str, since: int, until: int, rates: Rates) -> int:
+    return sum(e.amount_micros for e in accruals(db, creator, since, until, rates))
+
+
+def provisional_credit(
+    db: sqlite3.Connection, creator: str, since: int, until: int, now: int, rates: Rates
+) -> tuple[int, int, list[CreditLine]]:
+    """(base, credit, lines) of ``creator``'s period as it stands at ``now``."""
+    lines = credit_lines(db, creator, since, until, now, rates.tiers)
+    base = _base(db, creator, since, until, rates)
+    return base, base * max(line.credit_percent for line in lines) // 100, lines
+
+
+def statement(
+    db: sqlite3.Connection, creator: str, period: str, rates: Rates, now: int
+) -> Statement:
+    """``creator``'s month ``period`` (YYYY-MM, in their zone). Credits
+    belong to the month they are for, whenever they were posted."""
+    zone = zone_of(db, creator)
+    since, until = month_bounds(period, zone)
+    accrued = accruals(db, creator, 0, until, rates)  # one read, split at the month
+    credits = [(at, c) for at, c in ledger.credits(db, creator) if c.period <= period]
+    entries = [e for e in accrued if e.at >= since] + _posted(db, creator, since, until)
+    entries += [_credit_entry(at, c) for at, c in credits if c.period == period]
+    entries.sort(key=lambda e: (e.at, e.kind))
+    opening = (
+        sum(e.amount_micros for e in accrued if e.at < since)
+        + sum(e.amount_micros for e in _posted(db, creator, 0, since))
+        + sum(c.credit_micros for _, c in credits if c.period < period)
+    )
+    closed = any(e.kind == "credit" for e in entries)
+    lines = None if closed else credit_lines(db, creator, since, until, now, rates.tiers)
+    base = sum(e.amount_micros for e in entries if e.kind == "accrual")
+    return Statement(
+        creator_id=creator,
+        period=period,
+        time_zone=zone.key,
+        currency=rates.currency,
+        rate_micros_per_1000=rates.rate_micros,
+        since=since,
+        until=until,
+        closed=closed,
+        opening_balance_micros=opening,
+        entries=entries,
+        closing_balance_micros=opening + sum(e.amount_micros for e in entries),
+        provisional_credit_micros=(
+            None if lines is None else base * max(x.credit_percent for x in lines) // 100
+        ),
+        provisional_lines=lines,
+    )
+
+
+def this_month(at: int, zone: ZoneInfo) -> str:
+    """The month ``at`` falls in, in ``zone``, YYYY-MM."""
+    return _day_of(at, zone).isoformat()[:7]
+
+
+def previous_month(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    day = date(year, month, 1) - timedelta(days=1)
+    return day.isoformat()[:7]
+
+
+def rates_of(settings: Settings) -> Rates:
+    """The ledger's rates as a region's settings give them."""
+    return Rates(
+        rate_micros=settings.earnings_rate_micros,
+        qualified_ms=settings.studio_qualified_ms,
+        currency=settings.ledger_currency,
+        tiers=parse_tiers(settings.sla_tiers),
+    )

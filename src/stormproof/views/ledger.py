@@ -1,0 +1,156 @@
+"""The ledger's written entries: operators' adjustments, payouts, and the
+SLA credits posted when a creator's month closed (issue 15; ADR 031).
+
+Accruals are not here: a day's earnings are a function of the studio's
+views and the creator's settings, computed when read
+(:mod:`stormproof.creators.ledger`). What is here was decided once, by a
+person or by a region's closer, and must not move afterwards.
+
+A credit for a (creator, month) may be written by every region's closer,
+each under a key of its own; all copies are kept and the earliest by
+``(at, event id)`` is the one that counts, so every region shows the same
+one whatever order they arrived in (as the judges' incidents, ADR 021).
+Adjustments and payouts have ids derived from their keys: one row each.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from stormproof.events import CreditPosted, LedgerAdjusted, PayoutSent
+from stormproof.log import Entry
+from stormproof.views.base import View
+
+__all__ = [
+    "LedgerView",
+    "Posted",
+    "creators_with_entries",
+    "credit",
+    "credits",
+    "posted",
+    "posted_total",
+]
+
+
+class LedgerView(View):
+    name = "ledger"
+    tables = ("ledger_posted", "sla_credits")
+    schema = """
+    CREATE TABLE IF NOT EXISTS ledger_posted (
+        creator_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        entry_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        eid TEXT NOT NULL,
+        amount_micros INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        PRIMARY KEY (creator_id, kind, entry_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS sla_credits (
+        creator_id TEXT NOT NULL,
+        period TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        eid TEXT NOT NULL,
+        credit_micros INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (creator_id, period, at, eid)
+    ) WITHOUT ROWID;
+    """
+
+    def on_ledger_adjusted(self, db: sqlite3.Connection, entry: Entry, p: LedgerAdjusted) -> None:
+        _post(db, entry, p.creator_id, "adjustment", p.adjustment_id, p.amount_micros, p.reason)
+
+    def on_ledger_paid_out(self, db: sqlite3.Connection, entry: Entry, p: PayoutSent) -> None:
+        _post(db, entry, p.creator_id, "payout", p.payout_id, -p.amount_micros, p.reference)
+
+    def on_sla_credit_posted(self, db: sqlite3.Connection, entry: Entry, p: CreditPosted) -> None:
+        event = entry.event
+        db.execute(
+            "INSERT INTO sla_credits VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (p.creator_id, p.period, event.at, event.id, p.credit_micros, p.model_dump_json()),
+        )
+
+
+def _post(
+    db: sqlite3.Connection, entry: Entry, creator: str, kind: str, entry_id: str, amount: int,
+    text: str,
+) -> None:  # fmt: skip
+    """One row per id; should two events ever carry one id, the earliest by
+    (at, event id) stands, whatever order they came in."""
+    event = entry.event
+    db.execute(
+        "INSERT INTO ledger_posted VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO UPDATE SET at = excluded.at, eid = excluded.eid, "
+        "amount_micros = excluded.amount_micros, text = excluded.text, actor = excluded.actor "
+        "WHERE (excluded.at, excluded.eid) < (at, eid)",
+        (creator, kind, entry_id, event.at, event.id, amount, text, event.actor),
+    )
+
+
+@dataclass(frozen=True)
+class Posted:
+    """An adjustment (amount signed as posted) or a payout (negative)."""
+
+    kind: str
+    entry_id: str
+    at: int
+    amount_micros: int
+    text: str
+    actor: str
+
+
+def posted(db: sqlite3.Connection, creator_id: str, since: int, until: int) -> list[Posted]:
+    """``creator_id``'s adjustments and payouts made in ``[since, until)``, in order."""
+    rows = db.execute(
+        "SELECT kind, entry_id, at, amount_micros, text, actor FROM ledger_posted "
+        "WHERE creator_id = ? AND at >= ? AND at < ? ORDER BY at, eid",
+        (creator_id, since, until),
+    ).fetchall()
+    return [Posted(*row) for row in rows]
+
+
+def posted_total(db: sqlite3.Connection, creator_id: str) -> int:
+    """The sum of every adjustment, payout and credit of ``creator_id`` (the
+    balance's written part, summed by SQL rather than entry by entry)."""
+    moved = db.execute(
+        "SELECT COALESCE(SUM(amount_micros), 0) FROM ledger_posted WHERE creator_id = ?",
+        (creator_id,),
+    ).fetchone()[0]
+    credited = db.execute(
+        "SELECT COALESCE(SUM(credit_micros), 0) FROM sla_credits c WHERE creator_id = ? "
+        "AND NOT EXISTS (SELECT 1 FROM sla_credits d WHERE d.creator_id = c.creator_id "
+        "AND d.period = c.period AND (d.at, d.eid) < (c.at, c.eid))",
+        (creator_id,),
+    ).fetchone()[0]
+    return int(moved) + int(credited)
+
+
+def credit(db: sqlite3.Connection, creator_id: str, period: str) -> CreditPosted | None:
+    """The credit that counts for ``creator_id``'s month ``period``, if posted."""
+    row = db.execute(
+        "SELECT body FROM sla_credits WHERE creator_id = ? AND period = ? ORDER BY at, eid LIMIT 1",
+        (creator_id, period),
+    ).fetchone()
+    return CreditPosted.model_validate_json(row[0]) if row else None
+
+
+def credits(db: sqlite3.Connection, creator_id: str) -> list[tuple[int, CreditPosted]]:
+    """Every month's credit that counts for ``creator_id`` with when it was
+    posted, by period."""
+    rows = db.execute(
+        "SELECT at, body FROM sla_credits c WHERE creator_id = ? AND NOT EXISTS ("
+        "SELECT 1 FROM sla_credits d WHERE d.creator_id = c.creator_id "
+        "AND d.period = c.period AND (d.at, d.eid) < (c.at, c.eid)) ORDER BY period",
+        (creator_id,),
+    ).fetchall()
+    return [(at, CreditPosted.model_validate_json(body)) for at, body in rows]
+
+
+def creators_with_entries(db: sqlite3.Connection) -> list[str]:
+    """Everyone with an adjustment, a payout or a credit, by id."""
+    rows = db.execute(
+        "SELECT creator_id FROM ledger_posted UNION SELECT creator_id FROM sla_credits ORDER BY 1"
+    ).fetchall()
+    return [creator for (creator,) in rows]
