@@ -120,5 +120,11 @@ def test_two_people_upload_watch_like_comment_follow_and_write(
     page.get_by_role("link", name="Profile").click()
     page.get_by_role("link", name="Studio").click()
     expect(page.get_by_role("heading", name="Studio")).to_be_visible()
+    earnings = page.get_by_role("region", name="Earnings")
+    earnings.get_by_role("button", name="Start earning").click()
+    expect(earnings.get_by_role("status")).to_have_text("Your qualified views earn from now on.")
+    expect(earnings.get_by_role("button", name="Stop earning")).to_be_visible()
     screenshot(page, "studio")
+    with httpx.Client(base_url=region.url, timeout=30) as api:
+        assert api.get("/v1/studio/earnings", headers=auth).json()["enrolled"] is True
     assert ann.errors == [] and ben.errors == []

@@ -1,9 +1,11 @@
 // The creator studio: what /v1/studio offers for your videos, over the last
-// 28 days (UTC): totals, views by day, traffic sources, each video's retention.
+// 28 days: totals, views by day, traffic sources, earnings and the SLA, each
+// video's retention.
 import { useState } from 'preact/hooks';
 import { get, inWords, mediaUrl, request, session } from '../api.js';
 import { count, useLoad } from '../hooks.js';
 import { Bars, Line } from './Chart.jsx';
+import { Earnings } from './Earnings.jsx';
 
 const seconds = (ms) => `${Math.round((ms || 0) / 1000)} s`;
 const percent = (x) => (x === null || x === undefined ? '—' : `${Math.round(x * 100)} %`);
@@ -82,13 +84,14 @@ export function Studio() {
   return (
     <main class="page studio">
       <h1>Studio</h1>
-      <p class="muted">The last 28 days, by day (UTC). <a href="/v1/studio/export.csv" onClick={(e) => e.preventDefault() || download()}>Download as CSV</a></p>
+      <p class="muted">The last 28 days, by day ({overview.time_zone}). <a href="/v1/studio/export.csv" onClick={(e) => e.preventDefault() || download()}>Download as CSV</a></p>
       <Totals totals={overview.totals} />
       <div class="charts">
         <Bars title="Views by day" days={overview.days} value={(d) => d.views} />
         <Bars title="Watch time by day" days={overview.days} value={(d) => d.watched_ms} format={seconds} />
       </div>
       <Sources sources={overview.totals.sources} />
+      <Earnings />
       <h2>Your videos</h2>
       <ul class="studio-videos">
         {(videos || []).map((v) => (
