@@ -29,3 +29,24 @@ if ! cat $STAMPS 2>/dev/null | grep -qxF "$INSTALLED"; then
     echo "$INSTALLED" > ".venv/.installed-${EXTRAS:-base}"
     echo "installed: .venv is ready"
 fi
+# The web app (web/, ADR 029): its npm packages when package-lock.json changed
+# since they were installed, and a build when any of its sources changed since
+# the last one; quiet otherwise. Without npm the regions serve a page that says
+# the app is not built.
+WEB_BUILT=src/stormproof/web/dist/.built
+web_sources() {
+    find web -path web/node_modules -prune -o -type f -print | LC_ALL=C sort | xargs sha256sum | sha256sum
+}
+if ! command -v npm >/dev/null 2>&1; then
+    echo "npm not found: the web app is not built (install Node.js 20 or newer and npm)" >&2
+elif ! cmp -s web/package-lock.json web/node_modules/.stormproof-lock 2>/dev/null \
+        || [ ! -f "$WEB_BUILT" ] || [ "$(web_sources)" != "$(cat "$WEB_BUILT")" ]; then
+    if ! cmp -s web/package-lock.json web/node_modules/.stormproof-lock 2>/dev/null; then
+        echo "installing the web app's packages (npm ci)…"
+        (cd web && npm ci --no-audit --no-fund --loglevel=error)
+        cp web/package-lock.json web/node_modules/.stormproof-lock
+    fi
+    echo "building the web app (vite build)…"
+    (cd web && npm run --silent build -- --logLevel warn)
+    web_sources > "$WEB_BUILT"
+fi

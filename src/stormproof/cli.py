@@ -166,7 +166,7 @@ def _welcome(
             )
         url = _local_url(host, port)
         console.print(f"\n[bold]stormproof[/] is running on {url}  (data in {data})")
-        console.print(f"  open    {url}/       what this is")
+        console.print(f"  open    {url}/       the web app")
         console.print(f"          {url}/docs   the API, to try from the browser")
         if await has_demo(region):
             console.print(

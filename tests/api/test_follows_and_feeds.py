@@ -130,3 +130,15 @@ def test_a_forged_cursor_is_400(client: httpx.Client) -> None:
     viewer = sign_up(client, "viewer")
     response = client.get("/v1/feed/for-you", params={"cursor": "%%%"}, headers=viewer)
     assert (response.status_code, response.json()["code"]) == (400, "invalid_cursor")
+
+
+def test_a_profile_says_whether_you_follow_it(client: httpx.Client) -> None:
+    alice = sign_up(client, "alice")
+    sign_up(client, "bob")
+    assert client.get("/v1/accounts/bob").json()["followed_by_you"] is None  # no token
+    assert client.get("/v1/accounts/bob", headers=alice).json()["followed_by_you"] is False
+    client.post("/v1/follows/bob", headers=alice)
+    assert client.get("/v1/accounts/bob", headers=alice).json()["followed_by_you"] is True
+    assert client.get("/v1/accounts/alice", headers=alice).json()["followed_by_you"] is False
+    client.delete("/v1/follows/bob", headers=alice)
+    assert client.get("/v1/accounts/bob", headers=alice).json()["followed_by_you"] is False

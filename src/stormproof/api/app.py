@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -32,7 +33,6 @@ from stormproof.api.routers import (
     follows,
     health,
     history,
-    home,
     incidents,
     interactions,
     ledger,
@@ -60,6 +60,8 @@ from stormproof.snapshots import Snapshots
 from stormproof.status import Prober, Traffic
 from stormproof.status.judge import Judge
 from stormproof.status.webhooks.deliverer import Deliverer
+from stormproof.web import router as web
+from stormproof.web.cors import cors_options
 
 __all__ = ["create_app"]
 
@@ -206,7 +208,9 @@ def create_app(
     app.state.traffic = Traffic(settings.active_people_max)  # people's requests, for probes
     app.add_middleware(Edge)
     app.add_middleware(Counted)  # outside the edge: its 503 not_ready count too
-    app.add_middleware(Observed)  # outermost: request ids, metrics, a log line per request
+    app.add_middleware(Observed)  # request ids, metrics, a log line per request
+    if settings.peers:  # outermost: the web app of a peer region may call this one (ADR 029)
+        app.add_middleware(CORSMiddleware, **cors_options(settings.peers))
     app.add_exception_handler(StormproofError, _on_stormproof_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ValidationError, _on_invalid_field)
@@ -214,7 +218,7 @@ def create_app(
     app.add_exception_handler(UnicodeEncodeError, _on_unencodable_text)
     app.add_exception_handler(Exception, _on_anything_else)
     for module in (
-        home,
+        web,  # the web app at / (ADR 029), and GET /v1/regions
         accounts,
         sessions,
         videos,

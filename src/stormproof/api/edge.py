@@ -31,6 +31,7 @@ from stormproof.api.deps import wait_for_tokens
 from stormproof.api.schemas import error_response
 from stormproof.errors import StormproofError
 from stormproof.region import Region
+from stormproof.web.paths import is_shell
 
 __all__ = ["ALWAYS", "ALWAYS_READ", "SECURITY_HEADERS", "BodyTooLarge", "Edge"]
 
@@ -139,6 +140,8 @@ def _always(method: str, path: str) -> bool:
     """Whether ``path`` is answered while the region catches up."""
     if path in ALWAYS or path.startswith("/docs/"):
         return True
+    if method in ("GET", "HEAD") and (is_shell(path) or path == "/v1/regions"):
+        return True  # the web app's shell and where else to ask (ADR 029)
     reading = method in ("GET", "HEAD")
     return reading and any(path == p or path.startswith(p + "/") for p in ALWAYS_READ)
 

@@ -63,6 +63,15 @@ def followees(db: sqlite3.Connection, user_id: str) -> list[str]:
     return [row[0] for row in rows]
 
 
+def is_following(db: sqlite3.Connection, follower_id: str, followee_id: str) -> bool:
+    """Whether ``follower_id`` follows ``followee_id`` now."""
+    row = db.execute(
+        f"SELECT 1 FROM follows f WHERE follower_id = ? AND followee_id = ? AND {FOLLOW_LIVE}",
+        (follower_id, followee_id),
+    )
+    return row.fetchone() is not None
+
+
 def counts(db: sqlite3.Connection, user_id: str) -> tuple[int, int]:
     """(followers, following) of a user."""
     followers = db.execute(

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import accounts as actions
-from stormproof.api.deps import Fresh, IdemKey, RegionDep, When, acknowledge, decode_cursor
+from stormproof.api.deps import (
+    Fresh,
+    IdemKey,
+    MaybeCaller,
+    RegionDep,
+    When,
+    acknowledge,
+    decode_cursor,
+)
 from stormproof.api.limits import Limits, client_address
 from stormproof.api.schemas import AccountOut, VideoOut, videos_out
 from stormproof.errors import NotFound
@@ -55,6 +63,8 @@ class ProfileOut(BaseModel):
     following: int
     videos: int
     created_at: int
+    #: whether the caller follows this person (null when asked without a token)
+    followed_by_you: bool | None = None
 
 
 @router.post("/accounts", status_code=201)
@@ -107,7 +117,7 @@ async def log_in(
 
 
 @router.get("/accounts/{username}")
-async def profile(username: str, region: RegionDep, _: Fresh) -> ProfileOut:
+async def profile(username: str, region: RegionDep, _: Fresh, caller: MaybeCaller) -> ProfileOut:
     def read(db: sqlite3.Connection) -> ProfileOut | None:
         account = accounts.account_by_name(db, username)
         if account is None or account.deleted:
@@ -120,6 +130,9 @@ async def profile(username: str, region: RegionDep, _: Fresh) -> ProfileOut:
             following=following,
             videos=videos.count_by_owner(db, account.user_id),
             created_at=account.created_at,
+            followed_by_you=None
+            if caller is None
+            else follows.is_following(db, caller.user_id, account.user_id),
         )
 
     found = await region.store.query(read)
