@@ -57,11 +57,15 @@ from stormproof.events import (
     MessageSent,
     PasswordChanged,
     Payload,
+    PlannedRung,
     PostmortemEdited,
     ProbeResult,
     ProbesRecorded,
     RegionRequests,
     RegionSeen,
+    RenditionFailed,
+    RenditionReady,
+    RenditionsPlanned,
     ReportFiled,
     RequestsCounted,
     RoleGranted,
@@ -297,7 +301,7 @@ def test_undecodable_events_raise_log_error(raw: bytes) -> None:
 
 
 def test_every_payload_has_a_unique_type_name() -> None:
-    assert len(PAYLOADS) == 34
+    assert len(PAYLOADS) == 37
     assert all(name == model.TYPE for name, model in PAYLOADS.items())
 
 
@@ -424,6 +428,7 @@ free_text = st.text(max_size=20)  # a plain ``str`` field: any text, lone surrog
 short_texts = texts.filter(lambda t: len(t) <= 100)
 millis = st.integers(0, MAX_TIME_MS)
 blob_ids = st.text("0123456789abcdef", min_size=64, max_size=64)
+rungs = st.integers(8, 2048).map(lambda half: half * 2)
 pixels = st.integers(1, 65_535)
 interactions = st.builds(
     Interaction,
@@ -699,6 +704,44 @@ PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
         upload_id=ids,
         reason=st.sampled_from(["terminated", "expired", "rejected"]),
         code=st.from_regex(r"[a-z0-9_]{0,64}", fullmatch=True),
+    ),
+    RenditionsPlanned: st.builds(
+        RenditionsPlanned,
+        video_id=ids,
+        segment_ms=st.integers(1000, 10_000),
+        rungs=st.lists(
+            st.builds(
+                PlannedRung,
+                rung=rungs,
+                width=st.integers(1, 65_535),
+                height=st.integers(1, 65_535),
+                bitrate=st.integers(1, 10**10),
+            ),
+            min_size=1,
+            max_size=8,
+            unique_by=lambda r: r.rung,
+        ).map(tuple),
+    ),
+    RenditionReady: st.builds(
+        RenditionReady,
+        video_id=ids,
+        rung=rungs,
+        width=st.integers(1, 65_535),
+        height=st.integers(1, 65_535),
+        playlist=blob_ids,
+        init=blob_ids,
+        segments=st.lists(blob_ids, min_size=1, max_size=5).map(tuple),
+        poster=blob_ids,
+        bandwidth=st.integers(1, 10**10),
+        average_bandwidth=st.integers(1, 10**10),
+        codecs=st.from_regex(r"[A-Za-z0-9.]{1,30}(,[A-Za-z0-9.]{1,30})?", fullmatch=True),
+    ),
+    RenditionFailed: st.builds(
+        RenditionFailed,
+        video_id=ids,
+        rung=rungs,
+        reason=st.from_regex(r"[a-z0-9_]{1,64}", fullmatch=True),
+        message=short_texts,
     ),
 }
 events = st.builds(

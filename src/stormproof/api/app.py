@@ -31,6 +31,7 @@ from stormproof.api.routers import (
     follows,
     health,
     history,
+    hls,
     home,
     incidents,
     interactions,
@@ -57,6 +58,7 @@ from stormproof.snapshots import Snapshots
 from stormproof.status import Prober, Traffic
 from stormproof.status.judge import Judge
 from stormproof.status.webhooks.deliverer import Deliverer
+from stormproof.transcoding import Transcoder, queue_for
 
 __all__ = ["create_app"]
 
@@ -168,10 +170,14 @@ def create_app(
             sweeping = asyncio.create_task(
                 sweep_uploads(region, region.caught_up), name="upload sweeper"
             )
+        transcoding = transcoder = None
+        if settings.transcode:  # the HLS ladder of every new video, in every region (ADR 028)
+            app.state.transcoder = transcoder = Transcoder(region, queue_for(region))
+            transcoding = asyncio.create_task(transcoder.run(region.caught_up), name="transcoder")
         try:
             yield
         finally:
-            for task in (sweeping, delivering, judging, probing):
+            for task in (transcoding, sweeping, delivering, judging, probing):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -180,6 +186,8 @@ def create_app(
                 ahead.cancel()
                 with contextlib.suppress(asyncio.CancelledError, StormproofError):
                     await ahead
+            if transcoder is not None:
+                await transcoder.close()
             await region.close()
 
     app = FastAPI(
@@ -212,6 +220,7 @@ def create_app(
         accounts,
         sessions,
         videos,
+        hls,
         uploads,
         interactions,
         comments,
