@@ -22,6 +22,7 @@ See ``docs/adr/028-hls-ladder-and-transcoding-jobs.md``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,13 +141,10 @@ class JetStreamQueue:
 
     async def take(self, timeout: float) -> _Lease | None:
         """The next job, waiting at most about ``timeout`` seconds."""
-        expires = max(0.5, timeout - 0.5)
-        body = json.dumps({"batch": 1, "expires": int(expires * _NS)}).encode()
-        subject = f"{_API}.CONSUMER.MSG.NEXT.{self._stream}.{self._consumer}"
         msg = None
         for i in self._links.read_order():
             try:
-                msg = await self._links.request(i, subject, body, timeout=expires + 1.0)
+                msg = await self._pull(i, max(0.5, timeout - 0.5))
                 break
             except Unreachable:
                 continue
@@ -163,6 +161,30 @@ class JetStreamQueue:
             await _Lease(Job("", 0), 1, msg, self._links).done()  # not ours: dropped
             return None
         return _Lease(job, deliveries, msg, self._links)
+
+    async def _pull(self, i: int, expires: float) -> Msg:
+        """One pull request through server ``i``: a job, or a status message.
+
+        Not ``nc.request``: a job comes on its own subject to the request's
+        inbox, which nats-py's shared request inbox does not match to the
+        request, so the job would be lost (until its ack wait ran out)."""
+        nc = await self._links.client(i)
+        body = json.dumps({"batch": 1, "expires": int(expires * _NS)}).encode()
+        subject = f"{_API}.CONSUMER.MSG.NEXT.{self._stream}.{self._consumer}"
+        try:
+            inbox = nc.new_inbox()
+            sub = await nc.subscribe(inbox, max_msgs=1)
+            try:
+                await nc.publish(subject, body, reply=inbox)
+                return await sub.next_msg(timeout=expires + 1.0)
+            finally:
+                with contextlib.suppress(NatsError, OSError):
+                    await sub.unsubscribe()
+        except TimeoutError as exc:
+            raise Unreachable(f"{subject} via {self._links[i].url}: no answer") from exc
+        except (NatsError, OSError) as exc:
+            self._links.mark_failed(i)
+            raise Unreachable(f"{subject} via {self._links[i].url}: {exc!r}") from exc
 
     async def close(self) -> None:
         await self._links.close()
