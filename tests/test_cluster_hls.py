@@ -126,7 +126,9 @@ def test_a_job_held_by_a_region_that_loses_power_is_done_by_another(
 
     victim = _worker_region(cluster)
     cluster.kill(victim)
-    survivor = next(url for name, url in zip(cluster.names, cluster.urls) if name != victim)
+    survivor = next(
+        url for name, url in zip(cluster.names, cluster.urls, strict=True) if name != victim
+    )
     video = _settled(survivor, video_id)
     assert [(r["rung"], r["state"]) for r in video["renditions"]] == [
         (180, "ready"),
