@@ -225,3 +225,33 @@ def test_the_files_of_a_deleted_video_are_gone(
     assert client.get(uri).status_code == 200
     assert client.delete(f"/v1/videos/{video['id']}", headers=auth).status_code == 200
     assert client.get(uri).json()["code"] == "hls_file_not_found"
+
+
+def test_a_rung_whose_every_transcode_dies_fails_instead_of_retrying_forever(
+    tmp_path: Path,
+) -> None:
+    """Transcoding processes that cannot even start (too little memory to
+    load PyAV) die on every delivery: after ``transcode_max_deliver`` the
+    rung is failed with ``gave_up``, and the original still plays."""
+    settings = make_settings(
+        tmp_path / "region",
+        transcode=True,
+        hls_rungs=(180,),
+        transcode_poll_s=0.1,
+        transcode_max_deliver=2,
+        transcode_memory_bytes=32 * 1024 * 1024,
+    )
+    live = LiveServer(settings).start()
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as client:
+            auth = sign_up(client, "starved")
+            source = make_video(tmp_path / "clip.mp4", seconds=1.0, width=180, height=320, seed=6)
+            uploaded = upload(client, auth, source)
+            assert uploaded.status_code == 201, uploaded.text
+            video = settled(client, uploaded.json()["id"])
+            assert [(r["rung"], r["state"], r["reason"]) for r in video["renditions"]] == [
+                (180, "failed", "gave_up")
+            ]
+            assert client.get(video["file_url"]).status_code == 200
+    finally:
+        live.stop()
