@@ -491,6 +491,10 @@ async def run_drill(
         )
         cluster.env.update(CHEAP_PASSWORDS)
         cluster.env.update(STATUS_SETTINGS)
+        # No HLS ladder (ADR 028): its transcodes would share the 2 cores the
+        # drill measures people's requests on; a drill tests the platform's
+        # answers during a power cut, tests/test_cluster_hls.py the jobs'.
+        cluster.env["STORMPROOF_TRANSCODE"] = "0"
         run: _Run | None = None
         setup: Setup | None = None
 
