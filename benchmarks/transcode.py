@@ -51,6 +51,7 @@ def reference(source: Path, target: Path, rung: Rung, segment_s: float = 2.0) ->
     """A plain PyAV transcode of ``source`` to one rung's size and settings."""
     with av.open(str(source)) as inp, av.open(str(target), "w") as out:
         video = inp.streams.video[0]
+        video.thread_type = "AUTO"  # as the transcoding process decodes
         audio = inp.streams.audio[0] if inp.streams.audio else None
         rate = video.average_rate or Fraction(30)
         gop = round(float(rate) * segment_s)

@@ -79,6 +79,7 @@ def make_rendition(
         with av.open(str(source), options=_SAFE_INPUT) as inp:
             video = inp.streams.video[0]
             video.codec_context.options = {"err_detect": "crccheck+bitstream+buffer+explode"}
+            video.thread_type = "AUTO"  # frames decode on every core: the first rung comes sooner
             audio = inp.streams.audio[0] if inp.streams.audio else None
             time_base = video.time_base or Fraction(1, 90_000)
             rate: Fraction = video.average_rate or video.guessed_rate or Fraction(30)
