@@ -160,6 +160,13 @@ def test_hls_files_are_immutable_and_served_in_ranges(
     assert poster.status_code == 200 and poster.content[:2] == b"\xff\xd8"
 
 
+def test_a_range_past_the_end_is_refused(client: httpx.Client, laddered: dict[str, Any]) -> None:
+    (_, uri), *_ = _variants(client.get(laddered["hls_url"]).text)
+    _, _, segments = _media_lines(client.get(uri).text)
+    answer = client.get(f"/v1/hls/{segments[0]}", headers={"Range": "bytes=999999999-"})
+    assert answer.status_code == 416  # as for the original's file (tests/api/test_videos.py)
+
+
 @pytest.mark.parametrize(
     "name",
     [
