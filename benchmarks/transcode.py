@@ -33,7 +33,8 @@ import av
 import httpx
 
 from stormproof.media import make_video
-from stormproof.media.ladder import AUDIO_BITRATE, Rung, ladder
+from stormproof.media.ladder import Rung, ladder
+from stormproof.media.transcode import AUDIO_BITRATE
 from stormproof.settings import Settings
 from stormproof.testing import LiveServer
 

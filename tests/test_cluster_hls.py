@@ -62,7 +62,7 @@ def _transcoding(pid: int) -> bool:
             command = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"stormproof.media.transcode" in command:
+        if b"stormproof/media/transcode.py" in command:
             return True
     return False
 

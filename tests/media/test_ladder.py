@@ -7,11 +7,11 @@ import pytest
 from stormproof.media.ladder import (
     Rendition,
     Rung,
-    avc_codec,
     content_addressed,
     ladder,
     master_playlist,
 )
+from stormproof.media.transcode import avc_codec
 
 RUNGS = (360, 540, 720, 1080)
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 __all__ = [
     "Rendition",
     "Rung",
-    "avc_codec",
     "content_addressed",
     "ladder",
     "master_playlist",
@@ -32,8 +31,6 @@ __all__ = [
 
 #: video bitrate caps (bits per second) by rung; other rungs scale by pixels
 _BITRATES = {360: 800_000, 540: 1_400_000, 720: 2_400_000, 1080: 4_500_000}
-#: the audio bitrate of every rung that has sound
-AUDIO_BITRATE = 96_000
 
 
 @dataclass(frozen=True)
@@ -66,16 +63,6 @@ def ladder(width: int, height: int, rungs: Sequence[int]) -> list[Rung]:
         w, h = (rung, other) if width <= height else (other, rung)
         made.append(Rung(rung=rung, width=w, height=h, bitrate=_bitrate(rung)))
     return made
-
-
-def avc_codec(init: bytes) -> str:
-    """The RFC 6381 name (``avc1.PPCCLL``) of the H.264 stream an fMP4 init
-    segment describes, from its ``avcC`` box; ``avc1.640028`` if not found."""
-    at = init.find(b"avcC")
-    if at < 0 or len(init) < at + 8:
-        return "avc1.640028"
-    profile, compat, level = init[at + 5], init[at + 6], init[at + 7]
-    return f"avc1.{profile:02x}{compat:02x}{level:02x}"
 
 
 @dataclass(frozen=True)
