@@ -97,6 +97,8 @@ class Transcoder:
                 await self._submit_pending()
             except StormproofError as exc:  # the log or the queue is unreachable: next round
                 log.warning("cannot queue transcoding jobs: %s", exc.message)
+            except Exception:  # a bug: logged, and the next round tries again
+                log.exception("queueing transcoding jobs failed")
             await asyncio.sleep(self.region.settings.transcode_poll_s)
 
     async def _plan_late(self) -> None:
@@ -140,6 +142,9 @@ class Transcoder:
                 await self._handle(lease)
             except StormproofError as exc:  # the blob store or the log: hand it out again
                 log.warning("transcoding %s: %s; trying again", lease.job.name, exc.message)
+                await lease.retry()
+            except Exception:  # a bug: logged, and the job counts a delivery towards gave_up
+                log.exception("transcoding %s failed", lease.job.name)
                 await lease.retry()
             finally:
                 self.working.discard(lease.job)

@@ -51,6 +51,8 @@ _SAFE_INPUT = {"format_whitelist": "mov,matroska", "protocol_whitelist": "file"}
 _PRIORITY = 10
 _X264 = {"preset": "veryfast", "profile": "high"}
 _AUDIO_RATE = 48_000
+#: decoder and encoder threads of one transcode, whatever the machine's cores
+_THREADS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,10 @@ def make_rendition(
         with av.open(str(source), options=_SAFE_INPUT) as inp:
             video = inp.streams.video[0]
             video.codec_context.options = {"err_detect": "crccheck+bitstream+buffer+explode"}
-            video.thread_type = "AUTO"  # frames decode on every core: the first rung comes sooner
+            # Frames decode on several cores (the first rung comes sooner), but
+            # a bounded number: each thread's buffers count against RLIMIT_AS.
+            video.thread_type = "AUTO"
+            video.thread_count = _THREADS
             audio = inp.streams.audio[0] if inp.streams.audio else None
             time_base = video.time_base or Fraction(1, 90_000)
             rate: Fraction = video.average_rate or video.guessed_rate or Fraction(30)
@@ -113,6 +118,7 @@ def make_rendition(
                         "bufsize": str(bitrate * 2),
                         "x264-params": f"keyint={gop * 2}:min-keyint={gop}:scenecut=0",
                         "forced-idr": "1",
+                        "threads": str(_THREADS),
                     },
                 )
                 v_out.width, v_out.height, v_out.pix_fmt = width, height, "yuv420p"
@@ -246,8 +252,20 @@ async def run(
         raise TranscodeLost(f"a transcoding process answered {answer[:200]!r}") from exc
 
 
+def _die_with_parent() -> None:
+    """Linux: be killed when the server that started us dies, however it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # it died before we could ask
+            os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     job = json.loads((argv or sys.argv[1:])[0])
+    _die_with_parent()
     os.nice(_PRIORITY)
     limit = int(job["memory_bytes"])
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
