@@ -51,29 +51,34 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         cluster.down()
 
 
-def _transcoding(pid: int) -> bool:
-    """Whether the process ``pid`` has a transcoding child running now."""
+def _transcodes(pid: int) -> list[int]:
+    """The niceness of each transcoding process the process ``pid`` runs now."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
-        return False
+        return []
+    found = []
     for child in children:
         try:
             command = Path(f"/proc/{child}/cmdline").read_bytes()
+            stat = Path(f"/proc/{child}/stat").read_text()
         except OSError:
             continue
         if b"stormproof/media/transcode.py" in command:
-            return True
-    return False
+            found.append(int(stat.rsplit(")", 1)[1].split()[16]))  # field 19: nice
+    return found
 
 
 def _worker_region(cluster: LocalCluster, patience: float = 60.0) -> str:
-    """The first region seen transcoding."""
+    """The first region seen transcoding (at low priority, one job at a time)."""
     deadline = time.monotonic() + patience
     while time.monotonic() < deadline:
         for name in cluster.names:
             api = cluster.pids(name).get("api")
-            if api is not None and _transcoding(api):
+            running = _transcodes(api) if api is not None else []
+            assert len(running) <= 1, f"{name} runs {len(running)} transcodes at once"
+            if running:
+                assert running == [10], f"a transcode at nice {running[0]}, not 10"
                 return name
         time.sleep(0.01)
     raise AssertionError("no region took the transcoding job")

@@ -231,6 +231,9 @@ async def run(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
     )
+    # Low priority from its first instant, not once its interpreter started.
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, process.pid, _lowered(process.pid))
     try:
         async with asyncio.timeout(timeout_s):
             answer, _ = await process.communicate()
@@ -252,6 +255,11 @@ async def run(
         raise TranscodeLost(f"a transcoding process answered {answer[:200]!r}") from exc
 
 
+def _lowered(pid: int) -> int:
+    """Niceness ``_PRIORITY``, or the process's own if it is lower already."""
+    return max(os.getpriority(os.PRIO_PROCESS, pid), _PRIORITY)
+
+
 def _die_with_parent() -> None:
     """Linux: be killed when the server that started us dies, however it dies."""
     with contextlib.suppress(OSError, AttributeError):
@@ -266,7 +274,7 @@ def _die_with_parent() -> None:
 def main(argv: list[str] | None = None) -> None:
     job = json.loads((argv or sys.argv[1:])[0])
     _die_with_parent()
-    os.nice(_PRIORITY)
+    os.setpriority(os.PRIO_PROCESS, 0, _lowered(0))  # as the parent did, if it could
     limit = int(job["memory_bytes"])
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
