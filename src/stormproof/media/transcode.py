@@ -13,11 +13,12 @@ frame rate (variable too), so a player switches rungs at any segment.
 
 :func:`run` is what the transcoder calls: it starts ``python -P
 .../media/transcode.py JOB``, this file as a script in a fresh interpreter
-(which imports PyAV and nothing of the server), which lowers its own
-priority (``nice`` 10: the API's requests come first), confines its memory
-and answers one JSON object. A corrupt stream found while decoding (FFmpeg's
-``err_detect=explode``) is a refusal with a code, ``corrupt_stream``, which
-fails the rung for good; a process that dies or runs out of time is
+(which imports PyAV and nothing of the server), at low priority from its
+first instant (``nice`` 10, set by the parent as it starts: the API's
+requests come first); the child confines its memory, dies with its
+parent, and answers one JSON object. A corrupt stream found while decoding
+(FFmpeg's ``err_detect=explode``) is a refusal with a code,
+``corrupt_stream``, which fails the rung for good; a process that dies or runs out of time is
 :class:`TranscodeLost`, which its job may be tried again for.
 """
 
