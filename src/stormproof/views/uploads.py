@@ -28,7 +28,9 @@ __all__ = [
     "Chunk",
     "Upload",
     "UploadsView",
+    "chunk_blobs",
     "chunks",
+    "ended_uploads",
     "expired_uploads",
     "offset_of",
     "open_uploads_of",
@@ -192,3 +194,27 @@ def expired_uploads(db: sqlite3.Connection, now: int, limit: int = 100) -> list[
         (now, limit),
     ).fetchall()
     return [_upload(row) for row in rows]
+
+
+#: how long after its expiry an ended upload's chunks are still looked for
+#: (a region restarted deletes what it missed meanwhile, then stops looking)
+_ENDED_RECENTLY_MS = 7 * 24 * 3600 * 1000
+
+
+def ended_uploads(db: sqlite3.Connection, now: int, limit: int = 1000) -> list[Upload]:
+    """Uploads that ended (terminated, expired, rejected) and expire or
+    expired within a week of ``now``: whose chunks may go."""
+    rows = db.execute(
+        _SELECT + "WHERE e.reason IS NOT NULL AND u.expires_at > ? "
+        "ORDER BY u.expires_at, u.upload_id LIMIT ?",
+        (now - _ENDED_RECENTLY_MS, limit),
+    ).fetchall()
+    return [_upload(row) for row in rows]
+
+
+def chunk_blobs(db: sqlite3.Connection, upload_id: str) -> list[str]:
+    """Every chunk blob stored for an upload, by anyone, at any offset."""
+    rows = db.execute(
+        "SELECT DISTINCT blob FROM upload_chunks WHERE upload_id = ? ORDER BY blob", (upload_id,)
+    ).fetchall()
+    return [row[0] for row in rows]
