@@ -103,6 +103,9 @@ class Settings(BaseModel):
     uploads_open_per_user: PositiveInt = 5
     #: how often each region ends expired uploads and removes their chunks (0: never)
     upload_sweep_every_s: NonNegativeFloat = 60.0
+    #: how long the chunks of an upload stay after it became a video (seconds): a
+    #: region still behind the video's event may be joining them to finish it
+    upload_chunks_kept_s: NonNegativeFloat = 3600.0
 
     # Logs (ADR 022), as `stormproof serve` and a cluster's regions write them
     # to stderr; a program embedding a region keeps its own logging set-up.

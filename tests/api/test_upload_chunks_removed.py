@@ -1,5 +1,6 @@
-"""The chunks of an upload that ended are deleted; the same bytes held by
-another upload are not (ADR 027: chunks are salted with their upload)."""
+"""The chunks of an upload that ended, or became a video a while ago, are
+deleted; the same bytes held by another upload are not (ADR 027: chunks are
+salted with their upload)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from tests.conftest import LiveServer, make_settings, sign_up
 
 @pytest.fixture
 def sweeping(tmp_path: Path) -> Iterator[LiveServer]:
-    settings: Settings = make_settings(tmp_path / "region", upload_sweep_every_s=0.2)
+    settings: Settings = make_settings(
+        tmp_path / "region", upload_sweep_every_s=0.2, upload_chunks_kept_s=0.5
+    )
     live = LiveServer(settings).start()
     try:
         yield live
@@ -55,4 +58,26 @@ def test_a_terminated_uploads_chunks_go_and_another_uploads_same_bytes_stay(
         assert rest.status_code == 204, rest.text
         video_id = finished_video(client, auth, kept.url)
         played = client.get(f"/v1/videos/{video_id}/file")
+        assert hashlib.sha256(played.content).digest() == hashlib.sha256(data).digest()
+
+
+def test_a_finished_uploads_chunks_go_once_its_video_is_a_while_old(
+    sweeping: LiveServer, video_file: Path
+) -> None:
+    data = video_file.read_bytes()
+    with httpx.Client(base_url=sweeping.url, timeout=30) as client:
+        auth = sign_up(client, "finisher")
+        with tus_upload(sweeping.url, auth, video_file) as uploader:
+            uploader.upload(stop_at=CHUNK * 2)
+            upload_id = uploader.url.rsplit("/", 1)[1]
+            chunks = [
+                _chunk_file(sweeping, upload_id, data[at : at + CHUNK])
+                for at in range(0, len(data), CHUNK)
+            ]
+            assert chunks[0].exists() and chunks[1].exists()  # no video yet: all kept
+            uploader.upload()
+        video_id = finished_video(client, auth, uploader.url)
+        while any(chunk.exists() for chunk in chunks):
+            time.sleep(0.1)  # kept 0.5 s after the video, then swept
+        played = client.get(f"/v1/videos/{video_id}/file")  # the video's own blob stays
         assert hashlib.sha256(played.content).digest() == hashlib.sha256(data).digest()

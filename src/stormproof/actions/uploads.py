@@ -29,6 +29,7 @@ import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -363,8 +364,8 @@ async def expire_uploads(region: Region, limit: int = 100) -> int:
 
 async def remove_chunks(region: Region, upload: Upload) -> int:
     """Delete the chunk blobs of an upload that ended (terminated, expired,
-    rejected): those salted with its id, which no other upload or video
-    holds. Every region may do it, any number of times; how many it deleted."""
+    rejected) or became a video: those salted with its id, which no other
+    upload or video holds. Every region may do it, any number of times; how many it deleted."""
     salt = chunk_salt(upload.upload_id)
     blobs = await region.store.query(lambda db: uploads.chunk_blobs(db, upload.upload_id))
     removed = 0
@@ -382,15 +383,21 @@ async def remove_chunks(region: Region, upload: Upload) -> int:
 async def sweep_uploads(region: Region, caught_up: Callable[[], Awaitable[None]]) -> None:
     """Once the region caught up, end expired uploads every
     ``upload_sweep_every_s`` and delete the chunks of uploads that ended,
-    for as long as the region runs (each once per process)."""
+    or became a video ``upload_chunks_kept_s`` ago, for as long as the
+    region runs (each once per process)."""
     await caught_up()
     swept: set[str] = set()
     while True:
         try:
             while await expire_uploads(region):
                 pass
-            ended = await region.store.query(lambda db: uploads.ended_uploads(db, now_ms()))
-            for found in ended:
+            now = now_ms()
+            ended = await region.store.query(partial(uploads.ended_uploads, now=now))
+            kept = int(region.settings.upload_chunks_kept_s * 1000)
+            finished = await region.store.query(
+                partial(uploads.finished_uploads, before=now - kept, now=now)
+            )
+            for found in [*ended, *finished]:
                 if found.upload_id not in swept:
                     await remove_chunks(region, found)
                     swept.add(found.upload_id)

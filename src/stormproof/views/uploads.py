@@ -32,6 +32,7 @@ __all__ = [
     "chunks",
     "ended_uploads",
     "expired_uploads",
+    "finished_uploads",
     "offset_of",
     "open_uploads_of",
     "upload",
@@ -208,6 +209,19 @@ def ended_uploads(db: sqlite3.Connection, now: int, limit: int = 1000) -> list[U
         _SELECT + "WHERE e.reason IS NOT NULL AND u.expires_at > ? "
         "ORDER BY u.expires_at, u.upload_id LIMIT ?",
         (now - _ENDED_RECENTLY_MS, limit),
+    ).fetchall()
+    return [_upload(row) for row in rows]
+
+
+def finished_uploads(
+    db: sqlite3.Connection, before: int, now: int, limit: int = 1000
+) -> list[Upload]:
+    """Uploads whose video was written before ``before`` (and within a week
+    of ``now``): their chunks were joined into the video's own blob."""
+    rows = db.execute(
+        _SELECT + "JOIN videos v ON v.video_id = u.video_id "
+        "WHERE v.created_at < ? AND v.created_at > ? ORDER BY v.created_at, u.upload_id LIMIT ?",
+        (before, now - _ENDED_RECENTLY_MS, limit),
     ).fetchall()
     return [_upload(row) for row in rows]
 
