@@ -39,6 +39,10 @@ from stormproof.loadgen import Workload, check
 from stormproof.media import make_video
 from stormproof.testing import temporary_cluster
 
+#: the regions make no HLS ladder: this measures the write path under a
+#: power cut, not transcoding (benchmarks/transcode.py does; ADR 028)
+NO_LADDER = {"STORMPROOF_TRANSCODE": "0"}
+
 
 async def _quiet(exc: Exception) -> None:
     pass
@@ -118,7 +122,7 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=4)
     args = parser.parse_args()
 
-    with temporary_cluster() as cluster:
+    with temporary_cluster(env=NO_LADDER) as cluster:
         video = make_video(cluster.folder / "v.mp4", seconds=0.4, width=64, height=64)
         workload = Workload(cluster.urls, users=args.users, video=video.read_bytes(),
                             attempt_timeout=0.25)  # fmt: skip

@@ -26,6 +26,10 @@ from stormproof.client import Client
 from stormproof.media import make_video
 from stormproof.testing import temporary_cluster
 
+#: the regions make no HLS ladder: this measures ingest, not transcoding
+#: (benchmarks/transcode.py does; ADR 028)
+NO_LADDER = {"STORMPROOF_TRANSCODE": "0"}
+
 
 async def raw_rate(urls: list[str], publishers: int, seconds: float) -> float:
     async def publisher(i: int, deadline: float) -> int:
@@ -80,7 +84,7 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=12)
     parser.add_argument("--publishers", type=int, default=12)
     args = parser.parse_args()
-    with temporary_cluster() as cluster:
+    with temporary_cluster(env=NO_LADDER) as cluster:
         video = make_video(cluster.folder / "v.mp4", seconds=0.4, width=64, height=64)
         raw = await raw_rate(cluster.nats_urls, args.publishers, args.seconds)
         requests, events = await api_rate(

@@ -109,7 +109,9 @@ def main() -> None:
         folder = Path(tmp)
         # One client writes as fast as it can: the per-person write limit out of the way.
         unlimited = {"writes_per_s": 1e9, "writes_burst": 10**9}
-        live = LiveServer(Settings(data_dir=folder / "region", region="bench", **unlimited))
+        live = LiveServer(
+            Settings(data_dir=folder / "region", region="bench", transcode=False, **unlimited)
+        )
         live.start()
         try:
             per_s, cpu, types, rounds = idle(live, args.seconds)

@@ -125,7 +125,7 @@ def main() -> None:
         costliest = max((n for n in files if "reference" not in n), key=costs.__getitem__)
         print(f"costliest: {costliest}")
 
-        live = LiveServer(Settings(data_dir=folder / "region")).start()
+        live = LiveServer(Settings(data_dir=folder / "region", transcode=False)).start()
         try:
             with httpx.Client(base_url=live.url, timeout=60) as setup:
                 credentials = {"username": "bench", "password": "benchmark-password"}

@@ -51,7 +51,7 @@ async def log_append(folder: Path, seconds: float) -> float:
 
 
 def api_events(folder: Path, seconds: float, clients: int) -> tuple[float, float]:
-    live = LiveServer(Settings(data_dir=folder / "region")).start()
+    live = LiveServer(Settings(data_dir=folder / "region", transcode=False)).start()
     try:
         with httpx.Client(base_url=live.url, timeout=30) as setup:
             credentials = {"username": "bench", "password": "benchmark-password"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ __all__ = [
 #: cheap password hashing in tests (Argon2id memory, KiB); production uses 2**16
 TEST_PASSWORD_COST = 2**8
 PASSWORD = "correct horse battery"
+#: regions the tests start as processes (LocalCluster, `stormproof serve`) make
+#: no HLS ladder unless a test asks (tests/test_cluster_hls.py sets it in the
+#: cluster's env): two cores stay for what the suite measures
+os.environ.setdefault("STORMPROOF_TRANSCODE", "0")
 #: every test client comes from 127.0.0.1: per-address limits out of the way
 #: unless a test sets them (tests/api/test_limits.py)
 LOOPBACK_LIMITS = {"signups_per_address": 10**6, "logins_per_address": 10**6}
@@ -47,6 +52,8 @@ def make_settings(data_dir: Path, **values: Any) -> Settings:
         "region": "test",
         "password_cost": TEST_PASSWORD_COST,
         "probe_every_s": 0,
+        # no HLS ladder unless a test asks for one (tests/api/test_hls.py): it costs seconds of CPU
+        "transcode": False,
         **LOOPBACK_LIMITS,
     }
     return Settings(data_dir=data_dir, **{**defaults, **values})

@@ -164,7 +164,7 @@ def test_rebuild_from_zero_matches(tmp_path: Path, video_file: Path) -> None:
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     after = json.loads(stormproof("digest", "--data", str(data), "--json").stdout)
     assert after == before
-    assert before["position"][0] > 0 and len(before["views"]) == 21  # 20 views + the engine
+    assert before["position"][0] > 0 and len(before["views"]) == 22  # 21 views + the engine
     assert "status" in before["views"]
     assert "foryou" in before["views"]
     listed = stormproof("reports", "--data", str(data), "--json")

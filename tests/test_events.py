@@ -63,11 +63,15 @@ from stormproof.events import (
     PasswordChanged,
     Payload,
     PayoutSent,
+    PlannedRung,
     PostmortemEdited,
     ProbeResult,
     ProbesRecorded,
     RegionRequests,
     RegionSeen,
+    RenditionFailed,
+    RenditionReady,
+    RenditionsPlanned,
     ReportFiled,
     RequestsCounted,
     RoleGranted,
@@ -304,7 +308,7 @@ def test_undecodable_events_raise_log_error(raw: bytes) -> None:
 
 
 def test_every_payload_has_a_unique_type_name() -> None:
-    assert len(PAYLOADS) == 39
+    assert len(PAYLOADS) == 42
     assert all(name == model.TYPE for name, model in PAYLOADS.items())
 
 
@@ -431,6 +435,7 @@ free_text = st.text(max_size=20)  # a plain ``str`` field: any text, lone surrog
 short_texts = texts.filter(lambda t: len(t) <= 100)
 millis = st.integers(0, MAX_TIME_MS)
 blob_ids = st.text("0123456789abcdef", min_size=64, max_size=64)
+rungs = st.integers(8, 2048).map(lambda half: half * 2)
 pixels = st.integers(1, 65_535)
 interactions = st.builds(
     Interaction,
@@ -754,6 +759,44 @@ PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
         reference=texts.filter(lambda t: len(t) <= 200),
     ),
     CreditPosted: credit_posted(),
+    RenditionsPlanned: st.builds(
+        RenditionsPlanned,
+        video_id=ids,
+        segment_ms=st.integers(1000, 10_000),
+        rungs=st.lists(
+            st.builds(
+                PlannedRung,
+                rung=rungs,
+                width=st.integers(1, 65_535),
+                height=st.integers(1, 65_535),
+                bitrate=st.integers(1, 10**10),
+            ),
+            min_size=1,
+            max_size=8,
+            unique_by=lambda r: r.rung,
+        ).map(tuple),
+    ),
+    RenditionReady: st.builds(
+        RenditionReady,
+        video_id=ids,
+        rung=rungs,
+        width=st.integers(1, 65_535),
+        height=st.integers(1, 65_535),
+        playlist=blob_ids,
+        init=blob_ids,
+        segments=st.lists(blob_ids, min_size=1, max_size=5).map(tuple),
+        poster=blob_ids,
+        bandwidth=st.integers(1, 10**10),
+        average_bandwidth=st.integers(1, 10**10),
+        codecs=st.from_regex(r"[A-Za-z0-9.]{1,30}(,[A-Za-z0-9.]{1,30})?", fullmatch=True),
+    ),
+    RenditionFailed: st.builds(
+        RenditionFailed,
+        video_id=ids,
+        rung=rungs,
+        reason=st.from_regex(r"[a-z0-9_]{1,64}", fullmatch=True),
+        message=short_texts,
+    ),
 }
 events = st.builds(
     new_event,

@@ -45,6 +45,7 @@ __all__ = [
     "MAX_ACTION_ITEMS",
     "MAX_INT",
     "MAX_POSTMORTEM_CHARS",
+    "MAX_SEGMENTS",
     "MAX_TEXT_CHARS",
     "MAX_TIME_MS",
     "MAX_TOUCHED",
@@ -95,11 +96,15 @@ __all__ = [
     "PasswordChanged",
     "Payload",
     "PayoutSent",
+    "PlannedRung",
     "PostmortemEdited",
     "ProbeResult",
     "ProbesRecorded",
     "RegionRequests",
     "RegionSeen",
+    "RenditionFailed",
+    "RenditionReady",
+    "RenditionsPlanned",
     "ReportFiled",
     "RequestsCounted",
     "Role",
@@ -259,6 +264,72 @@ class VideoDeleted(Payload):
 #: (``terminated``), its time (``expired``), or its bytes (``rejected``: not a
 #: video the platform takes, for the reason in ``code``)
 UploadEndReason = Literal["terminated", "expired", "rejected"]
+#: a rung of a video's HLS ladder, named by its picture's short side in pixels
+Rung = Annotated[int, Field(ge=16, le=4096, multiple_of=2)]
+#: the segments one rendition may have (10 minutes of 2-second segments is 300)
+MAX_SEGMENTS = 4096
+#: what a failed rendition's reason may be: an error code
+ReasonCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+BitsPerSecond = Annotated[int, Field(ge=1, le=10**10)]
+
+
+class PlannedRung(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    rung: Rung
+    width: Pixels
+    height: Pixels
+    #: the video bitrate the rung is capped at
+    bitrate: BitsPerSecond
+
+
+class RenditionsPlanned(Payload):
+    """Video ``video_id`` gets an HLS ladder of these rungs, segments of
+    ``segment_ms`` (ADR 028). Each rung is one transcoding job."""
+
+    TYPE: ClassVar[str] = "video.renditions_planned"
+    video_id: Id
+    segment_ms: Annotated[int, Field(ge=1000, le=10_000)]
+    rungs: Annotated[tuple[PlannedRung, ...], Field(min_length=1, max_length=8)]
+
+    @model_validator(mode="after")
+    def _each_rung_once(self) -> RenditionsPlanned:
+        _each_once("rung", tuple(str(r.rung) for r in self.rungs))
+        return self
+
+
+class RenditionReady(Payload):
+    """One rung of a video's ladder is playable: its media playlist, init
+    segment and media segments are blobs (ADR 028). Keyed by (video, rung):
+    a job done twice writes the same key, applied once."""
+
+    TYPE: ClassVar[str] = "video.rendition_ready"
+    video_id: Id
+    rung: Rung
+    width: Pixels
+    height: Pixels
+    playlist: BlobId
+    init: BlobId
+    segments: Annotated[tuple[BlobId, ...], Field(min_length=1, max_length=MAX_SEGMENTS)]
+    poster: BlobId
+    #: the peak bitrate over segments (HLS BANDWIDTH) and the average
+    bandwidth: BitsPerSecond
+    average_bandwidth: BitsPerSecond
+    #: RFC 6381 codecs of the rendition: ``avc1.64001f`` or ``avc1.64001f,mp4a.40.2``
+    codecs: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9.]+(,[A-Za-z0-9.]+)?$")]
+
+
+class RenditionFailed(Payload):
+    """One rung of a video's ladder will not be made, for ``reason`` (an error
+    code: ``not_a_video`` for a stream found corrupt late, ``gave_up`` after
+    every delivery of its job was lost, ``video_too_complex``...)."""
+
+    TYPE: ClassVar[str] = "video.rendition_failed"
+    video_id: Id
+    rung: Rung
+    reason: ReasonCode
+    message: Annotated[str, Field(max_length=500), AfterValidator(_plain_unicode)] = ""
+
+
 #: the bytes of an upload: at most what a SQLite INTEGER holds
 Bytes = Annotated[int, Field(ge=0, le=MAX_INT)]
 
@@ -1047,6 +1118,9 @@ _ALL: tuple[type[Payload], ...] = (
     LedgerAdjusted,
     PayoutSent,
     CreditPosted,
+    RenditionsPlanned,
+    RenditionReady,
+    RenditionFailed,
 )
 
 #: event type name -> payload model of the current version

@@ -108,6 +108,9 @@ class Settings(BaseModel):
     uploads_open_per_user: PositiveInt = 5
     #: how often each region ends expired uploads and removes their chunks (0: never)
     upload_sweep_every_s: NonNegativeFloat = 60.0
+    #: how long the chunks of an upload stay after it became a video (seconds): a
+    #: region still behind the video's event may be joining them to finish it
+    upload_chunks_kept_s: NonNegativeFloat = 3600.0
 
     # Logs (ADR 022), as `stormproof serve` and a cluster's regions write them
     # to stderr; a program embedding a region keeps its own logging set-up.
@@ -261,6 +264,41 @@ class Settings(BaseModel):
     media_max_waiting: NonNegativeInt = 8
     #: a worker's address space (RLIMIT_AS); ~250 MiB of it is the interpreter
     media_worker_memory_bytes: PositiveInt = 1024 * 1024 * 1024
+
+    # The HLS ladder and its transcoding jobs (ADR 028).
+    #: make an HLS rendition ladder of every new video (the original plays meanwhile)
+    transcode: bool = True
+    #: the rungs, by the picture's short side in pixels; none above the source's
+    hls_rungs: tuple[int, ...] = (360, 540, 720, 1080)
+    #: a segment's length in seconds: every rung has a keyframe at each multiple
+    hls_segment_s: float = Field(default=2.0, ge=1.0, le=10.0)
+    #: transcodes this region runs at once (each a low-priority process)
+    transcode_workers: PositiveInt = 1
+    #: a job not acknowledged or reported in progress this long goes to another worker
+    transcode_ack_wait_s: PositiveFloat = 30.0
+    #: deliveries of one job before its rung is marked failed (``gave_up``)
+    transcode_max_deliver: int = Field(default=4, ge=1, le=100)
+    #: wall-clock seconds one rung may take, per second of video (at least a minute)
+    transcode_timeout_per_s: PositiveFloat = 10.0
+    #: a transcoding process's address space (RLIMIT_AS)
+    transcode_memory_bytes: PositiveInt = 2 * 1024 * 1024 * 1024
+    #: how often each region looks for rungs to queue and videos to plan (seconds)
+    transcode_poll_s: PositiveFloat = 0.5
+
+    @field_validator("hls_rungs", mode="before")
+    @classmethod
+    def _rungs(cls, value: object) -> object:
+        """``STORMPROOF_HLS_RUNGS=360,720`` in the environment."""
+        if isinstance(value, str):
+            return tuple(int(rung) for rung in value.split(",") if rung.strip())
+        return value
+
+    @field_validator("hls_rungs")
+    @classmethod
+    def _even_rungs(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or len(value) > 8 or any(r < 16 or r > 4096 or r % 2 for r in value):
+            raise ValueError("hls_rungs are 1 to 8 even sizes from 16 to 4096 pixels")
+        return tuple(sorted(set(value)))
 
     @property
     def log_path(self) -> Path:

@@ -7,7 +7,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -34,11 +34,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def temporary_cluster(regions: int = 3) -> Iterator[LocalCluster]:
+def temporary_cluster(
+    regions: int = 3, env: Mapping[str, str] | None = None
+) -> Iterator[LocalCluster]:
     """A running local cluster in a temporary folder on free ports, stopped
-    and removed on exit (for benchmarks)."""
+    and removed on exit (for benchmarks); ``env`` adds settings
+    (``STORMPROOF_*``) to its regions'."""
     with tempfile.TemporaryDirectory() as tmp:
         cluster = LocalCluster.create(Path(tmp), regions, free_base_port(regions))
+        cluster.env.update(env or {})
         cluster.up()
         try:
             yield cluster

@@ -114,6 +114,24 @@ class BlobStoreContract:
             await store.local_path(blob_id)
         assert caught.value.code == "blob_corrupt"
 
+    async def test_a_deleted_blob_is_gone_and_others_stay(self) -> None:
+        store = await self.make_store()
+        gone = await store.put_bytes(b"chunk of an abandoned upload")
+        kept = await store.put_bytes(b"a video")
+        await store.delete(gone)
+        assert not await store.has(gone)
+        with pytest.raises(NotFound) as caught:
+            await store.get(gone)
+        assert caught.value.code == "blob_not_found"
+        assert await store.get(kept) == b"a video"
+        assert await settled_count(store, 1) == 1
+        await store.delete(gone)  # again: harmless
+        await store.delete(MISSING)  # never stored: harmless
+        with pytest.raises(BadRequest):
+            await store.delete("../x")
+        assert await store.put_bytes(b"chunk of an abandoned upload") == gone  # may come back
+        assert await store.get(gone) == b"chunk of an abandoned upload"
+
     async def test_start_and_close_may_be_called_twice(self) -> None:
         store = await self.make_store()
         await store.start()

@@ -8,6 +8,7 @@ any entry changes nothing, and that a rejected command stores nothing."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import shutil
 import tempfile
@@ -21,9 +22,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 from pydantic import ValidationError
 
-from stormproof.actions import accounts, ledger, roles, safety, social, videos
+from stormproof.actions import accounts, ledger, renditions, roles, safety, social, videos
 from stormproof.errors import StormproofError
-from stormproof.events import AccountCreated, CommentPosted, SessionStarted, VideoUploaded
+from stormproof.events import (
+    AccountCreated,
+    CommentPosted,
+    RenditionFailed,
+    RenditionReady,
+    SessionStarted,
+    VideoUploaded,
+)
 from stormproof.log import Entry
 from stormproof.media import make_video
 from stormproof.recommend.engine import Engine
@@ -75,6 +83,7 @@ class ViewsMachine(RuleBasedStateMachine):
         self.run(self.region.caught_up())
         self.ids: dict[str, str] = {}
         self.videos: list[str] = []
+        self.owners: dict[str, str] = {}
         self.comments: list[tuple[str, str]] = []
         self.sessions: list[tuple[str, str]] = []  # (name, session id)
         self.opened: list[ViewStore] = []
@@ -161,6 +170,37 @@ class ViewsMachine(RuleBasedStateMachine):
         if written is not None:
             assert isinstance(written.event.data, VideoUploaded)
             self.videos.append(written.event.data.video_id)
+            self.owners[written.event.data.video_id] = written.event.data.owner_id
+
+    @rule(
+        pick=st.integers(0, 5),
+        rung=st.sampled_from([64, 360]),
+        outcome=st.sampled_from(["plan", "ready", "failed"]),
+        copy=st.sampled_from(["a", "b"]),
+    )
+    def rendition(self, pick: int, rung: int, outcome: str, copy: str) -> None:
+        """A video's ladder planned, or a rung made (twice, by two workers:
+        ``copy``) or failed, in any order (ADR 028)."""
+        if not self.videos:
+            return
+        video_id = self.videos[pick % len(self.videos)]
+        owner = self.owners[video_id]
+        if outcome == "plan":
+            work: Awaitable[Any] = renditions.plan_renditions(
+                self.region, video_id=video_id, owner_id=owner, width=64, height=64, at=1000
+            )
+        elif outcome == "ready":
+            blob = hashlib.sha256(f"{video_id}{rung}{copy}".encode()).hexdigest()
+            payload = RenditionReady(
+                video_id=video_id, rung=rung, width=rung, height=rung, playlist=blob,
+                init=blob, segments=(blob,), poster=blob, bandwidth=1000,
+                average_bandwidth=900, codecs="avc1.64000a",
+            )  # fmt: skip
+            work = renditions.rendition_ready(self.region, owner, payload)
+        else:
+            failed = RenditionFailed(video_id=video_id, rung=rung, reason="corrupt_stream")
+            work = renditions.rendition_failed(self.region, owner, failed)
+        self.attempt(work)
 
     @rule(name=users, pick=st.integers(0, 5))
     def delete_video(self, name: str, pick: int) -> None:

@@ -22,12 +22,14 @@ upload id: whichever region finishes it, the video is written once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import shutil
 import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -63,9 +65,11 @@ from stormproof.views.uploads import Chunk, Upload
 __all__ = [
     "Progress",
     "caught_up",
+    "chunk_salt",
     "create_upload",
     "expire_uploads",
     "progress",
+    "remove_chunks",
     "store_chunk",
     "sweep_uploads",
     "terminate_upload",
@@ -234,6 +238,7 @@ async def store_chunk(
     spool_dir = region.settings.data_dir / "tmp"
     spool_dir.mkdir(exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".chunk") as tmp:
+        tmp.write(chunk_salt(upload_id))
         size = await _spool(body, tmp, room, limit, checksum)
         if size:
             blob = await region.blobs.put_file(Path(tmp.name))
@@ -284,9 +289,10 @@ async def _finish(
     spool_dir = region.settings.data_dir / "tmp"
     spool_dir.mkdir(exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".upload") as tmp:
+        salt = chunk_salt(found.upload_id)
         for chunk in run:
             path = await region.blobs.local_path(chunk.blob)
-            await asyncio.to_thread(_append_file, path, tmp)
+            await asyncio.to_thread(_append_file, path, tmp, salt)
         tmp.flush()
         try:
             return await publish_video(
@@ -304,9 +310,25 @@ async def _finish(
             raise
 
 
-def _append_file(source: Path, target: IO[bytes]) -> None:
+def chunk_salt(upload_id: str) -> bytes:
+    """What every chunk blob of an upload begins with, before the chunk's
+    bytes: the same bytes sent in two uploads are two blobs, so the chunks
+    of an upload that ended can be deleted without touching another's
+    (content-addressed blobs are otherwise shared). Chunks stored before
+    salting (none begin with it) are read whole."""
+    return hashlib.sha256(f"stormproof tus chunk {upload_id}".encode()).digest()
+
+
+def _append_file(source: Path, target: IO[bytes], salt: bytes) -> None:
     with source.open("rb") as f:
+        if f.read(len(salt)) != salt:
+            f.seek(0)
         shutil.copyfileobj(f, target, 1 << 20)
+
+
+def _salted(path: Path, salt: bytes) -> bool:
+    with path.open("rb") as f:
+        return f.read(len(salt)) == salt
 
 
 async def _end(
@@ -340,14 +362,45 @@ async def expire_uploads(region: Region, limit: int = 100) -> int:
     return len(due)
 
 
+async def remove_chunks(region: Region, upload: Upload) -> int:
+    """Delete the chunk blobs of an upload that ended (terminated, expired,
+    rejected) or became a video: those salted with its id, which no other
+    upload or video holds. Every region may do it, any number of times; how many it deleted."""
+    salt = chunk_salt(upload.upload_id)
+    blobs = await region.store.query(lambda db: uploads.chunk_blobs(db, upload.upload_id))
+    removed = 0
+    for blob in blobs:
+        try:
+            path = await region.blobs.local_path(blob)
+        except NotFound:
+            continue  # deleted already
+        if await asyncio.to_thread(_salted, path, salt):
+            await region.blobs.delete(blob)
+            removed += 1
+    return removed
+
+
 async def sweep_uploads(region: Region, caught_up: Callable[[], Awaitable[None]]) -> None:
     """Once the region caught up, end expired uploads every
-    ``upload_sweep_every_s``, for as long as the region runs."""
+    ``upload_sweep_every_s`` and delete the chunks of uploads that ended,
+    or became a video ``upload_chunks_kept_s`` ago, for as long as the
+    region runs (each once per process)."""
     await caught_up()
+    swept: set[str] = set()
     while True:
         try:
             while await expire_uploads(region):
                 pass
-        except StormproofError as exc:  # the log is unreachable: next round
-            log.warning("cannot expire uploads: %s", exc.message)
+            now = now_ms()
+            ended = await region.store.query(partial(uploads.ended_uploads, now=now))
+            kept = int(region.settings.upload_chunks_kept_s * 1000)
+            finished = await region.store.query(
+                partial(uploads.finished_uploads, before=now - kept, now=now)
+            )
+            for found in [*ended, *finished]:
+                if found.upload_id not in swept:
+                    await remove_chunks(region, found)
+                    swept.add(found.upload_id)
+        except StormproofError as exc:  # the log or the blob store is unreachable: next round
+            log.warning("cannot sweep uploads: %s", exc.message)
         await asyncio.sleep(region.settings.upload_sweep_every_s)

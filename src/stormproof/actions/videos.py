@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from stormproof.actions import (
@@ -15,8 +16,15 @@ from stormproof.actions import (
     prior,
     write,
 )
+from stormproof.actions.renditions import plan_renditions
 from stormproof.blobs import blob_id_of
-from stormproof.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
+from stormproof.errors import (
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    StormproofError,
+    Unprocessable,
+)
 from stormproof.events import VideoDeleted, VideoUploaded
 from stormproof.media import MediaPool
 from stormproof.region import Region
@@ -94,7 +102,18 @@ async def publish_video(
         height=info.height,
         codec=info.codec,
     )
-    return await write(region, key, payload, actor=owner_id, when=when)
+    written = await write(region, key, payload, actor=owner_id, when=when)
+    if settings.transcode:  # the HLS ladder (ADR 028); should this fail, any region plans it later
+        with contextlib.suppress(StormproofError):
+            await plan_renditions(
+                region,
+                video_id=payload.video_id,
+                owner_id=owner_id,
+                width=info.width,
+                height=info.height,
+                at=written.event.at,
+            )
+    return written
 
 
 async def delete_video(

@@ -33,6 +33,7 @@ from stormproof.api.routers import (
     follows,
     health,
     history,
+    hls,
     incidents,
     interactions,
     ledger,
@@ -60,6 +61,7 @@ from stormproof.snapshots import Snapshots
 from stormproof.status import Prober, Traffic
 from stormproof.status.judge import Judge
 from stormproof.status.webhooks.deliverer import Deliverer
+from stormproof.transcoding import Transcoder, queue_for
 from stormproof.web import router as web
 from stormproof.web.cors import cors_options
 
@@ -176,10 +178,14 @@ def create_app(
         closing = None
         if settings.sla_close_every_s:  # creators' months close by themselves (ADR 031)
             closing = asyncio.create_task(Closer(region).run(region.caught_up), name="closer")
+        transcoding = transcoder = None
+        if settings.transcode:  # the HLS ladder of every new video, in every region (ADR 028)
+            app.state.transcoder = transcoder = Transcoder(region, queue_for(region))
+            transcoding = asyncio.create_task(transcoder.run(region.caught_up), name="transcoder")
         try:
             yield
         finally:
-            for task in (closing, sweeping, delivering, judging, probing):
+            for task in (transcoding, closing, sweeping, delivering, judging, probing):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -188,6 +194,8 @@ def create_app(
                 ahead.cancel()
                 with contextlib.suppress(asyncio.CancelledError, StormproofError):
                     await ahead
+            if transcoder is not None:
+                await transcoder.close()
             await region.close()
 
     app = FastAPI(
@@ -222,6 +230,7 @@ def create_app(
         accounts,
         sessions,
         videos,
+        hls,
         uploads,
         interactions,
         comments,

@@ -19,7 +19,9 @@ __all__ = [
     "ConversationOut",
     "ErrorOut",
     "MessageOut",
+    "RenditionOut",
     "UserRef",
+    "VideoDetailOut",
     "VideoOut",
     "Written",
     "comment_out",
@@ -122,6 +124,27 @@ class VideoOut(BaseModel):
     counts: CountsOut
     file_url: str
     thumbnail_url: str
+
+
+class RenditionOut(BaseModel):
+    """One rung of a video's HLS ladder (ADR 028)."""
+
+    rung: int
+    width: int
+    height: int
+    #: "pending", "ready" or "failed"
+    state: str
+    #: why a failed rung failed (an error code), else ""
+    reason: str = ""
+
+
+class VideoDetailOut(VideoOut):
+    """A video with its HLS ladder: ``hls_url`` once a rung is ready (the
+    original at ``file_url`` plays from the start)."""
+
+    hls_url: str | None = None
+    poster_url: str | None = None
+    renditions: list[RenditionOut] = []
 
 
 class CommentOut(BaseModel):

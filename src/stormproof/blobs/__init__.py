@@ -18,6 +18,11 @@ Contract of every backend (``tests/blobs/contract.py`` runs on each):
 - ``local_path(blob_id)`` gives a file on this machine holding the verified
   bytes, to serve byte ranges from; same errors as ``get``. The caller
   reads the file and never changes it.
+- ``delete(blob_id)`` removes the blob from the store (every replica, for
+  a replicated backend, and this process's cache); deleting a blob that is
+  not stored is harmless. Content is shared: only a caller that knows no
+  one else stored the same bytes may delete them (ADR 027). Another
+  process's cache may keep serving its copy until it deletes it too.
 - ``has(blob_id)`` tells whether the blob is stored; ``count()`` how many
   distinct blobs are (a replicated backend's count may lag a put by a
   moment).
@@ -79,6 +84,8 @@ class BlobStore(Protocol):
     async def local_path(self, blob_id: str) -> Path: ...
 
     async def has(self, blob_id: str) -> bool: ...
+
+    async def delete(self, blob_id: str) -> None: ...
 
     async def count(self) -> int: ...
 

@@ -115,6 +115,22 @@ class FileBlobStore:
     async def has(self, blob_id: str) -> bool:
         return self._path(blob_id).exists()
 
+    async def delete(self, blob_id: str) -> None:
+        path = self._path(blob_id)
+
+        def remove() -> None:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                return
+            fsync_dir(path.parent)
+
+        self._verified.pop(blob_id, None)
+        try:
+            await asyncio.to_thread(remove)
+        except OSError as exc:
+            raise BlobError(f"cannot delete blob {blob_id}: {exc}") from exc
+
     async def count(self) -> int:
         def walk() -> int:
             return sum(1 for p in self.root.glob("??/*") if p.is_file())

@@ -260,6 +260,37 @@ class JetStreamBlobStore:
         self._links.start()
         return await self._find(blob_id) is not None or not await self._absent(blob_id)
 
+    async def delete(self, blob_id: str) -> None:
+        """Purge the object's chunks and meta from every bucket (its stream's
+        leader does it; while one has none, :class:`BlobError`), then drop
+        the cached copy. A purge leaves no "deleted" marker, so a later get
+        finds no meta anywhere and answers ``blob_not_found``."""
+        checked_blob_id(blob_id)
+        self._links.start()
+        for bucket in self._buckets:
+            try:
+                metas = [
+                    m
+                    for i in self._links.read_order()
+                    if (m := await self._meta_or_none(i, bucket, blob_id)) is not None
+                ]
+                for nuid in {str(m.get("nuid")) for m in metas if m.get("nuid")}:
+                    await self._purge(bucket, f"$O.{bucket}.C.{nuid}")
+                await self._purge(bucket, meta_subject(bucket, blob_id))
+            except (Unreachable, ApiError) as exc:
+                raise BlobError(f"cannot delete blob {blob_id} from {bucket}: {exc}") from exc
+        await self._cache.delete(blob_id)
+
+    async def _meta_or_none(self, i: int, bucket: str, blob_id: str) -> dict[str, object] | None:
+        try:
+            return await meta_of(self._links, i, bucket, blob_id, self._read_timeout)
+        except Unreachable:
+            return None
+
+    async def _purge(self, bucket: str, subject: str) -> None:
+        body = {"filter": subject}
+        await self._links.any_api(f"$JS.API.STREAM.PURGE.OBJ_{bucket}", body, timeout=5)
+
     async def count(self) -> int:
         """Distinct blobs across all buckets (a blob may sit in two after a failover)."""
         self._links.start()

@@ -493,6 +493,10 @@ async def run_drill(
         cluster.env.update(STATUS_SETTINGS)
         # creators' credits in the postmortems, against the drill's short "month"
         cluster.env["STORMPROOF_SLA_IMPACT_PERIOD_S"] = str(scenario.sla_month_s)
+        # No HLS ladder (ADR 028): its transcodes would share the 2 cores the
+        # drill measures people's requests on; a drill tests the platform's
+        # answers during a power cut, tests/test_cluster_hls.py the jobs'.
+        cluster.env["STORMPROOF_TRANSCODE"] = "0"
         run: _Run | None = None
         setup: Setup | None = None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import colorsys
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import av
 import numpy as np
@@ -46,13 +46,15 @@ def make_video(
     seed: int = 0,
     container: str | None = None,
     rotation: int = 0,
+    sound: bool = False,
 ) -> Path:
     """Write a ``seconds``-long video of ``width`` x ``height`` pixels to ``path``.
 
     ``container`` is an FFmpeg muxer name ("mp4", "mov", "webm", "matroska");
     by default it follows the file's suffix. ``rotation`` (0, 90, 180 or 270,
     counter-clockwise) is stored as display metadata, the way phones record
-    portrait video: the coded picture stays ``width`` x ``height``.
+    portrait video: the coded picture stays ``width`` x ``height``. With
+    ``sound``, an AAC track of a seed-chosen tone (MP4 and QuickTime only).
     Returns ``path``.
     """
     if width < 2 or height < 2 or width % 2 or height % 2:
@@ -75,13 +77,32 @@ def make_video(
         stream.codec_context.time_base = Fraction(1, fps)
         if rotation % 360:
             stream.set_display_rotation(rotation % 360)
+        tone = output.add_stream("aac", rate=_SAMPLE_RATE) if sound else None
         for index in range(frames):
             frame = av.VideoFrame.from_ndarray(painter.paint(index), format="rgb24")
             frame.pts = index
             frame.time_base = Fraction(1, fps)
             output.mux(stream.encode(frame))
         output.mux(stream.encode(None))
+        if tone is not None:
+            _sing(output, tone, seconds, 220.0 * (1 + seed % 4))
     return path
+
+
+_SAMPLE_RATE = 44_100
+
+
+def _sing(output: av.container.OutputContainer, tone: Any, seconds: float, pitch: float) -> None:
+    """``seconds`` of a sine at ``pitch`` Hz into the AAC stream ``tone``."""
+    size = 1024
+    total = round(seconds * _SAMPLE_RATE)
+    for start in range(0, total, size):
+        t = (np.arange(start, min(start + size, total)) / _SAMPLE_RATE)[None, :]
+        samples = (0.2 * np.sin(2 * np.pi * pitch * t)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = _SAMPLE_RATE, start
+        output.mux(tone.encode(frame))
+    output.mux(tone.encode(None))
 
 
 def _pick_codec(muxer: str) -> _Codec:

@@ -30,6 +30,7 @@ from stormproof.views.ledger import LedgerView
 from stormproof.views.messages import MessagesView
 from stormproof.views.postmortems import PostmortemsView
 from stormproof.views.quarantine import QuarantineView
+from stormproof.views.renditions import RenditionsView
 from stormproof.views.reports import ReportsView
 from stormproof.views.roles import RolesView
 from stormproof.views.status import StatusView
@@ -49,6 +50,7 @@ def all_views() -> list[View]:
         RolesView(),
         VideosView(),
         UploadsView(),
+        RenditionsView(),
         FollowsView(),
         BlocksView(),
         EngagementView(),

@@ -28,8 +28,11 @@ __all__ = [
     "Chunk",
     "Upload",
     "UploadsView",
+    "chunk_blobs",
     "chunks",
+    "ended_uploads",
     "expired_uploads",
+    "finished_uploads",
     "offset_of",
     "open_uploads_of",
     "upload",
@@ -192,3 +195,40 @@ def expired_uploads(db: sqlite3.Connection, now: int, limit: int = 100) -> list[
         (now, limit),
     ).fetchall()
     return [_upload(row) for row in rows]
+
+
+#: how long after its expiry an ended upload's chunks are still looked for
+#: (a region restarted deletes what it missed meanwhile, then stops looking)
+_ENDED_RECENTLY_MS = 7 * 24 * 3600 * 1000
+
+
+def ended_uploads(db: sqlite3.Connection, now: int, limit: int = 1000) -> list[Upload]:
+    """Uploads that ended (terminated, expired, rejected) and expire or
+    expired within a week of ``now``: whose chunks may go."""
+    rows = db.execute(
+        _SELECT + "WHERE e.reason IS NOT NULL AND u.expires_at > ? "
+        "ORDER BY u.expires_at, u.upload_id LIMIT ?",
+        (now - _ENDED_RECENTLY_MS, limit),
+    ).fetchall()
+    return [_upload(row) for row in rows]
+
+
+def finished_uploads(
+    db: sqlite3.Connection, before: int, now: int, limit: int = 1000
+) -> list[Upload]:
+    """Uploads whose video was written before ``before`` (and within a week
+    of ``now``): their chunks were joined into the video's own blob."""
+    rows = db.execute(
+        _SELECT + "JOIN videos v ON v.video_id = u.video_id "
+        "WHERE v.created_at < ? AND v.created_at > ? ORDER BY v.created_at, u.upload_id LIMIT ?",
+        (before, now - _ENDED_RECENTLY_MS, limit),
+    ).fetchall()
+    return [_upload(row) for row in rows]
+
+
+def chunk_blobs(db: sqlite3.Connection, upload_id: str) -> list[str]:
+    """Every chunk blob stored for an upload, by anyone, at any offset."""
+    rows = db.execute(
+        "SELECT DISTINCT blob FROM upload_chunks WHERE upload_id = ? ORDER BY blob", (upload_id,)
+    ).fetchall()
+    return [row[0] for row in rows]

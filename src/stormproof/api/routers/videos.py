@@ -12,10 +12,17 @@ from fastapi.responses import FileResponse
 
 from stormproof.actions import videos as actions
 from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, When, acknowledge
-from stormproof.api.schemas import Ack, VideoOut, Written, video_out
+from stormproof.api.schemas import (
+    Ack,
+    RenditionOut,
+    VideoDetailOut,
+    VideoOut,
+    Written,
+    video_out,
+)
 from stormproof.errors import NotFound, PayloadTooLarge
 from stormproof.region import Region
-from stormproof.views import videos
+from stormproof.views import renditions, videos
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
 
@@ -98,9 +105,23 @@ async def upload(
 
 
 @router.get("/{video_id}")
-async def get_video(video_id: str, region: RegionDep, _: Fresh) -> VideoOut:
+async def get_video(video_id: str, region: RegionDep, _: Fresh) -> VideoDetailOut:
+    """The video, and how far its HLS ladder is, rung by rung."""
     found = await _live(region, video_id)
-    return await region.store.query(lambda db: video_out(db, found))
+    out = await region.store.query(lambda db: video_out(db, found))
+    rungs = await region.store.query(lambda db: renditions.rungs_of(db, video_id))
+    ready = [r for r in rungs if r.state == "ready"]
+    return VideoDetailOut(
+        **out.model_dump(),
+        hls_url=f"/v1/videos/{video_id}/hls.m3u8" if ready else None,
+        poster_url=f"/v1/hls/{ready[-1].poster}.jpg" if ready else None,
+        renditions=[
+            RenditionOut(
+                rung=r.rung, width=r.width, height=r.height, state=r.state, reason=r.reason
+            )
+            for r in rungs
+        ],
+    )
 
 
 @router.get(
