@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request, Route, expect
+from playwright.sync_api import Browser, Locator, Page, Request, Route, expect
 
 from stormproof.media import make_video
 from stormproof.testing import LiveServer
@@ -56,10 +56,11 @@ def requests_of(page: Page) -> list[str]:
     return seen
 
 
-def plays(page: Page, owner: str) -> None:
-    """The video by ``owner`` has data and its time advances."""
-    player = page.get_by_label(f"Video by {owner}", exact=False)
-    handle = player.element_handle()
+def plays(where: Page | Locator, owner: str) -> None:
+    """The video by ``owner`` (on the page, or in a part of it) has data and
+    its time advances."""
+    page = where if isinstance(where, Page) else where.page
+    handle = where.get_by_label(f"Video by {owner}", exact=False).element_handle()
     page.wait_for_function("v => v.readyState >= 2 && v.currentTime > 0", arg=handle)
     at = page.evaluate("v => v.currentTime", handle)
     page.wait_for_function("([v, at]) => v.currentTime > at", arg=[handle, at])
