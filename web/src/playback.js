@@ -32,7 +32,10 @@ const policy = (firstByteMs, loadMs) => ({
 function hlsConfig() {
   return {
     enableWorker: false, // fMP4 needs no transmuxing, and the page's CSP allows no blob: workers
+    // 20 s ahead, not more: hls.js would buffer up to 60 MB of a low rung
+    // (minutes), for each of the videos around the one shown
     maxBufferLength: 20,
+    maxMaxBufferLength: 20,
     manifestLoadPolicy: policy(4000, 8000),
     playlistLoadPolicy: policy(4000, 8000),
     fragLoadPolicy: policy(4000, 30000),
