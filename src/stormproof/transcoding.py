@@ -155,6 +155,14 @@ class Transcoder:
         found = await region.store.query(lambda db: videos.video(db, job.video_id))
         rung = await region.store.query(lambda db: renditions.pending_rung(db, *job.key))
         if found is None or rung is None:
+            # The rung's plan was in the log before its job was queued: a
+            # region whose views have not applied it yet must not drop it.
+            if not await self._views_at_log_head():
+                await lease.retry()
+                return
+            found = await region.store.query(lambda db: videos.video(db, job.video_id))
+            rung = await region.store.query(lambda db: renditions.pending_rung(db, *job.key))
+        if found is None or rung is None:
             await lease.done()  # deleted, made or failed already
             return
         limit = region.settings.transcode_max_deliver
@@ -184,6 +192,18 @@ class Transcoder:
                 raise
             log.info("rendition %s was recorded otherwise: %s", job.name, exc.message)
         await lease.done()
+
+    async def _views_at_log_head(self) -> bool:
+        """Wait until this region's views hold what its log holds now; False
+        if they are still behind after ``min_seq_wait_s``."""
+        region = self.region
+        heads = await region.log.last_seqs()
+        wait = region.settings.min_seq_wait_s
+        applied = [
+            await region.projector.wait_for(partition, seq, wait)
+            for partition, seq in enumerate(heads)
+        ]
+        return all(applied)
 
     async def _fail(self, lease: Lease, found: videos.Video, reason: str, message: str) -> None:
         payload = RenditionFailed(

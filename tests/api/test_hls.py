@@ -189,6 +189,24 @@ def test_an_original_blob_is_not_served_as_an_hls_file(
     assert client.get(f"/v1/hls/{original}.mp4").json()["code"] == "hls_file_not_found"
 
 
+def test_lists_of_videos_carry_the_master_playlist_and_poster(
+    client: httpx.Client, laddered: dict[str, Any]
+) -> None:
+    """A player reads ``hls_url`` from the feed and the profile grid as from
+    the video itself, with no request more per video."""
+    username = laddered["owner"]["username"]
+    (listed,) = client.get(f"/v1/accounts/{username}/videos").json()
+    viewer = sign_up(client, "lister")
+    page = client.get("/v1/feed/for-you", headers=viewer).json()
+    (fed,) = [i["video"] for i in page["items"]]
+    for video in (listed, fed):
+        assert video["id"] == laddered["id"]
+        assert (video["hls_url"], video["poster_url"]) == (
+            laddered["hls_url"],
+            laddered["poster_url"],
+        )
+
+
 def test_a_master_playlist_of_no_video_is_404(client: httpx.Client) -> None:
     assert client.get("/v1/videos/v_none/hls.m3u8").json()["code"] == "video_not_found"
 

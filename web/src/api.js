@@ -275,9 +275,25 @@ export async function logOut() {
 
 /** An absolute URL of a path on the region serving us now (video bytes, thumbnails). */
 export const mediaUrl = (path) => region().url + path;
+const regionOf = (url) => state.regions.findIndex((r) => url === r.url || url.startsWith(r.url + '/'));
+/**
+ * `url` (a path on any region) on the region to ask now: the one that
+ * answered last, unless it failed since. Video bytes, playlists and
+ * segments are the same on every region (HLS files are named by their hash).
+ */
+export function mediaHere(url) {
+  const at = regionOf(url);
+  if (at < 0) return url;
+  return state.regions[order()[0]].url + url.slice(state.regions[at].url.length);
+}
+/** A media request to `url` failed: its region is asked last for a while. */
+export function mediaFailed(url) {
+  const at = regionOf(url);
+  if (at >= 0) state.failedAt.set(at, performance.now());
+}
 /** The same path on the next region, after `url` failed to load. */
 export function nextMediaUrl(url) {
-  const at = state.regions.findIndex((r) => url.startsWith(r.url));
+  const at = regionOf(url);
   if (at >= 0) state.failedAt.set(at, performance.now());
   const next = order().find((i) => i !== at);
   if (next === undefined || at < 0) return null;

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from stormproof.views import accounts, comments, engagement, messages, videos
+from stormproof.views import accounts, comments, engagement, messages, renditions, videos
 
 __all__ = [
     "ERRORS",
@@ -124,6 +124,11 @@ class VideoOut(BaseModel):
     counts: CountsOut
     file_url: str
     thumbnail_url: str
+    #: the master playlist once a rung of the HLS ladder is ready (ADR 028);
+    #: until then players play ``file_url``
+    hls_url: str | None = None
+    #: the poster frame of the largest ready rung, with ``hls_url``
+    poster_url: str | None = None
 
 
 class RenditionOut(BaseModel):
@@ -139,11 +144,9 @@ class RenditionOut(BaseModel):
 
 
 class VideoDetailOut(VideoOut):
-    """A video with its HLS ladder: ``hls_url`` once a rung is ready (the
-    original at ``file_url`` plays from the start)."""
+    """A video with its HLS ladder, rung by rung: ``hls_url`` once a rung is
+    ready (the original at ``file_url`` plays from the start)."""
 
-    hls_url: str | None = None
-    poster_url: str | None = None
     renditions: list[RenditionOut] = []
 
 
@@ -180,13 +183,14 @@ def video_out(db: sqlite3.Connection, v: videos.Video) -> VideoOut:
 
 
 def videos_out(db: sqlite3.Connection, found: list[videos.Video]) -> list[VideoOut]:
-    """The API's view of several videos, in their order, in four queries."""
+    """The API's view of several videos, in their order, in five queries."""
     if not found:
         return []
     ids = [v.video_id for v in found]
     counts = engagement.counts_of(db, ids)
     comment_counts = comments.comment_counts(db, ids)
     names = accounts.usernames(db, list({v.owner_id for v in found}))
+    posters = renditions.posters_of(db, ids)
     return [
         VideoOut(
             id=v.video_id,
@@ -208,6 +212,8 @@ def videos_out(db: sqlite3.Connection, found: list[videos.Video]) -> list[VideoO
             ),
             file_url=f"/v1/videos/{v.video_id}/file",
             thumbnail_url=f"/v1/videos/{v.video_id}/thumbnail",
+            hls_url=f"/v1/videos/{v.video_id}/hls.m3u8" if v.video_id in posters else None,
+            poster_url=f"/v1/hls/{posters[v.video_id]}.jpg" if v.video_id in posters else None,
         )
         for v in found
     ]

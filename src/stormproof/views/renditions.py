@@ -26,6 +26,7 @@ __all__ = [
     "pending_rung",
     "pending_rungs",
     "planned",
+    "posters_of",
     "rungs_of",
     "unplanned_videos",
 ]
@@ -151,6 +152,20 @@ def rungs_of(db: sqlite3.Connection, video_id: str) -> list[RungState]:
         (video_id,),
     ).fetchall()
     return [RungState(*row) for row in rows]
+
+
+def posters_of(db: sqlite3.Connection, video_ids: list[str]) -> dict[str, str]:
+    """The poster blob of each of these videos with a ready rung (its
+    largest ready rung's): the videos that play over HLS, in one query."""
+    if not video_ids:
+        return {}
+    marks = ",".join("?" * len(video_ids))
+    rows = db.execute(
+        f"SELECT video_id, poster FROM renditions WHERE state = 'ready' "
+        f"AND video_id IN ({marks}) ORDER BY video_id, rung",
+        video_ids,
+    ).fetchall()
+    return {video_id: poster for video_id, poster in rows}  # the last (largest) rung wins
 
 
 def planned(db: sqlite3.Connection, video_id: str) -> bool:

@@ -3,7 +3,7 @@
 // to like, and the creator, caption and actions over it.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { mediaUrl, nextMediaUrl, post } from '../api.js';
-import { attach } from '../playback.js';
+import { attach, isPlaylist } from '../playback.js';
 import { WatchReport } from '../watch.js';
 import { Actions } from './Actions.jsx';
 import { Caption } from './Caption.jsx';
@@ -18,7 +18,8 @@ export function Player({ item, active, preload = false, source, onNotInterested 
   const element = useRef(null);
   const report = useRef(null);
   const tapTimer = useRef(null);
-  const [src, setSrc] = useState(() => mediaUrl(video.file_url));
+  // HLS once the ladder is ready, else (and after HLS failed) the original MP4
+  const [src, setSrc] = useState(() => mediaUrl(video.hls_url || video.file_url));
   const [paused, setPaused] = useState(false);
   const [muted, setMuted] = useState(!soundOn());
   const [liked, setLiked] = useState(false);
@@ -26,7 +27,7 @@ export function Player({ item, active, preload = false, source, onNotInterested 
   const [burst, setBurst] = useState(0);
   const [why, setWhy] = useState(false);
 
-  // MP4 as it is; HLS (once regions serve it) through hls.js, loaded then
+  // MP4 as it is; HLS through hls.js, loaded then
   const shown = useRef(active);
   shown.current = active;
   useEffect(() => {
@@ -116,7 +117,9 @@ export function Player({ item, active, preload = false, source, onNotInterested 
   };
 
   const onError = () => {
-    const next = nextMediaUrl(src); // this region failed to serve it: another will
+    // HLS that cannot play (hls.js retried every region): the original MP4;
+    // an MP4 this region failed to serve: another region's
+    const next = isPlaylist(src) ? mediaUrl(video.file_url) : nextMediaUrl(src);
     if (next && next !== src) {
       const at = element.current?.currentTime || 0;
       setSrc(next);
@@ -134,7 +137,7 @@ export function Player({ item, active, preload = false, source, onNotInterested 
       <video
         ref={element}
         class="video"
-        poster={mediaUrl(video.thumbnail_url)}
+        poster={mediaUrl(video.poster_url || video.thumbnail_url)}
         preload={active || preload ? 'auto' : 'none'}
         loop
         playsInline

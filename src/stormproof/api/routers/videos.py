@@ -110,11 +110,8 @@ async def get_video(video_id: str, region: RegionDep, _: Fresh) -> VideoDetailOu
     found = await _live(region, video_id)
     out = await region.store.query(lambda db: video_out(db, found))
     rungs = await region.store.query(lambda db: renditions.rungs_of(db, video_id))
-    ready = [r for r in rungs if r.state == "ready"]
     return VideoDetailOut(
         **out.model_dump(),
-        hls_url=f"/v1/videos/{video_id}/hls.m3u8" if ready else None,
-        poster_url=f"/v1/hls/{ready[-1].poster}.jpg" if ready else None,
         renditions=[
             RenditionOut(
                 rung=r.rung, width=r.width, height=r.height, state=r.state, reason=r.reason
