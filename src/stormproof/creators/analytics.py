@@ -34,8 +34,10 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from stormproof.errors import Unprocessable
-from stormproof.views import studio
+from stormproof.views import studio, studio_totals
+from stormproof.views.engagement import WINDOW_MS
 from stormproof.views.studio import Watch
+from stormproof.views.studio_totals import QUALIFIED_LADDER, Window
 
 __all__ = [
     "MAX_DAYS",
@@ -213,6 +215,15 @@ class _Tally:
         self.sources[watch.source] += 1
         self.reached[_step(watch, duration_ms)] += 1
 
+    def add_window(self, window: Window) -> None:
+        """Add a window's totals (the overview's way: no retention)."""
+        self.views += window.views
+        self.qualified += window.qualified
+        self.watched_ms += window.watched
+        self.completed += window.completed
+        self.share_millionths += window.share_millionths
+        self.sources.update({s: n for s, n in window.sources.items() if n})
+
     def figures(self, *, creator: bool) -> Figures:
         views = self.views
         return Figures(
@@ -283,6 +294,29 @@ class _Days:
                 for tally in self.tallies(at):
                     tally.shares += 1
 
+    def count_totals(self, db: sqlite3.Connection, creator_id: str, qualified_ms: int) -> None:
+        """Views, likes, comments and shares of every video of ``creator_id``
+        from the studio's totals by window and three joins: time in
+        proportion to the range's windows, and to its likes, comments and
+        shares (ADR 030, amendment). ``qualified_ms`` must be on the ladder."""
+        since, until = self.range.since, self.range.until
+        low, high = -(-since // WINDOW_MS), -(-until // WINDOW_MS)
+        for window in studio_totals.creator_windows(db, creator_id, low, high, qualified_ms):
+            for tally in self.tallies(window.at * WINDOW_MS):
+                tally.add_window(window)
+        for bucket, viewer in studio_totals.creator_viewers(db, creator_id, low, high):
+            for tally in self.tallies(bucket * WINDOW_MS):
+                tally.viewers.add(viewer)
+        for at in studio.owner_liked_at(db, creator_id, since, until):
+            for tally in self.tallies(at):
+                tally.likes += 1
+        for at in studio.owner_commented_at(db, creator_id, since, until):
+            for tally in self.tallies(at):
+                tally.comments += 1
+        for at in studio.owner_shared_at(db, creator_id, since, until):
+            for tally in self.tallies(at):
+                tally.shares += 1
+
     def by_day(self, *, creator: bool) -> list[DayFigures]:
         return [
             DayFigures(date=day, **tally.figures(creator=creator).model_dump())
@@ -295,11 +329,14 @@ def overview(
 ) -> Overview:
     """A creator's figures over every video they uploaded (deleted ones too:
     their views happened) and their new followers, by day."""
-    videos = dict(
+    videos: dict[str, int] = dict(
         db.execute("SELECT video_id, duration_ms FROM videos WHERE owner_id = ?", (creator_id,))
     )
     tallies = _Days(days)
-    tallies.count(db, videos, qualified_after_ms)
+    if qualified_after_ms in QUALIFIED_LADDER:
+        tallies.count_totals(db, creator_id, qualified_after_ms)
+    else:  # a threshold off the ladder: from every view of the range
+        tallies.count(db, videos, qualified_after_ms)
     for at in studio.followed_at(db, creator_id, days.since, days.until):
         for tally in tallies.tallies(at):
             tally.followers += 1

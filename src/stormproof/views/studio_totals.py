@@ -1,0 +1,222 @@
+"""Studio totals: what a creator's views add up to in each 10-minute window,
+kept as the watches apply, so that the studio's overview and the ledger
+read in time proportional to the windows of a range, not to its views
+(ADR 030 and 031, amendments "Totals kept as the events apply").
+
+Part of the studio view (:class:`~stormproof.views.studio.StudioView`): its
+handlers call these in the same transaction as the view's rows, so the
+totals are a function of log position like every view, and join its digest.
+
+**Why 10-minute windows.** A view falls on the day its window starts
+(:mod:`stormproof.creators.analytics`); a window's start is one instant, so
+it falls on exactly one local day in every time zone (+5:30 and +5:45
+included), and a creator's enrollment is checked against the window itself
+(:func:`stormproof.creators.ledger.accruals`). Coarser buckets would lose
+one or the other.
+
+**What is kept**, per (creator, window): views, watch time, completions,
+the sum of shares watched (millionths), the views qualified under each
+threshold of :data:`QUALIFIED_LADDER` (a read-time setting: a threshold off
+the ladder is counted from the studio's rows instead, exactly, slower) and
+views by source; per (creator, window, viewer): that the viewer viewed, for
+unique viewers — not additive, so counted with a DISTINCT at read.
+
+**A watch before its video.** Owner and duration come from the video's
+upload, which may apply after its watches (another partition). The studio
+keeps its own copy of them (``studio_videos``, first upload applied wins,
+as in the videos view); watches of a video not yet known count in no total,
+and when its upload applies, its views are added then. Whatever the order,
+the totals end equal.
+
+**A view that grows.** A later watch in the same window raises a view's
+watch time or completes it (the row merges by maximum); the totals take
+the difference between the row before and after.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable
+
+from stormproof.events import WATCH_SOURCES
+
+__all__ = [
+    "QUALIFIED_LADDER",
+    "SCHEMA",
+    "TABLES",
+    "Window",
+    "add_video",
+    "add_view",
+    "creator_viewers",
+    "creator_windows",
+    "qualified_windows",
+    "share_of",
+]
+
+#: the qualifying thresholds (ms) whose counts are kept; ``studio_qualified_ms``
+#: should be one of them (5000 by default) for reads to be fast
+QUALIFIED_LADDER: tuple[int, ...] = (1000, 2000, 3000, 5000, 10_000, 15_000, 30_000, 60_000)
+#: shares watched are counted in millionths
+MILLIONTH = 1_000_000
+
+_Q = [f"q{ms}" for ms in QUALIFIED_LADDER]
+_S = [f"s_{source}" for source in WATCH_SOURCES]
+_ADDED = ["views", "watched_ms", "completed", "share_millionths", *_Q, *_S]
+
+TABLES = ("studio_videos", "studio_windows", "studio_viewers")
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS studio_videos (
+    video_id TEXT PRIMARY KEY,
+    owner_id TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS studio_windows (
+    owner_id TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    {", ".join(f"{c} INTEGER NOT NULL" for c in _ADDED)},
+    PRIMARY KEY (owner_id, bucket)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS studio_viewers (
+    owner_id TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    viewer_id TEXT NOT NULL,
+    PRIMARY KEY (owner_id, bucket, viewer_id)
+) WITHOUT ROWID;
+"""
+
+_UPSERT = (
+    f"INSERT INTO studio_windows VALUES (?, ?, {', '.join('?' * len(_ADDED))}) "
+    "ON CONFLICT (owner_id, bucket) DO UPDATE SET "
+    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _ADDED)
+)
+
+#: a view as the studio's row holds it: (watched_ms, completed, source)
+Row = tuple[int, int, str]
+
+
+def share_of(watched_ms: int, completed: bool, duration_ms: int) -> int:
+    """The share of a video a view watched, in millionths (ADR 030)."""
+    if completed or duration_ms <= 0:
+        return MILLIONTH
+    return min(watched_ms, duration_ms) * MILLIONTH // duration_ms
+
+
+def _counts(row: Row, duration_ms: int) -> list[int]:
+    watched, done, source = row
+    return [
+        1,
+        watched,
+        done,
+        share_of(watched, bool(done), duration_ms),
+        *(int(bool(done) or watched >= ms) for ms in QUALIFIED_LADDER),
+        *(int(source == s) for s in WATCH_SOURCES),
+    ]
+
+
+def _add(db: sqlite3.Connection, owner: str, bucket: int, counts: Iterable[int]) -> None:
+    db.execute(_UPSERT, (owner, bucket, *counts))
+
+
+def add_view(
+    db: sqlite3.Connection, video_id: str, bucket: int, viewer: str, old: Row | None, new: Row
+) -> None:
+    """Count the change of one view's row from ``old`` (None: a new view)
+    to ``new``, if its video is known."""
+    known = db.execute(
+        "SELECT owner_id, duration_ms FROM studio_videos WHERE video_id = ?", (video_id,)
+    ).fetchone()
+    if known is None or old == new:
+        return
+    owner, duration = known
+    after = _counts(new, duration)
+    if old is None:
+        db.execute(
+            "INSERT INTO studio_viewers VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (owner, bucket, viewer),
+        )
+        _add(db, owner, bucket, after)
+    else:
+        before = _counts(old, duration)
+        _add(db, owner, bucket, [a - b for a, b in zip(after, before, strict=True)])
+
+
+def add_video(db: sqlite3.Connection, video_id: str, owner: str, duration_ms: int) -> None:
+    """Learn a video's owner and duration from its upload (the first one
+    applied), and count the views of it applied before."""
+    inserted = db.execute(
+        "INSERT INTO studio_videos VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        (video_id, owner, duration_ms),
+    ).rowcount
+    if not inserted:
+        return
+    sums: defaultdict[int, list[int]] = defaultdict(lambda: [0] * len(_ADDED))
+    viewers = []
+    for bucket, viewer, watched, done, source in db.execute(
+        "SELECT bucket, viewer_id, watched_ms, completed, source FROM studio_watches "
+        "WHERE video_id = ?",
+        (video_id,),
+    ):
+        total = sums[bucket]
+        for n, count in enumerate(_counts((watched, done, source), duration_ms)):
+            total[n] += count
+        viewers.append((owner, bucket, viewer))
+    db.executemany("INSERT INTO studio_viewers VALUES (?, ?, ?) ON CONFLICT DO NOTHING", viewers)
+    for bucket, total in sums.items():
+        _add(db, owner, bucket, total)
+
+
+# -- reads --------------------------------------------------------------------
+
+
+class Window:
+    """What a creator's views in one window add up to."""
+
+    __slots__ = ("at", "completed", "qualified", "share_millionths", "sources", "views", "watched")
+
+    def __init__(self, row: tuple[int, ...], ladder_index: int) -> None:
+        bucket, views, watched, completed, share, *rest = row
+        self.at, self.views, self.watched, self.completed = bucket, views, watched, completed
+        self.share_millionths = share
+        self.qualified = rest[ladder_index]
+        sources = rest[len(QUALIFIED_LADDER) :]
+        self.sources = dict(zip(WATCH_SOURCES, sources, strict=True))
+
+
+def creator_windows(
+    db: sqlite3.Connection, owner: str, low: int, high: int, qualified_ms: int
+) -> list[Window]:
+    """The totals of ``owner``'s windows numbered in ``[low, high)``;
+    ``qualified_ms`` must be on the ladder. ``Window.at`` is the number."""
+    index = QUALIFIED_LADDER.index(qualified_ms)
+    rows = db.execute(
+        f"SELECT bucket, {', '.join(_ADDED)} FROM studio_windows "
+        "WHERE owner_id = ? AND bucket >= ? AND bucket < ?",
+        (owner, low, high),
+    ).fetchall()
+    return [Window(row, index) for row in rows]
+
+
+def creator_viewers(
+    db: sqlite3.Connection, owner: str, low: int, high: int
+) -> list[tuple[int, str]]:
+    """(window number, viewer) of every viewer of ``owner``'s videos in
+    windows numbered ``[low, high)``."""
+    return db.execute(
+        "SELECT bucket, viewer_id FROM studio_viewers "
+        "WHERE owner_id = ? AND bucket >= ? AND bucket < ?",
+        (owner, low, high),
+    ).fetchall()
+
+
+def qualified_windows(
+    db: sqlite3.Connection, owner: str, low: int, high: int, qualified_ms: int
+) -> list[tuple[int, int]]:
+    """(window number, qualified views) of ``owner``'s windows numbered
+    ``[low, high)`` with any; ``qualified_ms`` must be on the ladder."""
+    column = _Q[QUALIFIED_LADDER.index(qualified_ms)]
+    return db.execute(
+        f"SELECT bucket, {column} FROM studio_windows "
+        f"WHERE owner_id = ? AND bucket >= ? AND bucket < ? AND {column} > 0 ORDER BY bucket",
+        (owner, low, high),
+    ).fetchall()
