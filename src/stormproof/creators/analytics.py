@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -204,6 +205,8 @@ class _Tally:
     sources: Counter[str] = field(default_factory=Counter)
     #: views by the highest retention step they reached
     reached: Counter[int] = field(default_factory=Counter)
+    #: unique viewers when counted elsewhere than in ``viewers``
+    unique_viewers: int | None = None
 
     def add(self, watch: Watch, duration_ms: int, qualified_after_ms: int) -> None:
         self.views += 1
@@ -222,14 +225,16 @@ class _Tally:
         self.watched_ms += window.watched
         self.completed += window.completed
         self.share_millionths += window.share_millionths
-        self.sources.update({s: n for s, n in window.sources.items() if n})
+        self.sources.update(window.sources)
 
     def figures(self, *, creator: bool) -> Figures:
         views = self.views
         return Figures(
             views=views,
             qualified_views=self.qualified,
-            unique_viewers=len(self.viewers),
+            unique_viewers=(
+                len(self.viewers) if self.unique_viewers is None else self.unique_viewers
+            ),
             watched_ms=self.watched_ms,
             average_watched_ms=self.watched_ms / views if views else None,
             average_share_watched=self.share_millionths / _MILLIONTH / views if views else None,
@@ -296,17 +301,21 @@ class _Days:
 
     def count_totals(self, db: sqlite3.Connection, creator_id: str, qualified_ms: int) -> None:
         """Views, likes, comments and shares of every video of ``creator_id``
-        from the studio's totals by window and three joins: time in
-        proportion to the range's windows, and to its likes, comments and
-        shares (ADR 030, amendment). ``qualified_ms`` must be on the ladder."""
+        from the studio's totals by window, added up by day and over the
+        range by SQLite, and three joins: time in proportion to the range's
+        windows, and to its likes, comments and shares (ADR 030, amendment).
+        ``qualified_ms`` must be on the ladder."""
         since, until = self.range.since, self.range.until
-        low, high = -(-since // WINDOW_MS), -(-until // WINDOW_MS)
-        for window in studio_totals.creator_windows(db, creator_id, low, high, qualified_ms):
-            for tally in self.tallies(window.at * WINDOW_MS):
-                tally.add_window(window)
-        for bucket, viewer in studio_totals.creator_viewers(db, creator_id, low, high):
-            for tally in self.tallies(bucket * WINDOW_MS):
-                tally.viewers.add(viewer)
+        first = [-(-at // WINDOW_MS) for at in self.range.starts]
+        spans = [*pairwise(first), (first[0], first[-1])]
+        found = studio_totals.creator_spans(db, creator_id, spans, qualified_ms)
+        tallies = [*self.days, self.total]
+        for i, window in found.items():
+            tallies[i].add_window(window)
+        for tally, count in zip(
+            tallies, studio_totals.creator_viewers(db, creator_id, spans), strict=True
+        ):
+            tally.unique_viewers = count
         for at in studio.owner_liked_at(db, creator_id, since, until):
             for tally in self.tallies(at):
                 tally.likes += 1

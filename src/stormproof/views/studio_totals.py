@@ -48,8 +48,8 @@ __all__ = [
     "Window",
     "add_video",
     "add_view",
+    "creator_spans",
     "creator_viewers",
-    "creator_windows",
     "qualified_windows",
     "share_of",
 ]
@@ -170,43 +170,57 @@ def add_video(db: sqlite3.Connection, video_id: str, owner: str, duration_ms: in
 
 
 class Window:
-    """What a creator's views in one window add up to."""
+    """What a creator's views in some windows add up to."""
 
-    __slots__ = ("at", "completed", "qualified", "share_millionths", "sources", "views", "watched")
+    __slots__ = ("completed", "qualified", "share_millionths", "sources", "views", "watched")
 
     def __init__(self, row: tuple[int, ...], ladder_index: int) -> None:
-        bucket, views, watched, completed, share, *rest = row
-        self.at, self.views, self.watched, self.completed = bucket, views, watched, completed
+        views, watched, completed, share, *rest = row
+        self.views, self.watched, self.completed = views, watched, completed
         self.share_millionths = share
         self.qualified = rest[ladder_index]
         sources = rest[len(QUALIFIED_LADDER) :]
-        self.sources = dict(zip(WATCH_SOURCES, sources, strict=True))
+        self.sources = {s: n for s, n in zip(WATCH_SOURCES, sources, strict=True) if n}
 
 
-def creator_windows(
-    db: sqlite3.Connection, owner: str, low: int, high: int, qualified_ms: int
-) -> list[Window]:
-    """The totals of ``owner``'s windows numbered in ``[low, high)``;
-    ``qualified_ms`` must be on the ladder. ``Window.at`` is the number."""
+def _spans(spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
+    """A ``spans(i, low, high)`` table of numbered window ranges, for a WITH."""
+    values = ", ".join("(?, ?, ?)" for _ in spans)
+    return f"spans(i, low, high) AS (VALUES {values})", [
+        x for i, (low, high) in enumerate(spans) for x in (i, low, high)
+    ]
+
+
+def creator_spans(
+    db: sqlite3.Connection, owner: str, spans: list[tuple[int, int]], qualified_ms: int
+) -> dict[int, Window]:
+    """The totals of ``owner``'s windows numbered ``[low, high)``, for each
+    ``(low, high)`` of ``spans`` with any (by its index), added up by
+    SQLite; ``qualified_ms`` must be on the ladder."""
     index = QUALIFIED_LADDER.index(qualified_ms)
+    table, args = _spans(spans)
     rows = db.execute(
-        f"SELECT bucket, {', '.join(_ADDED)} FROM studio_windows "
-        "WHERE owner_id = ? AND bucket >= ? AND bucket < ?",
-        (owner, low, high),
+        f"WITH {table} SELECT s.i, {', '.join(f'SUM(w.{c})' for c in _ADDED)} "
+        "FROM spans s JOIN studio_windows w "
+        "ON w.owner_id = ? AND w.bucket >= s.low AND w.bucket < s.high GROUP BY s.i",
+        (*args, owner),
     ).fetchall()
-    return [Window(row, index) for row in rows]
+    return {i: Window(rest, index) for i, *rest in rows}
 
 
-def creator_viewers(
-    db: sqlite3.Connection, owner: str, low: int, high: int
-) -> list[tuple[int, str]]:
-    """(window number, viewer) of every viewer of ``owner``'s videos in
-    windows numbered ``[low, high)``."""
-    return db.execute(
-        "SELECT bucket, viewer_id FROM studio_viewers "
-        "WHERE owner_id = ? AND bucket >= ? AND bucket < ?",
-        (owner, low, high),
-    ).fetchall()
+def creator_viewers(db: sqlite3.Connection, owner: str, spans: list[tuple[int, int]]) -> list[int]:
+    """How many people viewed ``owner``'s videos in the windows numbered
+    ``[low, high)`` of each of ``spans``."""
+    table, args = _spans(spans)
+    found = dict(
+        db.execute(
+            f"WITH {table} SELECT s.i, COUNT(DISTINCT v.viewer_id) "
+            "FROM spans s JOIN studio_viewers v "
+            "ON v.owner_id = ? AND v.bucket >= s.low AND v.bucket < s.high GROUP BY s.i",
+            (*args, owner),
+        ).fetchall()
+    )
+    return [found.get(i, 0) for i in range(len(spans))]
 
 
 def qualified_windows(
