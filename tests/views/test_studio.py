@@ -260,34 +260,44 @@ def _check(figures: Figures, row: dict[str, object], *, creator: bool) -> None:
     assert figures.average_share_watched == pytest.approx(row["share"] / 1e6 / views)  # type: ignore[operator]
 
 
-def _totals(db: sqlite3.Connection) -> tuple[dict[tuple[str, int], tuple[int, ...]], set[Any]]:
-    """The studio's totals by (owner, window), and its (owner, window, viewer)."""
+Totals = tuple[dict[tuple[str, str, int], tuple[int, ...]], set[Any]]
+
+
+def _totals(db: sqlite3.Connection) -> Totals:
+    """The studio's totals by (owner or video, window), and its (owner, window, viewer)."""
     windows = {
-        (owner, bucket): tuple(rest)
-        for owner, bucket, *rest in db.execute("SELECT * FROM studio_windows")
+        (table, key, bucket): tuple(rest)
+        for table in ("studio_windows", "studio_video_windows")
+        for key, bucket, *rest in db.execute(f"SELECT * FROM {table}")
         if any(rest)
     }
     return windows, set(db.execute("SELECT * FROM studio_viewers"))
 
 
-def _totals_brute(
-    history: list[Act],
-) -> tuple[dict[tuple[str, int], tuple[int, ...]], set[Any]]:
-    """What the totals must be: every view of every owner's videos, added up."""
+def _totals_brute(history: list[Act]) -> Totals:
+    """What the totals must be: every view of every video, added up by its
+    owner's and by its own windows."""
     owners = {v: _uploaded(v).owner_id for v in DURATIONS}
-    sums: dict[tuple[str, int], list[int]] = {}
+    sums: dict[tuple[str, str, int], list[int]] = {}
     viewers = set()
     for (video, viewer, window), view in _views(history, set(DURATIONS)).items():
         duration, owner = DURATIONS[video], owners[video]
         full = view.completed or duration == 0
-        share = 1_000_000 if full else min(view.watched_ms, duration) * 1_000_000 // duration
+        watched = min(view.watched_ms, duration)
+        share = 1_000_000 if full else watched * 1_000_000 // duration
+        step = 20 if full else watched * 20 // duration
         counts = [
             1, view.watched_ms, int(view.completed), share,
             *(int(view.completed or view.watched_ms >= ms) for ms in QUALIFIED_LADDER),
             *(int(view.source == s) for s in WATCH_SOURCES),
         ]  # fmt: skip
-        total = sums.setdefault((owner, window), [0] * len(counts))
-        sums[(owner, window)] = [a + b for a, b in zip(total, counts, strict=True)]
+        steps = [int(k == step) for k in range(RETENTION_STEPS)]
+        for key, added in (
+            (("studio_windows", owner, window), counts),
+            (("studio_video_windows", video, window), counts + steps),
+        ):
+            total = sums.setdefault(key, [0] * len(added))
+            sums[key] = [a + b for a, b in zip(total, added, strict=True)]
         viewers.add((owner, window, viewer))
     return {key: tuple(row) for key, row in sums.items()}, viewers
 
@@ -338,6 +348,12 @@ def test_analytics_equal_a_recomputation_from_the_events_in_any_order(
     [*per_day, whole] = _expected(history, {"v1"}, 3)
     for figures, row in zip([*report.days, report.totals], [*per_day, whole], strict=True):
         _check(figures, row, creator=False)
+    from_rows = video_report(db, "v1", DURATIONS["v1"], days, qualified_after_ms=2500)
+    for figures, row in zip(
+        [*from_rows.days, from_rows.totals], _expected(history, {"v1"}, 3, 2500), strict=True
+    ):
+        _check(figures, row, creator=False)
+    assert from_rows.retention == report.retention
     if whole["views"]:
         steps = whole["steps"]
         views = whole["views"]

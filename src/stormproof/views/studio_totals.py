@@ -14,12 +14,14 @@ included), and a creator's enrollment is checked against the window itself
 (:func:`stormproof.creators.ledger.accruals`). Coarser buckets would lose
 one or the other.
 
-**What is kept**, per (creator, window): views, watch time, completions,
-the sum of shares watched (millionths), the views qualified under each
-threshold of :data:`QUALIFIED_LADDER` (a read-time setting: a threshold off
-the ladder is counted from the studio's rows instead, exactly, slower) and
-views by source; per (creator, window, viewer): that the viewer viewed, for
-unique viewers — not additive, so counted with a DISTINCT at read.
+**What is kept**, per (creator, window) and per (video, window): views,
+watch time, completions, the sum of shares watched (millionths), the views
+qualified under each threshold of :data:`QUALIFIED_LADDER` (a read-time
+setting: a threshold off the ladder is counted from the studio's rows
+instead, exactly, slower) and views by source; per (video, window) also
+views by the highest retention step they reached. Unique viewers do not add
+up: per (creator, window, viewer) a row says the viewer viewed, counted
+with a DISTINCT at read (a video's are its rows in ``studio_watches``).
 
 **A watch before its video.** Owner and duration come from the video's
 upload, which may apply after its watches (another partition). The studio
@@ -37,13 +39,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from stormproof.events import WATCH_SOURCES
 
 __all__ = [
     "QUALIFIED_LADDER",
     "SCHEMA",
+    "STEPS",
     "TABLES",
     "Window",
     "add_video",
@@ -52,6 +55,9 @@ __all__ = [
     "creator_viewers",
     "qualified_windows",
     "share_of",
+    "step_of",
+    "video_spans",
+    "video_viewers",
 ]
 
 #: the qualifying thresholds (ms) whose counts are kept; ``studio_qualified_ms``
@@ -63,8 +69,11 @@ MILLIONTH = 1_000_000
 _Q = [f"q{ms}" for ms in QUALIFIED_LADDER]
 _S = [f"s_{source}" for source in WATCH_SOURCES]
 _ADDED = ["views", "watched_ms", "completed", "share_millionths", *_Q, *_S]
+#: retention steps (0 %, 5 %, … 100 %): views by the highest step they reached
+STEPS = 21
+_R = [f"r{k}" for k in range(STEPS)]
 
-TABLES = ("studio_videos", "studio_windows", "studio_viewers")
+TABLES = ("studio_videos", "studio_windows", "studio_viewers", "studio_video_windows")
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS studio_videos (
     video_id TEXT PRIMARY KEY,
@@ -77,6 +86,12 @@ CREATE TABLE IF NOT EXISTS studio_windows (
     {", ".join(f"{c} INTEGER NOT NULL" for c in _ADDED)},
     PRIMARY KEY (owner_id, bucket)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS studio_video_windows (
+    video_id TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    {", ".join(f"{c} INTEGER NOT NULL" for c in [*_ADDED, *_R])},
+    PRIMARY KEY (video_id, bucket)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS studio_viewers (
     owner_id TEXT NOT NULL,
     bucket INTEGER NOT NULL,
@@ -85,11 +100,17 @@ CREATE TABLE IF NOT EXISTS studio_viewers (
 ) WITHOUT ROWID;
 """
 
-_UPSERT = (
-    f"INSERT INTO studio_windows VALUES (?, ?, {', '.join('?' * len(_ADDED))}) "
-    "ON CONFLICT (owner_id, bucket) DO UPDATE SET "
-    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _ADDED)
-)
+
+def _upsert(table: str, key: str, columns: list[str]) -> str:
+    return (
+        f"INSERT INTO {table} VALUES (?, ?, {', '.join('?' * len(columns))}) "
+        f"ON CONFLICT ({key}, bucket) DO UPDATE SET "
+        + ", ".join(f"{c} = {c} + excluded.{c}" for c in columns)
+    )
+
+
+_UPSERT = _upsert("studio_windows", "owner_id", _ADDED)
+_UPSERT_VIDEO = _upsert("studio_video_windows", "video_id", [*_ADDED, *_R])
 
 #: a view as the studio's row holds it: (watched_ms, completed, source)
 Row = tuple[int, int, str]
@@ -114,8 +135,24 @@ def _counts(row: Row, duration_ms: int) -> list[int]:
     ]
 
 
-def _add(db: sqlite3.Connection, owner: str, bucket: int, counts: Iterable[int]) -> None:
-    db.execute(_UPSERT, (owner, bucket, *counts))
+def step_of(watched_ms: int, completed: bool, duration_ms: int) -> int:
+    """The highest retention step (0…20) a view reached (ADR 030)."""
+    if completed or duration_ms <= 0:
+        return STEPS - 1
+    return min(watched_ms, duration_ms) * (STEPS - 1) // duration_ms
+
+
+def _video_counts(row: Row, duration_ms: int) -> list[int]:
+    step = step_of(row[0], bool(row[1]), duration_ms)
+    return [*_counts(row, duration_ms), *(int(k == step) for k in range(STEPS))]
+
+
+def _add(
+    db: sqlite3.Connection, owner: str, video_id: str, bucket: int, counts: Sequence[int]
+) -> None:
+    """Add a video's ``counts`` (:func:`_video_counts`) to its and its owner's totals."""
+    db.execute(_UPSERT, (owner, bucket, *counts[: len(_ADDED)]))
+    db.execute(_UPSERT_VIDEO, (video_id, bucket, *counts))
 
 
 def add_view(
@@ -129,16 +166,16 @@ def add_view(
     if known is None or old == new:
         return
     owner, duration = known
-    after = _counts(new, duration)
+    after = _video_counts(new, duration)
     if old is None:
         db.execute(
             "INSERT INTO studio_viewers VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (owner, bucket, viewer),
         )
-        _add(db, owner, bucket, after)
+        _add(db, owner, video_id, bucket, after)
     else:
-        before = _counts(old, duration)
-        _add(db, owner, bucket, [a - b for a, b in zip(after, before, strict=True)])
+        before = _video_counts(old, duration)
+        _add(db, owner, video_id, bucket, [a - b for a, b in zip(after, before, strict=True)])
 
 
 def add_video(db: sqlite3.Connection, video_id: str, owner: str, duration_ms: int) -> None:
@@ -150,7 +187,7 @@ def add_video(db: sqlite3.Connection, video_id: str, owner: str, duration_ms: in
     ).rowcount
     if not inserted:
         return
-    sums: defaultdict[int, list[int]] = defaultdict(lambda: [0] * len(_ADDED))
+    sums: defaultdict[int, list[int]] = defaultdict(lambda: [0] * (len(_ADDED) + STEPS))
     viewers = []
     for bucket, viewer, watched, done, source in db.execute(
         "SELECT bucket, viewer_id, watched_ms, completed, source FROM studio_watches "
@@ -158,29 +195,33 @@ def add_video(db: sqlite3.Connection, video_id: str, owner: str, duration_ms: in
         (video_id,),
     ):
         total = sums[bucket]
-        for n, count in enumerate(_counts((watched, done, source), duration_ms)):
+        for n, count in enumerate(_video_counts((watched, done, source), duration_ms)):
             total[n] += count
         viewers.append((owner, bucket, viewer))
     db.executemany("INSERT INTO studio_viewers VALUES (?, ?, ?) ON CONFLICT DO NOTHING", viewers)
     for bucket, total in sums.items():
-        _add(db, owner, bucket, total)
+        _add(db, owner, video_id, bucket, total)
 
 
 # -- reads --------------------------------------------------------------------
 
 
 class Window:
-    """What a creator's views in some windows add up to."""
+    """What views in some windows add up to."""
 
-    __slots__ = ("completed", "qualified", "share_millionths", "sources", "views", "watched")
+    __slots__ = (
+        "completed", "qualified", "reached", "share_millionths", "sources", "views", "watched",
+    )  # fmt: skip
 
-    def __init__(self, row: tuple[int, ...], ladder_index: int) -> None:
+    def __init__(self, row: Sequence[int], ladder_index: int) -> None:
         views, watched, completed, share, *rest = row
         self.views, self.watched, self.completed = views, watched, completed
         self.share_millionths = share
         self.qualified = rest[ladder_index]
-        sources = rest[len(QUALIFIED_LADDER) :]
+        sources = rest[len(QUALIFIED_LADDER) : len(QUALIFIED_LADDER) + len(WATCH_SOURCES)]
         self.sources = {s: n for s, n in zip(WATCH_SOURCES, sources, strict=True) if n}
+        #: a video's views by the highest retention step they reached; () for a creator
+        self.reached = tuple(rest[len(QUALIFIED_LADDER) + len(WATCH_SOURCES) :])
 
 
 def _spans(spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
@@ -191,36 +232,63 @@ def _spans(spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
     ]
 
 
+def _sums(
+    db: sqlite3.Connection, table: str, key: tuple[str, str], columns: list[str],
+    spans: list[tuple[int, int]], qualified_ms: int,
+) -> dict[int, Window]:  # fmt: skip
+    index = QUALIFIED_LADDER.index(qualified_ms)
+    with_spans, args = _spans(spans)
+    rows = db.execute(
+        f"WITH {with_spans} SELECT s.i, {', '.join(f'SUM(w.{c})' for c in columns)} "
+        f"FROM spans s JOIN {table} w "
+        f"ON w.{key[0]} = ? AND w.bucket >= s.low AND w.bucket < s.high GROUP BY s.i",
+        (*args, key[1]),
+    ).fetchall()
+    return {i: Window(rest, index) for i, *rest in rows}
+
+
 def creator_spans(
     db: sqlite3.Connection, owner: str, spans: list[tuple[int, int]], qualified_ms: int
 ) -> dict[int, Window]:
     """The totals of ``owner``'s windows numbered ``[low, high)``, for each
     ``(low, high)`` of ``spans`` with any (by its index), added up by
     SQLite; ``qualified_ms`` must be on the ladder."""
-    index = QUALIFIED_LADDER.index(qualified_ms)
-    table, args = _spans(spans)
-    rows = db.execute(
-        f"WITH {table} SELECT s.i, {', '.join(f'SUM(w.{c})' for c in _ADDED)} "
-        "FROM spans s JOIN studio_windows w "
-        "ON w.owner_id = ? AND w.bucket >= s.low AND w.bucket < s.high GROUP BY s.i",
-        (*args, owner),
-    ).fetchall()
-    return {i: Window(rest, index) for i, *rest in rows}
+    return _sums(db, "studio_windows", ("owner_id", owner), _ADDED, spans, qualified_ms)
+
+
+def video_spans(
+    db: sqlite3.Connection, video_id: str, spans: list[tuple[int, int]], qualified_ms: int
+) -> dict[int, Window]:
+    """:func:`creator_spans` of one video, with its views' retention steps."""
+    columns = [*_ADDED, *_R]
+    return _sums(db, "studio_video_windows", ("video_id", video_id), columns, spans, qualified_ms)
+
+
+def _distinct(
+    db: sqlite3.Connection, table: str, key: tuple[str, str], spans: list[tuple[int, int]]
+) -> list[int]:
+    with_spans, args = _spans(spans)
+    found = dict(
+        db.execute(
+            f"WITH {with_spans} SELECT s.i, COUNT(DISTINCT v.viewer_id) FROM spans s "
+            f"JOIN {table} v ON v.{key[0]} = ? AND v.bucket >= s.low AND v.bucket < s.high "
+            "GROUP BY s.i",
+            (*args, key[1]),
+        ).fetchall()
+    )
+    return [found.get(i, 0) for i in range(len(spans))]
 
 
 def creator_viewers(db: sqlite3.Connection, owner: str, spans: list[tuple[int, int]]) -> list[int]:
     """How many people viewed ``owner``'s videos in the windows numbered
     ``[low, high)`` of each of ``spans``."""
-    table, args = _spans(spans)
-    found = dict(
-        db.execute(
-            f"WITH {table} SELECT s.i, COUNT(DISTINCT v.viewer_id) "
-            "FROM spans s JOIN studio_viewers v "
-            "ON v.owner_id = ? AND v.bucket >= s.low AND v.bucket < s.high GROUP BY s.i",
-            (*args, owner),
-        ).fetchall()
-    )
-    return [found.get(i, 0) for i in range(len(spans))]
+    return _distinct(db, "studio_viewers", ("owner_id", owner), spans)
+
+
+def video_viewers(db: sqlite3.Connection, video_id: str, spans: list[tuple[int, int]]) -> list[int]:
+    """How many people viewed ``video_id`` in each of ``spans``, counted
+    from the studio's rows (one per view) by SQLite."""
+    return _distinct(db, "studio_watches", ("video_id", video_id), spans)
 
 
 def qualified_windows(
