@@ -59,6 +59,7 @@ ON CONFLICT (video_id, bucket, viewer_id) DO UPDATE SET
         < (first_at, first_eid, first_idx) THEN excluded.first_eid ELSE first_eid END,
     first_idx = CASE WHEN (excluded.first_at, excluded.first_eid, excluded.first_idx)
         < (first_at, first_eid, first_idx) THEN excluded.first_idx ELSE first_idx END
+RETURNING watched_ms, completed, source
 """
 _ROW = (
     "SELECT watched_ms, completed, source FROM studio_watches "
@@ -90,6 +91,10 @@ class StudioView(View):
     """
     )
 
+    def __init__(self) -> None:
+        #: totals added up since the last flush (views/studio_totals.py)
+        self._pending = studio_totals.Pending()
+
     def on_interactions_recorded(
         self, db: sqlite3.Connection, entry: Entry, p: InteractionsRecorded
     ) -> None:
@@ -104,15 +109,21 @@ class StudioView(View):
             old = db.execute(_ROW, key).fetchone()
             # every SET expression of _WATCH reads the row as it was before
             # the update (SQLite's rule), so the CASEs compare against the old key
-            db.execute(
+            new = db.execute(
                 _WATCH,
                 (*key, item.watched_ms, int(item.completed), item.source, at, eid, index),
-            )
-            new = db.execute(_ROW, key).fetchone()
-            studio_totals.add_view(db, item.video_id, window, viewer, old, new)
+            ).fetchone()
+            if old != new:
+                studio_totals.add_view(db, self._pending, item.video_id, window, viewer, old, new)
 
     def on_video_uploaded(self, db: sqlite3.Connection, entry: Entry, p: VideoUploaded) -> None:
-        studio_totals.add_video(db, p.video_id, p.owner_id, p.duration_ms)
+        studio_totals.add_video(db, self._pending, p.video_id, p.owner_id, p.duration_ms)
+
+    def flush(self, db: sqlite3.Connection) -> None:
+        self._pending.flush(db)
+
+    def forget(self) -> None:
+        self._pending.clear()
 
 
 @dataclass(frozen=True)

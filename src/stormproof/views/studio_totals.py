@@ -38,7 +38,6 @@ the difference between the row before and after.
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
 from collections.abc import Sequence
 
 from stormproof.events import WATCH_SOURCES
@@ -48,6 +47,7 @@ __all__ = [
     "SCHEMA",
     "STEPS",
     "TABLES",
+    "Pending",
     "Window",
     "add_video",
     "add_view",
@@ -123,18 +123,6 @@ def share_of(watched_ms: int, completed: bool, duration_ms: int) -> int:
     return min(watched_ms, duration_ms) * MILLIONTH // duration_ms
 
 
-def _counts(row: Row, duration_ms: int) -> list[int]:
-    watched, done, source = row
-    return [
-        1,
-        watched,
-        done,
-        share_of(watched, bool(done), duration_ms),
-        *(int(bool(done) or watched >= ms) for ms in QUALIFIED_LADDER),
-        *(int(source == s) for s in WATCH_SOURCES),
-    ]
-
-
 def step_of(watched_ms: int, completed: bool, duration_ms: int) -> int:
     """The highest retention step (0…20) a view reached (ADR 030)."""
     if completed or duration_ms <= 0:
@@ -142,65 +130,106 @@ def step_of(watched_ms: int, completed: bool, duration_ms: int) -> int:
     return min(watched_ms, duration_ms) * (STEPS - 1) // duration_ms
 
 
-def _video_counts(row: Row, duration_ms: int) -> list[int]:
-    step = step_of(row[0], bool(row[1]), duration_ms)
-    return [*_counts(row, duration_ms), *(int(k == step) for k in range(STEPS))]
+_LADDER_AT = 4
+_SOURCE_AT = {s: _LADDER_AT + len(QUALIFIED_LADDER) + n for n, s in enumerate(WATCH_SOURCES)}
+_STEP_AT = len(_ADDED)
+_WIDTH = len(_ADDED) + STEPS
 
 
-def _add(
-    db: sqlite3.Connection, owner: str, video_id: str, bucket: int, counts: Sequence[int]
-) -> None:
-    """Add a video's ``counts`` (:func:`_video_counts`) to its and its owner's totals."""
-    db.execute(_UPSERT, (owner, bucket, *counts[: len(_ADDED)]))
-    db.execute(_UPSERT_VIDEO, (video_id, bucket, *counts))
+def _counts(row: Row, duration_ms: int) -> list[tuple[int, int]]:
+    """What one view adds to its video's totals, as (column, count) pairs
+    of the columns it adds to (its owner's: those before ``len(_ADDED)``)."""
+    watched, done, source = row
+    counts = [
+        (0, 1), (1, watched), (2, done), (3, share_of(watched, bool(done), duration_ms)),
+        (_SOURCE_AT[source], 1), (_STEP_AT + step_of(watched, bool(done), duration_ms), 1),
+    ]  # fmt: skip
+    counts.extend(
+        (_LADDER_AT + n, 1) for n, ms in enumerate(QUALIFIED_LADDER) if done or watched >= ms
+    )
+    return counts
+
+
+class Pending:
+    """Totals added up in memory since the view's last flush: one upsert
+    per (owner or video, window) per transaction, not one per watch."""
+
+    def __init__(self) -> None:
+        self.owners: dict[tuple[str, int], list[int]] = {}
+        self.videos: dict[tuple[str, int], list[int]] = {}
+        #: video id → (owner, duration) as ``studio_videos`` holds it, read this transaction
+        self.known: dict[str, tuple[str, int] | None] = {}
+        #: (owner, window, viewer) of the new views
+        self.viewers: set[tuple[str, int, str]] = set()
+
+    def add(
+        self, owner: str, video_id: str, bucket: int, counts: list[tuple[int, int]], sign: int
+    ) -> None:
+        for sums, key in ((self.owners, (owner, bucket)), (self.videos, (video_id, bucket))):
+            total = sums.get(key)
+            if total is None:
+                sums[key] = total = [0] * _WIDTH
+            for n, count in counts:
+                total[n] += sign * count
+
+    def flush(self, db: sqlite3.Connection) -> None:
+        db.executemany(_UPSERT, [(o, b, *t[: len(_ADDED)]) for (o, b), t in self.owners.items()])
+        db.executemany(_UPSERT_VIDEO, [(v, b, *t) for (v, b), t in self.videos.items()])
+        db.executemany(
+            "INSERT INTO studio_viewers VALUES (?, ?, ?) ON CONFLICT DO NOTHING", self.viewers
+        )
+        self.clear()
+
+    def clear(self) -> None:
+        self.owners.clear()
+        self.videos.clear()
+        self.known.clear()
+        self.viewers.clear()
 
 
 def add_view(
-    db: sqlite3.Connection, video_id: str, bucket: int, viewer: str, old: Row | None, new: Row
-) -> None:
+    db: sqlite3.Connection, pending: Pending, video_id: str, bucket: int, viewer: str,
+    old: Row | None, new: Row,
+) -> None:  # fmt: skip
     """Count the change of one view's row from ``old`` (None: a new view)
     to ``new``, if its video is known."""
-    known = db.execute(
-        "SELECT owner_id, duration_ms FROM studio_videos WHERE video_id = ?", (video_id,)
-    ).fetchone()
-    if known is None or old == new:
+    if old == new:
+        return
+    if video_id in pending.known:
+        known = pending.known[video_id]
+    else:
+        known = pending.known[video_id] = db.execute(
+            "SELECT owner_id, duration_ms FROM studio_videos WHERE video_id = ?", (video_id,)
+        ).fetchone()
+    if known is None:
         return
     owner, duration = known
-    after = _video_counts(new, duration)
+    pending.add(owner, video_id, bucket, _counts(new, duration), 1)
     if old is None:
-        db.execute(
-            "INSERT INTO studio_viewers VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (owner, bucket, viewer),
-        )
-        _add(db, owner, video_id, bucket, after)
+        pending.viewers.add((owner, bucket, viewer))
     else:
-        before = _video_counts(old, duration)
-        _add(db, owner, video_id, bucket, [a - b for a, b in zip(after, before, strict=True)])
+        pending.add(owner, video_id, bucket, _counts(old, duration), -1)
 
 
-def add_video(db: sqlite3.Connection, video_id: str, owner: str, duration_ms: int) -> None:
+def add_video(
+    db: sqlite3.Connection, pending: Pending, video_id: str, owner: str, duration_ms: int
+) -> None:
     """Learn a video's owner and duration from its upload (the first one
     applied), and count the views of it applied before."""
     inserted = db.execute(
         "INSERT INTO studio_videos VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         (video_id, owner, duration_ms),
     ).rowcount
+    pending.known.pop(video_id, None)
     if not inserted:
         return
-    sums: defaultdict[int, list[int]] = defaultdict(lambda: [0] * (len(_ADDED) + STEPS))
-    viewers = []
     for bucket, viewer, watched, done, source in db.execute(
         "SELECT bucket, viewer_id, watched_ms, completed, source FROM studio_watches "
         "WHERE video_id = ?",
         (video_id,),
-    ):
-        total = sums[bucket]
-        for n, count in enumerate(_video_counts((watched, done, source), duration_ms)):
-            total[n] += count
-        viewers.append((owner, bucket, viewer))
-    db.executemany("INSERT INTO studio_viewers VALUES (?, ?, ?) ON CONFLICT DO NOTHING", viewers)
-    for bucket, total in sums.items():
-        _add(db, owner, video_id, bucket, total)
+    ).fetchall():
+        pending.add(owner, video_id, bucket, _counts((watched, done, source), duration_ms), 1)
+        pending.viewers.add((owner, bucket, viewer))
 
 
 # -- reads --------------------------------------------------------------------
