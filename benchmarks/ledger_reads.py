@@ -1,25 +1,32 @@
-"""Earnings reads: how long a creator's balance, month statement and SLA take
-to compute when read (ADR 031), against how many views they have.
+"""Earnings and studio reads: how long a creator's balance, month
+statement, SLA, studio overview and one video's report take to compute when
+read (ADR 030, 031), against how many views they have.
 
 Builds a views file through the real view store: one creator enrolled, with
 ``--videos`` videos and ``--watches`` qualified views spread over the 30
-days before now (100 per event, each event a different viewer), then times
+days before now (``--batch`` per event, 100 by default, each event a
+different viewer), then times
 each read ``--reads`` times on one connection and prints p50 and p99 in ms.
+``--compare`` also times the overview counted from every view of the range
+(a qualifying threshold off the totals' ladder), 3 times.
 
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/ledger_reads.py [--videos 1000]
-       [--watches 100000] [--reads 20]
+       [--watches 100000] [--batch 100] [--reads 20] [--compare]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from stormproof.api.routers.earnings import sla_of
+from stormproof.creators.analytics import day_range, overview, video_report
 from stormproof.creators.ledger import Rates, balance, month_bounds, statement, this_month
 from stormproof.creators.sla import DEFAULT_TIERS
 from stormproof.events import (
@@ -38,7 +45,7 @@ DAY_MS = 86_400_000
 RATES = Rates(rate_micros=500_000, qualified_ms=5000, currency="USD", tiers=DEFAULT_TIERS)
 
 
-def build(folder: Path, videos: int, watches: int, now: int) -> ViewStore:
+def build(folder: Path, videos: int, watches: int, now: int, batch: int = 100) -> ViewStore:
     store = ViewStore(folder / "views.sqlite", all_views(), partitions=1)
     start = now - 30 * DAY_MS
     entries = []
@@ -55,10 +62,10 @@ def build(folder: Path, videos: int, watches: int, now: int) -> ViewStore:
         )  # fmt: skip
         add(new_event(payload, actor=CREATOR, at=start - 2, id=f"up{n}"))
     rng = random.Random(1)
-    for n in range(watches // 100):
+    for n in range(watches // batch):
         items = tuple(
             Interaction(type="watch", video_id=f"v{rng.randrange(videos)}", watched_ms=6000)
-            for _ in range(100)
+            for _ in range(batch)
         )
         at = start + rng.randrange(30 * DAY_MS)
         add(new_event(InteractionsRecorded(items=items), actor=f"u_{n}", at=at, id=f"w{n}"))
@@ -71,12 +78,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--videos", type=int, default=1000)
     parser.add_argument("--watches", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--reads", type=int, default=20)
+    parser.add_argument("--compare", action="store_true")
     args = parser.parse_args()
     now = int(time.time() * 1000)
     folder = Path(tempfile.mkdtemp(prefix="stormproof-ledger-bench-"))
     began = time.perf_counter()
-    store = build(folder, args.videos, args.watches, now)
+    store = build(folder, args.videos, args.watches, now, args.batch)
     print(f"built {args.videos:,} videos, {args.watches:,} watches "
           f"in {time.perf_counter() - began:.1f} s")  # fmt: skip
     db = store.reader()
@@ -84,14 +93,23 @@ def main() -> None:
 
     period = this_month(now, ZoneInfo("UTC"))
     since, until = month_bounds(period, ZoneInfo("UTC"))
+    today = datetime.fromtimestamp(now / 1000, UTC).date()
+    days = day_range(None, None, zone="UTC", today=today)  # the 28 days to today
+    q = RATES.qualified_ms
     reads = {
         "balance": lambda: balance(db, CREATOR, RATES, now),
         "statement (this month)": lambda: statement(db, CREATOR, period, RATES, now),
         "sla (this month)": lambda: sla_of(db, CREATOR, period, since, until, now, RATES),
+        "studio overview (28 d)": lambda: overview(db, CREATOR, days, qualified_after_ms=q),
+        "one video (28 d)": lambda: video_report(db, "v0", 10_000, days, qualified_after_ms=q),
     }
+    if args.compare:  # off the ladder: every view of the range, one by one
+        reads["overview from rows"] = lambda: overview(db, CREATOR, days, qualified_after_ms=4999)
+    views = overview(db, CREATOR, days, qualified_after_ms=q).totals
+    print(f"overview: {views.views:,} views, {views.unique_viewers:,} viewers in 28 days")
     for name, read in reads.items():
         times = []
-        for _ in range(args.reads):
+        for _ in range(3 if name == "overview from rows" else args.reads):
             t = time.perf_counter()
             read()
             times.append((time.perf_counter() - t) * 1000)
@@ -99,6 +117,7 @@ def main() -> None:
         p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
         print(f"{name:24} p50 {statistics.median(times):8.1f} ms   p99 {p99:8.1f} ms")
     store.close()
+    shutil.rmtree(folder)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,13 @@ nowhere (ADR 030)."""
 from __future__ import annotations
 
 import random
+import sqlite3
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -40,6 +42,7 @@ from stormproof.log import Entry
 from stormproof.views import all_views
 from stormproof.views.engagement import WINDOW_MS
 from stormproof.views.store import ViewStore
+from stormproof.views.studio_totals import QUALIFIED_LADDER
 
 #: three days around a change to summer time in New York (2024-03-10)
 FIRST_DAY = date(2024, 3, 9)
@@ -180,7 +183,9 @@ def _standing(history: list[Act], kinds: tuple[str, str], by_video: bool) -> dic
     return {key: at for key, (at, _, on) in latest.items() if on}
 
 
-def _expected(history: list[Act], videos: set[str], days: int) -> list[dict[str, object]]:
+def _expected(
+    history: list[Act], videos: set[str], days: int, qualified_ms: int = QUALIFIED_MS
+) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = [
         {
             "views": 0,
@@ -209,7 +214,7 @@ def _expected(history: list[Act], videos: set[str], days: int) -> list[dict[str,
         watched = min(view.watched_ms, duration)
         for row in rows_of(window * WINDOW_MS):
             row["views"] += 1  # type: ignore[operator]
-            row["qualified"] += view.completed or view.watched_ms >= QUALIFIED_MS  # type: ignore[operator]
+            row["qualified"] += view.completed or view.watched_ms >= qualified_ms  # type: ignore[operator]
             row["viewers"].add(viewer)  # type: ignore[attr-defined]
             row["watched"] += view.watched_ms  # type: ignore[operator]
             row["full"] += view.completed  # type: ignore[operator]
@@ -255,6 +260,48 @@ def _check(figures: Figures, row: dict[str, object], *, creator: bool) -> None:
     assert figures.average_share_watched == pytest.approx(row["share"] / 1e6 / views)  # type: ignore[operator]
 
 
+Totals = tuple[dict[tuple[str, str, int], tuple[int, ...]], set[Any]]
+
+
+def _totals(db: sqlite3.Connection) -> Totals:
+    """The studio's totals by (owner or video, window), and its (owner, window, viewer)."""
+    windows = {
+        (table, key, bucket): tuple(rest)
+        for table in ("studio_windows", "studio_video_windows")
+        for key, bucket, *rest in db.execute(f"SELECT * FROM {table}")
+        if any(rest)
+    }
+    return windows, set(db.execute("SELECT * FROM studio_viewers"))
+
+
+def _totals_brute(history: list[Act]) -> Totals:
+    """What the totals must be: every view of every video, added up by its
+    owner's and by its own windows."""
+    owners = {v: _uploaded(v).owner_id for v in DURATIONS}
+    sums: dict[tuple[str, str, int], list[int]] = {}
+    viewers = set()
+    for (video, viewer, window), view in _views(history, set(DURATIONS)).items():
+        duration, owner = DURATIONS[video], owners[video]
+        full = view.completed or duration == 0
+        watched = min(view.watched_ms, duration)
+        share = 1_000_000 if full else watched * 1_000_000 // duration
+        step = 20 if full else watched * 20 // duration
+        counts = [
+            1, view.watched_ms, int(view.completed), share,
+            *(int(view.completed or view.watched_ms >= ms) for ms in QUALIFIED_LADDER),
+            *(int(view.source == s) for s in WATCH_SOURCES),
+        ]  # fmt: skip
+        steps = [int(k == step) for k in range(RETENTION_STEPS)]
+        for key, added in (
+            (("studio_windows", owner, window), counts),
+            (("studio_video_windows", video, window), counts + steps),
+        ):
+            total = sums.setdefault(key, [0] * len(added))
+            sums[key] = [a + b for a, b in zip(total, added, strict=True)]
+        viewers.add((owner, window, viewer))
+    return {key: tuple(row) for key, row in sums.items()}, viewers
+
+
 def _applied(path: Path, batches: list[list[Entry]]) -> ViewStore:
     store = ViewStore(path, all_views(), partitions=3)
     for batch in batches:
@@ -289,10 +336,24 @@ def test_analytics_equal_a_recomputation_from_the_events_in_any_order(
     assert [d.date for d in found.days] == ["2024-03-09", "2024-03-10", "2024-03-11"]
     for figures, row in zip([*found.days, found.totals], expected, strict=True):
         _check(figures, row, creator=True)
+    # the totals kept as the events apply (QUALIFIED_MS and 3000 are on
+    # their ladder) and the rows read one by one (2500 is not) agree with it
+    for threshold in (2500, 3000):
+        found = overview(db, CREATOR, days, qualified_after_ms=threshold)
+        expected = _expected(history, {"v1", "v2"}, 3, threshold)
+        for figures, row in zip([*found.days, found.totals], expected, strict=True):
+            _check(figures, row, creator=True)
+    assert _totals(db) == _totals_brute(history)
     report = video_report(db, "v1", DURATIONS["v1"], days, qualified_after_ms=QUALIFIED_MS)
     [*per_day, whole] = _expected(history, {"v1"}, 3)
     for figures, row in zip([*report.days, report.totals], [*per_day, whole], strict=True):
         _check(figures, row, creator=False)
+    from_rows = video_report(db, "v1", DURATIONS["v1"], days, qualified_after_ms=2500)
+    for figures, row in zip(
+        [*from_rows.days, from_rows.totals], _expected(history, {"v1"}, 3, 2500), strict=True
+    ):
+        _check(figures, row, creator=False)
+    assert from_rows.retention == report.retention
     if whole["views"]:
         steps = whole["steps"]
         views = whole["views"]

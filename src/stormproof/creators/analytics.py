@@ -29,13 +29,16 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
 from stormproof.errors import Unprocessable
-from stormproof.views import studio
+from stormproof.views import studio, studio_totals
+from stormproof.views.engagement import WINDOW_MS
 from stormproof.views.studio import Watch
+from stormproof.views.studio_totals import QUALIFIED_LADDER, Window
 
 __all__ = [
     "MAX_DAYS",
@@ -54,7 +57,7 @@ __all__ = [
 #: the longest range of days one request may ask for
 MAX_DAYS = 366
 #: retention is given at 0 %, 5 %, … 100 % of a video
-RETENTION_STEPS = 21
+RETENTION_STEPS = studio_totals.STEPS
 #: shares watched are counted in millionths
 _MILLIONTH = 1_000_000
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -202,6 +205,8 @@ class _Tally:
     sources: Counter[str] = field(default_factory=Counter)
     #: views by the highest retention step they reached
     reached: Counter[int] = field(default_factory=Counter)
+    #: unique viewers when counted elsewhere than in ``viewers``
+    unique_viewers: int | None = None
 
     def add(self, watch: Watch, duration_ms: int, qualified_after_ms: int) -> None:
         self.views += 1
@@ -213,12 +218,24 @@ class _Tally:
         self.sources[watch.source] += 1
         self.reached[_step(watch, duration_ms)] += 1
 
+    def add_window(self, window: Window) -> None:
+        """Add what some windows' views add up to."""
+        self.views += window.views
+        self.qualified += window.qualified
+        self.watched_ms += window.watched
+        self.completed += window.completed
+        self.share_millionths += window.share_millionths
+        self.sources.update(window.sources)
+        self.reached.update({step: n for step, n in enumerate(window.reached) if n})
+
     def figures(self, *, creator: bool) -> Figures:
         views = self.views
         return Figures(
             views=views,
             qualified_views=self.qualified,
-            unique_viewers=len(self.viewers),
+            unique_viewers=(
+                len(self.viewers) if self.unique_viewers is None else self.unique_viewers
+            ),
             watched_ms=self.watched_ms,
             average_watched_ms=self.watched_ms / views if views else None,
             average_share_watched=self.share_millionths / _MILLIONTH / views if views else None,
@@ -242,16 +259,12 @@ class _Tally:
 
 def _share(watch: Watch, duration_ms: int) -> int:
     """The share of the video a view watched, in millionths."""
-    if watch.completed or duration_ms <= 0:
-        return _MILLIONTH
-    return min(watch.watched_ms, duration_ms) * _MILLIONTH // duration_ms
+    return studio_totals.share_of(watch.watched_ms, watch.completed, duration_ms)
 
 
 def _step(watch: Watch, duration_ms: int) -> int:
     """The highest retention step (0…20) a view reached."""
-    if watch.completed or duration_ms <= 0:
-        return RETENTION_STEPS - 1
-    return min(watch.watched_ms, duration_ms) * (RETENTION_STEPS - 1) // duration_ms
+    return studio_totals.step_of(watch.watched_ms, watch.completed, duration_ms)
 
 
 class _Days:
@@ -283,6 +296,44 @@ class _Days:
                 for tally in self.tallies(at):
                     tally.shares += 1
 
+    def count_totals(self, db: sqlite3.Connection, qualified_ms: int, *, creator_id: str = "",
+                     video_id: str = "") -> None:  # fmt: skip
+        """Views, likes, comments and shares of every video of ``creator_id``,
+        or of ``video_id``, from the studio's totals by window added up by
+        day and over the range by SQLite, and likes, comments and shares
+        read with their times: time in proportion to the range's windows
+        and to those (ADR 030, amendment). ``qualified_ms`` must be on the
+        ladder."""
+        since, until = self.range.since, self.range.until
+        first = [-(-at // WINDOW_MS) for at in self.range.starts]
+        spans = [*pairwise(first), (first[0], first[-1])]
+        if video_id:
+            found = studio_totals.video_spans(db, video_id, spans, qualified_ms)
+            viewers = studio_totals.video_viewers(db, video_id, spans)
+            liked = studio.liked_at(db, video_id, since, until)
+            commented = studio.commented_at(db, video_id, since, until)
+            shared = studio.shared_at(db, video_id, since, until)
+        else:
+            found = studio_totals.creator_spans(db, creator_id, spans, qualified_ms)
+            viewers = studio_totals.creator_viewers(db, creator_id, spans)
+            liked = studio.owner_liked_at(db, creator_id, since, until)
+            commented = studio.owner_commented_at(db, creator_id, since, until)
+            shared = studio.owner_shared_at(db, creator_id, since, until)
+        tallies = [*self.days, self.total]
+        for i, window in found.items():
+            tallies[i].add_window(window)
+        for tally, count in zip(tallies, viewers, strict=True):
+            tally.unique_viewers = count
+        for at in liked:
+            for tally in self.tallies(at):
+                tally.likes += 1
+        for at in commented:
+            for tally in self.tallies(at):
+                tally.comments += 1
+        for at in shared:
+            for tally in self.tallies(at):
+                tally.shares += 1
+
     def by_day(self, *, creator: bool) -> list[DayFigures]:
         return [
             DayFigures(date=day, **tally.figures(creator=creator).model_dump())
@@ -295,11 +346,14 @@ def overview(
 ) -> Overview:
     """A creator's figures over every video they uploaded (deleted ones too:
     their views happened) and their new followers, by day."""
-    videos = dict(
+    videos: dict[str, int] = dict(
         db.execute("SELECT video_id, duration_ms FROM videos WHERE owner_id = ?", (creator_id,))
     )
     tallies = _Days(days)
-    tallies.count(db, videos, qualified_after_ms)
+    if qualified_after_ms in QUALIFIED_LADDER:
+        tallies.count_totals(db, qualified_after_ms, creator_id=creator_id)
+    else:  # a threshold off the ladder: from every view of the range
+        tallies.count(db, videos, qualified_after_ms)
     for at in studio.followed_at(db, creator_id, days.since, days.until):
         for tally in tallies.tallies(at):
             tally.followers += 1
@@ -319,7 +373,10 @@ def video_report(
 ) -> VideoReport:  # fmt: skip
     """One video's figures by day and its retention curve over the range."""
     tallies = _Days(days)
-    tallies.count(db, {video_id: duration_ms}, qualified_after_ms)
+    if qualified_after_ms in QUALIFIED_LADDER:
+        tallies.count_totals(db, qualified_after_ms, video_id=video_id)
+    else:  # a threshold off the ladder: from every view of the range
+        tallies.count(db, {video_id: duration_ms}, qualified_after_ms)
     return VideoReport(
         video_id=video_id,
         duration_ms=duration_ms,

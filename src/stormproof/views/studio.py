@@ -27,8 +27,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from stormproof.events import InteractionsRecorded, is_system
+from stormproof.events import InteractionsRecorded, VideoUploaded, is_system
 from stormproof.log import Entry
+from stormproof.views import studio_totals
 from stormproof.views.base import View
 from stormproof.views.engagement import WINDOW_MS, window_of
 
@@ -38,6 +39,9 @@ __all__ = [
     "commented_at",
     "followed_at",
     "liked_at",
+    "owner_commented_at",
+    "owner_liked_at",
+    "owner_shared_at",
     "qualified_by_window",
     "shared_at",
     "watches",
@@ -55,13 +59,20 @@ ON CONFLICT (video_id, bucket, viewer_id) DO UPDATE SET
         < (first_at, first_eid, first_idx) THEN excluded.first_eid ELSE first_eid END,
     first_idx = CASE WHEN (excluded.first_at, excluded.first_eid, excluded.first_idx)
         < (first_at, first_eid, first_idx) THEN excluded.first_idx ELSE first_idx END
+RETURNING watched_ms, completed, source
 """
+_ROW = (
+    "SELECT watched_ms, completed, source FROM studio_watches "
+    "WHERE video_id = ? AND bucket = ? AND viewer_id = ?"
+)
 
 
 class StudioView(View):
     name = "studio"
-    tables = ("studio_watches",)
-    schema = """
+    tables = ("studio_watches", *studio_totals.TABLES)
+    schema = (
+        studio_totals.SCHEMA
+        + """
     CREATE TABLE IF NOT EXISTS studio_watches (
         video_id TEXT NOT NULL,
         bucket INTEGER NOT NULL,
@@ -78,6 +89,11 @@ class StudioView(View):
     CREATE INDEX IF NOT EXISTS studio_watches_qualified
         ON studio_watches (video_id, bucket, watched_ms, completed);
     """
+    )
+
+    def __init__(self) -> None:
+        #: totals added up since the last flush (views/studio_totals.py)
+        self._pending = studio_totals.Pending()
 
     def on_interactions_recorded(
         self, db: sqlite3.Connection, entry: Entry, p: InteractionsRecorded
@@ -86,24 +102,28 @@ class StudioView(View):
         if is_system(viewer):
             return
         window = window_of(at)
-        rows = [
-            (
-                item.video_id,
-                window,
-                viewer,
-                item.watched_ms,
-                int(item.completed),
-                item.source,
-                at,
-                eid,
-                index,
-            )
-            for index, item in enumerate(p.items)
-            if item.type == "watch"
-        ]
-        # every SET expression of _WATCH reads the row as it was before the
-        # update (SQLite's rule), so the CASEs compare against the old key
-        db.executemany(_WATCH, rows)
+        for index, item in enumerate(p.items):
+            if item.type != "watch":
+                continue
+            key = (item.video_id, window, viewer)
+            old = db.execute(_ROW, key).fetchone()
+            # every SET expression of _WATCH reads the row as it was before
+            # the update (SQLite's rule), so the CASEs compare against the old key
+            new = db.execute(
+                _WATCH,
+                (*key, item.watched_ms, int(item.completed), item.source, at, eid, index),
+            ).fetchone()
+            if old != new:
+                studio_totals.add_view(db, self._pending, item.video_id, window, viewer, old, new)
+
+    def on_video_uploaded(self, db: sqlite3.Connection, entry: Entry, p: VideoUploaded) -> None:
+        studio_totals.add_video(db, self._pending, p.video_id, p.owner_id, p.duration_ms)
+
+    def flush(self, db: sqlite3.Connection) -> None:
+        self._pending.flush(db)
+
+    def forget(self) -> None:
+        self._pending.clear()
 
 
 @dataclass(frozen=True)
@@ -141,8 +161,12 @@ def qualified_by_window(
 ) -> list[tuple[int, int]]:
     """(window start, views) of every 10-minute window starting in
     ``[since, until)`` with views of ``owner_id``'s videos watched at least
-    ``qualified_ms`` or to the end — counted by SQLite, for the ledger."""
+    ``qualified_ms`` or to the end, for the ledger: from the totals when
+    ``qualified_ms`` is on their ladder, else counted from the rows by SQLite."""
     low, high = -(-since // WINDOW_MS), -(-until // WINDOW_MS)
+    if qualified_ms in studio_totals.QUALIFIED_LADDER:
+        rows = studio_totals.qualified_windows(db, owner_id, low, high, qualified_ms)
+        return [(bucket * WINDOW_MS, count) for bucket, count in rows]
     rows = db.execute(
         "SELECT w.bucket, COUNT(*) FROM videos v JOIN studio_watches w "
         "ON w.video_id = v.video_id AND w.bucket >= ? AND w.bucket < ? "
@@ -183,6 +207,37 @@ def shared_at(db: sqlite3.Connection, video_id: str, since: int, until: int) -> 
     rows = db.execute(
         "SELECT bucket FROM share_windows WHERE video_id = ? AND bucket >= ? AND bucket < ?",
         (video_id, low, high),
+    ).fetchall()
+    return [bucket * WINDOW_MS for (bucket,) in rows]
+
+
+def owner_liked_at(db: sqlite3.Connection, owner_id: str, since: int, until: int) -> list[int]:
+    """:func:`liked_at` of every video of ``owner_id``, in one query."""
+    rows = db.execute(
+        "SELECT l.at FROM videos v JOIN likes l ON l.video_id = v.video_id "
+        "WHERE v.owner_id = ? AND l.active = 1 AND l.at >= ? AND l.at < ?",
+        (owner_id, since, until),
+    ).fetchall()
+    return [at for (at,) in rows]
+
+
+def owner_commented_at(db: sqlite3.Connection, owner_id: str, since: int, until: int) -> list[int]:
+    """:func:`commented_at` of every video of ``owner_id``, in one query."""
+    rows = db.execute(
+        "SELECT c.created_at FROM videos v JOIN comments c ON c.video_id = v.video_id "
+        "WHERE v.owner_id = ? AND c.deleted = 0 AND c.created_at >= ? AND c.created_at < ?",
+        (owner_id, since, until),
+    ).fetchall()
+    return [at for (at,) in rows]
+
+
+def owner_shared_at(db: sqlite3.Connection, owner_id: str, since: int, until: int) -> list[int]:
+    """:func:`shared_at` of every video of ``owner_id``, in one query."""
+    low, high = -(-since // WINDOW_MS), -(-until // WINDOW_MS)
+    rows = db.execute(
+        "SELECT s.bucket FROM videos v JOIN share_windows s ON s.video_id = v.video_id "
+        "WHERE v.owner_id = ? AND s.bucket >= ? AND s.bucket < ?",
+        (owner_id, low, high),
     ).fetchall()
     return [bucket * WINDOW_MS for (bucket,) in rows]
 
