@@ -72,18 +72,20 @@ def test_a_power_cut_costs_the_person_in_the_browser_nothing(
 
         uploading = context.new_page()
         uploading.goto("/upload")
-        # a slow uplink, so that the cut comes mid-upload
+        # a slow uplink, so that the cut comes mid-upload: the generated clip
+        # is ~55 KB, so 20 KB/s makes its upload last a few seconds
         cdp = context.new_cdp_session(uploading)
         cdp.send("Network.enable")
         cdp.send(
             "Network.emulateNetworkConditions",
-            {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 150_000},
+            {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 20_000},
         )
         uploading.get_by_label("Video file").set_input_files(big)
         uploading.get_by_label("Caption").fill("sent through the storm")
         uploading.get_by_role("button", name="Upload").click()
         bar = uploading.get_by_role("progressbar", name="Upload progress")
-        uploading.wait_for_function("bar => bar.value >= 5", arg=bar.element_handle())
+        # polled by time: a page in the background gets no animation frames
+        uploading.wait_for_function("bar => bar.value >= 5", arg=bar.element_handle(), polling=50)
 
         at_cut = bar.evaluate("bar => bar.value")
         assert at_cut < 100  # the cut comes mid-upload

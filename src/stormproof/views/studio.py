@@ -117,6 +117,8 @@ class StudioView(View):
                 studio_totals.add_view(db, self._pending, item.video_id, window, viewer, old, new)
 
     def on_video_uploaded(self, db: sqlite3.Connection, entry: Entry, p: VideoUploaded) -> None:
+        if is_system(p.owner_id):
+            return  # a prober's video has no studio
         studio_totals.add_video(db, self._pending, p.video_id, p.owner_id, p.duration_ms)
 
     def flush(self, db: sqlite3.Connection) -> None:
