@@ -10,9 +10,11 @@ the official tus client (tuspy) in chunks of ``--chunk-kib``:
    builds its own (the cluster's nats servers, region A's index, the same
    buckets) putting the same chunks one after the other with ``put_bytes``
    (each salted so it is a new blob, as a tus chunk is). The tus upload
-   timed is the second of the same file (the first, not counted, warms the
-   region's connections and code paths); ``tus_last_chunk_s`` is the last
-   chunk's share. The tus figure
+   and the puts run ``--repeats`` times, interleaved, after one tus upload
+   not counted (it warms the region's connections and code paths); the
+   medians are compared. ``tus_last_chunk_s`` is the last chunk's share
+   (median of the repeats, as ``tus_s``: the before-last-chunk rate is a
+   figure of medians, not a median). The tus figure
    includes what the reference does not: HTTP, the upload's creation, one
    log append per chunk, and at the end the joining of the chunks and the
    PyAV validation of the whole file.
@@ -31,7 +33,7 @@ what ``--mib`` asks (generated videos of flat colour compress to a few
 KiB); it is validated at the end like any upload.
 
 Usage: .venv/bin/python benchmarks/tus_cluster.py [--mib 8] [--chunk-kib 1024]
-       [--rounds 3] [--json OUT]
+       [--rounds 3] [--repeats 3] [--json OUT]
 """
 
 from __future__ import annotations
@@ -210,21 +212,30 @@ def cut_round(
     }
 
 
-def run(mib: float, chunk_kib: int, rounds: int) -> Figures:
+def run(mib: float, chunk_kib: int, rounds: int, repeats: int) -> Figures:
     chunk = chunk_kib * 1024
     with temporary_cluster(env=NO_LADDER) as cluster:
         video = noise_video(cluster.folder / "noise.mp4", mib)
         data = video.read_bytes()
         auth = sign_up(cluster.urls[0], "bencher")
         tus_seconds(cluster.urls[0], auth, video, chunk)  # warm-up: first connections
-        tus, finish = tus_seconds(cluster.urls[0], auth, video, chunk)
-        raw = asyncio.run(raw_seconds(cluster, data, chunk, cluster.folder / "raw-cache"))
+        tus_runs, raw_runs = [], []
+        for _ in range(repeats):  # interleaved, so both meet the same noise
+            tus_runs.append(tus_seconds(cluster.urls[0], auth, video, chunk))
+            cache = cluster.folder / f"raw-cache-{len(raw_runs)}"
+            raw_runs.append(asyncio.run(raw_seconds(cluster, data, chunk, cache)))
+        tus = statistics.median(t for t, _ in tus_runs)
+        finish = statistics.median(f for _, f in tus_runs)
+        raw = statistics.median(raw_runs)
         mb = len(data) / 1e6
         last_bytes = len(data) - (len(data) - 1) // chunk * chunk
         throughput = {
             "bytes": len(data),
             "chunk_bytes": chunk,
             "chunks": -(-len(data) // chunk),
+            "repeats": repeats,
+            "tus_s_each": [round(t, 3) for t, _ in tus_runs],
+            "raw_s_each": [round(r, 3) for r in raw_runs],
             "tus_s": round(tus, 3),
             "tus_last_chunk_s": round(finish, 3),
             "raw_s": round(raw, 3),
@@ -252,9 +263,10 @@ def main() -> None:
     parser.add_argument("--mib", type=float, default=8.0, help="size of the video")
     parser.add_argument("--chunk-kib", type=int, default=1024, help="tus chunk size")
     parser.add_argument("--rounds", type=int, default=3, help="power cuts mid-upload")
+    parser.add_argument("--repeats", type=int, default=3, help="throughput runs (median)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    figures = run(args.mib, args.chunk_kib, args.rounds)
+    figures = run(args.mib, args.chunk_kib, args.rounds, args.repeats)
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:

@@ -20,7 +20,7 @@ def test_the_tus_benchmark_measures_throughput_and_a_resume_after_a_power_cut(
     out = tmp_path / "figures.json"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     command = [sys.executable, str(SCRIPT), "--mib", "1", "--chunk-kib", "128",
-               "--rounds", "1", "--json", str(out)]  # fmt: skip
+               "--rounds", "1", "--repeats", "1", "--json", str(out)]  # fmt: skip
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     figures = json.loads(out.read_text())
@@ -30,6 +30,7 @@ def test_the_tus_benchmark_measures_throughput_and_a_resume_after_a_power_cut(
     chunk = 128 * 1024
     assert put["chunk_bytes"] == chunk and put["bytes"] > 4 * chunk
     assert put["chunks"] == -(-put["bytes"] // chunk)
+    assert put["tus_s_each"] == [put["tus_s"]] and put["raw_s_each"] == [put["raw_s"]]
     assert 0 < put["tus_last_chunk_s"] < put["tus_s"] and put["raw_s"] > 0
     assert put["tus_mb_s"] == round(put["bytes"] / 1e6 / put["tus_s"], 2)
     assert put["tus_over_raw"] == round(put["raw_s"] / put["tus_s"], 3)
