@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "tus_cluster.py"
 SRC = Path(__file__).parents[1] / "src"
 
@@ -32,8 +34,9 @@ def test_the_tus_benchmark_measures_throughput_and_a_resume_after_a_power_cut(
     assert put["chunks"] == -(-put["bytes"] // chunk)
     assert put["tus_s_each"] == [put["tus_s"]] and put["raw_s_each"] == [put["raw_s"]]
     assert 0 < put["tus_last_chunk_s"] < put["tus_s"] and put["raw_s"] > 0
-    assert put["tus_mb_s"] == round(put["bytes"] / 1e6 / put["tus_s"], 2)
-    assert put["tus_over_raw"] == round(put["raw_s"] / put["tus_s"], 3)
+    # the figures are rounded from unrounded seconds: equal up to rounding
+    assert put["tus_mb_s"] == pytest.approx(put["bytes"] / 1e6 / put["tus_s"], rel=0.02)
+    assert put["tus_over_raw"] == pytest.approx(put["raw_s"] / put["tus_s"], rel=0.02)
 
     [cut] = figures["cuts"]
     assert cut["cut"] != cut["resumed_on"]
