@@ -23,7 +23,8 @@ the official tus client (tuspy) in chunks of ``--chunk-kib``:
    SIGKILLed after half the chunks; the client asks region B (HEAD) for the
    offset until B answers the acknowledged one, then tuspy sends the rest
    to B (10 retries, 1 s apart, as tests/test_cluster_uploads.py). Printed:
-   seconds from the kill to B's HEAD answering the acknowledged offset,
+   seconds from the kill to B's HEAD answering the acknowledged offset (and
+   how many HEADs that took),
    seconds to finish after that, the extra time against the uninterrupted
    upload, and every 503 met (HEAD answers, tuspy's retries, and the 503
    lines in B's api.log after the kill, with their codes).
@@ -171,7 +172,9 @@ def cut_round(
     cluster.kill(names[a])
     head_503s: list[str] = []
     with httpx.Client(timeout=30) as client:
+        heads = 0
         while True:
+            heads += 1
             head = client.head(urls[b] + path, headers={**auth, **TUS})
             if head.status_code == 200 and head.headers["upload-offset"] == str(acknowledged):
                 break
@@ -205,6 +208,7 @@ def cut_round(
         "head_to_done_s": round(finished - answered, 3),
         "interrupted_s": round(finished - started, 3),
         "extra_s": round(finished - started - whole, 3),
+        "head_requests": heads,
         "head_503s": len(head_503s),
         "patch_retries": retried,
         "b_log_503_lines": len(logged),
