@@ -21,11 +21,14 @@ from stormproof.media import make_video
 from stormproof.testing import free_base_port
 from tests.api.test_uploads import TUS, tus_upload
 from tests.conftest import sign_up
+from tests.test_cluster_hls import _settled
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     cluster = LocalCluster.create(tmp_path_factory.mktemp("cluster"), 3, free_base_port())
+    # the ladder of what a resumed upload made: one small rung (ADR 028)
+    cluster.env.update({"STORMPROOF_TRANSCODE": "1", "STORMPROOF_HLS_RUNGS": "180"})
     cluster.up()
     try:
         yield cluster
@@ -68,6 +71,13 @@ def test_an_upload_resumes_in_another_region_after_a_power_cut(
             )
             listed = client.get(f"{url}/v1/accounts/traveller/videos", params={"min_seq": seq})
             assert [v["id"] for v in listed.json()] == [video_id]  # once
+    # The ladder is produced, once, and every region serves its playlist.
+    ladder = _settled(url_b, video_id)
+    assert [(r["rung"], r["state"]) for r in ladder["renditions"]] == [(180, "ready")]
+    with httpx.Client(timeout=30) as client:
+        for url in (url_a, url_b, url_c):
+            master = client.get(url + ladder["hls_url"])
+            assert master.status_code == 200 and master.text.startswith("#EXTM3U"), url
     for _ in range(120):  # a region's health may time out on a busy machine: ask again
         if not cluster.left_out():
             break
