@@ -64,7 +64,8 @@ def _transcodes(pid: int) -> list[int]:
             stat = Path(f"/proc/{child}/stat").read_text()
         except OSError:
             continue
-        if b"stormproof/media/transcode.py" in command:
+        # the interpreter, not nice(1) in the microseconds before it execs it
+        if b"stormproof/media/transcode.py" in command and not command.startswith(b"nice\0"):
             found.append(int(stat.rsplit(")", 1)[1].split()[16]))  # field 19: nice
     return found
 

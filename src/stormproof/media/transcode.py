@@ -14,7 +14,7 @@ frame rate (variable too), so a player switches rungs at any segment.
 :func:`run` is what the transcoder calls: it starts ``python -P
 .../media/transcode.py JOB``, this file as a script in a fresh interpreter
 (which imports PyAV and nothing of the server), at low priority from its
-first instant (``nice`` 10, set by the parent as it starts: the API's
+first instant (``nice`` 10, started through nice(1): the API's
 requests come first); the child confines its memory, dies with its
 parent, and answers one JSON object. A corrupt stream found while decoding
 (FFmpeg's ``err_detect=explode``) is a refusal with a code,
@@ -223,6 +223,11 @@ async def run(
         "memory_bytes": memory_bytes,
     }
     process = await asyncio.create_subprocess_exec(
+        # Through nice(1): the interpreter starts at low priority, where
+        # setting it from here once the child exists came a moment late.
+        "nice",
+        "-n",
+        str(_PRIORITY),
         # This file as a script (-P: its folder not on the path): the child
         # imports PyAV and nothing of the server, ~0.3 s of CPU less per job.
         sys.executable,
@@ -232,7 +237,7 @@ async def run(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
     )
-    # Low priority from its first instant, not once its interpreter started.
+    # And at least that low if the server itself runs lower (nice(1) adds).
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, process.pid, _lowered(process.pid))
     try:

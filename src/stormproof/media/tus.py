@@ -11,7 +11,6 @@ See https://tus.io/protocols/resumable-upload for the protocol.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 from collections.abc import Callable
@@ -93,7 +92,7 @@ def parse_metadata(value: str | None) -> dict[str, str]:
             raise _bad_metadata(f"metadata key {key[:64]!r} is not valid or repeated")
         try:
             pairs[key] = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # not base64 (binascii.Error), not ASCII, not UTF-8
             raise _bad_metadata(f"the value of {key!r} is not base64 of UTF-8 text") from exc
         if len(pairs) > _MAX_KEYS:
             raise _bad_metadata(f"at most {_MAX_KEYS} metadata keys")
@@ -131,7 +130,7 @@ def parse_checksum(value: str | None) -> Checksum | None:
         )
     try:
         expected = base64.b64decode(encoded.strip(), validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # not base64 (binascii.Error), or not even ASCII
         raise BadRequest("Upload-Checksum is not base64", code="invalid_checksum") from exc
     if len(expected) != CHECKSUMS[algorithm]().digest_size:
         raise BadRequest("Upload-Checksum has the wrong length", code="invalid_checksum")

@@ -27,9 +27,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+import stormproof.views.studio_totals as studio_totals
 from stormproof.events import InteractionsRecorded, VideoUploaded, is_system
 from stormproof.log import Entry
-from stormproof.views import studio_totals
 from stormproof.views.base import View
 from stormproof.views.engagement import WINDOW_MS, window_of
 
