@@ -87,16 +87,20 @@ def read_header(path: Path) -> dict[str, object] | None:
 
 
 def save(engine: Engine, path: Path) -> Position:
-    """Write the engine's state and position to ``path``; return the position."""
+    """Write the engine's state and position to ``path``; return the position.
+
+    Holds the engine's lock throughout, so that the users taken as changed
+    and the state copied agree (a region saves in a child instead:
+    :func:`save_in_child`)."""
     with engine.lock:
         base, changed = engine.checkpoint_base, engine.take_unsaved()
-    try:
-        position = _save(engine, path, base, changed)
-    except BaseException:
-        engine.unsaved(changed)
-        raise
-    engine.saved(path, position)
-    return position
+        try:
+            position = _save(engine, path, base, changed)
+        except BaseException:
+            engine.unsaved(changed)
+            raise
+        engine.saved(path, position)
+        return position
 
 
 def _save(
