@@ -1027,6 +1027,14 @@ class PayoutSent(Payload):
     creator_id: Id
     amount_micros: Annotated[int, Field(ge=1, le=10**15)]
     reference: Annotated[str, Field(max_length=200), AfterValidator(_plain_unicode)] = ""
+    #: how many payouts of this creator the writer had applied: the payout's
+    #: log key is ``ledger:{creator}:payout:{slot}``, so two payouts checked
+    #: against one balance collide on one key (ADR 031, amendment); None in
+    #: payouts written before slots
+    slot: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    #: which request made it (derived from its Idempotency-Key), so a retry
+    #: finds its answer and a colliding request knows it lost
+    request_id: Id | None = None
 
 
 class CreditLine(BaseModel):

@@ -23,6 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 from pydantic import ValidationError
 
 from stormproof.actions import accounts, ledger, renditions, roles, safety, social, videos
+from stormproof.creators.ledger import rates_of
 from stormproof.errors import StormproofError
 from stormproof.events import (
     AccountCreated,
@@ -319,6 +320,22 @@ class ViewsMachine(RuleBasedStateMachine):
         self.attempt(
             ledger.adjust_balance(
                 self.region, self.user(name), self.user(other), amount, reason, idempotency_key=key
+            )
+        )
+
+    @rule(name=users, other=users, amount=st.sampled_from([0, 2, 5]), key=keys)
+    def pay_out(self, name: str, other: str, amount: int, key: str | None) -> None:
+        rates = rates_of(self.region.settings)
+        self.attempt(
+            ledger.pay_out(
+                self.region,
+                self.user(name),
+                self.user(other),
+                amount,
+                "wire",
+                rates,
+                2**41,
+                idempotency_key=key,
             )
         )
 

@@ -28,6 +28,8 @@ __all__ = [
     "creators_with_entries",
     "credit",
     "credits",
+    "payout_count",
+    "payout_of_request",
     "posted",
     "posted_total",
 ]
@@ -35,7 +37,7 @@ __all__ = [
 
 class LedgerView(View):
     name = "ledger"
-    tables = ("ledger_posted", "sla_credits")
+    tables = ("ledger_posted", "sla_credits", "payout_requests")
     schema = """
     CREATE TABLE IF NOT EXISTS ledger_posted (
         creator_id TEXT NOT NULL,
@@ -57,6 +59,11 @@ class LedgerView(View):
         body TEXT NOT NULL,
         PRIMARY KEY (creator_id, period, at, eid)
     ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS payout_requests (
+        request_id TEXT PRIMARY KEY,
+        creator_id TEXT NOT NULL,
+        slot INTEGER NOT NULL
+    ) WITHOUT ROWID;
     """
 
     def on_ledger_adjusted(self, db: sqlite3.Connection, entry: Entry, p: LedgerAdjusted) -> None:
@@ -64,6 +71,11 @@ class LedgerView(View):
 
     def on_ledger_paid_out(self, db: sqlite3.Connection, entry: Entry, p: PayoutSent) -> None:
         _post(db, entry, p.creator_id, "payout", p.payout_id, -p.amount_micros, p.reference)
+        if p.request_id is not None and p.slot is not None:
+            db.execute(
+                "INSERT INTO payout_requests VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (p.request_id, p.creator_id, p.slot),
+            )
 
     def on_sla_credit_posted(self, db: sqlite3.Connection, entry: Entry, p: CreditPosted) -> None:
         event = entry.event
@@ -154,3 +166,21 @@ def creators_with_entries(db: sqlite3.Connection) -> list[str]:
         "SELECT creator_id FROM ledger_posted UNION SELECT creator_id FROM sla_credits ORDER BY 1"
     ).fetchall()
     return [creator for (creator,) in rows]
+
+
+def payout_count(db: sqlite3.Connection, creator_id: str) -> int:
+    """How many payouts of ``creator_id`` were applied here: the next
+    payout's slot (ADR 031, amendment)."""
+    row = db.execute(
+        "SELECT COUNT(*) FROM ledger_posted WHERE creator_id = ? AND kind = 'payout'",
+        (creator_id,),
+    ).fetchone()
+    return int(row[0])
+
+
+def payout_of_request(db: sqlite3.Connection, request_id: str) -> tuple[str, int] | None:
+    """(creator, slot) of the payout a request made, if it was applied here."""
+    row = db.execute(
+        "SELECT creator_id, slot FROM payout_requests WHERE request_id = ?", (request_id,)
+    ).fetchone()
+    return None if row is None else (row[0], row[1])

@@ -29,6 +29,10 @@ class AdjustmentIn(BaseModel):
 
 
 class PayoutIn(BaseModel):
+    """409 ``insufficient_balance`` above the balance; 409 ``payout_conflict``
+    (nothing stored: read the balance and try again) when another payout
+    checked against the same balance was written first (ADR 031, amendment)."""
+
     creator_id: str = Field(max_length=64)
     amount_micros: int
     reference: str = Field("", max_length=200)
