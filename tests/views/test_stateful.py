@@ -12,6 +12,7 @@ import hashlib
 import random
 import shutil
 import tempfile
+import time
 from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
@@ -335,6 +336,25 @@ class ViewsMachine(RuleBasedStateMachine):
                 "wire",
                 rates,
                 2**41,
+                idempotency_key=key,
+            )
+        )
+
+    @rule(
+        name=users,
+        rate=st.sampled_from([-1, 0, 700_000]),
+        ahead=st.sampled_from([-60_000, 0, 3_600_000]),
+        reason=st.sampled_from(["", "new year"]),
+        key=keys,
+    )
+    def set_rate(self, name: str, rate: int, ahead: int, reason: str, key: str | None) -> None:
+        self.attempt(
+            ledger.set_rate(
+                self.region,
+                self.user(name),
+                rate,
+                int(time.time() * 1000) + ahead,
+                reason,
                 idempotency_key=key,
             )
         )

@@ -15,14 +15,25 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from stormproof.actions import NOW, WriteTime, Written, derived_id, log_key, prior, write
+from stormproof.actions import (
+    NOW,
+    WriteTime,
+    Written,
+    derived_id,
+    event_time,
+    log_key,
+    prior,
+    write,
+)
 from stormproof.actions.roles import require_role
+from stormproof.clock import now_ms
 from stormproof.creators.ledger import Rates, balance, month_bounds, provisional_credit, zone_of
 from stormproof.errors import Conflict, Forbidden, NotFound, Unprocessable
 from stormproof.events import (
     MAX_UPDATE_CHARS,
     CreditPosted,
     EarningsEnrolled,
+    EarningsRateSet,
     LedgerAdjusted,
     PayoutSent,
     TimeZoneSet,
@@ -30,9 +41,12 @@ from stormproof.events import (
 )
 from stormproof.region import Region
 from stormproof.views import accounts, ledger
+from stormproof.views.engagement import WINDOW_MS
 
 __all__ = [
     "MAX_AMOUNT_MICROS",
+    "MAX_RATE_AHEAD_MS",
+    "MAX_RATE_MICROS",
     "PayoutPlan",
     "adjust_balance",
     "close_month",
@@ -43,6 +57,7 @@ __all__ = [
     "plan_payout",
     "require_creator",
     "set_enrollment",
+    "set_rate",
     "set_time_zone",
     "slot_key",
 ]
@@ -254,6 +269,61 @@ async def pay_out(
         idempotency_key=idempotency_key,
     )  # fmt: skip
     return await commit_payout(region, operator_id, plan, when=when)
+
+
+#: the highest rate per 1,000 qualified views, in millionths (as the setting)
+MAX_RATE_MICROS = 10**12
+#: how far ahead a rate may be set
+MAX_RATE_AHEAD_MS = 366 * 86_400_000
+#: how far behind this region's clock a rate may take effect: a retry of the
+#: same write arriving a while later still validates
+RATE_GRACE_MS = WINDOW_MS
+
+
+async def set_rate(
+    region: Region, operator_id: str, rate_micros: int, effective_from: int, reason: str, *,
+    idempotency_key: str | None, when: WriteTime = NOW,
+) -> Written[EarningsRateSet]:  # fmt: skip
+    """An operator sets the earnings rate from ``effective_from`` (unix ms)
+    on: 403 ``not_an_operator``; 422 ``rate_out_of_range``,
+    ``reason_required``, ``rate_in_the_past`` (days already counting keep
+    their rate: a correction is an adjustment), ``effective_from_out_of_range``
+    (more than a year ahead). (ADR 031, amendment.)"""
+    await require_role(region, operator_id, "operator")
+    key = log_key(operator_id, "earnings-rate", idempotency_key)
+    same = (rate_micros, effective_from, reason.strip())
+    if done := await prior(
+        region, key, EarningsRateSet, lambda p: (p.rate_micros, p.effective_from, p.reason) == same
+    ):
+        return done
+    if not 0 <= rate_micros <= MAX_RATE_MICROS:
+        raise Unprocessable(
+            f"a rate is 0 to {MAX_RATE_MICROS} millionths per 1,000", code="rate_out_of_range"
+        )
+    if not reason.strip():
+        raise Unprocessable("a rate change says why", code="reason_required")
+    if len(reason) > MAX_UPDATE_CHARS:
+        raise Unprocessable(f"a reason has at most {MAX_UPDATE_CHARS} characters", code="too_long")
+    at = event_time(region, when)
+    # from the write's own time (alike in every region), and never more than
+    # a window back from this region's clock (a Write-At may lag a day)
+    if effective_from < max(at, now_ms() - RATE_GRACE_MS):
+        raise Unprocessable(
+            "a rate applies from now on; days already counting keep their rate "
+            "(correct them with an adjustment)",
+            code="rate_in_the_past",
+        )
+    if effective_from > at + MAX_RATE_AHEAD_MS:
+        raise Unprocessable(
+            "a rate is set at most a year ahead", code="effective_from_out_of_range"
+        )
+    try:
+        payload = EarningsRateSet(
+            rate_micros=rate_micros, effective_from=effective_from, reason=reason.strip()
+        )
+    except ValidationError as exc:
+        raise Unprocessable(exc.errors()[0]["msg"], code="invalid_rate") from exc
+    return await write(region, key, payload, actor=operator_id, at=at)
 
 
 async def close_month(

@@ -18,13 +18,14 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from stormproof.events import CreditPosted, LedgerAdjusted, PayoutSent
+from stormproof.events import CreditPosted, EarningsRateSet, LedgerAdjusted, PayoutSent
 from stormproof.log import Entry
 from stormproof.views.base import View
 
 __all__ = [
     "LedgerView",
     "Posted",
+    "RateSet",
     "creators_with_entries",
     "credit",
     "credits",
@@ -32,12 +33,14 @@ __all__ = [
     "payout_of_request",
     "posted",
     "posted_total",
+    "rate_at",
+    "rate_schedule",
 ]
 
 
 class LedgerView(View):
     name = "ledger"
-    tables = ("ledger_posted", "sla_credits", "payout_requests")
+    tables = ("ledger_posted", "sla_credits", "payout_requests", "earnings_rates")
     schema = """
     CREATE TABLE IF NOT EXISTS ledger_posted (
         creator_id TEXT NOT NULL,
@@ -64,6 +67,15 @@ class LedgerView(View):
         creator_id TEXT NOT NULL,
         slot INTEGER NOT NULL
     ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS earnings_rates (
+        effective_from INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        eid TEXT NOT NULL,
+        rate_micros INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        PRIMARY KEY (effective_from, at, eid)
+    ) WITHOUT ROWID;
     """
 
     def on_ledger_adjusted(self, db: sqlite3.Connection, entry: Entry, p: LedgerAdjusted) -> None:
@@ -76,6 +88,15 @@ class LedgerView(View):
                 "INSERT INTO payout_requests VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (p.request_id, p.creator_id, p.slot),
             )
+
+    def on_earnings_rate_set(
+        self, db: sqlite3.Connection, entry: Entry, p: EarningsRateSet
+    ) -> None:
+        event = entry.event
+        db.execute(
+            "INSERT INTO earnings_rates VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (p.effective_from, event.at, event.id, p.rate_micros, p.reason, event.actor),
+        )
 
     def on_sla_credit_posted(self, db: sqlite3.Connection, entry: Entry, p: CreditPosted) -> None:
         event = entry.event
@@ -184,3 +205,37 @@ def payout_of_request(db: sqlite3.Connection, request_id: str) -> tuple[str, int
         "SELECT creator_id, slot FROM payout_requests WHERE request_id = ?", (request_id,)
     ).fetchone()
     return None if row is None else (row[0], row[1])
+
+
+@dataclass(frozen=True)
+class RateSet:
+    """A rate in force from ``effective_from`` (the latest set for that
+    instant by ``(at, event id)``), who set it, when and why."""
+
+    effective_from: int
+    rate_micros: int
+    at: int
+    actor: str
+    reason: str
+
+
+def rate_schedule(db: sqlite3.Connection) -> list[RateSet]:
+    """The earnings rates operators set, by the instant each is in force
+    from; for one instant the latest set holds (ADR 031, amendment)."""
+    rows = db.execute(
+        "SELECT effective_from, rate_micros, at, actor, reason FROM earnings_rates r "
+        "WHERE NOT EXISTS (SELECT 1 FROM earnings_rates s WHERE s.effective_from = "
+        "r.effective_from AND (s.at, s.eid) > (r.at, r.eid)) ORDER BY effective_from"
+    ).fetchall()
+    return [RateSet(*row) for row in rows]
+
+
+def rate_at(schedule: list[RateSet], default: int, at: int) -> int:
+    """The rate in force at ``at``: the last set from ``at`` or before, or
+    ``default`` (the setting) before the first."""
+    found = default
+    for rate in schedule:
+        if rate.effective_from > at:
+            break
+        found = rate.rate_micros
+    return found
