@@ -281,20 +281,22 @@ RATE_GRACE_MS = WINDOW_MS
 
 
 async def set_rate(
-    region: Region, operator_id: str, rate_micros: int, effective_from: int, reason: str, *,
-    idempotency_key: str | None, when: WriteTime = NOW,
+    region: Region, operator_id: str, rate_micros: int, effective_from: int | None,
+    reason: str, *, idempotency_key: str | None, when: WriteTime = NOW,
 ) -> Written[EarningsRateSet]:  # fmt: skip
-    """An operator sets the earnings rate from ``effective_from`` (unix ms)
-    on: 403 ``not_an_operator``; 422 ``rate_out_of_range``,
+    """An operator sets the earnings rate from ``effective_from`` (unix ms;
+    None: the write's own time) on: 403 ``not_an_operator``; 422 ``rate_out_of_range``,
     ``reason_required``, ``rate_in_the_past`` (days already counting keep
     their rate: a correction is an adjustment), ``effective_from_out_of_range``
     (more than a year ahead). (ADR 031, amendment.)"""
     await require_role(region, operator_id, "operator")
     key = log_key(operator_id, "earnings-rate", idempotency_key)
-    same = (rate_micros, effective_from, reason.strip())
+    same = (rate_micros, reason.strip())
     if done := await prior(
-        region, key, EarningsRateSet, lambda p: (p.rate_micros, p.effective_from, p.reason) == same
-    ):
+        region, key, EarningsRateSet,
+        lambda p: (p.rate_micros, p.reason) == same
+        and effective_from in (None, p.effective_from),
+    ):  # fmt: skip
         return done
     if not 0 <= rate_micros <= MAX_RATE_MICROS:
         raise Unprocessable(
@@ -305,6 +307,8 @@ async def set_rate(
     if len(reason) > MAX_UPDATE_CHARS:
         raise Unprocessable(f"a reason has at most {MAX_UPDATE_CHARS} characters", code="too_long")
     at = event_time(region, when)
+    if effective_from is None:
+        effective_from = at
     # from the write's own time (alike in every region), and never more than
     # a window back from this region's clock (a Write-At may lag a day)
     if effective_from < max(at, now_ms() - RATE_GRACE_MS):

@@ -84,7 +84,9 @@ class RateIn(BaseModel):
     ``effective_from_out_of_range`` (ADR 031, amendment)."""
 
     rate_micros: int = Field(description="millionths of the currency per 1,000 qualified views")
-    effective_from: int = Field(description="unix ms: windows from this instant on earn at it")
+    effective_from: int | None = Field(
+        None, description="unix ms: windows from this instant on earn at it (default: now)"
+    )
     reason: str = Field(max_length=MAX_UPDATE_CHARS)
 
 
