@@ -15,6 +15,7 @@ import pytest
 
 from stormproof.actions import accounts, roles
 from stormproof.actions.ledger import adjust_balance, commit_payout, pay_out, plan_payout
+from stormproof.clock import now_ms
 from stormproof.creators.ledger import Rates, balance, statement, this_month, zone_of
 from stormproof.creators.sla import DEFAULT_TIERS
 from stormproof.errors import Conflict, Unprocessable
@@ -51,12 +52,14 @@ async def _payouts(region: Region) -> list[PayoutSent]:
 
 
 async def _invariant(region: Region, creator: str) -> int:
-    """The balance, checked equal to the sum of the month's statement."""
+    """The balance, checked equal to the closing balance of this month's
+    statement (every entry here is of this month)."""
     held = await _balance(region, creator)
 
     def closing(db: sqlite3.Connection) -> int:
-        period = this_month(NOW, zone_of(db, creator))
-        return statement(db, creator, period, RATES, NOW).closing_balance_micros
+        now = now_ms()
+        period = this_month(now, zone_of(db, creator))
+        return statement(db, creator, period, RATES, now).closing_balance_micros
 
     assert await region.store.query(closing) == held
     return held
@@ -128,7 +131,7 @@ async def test_payouts_in_two_regions_at_once_write_one(
     own_cluster: NatsCluster, tmp_path: Path
 ) -> None:
     secret = tmp_path / "secret"
-    secret.write_bytes(b"s" * 32)
+    secret.write_text("ab" * 32)
     regions = [
         Region.open(
             make_settings(
