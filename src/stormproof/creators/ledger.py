@@ -177,8 +177,8 @@ def accruals(
     for at, count in studio.qualified_by_window(db, creator, start, until, rates.qualified_ms):
         # a view earns when its creator was enrolled at some time of its window
         if any(a < at + WINDOW_MS and (b is None or at < b) for a, b in spans):
-            day = qualified.setdefault(_day_of(at, zone), Counter())
-            day[schedule.at(at)] += count
+            rated = qualified.setdefault(_day_of(at, zone), Counter())
+            rated[schedule.at(at)] += count
     entries = []
     for day in sorted(qualified):
         by_rate = qualified[day]
