@@ -15,8 +15,15 @@ with sound):
   3. the time from the upload's answer to the first rung being playable
      (its media playlist served), and to the whole ladder.
 
+With ``--rotation 90`` (or 180, 270) the clip is stored as a phone stores
+portrait video: its pictures coded turned (1920x1080 for a 1080x1920 clip)
+with a display matrix asking for the turn, so the ladder (planned at the
+size as displayed, the same rungs) turns every picture upright. The
+reference does not turn (it scales the coded picture to the rung's size):
+the ratio shows what turning costs beside plain scaling.
+
 Usage: .venv/bin/python benchmarks/transcode.py [--seconds 15] [--width 1080]
-       [--height 1920] [--rungs 360,540,720,1080]
+       [--height 1920] [--rungs 360,540,720,1080] [--rotation 0]
 """
 
 from __future__ import annotations
@@ -170,19 +177,24 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1920)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--rungs", default="360,540,720,1080")
+    parser.add_argument("--rotation", type=int, choices=(0, 90, 180, 270), default=0)
     args = parser.parse_args()
     rungs = tuple(int(r) for r in args.rungs.split(","))
-    print(f"machine: {os.cpu_count()} cores; clip {args.seconds:g} s {args.width}x{args.height}")
+    # the size as displayed is --width x --height whatever the rotation
+    coded = (args.height, args.width) if args.rotation % 180 else (args.width, args.height)
+    print(f"machine: {os.cpu_count()} cores; clip {args.seconds:g} s {args.width}x{args.height}"
+          f", coded {coded[0]}x{coded[1]} turned {args.rotation}°")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="stormproof-transcode-") as name:
         folder = Path(name)
         started = time.monotonic()
         source = make_video(
             folder / "clip.mp4",
             seconds=args.seconds,
-            width=args.width,
-            height=args.height,
+            width=coded[0],
+            height=coded[1],
             fps=args.fps,
             seed=14,
+            rotation=args.rotation,
             sound=True,
         )
         print(f"clip made in {time.monotonic() - started:.1f} s")

@@ -33,20 +33,9 @@ from playwright.sync_api import sync_playwright
 
 from stormproof.media import make_video
 from stormproof.settings import Settings
-from stormproof.testing import LiveServer
+from stormproof.testing import CHROMIUM, CHROMIUM_ARGS, LiveServer
 from stormproof.web.router import DIST
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "a long benchmark password"
 BUDGET = 150_000
 
@@ -89,7 +78,7 @@ def first_frames(runs: int) -> dict[str, Any]:
             frames: list[float] = []
             navigations: list[dict[str, float]] = []
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 for _ in range(runs):
                     context = browser.new_context(viewport={"width": 390, "height": 844})
                     context.add_init_script(

@@ -1,4 +1,6 @@
-"""Helpers for tests and benchmarks: a real region API on a free loopback port."""
+"""Helpers for tests and benchmarks: a real region API on a free loopback
+port, free ports, a temporary cluster, and the browser the web tests and
+benchmarks drive."""
 
 from __future__ import annotations
 
@@ -21,9 +23,30 @@ from stormproof.operators import operator_headers
 from stormproof.region import Region, load_secret
 from stormproof.settings import Settings
 
-__all__ = ["LiveServer", "free_base_port", "free_port", "temporary_cluster"]
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "LiveServer",
+    "free_base_port",
+    "free_port",
+    "temporary_cluster",
+]
 
 T = TypeVar("T")
+
+#: Debian's chromium, which Playwright drives (never a browser it downloads)
+CHROMIUM = "/usr/bin/chromium"
+#: how it is launched: headless, no GPU, nothing fetched behind the page's back
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 
 
 def free_port() -> int:

@@ -38,6 +38,7 @@ from stormproof.events import RenditionFailed, RenditionReady
 from stormproof.media import transcode
 from stormproof.media.jobs import Job, JobQueue, Lease, LocalQueue
 from stormproof.media.ladder import content_addressed
+from stormproof.periodic import every
 from stormproof.region import Region
 from stormproof.views import renditions, videos
 
@@ -91,15 +92,17 @@ class Transcoder:
     # -- feeding -----------------------------------------------------------------------------
 
     async def _feed(self) -> None:
-        while True:
-            try:
-                await self._plan_late()
-                await self._submit_pending()
-            except StormproofError as exc:  # the log or the queue is unreachable: next round
-                log.warning("cannot queue transcoding jobs: %s", exc.message)
-            except Exception:  # a bug: logged, and the next round tries again
-                log.exception("queueing transcoding jobs failed")
-            await asyncio.sleep(self.region.settings.transcode_poll_s)
+        await every(
+            self.region.settings.transcode_poll_s,
+            self._queue_jobs,
+            logger=log,
+            refused="cannot queue transcoding jobs",  # the log or the queue is unreachable
+            failed="queueing transcoding jobs failed",
+        )
+
+    async def _queue_jobs(self) -> None:
+        await self._plan_late()
+        await self._submit_pending()
 
     async def _plan_late(self) -> None:
         before = int(time.time() * 1000) - _PLAN_LATE_MS

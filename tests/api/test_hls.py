@@ -7,6 +7,7 @@ playlist's variants over HTTP and decodes their frames.
 
 from __future__ import annotations
 
+import io
 import random
 import re
 import time
@@ -280,3 +281,30 @@ def test_a_rung_whose_every_transcode_dies_fails_instead_of_retrying_forever(
             assert client.get(video["file_url"]).status_code == 200
     finally:
         live.stop()
+
+
+def test_a_phone_video_stored_sideways_gets_an_upright_portrait_ladder(
+    server: LiveServer, client: httpx.Client, tmp_path: Path
+) -> None:
+    """A portrait phone video stored as landscape pictures with a quarter
+    turn in its display matrix (issue 14): the ladder is planned at the size
+    as displayed, and its pictures and poster are upright. The gradient runs
+    light (top) to dark as coded; turned 90° counter-clockwise, light is left."""
+    auth = sign_up(client, "phone")  # its own account: the lists above see one video
+    source = make_video(tmp_path / "phone.mp4", seconds=0.5, width=320, height=180, rotation=90)
+    uploaded = upload(client, auth, source)
+    assert uploaded.status_code == 201, uploaded.text
+    video = settled(client, uploaded.json()["id"])
+    assert [(r["rung"], r["width"], r["height"], r["state"]) for r in video["renditions"]] == [
+        (180, 180, 320, "ready")
+    ]
+    ((attrs, uri),) = _variants(client.get(video["hls_url"]).text)
+    assert attrs["RESOLUTION"] == "180x320"
+    with av.open(server.url + uri) as played:
+        pixels = next(played.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    poster = client.get(video["poster_url"]).content
+    with av.open(io.BytesIO(poster)) as jpeg:
+        still = next(jpeg.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    for picture in (pixels, still):
+        assert picture.shape == (320, 180, 3)
+        assert picture[:, :20].mean() > picture[:, -20:].mean() + 40

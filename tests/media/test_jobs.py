@@ -124,3 +124,29 @@ def test_progress_keeps_a_long_job_with_its_worker(nats: NatsCluster) -> None:
             await other.close()
 
     asyncio.run(run())
+
+
+def test_the_ack_wait_of_the_last_region_to_start_is_the_one_in_force(nats: NatsCluster) -> None:
+    """A cluster made with a long ack wait, restarted with a short one: a job
+    whose worker vanished moves after the short wait, not the long."""
+
+    async def run() -> None:
+        prefix = unique_prefix("JOBS")
+        first = JetStreamQueue(nats.urls, 0, prefix=prefix, ack_wait=600.0)
+        await first.start()
+        await first.close()
+        lost = JetStreamQueue(nats.urls, 0, prefix=prefix, ack_wait=ACK_WAIT)
+        other = JetStreamQueue(nats.urls, 1, prefix=prefix, ack_wait=ACK_WAIT)
+        await lost.start()
+        await other.start()
+        try:
+            await lost.submit(Job("v_4", 360))
+            assert await lost.take(2.0) is not None
+            await lost.close()
+            moved = await other.take(ACK_WAIT + 10.0)  # under the old wait, none for 600 s
+            assert moved is not None and moved.job == Job("v_4", 360)
+            await moved.done()
+        finally:
+            await other.close()
+
+    asyncio.run(run())

@@ -12,21 +12,10 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from stormproof.settings import Settings
-from stormproof.testing import LiveServer
+from stormproof.testing import CHROMIUM, CHROMIUM_ARGS, LiveServer
 from stormproof.web.router import DIST
 from tests.conftest import make_settings
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 #: the screenshots the README links to, written by the tests
@@ -40,7 +29,7 @@ def browser() -> Iterator[Browser]:
     assert (DIST / "index.html").is_file(), "the web app is not built: run ./scripts/test"
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run ./scripts/test"
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield launched
         finally:

@@ -12,7 +12,6 @@ whoever is up closes the month.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import time
@@ -28,6 +27,7 @@ from stormproof.creators.ledger import (
 )
 from stormproof.errors import StormproofError
 from stormproof.events import CreditPosted
+from stormproof.periodic import every
 from stormproof.region import Region
 from stormproof.views import creator_settings, ledger
 
@@ -85,11 +85,10 @@ class Closer:
             await ready()
         except StormproofError:
             return
-        while True:
-            try:
-                await self.tick()
-            except StormproofError as exc:
-                logger.warning("%s closer: %s", self.region.name, exc.message)
-            except Exception:  # a bug: logged, and the next look comes
-                logger.exception("%s: closing months failed", self.region.name)
-            await asyncio.sleep(self.settings.sla_close_every_s)
+        await every(
+            self.settings.sla_close_every_s,
+            self.tick,
+            logger=logger,
+            refused=f"{self.region.name} closer",
+            failed=f"{self.region.name}: closing months failed",
+        )

@@ -38,7 +38,9 @@ __all__ = ["JetStreamQueue"]
 
 _API = "$JS.API"
 _NS = 1_000_000_000
-#: the consumer exists already (with this or another configuration)
+#: the consumer exists already and cannot take this configuration (a create
+#: with another, editable one — the ack wait — updates it: the region that
+#: started last sets it, tests/media/test_jobs.py)
 _CONSUMER_EXISTS = {10013, 10148}
 
 

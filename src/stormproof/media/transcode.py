@@ -11,6 +11,15 @@ forced on the first frame at or past each multiple of ``segment_s`` in the
 source's timeline. Every rung is cut at the same instants, whatever the
 frame rate (variable too), so a player switches rungs at any segment.
 
+Pictures come out upright: a phone's portrait video is often stored as
+landscape pictures with a display matrix saying "turn a quarter", and the
+rung's size is the size as displayed. Such a frame is scaled in its coded
+orientation to the rung's size turned, then FFmpeg's ``transpose`` (or
+``hflip,vflip``) filter turns the small picture; the rung carries no display
+matrix. The turn is the one :func:`stormproof.media.probe.rotation_quarters`
+counts, as the thumbnail makes (``np.rot90``) and as a browser shows the
+original. A frame without a turn is only scaled, as before.
+
 :func:`run` is what the transcoder calls: it starts ``python -P
 .../media/transcode.py JOB``, this file as a script in a fresh interpreter
 (which imports PyAV and nothing of the server), at low priority from its
@@ -134,12 +143,13 @@ def make_rendition(
                     )
                 streams: list[Any] = [s for s in (video, audio) if s is not None]
                 poster: Any = None
+                upright = _Upright(width, height, time_base)
                 next_key = 0.0
                 for packet in inp.demux(*streams):
                     for frame in packet.decode():
                         if isinstance(frame, av.VideoFrame) and frame.pts is not None:
                             t = float(frame.pts * time_base)
-                            picture = frame.reformat(width=width, height=height, format="yuv420p")
+                            picture = upright(frame)
                             picture.pts, picture.time_base = frame.pts, time_base
                             if t >= next_key:
                                 picture.pict_type = av.video.frame.PictureType.I
@@ -164,6 +174,51 @@ def make_rendition(
     except (av.error.FFmpegError, ValueError, IndexError) as exc:
         return Refused("corrupt_stream", f"The video cannot be transcoded: {exc}"[:500])
     return _describe(folder, "mp4a.40.2" if audio is not None else "")
+
+
+#: filters that turn a picture as many quarter turns counter-clockwise as
+#: the key says (what ``np.rot90(pixels, quarters)`` does)
+_TURNS: dict[int, tuple[tuple[str, str | None], ...]] = {
+    1: (("transpose", "cclock"),),
+    2: (("hflip", None), ("vflip", None)),
+    3: (("transpose", "clock"),),
+}
+
+
+class _Upright:
+    """Decoded frames as a rung's pictures: ``width`` x ``height`` (the size
+    as displayed), yuv420p, turned as the frame's display matrix asks."""
+
+    def __init__(self, width: int, height: int, time_base: Fraction) -> None:
+        self.width, self.height, self.time_base = width, height, time_base
+        self.graphs: dict[int, Any] = {}
+
+    def __call__(self, frame: Any) -> Any:
+        # As probe.rotation_quarters counts (this file imports nothing of ours).
+        quarters = round(frame.rotation / 90) % 4
+        if not quarters:
+            return frame.reformat(width=self.width, height=self.height, format="yuv420p")
+        # Scaled first, in the coded orientation: the turn moves a rung-sized
+        # picture, never a source-sized one.
+        across, down = (self.height, self.width) if quarters % 2 else (self.width, self.height)
+        small = frame.reformat(width=across, height=down, format="yuv420p")
+        graph = self.graphs.get(quarters) or self._graph(quarters, across, down)
+        graph.vpush(small)
+        return graph.vpull()
+
+    def _graph(self, quarters: int, across: int, down: int) -> Any:
+        import av.filter
+        from av.video.format import VideoFormat
+
+        graph = av.filter.Graph()
+        graph.threads = 1  # a small picture: no thread pool for it
+        source = graph.add_buffer(
+            width=across, height=down, format=VideoFormat("yuv420p"), time_base=self.time_base
+        )
+        turns = [graph.add(name, args) for name, args in _TURNS[quarters]]
+        graph.link_nodes(source, *turns, graph.add("buffersink")).configure()
+        self.graphs[quarters] = graph
+        return graph
 
 
 def avc_codec(init: bytes) -> str:

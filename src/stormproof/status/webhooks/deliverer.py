@@ -38,6 +38,7 @@ import httpx
 from stormproof.actions.webhooks import record_outcome
 from stormproof.errors import StormproofError
 from stormproof.events import WebhookAttempt, WebhookDelivered, WebhookFailed
+from stormproof.periodic import every
 from stormproof.region import Region
 from stormproof.settings import Settings
 from stormproof.status.page import Page, read_page
@@ -113,14 +114,13 @@ class Deliverer:
                 await ready()
             except StormproofError:
                 return
-            while True:
-                try:
-                    await self.tick()
-                except StormproofError as exc:
-                    logger.warning("%s deliverer: %s", self.region.name, exc.message)
-                except Exception:  # a bug: logged, and the next look comes
-                    logger.exception("%s: delivering webhooks failed", self.region.name)
-                await asyncio.sleep(self.settings.webhook_poll_s)
+            await every(
+                self.settings.webhook_poll_s,
+                self.tick,
+                logger=logger,
+                refused=f"{self.region.name} deliverer",
+                failed=f"{self.region.name}: delivering webhooks failed",
+            )
         finally:
             await self.close()
 
