@@ -47,6 +47,7 @@ from stormproof.events import (
     DrillReported,
     DrillWrites,
     EarningsEnrolled,
+    EarningsRateSet,
     Event,
     Figures,
     FollowStarted,
@@ -308,7 +309,7 @@ def test_undecodable_events_raise_log_error(raw: bytes) -> None:
 
 
 def test_every_payload_has_a_unique_type_name() -> None:
-    assert len(PAYLOADS) == 42
+    assert len(PAYLOADS) == 43
     assert all(name == model.TYPE for name, model in PAYLOADS.items())
 
 
@@ -757,8 +758,13 @@ PAYLOAD_STRATEGIES: dict[type[Payload], st.SearchStrategy[Payload]] = {
         creator_id=ids,
         amount_micros=st.integers(1, 10**15),
         reference=texts.filter(lambda t: len(t) <= 200),
+        slot=st.none() | st.integers(0, 10**9),
+        request_id=st.none() | ids,
     ),
     CreditPosted: credit_posted(),
+    EarningsRateSet: st.builds(
+        EarningsRateSet, rate_micros=st.integers(0, 10**12), effective_from=millis, reason=said
+    ),
     RenditionsPlanned: st.builds(
         RenditionsPlanned,
         video_id=ids,

@@ -25,6 +25,7 @@ from stormproof.cluster_cli import app as cluster_app
 from stormproof.drill_cli import drill
 from stormproof.eval_cli import eval_
 from stormproof.incident_cli import app as incident_app
+from stormproof.ledger_cli import app as ledger_app
 from stormproof.log import Position
 from stormproof.log.sqlite import SqliteLog
 from stormproof.logs import configure_logs
@@ -58,6 +59,7 @@ app.add_typer(operator_app, name="operator")
 app.add_typer(incident_app, name="incident")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(postmortem_app, name="postmortem")
+app.add_typer(ledger_app, name="ledger")
 
 
 def _print_version(value: bool) -> None:

@@ -160,6 +160,14 @@ class Target:
 
         return self._run(work)
 
+    def read_text(self, path: str, params: dict[str, Any] | None = None) -> str:
+        """GET ``path`` as text (a CSV export) from the first region that answers."""
+
+        async def work(client: Client) -> str:
+            return (await client.get(path, params=params or {})).text
+
+        return self._run(work)
+
     def write(self, method: str, path: str, body: dict[str, Any], key: str | None) -> Any:
         """Send a write with one Idempotency-Key (``key``, or a fresh one) and
         one ``Stormproof-Write-At`` to whichever region takes it."""

@@ -77,6 +77,7 @@ __all__ = [
     "DrillReported",
     "DrillWrites",
     "EarningsEnrolled",
+    "EarningsRateSet",
     "Event",
     "Figures",
     "FollowStarted",
@@ -1019,6 +1020,18 @@ class LedgerAdjusted(Payload):
         return self
 
 
+class EarningsRateSet(Payload):
+    """An operator sets what creators earn per 1,000 qualified views, in
+    millionths, from ``effective_from`` on (ADR 031, amendment): a 10-minute
+    window earns at the rate in force at its start. Before the first, the
+    setting ``earnings_rate_micros`` holds."""
+
+    TYPE: ClassVar[str] = "earnings.rate_set"
+    rate_micros: Annotated[int, Field(ge=0, le=10**12)]
+    effective_from: Millis
+    reason: UpdateText
+
+
 class PayoutSent(Payload):
     """What the platform paid a creator out of their balance."""
 
@@ -1027,6 +1040,14 @@ class PayoutSent(Payload):
     creator_id: Id
     amount_micros: Annotated[int, Field(ge=1, le=10**15)]
     reference: Annotated[str, Field(max_length=200), AfterValidator(_plain_unicode)] = ""
+    #: how many payouts of this creator the writer had applied: the payout's
+    #: log key is ``ledger:{creator}:payout:{slot}``, so two payouts checked
+    #: against one balance collide on one key (ADR 031, amendment); None in
+    #: payouts written before slots
+    slot: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    #: which request made it (derived from its Idempotency-Key), so a retry
+    #: finds its answer and a colliding request knows it lost
+    request_id: Id | None = None
 
 
 class CreditLine(BaseModel):
@@ -1118,6 +1139,7 @@ _ALL: tuple[type[Payload], ...] = (
     LedgerAdjusted,
     PayoutSent,
     CreditPosted,
+    EarningsRateSet,
     RenditionsPlanned,
     RenditionReady,
     RenditionFailed,

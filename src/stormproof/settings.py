@@ -181,8 +181,9 @@ class Settings(BaseModel):
     #: region the same value, or their studios answer differently (ADR 030)
     studio_qualified_ms: int = Field(default=5000, ge=0, le=24 * 3600 * 1000)
     #: what a creator earns per 1,000 qualified views, in millionths of
-    #: ``ledger_currency`` (ADR 031); applied when the ledger is read: give
-    #: every region the same value
+    #: ``ledger_currency`` (ADR 031), before the first rate an operator set
+    #: (``earnings.rate_set``, from then on the log decides); applied when
+    #: the ledger is read: give every region the same value
     earnings_rate_micros: int = Field(default=500_000, ge=0, le=10**12)
     ledger_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     #: the creator SLA's credit tiers, UPTIME%:CREDIT% (ADR 031)

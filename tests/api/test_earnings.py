@@ -191,3 +191,54 @@ def test_bad_periods_and_time_zones_are_refused_and_a_zone_moves_the_days(
     assert overview.json()["time_zone"] == "Asia/Tokyo"
     statement = client.get(f"/v1/studio/statements/{_month()}", headers=ann).json()
     assert statement["time_zone"] == "Asia/Tokyo"
+
+
+def test_only_an_operator_sets_the_rate_and_each_window_earns_at_its_own(
+    server: LiveServer, client: httpx.Client, operator: dict[str, str], video_file: Path
+) -> None:
+    """Guards ADR 031's amendment: the rate is an event in force from an
+    instant on, never before it; bad input stores nothing."""
+    ann, bob = sign_up(client, "ann"), sign_up(client, "bob")
+    now = int(time.time() * 1000)
+    body = {"rate_micros": 2_000_000, "effective_from": now + 3_600_000, "reason": "new year"}
+    before = written_types(server)
+    refused(client.post("/v1/ledger/rates", json=body, headers=ann), 403, "not_an_operator")
+    refused(client.get("/v1/ledger/rates", headers=ann), 403, "not_an_operator")
+    for change, code in [
+        ({"reason": "  "}, "reason_required"),
+        ({"rate_micros": -1}, "rate_out_of_range"),
+        ({"rate_micros": 10**13}, "rate_out_of_range"),
+        ({"effective_from": now - 3_600_000}, "rate_in_the_past"),
+        ({"effective_from": -5}, "rate_in_the_past"),
+        ({"effective_from": now + 400 * 86_400_000}, "effective_from_out_of_range"),
+    ]:
+        answer = client.post("/v1/ledger/rates", json={**body, **change}, headers=operator)
+        refused(answer, 422, code)
+    assert written_types(server) == before  # nothing stored
+
+    video = upload(client, ann, video_file).json()["id"]
+    # a window's start within a window of now, at least 30 s from either end
+    now = int(time.time() * 1000)
+    start = now - now % WINDOW_MS
+    if now - start > WINDOW_MS - 30_000:
+        start += WINDOW_MS
+    enrolled = client.put(
+        "/v1/studio/earnings/enrollment",
+        json={"enrolled": True},
+        headers={**ann, "Stormproof-Write-At": str(start - 120_000)},
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    _watch(client, bob, video, 9000, at=start - 60_000)  # the window before: the setting's rate
+    keyed = {**operator, "Idempotency-Key": "rate-1", "Stormproof-Write-At": str(start)}
+    from_start = {**body, "effective_from": start}
+    set_ = client.post("/v1/ledger/rates", json=from_start, headers=keyed)
+    again = client.post("/v1/ledger/rates", json=from_start, headers=keyed)
+    assert set_.status_code == again.status_code == 201, set_.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    seq = _watch(client, bob, video, 9000, at=start + 1000)
+    assert _earnings(client, ann, seq)["balance_micros"] == PER_VIEW + 2000
+    listed = client.get("/v1/ledger/rates", headers=operator).json()
+    assert listed["default_micros"] == 500_000
+    assert [(r["effective_from"], r["rate_micros"]) for r in listed["rates"]] == [
+        (start, 2_000_000)
+    ]

@@ -3,6 +3,7 @@ never; failures are 5xx answers; people served are those a route signed in."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -94,4 +95,42 @@ def test_an_upload_acknowledged_late_counts_as_delayed_and_names_its_creator(
         time.sleep(0.05)
     assert sum(c.requests for c in counted) == 2
     assert sum(c.delayed or 0 for c in counted) == 1
+    assert [who for c in counted for who in c.touched] == [ann_id]
+
+
+def test_a_resumable_uploads_5xx_counts_against_its_creator_and_its_4xx_does_not(
+    server: LiveServer, client: httpx.Client, video_file: Path
+) -> None:
+    """Guards issue 15's upload SLI for tus uploads: a creation and a chunk
+    count as uploads; a chunk the region failed to store (its disk gave way
+    under the blob store) is a failure naming its creator; a chunk sent at
+    the wrong offset is the client's fault; asking where an upload stands is
+    not counted."""
+    traffic: Traffic = server.app.state.traffic
+    ann = sign_up(client, "ann")
+    tus = {**ann, "Tus-Resumable": "1.0.0"}
+    chunk = {**tus, "Content-Type": "application/offset+octet-stream"}
+    data = video_file.read_bytes()
+    traffic.take()
+    created = client.post("/v1/uploads", headers={**tus, "Upload-Length": str(len(data))})
+    assert created.status_code == 201, created.text
+    where = created.headers["Location"]
+    wrong = client.patch(where, content=data[:100], headers={**chunk, "Upload-Offset": "7"})
+    assert 400 <= wrong.status_code < 500, wrong.text
+    spool = server.settings.blobs_dir / "tmp"
+    shutil.rmtree(spool, ignore_errors=True)
+    spool.write_bytes(b"")  # where the blob store writes is no folder: it can no longer write
+    try:
+        failed = client.patch(where, content=data[:100], headers={**chunk, "Upload-Offset": "0"})
+        assert failed.status_code >= 500, failed.text
+    finally:
+        spool.unlink()
+    assert client.head(where, headers=tus).status_code == 200
+    ann_id = client.get("/v1/studio/overview", headers=ann).json()["creator_id"]
+    deadline = time.monotonic() + 5
+    counted: list[RequestsCounted] = []
+    while sum(c.requests for c in counted) < 3 and time.monotonic() < deadline:
+        counted += [c for c in traffic.take() if c.component == "uploads"]
+        time.sleep(0.05)
+    assert (sum(c.requests for c in counted), sum(c.errors for c in counted)) == (3, 1)
     assert [who for c in counted for who in c.touched] == [ann_id]

@@ -24,6 +24,7 @@ from stormproof.events import (
     CreditLine,
     CreditPosted,
     EarningsEnrolled,
+    EarningsRateSet,
     Event,
     Interaction,
     InteractionsRecorded,
@@ -55,6 +56,8 @@ class Act:
     watched_ms: int = 0
     amount: int = 1
     flag: bool = False
+    #: a rate's instant of effect, from BASE (may be before or after ``at``)
+    effective: int = 0
 
 
 _at = st.integers(0, 6).map(lambda n: n * WINDOW_MS // 2) | st.integers(0, SPAN_MS - 1)
@@ -66,6 +69,8 @@ acts = st.one_of(
     st.builds(Act, kind=st.just("payout"), at=_at, amount=st.integers(1, 5000)),
     st.builds(Act, kind=st.just("credit"), at=_at, amount=st.integers(0, 10**6),
               flag=st.booleans()),
+    st.builds(Act, kind=st.just("rate"), at=_at, amount=st.integers(0, 10**7),
+              effective=_at | st.integers(-SPAN_MS, 0)),
 )  # fmt: skip
 
 
@@ -104,6 +109,11 @@ def _payload(act: Act, n: int) -> tuple[Payload, str]:
             return PayoutSent(payout_id=f"p{n}", creator_id=CREATOR, amount_micros=act.amount), (
                 "u_olga"
             )
+        case "rate":
+            rate = EarningsRateSet(
+                rate_micros=act.amount, effective_from=BASE + act.effective, reason="r"
+            )
+            return rate, "u_olga"
     return _credit(act, n), ""
 
 
@@ -150,13 +160,28 @@ def _expected(history: list[Act]) -> int:
                 continue
             key = (item.video_id, e.actor, e.at // WINDOW_MS)
             views[key] = views.get(key, False) or item.watched_ms >= RATES.qualified_ms
-    days: Counter[object] = Counter()
+    # for each instant the latest rate set (by time, id) holds; a window
+    # earns at the rate in force at its start, the setting before any
+    latest: dict[int, tuple[int, str, int]] = {}
+    for e in events:
+        if isinstance(e.data, EarningsRateSet):
+            mark = (e.at, e.id, e.data.rate_micros)
+            latest[e.data.effective_from] = max(latest.get(e.data.effective_from, mark), mark)
+
+    def rate_at(start: int) -> int:
+        found = RATES.rate_micros
+        for effective in sorted(latest):
+            if effective <= start:
+                found = latest[effective][2]
+        return found
+
+    days: Counter[object] = Counter()  # per day: qualified views times their rate
     zone = ZoneInfo(ZONE)
     for (_, _, window), qualified in views.items():
         start = window * WINDOW_MS
         if qualified and enrolled_during(start, start + WINDOW_MS):
-            days[datetime.fromtimestamp(start / 1000, zone).date()] += 1
-    total = sum(count * RATES.rate_micros // 1000 for count in days.values())
+            days[datetime.fromtimestamp(start / 1000, zone).date()] += rate_at(start)
+    total = sum(micros // 1000 for micros in days.values())
     earliest: dict[str, tuple[int, str, int]] = {}
     for e in events:
         match e.data:
@@ -183,6 +208,18 @@ def _expected(history: list[Act]) -> int:
         Act("credit", 2, amount=5000),
     ],
     seed=3,
+)
+@example(  # a rate from mid-window applies from the next window; the later set holds
+    history=[
+        Act("enroll", 0, flag=True),
+        Act("watch", 1000, watched_ms=2000),
+        Act("rate", 2000, amount=7_000_000, effective=WINDOW_MS // 2),
+        Act("watch", WINDOW_MS + 1, actor="u_cat", watched_ms=2000),
+        Act("rate", 3000, amount=1_000_001, effective=2 * WINDOW_MS),
+        Act("rate", 4000, amount=3_333_333, effective=2 * WINDOW_MS),
+        Act("watch", 2 * WINDOW_MS + 1, watched_ms=2000),
+    ],
+    seed=5,
 )
 def test_the_balance_is_the_sum_of_every_entry(history: list[Act], seed: int) -> None:
     rng = random.Random(seed)

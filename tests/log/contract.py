@@ -38,6 +38,17 @@ class LogContract:
         # A key that was refused as duplicate leaves no hole in the sequence.
         assert (await log.append("other", event(3))).seq == 2
 
+    async def test_one_key_appended_at_once_is_stored_once(self) -> None:
+        # Guards JetStream's "duplicate message id is in process" answer to a
+        # second publish racing the first (two regions' payouts for one slot,
+        # ADR 031 amendment; a hedged retry): it was a LogError.
+        log = await self.make_log()
+        entries = await asyncio.gather(*(log.append("raced", event(n)) for n in range(4)))
+        assert len({(e.partition, e.seq) for e in entries}) == 1
+        assert sum(not e.duplicate for e in entries) == 1
+        assert len({e.event for e in entries}) == 1
+        assert (await log.last_seqs())[0] == 1
+
     async def test_read_returns_entries_after_a_sequence_in_order(self) -> None:
         log = await self.make_log()
         appended = [await log.append(f"k{n}", event(n)) for n in range(10)]

@@ -12,6 +12,7 @@ import hashlib
 import random
 import shutil
 import tempfile
+import time
 from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 from pydantic import ValidationError
 
 from stormproof.actions import accounts, ledger, renditions, roles, safety, social, videos
+from stormproof.creators.ledger import rates_of
 from stormproof.errors import StormproofError
 from stormproof.events import (
     AccountCreated,
@@ -319,6 +321,41 @@ class ViewsMachine(RuleBasedStateMachine):
         self.attempt(
             ledger.adjust_balance(
                 self.region, self.user(name), self.user(other), amount, reason, idempotency_key=key
+            )
+        )
+
+    @rule(name=users, other=users, amount=st.sampled_from([0, 2, 5]), key=keys)
+    def pay_out(self, name: str, other: str, amount: int, key: str | None) -> None:
+        rates = rates_of(self.region.settings)
+        self.attempt(
+            ledger.pay_out(
+                self.region,
+                self.user(name),
+                self.user(other),
+                amount,
+                "wire",
+                rates,
+                2**41,
+                idempotency_key=key,
+            )
+        )
+
+    @rule(
+        name=users,
+        rate=st.sampled_from([-1, 0, 700_000]),
+        ahead=st.sampled_from([-60_000, 0, 3_600_000]),
+        reason=st.sampled_from(["", "new year"]),
+        key=keys,
+    )
+    def set_rate(self, name: str, rate: int, ahead: int, reason: str, key: str | None) -> None:
+        self.attempt(
+            ledger.set_rate(
+                self.region,
+                self.user(name),
+                rate,
+                int(time.time() * 1000) + ahead,
+                reason,
+                idempotency_key=key,
             )
         )
 

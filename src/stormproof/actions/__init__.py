@@ -143,24 +143,28 @@ async def write(
     actor: str,
     when: WriteTime = NOW,
     at: int | None = None,
+    partition: int | None = None,
 ) -> Written[P]:
     """Append a validated payload under ``key`` and wait for the local views.
-    Its time is ``at`` if the action already fixed it, else from ``when``."""
+    Its time is ``at`` if the action already fixed it, else from ``when``.
+    It goes to this region's partition first, or to ``partition`` when the
+    action needs every region's copies of a key in one stream (a payout)."""
     if not _LOG_KEY.fullmatch(key):
         raise BadRequest("this write's key is not printable ASCII", code="invalid_key")
     stamp = at or event_time(region, when)
     event = new_event(payload, actor=actor, at=stamp, id=event_id_for(key))
-    entry = await _append(region, key, event)
+    entry = await _append(region, key, event, partition)
     await region.projector.wait_for(entry.partition, entry.seq, region.settings.min_seq_wait_s)
     return _written(region, entry, type(payload), entry.duplicate)
 
 
-async def _append(region: Region, key: str, event: Event) -> Entry:
-    """Append to this region's partition first, timed for ``/metrics`` under
-    the partition that took it."""
+async def _append(region: Region, key: str, event: Event, partition: int | None) -> Entry:
+    """Append to ``partition`` (by default this region's) first, timed for
+    ``/metrics`` under the partition that took it."""
     started = time.perf_counter()
+    first = region.settings.region_index if partition is None else partition
     try:
-        entry = await region.log.append(key, event, partition=region.settings.region_index)
+        entry = await region.log.append(key, event, partition=first)
     except StormproofError:
         region.metrics.append_failed()
         raise

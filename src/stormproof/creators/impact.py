@@ -24,6 +24,7 @@ from stormproof.creators import sla
 from stormproof.creators.sla import DEFAULT_TIERS, MINUTE_MS, Tier, parse_tiers
 from stormproof.events import is_system
 from stormproof.settings import Settings
+from stormproof.views import ledger
 from stormproof.views.engagement import WINDOW_MS
 
 __all__ = ["CreatorImpact", "ImpactRates", "creators_touched", "impact_on_creators"]
@@ -81,7 +82,9 @@ def impact_on_creators(
     db: sqlite3.Connection, since: int, until: int, rates: ImpactRates
 ) -> list[CreatorImpact]:
     """The creators an incident of ``[since, until)`` touched, and what it cost each."""
-    qualified_ms, rate_micros, period_ms = rates.qualified_ms, rates.rate_micros, rates.period_ms
+    qualified_ms, period_ms = rates.qualified_ms, rates.period_ms
+    # the rate in force when the incident began (ADR 031, amendment)
+    rate_micros = ledger.rate_at(ledger.rate_schedule(db), rates.rate_micros, since)
     tiers = rates.tiers
     found = []
     # views are counted by 10-minute windows: the period begins with the

@@ -20,6 +20,7 @@ part summed by SQL), and a test holds the two equal.
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
@@ -38,12 +39,14 @@ from stormproof.views.engagement import WINDOW_MS
 __all__ = [
     "Entry",
     "Rates",
+    "Schedule",
     "Statement",
     "accruals",
     "balance",
     "month_bounds",
     "previous_month",
     "provisional_credit",
+    "rate_in_force",
     "rates_of",
     "statement",
     "this_month",
@@ -58,7 +61,8 @@ class Rates:
     """What turns views into money, from a region's settings (give every
     region the same, ADR 031)."""
 
-    #: millionths of the currency per 1,000 qualified views
+    #: millionths of the currency per 1,000 qualified views, before the
+    #: first rate an operator set (``earnings.rate_set``, ADR 031 amendment)
     rate_micros: int
     qualified_ms: int
     currency: str
@@ -89,7 +93,10 @@ class Statement(BaseModel):
     period: str = Field(description="YYYY-MM, in the creator's time zone")
     time_zone: str
     currency: str
-    rate_micros_per_1000: int
+    rate_micros_per_1000: int = Field(
+        description="the rate in force at the month's end (now, while it is open); each "
+        "accrual says the rates it was counted at"
+    )
     since: int
     until: int
     closed: bool = Field(description="the month ended and its credit was posted")
@@ -125,34 +132,64 @@ def _day_of(at: int, zone: ZoneInfo) -> date:
     return datetime.fromtimestamp(at / 1000, UTC).astimezone(zone).date()
 
 
+class Schedule:
+    """The earnings rate in force at any instant: the operators' rates
+    (``earnings.rate_set``) over the setting's default (ADR 031, amendment)."""
+
+    def __init__(self, db: sqlite3.Connection, default: int) -> None:
+        self.rates = ledger.rate_schedule(db)
+        self.default = default
+        self._starts = [r.effective_from for r in self.rates]
+
+    def at(self, instant: int) -> int:
+        i = bisect.bisect_right(self._starts, instant)
+        return self.rates[i - 1].rate_micros if i else self.default
+
+
+def rate_in_force(db: sqlite3.Connection, rates: Rates, at: int) -> int:
+    """The rate a window beginning at ``at`` earns at."""
+    return Schedule(db, rates.rate_micros).at(at)
+
+
+def _reason(by_rate: Counter[int]) -> str:
+    count = sum(by_rate.values())
+    if len(by_rate) == 1:
+        (rate,) = by_rate
+        return f"{count} qualified views at {rate} per 1,000"
+    parts = ", ".join(f"{n} at {rate}" for rate, n in sorted(by_rate.items()))
+    return f"{count} qualified views: {parts} per 1,000"
+
+
 def accruals(
     db: sqlite3.Connection, creator: str, since: int, until: int, rates: Rates
 ) -> list[Entry]:
     """One accrual a day for ``creator`` over ``[since, until)`` — which
     must begin and end on their days' boundaries — for the days with
-    qualified views while enrolled."""
+    qualified views while enrolled. A window's views earn at the rate in
+    force at its start; a day's amount is rounded down once."""
     spans = creator_settings.enrolled_spans(db, creator)
     if not spans:
         return []
     zone = zone_of(db, creator)
+    schedule = Schedule(db, rates.rate_micros)
     start = max(since, spans[0][0] - WINDOW_MS)
-    qualified: Counter[date] = Counter()
+    qualified: dict[date, Counter[int]] = {}
     for at, count in studio.qualified_by_window(db, creator, start, until, rates.qualified_ms):
         # a view earns when its creator was enrolled at some time of its window
         if any(a < at + WINDOW_MS and (b is None or at < b) for a, b in spans):
-            qualified[_day_of(at, zone)] += count
+            rated = qualified.setdefault(_day_of(at, zone), Counter())
+            rated[schedule.at(at)] += count
     entries = []
     for day in sorted(qualified):
-        count = qualified[day]
-        amount = count * rates.rate_micros // 1000
+        by_rate = qualified[day]
         entries.append(
             Entry(
                 kind="accrual",
                 at=_ms(day, zone),
                 date=day.isoformat(),
-                amount_micros=amount,
-                reason=f"{count} qualified views at {rates.rate_micros} per 1,000",
-                qualified_views=count,
+                amount_micros=sum(n * rate for rate, n in by_rate.items()) // 1000,
+                reason=_reason(by_rate),
+                qualified_views=sum(by_rate.values()),
             )
         )
     return [e for e in entries if since <= e.at < until]
@@ -233,7 +270,7 @@ def statement(
         period=period,
         time_zone=zone.key,
         currency=rates.currency,
-        rate_micros_per_1000=rates.rate_micros,
+        rate_micros_per_1000=rate_in_force(db, rates, min(until, now) - 1),
         since=since,
         until=until,
         closed=closed,

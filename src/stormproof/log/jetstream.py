@@ -56,6 +56,9 @@ _STALE_READ_PATIENCE = 2.0
 _SETTLE = 0.02
 #: per partition, how many of its own appends a process keeps for reading back
 _OWN_KEEP = 10_000
+#: JetStream's answer to a publish whose Nats-Msg-Id another one being
+#: stored carries (JSStreamDuplicateMessageConflictErr)
+_DUPLICATE_IN_PROCESS = 10158
 
 
 async def _stop(future: asyncio.Future[Any]) -> None:
@@ -240,19 +243,25 @@ class JetStreamLog:
 
     async def _publish(self, p: int, key: str, body: bytes) -> tuple[int, bool]:
         headers = {"Nats-Msg-Id": key, "Nats-Expected-Stream": self._streams[p]}
-        msg = await self._links.request(
-            p, self._subjects[p], body, timeout=self._ack_timeout, headers=headers, blame=True
-        )
-        try:
-            ack = json.loads(msg.data)
-        except ValueError as exc:
-            raise Unreachable(f"bad ack from {self._streams[p]}: {msg.data[:100]!r}") from exc
-        if "error" in ack:
+        patience = time.monotonic() + self._ack_timeout
+        while True:
+            msg = await self._links.request(
+                p, self._subjects[p], body, timeout=self._ack_timeout, headers=headers, blame=True
+            )
+            try:
+                ack = json.loads(msg.data)
+            except ValueError as exc:
+                raise Unreachable(f"bad ack from {self._streams[p]}: {msg.data[:100]!r}") from exc
+            if "error" not in ack:
+                return int(ack["seq"]), bool(ack.get("duplicate"))
             error = ApiError(ack["error"])
             if error.code == 503:  # e.g. the stream lost its quorum: try elsewhere
                 raise Unreachable(f"{self._streams[p]}: {error}")
-            raise LogError(f"{self._streams[p]} refused {key!r}: {error}")
-        return int(ack["seq"]), bool(ack.get("duplicate"))
+            if error.err_code != _DUPLICATE_IN_PROCESS or time.monotonic() > patience:
+                raise LogError(f"{self._streams[p]} refused {key!r}: {error}")
+            # Another publish of this key is being stored: once it is, this
+            # one is its duplicate and gets its sequence (the log's contract).
+            await asyncio.sleep(_SETTLE)
 
     def _keep_own(self, entry: Entry) -> None:
         own = self._own[entry.partition]

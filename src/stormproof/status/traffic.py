@@ -28,11 +28,19 @@ ACTIVE_WINDOW_S = 15 * 60
 _PLAYBACK = re.compile(r"/v1/videos/[^/]+/file")
 _COMMENT = re.compile(r"/v1/videos/[^/]+/comments")
 _CONVERSATION = re.compile(r"/v1/conversations(/[^/]+/messages)?")
+_TUS_UPLOAD = re.compile(r"/v1/uploads/[^/]+")
 
 
 def component_of(method: str, path: str) -> Component | None:
-    """The component a request exercises, if it is one a prober checks."""
+    """The component a request exercises, if it is one a prober checks.
+    Uploads are a single ``POST /v1/videos`` and a resumable (tus) upload's
+    creation and chunks (``POST /v1/uploads``, ``PATCH /v1/uploads/{id}``):
+    the writes a creator waits on. Asking where an upload stands (``HEAD``),
+    its description and its end are not counted: a failed chunk already
+    counted, and its client asks again."""
     path = path.rstrip("/")
+    if method == "PATCH":
+        return "uploads" if _TUS_UPLOAD.fullmatch(path) else None
     if method == "POST":
         if path == "/v1/sessions":
             return "sign_in"
@@ -40,7 +48,7 @@ def component_of(method: str, path: str) -> Component | None:
             return "interactions"
         if path == "/v1/messages":
             return "messages"
-        if path == "/v1/videos":
+        if path in ("/v1/videos", "/v1/uploads"):
             return "uploads"
     elif method in ("GET", "HEAD"):
         if path == "/v1/feed/for-you":

@@ -18,24 +18,29 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from stormproof.events import CreditPosted, LedgerAdjusted, PayoutSent
+from stormproof.events import CreditPosted, EarningsRateSet, LedgerAdjusted, PayoutSent
 from stormproof.log import Entry
 from stormproof.views.base import View
 
 __all__ = [
     "LedgerView",
     "Posted",
+    "RateSet",
     "creators_with_entries",
     "credit",
     "credits",
+    "payout_count",
+    "payout_of_request",
     "posted",
     "posted_total",
+    "rate_at",
+    "rate_schedule",
 ]
 
 
 class LedgerView(View):
     name = "ledger"
-    tables = ("ledger_posted", "sla_credits")
+    tables = ("ledger_posted", "sla_credits", "payout_requests", "earnings_rates")
     schema = """
     CREATE TABLE IF NOT EXISTS ledger_posted (
         creator_id TEXT NOT NULL,
@@ -57,6 +62,20 @@ class LedgerView(View):
         body TEXT NOT NULL,
         PRIMARY KEY (creator_id, period, at, eid)
     ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS payout_requests (
+        request_id TEXT PRIMARY KEY,
+        creator_id TEXT NOT NULL,
+        slot INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS earnings_rates (
+        effective_from INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        eid TEXT NOT NULL,
+        rate_micros INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        PRIMARY KEY (effective_from, at, eid)
+    ) WITHOUT ROWID;
     """
 
     def on_ledger_adjusted(self, db: sqlite3.Connection, entry: Entry, p: LedgerAdjusted) -> None:
@@ -64,6 +83,20 @@ class LedgerView(View):
 
     def on_ledger_paid_out(self, db: sqlite3.Connection, entry: Entry, p: PayoutSent) -> None:
         _post(db, entry, p.creator_id, "payout", p.payout_id, -p.amount_micros, p.reference)
+        if p.request_id is not None and p.slot is not None:
+            db.execute(
+                "INSERT INTO payout_requests VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (p.request_id, p.creator_id, p.slot),
+            )
+
+    def on_earnings_rate_set(
+        self, db: sqlite3.Connection, entry: Entry, p: EarningsRateSet
+    ) -> None:
+        event = entry.event
+        db.execute(
+            "INSERT INTO earnings_rates VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (p.effective_from, event.at, event.id, p.rate_micros, p.reason, event.actor),
+        )
 
     def on_sla_credit_posted(self, db: sqlite3.Connection, entry: Entry, p: CreditPosted) -> None:
         event = entry.event
@@ -154,3 +187,55 @@ def creators_with_entries(db: sqlite3.Connection) -> list[str]:
         "SELECT creator_id FROM ledger_posted UNION SELECT creator_id FROM sla_credits ORDER BY 1"
     ).fetchall()
     return [creator for (creator,) in rows]
+
+
+def payout_count(db: sqlite3.Connection, creator_id: str) -> int:
+    """How many payouts of ``creator_id`` were applied here: the next
+    payout's slot (ADR 031, amendment)."""
+    row = db.execute(
+        "SELECT COUNT(*) FROM ledger_posted WHERE creator_id = ? AND kind = 'payout'",
+        (creator_id,),
+    ).fetchone()
+    return int(row[0])
+
+
+def payout_of_request(db: sqlite3.Connection, request_id: str) -> tuple[str, int] | None:
+    """(creator, slot) of the payout a request made, if it was applied here."""
+    row = db.execute(
+        "SELECT creator_id, slot FROM payout_requests WHERE request_id = ?", (request_id,)
+    ).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+@dataclass(frozen=True)
+class RateSet:
+    """A rate in force from ``effective_from`` (the latest set for that
+    instant by ``(at, event id)``), who set it, when and why."""
+
+    effective_from: int
+    rate_micros: int
+    at: int
+    actor: str
+    reason: str
+
+
+def rate_schedule(db: sqlite3.Connection) -> list[RateSet]:
+    """The earnings rates operators set, by the instant each is in force
+    from; for one instant the latest set holds (ADR 031, amendment)."""
+    rows = db.execute(
+        "SELECT effective_from, rate_micros, at, actor, reason FROM earnings_rates r "
+        "WHERE NOT EXISTS (SELECT 1 FROM earnings_rates s WHERE s.effective_from = "
+        "r.effective_from AND (s.at, s.eid) > (r.at, r.eid)) ORDER BY effective_from"
+    ).fetchall()
+    return [RateSet(*row) for row in rows]
+
+
+def rate_at(schedule: list[RateSet], default: int, at: int) -> int:
+    """The rate in force at ``at``: the last set from ``at`` or before, or
+    ``default`` (the setting) before the first."""
+    found = default
+    for rate in schedule:
+        if rate.effective_from > at:
+            break
+        found = rate.rate_micros
+    return found

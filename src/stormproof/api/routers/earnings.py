@@ -31,6 +31,7 @@ from stormproof.creators.ledger import (
     balance,
     month_bounds,
     provisional_credit,
+    rate_in_force,
     rates_of,
     statement,
     this_month,
@@ -80,7 +81,7 @@ class Earnings(BaseModel):
     enrolled: bool
     time_zone: str
     currency: str
-    rate_micros_per_1000: int
+    rate_micros_per_1000: int = Field(description="the rate in force now")
     qualified_after_ms: int
     balance_micros: int = Field(description="the sum of every entry of the ledger")
     period: str = Field(description="this month, YYYY-MM, in your time zone")
@@ -107,7 +108,7 @@ async def earnings(
             enrolled=bool(spans) and spans[-1][1] is None,
             time_zone=zone.key,
             currency=rates.currency,
-            rate_micros_per_1000=rates.rate_micros,
+            rate_micros_per_1000=rate_in_force(db, rates, now),
             qualified_after_ms=rates.qualified_ms,
             balance_micros=balance(db, who, rates, now),
             period=period,
@@ -328,7 +329,9 @@ def sla_of(
                 expected_qualified_views=None if lost is None else lost.expected,
                 lost_qualified_views=None if lost is None else lost.lost,
                 lost_earnings_micros=(
-                    None if lost is None else lost.lost * rates.rate_micros // 1000
+                    None
+                    if lost is None
+                    else lost.lost * rate_in_force(db, rates, incident.began_at) // 1000
                 ),
             )
         )
