@@ -21,7 +21,6 @@ part summed by SQL), and a test holds the two equal.
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -29,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field
 
+from stormproof.creators.offsets import day_shift, offset_spans
 from stormproof.creators.sla import Tier, credit_lines, parse_tiers
 from stormproof.events import CreditLine, CreditPosted
 from stormproof.settings import Settings
@@ -125,37 +125,70 @@ def _day_of(at: int, zone: ZoneInfo) -> date:
     return datetime.fromtimestamp(at / 1000, UTC).astimezone(zone).date()
 
 
+def _enrolled_windows(
+    spans: list[tuple[int, int | None]], low: int, high: int
+) -> list[tuple[int, int]]:
+    """The windows numbered ``[low, high)`` whose views earn, as merged
+    ranges: a view earns when its creator was enrolled at some time of its
+    window, so a span ``[a, b)`` covers the windows ``a // WINDOW_MS`` up to
+    the one before the first starting at or after ``b``."""
+    ranges: list[tuple[int, int]] = []
+    for a, b in spans:
+        first = max(low, a // WINDOW_MS)
+        end = high if b is None else min(high, -(-b // WINDOW_MS))
+        if first >= end:
+            continue
+        if ranges and first <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(end, ranges[-1][1]))
+        else:
+            ranges.append((first, end))
+    return ranges
+
+
+def _day_parts(ranges: list[tuple[int, int]], zone: ZoneInfo) -> list[tuple[int, int, int]]:
+    """``ranges`` of windows cut where ``zone``'s offset changes, each with
+    the shift that puts its windows on their local days (creators/offsets.py)."""
+    return [
+        (first, end, day_shift(offset))
+        for low, high in ranges
+        for first, end, offset in offset_spans(zone, low, high)
+    ]
+
+
+def _qualified_days(
+    db: sqlite3.Connection, creator: str, since: int, until: int, rates: Rates
+) -> list[tuple[date, int, int]]:
+    """(day, its start, qualified views) of ``creator``'s days in ``[since,
+    until)`` with qualified views while enrolled, in order, counted by day
+    in SQLite."""
+    spans = creator_settings.enrolled_spans(db, creator)
+    if not spans:
+        return []
+    zone = zone_of(db, creator)
+    start = max(since, spans[0][0] - WINDOW_MS)
+    ranges = _enrolled_windows(spans, -(-start // WINDOW_MS), -(-until // WINDOW_MS))
+    qualified = studio.qualified_by_day(db, creator, _day_parts(ranges, zone), rates.qualified_ms)
+    days = [(date.fromordinal(ordinal), count) for ordinal, count in sorted(qualified.items())]
+    return [(day, at, count) for day, count in days if since <= (at := _ms(day, zone)) < until]
+
+
 def accruals(
     db: sqlite3.Connection, creator: str, since: int, until: int, rates: Rates
 ) -> list[Entry]:
     """One accrual a day for ``creator`` over ``[since, until)`` — which
     must begin and end on their days' boundaries — for the days with
     qualified views while enrolled."""
-    spans = creator_settings.enrolled_spans(db, creator)
-    if not spans:
-        return []
-    zone = zone_of(db, creator)
-    start = max(since, spans[0][0] - WINDOW_MS)
-    qualified: Counter[date] = Counter()
-    for at, count in studio.qualified_by_window(db, creator, start, until, rates.qualified_ms):
-        # a view earns when its creator was enrolled at some time of its window
-        if any(a < at + WINDOW_MS and (b is None or at < b) for a, b in spans):
-            qualified[_day_of(at, zone)] += count
-    entries = []
-    for day in sorted(qualified):
-        count = qualified[day]
-        amount = count * rates.rate_micros // 1000
-        entries.append(
-            Entry(
-                kind="accrual",
-                at=_ms(day, zone),
-                date=day.isoformat(),
-                amount_micros=amount,
-                reason=f"{count} qualified views at {rates.rate_micros} per 1,000",
-                qualified_views=count,
-            )
+    return [
+        Entry(
+            kind="accrual",
+            at=at,
+            date=day.isoformat(),
+            amount_micros=count * rates.rate_micros // 1000,
+            reason=f"{count} qualified views at {rates.rate_micros} per 1,000",
+            qualified_views=count,
         )
-    return [e for e in entries if since <= e.at < until]
+        for day, at, count in _qualified_days(db, creator, since, until, rates)
+    ]
 
 
 def _posted(db: sqlite3.Connection, creator: str, since: int, until: int) -> list[Entry]:
@@ -191,7 +224,8 @@ def _credit_entry(at: int, posted: CreditPosted) -> Entry:
 def balance(db: sqlite3.Connection, creator: str, rates: Rates, now: int) -> int:
     """The sum of every entry up to ``now``: accruals over the whole history
     at once, the written entries summed by SQL."""
-    accrued = sum(e.amount_micros for e in accruals(db, creator, 0, now + 86_400_000, rates))
+    days = _qualified_days(db, creator, 0, now + 86_400_000, rates)
+    accrued = sum(count * rates.rate_micros // 1000 for _, _, count in days)
     return accrued + ledger.posted_total(db, creator)
 
 
