@@ -266,15 +266,16 @@ class Window:
         "completed", "qualified", "reached", "share_millionths", "sources", "views", "watched",
     )  # fmt: skip
 
-    def __init__(self, row: Sequence[int], ladder_index: int) -> None:
-        views, watched, completed, share, *rest = row
+    def __init__(self, row: Sequence[int]) -> None:
+        """``row``: the sums of views, watch time, completions, shares
+        watched, the qualified views, views by source, then any retention steps."""
+        views, watched, completed, share, qualified, *rest = row
         self.views, self.watched, self.completed = views, watched, completed
-        self.share_millionths = share
-        self.qualified = rest[ladder_index]
-        sources = rest[len(QUALIFIED_LADDER) : len(QUALIFIED_LADDER) + len(WATCH_SOURCES)]
+        self.share_millionths, self.qualified = share, qualified
+        sources = rest[: len(WATCH_SOURCES)]
         self.sources = {s: n for s, n in zip(WATCH_SOURCES, sources, strict=True) if n}
         #: a video's views by the highest retention step they reached; () for a creator
-        self.reached = tuple(rest[len(QUALIFIED_LADDER) + len(WATCH_SOURCES) :])
+        self.reached = tuple(rest[len(WATCH_SOURCES) :])
 
 
 def _spans(spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
@@ -286,10 +287,12 @@ def _spans(spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
 
 
 def _sums(
-    db: sqlite3.Connection, table: str, key: tuple[str, str], columns: list[str],
+    db: sqlite3.Connection, table: str, key: tuple[str, str], steps: bool,
     spans: list[tuple[int, int]], qualified_ms: int,
 ) -> dict[int, Window]:  # fmt: skip
-    index = QUALIFIED_LADDER.index(qualified_ms)
+    # only the columns a read shows: each summed column costs every row
+    qualified = _Q[QUALIFIED_LADDER.index(qualified_ms)]
+    columns = [*_ADDED[:4], qualified, *_S, *(_R if steps else ())]
     with_spans, args = _spans(spans)
     rows = db.execute(
         f"WITH {with_spans} SELECT s.i, {', '.join(f'SUM(w.{c})' for c in columns)} "
@@ -297,7 +300,7 @@ def _sums(
         f"ON w.{key[0]} = ? AND w.bucket >= s.low AND w.bucket < s.high GROUP BY s.i",
         (*args, key[1]),
     ).fetchall()
-    return {i: Window(rest, index) for i, *rest in rows}
+    return {i: Window(rest) for i, *rest in rows}
 
 
 def creator_spans(
@@ -306,15 +309,14 @@ def creator_spans(
     """The totals of ``owner``'s windows numbered ``[low, high)``, for each
     ``(low, high)`` of ``spans`` with any (by its index), added up by
     SQLite; ``qualified_ms`` must be on the ladder."""
-    return _sums(db, "studio_windows", ("owner_id", owner), _ADDED, spans, qualified_ms)
+    return _sums(db, "studio_windows", ("owner_id", owner), False, spans, qualified_ms)
 
 
 def video_spans(
     db: sqlite3.Connection, video_id: str, spans: list[tuple[int, int]], qualified_ms: int
 ) -> dict[int, Window]:
     """:func:`creator_spans` of one video, with its views' retention steps."""
-    columns = [*_ADDED, *_R]
-    return _sums(db, "studio_video_windows", ("video_id", video_id), columns, spans, qualified_ms)
+    return _sums(db, "studio_video_windows", ("video_id", video_id), True, spans, qualified_ms)
 
 
 def _distinct(
