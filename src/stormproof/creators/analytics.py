@@ -316,7 +316,8 @@ class _Days:
             shared = studio.shared_at(db, video_id, since, until)
         else:
             found = studio_totals.creator_spans(db, creator_id, days, qualified_ms)
-            viewers = studio_totals.creator_viewers(db, creator_id, spans)
+            per_day, whole = studio_totals.creator_viewers(db, creator_id, days)
+            viewers = [*per_day, whole]
             liked = studio.owner_liked_at(db, creator_id, since, until)
             commented = studio.owner_commented_at(db, creator_id, since, until)
             shared = studio.owner_shared_at(db, creator_id, since, until)

@@ -334,20 +334,26 @@ def _distinct(
     return [found.get(i, 0) for i in range(len(spans))]
 
 
-def creator_viewers(db: sqlite3.Connection, owner: str, spans: list[tuple[int, int]]) -> list[int]:
+def creator_viewers(
+    db: sqlite3.Connection, owner: str, days: list[tuple[int, int]]
+) -> tuple[list[int], int]:
     """How many people viewed ``owner``'s videos in the windows numbered
-    ``[low, high)`` of each of ``spans``: the rows there whose viewer's
-    previous window is before ``low``, counted by SQLite."""
-    with_spans, args = _spans(spans)
-    found = dict(
-        db.execute(
-            f"WITH {with_spans} SELECT s.i, COUNT(*) FROM spans s JOIN studio_viewers v "
-            "ON v.owner_id = ? AND v.bucket >= s.low AND v.bucket < s.high "
-            "AND v.previous < s.low GROUP BY s.i",
-            (*args, owner),
+    ``[low, high)`` of each of ``days`` — which follow one another — and
+    over all of them: the rows there whose viewer's previous window is
+    before the day's ``low`` (the first day's, for all), counted by SQLite
+    in one pass."""
+    with_spans, args = _spans(days)
+    found = {
+        i: (day, whole)
+        for i, day, whole in db.execute(
+            f"WITH {with_spans} SELECT s.i, SUM(v.previous < s.low), SUM(v.previous < ?) "
+            "FROM spans s JOIN studio_viewers v "
+            "ON v.owner_id = ? AND v.bucket >= s.low AND v.bucket < s.high GROUP BY s.i",
+            (*args, days[0][0], owner),
         ).fetchall()
-    )
-    return [found.get(i, 0) for i in range(len(spans))]
+    }
+    per_day = [found.get(i, (0, 0))[0] for i in range(len(days))]
+    return per_day, sum(whole for _, whole in found.values())
 
 
 def video_viewers(db: sqlite3.Connection, video_id: str, spans: list[tuple[int, int]]) -> list[int]:
