@@ -42,8 +42,9 @@ ZONE = "America/New_York"
 #: Kathmandu at +5:45; St. John's at -2:30 (every day on its own boundaries,
 #: counted by SQLite from offsets, creators/offsets.py)
 ZONES = (ZONE, "Europe/London", "Asia/Kathmandu", "America/St_Johns")
-#: two days across the end of March 2024, New York time
-BASE = int(datetime(2024, 3, 31, 0, 0, tzinfo=ZoneInfo(ZONE)).timestamp() * 1000)
+#: two days across the end of March 2024 from noon on the 30th, New York
+#: time: London's clocks go forward in them (01:00 UTC on the 31st)
+BASE = int(datetime(2024, 3, 30, 12, 0, tzinfo=ZoneInfo(ZONE)).timestamp() * 1000)
 SPAN_MS = 2 * 24 * 3600 * 1000
 PERIODS = ("2024-03", "2024-04")
 CREATOR = "u_ann"
@@ -131,7 +132,8 @@ def _events(history: list[Act], zone: str = ZONE) -> list[Event]:
 # -- the brute force ----------------------------------------------------------
 
 
-def _expected(history: list[Act], zone_name: str, rates: Rates) -> int:
+def _expected(history: list[Act], zone_name: str, rates: Rates) -> tuple[int, dict[str, int]]:
+    """The balance, and the qualified views earning by local day."""
     events = _events(history, zone_name)
     changes = sorted(
         (e.at, e.id, e.data.enrolled) for e in events if isinstance(e.data, EarningsEnrolled)
@@ -173,7 +175,8 @@ def _expected(history: list[Act], zone_name: str, rates: Rates) -> int:
             case CreditPosted(period=period, credit_micros=credit):
                 mark = (e.at, e.id, credit)
                 earliest[period] = min(earliest.get(period, mark), mark)
-    return total + sum(credit for _, _, credit in earliest.values())
+    balance = total + sum(credit for _, _, credit in earliest.values())
+    return balance, {str(day): count for day, count in days.items()}
 
 
 @settings(max_examples=40, deadline=None)
@@ -196,6 +199,12 @@ def _expected(history: list[Act], zone_name: str, rates: Rates) -> int:
     seed=3,
     zone=ZONE,
     threshold=1000,
+)
+@example(  # 23:30 UTC on the 31st is 00:30 on April 1st in London, summer time since 01:00
+    history=[Act("enroll", 0, flag=True), Act("watch", 63 * 1800 * 1000, watched_ms=2000)],
+    seed=1,
+    zone="Europe/London",
+    threshold=1500,
 )
 def test_the_balance_is_the_sum_of_every_entry(
     history: list[Act], seed: int, zone: str, threshold: int
@@ -223,4 +232,7 @@ def test_the_balance_is_the_sum_of_every_entry(
         moved = sum(e.amount_micros for e in found.entries)
         assert found.closing_balance_micros == found.opening_balance_micros + moved
         assert found.closed == any(e.kind == "credit" for e in found.entries)
-    assert held == april.closing_balance_micros == _expected(history, zone, rates)
+    expected, by_day = _expected(history, zone, rates)
+    assert held == april.closing_balance_micros == expected
+    accrued = [e for s in (march, april) for e in s.entries if e.kind == "accrual"]
+    assert {e.date: e.qualified_views for e in accrued} == by_day
