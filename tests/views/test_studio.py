@@ -334,6 +334,14 @@ def _applied(path: Path, batches: list[list[Entry]]) -> ViewStore:
     seed=1,
     zone=ZONE,
 )
+@example(  # a viewer's later window applied first: the earlier one becomes its previous
+    history=[
+        Act("u_bob", 3 * WINDOW_MS, "watch", "v1", 900),
+        Act("u_bob", 0, "watch", "v2", 900),
+    ],
+    seed=2,
+    zone=ZONE,
+)
 def test_analytics_equal_a_recomputation_from_the_events_in_any_order(
     history: list[Act], seed: int, zone: str
 ) -> None:
