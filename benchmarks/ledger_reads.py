@@ -10,8 +10,14 @@ each read ``--reads`` times on one connection and prints p50 and p99 in ms.
 ``--compare`` also times the overview counted from every view of the range
 (a qualifying threshold off the totals' ladder), 3 times.
 
+``--keep DIR`` builds into ``DIR`` and leaves it there (with the instant
+taken as now); ``--reuse DIR`` times the reads of a file built so, without
+building (the views' schemas must not have changed since: the store would
+start it over, empty).
+
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/ledger_reads.py [--videos 1000]
        [--watches 100000] [--batch 100] [--reads 20] [--compare]
+       [--keep DIR | --reuse DIR]
 """
 
 from __future__ import annotations
@@ -81,13 +87,24 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--reads", type=int, default=20)
     parser.add_argument("--compare", action="store_true")
+    kept = parser.add_mutually_exclusive_group()
+    kept.add_argument("--keep", type=Path, help="build into this folder and keep it")
+    kept.add_argument("--reuse", type=Path, help="time the reads of a folder built with --keep")
     args = parser.parse_args()
-    now = int(time.time() * 1000)
-    folder = Path(tempfile.mkdtemp(prefix="stormproof-ledger-bench-"))
-    began = time.perf_counter()
-    store = build(folder, args.videos, args.watches, now, args.batch)
-    print(f"built {args.videos:,} videos, {args.watches:,} watches "
-          f"in {time.perf_counter() - began:.1f} s")  # fmt: skip
+    if args.reuse:
+        folder = args.reuse
+        now = int((folder / "now").read_text())
+        store = ViewStore(folder / "views.sqlite", all_views(), partitions=1)
+        print(f"reusing {folder} (now = {now})")
+    else:
+        now = int(time.time() * 1000)
+        folder = args.keep or Path(tempfile.mkdtemp(prefix="stormproof-ledger-bench-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "now").write_text(str(now))
+        began = time.perf_counter()
+        store = build(folder, args.videos, args.watches, now, args.batch)
+        print(f"built {args.videos:,} videos, {args.watches:,} watches "
+              f"in {time.perf_counter() - began:.1f} s")  # fmt: skip
     db = store.reader()
     from zoneinfo import ZoneInfo
 
@@ -117,7 +134,8 @@ def main() -> None:
         p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
         print(f"{name:24} p50 {statistics.median(times):8.1f} ms   p99 {p99:8.1f} ms")
     store.close()
-    shutil.rmtree(folder)
+    if not (args.keep or args.reuse):
+        shutil.rmtree(folder)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -39,12 +39,19 @@ from stormproof.views.engagement import WINDOW_MS
 from tests.views.test_studio import _applied, _spread
 
 ZONE = "America/New_York"
-#: two days across the end of March 2024, New York time
-BASE = int(datetime(2024, 3, 31, 0, 0, tzinfo=ZoneInfo(ZONE)).timestamp() * 1000)
+#: the creator's zone: New York; London, whose clocks go forward on the 31st;
+#: Kathmandu at +5:45; St. John's at -2:30 (every day on its own boundaries,
+#: counted by SQLite from offsets, creators/offsets.py)
+ZONES = (ZONE, "Europe/London", "Asia/Kathmandu", "America/St_Johns")
+#: two days across the end of March 2024 from noon on the 30th, New York
+#: time: London's clocks go forward in them (01:00 UTC on the 31st)
+BASE = int(datetime(2024, 3, 30, 12, 0, tzinfo=ZoneInfo(ZONE)).timestamp() * 1000)
 SPAN_MS = 2 * 24 * 3600 * 1000
 PERIODS = ("2024-03", "2024-04")
 CREATOR = "u_ann"
 RATES = Rates(rate_micros=1234, qualified_ms=1000, currency="USD", tiers=DEFAULT_TIERS)
+#: 1000 ms is on the totals' ladder; 1500 is not (counted from the rows)
+THRESHOLDS = (1000, 1500)
 
 
 @dataclass(frozen=True)
@@ -117,12 +124,12 @@ def _payload(act: Act, n: int) -> tuple[Payload, str]:
     return _credit(act, n), ""
 
 
-def _events(history: list[Act]) -> list[Event]:
+def _events(history: list[Act], zone: str = ZONE) -> list[Event]:
     setup = [
         new_event(_uploaded("v1", CREATOR), actor=CREATOR, at=BASE - 2, id="up1"),
         new_event(_uploaded("v2", CREATOR), actor=CREATOR, at=BASE - 2, id="up2"),
         new_event(_uploaded("v9", "u_bob"), actor="u_bob", at=BASE - 2, id="up9"),
-        new_event(TimeZoneSet(zone=ZONE), actor=CREATOR, at=BASE - 1, id="tz"),
+        new_event(TimeZoneSet(zone=zone), actor=CREATOR, at=BASE - 1, id="tz"),
     ]
     made = []
     for n, act in enumerate(history):
@@ -135,8 +142,9 @@ def _events(history: list[Act]) -> list[Event]:
 # -- the brute force ----------------------------------------------------------
 
 
-def _expected(history: list[Act]) -> int:
-    events = _events(history)
+def _expected(history: list[Act], zone_name: str, rates: Rates) -> tuple[int, dict[str, int]]:
+    """The balance, and the qualified views earning by local day."""
+    events = _events(history, zone_name)
     changes = sorted(
         (e.at, e.id, e.data.enrolled) for e in events if isinstance(e.data, EarningsEnrolled)
     )
@@ -159,7 +167,7 @@ def _expected(history: list[Act]) -> int:
             if item.video_id == "v9":
                 continue
             key = (item.video_id, e.actor, e.at // WINDOW_MS)
-            views[key] = views.get(key, False) or item.watched_ms >= RATES.qualified_ms
+            views[key] = views.get(key, False) or item.watched_ms >= rates.qualified_ms
     # for each instant the latest rate set (by time, id) holds; a window
     # earns at the rate in force at its start, the setting before any
     latest: dict[int, tuple[int, str, int]] = {}
@@ -169,19 +177,22 @@ def _expected(history: list[Act]) -> int:
             latest[e.data.effective_from] = max(latest.get(e.data.effective_from, mark), mark)
 
     def rate_at(start: int) -> int:
-        found = RATES.rate_micros
+        found = rates.rate_micros
         for effective in sorted(latest):
             if effective <= start:
                 found = latest[effective][2]
         return found
 
-    days: Counter[object] = Counter()  # per day: qualified views times their rate
-    zone = ZoneInfo(ZONE)
+    days: Counter[object] = Counter()  # per local day: qualified views
+    earned: Counter[object] = Counter()  # and those views times their rates
+    zone = ZoneInfo(zone_name)
     for (_, _, window), qualified in views.items():
         start = window * WINDOW_MS
         if qualified and enrolled_during(start, start + WINDOW_MS):
-            days[datetime.fromtimestamp(start / 1000, zone).date()] += rate_at(start)
-    total = sum(micros // 1000 for micros in days.values())
+            day = datetime.fromtimestamp(start / 1000, zone).date()
+            days[day] += 1
+            earned[day] += rate_at(start)
+    total = sum(micros // 1000 for micros in earned.values())
     earliest: dict[str, tuple[int, str, int]] = {}
     for e in events:
         match e.data:
@@ -192,11 +203,17 @@ def _expected(history: list[Act]) -> int:
             case CreditPosted(period=period, credit_micros=credit):
                 mark = (e.at, e.id, credit)
                 earliest[period] = min(earliest.get(period, mark), mark)
-    return total + sum(credit for _, _, credit in earliest.values())
+    balance = total + sum(credit for _, _, credit in earliest.values())
+    return balance, {str(day): count for day, count in days.items()}
 
 
 @settings(max_examples=40, deadline=None)
-@given(history=st.lists(acts, max_size=25), seed=st.integers(0, 2**32 - 1))
+@given(
+    history=st.lists(acts, max_size=25),
+    seed=st.integers(0, 2**32 - 1),
+    zone=st.sampled_from(ZONES),
+    threshold=st.sampled_from(THRESHOLDS),
+)
 @example(  # a view just before the opt-in, in its window, earns; one before does not
     history=[
         Act("watch", 0, watched_ms=2000),
@@ -208,6 +225,8 @@ def _expected(history: list[Act]) -> int:
         Act("credit", 2, amount=5000),
     ],
     seed=3,
+    zone=ZONE,
+    threshold=1000,
 )
 @example(  # a rate from mid-window applies from the next window; the later set holds
     history=[
@@ -220,10 +239,21 @@ def _expected(history: list[Act]) -> int:
         Act("watch", 2 * WINDOW_MS + 1, watched_ms=2000),
     ],
     seed=5,
+    zone=ZONE,
+    threshold=1000,
 )
-def test_the_balance_is_the_sum_of_every_entry(history: list[Act], seed: int) -> None:
+@example(  # 23:30 UTC on the 31st is 00:30 on April 1st in London, summer time since 01:00
+    history=[Act("enroll", 0, flag=True), Act("watch", 63 * 1800 * 1000, watched_ms=2000)],
+    seed=1,
+    zone="Europe/London",
+    threshold=1500,
+)
+def test_the_balance_is_the_sum_of_every_entry(
+    history: list[Act], seed: int, zone: str, threshold: int
+) -> None:
     rng = random.Random(seed)
-    events = _events(history)
+    rates = replace(RATES, qualified_ms=threshold)
+    events = _events(history, zone)
     folder = Path(tempfile.mkdtemp(prefix="stormproof-ledger-"))
     one = _applied(folder / "one.sqlite", _spread(events, rng))
     two = _applied(folder / "two.sqlite", _spread(list(reversed(events)), rng))
@@ -232,9 +262,9 @@ def test_the_balance_is_the_sum_of_every_entry(history: list[Act], seed: int) ->
             assert one.digests()["views"][name] == two.digests()["views"][name]
         db = one.reader()
         now = BASE + SPAN_MS + 86_400_000
-        march, april = (statement(db, CREATOR, p, RATES, now) for p in PERIODS)
-        held = balance(db, CREATOR, RATES, now)
-        assert held == balance(two.reader(), CREATOR, RATES, now)
+        march, april = (statement(db, CREATOR, p, rates, now) for p in PERIODS)
+        held = balance(db, CREATOR, rates, now)
+        assert held == balance(two.reader(), CREATOR, rates, now)
     finally:
         one.close()
         two.close()
@@ -244,4 +274,7 @@ def test_the_balance_is_the_sum_of_every_entry(history: list[Act], seed: int) ->
         moved = sum(e.amount_micros for e in found.entries)
         assert found.closing_balance_micros == found.opening_balance_micros + moved
         assert found.closed == any(e.kind == "credit" for e in found.entries)
-    assert held == april.closing_balance_micros == _expected(history)
+    expected, by_day = _expected(history, zone, rates)
+    assert held == april.closing_balance_micros == expected
+    accrued = [e for s in (march, april) for e in s.entries if e.kind == "accrual"]
+    assert {e.date: e.qualified_views for e in accrued} == by_day

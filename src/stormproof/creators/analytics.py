@@ -306,22 +306,25 @@ class _Days:
         ladder."""
         since, until = self.range.since, self.range.until
         first = [-(-at // WINDOW_MS) for at in self.range.starts]
-        spans = [*pairwise(first), (first[0], first[-1])]
+        days = list(pairwise(first))  # they follow one another: the range adds them up
+        spans = [*days, (first[0], first[-1])]
         if video_id:
-            found = studio_totals.video_spans(db, video_id, spans, qualified_ms)
+            found = studio_totals.video_spans(db, video_id, days, qualified_ms)
             viewers = studio_totals.video_viewers(db, video_id, spans)
             liked = studio.liked_at(db, video_id, since, until)
             commented = studio.commented_at(db, video_id, since, until)
             shared = studio.shared_at(db, video_id, since, until)
         else:
-            found = studio_totals.creator_spans(db, creator_id, spans, qualified_ms)
-            viewers = studio_totals.creator_viewers(db, creator_id, spans)
+            found = studio_totals.creator_spans(db, creator_id, days, qualified_ms)
+            per_day, whole = studio_totals.creator_viewers(db, creator_id, days)
+            viewers = [*per_day, whole]
             liked = studio.owner_liked_at(db, creator_id, since, until)
             commented = studio.owner_commented_at(db, creator_id, since, until)
             shared = studio.owner_shared_at(db, creator_id, since, until)
         tallies = [*self.days, self.total]
         for i, window in found.items():
-            tallies[i].add_window(window)
+            self.days[i].add_window(window)
+            self.total.add_window(window)
         for tally, count in zip(tallies, viewers, strict=True):
             tally.unique_viewers = count
         for at in liked:
@@ -346,14 +349,19 @@ def overview(
 ) -> Overview:
     """A creator's figures over every video they uploaded (deleted ones too:
     their views happened) and their new followers, by day."""
-    videos: dict[str, int] = dict(
-        db.execute("SELECT video_id, duration_ms FROM videos WHERE owner_id = ?", (creator_id,))
-    )
     tallies = _Days(days)
+    videos: int
     if qualified_after_ms in QUALIFIED_LADDER:
+        (videos,) = db.execute(
+            "SELECT COUNT(*) FROM videos WHERE owner_id = ?", (creator_id,)
+        ).fetchone()
         tallies.count_totals(db, qualified_after_ms, creator_id=creator_id)
     else:  # a threshold off the ladder: from every view of the range
-        tallies.count(db, videos, qualified_after_ms)
+        durations: dict[str, int] = dict(
+            db.execute("SELECT video_id, duration_ms FROM videos WHERE owner_id = ?", (creator_id,))
+        )
+        videos = len(durations)
+        tallies.count(db, durations, qualified_after_ms)
     for at in studio.followed_at(db, creator_id, days.since, days.until):
         for tally in tallies.tallies(at):
             tally.followers += 1
@@ -361,7 +369,7 @@ def overview(
         creator_id=creator_id,
         time_zone=days.zone,
         qualified_after_ms=qualified_after_ms,
-        videos=len(videos),
+        videos=videos,
         totals=tallies.total.figures(creator=True),
         days=tallies.by_day(creator=True),
     )

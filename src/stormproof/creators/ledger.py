@@ -21,6 +21,7 @@ part summed by SQL), and a test holds the two equal.
 from __future__ import annotations
 
 import bisect
+import itertools
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field
 
+from stormproof.creators.offsets import day_shift, offset_spans
 from stormproof.creators.sla import Tier, credit_lines, parse_tiers
 from stormproof.events import CreditLine, CreditPosted
 from stormproof.settings import Settings
@@ -145,6 +147,19 @@ class Schedule:
         i = bisect.bisect_right(self._starts, instant)
         return self.rates[i - 1].rate_micros if i else self.default
 
+    def by_rate(self, parts: list[tuple[int, int, int]]) -> dict[int, list[tuple[int, int, int]]]:
+        """``parts`` (window ranges with their day shifts) cut where a rate
+        comes in force, grouped by the rate their windows earn at: a
+        window's rate is the one in force at its start."""
+        cuts = sorted({-(-start // WINDOW_MS) for start in self._starts})
+        grouped: dict[int, list[tuple[int, int, int]]] = {}
+        for first, end, shift in parts:
+            inside = bisect.bisect_right(cuts, first), bisect.bisect_left(cuts, end)
+            points = [first, *cuts[inside[0] : inside[1]], end]
+            for low, high in itertools.pairwise(points):
+                grouped.setdefault(self.at(low * WINDOW_MS), []).append((low, high, shift))
+        return grouped
+
 
 def rate_in_force(db: sqlite3.Connection, rates: Rates, at: int) -> int:
     """The rate a window beginning at ``at`` earns at."""
@@ -160,6 +175,64 @@ def _reason(by_rate: Counter[int]) -> str:
     return f"{count} qualified views: {parts} per 1,000"
 
 
+def _amount(by_rate: Counter[int]) -> int:
+    """A day's accrual: its views at their rates, rounded down once."""
+    return sum(n * rate for rate, n in by_rate.items()) // 1000
+
+
+def _enrolled_windows(
+    spans: list[tuple[int, int | None]], low: int, high: int
+) -> list[tuple[int, int]]:
+    """The windows numbered ``[low, high)`` whose views earn, as merged
+    ranges: a view earns when its creator was enrolled at some time of its
+    window, so a span ``[a, b)`` covers the windows ``a // WINDOW_MS`` up to
+    the one before the first starting at or after ``b``."""
+    ranges: list[tuple[int, int]] = []
+    for a, b in spans:
+        first = max(low, a // WINDOW_MS)
+        end = high if b is None else min(high, -(-b // WINDOW_MS))
+        if first >= end:
+            continue
+        if ranges and first <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(end, ranges[-1][1]))
+        else:
+            ranges.append((first, end))
+    return ranges
+
+
+def _day_parts(ranges: list[tuple[int, int]], zone: ZoneInfo) -> list[tuple[int, int, int]]:
+    """``ranges`` of windows cut where ``zone``'s offset changes, each with
+    the shift that puts its windows on their local days (creators/offsets.py)."""
+    return [
+        (first, end, day_shift(offset))
+        for low, high in ranges
+        for first, end, offset in offset_spans(zone, low, high)
+    ]
+
+
+def _qualified_days(
+    db: sqlite3.Connection, creator: str, since: int, until: int, rates: Rates
+) -> list[tuple[date, int, Counter[int]]]:
+    """(day, its start, qualified views by the rate they earn at) of
+    ``creator``'s days in ``[since, until)`` with qualified views while
+    enrolled, in order, counted by day in SQLite."""
+    spans = creator_settings.enrolled_spans(db, creator)
+    if not spans:
+        return []
+    zone = zone_of(db, creator)
+    start = max(since, spans[0][0] - WINDOW_MS)
+    ranges = _enrolled_windows(spans, -(-start // WINDOW_MS), -(-until // WINDOW_MS))
+    by_day: dict[int, Counter[int]] = {}
+    schedule = Schedule(db, rates.rate_micros)
+    for rate, parts in schedule.by_rate(_day_parts(ranges, zone)).items():
+        counted = studio.qualified_by_day(db, creator, parts, rates.qualified_ms)
+        for ordinal, count in counted.items():
+            if count:
+                by_day.setdefault(ordinal, Counter())[rate] += count
+    days = [(date.fromordinal(ordinal), rated) for ordinal, rated in sorted(by_day.items())]
+    return [(day, at, rated) for day, rated in days if since <= (at := _ms(day, zone)) < until]
+
+
 def accruals(
     db: sqlite3.Connection, creator: str, since: int, until: int, rates: Rates
 ) -> list[Entry]:
@@ -167,32 +240,17 @@ def accruals(
     must begin and end on their days' boundaries — for the days with
     qualified views while enrolled. A window's views earn at the rate in
     force at its start; a day's amount is rounded down once."""
-    spans = creator_settings.enrolled_spans(db, creator)
-    if not spans:
-        return []
-    zone = zone_of(db, creator)
-    schedule = Schedule(db, rates.rate_micros)
-    start = max(since, spans[0][0] - WINDOW_MS)
-    qualified: dict[date, Counter[int]] = {}
-    for at, count in studio.qualified_by_window(db, creator, start, until, rates.qualified_ms):
-        # a view earns when its creator was enrolled at some time of its window
-        if any(a < at + WINDOW_MS and (b is None or at < b) for a, b in spans):
-            rated = qualified.setdefault(_day_of(at, zone), Counter())
-            rated[schedule.at(at)] += count
-    entries = []
-    for day in sorted(qualified):
-        by_rate = qualified[day]
-        entries.append(
-            Entry(
-                kind="accrual",
-                at=_ms(day, zone),
-                date=day.isoformat(),
-                amount_micros=sum(n * rate for rate, n in by_rate.items()) // 1000,
-                reason=_reason(by_rate),
-                qualified_views=sum(by_rate.values()),
-            )
+    return [
+        Entry(
+            kind="accrual",
+            at=at,
+            date=day.isoformat(),
+            amount_micros=_amount(by_rate),
+            reason=_reason(by_rate),
+            qualified_views=sum(by_rate.values()),
         )
-    return [e for e in entries if since <= e.at < until]
+        for day, at, by_rate in _qualified_days(db, creator, since, until, rates)
+    ]
 
 
 def _posted(db: sqlite3.Connection, creator: str, since: int, until: int) -> list[Entry]:
@@ -228,7 +286,8 @@ def _credit_entry(at: int, posted: CreditPosted) -> Entry:
 def balance(db: sqlite3.Connection, creator: str, rates: Rates, now: int) -> int:
     """The sum of every entry up to ``now``: accruals over the whole history
     at once, the written entries summed by SQL."""
-    accrued = sum(e.amount_micros for e in accruals(db, creator, 0, now + 86_400_000, rates))
+    days = _qualified_days(db, creator, 0, now + 86_400_000, rates)
+    accrued = sum(_amount(by_rate) for _, _, by_rate in days)
     return accrued + ledger.posted_total(db, creator)
 
 

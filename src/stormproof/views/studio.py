@@ -42,6 +42,7 @@ __all__ = [
     "owner_commented_at",
     "owner_liked_at",
     "owner_shared_at",
+    "qualified_by_day",
     "qualified_by_window",
     "shared_at",
     "watches",
@@ -177,6 +178,40 @@ def qualified_by_window(
         (low, high, owner_id, qualified_ms),
     ).fetchall()
     return [(bucket * WINDOW_MS, count) for bucket, count in rows]
+
+
+#: ranges of windows a query joins at a time (3 variables each)
+_PARTS_AT_A_TIME = 500
+
+
+def qualified_by_day(
+    db: sqlite3.Connection, owner_id: str, parts: list[tuple[int, int, int]], qualified_ms: int
+) -> dict[int, int]:
+    """Day → views of ``owner_id``'s videos watched at least ``qualified_ms``
+    or to the end, in the windows of the ranges ``(low, high, shift)`` of
+    ``parts`` (window numbers; the ranges do not overlap), a window numbered
+    ``b`` falling on day ``(b * WINDOW_MS + shift) // 86,400,000``: for the
+    ledger, which makes the shifts from its creator's zone
+    (:mod:`stormproof.creators.offsets`). Added up by SQLite, from the
+    totals when ``qualified_ms`` is on their ladder, else from the rows."""
+    days: dict[int, int] = {}
+    for n in range(0, len(parts), _PARTS_AT_A_TIME):
+        chunk = parts[n : n + _PARTS_AT_A_TIME]
+        if qualified_ms in studio_totals.QUALIFIED_LADDER:
+            rows = studio_totals.qualified_days(db, owner_id, chunk, qualified_ms)
+        else:
+            values = ", ".join("(?, ?, ?)" for _ in chunk)
+            rows = db.execute(
+                f"WITH parts(low, high, shift) AS (VALUES {values}) "
+                f"SELECT (w.bucket * {WINDOW_MS} + p.shift) / {studio_totals.DAY_MS} AS day, "
+                "COUNT(*) FROM parts p JOIN videos v ON v.owner_id = ? JOIN studio_watches w "
+                "ON w.video_id = v.video_id AND w.bucket >= p.low AND w.bucket < p.high "
+                "WHERE w.completed = 1 OR w.watched_ms >= ? GROUP BY day",
+                (*(x for part in chunk for x in part), owner_id, qualified_ms),
+            ).fetchall()
+        for day, count in rows:
+            days[day] = days.get(day, 0) + count
+    return days
 
 
 # -- what the other views hold with its time, read for the studio ------------

@@ -20,8 +20,15 @@ qualified under each threshold of :data:`QUALIFIED_LADDER` (a read-time
 setting: a threshold off the ladder is counted from the studio's rows
 instead, exactly, slower) and views by source; per (video, window) also
 views by the highest retention step they reached. Unique viewers do not add
-up: per (creator, window, viewer) a row says the viewer viewed, counted
-with a DISTINCT at read (a video's are its rows in ``studio_watches``).
+up: per (creator, window, viewer) a row says the viewer viewed, and names
+the window of that viewer's view of that creator before it (-1: none).
+So the people who viewed in windows ``[low, high)`` are the rows there
+whose previous window is before ``low`` — each person's first row of the
+range — counted without a DISTINCT, from the table alone (a video's are
+counted with a DISTINCT over its rows in ``studio_watches``: fewer).
+A row's previous window is a function of the set of rows, whatever the
+order they came in: a row inserted before another makes itself that one's
+previous window.
 
 **A watch before its video.** Owner and duration come from the video's
 upload, which may apply after its watches (another partition). The studio
@@ -41,6 +48,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from stormproof.events import WATCH_SOURCES
+from stormproof.views.engagement import WINDOW_MS
 
 __all__ = [
     "QUALIFIED_LADDER",
@@ -53,6 +61,7 @@ __all__ = [
     "add_view",
     "creator_spans",
     "creator_viewers",
+    "qualified_days",
     "qualified_windows",
     "share_of",
     "step_of",
@@ -65,6 +74,7 @@ __all__ = [
 QUALIFIED_LADDER: tuple[int, ...] = (1000, 2000, 3000, 5000, 10_000, 15_000, 30_000, 60_000)
 #: shares watched are counted in millionths
 MILLIONTH = 1_000_000
+DAY_MS = 86_400_000
 
 _Q = [f"q{ms}" for ms in QUALIFIED_LADDER]
 _S = [f"s_{source}" for source in WATCH_SOURCES]
@@ -96,8 +106,11 @@ CREATE TABLE IF NOT EXISTS studio_viewers (
     owner_id TEXT NOT NULL,
     bucket INTEGER NOT NULL,
     viewer_id TEXT NOT NULL,
+    previous INTEGER NOT NULL,
     PRIMARY KEY (owner_id, bucket, viewer_id)
 ) WITHOUT ROWID;
+-- a viewer's windows in order, to find a new row's neighbours
+CREATE INDEX IF NOT EXISTS studio_viewers_by_viewer ON studio_viewers (owner_id, viewer_id, bucket);
 """
 
 
@@ -110,6 +123,17 @@ def _upsert(table: str, key: str, columns: list[str]) -> str:
 
 
 _UPSERT = _upsert("studio_windows", "owner_id", _ADDED)
+_VIEWER = (
+    "INSERT INTO studio_viewers VALUES (?1, ?2, ?3, COALESCE((SELECT MAX(bucket) "
+    "FROM studio_viewers WHERE owner_id = ?1 AND viewer_id = ?3 AND bucket < ?2), -1)) "
+    "ON CONFLICT DO NOTHING"
+)
+#: the viewer's next row, if any, now comes after the one just inserted
+_NEXT = (
+    "UPDATE studio_viewers SET previous = ?2 WHERE owner_id = ?1 AND viewer_id = ?3 "
+    "AND bucket = (SELECT MIN(bucket) FROM studio_viewers "
+    "WHERE owner_id = ?1 AND viewer_id = ?3 AND bucket > ?2)"
+)
 _UPSERT_VIDEO = _upsert("studio_video_windows", "video_id", [*_ADDED, *_R])
 
 #: a view as the studio's row holds it: (watched_ms, completed, source)
@@ -175,9 +199,9 @@ class Pending:
     def flush(self, db: sqlite3.Connection) -> None:
         db.executemany(_UPSERT, [(o, b, *t[: len(_ADDED)]) for (o, b), t in self.owners.items()])
         db.executemany(_UPSERT_VIDEO, [(v, b, *t) for (v, b), t in self.videos.items()])
-        db.executemany(
-            "INSERT INTO studio_viewers VALUES (?, ?, ?) ON CONFLICT DO NOTHING", self.viewers
-        )
+        for viewer in self.viewers:
+            if db.execute(_VIEWER, viewer).rowcount:
+                db.execute(_NEXT, viewer)
         self.clear()
 
     def clear(self) -> None:
@@ -242,15 +266,16 @@ class Window:
         "completed", "qualified", "reached", "share_millionths", "sources", "views", "watched",
     )  # fmt: skip
 
-    def __init__(self, row: Sequence[int], ladder_index: int) -> None:
-        views, watched, completed, share, *rest = row
+    def __init__(self, row: Sequence[int]) -> None:
+        """``row``: the sums of views, watch time, completions, shares
+        watched, the qualified views, views by source, then any retention steps."""
+        views, watched, completed, share, qualified, *rest = row
         self.views, self.watched, self.completed = views, watched, completed
-        self.share_millionths = share
-        self.qualified = rest[ladder_index]
-        sources = rest[len(QUALIFIED_LADDER) : len(QUALIFIED_LADDER) + len(WATCH_SOURCES)]
+        self.share_millionths, self.qualified = share, qualified
+        sources = rest[: len(WATCH_SOURCES)]
         self.sources = {s: n for s, n in zip(WATCH_SOURCES, sources, strict=True) if n}
         #: a video's views by the highest retention step they reached; () for a creator
-        self.reached = tuple(rest[len(QUALIFIED_LADDER) + len(WATCH_SOURCES) :])
+        self.reached = tuple(rest[len(WATCH_SOURCES) :])
 
 
 def _spans(spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
@@ -262,10 +287,12 @@ def _spans(spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
 
 
 def _sums(
-    db: sqlite3.Connection, table: str, key: tuple[str, str], columns: list[str],
+    db: sqlite3.Connection, table: str, key: tuple[str, str], steps: bool,
     spans: list[tuple[int, int]], qualified_ms: int,
 ) -> dict[int, Window]:  # fmt: skip
-    index = QUALIFIED_LADDER.index(qualified_ms)
+    # only the columns a read shows: each summed column costs every row
+    qualified = _Q[QUALIFIED_LADDER.index(qualified_ms)]
+    columns = [*_ADDED[:4], qualified, *_S, *(_R if steps else ())]
     with_spans, args = _spans(spans)
     rows = db.execute(
         f"WITH {with_spans} SELECT s.i, {', '.join(f'SUM(w.{c})' for c in columns)} "
@@ -273,7 +300,7 @@ def _sums(
         f"ON w.{key[0]} = ? AND w.bucket >= s.low AND w.bucket < s.high GROUP BY s.i",
         (*args, key[1]),
     ).fetchall()
-    return {i: Window(rest, index) for i, *rest in rows}
+    return {i: Window(rest) for i, *rest in rows}
 
 
 def creator_spans(
@@ -282,15 +309,14 @@ def creator_spans(
     """The totals of ``owner``'s windows numbered ``[low, high)``, for each
     ``(low, high)`` of ``spans`` with any (by its index), added up by
     SQLite; ``qualified_ms`` must be on the ladder."""
-    return _sums(db, "studio_windows", ("owner_id", owner), _ADDED, spans, qualified_ms)
+    return _sums(db, "studio_windows", ("owner_id", owner), False, spans, qualified_ms)
 
 
 def video_spans(
     db: sqlite3.Connection, video_id: str, spans: list[tuple[int, int]], qualified_ms: int
 ) -> dict[int, Window]:
     """:func:`creator_spans` of one video, with its views' retention steps."""
-    columns = [*_ADDED, *_R]
-    return _sums(db, "studio_video_windows", ("video_id", video_id), columns, spans, qualified_ms)
+    return _sums(db, "studio_video_windows", ("video_id", video_id), True, spans, qualified_ms)
 
 
 def _distinct(
@@ -308,10 +334,26 @@ def _distinct(
     return [found.get(i, 0) for i in range(len(spans))]
 
 
-def creator_viewers(db: sqlite3.Connection, owner: str, spans: list[tuple[int, int]]) -> list[int]:
+def creator_viewers(
+    db: sqlite3.Connection, owner: str, days: list[tuple[int, int]]
+) -> tuple[list[int], int]:
     """How many people viewed ``owner``'s videos in the windows numbered
-    ``[low, high)`` of each of ``spans``."""
-    return _distinct(db, "studio_viewers", ("owner_id", owner), spans)
+    ``[low, high)`` of each of ``days`` — which follow one another — and
+    over all of them: the rows there whose viewer's previous window is
+    before the day's ``low`` (the first day's, for all), counted by SQLite
+    in one pass."""
+    with_spans, args = _spans(days)
+    found = {
+        i: (day, whole)
+        for i, day, whole in db.execute(
+            f"WITH {with_spans} SELECT s.i, SUM(v.previous < s.low), SUM(v.previous < ?) "
+            "FROM spans s JOIN studio_viewers v "
+            "ON v.owner_id = ? AND v.bucket >= s.low AND v.bucket < s.high GROUP BY s.i",
+            (*args, days[0][0], owner),
+        ).fetchall()
+    }
+    per_day = [found.get(i, (0, 0))[0] for i in range(len(days))]
+    return per_day, sum(whole for _, whole in found.values())
 
 
 def video_viewers(db: sqlite3.Connection, video_id: str, spans: list[tuple[int, int]]) -> list[int]:
@@ -330,4 +372,24 @@ def qualified_windows(
         f"SELECT bucket, {column} FROM studio_windows "
         f"WHERE owner_id = ? AND bucket >= ? AND bucket < ? AND {column} > 0 ORDER BY bucket",
         (owner, low, high),
+    ).fetchall()
+
+
+def qualified_days(
+    db: sqlite3.Connection, owner: str, parts: Sequence[tuple[int, int, int]], qualified_ms: int
+) -> list[tuple[int, int]]:
+    """(day, qualified views) of ``owner``'s windows in the ranges ``(low,
+    high, shift)`` of ``parts``, a window numbered ``b`` falling on day
+    ``(b * WINDOW_MS + shift) // 86,400,000``, for the days with any, added
+    up by SQLite (the ledger, :mod:`stormproof.creators.offsets`);
+    ``qualified_ms`` must be on the ladder."""
+    column = _Q[QUALIFIED_LADDER.index(qualified_ms)]
+    values = ", ".join("(?, ?, ?)" for _ in parts)
+    return db.execute(
+        f"WITH parts(low, high, shift) AS (VALUES {values}) "
+        f"SELECT (w.bucket * {WINDOW_MS} + p.shift) / {DAY_MS} AS day, SUM(w.{column}) "
+        f"FROM parts p JOIN studio_windows w "
+        f"ON w.owner_id = ? AND w.bucket >= p.low AND w.bucket < p.high "
+        f"WHERE w.{column} > 0 GROUP BY day ORDER BY day",
+        (*(x for part in parts for x in part), owner),
     ).fetchall()
