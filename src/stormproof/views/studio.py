@@ -75,10 +75,9 @@ class StudioView(View):
         first_eid TEXT NOT NULL,
         first_idx INTEGER NOT NULL,
         PRIMARY KEY (video_id, bucket, viewer_id)
-    );
-    -- the ledger counts qualified views by window from the index alone (ADR 031)
-    CREATE INDEX IF NOT EXISTS studio_watches_qualified
-        ON studio_watches (video_id, bucket, watched_ms, completed);
+    ) WITHOUT ROWID;
+    -- one B-tree a view: its key is the table, which covers every read by
+    -- (video, windows), the ledger's off-ladder count included (ADR 031)
     """
     )
 
