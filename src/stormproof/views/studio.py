@@ -51,7 +51,7 @@ _ROW = (
     "SELECT watched_ms, completed, source, first_at, first_eid, first_idx FROM studio_watches "
     "WHERE video_id = ? AND bucket = ? AND viewer_id = ?"
 )
-_INSERT = "INSERT INTO studio_watches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT INTO studio_watches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 _UPDATE = (
     "UPDATE studio_watches SET watched_ms = ?, completed = ?, source = ?, first_at = ?, "
     "first_eid = ?, first_idx = ? WHERE video_id = ? AND bucket = ? AND viewer_id = ?"
@@ -97,12 +97,12 @@ class StudioView(View):
                 continue
             key = (item.video_id, window, viewer)
             watched, done, first = item.watched_ms, int(item.completed), (at, eid, index)
-            row = db.execute(_ROW, key).fetchone()
-            if row is None:
-                db.execute(_INSERT, (*key, watched, done, item.source, *first))
+            # almost every watch is a new view: one statement for those
+            if db.execute(_INSERT, (*key, watched, done, item.source, *first)).rowcount:
                 new = (watched, done, item.source)
                 studio_totals.add_view(db, self._pending, item.video_id, window, viewer, None, new)
                 continue
+            row = db.execute(_ROW, key).fetchone()
             # merged here: the longest watch, completed if any was, the
             # source of the first by (at, event id, index) — Python orders
             # str by code point as SQLite's BINARY collation orders UTF-8
