@@ -3,21 +3,25 @@
 What ``stormproof rebuild`` does (every view from sequence 0 of a log, in
 batches of 2,000 entries, the writer tuned for catching up), in this
 process, on a copy of ``--log`` (never the file itself), with each view's
-handlers and flush timed: seconds per view (wall clock, and CPU of the
-applying thread: on a shared machine the CPU figures move less), the rest (reading and decoding
-the log, the store's positions and keys, commits) as ``store``. Then the
-file's size, each studio table's and index's size (SQLite's ``dbstat``),
-and with ``--digests`` every view's digest, to check that a change to the
-apply path rebuilds the same views.
+handlers and flush timed: seconds per view, wall clock and CPU of the
+applying thread (on a shared machine the CPU figures move less); the rest
+(reading and decoding the log, the store's positions and keys, commits) is
+``store``. Then the bytes the process wrote (``wchar``: the WAL, the
+checkpoints), the file's size, each studio table's and index's size
+(SQLite's ``dbstat``), and with ``--digests`` every view's digest and its
+CPU seconds, to check that a change to the apply path rebuilds the same
+views.
 
 It imports ``stormproof`` from ``PYTHONPATH``, so an older commit can be
 measured from a throwaway worktree of it (``git worktree add /tmp/x COMMIT``,
-``PYTHONPATH=/tmp/x/src``); a view that has no studio has no studio rows.
-``--skip studio`` leaves a view out, the
-same code otherwise. The timing costs two clock reads per handler call (well under 1 % here).
+``PYTHONPATH=/tmp/x/src``); a commit with no studio has no studio rows.
+``--skip VIEW`` leaves a view out and ``--only VIEW`` applies one alone
+(with the keys view, which the store needs), the same code otherwise. The
+timing costs two clock reads per handler call.
 
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/studio_apply.py
-       --log /tmp/rw/log-250000.sqlite [--work DIR] [--digests] [--skip studio] [--json OUT]
+       --log /tmp/rw/log-250000.sqlite [--work DIR] [--digests]
+       [--skip VIEW] [--only VIEW] [--json OUT]
 """
 
 from __future__ import annotations
@@ -98,26 +102,52 @@ def _sizes(path: Path) -> dict[str, int]:
     }
 
 
-def rebuild(log_path: Path, work: Path, *, digests: bool, skip: list[str]) -> Figures:
+def _written() -> int:
+    """Bytes this process has written through system calls (``wchar``), or -1."""
+    try:
+        lines = Path("/proc/self/io").read_text().splitlines()
+    except OSError:
+        return -1
+    return next((int(line.split()[1]) for line in lines if line.startswith("wchar:")), -1)
+
+
+def rebuild(
+    log_path: Path, work: Path, *, digests: bool, skip: list[str], only: list[str]
+) -> Figures:
     data = work / "studio-apply"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     shutil.copyfile(log_path, data / "log.sqlite")
-    views = [view for view in all_views() if view.name not in skip]
+    # the keys view is the store's own (which entries were applied): always kept
+    wanted = {*only, "keys"} if only else None
+    views = [v for v in all_views() if v.name not in skip and (not wanted or v.name in wanted)]
     spent: dict[str, float] = defaultdict(float)
     _time_views(views, spent)
 
     cpu_s: list[float] = []
+    wrote: list[int] = []
+    digest_s: dict[str, float] = {}
 
     async def run() -> tuple[list[int], float, dict[str, str]]:
         log = SqliteLog(data / "log.sqlite")
         store = ViewStore(data / "views.sqlite", views, partitions=log.partitions)
         try:
-            started, cpu = time.perf_counter(), time.process_time()
+            started, cpu, written = time.perf_counter(), time.process_time(), _written()
             position = await Projector(log, store, batch=2000).catch_up()
             seconds = time.perf_counter() - started
             cpu_s.append(time.process_time() - cpu)
-            found = store.digests()["views"] if digests else {}
+            wrote.append(_written() - written)
+            found: dict[str, str] = {}
+            if digests:  # each view's alone, timed, through a read connection
+                reader = store.reader()
+                for view in views:
+                    took = time.process_time()
+                    reader.execute("BEGIN")
+                    try:
+                        found[view.name] = view.digest(reader)
+                    finally:
+                        reader.execute("COMMIT")
+                    digest_s[view.name] = time.process_time() - took
             return list(position), seconds, found
         finally:
             store.close()
@@ -135,6 +165,7 @@ def rebuild(log_path: Path, work: Path, *, digests: bool, skip: list[str]) -> Fi
         "commit": _commit(Path(stormproof.__file__).parent),
         "entries": sum(position),
         "skipped": skip,
+        "only": only,
         "rebuild_s": round(seconds, 1),
         "load_before": [round(x, 2) for x in load],
         "load_after": [round(x, 2) for x in os.getloadavg()],
@@ -152,10 +183,12 @@ def rebuild(log_path: Path, work: Path, *, digests: bool, skip: list[str]) -> Fi
             n: round(s, 1) for n, s in spent.items() if n.endswith(":flush:cpu") and s >= 0.05
         },
         "studio_cpu_share": round(spent.get("studio:cpu", 0.0) / cpu_s[0], 3),
+        "written_bytes": wrote[0],
         **_sizes(data / "views.sqlite"),
     }
     if digests:
         figures["digests"] = found
+        figures["digest_cpu_s"] = {n: round(s, 2) for n, s in digest_s.items() if s >= 0.01}
     shutil.rmtree(data)
     return figures
 
@@ -177,9 +210,12 @@ def main() -> None:
     parser.add_argument("--digests", action="store_true", help="also print every view's digest")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--skip", action="append", default=[], help="leave this view out")
+    parser.add_argument("--only", action="append", default=[], help="apply only this view")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
-        figures = rebuild(args.log, args.work or Path(temp), digests=args.digests, skip=args.skip)
+        figures = rebuild(
+            args.log, args.work or Path(temp), digests=args.digests, skip=args.skip, only=args.only
+        )
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:
