@@ -38,7 +38,6 @@ the difference between the row before and after.
 from __future__ import annotations
 
 import sqlite3
-from bisect import bisect_right
 from collections.abc import Sequence
 
 from stormproof.events import WATCH_SOURCES
@@ -62,8 +61,7 @@ __all__ = [
 ]
 
 #: the qualifying thresholds (ms) whose counts are kept; ``studio_qualified_ms``
-#: should be one of them (5000 by default) for reads to be fast; in
-#: increasing order (the thresholds a view passes are a prefix)
+#: should be one of them (5000 by default) for reads to be fast
 QUALIFIED_LADDER: tuple[int, ...] = (1000, 2000, 3000, 5000, 10_000, 15_000, 30_000, 60_000)
 #: shares watched are counted in millionths
 MILLIONTH = 1_000_000
@@ -136,8 +134,6 @@ _LADDER_AT = 4
 _SOURCE_AT = {s: _LADDER_AT + len(QUALIFIED_LADDER) + n for n, s in enumerate(WATCH_SOURCES)}
 _STEP_AT = len(_ADDED)
 _WIDTH = len(_ADDED) + STEPS
-#: the (column, 1) pairs of a view that passes the first k thresholds of the ladder
-_PASSED = [[(_LADDER_AT + n, 1) for n in range(k)] for k in range(len(QUALIFIED_LADDER) + 1)]
 
 
 def _counts(row: Row, duration_ms: int) -> list[tuple[int, int]]:
@@ -148,9 +144,8 @@ def _counts(row: Row, duration_ms: int) -> list[tuple[int, int]]:
         (0, 1), (1, watched), (2, done), (3, share_of(watched, bool(done), duration_ms)),
         (_SOURCE_AT[source], 1), (_STEP_AT + step_of(watched, bool(done), duration_ms), 1),
     ]  # fmt: skip
-    # the thresholds a view passes are a prefix of the (sorted) ladder
     counts.extend(
-        _PASSED[len(QUALIFIED_LADDER) if done else bisect_right(QUALIFIED_LADDER, watched)]
+        (_LADDER_AT + n, 1) for n, ms in enumerate(QUALIFIED_LADDER) if done or watched >= ms
     )
     return counts
 
