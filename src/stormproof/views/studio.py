@@ -48,23 +48,14 @@ __all__ = [
     "watches",
 ]
 
-_WATCH = """
-INSERT INTO studio_watches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (video_id, bucket, viewer_id) DO UPDATE SET
-    watched_ms = MAX(watched_ms, excluded.watched_ms),
-    completed = MAX(completed, excluded.completed),
-    source = CASE WHEN (excluded.first_at, excluded.first_eid, excluded.first_idx)
-        < (first_at, first_eid, first_idx) THEN excluded.source ELSE source END,
-    first_at = MIN(first_at, excluded.first_at),
-    first_eid = CASE WHEN (excluded.first_at, excluded.first_eid, excluded.first_idx)
-        < (first_at, first_eid, first_idx) THEN excluded.first_eid ELSE first_eid END,
-    first_idx = CASE WHEN (excluded.first_at, excluded.first_eid, excluded.first_idx)
-        < (first_at, first_eid, first_idx) THEN excluded.first_idx ELSE first_idx END
-RETURNING watched_ms, completed, source
-"""
 _ROW = (
-    "SELECT watched_ms, completed, source FROM studio_watches "
+    "SELECT watched_ms, completed, source, first_at, first_eid, first_idx FROM studio_watches "
     "WHERE video_id = ? AND bucket = ? AND viewer_id = ?"
+)
+_INSERT = "INSERT INTO studio_watches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+_UPDATE = (
+    "UPDATE studio_watches SET watched_ms = ?, completed = ?, source = ?, first_at = ?, "
+    "first_eid = ?, first_idx = ? WHERE video_id = ? AND bucket = ? AND viewer_id = ?"
 )
 
 
@@ -85,10 +76,9 @@ class StudioView(View):
         first_eid TEXT NOT NULL,
         first_idx INTEGER NOT NULL,
         PRIMARY KEY (video_id, bucket, viewer_id)
-    );
-    -- the ledger counts qualified views by window from the index alone (ADR 031)
-    CREATE INDEX IF NOT EXISTS studio_watches_qualified
-        ON studio_watches (video_id, bucket, watched_ms, completed);
+    ) WITHOUT ROWID;
+    -- one B-tree a view: its key is the table, which covers every read by
+    -- (video, windows), the ledger's off-ladder count included (ADR 031)
     """
     )
 
@@ -107,13 +97,30 @@ class StudioView(View):
             if item.type != "watch":
                 continue
             key = (item.video_id, window, viewer)
-            old = db.execute(_ROW, key).fetchone()
-            # every SET expression of _WATCH reads the row as it was before
-            # the update (SQLite's rule), so the CASEs compare against the old key
-            new = db.execute(
-                _WATCH,
-                (*key, item.watched_ms, int(item.completed), item.source, at, eid, index),
-            ).fetchone()
+            watched, done, first = item.watched_ms, int(item.completed), (at, eid, index)
+            # almost every watch is a new view: one statement for those
+            if db.execute(_INSERT, (*key, watched, done, item.source, *first)).rowcount:
+                new = (watched, done, item.source)
+                studio_totals.add_view(db, self._pending, item.video_id, window, viewer, None, new)
+                continue
+            row = db.execute(_ROW, key).fetchone()
+            # merged here: the longest watch, completed if any was, the
+            # source of the first by (at, event id, index) — Python orders
+            # str by code point as SQLite's BINARY collation orders UTF-8
+            # bytes — then a plain UPDATE, and no write at all for a watch
+            # that changes nothing (cheaper than an upsert returning the row)
+            old_watched, old_done, old_source, *old_first = row
+            source = item.source if first < tuple(old_first) else old_source
+            merged = (
+                max(old_watched, watched),
+                max(old_done, done),
+                source,
+                *min(first, tuple(old_first)),
+            )
+            if merged == row:
+                continue
+            db.execute(_UPDATE, (*merged, *key))
+            old, new = (old_watched, old_done, old_source), merged[:3]
             if old != new:
                 studio_totals.add_view(db, self._pending, item.video_id, window, viewer, old, new)
 
