@@ -141,17 +141,15 @@ class Schedule:
     def __init__(self, db: sqlite3.Connection, default: int) -> None:
         self.rates = ledger.rate_schedule(db)
         self.default = default
-        self._starts = [r.effective_from for r in self.rates]
 
     def at(self, instant: int) -> int:
-        i = bisect.bisect_right(self._starts, instant)
-        return self.rates[i - 1].rate_micros if i else self.default
+        return ledger.rate_at(self.rates, self.default, instant)
 
     def by_rate(self, parts: list[tuple[int, int, int]]) -> dict[int, list[tuple[int, int, int]]]:
         """``parts`` (window ranges with their day shifts) cut where a rate
         comes in force, grouped by the rate their windows earn at: a
         window's rate is the one in force at its start."""
-        cuts = sorted({-(-start // WINDOW_MS) for start in self._starts})
+        cuts = sorted({-(-rate.effective_from // WINDOW_MS) for rate in self.rates})
         grouped: dict[int, list[tuple[int, int, int]]] = {}
         for first, end, shift in parts:
             inside = bisect.bisect_right(cuts, first), bisect.bisect_left(cuts, end)
