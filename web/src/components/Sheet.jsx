@@ -1,12 +1,17 @@
 // A bottom sheet (a dialog): focus moves into it, Escape or Close closes it.
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 
 export function Sheet({ title, onClose, children }) {
   const box = useRef(null);
-  useEffect(() => {
+  const close = useRef(onClose);
+  close.current = onClose;
+  // A layout effect runs before the browser paints the sheet: Escape works
+  // from the moment the dialog can be seen (an effect would run after the
+  // paint, so a key pressed right away was lost).
+  useLayoutEffect(() => {
     const before = document.activeElement;
     box.current?.querySelector('input, textarea, button')?.focus();
-    const onKey = (event) => event.key === 'Escape' && onClose();
+    const onKey = (event) => event.key === 'Escape' && close.current();
     addEventListener('keydown', onKey);
     return () => {
       removeEventListener('keydown', onKey);
