@@ -45,11 +45,17 @@ async def test_partition_leaders_are_spread_one_per_server(nats_cluster: NatsClu
 
 
 class Writer:
-    """Appends to one partition without pause and records every acknowledgement."""
+    """Appends to one partition without pause and records every acknowledgement;
+    ``only``: to that partition or nowhere, counting the appends refused."""
 
-    def __init__(self, log: JetStreamLog, partition: int = 0) -> None:
+    def __init__(
+        self, log: JetStreamLog, partition: int = 0, *, only: bool = False, name: str = "w"
+    ) -> None:
         self.log = log
         self.partition = partition
+        self.only = only
+        self.name = name
+        self.refused = 0
         self.acked: dict[str, Entry] = {}
         self.acked_at: list[float] = []
         self.longest_gap = 0.0
@@ -64,12 +70,21 @@ class Writer:
         loop = asyncio.get_running_loop()
         last, n = loop.time(), 0
         while not self._stop.is_set():
-            key = f"w{n}"
-            self.acked[key] = await self.log.append(key, event(n), partition=self.partition)
+            key = f"{self.name}{n}"
+            n += 1
+            try:
+                self.acked[key] = await self.log.append(
+                    key, event(n), partition=self.partition, only=self.only
+                )
+            except LogError:
+                if not self.only:
+                    raise
+                self.refused += 1
+                continue
             now = loop.time()
             self.longest_gap = max(self.longest_gap, now - last)
             self.acked_at.append(now)
-            last, n = now, n + 1
+            last = now
 
     async def stop(self) -> None:
         self._stop.set()
@@ -180,24 +195,29 @@ async def wait_for_leaders(log: JetStreamLog, wanted: list[str], timeout: float 
 async def test_killing_a_partition_leader_loses_no_acked_append(own_cluster: NatsCluster) -> None:
     """Guards the promise: SIGKILL of partition 0's server while appends to
     partition 0 go on; writes are rerouted, reads work without a leader, the
-    server comes back, catches up and gets its leader back."""
+    server comes back, catches up and gets its leader back. Appends pinned
+    to partition 0 (a payout's slot) are never rerouted: they wait for the
+    new leader or fail."""
     names, prefix = own_cluster.names, unique_prefix("K")
     log = JetStreamLog(own_cluster.urls, 1, prefix=prefix)
     reader = JetStreamLog(own_cluster.urls, 1, prefix=prefix)  # appends nothing
     try:
         await log.start()
         writer = Writer(log).start()
+        pinned = Writer(log, only=True, name="pin").start()
         await asyncio.sleep(1.0)
-        before = [e for e in writer.acked.values() if e.partition == 0]
+        acked = [*writer.acked.values(), *pinned.acked.values()]
+        before = {e.seq: e for e in acked if e.partition == 0}
         await asyncio.sleep(0.3)
         own_cluster.kill(names[0])
         killed_at = asyncio.get_running_loop().time()
 
         # No leader for partition 0 now (JetStream needs seconds to elect one),
         # yet its replicas answer reads.
-        assert await reader.read(0, 0, len(before)) == [
-            Entry(0, e.seq, e.key, e.event) for e in before
-        ]
+        read = await reader.read(0, 0, max(before))
+        assert [e.seq for e in read] == list(range(1, max(before) + 1))
+        known = [e for e in read if e.seq in before]
+        assert all(before[e.seq] == Entry(0, e.seq, e.key, e.event) for e in known)
         await asyncio.sleep(2.0)
         acked_after_kill = sum(1 for t in writer.acked_at if t > killed_at)
         assert acked_after_kill > 0, "appends stopped with the server"
@@ -205,10 +225,17 @@ async def test_killing_a_partition_leader_loses_no_acked_append(own_cluster: Nat
         own_cluster.restart(names[0])
         await asyncio.sleep(1.0)
         await writer.stop()
+        await pinned.stop()
         await wait_for_leaders(log, names)
-        counts = classify(writer.acked, await read_everything(own_cluster.urls, prefix))
+        everything = await read_everything(own_cluster.urls, prefix)
+        counts = classify(writer.acked, everything)
+        assert classify(pinned.acked, everything)["lost"] == 0
+        assert {e.partition for e in pinned.acked.values()} == {0}, "a pinned append moved"
+        stored = {e.key: e.partition for entries in everything.values() for e in entries}
+        assert {p for k, p in stored.items() if k.startswith("pin")} == {0}
         print(
-            f"\nkill: {counts}, {acked_after_kill} acks after the kill, "
+            f"\nkill: {counts}, pinned: {len(pinned.acked)} acked, {pinned.refused} refused, "
+            f"{acked_after_kill} acks after the kill, "
             f"longest gap between acks {writer.longest_gap:.3f}s"
         )
         assert counts["lost"] == 0

@@ -147,8 +147,10 @@ async def write(
 ) -> Written[P]:
     """Append a validated payload under ``key`` and wait for the local views.
     Its time is ``at`` if the action already fixed it, else from ``when``.
-    It goes to this region's partition first, or to ``partition`` when the
-    action needs every region's copies of a key in one stream (a payout)."""
+    It goes to this region's partition first, or to ``partition`` and no
+    other when the action needs every region's copies of a key in one
+    stream (a payout: 503 ``log_unavailable`` while that stream has no
+    leader, rather than a second copy of its slot elsewhere)."""
     if not _LOG_KEY.fullmatch(key):
         raise BadRequest("this write's key is not printable ASCII", code="invalid_key")
     stamp = at or event_time(region, when)
@@ -164,7 +166,7 @@ async def _append(region: Region, key: str, event: Event, partition: int | None)
     started = time.perf_counter()
     first = region.settings.region_index if partition is None else partition
     try:
-        entry = await region.log.append(key, event, partition=first)
+        entry = await region.log.append(key, event, partition=first, only=partition is not None)
     except StormproofError:
         region.metrics.append_failed()
         raise

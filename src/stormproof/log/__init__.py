@@ -14,8 +14,10 @@ Contract of every backend (``tests/log/contract.py`` runs on each):
 - ``append(key, event, partition=p)`` makes the event durable (in a quorum
   of regions, for a replicated backend), then returns its entry. ``p`` is a
   preference: a backend may place the event in another partition when ``p``
-  cannot acknowledge in time. Sequences start at 1 in each partition and
-  grow by one.
+  cannot acknowledge in time — unless ``only=True``: then the event goes
+  to ``p`` or nowhere (:class:`~stormproof.errors.LogError`), for a write
+  whose copies must meet in one stream (a payout's slot). Sequences start
+  at 1 in each partition and grow by one.
 - Appending with a key the chosen partition already holds stores nothing and
   returns that entry with ``duplicate=True``. The same key may, rarely, land
   in two partitions (a retry that went elsewhere): both copies carry the same
@@ -79,7 +81,9 @@ class Log(Protocol):
 
     async def start(self) -> None: ...
 
-    async def append(self, key: str, event: Event, *, partition: int = 0) -> Entry: ...
+    async def append(
+        self, key: str, event: Event, *, partition: int = 0, only: bool = False
+    ) -> Entry: ...
 
     async def read(self, partition: int, after: int, limit: int = 1000) -> list[Entry]: ...
 

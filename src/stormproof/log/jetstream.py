@@ -197,7 +197,9 @@ class JetStreamLog:
 
     # -- writes ------------------------------------------------------------------------------
 
-    async def append(self, key: str, event: Event, *, partition: int = 0) -> Entry:
+    async def append(
+        self, key: str, event: Event, *, partition: int = 0, only: bool = False
+    ) -> Entry:
         self._start()
         body = encode(event)
         loop = asyncio.get_running_loop()
@@ -205,8 +207,12 @@ class JetStreamLog:
         failures: list[str] = []
         if self._quorum_out_of_reach():
             raise LogError(f"no quorum: {self._reach()}; {key!r} was not sent", code="no_quorum")
+        home = partition % self.partitions
+        # pinned: the same partition again until the deadline (a leader
+        # elected meanwhile takes it), never another
+        tried = [home] if only else None
         while True:
-            for p in self._links.healthy_first(self._links.cycle(partition % self.partitions)):
+            for p in tried or self._links.healthy_first(self._links.cycle(home)):
                 try:
                     seq, duplicate = await self._publish(p, key, body)
                 except Unreachable as exc:
@@ -223,7 +229,8 @@ class JetStreamLog:
                 self._wake()
                 return entry
             if loop.time() > deadline:
-                raise LogError(f"no partition acknowledged {key!r}: {failures[-3:]}")
+                which = f"partition {home}" if only else "no partition"
+                raise LogError(f"{which} acknowledged {key!r}: {failures[-3:]}")
             if self._quorum_out_of_reach():  # lost while trying
                 raise LogError(
                     f"no quorum: {self._reach()}; {key!r} was not acknowledged", code="no_quorum"

@@ -67,7 +67,9 @@ class SqliteLog:
 
         return await asyncio.to_thread(locked)
 
-    async def append(self, key: str, event: Event, *, partition: int = 0) -> Entry:
+    async def append(
+        self, key: str, event: Event, *, partition: int = 0, only: bool = False
+    ) -> Entry:
         body = encode(event)
 
         def insert() -> Entry:
