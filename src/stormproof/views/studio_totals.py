@@ -52,19 +52,22 @@ from stormproof.views.engagement import WINDOW_MS
 
 __all__ = [
     "QUALIFIED_LADDER",
-    "SCHEMA",
     "STEPS",
     "TABLES",
+    "TOTALS_AFTER",
     "Pending",
     "Window",
     "add_video",
     "add_view",
+    "creator_has_totals",
     "creator_spans",
     "creator_viewers",
     "qualified_days",
     "qualified_windows",
+    "schema",
     "share_of",
     "step_of",
+    "video_has_totals",
     "video_spans",
     "video_viewers",
 ]
@@ -72,6 +75,11 @@ __all__ = [
 #: the qualifying thresholds (ms) whose counts are kept; ``studio_qualified_ms``
 #: should be one of them (5000 by default) for reads to be fast
 QUALIFIED_LADDER: tuple[int, ...] = (1000, 2000, 3000, 5000, 10_000, 15_000, 30_000, 60_000)
+#: a creator, or a video, has totals from its this-many-th view on: below,
+#: its figures are counted from its views' rows as fast (docs/benchmarks.md,
+#: "Totals only where they pay"); part of the schema, so changing it
+#: rebuilds the views
+TOTALS_AFTER = 1000
 #: shares watched are counted in millionths
 MILLIONTH = 1_000_000
 DAY_MS = 86_400_000
@@ -83,12 +91,28 @@ _ADDED = ["views", "watched_ms", "completed", "share_millionths", *_Q, *_S]
 STEPS = 21
 _R = [f"r{k}" for k in range(STEPS)]
 
-TABLES = ("studio_videos", "studio_windows", "studio_viewers", "studio_video_windows")
-SCHEMA = f"""
+TABLES = (
+    "studio_creators", "studio_videos", "studio_windows", "studio_viewers", "studio_video_windows",
+)  # fmt: skip
+
+
+def schema(totals_after: int) -> str:
+    """The totals' tables, for a view that keeps totals of a creator or a
+    video from its ``totals_after``-th view on (the number is written into
+    the schema, so that changing it rebuilds the views: ADR 030)."""
+    return f"""
+-- totals are kept for a creator, and for a video, from its {totals_after}th view on
 CREATE TABLE IF NOT EXISTS studio_videos (
     video_id TEXT PRIMARY KEY,
     owner_id TEXT NOT NULL,
-    duration_ms INTEGER NOT NULL
+    duration_ms INTEGER NOT NULL,
+    totals INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS studio_videos_by_owner ON studio_videos (owner_id);
+CREATE TABLE IF NOT EXISTS studio_creators (
+    owner_id TEXT PRIMARY KEY,
+    views INTEGER NOT NULL,
+    totals INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS studio_windows (
     owner_id TEXT NOT NULL,
@@ -135,6 +159,11 @@ _NEXT = (
     "WHERE owner_id = ?1 AND viewer_id = ?3 AND bucket > ?2)"
 )
 _UPSERT_VIDEO = _upsert("studio_video_windows", "video_id", [*_ADDED, *_R])
+_COUNTED = (
+    "INSERT INTO studio_creators VALUES (?, ?, 0) "
+    "ON CONFLICT (owner_id) DO UPDATE SET views = views + excluded.views RETURNING views, totals"
+)
+_ROWS = "SELECT bucket, viewer_id, watched_ms, completed, source FROM studio_watches "
 
 #: a view as the studio's row holds it: (watched_ms, completed, source)
 Row = tuple[int, int, str]
@@ -174,27 +203,60 @@ def _counts(row: Row, duration_ms: int) -> list[tuple[int, int]]:
     return counts
 
 
-class Pending:
-    """Totals added up in memory since the view's last flush: one upsert
-    per (owner or video, window) per transaction, not one per watch."""
+def _add(sums: dict[tuple[str, int], list[int]], key: tuple[str, int],
+         counts: list[tuple[int, int]], sign: int) -> None:  # fmt: skip
+    total = sums.get(key)
+    if total is None:
+        sums[key] = total = [0] * _WIDTH
+    for n, count in counts:
+        total[n] += sign * count
 
-    def __init__(self) -> None:
+
+#: a known video as ``studio_videos`` holds it: (owner, duration, has totals)
+Known = tuple[str, int, int]
+
+
+class Pending:
+    """What the totals change by since the view's last flush: one upsert
+    per (owner or video, window) per transaction, not one per watch, and
+    the creators and videos to check against ``totals_after``.
+
+    Totals are kept only for a creator (a video) with ``totals_after``
+    views or more: below, a read counts the views themselves as fast.
+    Whether a creator (a video) has them changes only at a flush, so within
+    one transaction a view is added to its totals or left to the backfill,
+    never both."""
+
+    def __init__(self, totals_after: int) -> None:
+        self.totals_after = totals_after
         self.owners: dict[tuple[str, int], list[int]] = {}
         self.videos: dict[tuple[str, int], list[int]] = {}
-        #: video id → (owner, duration) as ``studio_videos`` holds it, read this transaction
-        self.known: dict[str, tuple[str, int] | None] = {}
-        #: (owner, window, viewer) of the new views
+        #: video id → (owner, duration, has totals), read this transaction
+        self.known: dict[str, Known | None] = {}
+        #: owner → has totals, read this transaction
+        self.creators: dict[str, bool] = {}
+        #: (owner, window, viewer) of the new views of creators with totals
         self.viewers: set[tuple[str, int, str]] = set()
+        #: owner → views of its known videos added this transaction
+        self.counted: dict[str, int] = {}
+        #: known videos without totals that gained views (or became known)
+        self.growing: set[str] = set()
 
-    def add(
-        self, owner: str, video_id: str, bucket: int, counts: list[tuple[int, int]], sign: int
-    ) -> None:
-        for sums, key in ((self.owners, (owner, bucket)), (self.videos, (video_id, bucket))):
-            total = sums.get(key)
-            if total is None:
-                sums[key] = total = [0] * _WIDTH
-            for n, count in counts:
-                total[n] += sign * count
+    def video(self, db: sqlite3.Connection, video_id: str) -> Known | None:
+        if video_id not in self.known:
+            self.known[video_id] = db.execute(
+                "SELECT owner_id, duration_ms, totals FROM studio_videos WHERE video_id = ?",
+                (video_id,),
+            ).fetchone()
+        return self.known[video_id]
+
+    def creator(self, db: sqlite3.Connection, owner: str) -> bool:
+        if owner not in self.creators:
+            row = db.execute(
+                "SELECT totals FROM studio_creators WHERE owner_id = ?", (owner,)
+            ).fetchone()
+            self.creators[owner] = bool(row and row[0])
+        return self.creators[owner]
 
     def flush(self, db: sqlite3.Connection) -> None:
         db.executemany(_UPSERT, [(o, b, *t[: len(_ADDED)]) for (o, b), t in self.owners.items()])
@@ -202,13 +264,63 @@ class Pending:
         for viewer in self.viewers:
             if db.execute(_VIEWER, viewer).rowcount:
                 db.execute(_NEXT, viewer)
+        for owner, added in self.counted.items():
+            views, totals = db.execute(_COUNTED, (owner, added)).fetchone()
+            if not totals and views >= self.totals_after:
+                _backfill_creator(db, owner)
+        for video_id in self.growing:
+            (views,) = db.execute(
+                "SELECT COUNT(*) FROM studio_watches WHERE video_id = ?", (video_id,)
+            ).fetchone()
+            if views >= self.totals_after:
+                _backfill_video(db, video_id)
         self.clear()
 
     def clear(self) -> None:
         self.owners.clear()
         self.videos.clear()
         self.known.clear()
+        self.creators.clear()
         self.viewers.clear()
+        self.counted.clear()
+        self.growing.clear()
+
+
+def _backfill_creator(db: sqlite3.Connection, owner: str) -> None:
+    """Give ``owner`` totals from every view of its known videos, at once:
+    the totals it would have had from its first view on, kept
+    incrementally from now on."""
+    sums: dict[tuple[str, int], list[int]] = {}
+    seen: dict[str, list[int]] = {}
+    for bucket, viewer, watched, done, source, duration in db.execute(
+        "SELECT w.bucket, w.viewer_id, w.watched_ms, w.completed, w.source, v.duration_ms "
+        "FROM studio_videos v JOIN studio_watches w ON w.video_id = v.video_id "
+        "WHERE v.owner_id = ?",
+        (owner,),
+    ):
+        _add(sums, (owner, bucket), _counts((watched, done, source), duration), 1)
+        seen.setdefault(viewer, []).append(bucket)
+    db.executemany(_UPSERT, [(o, b, *t[: len(_ADDED)]) for (o, b), t in sums.items()])
+    rows = []
+    for viewer, buckets in seen.items():
+        previous = -1
+        for bucket in sorted(set(buckets)):
+            rows.append((owner, bucket, viewer, previous))
+            previous = bucket
+    db.executemany("INSERT INTO studio_viewers VALUES (?, ?, ?, ?)", rows)
+    db.execute("UPDATE studio_creators SET totals = 1 WHERE owner_id = ?", (owner,))
+
+
+def _backfill_video(db: sqlite3.Connection, video_id: str) -> None:
+    """Give a known video totals from all its views, at once."""
+    (duration,) = db.execute(
+        "SELECT duration_ms FROM studio_videos WHERE video_id = ?", (video_id,)
+    ).fetchone()
+    sums: dict[tuple[str, int], list[int]] = {}
+    for bucket, _, watched, done, source in db.execute(_ROWS + "WHERE video_id = ?", (video_id,)):
+        _add(sums, (video_id, bucket), _counts((watched, done, source), duration), 1)
+    db.executemany(_UPSERT_VIDEO, [(v, b, *t) for (v, b), t in sums.items()])
+    db.execute("UPDATE studio_videos SET totals = 1 WHERE video_id = ?", (video_id,))
 
 
 def add_view(
@@ -216,47 +328,79 @@ def add_view(
     old: Row | None, new: Row,
 ) -> None:  # fmt: skip
     """Count the change of one view's row from ``old`` (None: a new view)
-    to ``new``, if its video is known."""
+    to ``new``, if its video is known: in the totals of its owner and of
+    itself where they are kept, and towards ``totals_after`` if new."""
     if old == new:
         return
-    if video_id in pending.known:
-        known = pending.known[video_id]
-    else:
-        known = pending.known[video_id] = db.execute(
-            "SELECT owner_id, duration_ms FROM studio_videos WHERE video_id = ?", (video_id,)
-        ).fetchone()
+    known = pending.video(db, video_id)
     if known is None:
         return
-    owner, duration = known
-    pending.add(owner, video_id, bucket, _counts(new, duration), 1)
+    owner, duration, video_totals = known
+    creator_totals = pending.creator(db, owner)
     if old is None:
-        pending.viewers.add((owner, bucket, viewer))
-    else:
-        pending.add(owner, video_id, bucket, _counts(old, duration), -1)
+        pending.counted[owner] = pending.counted.get(owner, 0) + 1
+        if not video_totals:
+            pending.growing.add(video_id)
+    if not (creator_totals or video_totals):
+        return
+    counts = _counts(new, duration)
+    was = None if old is None else _counts(old, duration)
+    if creator_totals:
+        _add(pending.owners, (owner, bucket), counts, 1)
+        if was is None:
+            pending.viewers.add((owner, bucket, viewer))
+        else:
+            _add(pending.owners, (owner, bucket), was, -1)
+    if video_totals:
+        _add(pending.videos, (video_id, bucket), counts, 1)
+        if was is not None:
+            _add(pending.videos, (video_id, bucket), was, -1)
 
 
 def add_video(
     db: sqlite3.Connection, pending: Pending, video_id: str, owner: str, duration_ms: int
 ) -> None:
     """Learn a video's owner and duration from its upload (the first one
-    applied), and count the views of it applied before."""
+    applied), and count the views of it applied before: towards its
+    owner's totals (added to them if it has them) and its own (checked at
+    the flush, like a video that gained views)."""
     inserted = db.execute(
-        "INSERT INTO studio_videos VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO studio_videos VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
         (video_id, owner, duration_ms),
     ).rowcount
     pending.known.pop(video_id, None)
     if not inserted:
         return
+    pending.growing.add(video_id)
+    if not pending.creator(db, owner):
+        (views,) = db.execute(
+            "SELECT COUNT(*) FROM studio_watches WHERE video_id = ?", (video_id,)
+        ).fetchone()
+        pending.counted[owner] = pending.counted.get(owner, 0) + views
+        return
+    views = 0
     for bucket, viewer, watched, done, source in db.execute(
-        "SELECT bucket, viewer_id, watched_ms, completed, source FROM studio_watches "
-        "WHERE video_id = ?",
-        (video_id,),
+        _ROWS + "WHERE video_id = ?", (video_id,)
     ).fetchall():
-        pending.add(owner, video_id, bucket, _counts((watched, done, source), duration_ms), 1)
+        _add(pending.owners, (owner, bucket), _counts((watched, done, source), duration_ms), 1)
         pending.viewers.add((owner, bucket, viewer))
+        views += 1
+    pending.counted[owner] = pending.counted.get(owner, 0) + views
 
 
 # -- reads --------------------------------------------------------------------
+
+
+def creator_has_totals(db: sqlite3.Connection, owner: str) -> bool:
+    """Whether ``owner`` has totals (it reached ``totals_after`` views)."""
+    row = db.execute("SELECT totals FROM studio_creators WHERE owner_id = ?", (owner,)).fetchone()
+    return bool(row and row[0])
+
+
+def video_has_totals(db: sqlite3.Connection, video_id: str) -> bool:
+    """Whether ``video_id`` has totals (it reached ``totals_after`` views)."""
+    row = db.execute("SELECT totals FROM studio_videos WHERE video_id = ?", (video_id,)).fetchone()
+    return bool(row and row[0])
 
 
 class Window:
@@ -286,18 +430,49 @@ def _spans(spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
     ]
 
 
-def _sums(
-    db: sqlite3.Connection, table: str, key: tuple[str, str], steps: bool,
-    spans: list[tuple[int, int]], qualified_ms: int,
-) -> dict[int, Window]:  # fmt: skip
-    # only the columns a read shows: each summed column costs every row
+def _from_totals(qualified_ms: int, steps: bool) -> list[str]:
+    """A window's figures (:class:`Window`'s order) summed from a table of totals ``w``."""
     qualified = _Q[QUALIFIED_LADDER.index(qualified_ms)]
-    columns = [*_ADDED[:4], qualified, *_S, *(_R if steps else ())]
+    return [f"SUM(w.{c})" for c in [*_ADDED[:4], qualified, *_S, *(_R if steps else ())]]
+
+
+def _from_rows(qualified_ms: int, steps: bool) -> list[str]:
+    """The same figures counted from the studio's rows ``w`` of videos ``v``
+    (``studio_videos``): what :func:`_counts` adds up, in SQL (integers
+    divide as Python's ``//`` for these non-negative values)."""
+    full = "(w.completed = 1 OR v.duration_ms <= 0)"
+    part = "MIN(w.watched_ms, v.duration_ms)"
+    share = f"CASE WHEN {full} THEN {MILLIONTH} ELSE {part} * {MILLIONTH} / v.duration_ms END"
+    step = f"CASE WHEN {full} THEN {STEPS - 1} ELSE {part} * {STEPS - 1} / v.duration_ms END"
+    return [
+        "COUNT(*)", "SUM(w.watched_ms)", "SUM(w.completed)", f"SUM({share})",
+        f"SUM(w.completed = 1 OR w.watched_ms >= {int(qualified_ms)})",
+        *(f"SUM(w.source = '{source}')" for source in WATCH_SOURCES),
+        *((f"SUM(({step}) = {k})" for k in range(STEPS)) if steps else ()),
+    ]  # fmt: skip
+
+
+def _sums(
+    db: sqlite3.Connection, key: tuple[str, str], totals: bool, spans: list[tuple[int, int]],
+    qualified_ms: int,
+) -> dict[int, Window]:  # fmt: skip
+    """``key``: ("owner_id", a creator) or ("video_id", a video)."""
+    steps = key[0] == "video_id"
     with_spans, args = _spans(spans)
+    if totals:
+        # only the columns a read shows: each summed column costs every row
+        figures = _from_totals(qualified_ms, steps)
+        table = "studio_video_windows" if steps else "studio_windows"
+        source = f"{table} w ON w.{key[0]} = ? AND w.bucket >= s.low AND w.bucket < s.high"
+    else:
+        figures = _from_rows(qualified_ms, steps)
+        source = (
+            f"studio_videos v ON v.{key[0]} = ? JOIN studio_watches w "
+            "ON w.video_id = v.video_id AND w.bucket >= s.low AND w.bucket < s.high"
+        )
     rows = db.execute(
-        f"WITH {with_spans} SELECT s.i, {', '.join(f'SUM(w.{c})' for c in columns)} "
-        f"FROM spans s JOIN {table} w "
-        f"ON w.{key[0]} = ? AND w.bucket >= s.low AND w.bucket < s.high GROUP BY s.i",
+        f"WITH {with_spans} SELECT s.i, {', '.join(figures)} "
+        f"FROM spans s JOIN {source} GROUP BY s.i",
         (*args, key[1]),
     ).fetchall()
     return {i: Window(rest) for i, *rest in rows}
@@ -306,27 +481,33 @@ def _sums(
 def creator_spans(
     db: sqlite3.Connection, owner: str, spans: list[tuple[int, int]], qualified_ms: int
 ) -> dict[int, Window]:
-    """The totals of ``owner``'s windows numbered ``[low, high)``, for each
-    ``(low, high)`` of ``spans`` with any (by its index), added up by
-    SQLite; ``qualified_ms`` must be on the ladder."""
-    return _sums(db, "studio_windows", ("owner_id", owner), False, spans, qualified_ms)
+    """The figures of ``owner``'s views in windows numbered ``[low, high)``,
+    for each ``(low, high)`` of ``spans`` with any (by its index), added up
+    by SQLite: from its totals when it has them and ``qualified_ms`` is on
+    their ladder, else from its views' rows — the same figures."""
+    totals = qualified_ms in QUALIFIED_LADDER and creator_has_totals(db, owner)
+    return _sums(db, ("owner_id", owner), totals, spans, qualified_ms)
 
 
 def video_spans(
     db: sqlite3.Connection, video_id: str, spans: list[tuple[int, int]], qualified_ms: int
 ) -> dict[int, Window]:
     """:func:`creator_spans` of one video, with its views' retention steps."""
-    return _sums(db, "studio_video_windows", ("video_id", video_id), True, spans, qualified_ms)
+    totals = qualified_ms in QUALIFIED_LADDER and video_has_totals(db, video_id)
+    return _sums(db, ("video_id", video_id), totals, spans, qualified_ms)
 
 
 def _distinct(
-    db: sqlite3.Connection, table: str, key: tuple[str, str], spans: list[tuple[int, int]]
+    db: sqlite3.Connection, key: tuple[str, str], spans: list[tuple[int, int]]
 ) -> list[int]:
+    """People who viewed in each of ``spans``, from the rows of the videos
+    whose ``key[0]`` is ``key[1]``."""
     with_spans, args = _spans(spans)
     found = dict(
         db.execute(
-            f"WITH {with_spans} SELECT s.i, COUNT(DISTINCT v.viewer_id) FROM spans s "
-            f"JOIN {table} v ON v.{key[0]} = ? AND v.bucket >= s.low AND v.bucket < s.high "
+            f"WITH {with_spans} SELECT s.i, COUNT(DISTINCT w.viewer_id) FROM spans s "
+            f"JOIN studio_videos v ON v.{key[0]} = ? JOIN studio_watches w "
+            "ON w.video_id = v.video_id AND w.bucket >= s.low AND w.bucket < s.high "
             "GROUP BY s.i",
             (*args, key[1]),
         ).fetchall()
@@ -339,9 +520,13 @@ def creator_viewers(
 ) -> tuple[list[int], int]:
     """How many people viewed ``owner``'s videos in the windows numbered
     ``[low, high)`` of each of ``days`` — which follow one another — and
-    over all of them: the rows there whose viewer's previous window is
-    before the day's ``low`` (the first day's, for all), counted by SQLite
-    in one pass."""
+    over all of them. With totals: the rows of ``studio_viewers`` there
+    whose viewer's previous window is before the day's ``low`` (the first
+    day's, for all), counted by SQLite in one pass; without, a DISTINCT
+    over its views' rows (fewer than ``totals_after``)."""
+    if not creator_has_totals(db, owner):
+        *per_day, whole = _distinct(db, ("owner_id", owner), [*days, (days[0][0], days[-1][1])])
+        return per_day, whole
     with_spans, args = _spans(days)
     found = {
         i: (day, whole)
@@ -359,20 +544,7 @@ def creator_viewers(
 def video_viewers(db: sqlite3.Connection, video_id: str, spans: list[tuple[int, int]]) -> list[int]:
     """How many people viewed ``video_id`` in each of ``spans``, counted
     from the studio's rows (one per view) by SQLite."""
-    return _distinct(db, "studio_watches", ("video_id", video_id), spans)
-
-
-def qualified_windows(
-    db: sqlite3.Connection, owner: str, low: int, high: int, qualified_ms: int
-) -> list[tuple[int, int]]:
-    """(window number, qualified views) of ``owner``'s windows numbered
-    ``[low, high)`` with any; ``qualified_ms`` must be on the ladder."""
-    column = _Q[QUALIFIED_LADDER.index(qualified_ms)]
-    return db.execute(
-        f"SELECT bucket, {column} FROM studio_windows "
-        f"WHERE owner_id = ? AND bucket >= ? AND bucket < ? AND {column} > 0 ORDER BY bucket",
-        (owner, low, high),
-    ).fetchall()
+    return _distinct(db, ("video_id", video_id), spans)
 
 
 def qualified_days(
@@ -381,15 +553,48 @@ def qualified_days(
     """(day, qualified views) of ``owner``'s windows in the ranges ``(low,
     high, shift)`` of ``parts``, a window numbered ``b`` falling on day
     ``(b * WINDOW_MS + shift) // 86,400,000``, for the days with any, added
-    up by SQLite (the ledger, :mod:`stormproof.creators.offsets`);
-    ``qualified_ms`` must be on the ladder."""
-    column = _Q[QUALIFIED_LADDER.index(qualified_ms)]
+    up by SQLite (the ledger, :mod:`stormproof.creators.offsets`): from the
+    totals when the creator has them and ``qualified_ms`` is on their
+    ladder, else from the rows."""
     values = ", ".join("(?, ?, ?)" for _ in parts)
+    day = f"(w.bucket * {WINDOW_MS} + p.shift) / {DAY_MS}"
+    args = (*(x for part in parts for x in part), owner)
+    if qualified_ms in QUALIFIED_LADDER and creator_has_totals(db, owner):
+        column = _Q[QUALIFIED_LADDER.index(qualified_ms)]
+        return db.execute(
+            f"WITH parts(low, high, shift) AS (VALUES {values}) "
+            f"SELECT {day} AS day, SUM(w.{column}) FROM parts p JOIN studio_windows w "
+            f"ON w.owner_id = ? AND w.bucket >= p.low AND w.bucket < p.high "
+            f"WHERE w.{column} > 0 GROUP BY day ORDER BY day",
+            args,
+        ).fetchall()
     return db.execute(
         f"WITH parts(low, high, shift) AS (VALUES {values}) "
-        f"SELECT (w.bucket * {WINDOW_MS} + p.shift) / {DAY_MS} AS day, SUM(w.{column}) "
-        f"FROM parts p JOIN studio_windows w "
-        f"ON w.owner_id = ? AND w.bucket >= p.low AND w.bucket < p.high "
-        f"WHERE w.{column} > 0 GROUP BY day ORDER BY day",
-        (*(x for part in parts for x in part), owner),
+        f"SELECT {day} AS day, COUNT(*) FROM parts p JOIN studio_videos v ON v.owner_id = ? "
+        "JOIN studio_watches w ON w.video_id = v.video_id AND w.bucket >= p.low "
+        "AND w.bucket < p.high WHERE w.completed = 1 OR w.watched_ms >= ? "
+        "GROUP BY day ORDER BY day",
+        (*args, qualified_ms),
+    ).fetchall()
+
+
+def qualified_windows(
+    db: sqlite3.Connection, owner: str, low: int, high: int, qualified_ms: int
+) -> list[tuple[int, int]]:
+    """(window number, qualified views) of ``owner``'s windows numbered
+    ``[low, high)`` with any: from the totals when the creator has them
+    and ``qualified_ms`` is on their ladder, else from the rows."""
+    if qualified_ms in QUALIFIED_LADDER and creator_has_totals(db, owner):
+        column = _Q[QUALIFIED_LADDER.index(qualified_ms)]
+        return db.execute(
+            f"SELECT bucket, {column} FROM studio_windows "
+            f"WHERE owner_id = ? AND bucket >= ? AND bucket < ? AND {column} > 0 ORDER BY bucket",
+            (owner, low, high),
+        ).fetchall()
+    return db.execute(
+        "SELECT w.bucket, COUNT(*) FROM studio_videos v JOIN studio_watches w "
+        "ON w.video_id = v.video_id AND w.bucket >= ? AND w.bucket < ? "
+        "WHERE v.owner_id = ? AND (w.completed = 1 OR w.watched_ms >= ?) "
+        "GROUP BY w.bucket ORDER BY w.bucket",
+        (low, high, owner, qualified_ms),
     ).fetchall()
