@@ -334,8 +334,7 @@ def _totals_brute(history: list[Act], totals_after: int) -> Totals:
 def _views_with(totals_after: int) -> list[BaseView]:
     """Every view, the studio keeping totals from ``totals_after`` views on."""
     return [
-        studio_view(totals_after) if isinstance(view, StudioView) else view
-        for view in all_views()
+        studio_view(totals_after) if isinstance(view, StudioView) else view for view in all_views()
     ]
 
 

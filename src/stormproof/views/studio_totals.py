@@ -212,63 +212,106 @@ def _add(sums: dict[tuple[str, int], list[int]], key: tuple[str, int],
         total[n] += sign * count
 
 
-#: a known video as ``studio_videos`` holds it: (owner, duration, has totals)
-Known = tuple[str, int, int]
+#: a view's row changed: (video, window, viewer, before — None: new —, after)
+Change = tuple[str, int, str, Row | None, Row]
+#: ids looked up in one statement
+_AT_A_TIME = 500
+
+
+def _chunks(ids: list[str]) -> list[tuple[str, list[str]]]:
+    """``ids`` in pieces of :data:`_AT_A_TIME`, each with its ``?, ?, …``."""
+    pieces = [ids[n : n + _AT_A_TIME] for n in range(0, len(ids), _AT_A_TIME)]
+    return [(", ".join("?" * len(piece)), piece) for piece in pieces]
 
 
 class Pending:
-    """What the totals change by since the view's last flush: one upsert
-    per (owner or video, window) per transaction, not one per watch, and
-    the creators and videos to check against ``totals_after``.
+    """What the views' rows did since the view's last flush, turned into
+    totals at the flush: one upsert per (owner or video, window) per
+    transaction, not one per watch, and each video's owner looked up once
+    per transaction, for all the videos at once.
 
     Totals are kept only for a creator (a video) with ``totals_after``
-    views or more: below, a read counts the views themselves as fast.
-    Whether a creator (a video) has them changes only at a flush, so within
-    one transaction a view is added to its totals or left to the backfill,
-    never both."""
+    views or more — below, a read counts its views' rows as fast — and
+    begin with a backfill from every view it has (:func:`_backfill_creator`),
+    so they are what they would be had they been kept from the first view,
+    whatever order the views came in. Who has totals changes only at the
+    end of a flush, after the changes are added up: a view is added to the
+    totals or left to the backfill, never both."""
 
     def __init__(self, totals_after: int) -> None:
         self.totals_after = totals_after
-        self.owners: dict[tuple[str, int], list[int]] = {}
-        self.videos: dict[tuple[str, int], list[int]] = {}
-        #: video id → (owner, duration, has totals), read this transaction
-        self.known: dict[str, Known | None] = {}
-        #: owner → has totals, read this transaction
-        self.creators: dict[str, bool] = {}
-        #: (owner, window, viewer) of the new views of creators with totals
-        self.viewers: set[tuple[str, int, str]] = set()
-        #: owner → views of its known videos added this transaction
-        self.counted: dict[str, int] = {}
-        #: known videos without totals that gained views (or became known)
-        self.growing: set[str] = set()
-
-    def video(self, db: sqlite3.Connection, video_id: str) -> Known | None:
-        if video_id not in self.known:
-            self.known[video_id] = db.execute(
-                "SELECT owner_id, duration_ms, totals FROM studio_videos WHERE video_id = ?",
-                (video_id,),
-            ).fetchone()
-        return self.known[video_id]
-
-    def creator(self, db: sqlite3.Connection, owner: str) -> bool:
-        if owner not in self.creators:
-            row = db.execute(
-                "SELECT totals FROM studio_creators WHERE owner_id = ?", (owner,)
-            ).fetchone()
-            self.creators[owner] = bool(row and row[0])
-        return self.creators[owner]
+        self.changes: list[Change] = []
+        #: videos whose upload this transaction made known → (owner, duration)
+        self.uploaded: dict[str, tuple[str, int]] = {}
 
     def flush(self, db: sqlite3.Connection) -> None:
-        db.executemany(_UPSERT, [(o, b, *t[: len(_ADDED)]) for (o, b), t in self.owners.items()])
-        db.executemany(_UPSERT_VIDEO, [(v, b, *t) for (v, b), t in self.videos.items()])
-        for viewer in self.viewers:
-            if db.execute(_VIEWER, viewer).rowcount:
-                db.execute(_NEXT, viewer)
-        for owner, added in self.counted.items():
+        if not (self.changes or self.uploaded):
+            return
+        owners: dict[tuple[str, int], list[int]] = {}
+        videos: dict[tuple[str, int], list[int]] = {}
+        viewers: set[tuple[str, int, str]] = set()
+        #: owner → views of its known videos added; videos without totals that grew → owner
+        counted: dict[str, int] = {}
+        growing: dict[str, str] = {}
+        known, creators = self._known(db)
+        # a video made known here is counted from its rows below, as they end
+        for video_id, bucket, viewer, old, new in self.changes:
+            if video_id in self.uploaded or (found := known.get(video_id)) is None:
+                continue
+            owner, duration, video_totals = found
+            if old is None:
+                counted[owner] = counted.get(owner, 0) + 1
+                if not video_totals:
+                    growing[video_id] = owner
+            if not (creators[owner] or video_totals):
+                continue
+            counts = _counts(new, duration)
+            was = None if old is None else _counts(old, duration)
+            if creators[owner]:
+                _add(owners, (owner, bucket), counts, 1)
+                if was is None:
+                    viewers.add((owner, bucket, viewer))
+                else:
+                    _add(owners, (owner, bucket), was, -1)
+            if video_totals:
+                _add(videos, (video_id, bucket), counts, 1)
+                if was is not None:
+                    _add(videos, (video_id, bucket), was, -1)
+        sparse = [v for v, (owner, _) in self.uploaded.items() if not creators[owner]]
+        views_of = dict.fromkeys(sparse, 0)
+        for marks, piece in _chunks(sparse):
+            views_of.update(
+                db.execute(
+                    f"SELECT video_id, COUNT(*) FROM studio_watches WHERE video_id IN ({marks}) "
+                    "GROUP BY video_id",
+                    piece,
+                ).fetchall()
+            )
+        for video_id, (owner, duration) in self.uploaded.items():
+            growing[video_id] = owner
+            if not creators[owner]:
+                counted[owner] = counted.get(owner, 0) + views_of[video_id]
+                continue
+            rows = db.execute(_ROWS + "WHERE video_id = ?", (video_id,)).fetchall()
+            for bucket, viewer, watched, done, source in rows:
+                _add(owners, (owner, bucket), _counts((watched, done, source), duration), 1)
+                viewers.add((owner, bucket, viewer))
+            counted[owner] = counted.get(owner, 0) + len(rows)
+        db.executemany(_UPSERT, [(o, b, *t[: len(_ADDED)]) for (o, b), t in owners.items()])
+        db.executemany(_UPSERT_VIDEO, [(v, b, *t) for (v, b), t in videos.items()])
+        for viewer_row in viewers:
+            if db.execute(_VIEWER, viewer_row).rowcount:
+                db.execute(_NEXT, viewer_row)
+        enough = set()
+        for owner, added in counted.items():
             views, totals = db.execute(_COUNTED, (owner, added)).fetchone()
-            if not totals and views >= self.totals_after:
-                _backfill_creator(db, owner)
-        for video_id in self.growing:
+            if views >= self.totals_after:
+                enough.add(owner)
+                if not totals:
+                    _backfill_creator(db, owner)
+        for video_id, owner in growing.items():
+            if owner not in enough:
+                continue  # a video has no more views than its owner
             (views,) = db.execute(
                 "SELECT COUNT(*) FROM studio_watches WHERE video_id = ?", (video_id,)
             ).fetchone()
@@ -276,14 +319,35 @@ class Pending:
                 _backfill_video(db, video_id)
         self.clear()
 
+    def _known(
+        self, db: sqlite3.Connection
+    ) -> tuple[dict[str, tuple[str, int, int]], dict[str, bool]]:
+        """The changed videos known before this transaction → (owner,
+        duration, has totals), and every owner concerned → has totals."""
+        known: dict[str, tuple[str, int, int]] = {}
+        creators: dict[str, bool] = {}
+        ids = list({video_id for video_id, *_ in self.changes if video_id not in self.uploaded})
+        for marks, piece in _chunks(ids):
+            for video_id, owner, duration, totals, creator_totals in db.execute(
+                "SELECT v.video_id, v.owner_id, v.duration_ms, v.totals, COALESCE(c.totals, 0) "
+                "FROM studio_videos v LEFT JOIN studio_creators c ON c.owner_id = v.owner_id "
+                f"WHERE v.video_id IN ({marks})",
+                piece,
+            ):
+                known[video_id] = (owner, duration, totals)
+                creators[owner] = bool(creator_totals)
+        others = list({owner for owner, _ in self.uploaded.values()} - creators.keys())
+        creators.update(dict.fromkeys(others, False))
+        for marks, piece in _chunks(others):
+            for owner, totals in db.execute(
+                f"SELECT owner_id, totals FROM studio_creators WHERE owner_id IN ({marks})", piece
+            ):
+                creators[owner] = bool(totals)
+        return known, creators
+
     def clear(self) -> None:
-        self.owners.clear()
-        self.videos.clear()
-        self.known.clear()
-        self.creators.clear()
-        self.viewers.clear()
-        self.counted.clear()
-        self.growing.clear()
+        self.changes.clear()
+        self.uploaded.clear()
 
 
 def _backfill_creator(db: sqlite3.Connection, owner: str) -> None:
@@ -328,64 +392,25 @@ def add_view(
     old: Row | None, new: Row,
 ) -> None:  # fmt: skip
     """Count the change of one view's row from ``old`` (None: a new view)
-    to ``new``, if its video is known: in the totals of its owner and of
-    itself where they are kept, and towards ``totals_after`` if new."""
-    if old == new:
-        return
-    known = pending.video(db, video_id)
-    if known is None:
-        return
-    owner, duration, video_totals = known
-    creator_totals = pending.creator(db, owner)
-    if old is None:
-        pending.counted[owner] = pending.counted.get(owner, 0) + 1
-        if not video_totals:
-            pending.growing.add(video_id)
-    if not (creator_totals or video_totals):
-        return
-    counts = _counts(new, duration)
-    was = None if old is None else _counts(old, duration)
-    if creator_totals:
-        _add(pending.owners, (owner, bucket), counts, 1)
-        if was is None:
-            pending.viewers.add((owner, bucket, viewer))
-        else:
-            _add(pending.owners, (owner, bucket), was, -1)
-    if video_totals:
-        _add(pending.videos, (video_id, bucket), counts, 1)
-        if was is not None:
-            _add(pending.videos, (video_id, bucket), was, -1)
+    to ``new`` at the flush: in the totals of its owner and of its video
+    where they are kept, and towards ``totals_after`` if new — if its video
+    is known by then."""
+    if old != new:
+        pending.changes.append((video_id, bucket, viewer, old, new))
 
 
 def add_video(
     db: sqlite3.Connection, pending: Pending, video_id: str, owner: str, duration_ms: int
 ) -> None:
     """Learn a video's owner and duration from its upload (the first one
-    applied), and count the views of it applied before: towards its
-    owner's totals (added to them if it has them) and its own (checked at
-    the flush, like a video that gained views)."""
+    applied); at the flush, its views applied before count towards its
+    owner's totals and its own."""
     inserted = db.execute(
         "INSERT INTO studio_videos VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
         (video_id, owner, duration_ms),
     ).rowcount
-    pending.known.pop(video_id, None)
-    if not inserted:
-        return
-    pending.growing.add(video_id)
-    if not pending.creator(db, owner):
-        (views,) = db.execute(
-            "SELECT COUNT(*) FROM studio_watches WHERE video_id = ?", (video_id,)
-        ).fetchone()
-        pending.counted[owner] = pending.counted.get(owner, 0) + views
-        return
-    views = 0
-    for bucket, viewer, watched, done, source in db.execute(
-        _ROWS + "WHERE video_id = ?", (video_id,)
-    ).fetchall():
-        _add(pending.owners, (owner, bucket), _counts((watched, done, source), duration_ms), 1)
-        pending.viewers.add((owner, bucket, viewer))
-        views += 1
-    pending.counted[owner] = pending.counted.get(owner, 0) + views
+    if inserted:
+        pending.uploaded[video_id] = (owner, duration_ms)
 
 
 # -- reads --------------------------------------------------------------------
