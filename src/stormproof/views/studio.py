@@ -10,14 +10,18 @@ the batch)``. All three merge by maximum or minimum, so the row ends the same
 whatever order the partitions arrive in — a late event landing between
 earlier ones too.
 
-**Nothing else is stored here.** Days, qualified views, shares watched and
-retention are computed when read (:mod:`stormproof.creators.analytics`),
-joining each view to its video's duration and owner in the videos view:
-so a watch applied before its video's upload (from another partition)
-counts the same, a creator's time zone can change without rewriting
-anything, and the qualifying threshold can be a read setting without two
-regions' views ever differing (ADR 030). Likes, comments, shares and
-follows are read from the views that already hold them with their times.
+**Nothing else is stored per view.** Days, qualified views, shares watched
+and retention are computed when read (:mod:`stormproof.creators.analytics`),
+joining each view to its video's duration and owner (the studio's own copy
+of the uploads): so a watch applied before its video's upload (from another
+partition) counts the same, a creator's time zone can change without
+rewriting anything, and the qualifying threshold can be a read setting
+without two regions' views ever differing (ADR 030). For a creator, or a
+video, with :data:`~stormproof.views.studio_totals.TOTALS_AFTER` views or
+more, totals per 10-minute window are kept beside the rows
+(:mod:`stormproof.views.studio_totals`), so its reads cost its windows, not
+its views. Likes, comments, shares and follows are read from the views
+that already hold them with their times.
 
 A system account's watches (a prober's, ADR 020) are left out by the
 actor's id, as everywhere."""

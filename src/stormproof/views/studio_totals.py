@@ -30,11 +30,21 @@ A row's previous window is a function of the set of rows, whatever the
 order they came in: a row inserted before another makes itself that one's
 previous window.
 
+**Only where they pay** (ADR 030, "Totals only where they pay"): a creator,
+and separately a video, has totals once it has :data:`TOTALS_AFTER` views
+or more (``studio_creators`` counts each owner's views of known videos;
+``totals`` flags who crossed). Below, the reads count the same figures from
+its views' rows, as fast; at the crossing its totals are backfilled from
+all its rows at once, then kept as the watches apply — so they are what
+they would be had they been kept from the first view, whatever the order.
+Nothing removes a view's row, so counts only grow.
+
 **A watch before its video.** Owner and duration come from the video's
 upload, which may apply after its watches (another partition). The studio
 keeps its own copy of them (``studio_videos``, first upload applied wins,
-as in the videos view); watches of a video not yet known count in no total,
-and when its upload applies, its views are added then. Whatever the order,
+as in the videos view); watches of a video not yet known count in no total
+nor towards :data:`TOTALS_AFTER`, and when its upload applies, its views
+are added then. Whatever the order,
 the totals end equal.
 
 **A view that grows.** A later watch in the same window raises a view's
@@ -462,19 +472,30 @@ def _from_totals(qualified_ms: int, steps: bool) -> list[str]:
 
 
 def _from_rows(qualified_ms: int, steps: bool) -> list[str]:
-    """The same figures counted from the studio's rows ``w`` of videos ``v``
-    (``studio_videos``): what :func:`_counts` adds up, in SQL (integers
-    divide as Python's ``//`` for these non-negative values)."""
-    full = "(w.completed = 1 OR v.duration_ms <= 0)"
-    part = "MIN(w.watched_ms, v.duration_ms)"
-    share = f"CASE WHEN {full} THEN {MILLIONTH} ELSE {part} * {MILLIONTH} / v.duration_ms END"
-    step = f"CASE WHEN {full} THEN {STEPS - 1} ELSE {part} * {STEPS - 1} / v.duration_ms END"
+    """The same figures counted from the rows of :data:`_ROWS_OF` (what
+    :func:`_counts` adds up, in SQL)."""
     return [
-        "COUNT(*)", "SUM(w.watched_ms)", "SUM(w.completed)", f"SUM({share})",
-        f"SUM(w.completed = 1 OR w.watched_ms >= {int(qualified_ms)})",
-        *(f"SUM(w.source = '{source}')" for source in WATCH_SOURCES),
-        *((f"SUM(({step}) = {k})" for k in range(STEPS)) if steps else ()),
+        "COUNT(*)", "SUM(watched_ms)", "SUM(completed)", "SUM(share)",
+        f"SUM(completed = 1 OR watched_ms >= {int(qualified_ms)})",
+        *(f"SUM(source = '{source}')" for source in WATCH_SOURCES),
+        *((f"SUM(step = {k})" for k in range(STEPS)) if steps else ()),
     ]  # fmt: skip
+
+
+_FULL = "(w.completed = 1 OR v.duration_ms <= 0)"
+_PART = "MIN(w.watched_ms, v.duration_ms)"
+#: each view of the videos whose ``{key}`` is ``?`` in ``spans``, with its
+#: span, share watched and retention step (integers divide as Python's
+#: ``//`` for these non-negative values); ``LIMIT -1`` keeps SQLite from
+#: flattening it into the sums, which would compute the step once per sum
+_ROWS_OF = (
+    "SELECT s.i AS i, w.watched_ms AS watched_ms, w.completed AS completed, "
+    "w.source AS source, "
+    f"CASE WHEN {_FULL} THEN {MILLIONTH} ELSE {_PART} * {MILLIONTH} / v.duration_ms END AS share, "
+    f"CASE WHEN {_FULL} THEN {STEPS - 1} ELSE {_PART} * {STEPS - 1} / v.duration_ms END AS step "
+    "FROM spans s JOIN studio_videos v ON v.{key} = ? JOIN studio_watches w "
+    "ON w.video_id = v.video_id AND w.bucket >= s.low AND w.bucket < s.high LIMIT -1"
+)
 
 
 def _sums(
@@ -486,21 +507,18 @@ def _sums(
     with_spans, args = _spans(spans)
     if totals:
         # only the columns a read shows: each summed column costs every row
-        figures = _from_totals(qualified_ms, steps)
         table = "studio_video_windows" if steps else "studio_windows"
-        source = f"{table} w ON w.{key[0]} = ? AND w.bucket >= s.low AND w.bucket < s.high"
+        figures = _from_totals(qualified_ms, steps)
+        query = (
+            f"SELECT s.i, {', '.join(figures)} FROM spans s JOIN {table} w "
+            f"ON w.{key[0]} = ? AND w.bucket >= s.low AND w.bucket < s.high GROUP BY s.i"
+        )
     else:
         figures = _from_rows(qualified_ms, steps)
-        source = (
-            f"studio_videos v ON v.{key[0]} = ? JOIN studio_watches w "
-            "ON w.video_id = v.video_id AND w.bucket >= s.low AND w.bucket < s.high"
-        )
-    rows = db.execute(
-        f"WITH {with_spans} SELECT s.i, {', '.join(figures)} "
-        f"FROM spans s JOIN {source} GROUP BY s.i",
-        (*args, key[1]),
-    ).fetchall()
-    return {i: Window(rest) for i, *rest in rows}
+        rows = _ROWS_OF.format(key=key[0])
+        query = f"SELECT i, {', '.join(figures)} FROM ({rows}) GROUP BY i"
+    found = db.execute(f"WITH {with_spans} {query}", (*args, key[1])).fetchall()
+    return {i: Window(rest) for i, *rest in found}
 
 
 def creator_spans(
