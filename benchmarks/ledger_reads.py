@@ -15,6 +15,10 @@ creator or a video from its N-th view on (1: all of them; a large N: none;
 default: the view's own, ``studio_totals.TOTALS_AFTER``), to compare reads
 from totals with reads from the views' rows at one size.
 
+``--profile`` then runs the overview ``--reads`` times under cProfile and
+prints the functions it spent most time in (own time), to see where a
+read goes.
+
 ``--keep DIR`` builds into ``DIR`` and leaves it there (with the instant
 taken as now and ``--totals-after``); ``--reuse DIR`` times the reads of a file built so, without
 building (the views' schemas must not have changed since: the store would
@@ -22,12 +26,14 @@ start it over, empty).
 
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/ledger_reads.py [--videos 1000]
        [--watches 100000] [--batch 100] [--reads 20] [--compare]
-       [--totals-after N] [--keep DIR | --reuse DIR]
+       [--totals-after N] [--profile] [--keep DIR | --reuse DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import random
 import shutil
 import statistics
@@ -107,6 +113,7 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=20)
     parser.add_argument("--compare", action="store_true")
     parser.add_argument("--totals-after", type=int, default=TOTALS_AFTER)
+    parser.add_argument("--profile", action="store_true")
     kept = parser.add_mutually_exclusive_group()
     kept.add_argument("--keep", type=Path, help="build into this folder and keep it")
     kept.add_argument("--reuse", type=Path, help="time the reads of a folder built with --keep")
@@ -155,6 +162,13 @@ def main() -> None:
         times.sort()
         p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
         print(f"{name:24} p50 {statistics.median(times):8.1f} ms   p99 {p99:8.1f} ms")
+    if args.profile:
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(args.reads):
+            reads["studio overview (28 d)"]()
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(15)
     store.close()
     if not (args.keep or args.reuse):
         shutil.rmtree(folder)
