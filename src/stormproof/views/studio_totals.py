@@ -55,7 +55,8 @@ the difference between the row before and after.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from stormproof.events import WATCH_SOURCES
 from stormproof.views.engagement import WINDOW_MS
@@ -457,12 +458,28 @@ class Window:
         self.reached = tuple(rest[len(WATCH_SOURCES) :])
 
 
-def _spans(spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
-    """A ``spans(i, low, high)`` table of numbered window ranges, for a WITH."""
-    values = ", ".join("(?, ?, ?)" for _ in spans)
-    return f"spans(i, low, high) AS (VALUES {values})", [
-        x for i, (low, high) in enumerate(spans) for x in (i, low, high)
-    ]
+#: spans one statement sums (SQLite compounds at most 500 SELECTs)
+_SPANS_AT_A_TIME = 400
+
+
+def _each_span(
+    db: sqlite3.Connection, body: str, spans: list[tuple[int, int]],
+    args: Callable[[int, int], tuple[object, ...]],
+) -> dict[int, tuple[Any, ...]]:  # fmt: skip
+    """``SELECT i, body`` for the ``i``-th of ``spans``, each bound to
+    ``args(low, high)``, as one ``UNION ALL`` per :data:`_SPANS_AT_A_TIME`:
+    a range scan of the table's key per span, added up as it goes — no
+    join with a table of spans grouped through a temporary B-tree (half
+    the time, docs/benchmarks.md). The text depends only on how many spans
+    there are, so a repeated read reuses its compiled statement. Span
+    index → the rest of its row."""
+    found: dict[int, tuple[Any, ...]] = {}
+    for start in range(0, len(spans), _SPANS_AT_A_TIME):
+        chunk = spans[start : start + _SPANS_AT_A_TIME]
+        query = " UNION ALL ".join(f"SELECT {start + n}, {body}" for n in range(len(chunk)))
+        bound = [x for low, high in chunk for x in args(low, high)]
+        found.update((i, tuple(rest)) for i, *rest in db.execute(query, bound))
+    return found
 
 
 def _from_totals(qualified_ms: int, steps: bool) -> list[str]:
@@ -484,17 +501,16 @@ def _from_rows(qualified_ms: int, steps: bool) -> list[str]:
 
 _FULL = "(w.completed = 1 OR v.duration_ms <= 0)"
 _PART = "MIN(w.watched_ms, v.duration_ms)"
-#: each view of the videos whose ``{key}`` is ``?`` in ``spans``, with its
-#: span, share watched and retention step (integers divide as Python's
+#: each view of the videos whose ``{key}`` is ``?`` in windows ``[?, ?)``,
+#: with its share watched and retention step (integers divide as Python's
 #: ``//`` for these non-negative values); ``LIMIT -1`` keeps SQLite from
 #: flattening it into the sums, which would compute the step once per sum
 _ROWS_OF = (
-    "SELECT s.i AS i, w.watched_ms AS watched_ms, w.completed AS completed, "
-    "w.source AS source, "
+    "SELECT w.watched_ms AS watched_ms, w.completed AS completed, w.source AS source, "
     f"CASE WHEN {_FULL} THEN {MILLIONTH} ELSE {_PART} * {MILLIONTH} / v.duration_ms END AS share, "
     f"CASE WHEN {_FULL} THEN {STEPS - 1} ELSE {_PART} * {STEPS - 1} / v.duration_ms END AS step "
-    "FROM spans s JOIN studio_videos v ON v.{key} = ? JOIN studio_watches w "
-    "ON w.video_id = v.video_id AND w.bucket >= s.low AND w.bucket < s.high LIMIT -1"
+    "FROM studio_videos v JOIN studio_watches w ON w.video_id = v.video_id "
+    "WHERE v.{key} = ? AND w.bucket >= ? AND w.bucket < ? LIMIT -1"
 )
 
 
@@ -504,21 +520,19 @@ def _sums(
 ) -> dict[int, Window]:  # fmt: skip
     """``key``: ("owner_id", a creator) or ("video_id", a video)."""
     steps = key[0] == "video_id"
-    with_spans, args = _spans(spans)
     if totals:
         # only the columns a read shows: each summed column costs every row
         table = "studio_video_windows" if steps else "studio_windows"
-        figures = _from_totals(qualified_ms, steps)
-        query = (
-            f"SELECT s.i, {', '.join(figures)} FROM spans s JOIN {table} w "
-            f"ON w.{key[0]} = ? AND w.bucket >= s.low AND w.bucket < s.high GROUP BY s.i"
+        body = (
+            f"{', '.join(_from_totals(qualified_ms, steps))} FROM {table} w "
+            f"WHERE w.{key[0]} = ? AND w.bucket >= ? AND w.bucket < ?"
         )
     else:
-        figures = _from_rows(qualified_ms, steps)
         rows = _ROWS_OF.format(key=key[0])
-        query = f"SELECT i, {', '.join(figures)} FROM ({rows}) GROUP BY i"
-    found = db.execute(f"WITH {with_spans} {query}", (*args, key[1])).fetchall()
-    return {i: Window(rest) for i, *rest in found}
+        body = f"{', '.join(_from_rows(qualified_ms, steps))} FROM ({rows})"
+    found = _each_span(db, body, spans, lambda low, high: (key[1], low, high))
+    # a span without views sums to NULLs (or counts 0 views): absent, as none
+    return {i: Window(row) for i, row in found.items() if row[0]}
 
 
 def creator_spans(
@@ -545,17 +559,14 @@ def _distinct(
 ) -> list[int]:
     """People who viewed in each of ``spans``, from the rows of the videos
     whose ``key[0]`` is ``key[1]``."""
-    with_spans, args = _spans(spans)
-    found = dict(
-        db.execute(
-            f"WITH {with_spans} SELECT s.i, COUNT(DISTINCT w.viewer_id) FROM spans s "
-            f"JOIN studio_videos v ON v.{key[0]} = ? JOIN studio_watches w "
-            "ON w.video_id = v.video_id AND w.bucket >= s.low AND w.bucket < s.high "
-            "GROUP BY s.i",
-            (*args, key[1]),
-        ).fetchall()
+    found = _each_span(
+        db,
+        "COUNT(DISTINCT w.viewer_id) FROM studio_videos v JOIN studio_watches w "
+        f"ON w.video_id = v.video_id WHERE v.{key[0]} = ? AND w.bucket >= ? AND w.bucket < ?",
+        spans,
+        lambda low, high: (key[1], low, high),
     )
-    return [found.get(i, 0) for i in range(len(spans))]
+    return [found[i][0] for i in range(len(spans))]
 
 
 def creator_viewers(
@@ -570,18 +581,16 @@ def creator_viewers(
     if not creator_has_totals(db, owner):
         *per_day, whole = _distinct(db, ("owner_id", owner), [*days, (days[0][0], days[-1][1])])
         return per_day, whole
-    with_spans, args = _spans(days)
-    found = {
-        i: (day, whole)
-        for i, day, whole in db.execute(
-            f"WITH {with_spans} SELECT s.i, SUM(v.previous < s.low), SUM(v.previous < ?) "
-            "FROM spans s JOIN studio_viewers v "
-            "ON v.owner_id = ? AND v.bucket >= s.low AND v.bucket < s.high GROUP BY s.i",
-            (*args, days[0][0], owner),
-        ).fetchall()
-    }
-    per_day = [found.get(i, (0, 0))[0] for i in range(len(days))]
-    return per_day, sum(whole for _, whole in found.values())
+    since = days[0][0]
+    found = _each_span(
+        db,
+        "SUM(previous < ?), SUM(previous < ?) FROM studio_viewers "
+        "WHERE owner_id = ? AND bucket >= ? AND bucket < ?",
+        days,
+        lambda low, high: (low, since, owner, low, high),
+    )
+    per_day = [found[i][0] or 0 for i in range(len(days))]
+    return per_day, sum(whole or 0 for _, whole in found.values())
 
 
 def video_viewers(db: sqlite3.Connection, video_id: str, spans: list[tuple[int, int]]) -> list[int]:
