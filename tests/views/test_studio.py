@@ -275,7 +275,7 @@ def _totals(db: sqlite3.Connection) -> Totals:
     (owner, views, has totals) and (video, has totals)."""
     windows = {
         (table, key, bucket): tuple(rest)
-        for table in ("studio_windows", "studio_video_windows")
+        for table in ("studio_windows", "studio_hours", "studio_video_windows")
         for key, bucket, *rest in db.execute(f"SELECT * FROM {table}")
         if any(rest)
     }
@@ -318,6 +318,12 @@ def _totals_brute(history: list[Act], totals_after: int) -> Totals:
         for key, added in kept:
             total = sums.setdefault(key, [0] * len(added))
             sums[key] = [a + b for a, b in zip(total, added, strict=True)]
+    for (table, owner, window), total in list(sums.items()):
+        if table == "studio_windows":  # and by hour, 6 windows each
+            hour = sums.setdefault(("studio_hours", owner, window // 6), [0] * len(total))
+            sums[("studio_hours", owner, window // 6)] = [
+                a + b for a, b in zip(hour, total, strict=True)
+            ]
     viewers = {
         (owner, window, viewer, max((w for w in windows if w < window), default=-1))
         for (owner, viewer), windows in seen.items()
@@ -371,6 +377,16 @@ def _applied(path: Path, batches: list[list[Entry]], totals_after: int) -> ViewS
     ],
     seed=2,
     zone=ZONE,
+    totals_after=1,
+)
+@example(  # Kathmandu's day ends at 18:15 UTC, in mid-hour: views in the hour's
+    # windows before the end (18:05) and after it (18:25) fall on two days
+    history=[
+        Act("u_bob", 13 * 3600_000 + 5 * 60_000, "watch", "v1", 900),
+        Act("u_cat", 13 * 3600_000 + 25 * 60_000, "watch", "v2", 900),
+    ],
+    seed=4,
+    zone="Asia/Kathmandu",
     totals_after=1,
 )
 @example(  # a creator crosses with a view that grows later, and a second viewer

@@ -66,6 +66,7 @@ __all__ = [
     "STEPS",
     "TABLES",
     "TOTALS_AFTER",
+    "WINDOWS_PER_HOUR",
     "Pending",
     "Window",
     "add_video",
@@ -103,7 +104,8 @@ STEPS = 21
 _R = [f"r{k}" for k in range(STEPS)]
 
 TABLES = (
-    "studio_creators", "studio_videos", "studio_windows", "studio_viewers", "studio_video_windows",
+    "studio_creators", "studio_videos", "studio_windows", "studio_hours", "studio_viewers",
+    "studio_video_windows",
 )  # fmt: skip
 
 
@@ -131,6 +133,13 @@ CREATE TABLE IF NOT EXISTS studio_windows (
     {", ".join(f"{c} INTEGER NOT NULL" for c in _ADDED)},
     PRIMARY KEY (owner_id, bucket)
 ) WITHOUT ROWID;
+-- the same by (creator, hour: 6 windows), so a day reads ~24 rows, not ~144
+CREATE TABLE IF NOT EXISTS studio_hours (
+    owner_id TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    {", ".join(f"{c} INTEGER NOT NULL" for c in _ADDED)},
+    PRIMARY KEY (owner_id, hour)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS studio_video_windows (
     video_id TEXT NOT NULL,
     bucket INTEGER NOT NULL,
@@ -149,15 +158,18 @@ CREATE INDEX IF NOT EXISTS studio_viewers_by_viewer ON studio_viewers (owner_id,
 """
 
 
-def _upsert(table: str, key: str, columns: list[str]) -> str:
+def _upsert(table: str, key: str, columns: list[str], unit: str = "bucket") -> str:
     return (
         f"INSERT INTO {table} VALUES (?, ?, {', '.join('?' * len(columns))}) "
-        f"ON CONFLICT ({key}, bucket) DO UPDATE SET "
+        f"ON CONFLICT ({key}, {unit}) DO UPDATE SET "
         + ", ".join(f"{c} = {c} + excluded.{c}" for c in columns)
     )
 
 
 _UPSERT = _upsert("studio_windows", "owner_id", _ADDED)
+_UPSERT_HOUR = _upsert("studio_hours", "owner_id", _ADDED, "hour")
+#: 10-minute windows in an hour
+WINDOWS_PER_HOUR = 3_600_000 // WINDOW_MS
 _VIEWER = (
     "INSERT INTO studio_viewers VALUES (?1, ?2, ?3, COALESCE((SELECT MAX(bucket) "
     "FROM studio_viewers WHERE owner_id = ?1 AND viewer_id = ?3 AND bucket < ?2), -1)) "
@@ -308,7 +320,7 @@ class Pending:
                 _add(owners, (owner, bucket), _counts((watched, done, source), duration), 1)
                 viewers.add((owner, bucket, viewer))
             counted[owner] = counted.get(owner, 0) + len(rows)
-        db.executemany(_UPSERT, [(o, b, *t[: len(_ADDED)]) for (o, b), t in owners.items()])
+        _write_owners(db, owners)
         db.executemany(_UPSERT_VIDEO, [(v, b, *t) for (v, b), t in videos.items()])
         for viewer_row in viewers:
             if db.execute(_VIEWER, viewer_row).rowcount:
@@ -361,6 +373,17 @@ class Pending:
         self.uploaded.clear()
 
 
+def _write_owners(db: sqlite3.Connection, owners: dict[tuple[str, int], list[int]]) -> None:
+    """Add what (owner, window)s changed by to their windows and their hours."""
+    db.executemany(_UPSERT, [(o, b, *t[: len(_ADDED)]) for (o, b), t in owners.items()])
+    hours: dict[tuple[str, int], list[int]] = {}
+    for (owner, bucket), total in owners.items():
+        hour = hours.setdefault((owner, bucket // WINDOWS_PER_HOUR), [0] * len(_ADDED))
+        for n in range(len(_ADDED)):
+            hour[n] += total[n]
+    db.executemany(_UPSERT_HOUR, [(o, h, *t) for (o, h), t in hours.items()])
+
+
 def _backfill_creator(db: sqlite3.Connection, owner: str) -> None:
     """Give ``owner`` totals from every view of its known videos, at once:
     the totals it would have had from its first view on, kept
@@ -375,7 +398,7 @@ def _backfill_creator(db: sqlite3.Connection, owner: str) -> None:
     ):
         _add(sums, (owner, bucket), _counts((watched, done, source), duration), 1)
         seen.setdefault(viewer, []).append(bucket)
-    db.executemany(_UPSERT, [(o, b, *t[: len(_ADDED)]) for (o, b), t in sums.items()])
+    _write_owners(db, sums)
     rows = []
     for viewer, buckets in seen.items():
         previous = -1
@@ -535,15 +558,64 @@ def _sums(
     return {i: Window(row) for i, row in found.items() if row[0]}
 
 
+def _hours_and_windows(
+    spans: list[tuple[int, int]],
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+    """Each ``(low, high)`` window range of ``spans`` as the whole hours in
+    it and the windows at its ends outside them (a day in a zone at +5:30
+    or +5:45 begins and ends in mid-hour): ``(span index, low, high)`` of
+    hours, and of windows."""
+    hours, windows = [], []
+    for i, (low, high) in enumerate(spans):
+        first = -(-low // WINDOWS_PER_HOUR)
+        last = high // WINDOWS_PER_HOUR
+        if first >= last:
+            windows.append((i, low, high))
+            continue
+        hours.append((i, first, last))
+        for a, b in ((low, first * WINDOWS_PER_HOUR), (last * WINDOWS_PER_HOUR, high)):
+            if a < b:
+                windows.append((i, a, b))
+    return hours, windows
+
+
+def _creator_totals(
+    db: sqlite3.Connection, owner: str, spans: list[tuple[int, int]], qualified_ms: int
+) -> dict[int, Window]:
+    """:func:`creator_spans` from the creator's totals: by hour, and by
+    window where a span begins or ends in mid-hour."""
+    figures = ", ".join(_from_totals(qualified_ms, False))
+    sums: dict[int, list[int]] = {}
+    for part, (table, unit) in zip(
+        _hours_and_windows(spans),
+        (("studio_hours", "hour"), ("studio_windows", "bucket")),
+        strict=True,
+    ):
+        found = _each_span(
+            db,
+            f"{figures} FROM {table} w WHERE w.owner_id = ? AND w.{unit} >= ? AND w.{unit} < ?",
+            [(low, high) for _, low, high in part],
+            lambda low, high: (owner, low, high),
+        )
+        for n, row in found.items():
+            if row[0]:
+                total = sums.setdefault(part[n][0], [0] * len(row))
+                for k, value in enumerate(row):
+                    total[k] += value
+    return {i: Window(total) for i, total in sums.items()}
+
+
 def creator_spans(
     db: sqlite3.Connection, owner: str, spans: list[tuple[int, int]], qualified_ms: int
 ) -> dict[int, Window]:
     """The figures of ``owner``'s views in windows numbered ``[low, high)``,
     for each ``(low, high)`` of ``spans`` with any (by its index), added up
     by SQLite: from its totals when it has them and ``qualified_ms`` is on
-    their ladder, else from its views' rows — the same figures."""
-    totals = qualified_ms in QUALIFIED_LADDER and creator_has_totals(db, owner)
-    return _sums(db, ("owner_id", owner), totals, spans, qualified_ms)
+    their ladder (by hour, and by window at the spans' ends), else from its
+    views' rows — the same figures."""
+    if qualified_ms in QUALIFIED_LADDER and creator_has_totals(db, owner):
+        return _creator_totals(db, owner, spans, qualified_ms)
+    return _sums(db, ("owner_id", owner), False, spans, qualified_ms)
 
 
 def video_spans(
