@@ -35,9 +35,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from stormproof.errors import Unprocessable
-from stormproof.views import studio, studio_totals
+from stormproof.views import studio, studio_reads, studio_totals
 from stormproof.views.engagement import WINDOW_MS
-from stormproof.views.studio_totals import Window
+from stormproof.views.studio_reads import Window
 
 __all__ = [
     "MAX_DAYS",
@@ -273,14 +273,14 @@ class _Days:
         days = list(pairwise(first))  # they follow one another: the range adds them up
         spans = [*days, (first[0], first[-1])]
         if video_id:
-            found = studio_totals.video_spans(db, video_id, days, qualified_ms)
-            viewers = studio_totals.video_viewers(db, video_id, spans)
+            found = studio_reads.video_spans(db, video_id, days, qualified_ms)
+            viewers = studio_reads.video_viewers(db, video_id, spans)
             liked = studio.liked_at(db, video_id, since, until)
             commented = studio.commented_at(db, video_id, since, until)
             shared = studio.shared_at(db, video_id, since, until)
         else:
-            found = studio_totals.creator_spans(db, creator_id, days, qualified_ms)
-            per_day, whole = studio_totals.creator_viewers(db, creator_id, days)
+            found = studio_reads.creator_spans(db, creator_id, days, qualified_ms)
+            per_day, whole = studio_reads.creator_viewers(db, creator_id, days)
             viewers = [*per_day, whole]
             liked = studio.owner_liked_at(db, creator_id, since, until)
             commented = studio.owner_commented_at(db, creator_id, since, until)

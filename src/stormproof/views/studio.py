@@ -31,6 +31,7 @@ from __future__ import annotations
 import sqlite3
 from typing import ClassVar
 
+import stormproof.views.studio_reads as studio_reads
 import stormproof.views.studio_totals as studio_totals
 from stormproof.events import InteractionsRecorded, VideoUploaded, is_system
 from stormproof.log import Entry
@@ -162,7 +163,7 @@ def qualified_by_window(
     creator has them and ``qualified_ms`` is on their ladder, else counted
     from the rows by SQLite."""
     low, high = -(-since // WINDOW_MS), -(-until // WINDOW_MS)
-    rows = studio_totals.qualified_windows(db, owner_id, low, high, qualified_ms)
+    rows = studio_reads.qualified_windows(db, owner_id, low, high, qualified_ms)
     return [(bucket * WINDOW_MS, count) for bucket, count in rows]
 
 
@@ -184,7 +185,7 @@ def qualified_by_day(
     days: dict[int, int] = {}
     for n in range(0, len(parts), _PARTS_AT_A_TIME):
         chunk = parts[n : n + _PARTS_AT_A_TIME]
-        for day, count in studio_totals.qualified_days(db, owner_id, chunk, qualified_ms):
+        for day, count in studio_reads.qualified_days(db, owner_id, chunk, qualified_ms):
             days[day] = days.get(day, 0) + count
     return days
 
