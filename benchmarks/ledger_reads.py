@@ -10,19 +10,30 @@ each read ``--reads`` times on one connection and prints p50 and p99 in ms.
 ``--compare`` also times the overview counted from every view of the range
 (a qualifying threshold off the totals' ladder), 3 times.
 
+``--totals-after N`` builds with a studio view that keeps totals for a
+creator or a video from its N-th view on (1: all of them; a large N: none;
+default: the view's own, ``studio_totals.TOTALS_AFTER``), to compare reads
+from totals with reads from the views' rows at one size.
+
+``--profile`` then runs the overview ``--reads`` times under cProfile and
+prints the functions it spent most time in (own time), to see where a
+read goes.
+
 ``--keep DIR`` builds into ``DIR`` and leaves it there (with the instant
-taken as now); ``--reuse DIR`` times the reads of a file built so, without
+taken as now and ``--totals-after``); ``--reuse DIR`` times the reads of a file built so, without
 building (the views' schemas must not have changed since: the store would
 start it over, empty).
 
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/ledger_reads.py [--videos 1000]
        [--watches 100000] [--batch 100] [--reads 20] [--compare]
-       [--keep DIR | --reuse DIR]
+       [--totals-after N] [--profile] [--keep DIR | --reuse DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import random
 import shutil
 import statistics
@@ -44,15 +55,29 @@ from stormproof.events import (
 )
 from stormproof.log import Entry
 from stormproof.views import all_views
+from stormproof.views.base import View
 from stormproof.views.store import ViewStore
+from stormproof.views.studio import StudioView, studio_view
+from stormproof.views.studio_totals import TOTALS_AFTER
 
 CREATOR = "u_creator"
 DAY_MS = 86_400_000
 RATES = Rates(rate_micros=500_000, qualified_ms=5000, currency="USD", tiers=DEFAULT_TIERS)
 
 
-def build(folder: Path, videos: int, watches: int, now: int, batch: int = 100) -> ViewStore:
-    store = ViewStore(folder / "views.sqlite", all_views(), partitions=1)
+def views_with(totals_after: int) -> list[View]:
+    """Every view, the studio keeping totals from ``totals_after`` views on."""
+    if totals_after == TOTALS_AFTER:
+        return all_views()
+    studio = studio_view(totals_after)
+    return [studio if isinstance(view, StudioView) else view for view in all_views()]
+
+
+def build(
+    folder: Path, videos: int, watches: int, now: int, batch: int = 100,
+    totals_after: int = TOTALS_AFTER,
+) -> ViewStore:  # fmt: skip
+    store = ViewStore(folder / "views.sqlite", views_with(totals_after), partitions=1)
     start = now - 30 * DAY_MS
     entries = []
 
@@ -87,6 +112,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--reads", type=int, default=20)
     parser.add_argument("--compare", action="store_true")
+    parser.add_argument("--totals-after", type=int, default=TOTALS_AFTER)
+    parser.add_argument("--profile", action="store_true")
     kept = parser.add_mutually_exclusive_group()
     kept.add_argument("--keep", type=Path, help="build into this folder and keep it")
     kept.add_argument("--reuse", type=Path, help="time the reads of a folder built with --keep")
@@ -94,15 +121,17 @@ def main() -> None:
     if args.reuse:
         folder = args.reuse
         now = int((folder / "now").read_text())
-        store = ViewStore(folder / "views.sqlite", all_views(), partitions=1)
+        totals_after = int((folder / "totals_after").read_text())
+        store = ViewStore(folder / "views.sqlite", views_with(totals_after), partitions=1)
         print(f"reusing {folder} (now = {now})")
     else:
         now = int(time.time() * 1000)
         folder = args.keep or Path(tempfile.mkdtemp(prefix="stormproof-ledger-bench-"))
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "now").write_text(str(now))
+        (folder / "totals_after").write_text(str(args.totals_after))
         began = time.perf_counter()
-        store = build(folder, args.videos, args.watches, now, args.batch)
+        store = build(folder, args.videos, args.watches, now, args.batch, args.totals_after)
         print(f"built {args.videos:,} videos, {args.watches:,} watches "
               f"in {time.perf_counter() - began:.1f} s")  # fmt: skip
     db = store.reader()
@@ -133,6 +162,13 @@ def main() -> None:
         times.sort()
         p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
         print(f"{name:24} p50 {statistics.median(times):8.1f} ms   p99 {p99:8.1f} ms")
+    if args.profile:
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(args.reads):
+            reads["studio overview (28 d)"]()
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(15)
     store.close()
     if not (args.keep or args.reuse):
         shutil.rmtree(folder)

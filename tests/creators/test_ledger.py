@@ -36,6 +36,7 @@ from stormproof.events import (
     new_event,
 )
 from stormproof.views.engagement import WINDOW_MS
+from stormproof.views.studio_totals import TOTALS_AFTER
 from tests.views.test_studio import _applied, _spread
 
 ZONE = "America/New_York"
@@ -213,6 +214,8 @@ def _expected(history: list[Act], zone_name: str, rates: Rates) -> tuple[int, di
     seed=st.integers(0, 2**32 - 1),
     zone=st.sampled_from(ZONES),
     threshold=st.sampled_from(THRESHOLDS),
+    # the creator gets totals within the history (2, 4) or never (TOTALS_AFTER)
+    totals_after=st.sampled_from([1, 2, 4, TOTALS_AFTER]),
 )
 @example(  # a view just before the opt-in, in its window, earns; one before does not
     history=[
@@ -227,6 +230,7 @@ def _expected(history: list[Act], zone_name: str, rates: Rates) -> tuple[int, di
     seed=3,
     zone=ZONE,
     threshold=1000,
+    totals_after=2,
 )
 @example(  # a rate from mid-window applies from the next window; the later set holds
     history=[
@@ -241,22 +245,24 @@ def _expected(history: list[Act], zone_name: str, rates: Rates) -> tuple[int, di
     seed=5,
     zone=ZONE,
     threshold=1000,
+    totals_after=2,
 )
 @example(  # 23:30 UTC on the 31st is 00:30 on April 1st in London, summer time since 01:00
     history=[Act("enroll", 0, flag=True), Act("watch", 63 * 1800 * 1000, watched_ms=2000)],
     seed=1,
     zone="Europe/London",
     threshold=1500,
+    totals_after=1,
 )
 def test_the_balance_is_the_sum_of_every_entry(
-    history: list[Act], seed: int, zone: str, threshold: int
+    history: list[Act], seed: int, zone: str, threshold: int, totals_after: int
 ) -> None:
     rng = random.Random(seed)
     rates = replace(RATES, qualified_ms=threshold)
     events = _events(history, zone)
     folder = Path(tempfile.mkdtemp(prefix="stormproof-ledger-"))
-    one = _applied(folder / "one.sqlite", _spread(events, rng))
-    two = _applied(folder / "two.sqlite", _spread(list(reversed(events)), rng))
+    one = _applied(folder / "one.sqlite", _spread(events, rng), totals_after)
+    two = _applied(folder / "two.sqlite", _spread(list(reversed(events)), rng), totals_after)
     try:
         for name in ("ledger", "creator_settings", "studio"):
             assert one.digests()["views"][name] == two.digests()["views"][name]

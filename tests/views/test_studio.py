@@ -40,9 +40,11 @@ from stormproof.events import (
 )
 from stormproof.log import Entry
 from stormproof.views import all_views
+from stormproof.views.base import View as BaseView
 from stormproof.views.engagement import WINDOW_MS
 from stormproof.views.store import ViewStore
-from stormproof.views.studio_totals import QUALIFIED_LADDER
+from stormproof.views.studio import StudioView, studio_view
+from stormproof.views.studio_totals import QUALIFIED_LADDER, TOTALS_AFTER
 
 #: three days around a change to summer time in New York (2024-03-10)
 FIRST_DAY = date(2024, 3, 9)
@@ -264,28 +266,38 @@ def _check(figures: Figures, row: dict[str, object], *, creator: bool) -> None:
     assert figures.average_share_watched == pytest.approx(row["share"] / 1e6 / views)  # type: ignore[operator]
 
 
-Totals = tuple[dict[tuple[str, str, int], tuple[int, ...]], set[Any]]
+Totals = tuple[dict[tuple[str, str, int], tuple[int, ...]], set[Any], set[Any], set[Any]]
 
 
 def _totals(db: sqlite3.Connection) -> Totals:
-    """The studio's totals by (owner or video, window), and its (owner,
-    window, viewer, the viewer's previous window of that owner)."""
+    """The studio's totals by (owner or video, window), its (owner, window,
+    viewer, the viewer's previous window of that owner), and who has totals:
+    (owner, views, has totals) and (video, has totals)."""
     windows = {
         (table, key, bucket): tuple(rest)
-        for table in ("studio_windows", "studio_video_windows")
+        for table in ("studio_windows", "studio_hours", "studio_video_windows")
         for key, bucket, *rest in db.execute(f"SELECT * FROM {table}")
         if any(rest)
     }
-    return windows, set(db.execute("SELECT * FROM studio_viewers"))
+    return (
+        windows,
+        set(db.execute("SELECT * FROM studio_viewers")),
+        set(db.execute("SELECT * FROM studio_creators")),
+        set(db.execute("SELECT video_id, totals FROM studio_videos")),
+    )
 
 
-def _totals_brute(history: list[Act]) -> Totals:
-    """What the totals must be: every view of every video, added up by its
-    owner's and by its own windows."""
+def _totals_brute(history: list[Act], totals_after: int) -> Totals:
+    """What the totals must be: every view of every video with at least
+    ``totals_after`` views, added up by its own windows, and of every
+    creator with that many, by the owner's."""
     owners = {v: _uploaded(v).owner_id for v in DURATIONS}
+    views = _views(history, set(DURATIONS))
+    by_video = Counter(video for video, _, _ in views)
+    by_owner = Counter(owners[video] for video, _, _ in views)
     sums: dict[tuple[str, str, int], list[int]] = {}
     seen: dict[tuple[str, str], set[int]] = {}
-    for (video, viewer, window), view in _views(history, set(DURATIONS)).items():
+    for (video, viewer, window), view in views.items():
         duration, owner = DURATIONS[video], owners[video]
         full = view.completed or duration == 0
         watched = min(view.watched_ms, duration)
@@ -297,23 +309,43 @@ def _totals_brute(history: list[Act]) -> Totals:
             *(int(view.source == s) for s in WATCH_SOURCES),
         ]  # fmt: skip
         steps = [int(k == step) for k in range(RETENTION_STEPS)]
-        for key, added in (
-            (("studio_windows", owner, window), counts),
-            (("studio_video_windows", video, window), counts + steps),
-        ):
+        kept = []
+        if by_owner[owner] >= totals_after:
+            kept.append((("studio_windows", owner, window), counts))
+            seen.setdefault((owner, viewer), set()).add(window)
+        if by_video[video] >= totals_after:
+            kept.append((("studio_video_windows", video, window), counts + steps))
+        for key, added in kept:
             total = sums.setdefault(key, [0] * len(added))
             sums[key] = [a + b for a, b in zip(total, added, strict=True)]
-        seen.setdefault((owner, viewer), set()).add(window)
+    for (table, owner, window), total in list(sums.items()):
+        if table == "studio_windows":  # and by hour, 6 windows each
+            hour = sums.setdefault(("studio_hours", owner, window // 6), [0] * len(total))
+            sums[("studio_hours", owner, window // 6)] = [
+                a + b for a, b in zip(hour, total, strict=True)
+            ]
     viewers = {
         (owner, window, viewer, max((w for w in windows if w < window), default=-1))
         for (owner, viewer), windows in seen.items()
         for window in windows
     }
-    return {key: tuple(row) for key, row in sums.items()}, viewers
+    creators = {
+        (owner, by_owner[owner], int(by_owner[owner] >= totals_after))
+        for owner in set(owners.values())
+    }
+    videos = {(video, int(by_video[video] >= totals_after)) for video in DURATIONS}
+    return {key: tuple(row) for key, row in sums.items()}, viewers, creators, videos
 
 
-def _applied(path: Path, batches: list[list[Entry]]) -> ViewStore:
-    store = ViewStore(path, all_views(), partitions=3)
+def _views_with(totals_after: int) -> list[BaseView]:
+    """Every view, the studio keeping totals from ``totals_after`` views on."""
+    return [
+        studio_view(totals_after) if isinstance(view, StudioView) else view for view in all_views()
+    ]
+
+
+def _applied(path: Path, batches: list[list[Entry]], totals_after: int) -> ViewStore:
+    store = ViewStore(path, _views_with(totals_after), partitions=3)
     for batch in batches:
         store.apply(batch)
     return store
@@ -324,6 +356,9 @@ def _applied(path: Path, batches: list[list[Entry]]) -> ViewStore:
     history=st.lists(acts, min_size=1, max_size=40),
     seed=st.integers(0, 2**32),
     zone=st.sampled_from(ZONES),
+    # 1: every creator and video has totals; 2-5: they cross within the
+    # history, in both orders; TOTALS_AFTER: none here
+    totals_after=st.sampled_from([1, 2, 3, 5, TOTALS_AFTER]),
 )
 @example(  # one view of two watches: the first one's source holds, whichever lands first
     history=[
@@ -333,6 +368,7 @@ def _applied(path: Path, batches: list[list[Entry]]) -> ViewStore:
     ],
     seed=1,
     zone=ZONE,
+    totals_after=1,
 )
 @example(  # a viewer's later window applied first: the earlier one becomes its previous
     history=[
@@ -341,15 +377,37 @@ def _applied(path: Path, batches: list[list[Entry]]) -> ViewStore:
     ],
     seed=2,
     zone=ZONE,
+    totals_after=1,
+)
+@example(  # Kathmandu's day ends at 18:15 UTC, in mid-hour: views in the hour's
+    # windows before the end (18:05) and after it (18:25) fall on two days
+    history=[
+        Act("u_bob", 13 * 3600_000 + 5 * 60_000, "watch", "v1", 900),
+        Act("u_cat", 13 * 3600_000 + 25 * 60_000, "watch", "v2", 900),
+    ],
+    seed=4,
+    zone="Asia/Kathmandu",
+    totals_after=1,
+)
+@example(  # a creator crosses with a view that grows later, and a second viewer
+    history=[
+        Act("u_bob", 0, "watch", "v1", 900),
+        Act("u_cat", 3 * WINDOW_MS, "watch", "v2", 900),
+        Act("u_bob", 10, "watch", "v1", 2500, True),
+        Act("u_cat", 0, "watch", "v1", 100),
+    ],
+    seed=3,
+    zone=ZONE,
+    totals_after=2,
 )
 def test_analytics_equal_a_recomputation_from_the_events_in_any_order(
-    history: list[Act], seed: int, zone: str
+    history: list[Act], seed: int, zone: str, totals_after: int
 ) -> None:
     rng = random.Random(seed)
     events = _events(history)
     folder = Path(tempfile.mkdtemp(prefix="stormproof-studio-"))
-    one = _applied(folder / "one.sqlite", _spread(events, rng))
-    two = _applied(folder / "two.sqlite", _spread(list(reversed(events)), rng))
+    one = _applied(folder / "one.sqlite", _spread(events, rng), totals_after)
+    two = _applied(folder / "two.sqlite", _spread(list(reversed(events)), rng), totals_after)
     assert one.digests()["views"]["studio"] == two.digests()["views"]["studio"]
     days = day_range("2024-03-09", "2024-03-11", zone=zone, today=FIRST_DAY)
     db = one.reader()
@@ -366,7 +424,8 @@ def test_analytics_equal_a_recomputation_from_the_events_in_any_order(
         expected = _expected(history, {"v1", "v2"}, 3, threshold, zone)
         for figures, row in zip([*found.days, found.totals], expected, strict=True):
             _check(figures, row, creator=True)
-    assert _totals(db) == _totals_brute(history)
+    assert _totals(db) == _totals_brute(history, totals_after)
+    assert _totals(two.reader()) == _totals(db)
     report = video_report(db, "v1", DURATIONS["v1"], days, qualified_after_ms=QUALIFIED_MS)
     [*per_day, whole] = _expected(history, {"v1"}, 3, zone=zone)
     for figures, row in zip([*report.days, report.totals], [*per_day, whole], strict=True):

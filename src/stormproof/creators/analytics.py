@@ -35,10 +35,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from stormproof.errors import Unprocessable
-from stormproof.views import studio, studio_totals
+from stormproof.views import studio, studio_reads, studio_totals
 from stormproof.views.engagement import WINDOW_MS
-from stormproof.views.studio import Watch
-from stormproof.views.studio_totals import QUALIFIED_LADDER, Window
+from stormproof.views.studio_reads import Window
 
 __all__ = [
     "MAX_DAYS",
@@ -208,16 +207,6 @@ class _Tally:
     #: unique viewers when counted elsewhere than in ``viewers``
     unique_viewers: int | None = None
 
-    def add(self, watch: Watch, duration_ms: int, qualified_after_ms: int) -> None:
-        self.views += 1
-        self.qualified += watch.completed or watch.watched_ms >= qualified_after_ms
-        self.viewers.add(watch.viewer_id)
-        self.watched_ms += watch.watched_ms
-        self.completed += watch.completed
-        self.share_millionths += _share(watch, duration_ms)
-        self.sources[watch.source] += 1
-        self.reached[_step(watch, duration_ms)] += 1
-
     def add_window(self, window: Window) -> None:
         """Add what some windows' views add up to."""
         self.views += window.views
@@ -257,16 +246,6 @@ class _Tally:
         return curve
 
 
-def _share(watch: Watch, duration_ms: int) -> int:
-    """The share of the video a view watched, in millionths."""
-    return studio_totals.share_of(watch.watched_ms, watch.completed, duration_ms)
-
-
-def _step(watch: Watch, duration_ms: int) -> int:
-    """The highest retention step (0…20) a view reached."""
-    return studio_totals.step_of(watch.watched_ms, watch.completed, duration_ms)
-
-
 class _Days:
     """A tally per day of a range, and one for the whole range."""
 
@@ -279,44 +258,29 @@ class _Days:
         day = self.range.day_of(at)
         return () if day is None else (self.days[day], self.total)
 
-    def count(self, db: sqlite3.Connection, videos: dict[str, int], qualified_ms: int) -> None:
-        """Views, likes, comments and shares of ``videos`` (id → duration)."""
-        since, until = self.range.since, self.range.until
-        for watch in studio.watches(db, list(videos), since, until):
-            for tally in self.tallies(watch.at):
-                tally.add(watch, videos[watch.video_id], qualified_ms)
-        for video_id in videos:
-            for at in studio.liked_at(db, video_id, since, until):
-                for tally in self.tallies(at):
-                    tally.likes += 1
-            for at in studio.commented_at(db, video_id, since, until):
-                for tally in self.tallies(at):
-                    tally.comments += 1
-            for at in studio.shared_at(db, video_id, since, until):
-                for tally in self.tallies(at):
-                    tally.shares += 1
-
-    def count_totals(self, db: sqlite3.Connection, qualified_ms: int, *, creator_id: str = "",
-                     video_id: str = "") -> None:  # fmt: skip
+    def count(self, db: sqlite3.Connection, qualified_ms: int, *, creator_id: str = "",
+              video_id: str = "") -> None:  # fmt: skip
         """Views, likes, comments and shares of every video of ``creator_id``,
-        or of ``video_id``, from the studio's totals by window added up by
-        day and over the range by SQLite, and likes, comments and shares
-        read with their times: time in proportion to the range's windows
-        and to those (ADR 030, amendment). ``qualified_ms`` must be on the
-        ladder."""
+        or of ``video_id``, added up by day and over the range by SQLite —
+        from the studio's totals by window where it keeps them and
+        ``qualified_ms`` is on their ladder (time in proportion to the
+        range's windows), else from the views' rows (a creator or a video
+        with fewer than ``totals_after`` views, or a threshold off the
+        ladder): the same figures either way (ADR 030, amendments) — and
+        likes, comments and shares read with their times."""
         since, until = self.range.since, self.range.until
         first = [-(-at // WINDOW_MS) for at in self.range.starts]
         days = list(pairwise(first))  # they follow one another: the range adds them up
         spans = [*days, (first[0], first[-1])]
         if video_id:
-            found = studio_totals.video_spans(db, video_id, days, qualified_ms)
-            viewers = studio_totals.video_viewers(db, video_id, spans)
+            found = studio_reads.video_spans(db, video_id, days, qualified_ms)
+            viewers = studio_reads.video_viewers(db, video_id, spans)
             liked = studio.liked_at(db, video_id, since, until)
             commented = studio.commented_at(db, video_id, since, until)
             shared = studio.shared_at(db, video_id, since, until)
         else:
-            found = studio_totals.creator_spans(db, creator_id, days, qualified_ms)
-            per_day, whole = studio_totals.creator_viewers(db, creator_id, days)
+            found = studio_reads.creator_spans(db, creator_id, days, qualified_ms)
+            per_day, whole = studio_reads.creator_viewers(db, creator_id, days)
             viewers = [*per_day, whole]
             liked = studio.owner_liked_at(db, creator_id, since, until)
             commented = studio.owner_commented_at(db, creator_id, since, until)
@@ -350,18 +314,10 @@ def overview(
     """A creator's figures over every video they uploaded (deleted ones too:
     their views happened) and their new followers, by day."""
     tallies = _Days(days)
-    videos: int
-    if qualified_after_ms in QUALIFIED_LADDER:
-        (videos,) = db.execute(
-            "SELECT COUNT(*) FROM videos WHERE owner_id = ?", (creator_id,)
-        ).fetchone()
-        tallies.count_totals(db, qualified_after_ms, creator_id=creator_id)
-    else:  # a threshold off the ladder: from every view of the range
-        durations: dict[str, int] = dict(
-            db.execute("SELECT video_id, duration_ms FROM videos WHERE owner_id = ?", (creator_id,))
-        )
-        videos = len(durations)
-        tallies.count(db, durations, qualified_after_ms)
+    (videos,) = db.execute(
+        "SELECT COUNT(*) FROM videos WHERE owner_id = ?", (creator_id,)
+    ).fetchone()
+    tallies.count(db, qualified_after_ms, creator_id=creator_id)
     for at in studio.followed_at(db, creator_id, days.since, days.until):
         for tally in tallies.tallies(at):
             tally.followers += 1
@@ -381,10 +337,7 @@ def video_report(
 ) -> VideoReport:  # fmt: skip
     """One video's figures by day and its retention curve over the range."""
     tallies = _Days(days)
-    if qualified_after_ms in QUALIFIED_LADDER:
-        tallies.count_totals(db, qualified_after_ms, video_id=video_id)
-    else:  # a threshold off the ladder: from every view of the range
-        tallies.count(db, {video_id: duration_ms}, qualified_after_ms)
+    tallies.count(db, qualified_after_ms, video_id=video_id)
     return VideoReport(
         video_id=video_id,
         duration_ms=duration_ms,

@@ -10,14 +10,18 @@ the batch)``. All three merge by maximum or minimum, so the row ends the same
 whatever order the partitions arrive in — a late event landing between
 earlier ones too.
 
-**Nothing else is stored here.** Days, qualified views, shares watched and
-retention are computed when read (:mod:`stormproof.creators.analytics`),
-joining each view to its video's duration and owner in the videos view:
-so a watch applied before its video's upload (from another partition)
-counts the same, a creator's time zone can change without rewriting
-anything, and the qualifying threshold can be a read setting without two
-regions' views ever differing (ADR 030). Likes, comments, shares and
-follows are read from the views that already hold them with their times.
+**Nothing else is stored per view.** Days, qualified views, shares watched
+and retention are computed when read (:mod:`stormproof.creators.analytics`),
+joining each view to its video's duration and owner (the studio's own copy
+of the uploads): so a watch applied before its video's upload (from another
+partition) counts the same, a creator's time zone can change without
+rewriting anything, and the qualifying threshold can be a read setting
+without two regions' views ever differing (ADR 030). For a creator, or a
+video, with :data:`~stormproof.views.studio_totals.TOTALS_AFTER` views or
+more, totals per 10-minute window are kept beside the rows
+(:mod:`stormproof.views.studio_totals`), so its reads cost its windows, not
+its views. Likes, comments, shares and follows are read from the views
+that already hold them with their times.
 
 A system account's watches (a prober's, ADR 020) are left out by the
 actor's id, as everywhere."""
@@ -25,8 +29,9 @@ actor's id, as everywhere."""
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from typing import ClassVar
 
+import stormproof.views.studio_reads as studio_reads
 import stormproof.views.studio_totals as studio_totals
 from stormproof.events import InteractionsRecorded, VideoUploaded, is_system
 from stormproof.log import Entry
@@ -35,7 +40,6 @@ from stormproof.views.engagement import WINDOW_MS, window_of
 
 __all__ = [
     "StudioView",
-    "Watch",
     "commented_at",
     "followed_at",
     "liked_at",
@@ -45,7 +49,7 @@ __all__ = [
     "qualified_by_day",
     "qualified_by_window",
     "shared_at",
-    "watches",
+    "studio_view",
 ]
 
 _ROW = (
@@ -53,6 +57,22 @@ _ROW = (
     "WHERE video_id = ? AND bucket = ? AND viewer_id = ?"
 )
 _INSERT = "INSERT INTO studio_watches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+_WATCHES = """
+CREATE TABLE IF NOT EXISTS studio_watches (
+    video_id TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    viewer_id TEXT NOT NULL,
+    watched_ms INTEGER NOT NULL,
+    completed INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    first_at INTEGER NOT NULL,
+    first_eid TEXT NOT NULL,
+    first_idx INTEGER NOT NULL,
+    PRIMARY KEY (video_id, bucket, viewer_id)
+) WITHOUT ROWID;
+-- one B-tree a view: its key is the table, which covers every read by
+-- (video, windows), the ledger's off-ladder count included (ADR 031)
+"""
 _UPDATE = (
     "UPDATE studio_watches SET watched_ms = ?, completed = ?, source = ?, first_at = ?, "
     "first_eid = ?, first_idx = ? WHERE video_id = ? AND bucket = ? AND viewer_id = ?"
@@ -61,30 +81,14 @@ _UPDATE = (
 
 class StudioView(View):
     name = "studio"
+    #: a creator, or a video, has totals from this many views on (ADR 030)
+    totals_after: ClassVar[int] = studio_totals.TOTALS_AFTER
     tables = ("studio_watches", *studio_totals.TABLES)
-    schema = (
-        studio_totals.SCHEMA
-        + """
-    CREATE TABLE IF NOT EXISTS studio_watches (
-        video_id TEXT NOT NULL,
-        bucket INTEGER NOT NULL,
-        viewer_id TEXT NOT NULL,
-        watched_ms INTEGER NOT NULL,
-        completed INTEGER NOT NULL,
-        source TEXT NOT NULL,
-        first_at INTEGER NOT NULL,
-        first_eid TEXT NOT NULL,
-        first_idx INTEGER NOT NULL,
-        PRIMARY KEY (video_id, bucket, viewer_id)
-    ) WITHOUT ROWID;
-    -- one B-tree a view: its key is the table, which covers every read by
-    -- (video, windows), the ledger's off-ladder count included (ADR 031)
-    """
-    )
+    schema = studio_totals.schema(studio_totals.TOTALS_AFTER) + _WATCHES
 
     def __init__(self) -> None:
         #: totals added up since the last flush (views/studio_totals.py)
-        self._pending = studio_totals.Pending()
+        self._pending = studio_totals.Pending(self.totals_after)
 
     def on_interactions_recorded(
         self, db: sqlite3.Connection, entry: Entry, p: InteractionsRecorded
@@ -136,34 +140,18 @@ class StudioView(View):
         self._pending.clear()
 
 
-@dataclass(frozen=True)
-class Watch:
-    """One view of a video (see the module's docstring)."""
+def studio_view(totals_after: int) -> StudioView:
+    """A studio view keeping totals from ``totals_after`` views on, its
+    schema saying so (tests cross it within a few events; a region runs
+    :class:`StudioView`, whose ``totals_after`` is
+    :data:`~stormproof.views.studio_totals.TOTALS_AFTER`)."""
+    n = totals_after
 
-    video_id: str
-    #: the start of its 10-minute window, unix ms
-    at: int
-    viewer_id: str
-    watched_ms: int
-    completed: bool
-    source: str
+    class Studio(StudioView):
+        totals_after = n
+        schema = studio_totals.schema(n) + _WATCHES
 
-
-def watches(db: sqlite3.Connection, video_ids: list[str], since: int, until: int) -> list[Watch]:
-    """The views of ``video_ids`` whose windows start in ``[since, until)`` (unix ms)."""
-    found: list[Watch] = []
-    low, high = -(-since // WINDOW_MS), -(-until // WINDOW_MS)
-    for video_id in video_ids:
-        rows = db.execute(
-            "SELECT bucket, viewer_id, watched_ms, completed, source FROM studio_watches "
-            "WHERE video_id = ? AND bucket >= ? AND bucket < ?",
-            (video_id, low, high),
-        ).fetchall()
-        found.extend(
-            Watch(video_id, bucket * WINDOW_MS, viewer, watched, bool(done), source)
-            for bucket, viewer, watched, done, source in rows
-        )
-    return found
+    return Studio()
 
 
 def qualified_by_window(
@@ -171,19 +159,11 @@ def qualified_by_window(
 ) -> list[tuple[int, int]]:
     """(window start, views) of every 10-minute window starting in
     ``[since, until)`` with views of ``owner_id``'s videos watched at least
-    ``qualified_ms`` or to the end, for the ledger: from the totals when
-    ``qualified_ms`` is on their ladder, else counted from the rows by SQLite."""
+    ``qualified_ms`` or to the end, for the ledger: from the totals when the
+    creator has them and ``qualified_ms`` is on their ladder, else counted
+    from the rows by SQLite."""
     low, high = -(-since // WINDOW_MS), -(-until // WINDOW_MS)
-    if qualified_ms in studio_totals.QUALIFIED_LADDER:
-        rows = studio_totals.qualified_windows(db, owner_id, low, high, qualified_ms)
-        return [(bucket * WINDOW_MS, count) for bucket, count in rows]
-    rows = db.execute(
-        "SELECT w.bucket, COUNT(*) FROM videos v JOIN studio_watches w "
-        "ON w.video_id = v.video_id AND w.bucket >= ? AND w.bucket < ? "
-        "WHERE v.owner_id = ? AND (w.completed = 1 OR w.watched_ms >= ?) "
-        "GROUP BY w.bucket ORDER BY w.bucket",
-        (low, high, owner_id, qualified_ms),
-    ).fetchall()
+    rows = studio_reads.qualified_windows(db, owner_id, low, high, qualified_ms)
     return [(bucket * WINDOW_MS, count) for bucket, count in rows]
 
 
@@ -200,23 +180,12 @@ def qualified_by_day(
     ``b`` falling on day ``(b * WINDOW_MS + shift) // 86,400,000``: for the
     ledger, which makes the shifts from its creator's zone
     (:mod:`stormproof.creators.offsets`). Added up by SQLite, from the
-    totals when ``qualified_ms`` is on their ladder, else from the rows."""
+    totals when the creator has them and ``qualified_ms`` is on their
+    ladder, else from the rows."""
     days: dict[int, int] = {}
     for n in range(0, len(parts), _PARTS_AT_A_TIME):
         chunk = parts[n : n + _PARTS_AT_A_TIME]
-        if qualified_ms in studio_totals.QUALIFIED_LADDER:
-            rows = studio_totals.qualified_days(db, owner_id, chunk, qualified_ms)
-        else:
-            values = ", ".join("(?, ?, ?)" for _ in chunk)
-            rows = db.execute(
-                f"WITH parts(low, high, shift) AS (VALUES {values}) "
-                f"SELECT (w.bucket * {WINDOW_MS} + p.shift) / {studio_totals.DAY_MS} AS day, "
-                "COUNT(*) FROM parts p JOIN videos v ON v.owner_id = ? JOIN studio_watches w "
-                "ON w.video_id = v.video_id AND w.bucket >= p.low AND w.bucket < p.high "
-                "WHERE w.completed = 1 OR w.watched_ms >= ? GROUP BY day",
-                (*(x for part in chunk for x in part), owner_id, qualified_ms),
-            ).fetchall()
-        for day, count in rows:
+        for day, count in studio_reads.qualified_days(db, owner_id, chunk, qualified_ms):
             days[day] = days.get(day, 0) + count
     return days
 

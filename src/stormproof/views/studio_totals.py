@@ -1,7 +1,8 @@
 """Studio totals: what a creator's views add up to in each 10-minute window,
 kept as the watches apply, so that the studio's overview and the ledger
 read in time proportional to the windows of a range, not to its views
-(ADR 030 and 031, amendments "Totals kept as the events apply").
+(ADR 030 and 031, amendments "Totals kept as the events apply"); read by
+:mod:`stormproof.views.studio_reads`.
 
 Part of the studio view (:class:`~stormproof.views.studio.StudioView`): its
 handlers call these in the same transaction as the view's rows, so the
@@ -19,7 +20,9 @@ watch time, completions, the sum of shares watched (millionths), the views
 qualified under each threshold of :data:`QUALIFIED_LADDER` (a read-time
 setting: a threshold off the ladder is counted from the studio's rows
 instead, exactly, slower) and views by source; per (video, window) also
-views by the highest retention step they reached. Unique viewers do not add
+views by the highest retention step they reached; per (creator, hour) the
+creator's sums again, so a day reads ~24 rows, not ~144 (a day beginning
+in mid-hour reads the windows at its ends). Unique viewers do not add
 up: per (creator, window, viewer) a row says the viewer viewed, and names
 the window of that viewer's view of that creator before it (-1: none).
 So the people who viewed in windows ``[low, high)`` are the rows there
@@ -30,12 +33,21 @@ A row's previous window is a function of the set of rows, whatever the
 order they came in: a row inserted before another makes itself that one's
 previous window.
 
+**Only where they pay** (ADR 030, "Totals only where they pay"): a creator,
+and separately a video, has totals once it has :data:`TOTALS_AFTER` views
+or more (``studio_creators`` counts each owner's views of known videos;
+``totals`` flags who crossed). Below, the reads count the same figures from
+its views' rows, as fast; at the crossing its totals are backfilled from
+all its rows at once, then kept as the watches apply — so they are what
+they would be had they been kept from the first view, whatever the order.
+Nothing removes a view's row, so counts only grow.
+
 **A watch before its video.** Owner and duration come from the video's
 upload, which may apply after its watches (another partition). The studio
 keeps its own copy of them (``studio_videos``, first upload applied wins,
-as in the videos view); watches of a video not yet known count in no total,
-and when its upload applies, its views are added then. Whatever the order,
-the totals end equal.
+as in the videos view); watches of a video not yet known count in no total
+nor towards :data:`TOTALS_AFTER`, and when its upload applies, its views
+are added then. Whatever the order, the totals end equal.
 
 **A view that grows.** A later watch in the same window raises a view's
 watch time or completes it (the row merges by maximum); the totals take
@@ -45,33 +57,36 @@ the difference between the row before and after.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 
 from stormproof.events import WATCH_SOURCES
 from stormproof.views.engagement import WINDOW_MS
 
 __all__ = [
+    "DAY_MS",
+    "MILLIONTH",
     "QUALIFIED_LADDER",
-    "SCHEMA",
     "STEPS",
     "TABLES",
+    "TOTALS_AFTER",
+    "WINDOWS_PER_HOUR",
     "Pending",
-    "Window",
     "add_video",
     "add_view",
-    "creator_spans",
-    "creator_viewers",
-    "qualified_days",
-    "qualified_windows",
+    "qualified_column",
+    "schema",
     "share_of",
     "step_of",
-    "video_spans",
-    "video_viewers",
+    "summed_columns",
 ]
 
 #: the qualifying thresholds (ms) whose counts are kept; ``studio_qualified_ms``
 #: should be one of them (5000 by default) for reads to be fast
 QUALIFIED_LADDER: tuple[int, ...] = (1000, 2000, 3000, 5000, 10_000, 15_000, 30_000, 60_000)
+#: a creator, or a video, has totals from its this-many-th view on: below,
+#: its figures are counted from its views' rows as fast (docs/benchmarks.md,
+#: "Totals only where they pay"); part of the schema, so changing it
+#: rebuilds the views
+TOTALS_AFTER = 1000
 #: shares watched are counted in millionths
 MILLIONTH = 1_000_000
 DAY_MS = 86_400_000
@@ -83,18 +98,42 @@ _ADDED = ["views", "watched_ms", "completed", "share_millionths", *_Q, *_S]
 STEPS = 21
 _R = [f"r{k}" for k in range(STEPS)]
 
-TABLES = ("studio_videos", "studio_windows", "studio_viewers", "studio_video_windows")
-SCHEMA = f"""
+TABLES = (
+    "studio_creators", "studio_videos", "studio_windows", "studio_hours", "studio_viewers",
+    "studio_video_windows",
+)  # fmt: skip
+
+
+def schema(totals_after: int) -> str:
+    """The totals' tables, for a view that keeps totals of a creator or a
+    video from its ``totals_after``-th view on (the number is written into
+    the schema, so that changing it rebuilds the views: ADR 030)."""
+    return f"""
+-- totals are kept for a creator, and for a video, from its {totals_after}th view on
 CREATE TABLE IF NOT EXISTS studio_videos (
     video_id TEXT PRIMARY KEY,
     owner_id TEXT NOT NULL,
-    duration_ms INTEGER NOT NULL
+    duration_ms INTEGER NOT NULL,
+    totals INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS studio_videos_by_owner ON studio_videos (owner_id);
+CREATE TABLE IF NOT EXISTS studio_creators (
+    owner_id TEXT PRIMARY KEY,
+    views INTEGER NOT NULL,
+    totals INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS studio_windows (
     owner_id TEXT NOT NULL,
     bucket INTEGER NOT NULL,
     {", ".join(f"{c} INTEGER NOT NULL" for c in _ADDED)},
     PRIMARY KEY (owner_id, bucket)
+) WITHOUT ROWID;
+-- the same by (creator, hour: 6 windows), so a day reads ~24 rows, not ~144
+CREATE TABLE IF NOT EXISTS studio_hours (
+    owner_id TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    {", ".join(f"{c} INTEGER NOT NULL" for c in _ADDED)},
+    PRIMARY KEY (owner_id, hour)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS studio_video_windows (
     video_id TEXT NOT NULL,
@@ -114,15 +153,18 @@ CREATE INDEX IF NOT EXISTS studio_viewers_by_viewer ON studio_viewers (owner_id,
 """
 
 
-def _upsert(table: str, key: str, columns: list[str]) -> str:
+def _upsert(table: str, key: str, columns: list[str], unit: str = "bucket") -> str:
     return (
         f"INSERT INTO {table} VALUES (?, ?, {', '.join('?' * len(columns))}) "
-        f"ON CONFLICT ({key}, bucket) DO UPDATE SET "
+        f"ON CONFLICT ({key}, {unit}) DO UPDATE SET "
         + ", ".join(f"{c} = {c} + excluded.{c}" for c in columns)
     )
 
 
 _UPSERT = _upsert("studio_windows", "owner_id", _ADDED)
+_UPSERT_HOUR = _upsert("studio_hours", "owner_id", _ADDED, "hour")
+#: 10-minute windows in an hour
+WINDOWS_PER_HOUR = 3_600_000 // WINDOW_MS
 _VIEWER = (
     "INSERT INTO studio_viewers VALUES (?1, ?2, ?3, COALESCE((SELECT MAX(bucket) "
     "FROM studio_viewers WHERE owner_id = ?1 AND viewer_id = ?3 AND bucket < ?2), -1)) "
@@ -135,6 +177,11 @@ _NEXT = (
     "WHERE owner_id = ?1 AND viewer_id = ?3 AND bucket > ?2)"
 )
 _UPSERT_VIDEO = _upsert("studio_video_windows", "video_id", [*_ADDED, *_R])
+_COUNTED = (
+    "INSERT INTO studio_creators VALUES (?, ?, 0) "
+    "ON CONFLICT (owner_id) DO UPDATE SET views = views + excluded.views RETURNING views, totals"
+)
+_ROWS = "SELECT bucket, viewer_id, watched_ms, completed, source FROM studio_watches "
 
 #: a view as the studio's row holds it: (watched_ms, completed, source)
 Row = tuple[int, int, str]
@@ -174,41 +221,199 @@ def _counts(row: Row, duration_ms: int) -> list[tuple[int, int]]:
     return counts
 
 
+def _add(sums: dict[tuple[str, int], list[int]], key: tuple[str, int],
+         counts: list[tuple[int, int]], sign: int) -> None:  # fmt: skip
+    total = sums.get(key)
+    if total is None:
+        sums[key] = total = [0] * _WIDTH
+    for n, count in counts:
+        total[n] += sign * count
+
+
+#: a view's row changed: (video, window, viewer, before — None: new —, after)
+Change = tuple[str, int, str, Row | None, Row]
+#: ids looked up in one statement
+_AT_A_TIME = 500
+
+
+def _chunks(ids: list[str]) -> list[tuple[str, list[str]]]:
+    """``ids`` in pieces of :data:`_AT_A_TIME`, each with its ``?, ?, …``."""
+    pieces = [ids[n : n + _AT_A_TIME] for n in range(0, len(ids), _AT_A_TIME)]
+    return [(", ".join("?" * len(piece)), piece) for piece in pieces]
+
+
 class Pending:
-    """Totals added up in memory since the view's last flush: one upsert
-    per (owner or video, window) per transaction, not one per watch."""
+    """What the views' rows did since the view's last flush, turned into
+    totals at the flush: one upsert per (owner or video, window) per
+    transaction, not one per watch, and each video's owner looked up once
+    per transaction, for all the videos at once.
 
-    def __init__(self) -> None:
-        self.owners: dict[tuple[str, int], list[int]] = {}
-        self.videos: dict[tuple[str, int], list[int]] = {}
-        #: video id → (owner, duration) as ``studio_videos`` holds it, read this transaction
-        self.known: dict[str, tuple[str, int] | None] = {}
-        #: (owner, window, viewer) of the new views
-        self.viewers: set[tuple[str, int, str]] = set()
+    Totals are kept only for a creator (a video) with ``totals_after``
+    views or more — below, a read counts its views' rows as fast — and
+    begin with a backfill from every view it has (:func:`_backfill_creator`),
+    so they are what they would be had they been kept from the first view,
+    whatever order the views came in. Who has totals changes only at the
+    end of a flush, after the changes are added up: a view is added to the
+    totals or left to the backfill, never both."""
 
-    def add(
-        self, owner: str, video_id: str, bucket: int, counts: list[tuple[int, int]], sign: int
-    ) -> None:
-        for sums, key in ((self.owners, (owner, bucket)), (self.videos, (video_id, bucket))):
-            total = sums.get(key)
-            if total is None:
-                sums[key] = total = [0] * _WIDTH
-            for n, count in counts:
-                total[n] += sign * count
+    def __init__(self, totals_after: int) -> None:
+        self.totals_after = totals_after
+        self.changes: list[Change] = []
+        #: videos whose upload this transaction made known → (owner, duration)
+        self.uploaded: dict[str, tuple[str, int]] = {}
 
     def flush(self, db: sqlite3.Connection) -> None:
-        db.executemany(_UPSERT, [(o, b, *t[: len(_ADDED)]) for (o, b), t in self.owners.items()])
-        db.executemany(_UPSERT_VIDEO, [(v, b, *t) for (v, b), t in self.videos.items()])
-        for viewer in self.viewers:
-            if db.execute(_VIEWER, viewer).rowcount:
-                db.execute(_NEXT, viewer)
+        if not (self.changes or self.uploaded):
+            return
+        owners: dict[tuple[str, int], list[int]] = {}
+        videos: dict[tuple[str, int], list[int]] = {}
+        viewers: set[tuple[str, int, str]] = set()
+        #: owner → views of its known videos added; videos without totals that grew → owner
+        counted: dict[str, int] = {}
+        growing: dict[str, str] = {}
+        known, creators = self._known(db)
+        # a video made known here is counted from its rows below, as they end
+        for video_id, bucket, viewer, old, new in self.changes:
+            if video_id in self.uploaded or (found := known.get(video_id)) is None:
+                continue
+            owner, duration, video_totals = found
+            if old is None:
+                counted[owner] = counted.get(owner, 0) + 1
+                if not video_totals:
+                    growing[video_id] = owner
+            if not (creators[owner] or video_totals):
+                continue
+            counts = _counts(new, duration)
+            was = None if old is None else _counts(old, duration)
+            if creators[owner]:
+                _add(owners, (owner, bucket), counts, 1)
+                if was is None:
+                    viewers.add((owner, bucket, viewer))
+                else:
+                    _add(owners, (owner, bucket), was, -1)
+            if video_totals:
+                _add(videos, (video_id, bucket), counts, 1)
+                if was is not None:
+                    _add(videos, (video_id, bucket), was, -1)
+        sparse = [v for v, (owner, _) in self.uploaded.items() if not creators[owner]]
+        views_of = dict.fromkeys(sparse, 0)
+        for marks, piece in _chunks(sparse):
+            views_of.update(
+                db.execute(
+                    f"SELECT video_id, COUNT(*) FROM studio_watches WHERE video_id IN ({marks}) "
+                    "GROUP BY video_id",
+                    piece,
+                ).fetchall()
+            )
+        for video_id, (owner, duration) in self.uploaded.items():
+            growing[video_id] = owner
+            if not creators[owner]:
+                counted[owner] = counted.get(owner, 0) + views_of[video_id]
+                continue
+            rows = db.execute(_ROWS + "WHERE video_id = ?", (video_id,)).fetchall()
+            for bucket, viewer, watched, done, source in rows:
+                _add(owners, (owner, bucket), _counts((watched, done, source), duration), 1)
+                viewers.add((owner, bucket, viewer))
+            counted[owner] = counted.get(owner, 0) + len(rows)
+        _write_owners(db, owners)
+        db.executemany(_UPSERT_VIDEO, [(v, b, *t) for (v, b), t in videos.items()])
+        for viewer_row in viewers:
+            if db.execute(_VIEWER, viewer_row).rowcount:
+                db.execute(_NEXT, viewer_row)
+        enough = set()
+        for owner, added in counted.items():
+            views, totals = db.execute(_COUNTED, (owner, added)).fetchone()
+            if views >= self.totals_after:
+                enough.add(owner)
+                if not totals:
+                    _backfill_creator(db, owner)
+        for video_id, owner in growing.items():
+            if owner not in enough:
+                continue  # a video has no more views than its owner
+            (views,) = db.execute(
+                "SELECT COUNT(*) FROM studio_watches WHERE video_id = ?", (video_id,)
+            ).fetchone()
+            if views >= self.totals_after:
+                _backfill_video(db, video_id)
         self.clear()
 
+    def _known(
+        self, db: sqlite3.Connection
+    ) -> tuple[dict[str, tuple[str, int, int]], dict[str, bool]]:
+        """The changed videos known before this transaction → (owner,
+        duration, has totals), and every owner concerned → has totals."""
+        known: dict[str, tuple[str, int, int]] = {}
+        creators: dict[str, bool] = {}
+        ids = list({video_id for video_id, *_ in self.changes if video_id not in self.uploaded})
+        for marks, piece in _chunks(ids):
+            for video_id, owner, duration, totals, creator_totals in db.execute(
+                "SELECT v.video_id, v.owner_id, v.duration_ms, v.totals, COALESCE(c.totals, 0) "
+                "FROM studio_videos v LEFT JOIN studio_creators c ON c.owner_id = v.owner_id "
+                f"WHERE v.video_id IN ({marks})",
+                piece,
+            ):
+                known[video_id] = (owner, duration, totals)
+                creators[owner] = bool(creator_totals)
+        others = list({owner for owner, _ in self.uploaded.values()} - creators.keys())
+        creators.update(dict.fromkeys(others, False))
+        for marks, piece in _chunks(others):
+            for owner, totals in db.execute(
+                f"SELECT owner_id, totals FROM studio_creators WHERE owner_id IN ({marks})", piece
+            ):
+                creators[owner] = bool(totals)
+        return known, creators
+
     def clear(self) -> None:
-        self.owners.clear()
-        self.videos.clear()
-        self.known.clear()
-        self.viewers.clear()
+        self.changes.clear()
+        self.uploaded.clear()
+
+
+def _write_owners(db: sqlite3.Connection, owners: dict[tuple[str, int], list[int]]) -> None:
+    """Add what (owner, window)s changed by to their windows and their hours."""
+    db.executemany(_UPSERT, [(o, b, *t[: len(_ADDED)]) for (o, b), t in owners.items()])
+    hours: dict[tuple[str, int], list[int]] = {}
+    for (owner, bucket), total in owners.items():
+        hour = hours.setdefault((owner, bucket // WINDOWS_PER_HOUR), [0] * len(_ADDED))
+        for n in range(len(_ADDED)):
+            hour[n] += total[n]
+    db.executemany(_UPSERT_HOUR, [(o, h, *t) for (o, h), t in hours.items()])
+
+
+def _backfill_creator(db: sqlite3.Connection, owner: str) -> None:
+    """Give ``owner`` totals from every view of its known videos, at once:
+    the totals it would have had from its first view on, kept
+    incrementally from now on."""
+    sums: dict[tuple[str, int], list[int]] = {}
+    seen: dict[str, list[int]] = {}
+    for bucket, viewer, watched, done, source, duration in db.execute(
+        "SELECT w.bucket, w.viewer_id, w.watched_ms, w.completed, w.source, v.duration_ms "
+        "FROM studio_videos v JOIN studio_watches w ON w.video_id = v.video_id "
+        "WHERE v.owner_id = ?",
+        (owner,),
+    ):
+        _add(sums, (owner, bucket), _counts((watched, done, source), duration), 1)
+        seen.setdefault(viewer, []).append(bucket)
+    _write_owners(db, sums)
+    rows = []
+    for viewer, buckets in seen.items():
+        previous = -1
+        for bucket in sorted(set(buckets)):
+            rows.append((owner, bucket, viewer, previous))
+            previous = bucket
+    db.executemany("INSERT INTO studio_viewers VALUES (?, ?, ?, ?)", rows)
+    db.execute("UPDATE studio_creators SET totals = 1 WHERE owner_id = ?", (owner,))
+
+
+def _backfill_video(db: sqlite3.Connection, video_id: str) -> None:
+    """Give a known video totals from all its views, at once."""
+    (duration,) = db.execute(
+        "SELECT duration_ms FROM studio_videos WHERE video_id = ?", (video_id,)
+    ).fetchone()
+    sums: dict[tuple[str, int], list[int]] = {}
+    for bucket, _, watched, done, source in db.execute(_ROWS + "WHERE video_id = ?", (video_id,)):
+        _add(sums, (video_id, bucket), _counts((watched, done, source), duration), 1)
+    db.executemany(_UPSERT_VIDEO, [(v, b, *t) for (v, b), t in sums.items()])
+    db.execute("UPDATE studio_videos SET totals = 1 WHERE video_id = ?", (video_id,))
 
 
 def add_view(
@@ -216,180 +421,36 @@ def add_view(
     old: Row | None, new: Row,
 ) -> None:  # fmt: skip
     """Count the change of one view's row from ``old`` (None: a new view)
-    to ``new``, if its video is known."""
-    if old == new:
-        return
-    if video_id in pending.known:
-        known = pending.known[video_id]
-    else:
-        known = pending.known[video_id] = db.execute(
-            "SELECT owner_id, duration_ms FROM studio_videos WHERE video_id = ?", (video_id,)
-        ).fetchone()
-    if known is None:
-        return
-    owner, duration = known
-    pending.add(owner, video_id, bucket, _counts(new, duration), 1)
-    if old is None:
-        pending.viewers.add((owner, bucket, viewer))
-    else:
-        pending.add(owner, video_id, bucket, _counts(old, duration), -1)
+    to ``new`` at the flush: in the totals of its owner and of its video
+    where they are kept, and towards ``totals_after`` if new — if its video
+    is known by then."""
+    if old != new:
+        pending.changes.append((video_id, bucket, viewer, old, new))
 
 
 def add_video(
     db: sqlite3.Connection, pending: Pending, video_id: str, owner: str, duration_ms: int
 ) -> None:
     """Learn a video's owner and duration from its upload (the first one
-    applied), and count the views of it applied before."""
+    applied); at the flush, its views applied before count towards its
+    owner's totals and its own."""
     inserted = db.execute(
-        "INSERT INTO studio_videos VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO studio_videos VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
         (video_id, owner, duration_ms),
     ).rowcount
-    pending.known.pop(video_id, None)
-    if not inserted:
-        return
-    for bucket, viewer, watched, done, source in db.execute(
-        "SELECT bucket, viewer_id, watched_ms, completed, source FROM studio_watches "
-        "WHERE video_id = ?",
-        (video_id,),
-    ).fetchall():
-        pending.add(owner, video_id, bucket, _counts((watched, done, source), duration_ms), 1)
-        pending.viewers.add((owner, bucket, viewer))
+    if inserted:
+        pending.uploaded[video_id] = (owner, duration_ms)
 
 
-# -- reads --------------------------------------------------------------------
+def summed_columns(qualified_ms: int, steps: bool) -> list[str]:
+    """The columns of a table of totals a read sums, in
+    :class:`~stormproof.views.studio_reads.Window`'s order: views, watch
+    time, completions, shares watched, the views qualified under
+    ``qualified_ms`` (on the ladder), views by source, then (``steps``: a
+    video's) views by retention step."""
+    return [*_ADDED[:4], qualified_column(qualified_ms), *_S, *(_R if steps else ())]
 
 
-class Window:
-    """What views in some windows add up to."""
-
-    __slots__ = (
-        "completed", "qualified", "reached", "share_millionths", "sources", "views", "watched",
-    )  # fmt: skip
-
-    def __init__(self, row: Sequence[int]) -> None:
-        """``row``: the sums of views, watch time, completions, shares
-        watched, the qualified views, views by source, then any retention steps."""
-        views, watched, completed, share, qualified, *rest = row
-        self.views, self.watched, self.completed = views, watched, completed
-        self.share_millionths, self.qualified = share, qualified
-        sources = rest[: len(WATCH_SOURCES)]
-        self.sources = {s: n for s, n in zip(WATCH_SOURCES, sources, strict=True) if n}
-        #: a video's views by the highest retention step they reached; () for a creator
-        self.reached = tuple(rest[len(WATCH_SOURCES) :])
-
-
-def _spans(spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
-    """A ``spans(i, low, high)`` table of numbered window ranges, for a WITH."""
-    values = ", ".join("(?, ?, ?)" for _ in spans)
-    return f"spans(i, low, high) AS (VALUES {values})", [
-        x for i, (low, high) in enumerate(spans) for x in (i, low, high)
-    ]
-
-
-def _sums(
-    db: sqlite3.Connection, table: str, key: tuple[str, str], steps: bool,
-    spans: list[tuple[int, int]], qualified_ms: int,
-) -> dict[int, Window]:  # fmt: skip
-    # only the columns a read shows: each summed column costs every row
-    qualified = _Q[QUALIFIED_LADDER.index(qualified_ms)]
-    columns = [*_ADDED[:4], qualified, *_S, *(_R if steps else ())]
-    with_spans, args = _spans(spans)
-    rows = db.execute(
-        f"WITH {with_spans} SELECT s.i, {', '.join(f'SUM(w.{c})' for c in columns)} "
-        f"FROM spans s JOIN {table} w "
-        f"ON w.{key[0]} = ? AND w.bucket >= s.low AND w.bucket < s.high GROUP BY s.i",
-        (*args, key[1]),
-    ).fetchall()
-    return {i: Window(rest) for i, *rest in rows}
-
-
-def creator_spans(
-    db: sqlite3.Connection, owner: str, spans: list[tuple[int, int]], qualified_ms: int
-) -> dict[int, Window]:
-    """The totals of ``owner``'s windows numbered ``[low, high)``, for each
-    ``(low, high)`` of ``spans`` with any (by its index), added up by
-    SQLite; ``qualified_ms`` must be on the ladder."""
-    return _sums(db, "studio_windows", ("owner_id", owner), False, spans, qualified_ms)
-
-
-def video_spans(
-    db: sqlite3.Connection, video_id: str, spans: list[tuple[int, int]], qualified_ms: int
-) -> dict[int, Window]:
-    """:func:`creator_spans` of one video, with its views' retention steps."""
-    return _sums(db, "studio_video_windows", ("video_id", video_id), True, spans, qualified_ms)
-
-
-def _distinct(
-    db: sqlite3.Connection, table: str, key: tuple[str, str], spans: list[tuple[int, int]]
-) -> list[int]:
-    with_spans, args = _spans(spans)
-    found = dict(
-        db.execute(
-            f"WITH {with_spans} SELECT s.i, COUNT(DISTINCT v.viewer_id) FROM spans s "
-            f"JOIN {table} v ON v.{key[0]} = ? AND v.bucket >= s.low AND v.bucket < s.high "
-            "GROUP BY s.i",
-            (*args, key[1]),
-        ).fetchall()
-    )
-    return [found.get(i, 0) for i in range(len(spans))]
-
-
-def creator_viewers(
-    db: sqlite3.Connection, owner: str, days: list[tuple[int, int]]
-) -> tuple[list[int], int]:
-    """How many people viewed ``owner``'s videos in the windows numbered
-    ``[low, high)`` of each of ``days`` — which follow one another — and
-    over all of them: the rows there whose viewer's previous window is
-    before the day's ``low`` (the first day's, for all), counted by SQLite
-    in one pass."""
-    with_spans, args = _spans(days)
-    found = {
-        i: (day, whole)
-        for i, day, whole in db.execute(
-            f"WITH {with_spans} SELECT s.i, SUM(v.previous < s.low), SUM(v.previous < ?) "
-            "FROM spans s JOIN studio_viewers v "
-            "ON v.owner_id = ? AND v.bucket >= s.low AND v.bucket < s.high GROUP BY s.i",
-            (*args, days[0][0], owner),
-        ).fetchall()
-    }
-    per_day = [found.get(i, (0, 0))[0] for i in range(len(days))]
-    return per_day, sum(whole for _, whole in found.values())
-
-
-def video_viewers(db: sqlite3.Connection, video_id: str, spans: list[tuple[int, int]]) -> list[int]:
-    """How many people viewed ``video_id`` in each of ``spans``, counted
-    from the studio's rows (one per view) by SQLite."""
-    return _distinct(db, "studio_watches", ("video_id", video_id), spans)
-
-
-def qualified_windows(
-    db: sqlite3.Connection, owner: str, low: int, high: int, qualified_ms: int
-) -> list[tuple[int, int]]:
-    """(window number, qualified views) of ``owner``'s windows numbered
-    ``[low, high)`` with any; ``qualified_ms`` must be on the ladder."""
-    column = _Q[QUALIFIED_LADDER.index(qualified_ms)]
-    return db.execute(
-        f"SELECT bucket, {column} FROM studio_windows "
-        f"WHERE owner_id = ? AND bucket >= ? AND bucket < ? AND {column} > 0 ORDER BY bucket",
-        (owner, low, high),
-    ).fetchall()
-
-
-def qualified_days(
-    db: sqlite3.Connection, owner: str, parts: Sequence[tuple[int, int, int]], qualified_ms: int
-) -> list[tuple[int, int]]:
-    """(day, qualified views) of ``owner``'s windows in the ranges ``(low,
-    high, shift)`` of ``parts``, a window numbered ``b`` falling on day
-    ``(b * WINDOW_MS + shift) // 86,400,000``, for the days with any, added
-    up by SQLite (the ledger, :mod:`stormproof.creators.offsets`);
-    ``qualified_ms`` must be on the ladder."""
-    column = _Q[QUALIFIED_LADDER.index(qualified_ms)]
-    values = ", ".join("(?, ?, ?)" for _ in parts)
-    return db.execute(
-        f"WITH parts(low, high, shift) AS (VALUES {values}) "
-        f"SELECT (w.bucket * {WINDOW_MS} + p.shift) / {DAY_MS} AS day, SUM(w.{column}) "
-        f"FROM parts p JOIN studio_windows w "
-        f"ON w.owner_id = ? AND w.bucket >= p.low AND w.bucket < p.high "
-        f"WHERE w.{column} > 0 GROUP BY day ORDER BY day",
-        (*(x for part in parts for x in part), owner),
-    ).fetchall()
+def qualified_column(qualified_ms: int) -> str:
+    """The column counting views qualified under ``qualified_ms`` (on the ladder)."""
+    return _Q[QUALIFIED_LADDER.index(qualified_ms)]
