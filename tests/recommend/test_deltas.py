@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from stormproof.recommend import checkpoint
 from stormproof.recommend.engine import Engine, EngineConfig
 from stormproof.recommend.pairs import PairCounts
+from stormproof.snapshots import Snapshots
+from tests.conftest import make_settings
 from tests.recommend.test_snapshot import play
 from tests.recommend.test_snapshot import steps as snapshot_steps
 
@@ -218,3 +220,28 @@ def test_only_rows_are_the_rows_asked_for_empty_ones_too() -> None:
     assert [(i, c.tolist(), v.tolist()) for i, c, v in again.rows()] == [
         (i, c.tolist(), v.tolist()) for i, c, v in loaded.rows()
     ]
+
+
+def test_compacted_to_one_file_it_loads_as_base_and_deltas(tmp_path: Path) -> None:
+    path = tmp_path / "foryou.checkpoint"
+    _, digests = _chain_of_three(path)
+    target = tmp_path / "snapshot" / "foryou.checkpoint"
+    target.parent.mkdir()
+    assert checkpoint.compact_to(path, target)
+    assert checkpoint.delta_files(target) == {}
+    assert _loaded(target) == (3, digests[2])
+    assert not checkpoint.compact_to(tmp_path / "none", tmp_path / "nothing")
+
+
+def test_a_snapshot_ships_the_base_and_deltas_merged(tmp_path: Path) -> None:
+    """A peer restoring from a snapshot (ADR 017) gets one checkpoint, the
+    base with its deltas merged by a child of the maker: it stands where the
+    last delta stands, not where the base does."""
+    settings = make_settings(tmp_path / "region")
+    _, digests = _chain_of_three(settings.checkpoint_path)
+    target = tmp_path / "partial" / "foryou.checkpoint"
+    target.parent.mkdir()
+    header = Snapshots(settings)._copy_checkpoint(target)
+    assert header is not None and header.position == [3]
+    assert checkpoint.delta_files(target) == {}
+    assert _loaded(target) == (3, digests[2])

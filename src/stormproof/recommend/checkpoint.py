@@ -40,6 +40,7 @@ import math
 import mmap
 import os
 import secrets
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ __all__ = [
     "MAX_DELTAS",
     "Saving",
     "catch_up",
+    "compact_to",
     "delta_files",
     "header_for",
     "load",
@@ -268,6 +270,31 @@ def saved_by_child(
     took as changed is still to be saved."""
     assert saving.on_disk.path == path and saving.on_disk.position == position
     _done(engine, saving, ok=ok)
+
+
+def compact_to(path: Path, target: Path, config: EngineConfig | None = None) -> bool:
+    """Write to ``target`` one whole checkpoint of what is saved at
+    ``path``: its base and deltas merged (a copy of the base when it has
+    none). What a peer's snapshot ships (ADR 017): one file, verified as
+    before. A save replacing the base meanwhile can only shorten the chain
+    read, never mix two: each delta names its base and the one before it.
+    False if there is no usable checkpoint at ``path``."""
+    config = config or EngineConfig()
+    if not delta_files(path):
+        try:
+            shutil.copyfile(path, target)
+        except FileNotFoundError:
+            return False
+        return True
+    header = read_header(path)
+    position = header.get("position") if header else None
+    if not isinstance(position, list):
+        return False
+    engine = load(path, config, (2**62,) * len(position))
+    if engine is None:
+        return False
+    _write(config, *engine.parts(), target)
+    return True
 
 
 def _map(path: Path, access: int) -> mmap.mmap | None:
