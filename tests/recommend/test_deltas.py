@@ -207,7 +207,9 @@ def test_only_rows_are_the_rows_asked_for_empty_ones_too() -> None:
     items, bounds, cols, vals = pairs.arrays()
     loaded = PairCounts()
     loaded.load(items, bounds, cols, vals)
+    loaded.mark([1, 3])
     loaded.add(1, 3, -1)  # row 3 becomes empty
+    loaded.mark([4, 2])
     loaded.add(4, 2, 5)
     assert loaded.take_unsaved() == {1, 2, 3, 4}
     only = np.array([1, 2, 3, 4, 7], dtype=np.int64)  # 7: asked for, never there
@@ -245,3 +247,28 @@ def test_a_snapshot_ships_the_base_and_deltas_merged(tmp_path: Path) -> None:
     assert header is not None and header.position == [3]
     assert checkpoint.delta_files(target) == {}
     assert _loaded(target) == (3, digests[2])
+
+
+@settings(max_examples=30, deadline=None)
+@given(order=st.permutations(range(14)), moves=st.lists(st.integers(0, 13), max_size=6))
+def test_with_a_narrow_pair_window_every_pair_row_changed_is_in_the_delta(
+    tmp_path_factory: pytest.TempPathFactory, order: list[int], moves: list[int]
+) -> None:
+    """Pairs reach only ``pair_window`` apart: a video put into a long
+    timeline, or moved in it, changes rows around it and no others; a delta
+    that missed one would load as another engine."""
+    config = EngineConfig(pair_window=3)
+    path = tmp_path_factory.mktemp("narrow") / "foryou.checkpoint"
+    engine = Engine(config)
+    for n, v in enumerate(order[:8]):
+        engine.interact("u", f"v{v}", "like", (1000 + 100 * v, f"a{n}", 0))
+        engine.interact("w", f"v{v}", "share", (50 * n, f"b{n}", 0))
+    engine.position = (1,)
+    checkpoint.save(engine, path)
+    for n, v in enumerate(order[8:] + moves):  # new ones, and earlier first contacts
+        engine.interact("u", f"v{v}", "watch", (1000 + 100 * v - 7 * n, f"c{n}", 0), 500, True)
+    engine.position = (2,)
+    checkpoint.save(engine, path)
+    assert engine.checkpoint_base is not None and engine.checkpoint_base.number == 1
+    loaded = checkpoint.load(path, config, (2,))
+    assert loaded is not None and loaded.digest() == engine.digest()

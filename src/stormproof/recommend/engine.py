@@ -46,6 +46,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import operator
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ Ints = npt.NDArray[np.int64]
 #: yet ordered), or as a checkpoint kept it, already encoded
 UserRow = tuple[int, list[Any], list[list[Any]], list[list[Any]]] | Encoded
 _NO_FLAGS = Flags(*([False] * len(FLAGS)))
+_third = operator.itemgetter(2)
 #: trending points an interaction earns its video
 _POINTS = {"watch": 1, "like": 3, "unlike": 3, "share": 4, "comment": 3}
 _COMPLETED_BONUS = 2
@@ -524,6 +526,9 @@ class Engine:
         pairs that straddle it, one step further apart with it there."""
         add = self.pairs.add
         size, window = len(timeline), self.config.pair_window
+        # Every pair below lies within ``window`` of ``at``: those rows change.
+        self.pairs.mark((item,))
+        self.pairs.mark(map(_third, timeline[max(0, at - window) : min(size, at + window)]))
         for distance in self._steps:
             step = sign * (pair_weight(distance + 1, window) - pair_weight(distance, window))
             for a in range(max(0, at - distance), min(at, size - distance)):

@@ -11,7 +11,7 @@ pending changes, merged on the next read of that row (or when it grows).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import chain
 
 import numpy as np
@@ -66,10 +66,9 @@ class PairCounts:
         self._unsaved: set[int] = set()
 
     def add(self, i: int, j: int, delta: int) -> None:
-        """Change the count of the pair (i, j) — both directions — by ``delta``."""
-        unsaved = self._unsaved
-        unsaved.add(i)
-        unsaved.add(j)
+        """Change the count of the pair (i, j) — both directions — by
+        ``delta``. The caller marks the rows it changes (:meth:`mark`): once
+        per run of changes, not once per cell, in the engine's hottest loop."""
         for a, b in ((i, j), (j, i)):
             pending = self._pending.get(a)
             if pending is None:
@@ -121,6 +120,11 @@ class PairCounts:
         taken._start, taken._stop = self._start, self._stop
         taken._cols, taken._vals = self._cols, self._vals
         return taken
+
+    def mark(self, items: Iterable[int]) -> None:
+        """Rows about to change: the next delta checkpoint writes them (a
+        row changed but not marked would be missing from it)."""
+        self._unsaved.update(items)
 
     def take_unsaved(self) -> set[int]:
         """The rows changed since the last checkpoint, marked saved from now on."""
