@@ -21,7 +21,7 @@ digest is checked against the one that saved them), compacted into a new
 base (a whole save, in a child), and that loaded.
 
 Usage: PYTHONPATH=src:benchmarks .venv/bin/python benchmarks/checkpoint_save.py FOLDER
-       [--tail 20000] [--then 12000] [--every 1500] [--verify] [--json OUT]
+       [--tail 20000] [--then 12000] [--every 1500] [--verify] [--compact-at F] [--json OUT]
 """
 
 from __future__ import annotations
@@ -216,6 +216,7 @@ def run(folder: Path, tail: int, then: int, every: int, verify: bool) -> dict[st
                 "load_cpu_s": chain_load_s,
                 "equal_digests": equal,
             },
+            "compact_at": checkpoint.COMPACT_AT,
             "compaction": compaction,
             "compacted_load_cpu_s": compacted_load_s,
             "checkpoint_bytes": path.stat().st_size,
@@ -232,8 +233,13 @@ def main() -> None:
     parser.add_argument("--then", type=int, default=12_000, help="entries saved as deltas")
     parser.add_argument("--every", type=int, default=1_500, help="entries between two deltas")
     parser.add_argument("--verify", action="store_true", help="digest base + deltas, loaded")
+    parser.add_argument(
+        "--compact-at", type=float, help="deltas' share of the base that makes a new base"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.compact_at is not None:
+        checkpoint.COMPACT_AT = args.compact_at
     figures = run(args.folder, args.tail, args.then, args.every, args.verify)
     print(json.dumps({**figures, "machine": machine()}, indent=2))
     if args.json:

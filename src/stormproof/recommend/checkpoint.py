@@ -80,7 +80,7 @@ _DELTA_MAGIC = b"stormproof-foryou-delta\n"
 #: than this share of the base's bytes (or than COMPACT_FLOOR bytes, for a
 #: small base) and number fewer than MAX_DELTAS; otherwise a new base (each
 #: delta makes every load a little longer)
-COMPACT_AT = 0.25
+COMPACT_AT = 0.5
 COMPACT_FLOOR = 1 << 20
 MAX_DELTAS = 32
 

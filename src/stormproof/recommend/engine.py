@@ -752,7 +752,7 @@ class Engine:
             }
             users = sorted(taken.users)
             rows = [self._user_row(user_id) for user_id in users]
-            pairs = self.pairs.copied()
+            pairs = self.pairs.copied(taken.pair_rows)
         at, slots = np.nonzero(held != -1)
         arrays["trend"] = np.stack(
             (items[at], slots, held[at, slots], points[at, slots]), axis=1

@@ -109,14 +109,19 @@ class PairCounts:
         """Every nonempty row as it stands now, by item index: :meth:`copied`'s rows."""
         return self.copied().rows()
 
-    def copied(self) -> PairCounts:
+    def copied(self, only: Iterable[int] | None = None) -> PairCounts:
         """The counts as they stand now. Only references and the small
         pending dicts are copied at the call (rows are never changed, only
         replaced); merging happens as the copy is read, so a lock need only
-        cover the call."""
+        cover the call. ``only``: the pending changes of those rows alone
+        (a copy to read just them, :meth:`arrays` with ``only``)."""
         taken = PairCounts()
         taken._rows = dict(self._rows)
-        taken._pending = {item: dict(changes) for item, changes in self._pending.items()}
+        pending = self._pending
+        if only is None:
+            taken._pending = {item: dict(changes) for item, changes in pending.items()}
+        else:
+            taken._pending = {item: dict(pending[item]) for item in only if item in pending}
         taken._start, taken._stop = self._start, self._stop
         taken._cols, taken._vals = self._cols, self._vals
         return taken
