@@ -22,6 +22,7 @@ base (a whole save, in a child), and that loaded.
 
 Usage: PYTHONPATH=src:benchmarks .venv/bin/python benchmarks/checkpoint_save.py FOLDER
        [--tail 20000] [--then 12000] [--every 1500] [--verify] [--compact-at F] [--json OUT]
+       or FOLDER --policy N: the tail a kill would leave, under each save rule
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from foryou import machine
 from stormproof.log.sqlite import SqliteLog
 from stormproof.recommend import checkpoint
 from stormproof.recommend.engine import Engine, EngineConfig
+from stormproof.region import SAVE_CREDIT_S
 from stormproof.views import all_views
 from stormproof.views.keys import applied_after
 from stormproof.views.store import ViewStore
@@ -226,6 +228,98 @@ def run(folder: Path, tail: int, then: int, every: int, verify: bool) -> dict[st
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _policy_run(
+    engine: Engine, path: Path, entries: list[Any], top: tuple[int, ...], *, old: bool
+) -> dict[str, Any]:
+    """Apply ``entries`` as fast as the engine goes (a catch-up: the most
+    entries per second a region sees) while saves run as the region's rule
+    has them, each in a forked child running beside this process, and
+    sample after every 100 entries how far the engine stands past the last
+    save that finished: what a SIGKILL at that moment would leave to replay.
+
+    New rule (region.py): a delta once 1,500 entries past, not within 0.5 s
+    of the last save, while the credit of a third of a CPU second per second
+    (up to ``SAVE_CREDIT_S``) is not spent. Old rule: a whole save once
+    5,000 entries past, not within 10 s nor twice the last save's time (on
+    the clock). Also reported: the saves' wall time, and the longest."""
+    many, gap = (5_000, 10.0) if old else (1_500, 0.5)
+    saved_at, credit, counted = sum(engine.position), 0.0, time.monotonic()
+    last_end, took = time.monotonic(), 0.0
+    running: tuple[int, Any, Any, float] | None = None
+    tails: list[int] = []
+    walls: list[float] = []
+    kinds = {"delta": 0, "full": 0}
+    child_cpu = 0.0
+    began = time.monotonic()
+    for start in range(0, len(entries), 100):
+        part = entries[start : start + 100]
+        engine.apply(part, top if start + 100 >= len(entries) else (part[-1].seq,))
+        now = time.monotonic()
+        credit, counted = min(SAVE_CREDIT_S, credit + (now - counted) / 3), now
+        if running is not None:
+            pid, position, saving, started = running
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+            if done:
+                ok = os.waitstatus_to_exitcode(status) == 0
+                checkpoint.saved_by_child(engine, path, position, saving, ok=ok)
+                if not ok:
+                    raise RuntimeError("a save failed")
+                saved_at, running = sum(position), None
+                last_end, took = now, now - started
+                cpu_s = usage.ru_utime + usage.ru_stime
+                credit -= cpu_s  # the region charges the child's CPU, not the clock
+                child_cpu += cpu_s
+                walls.append(took)
+                kinds["delta" if saving.delta else "full"] += 1
+        behind = sum(engine.position) - saved_at
+        tails.append(behind)
+        since = now - last_end
+        due = since >= max(gap, 2 * took) if old else since >= gap and credit >= 0
+        if running is None and behind >= many and due:
+            pid, position, saving = checkpoint.save_in_child(engine, path, full=old)
+            running = (pid, position, saving, now)
+    if running is not None:
+        os.waitpid(running[0], 0)
+    tails.sort()
+    return {
+        "rule": "old: whole saves" if old else "new: deltas",
+        "entries": len(entries),
+        "seconds": round(time.monotonic() - began, 2),
+        "saves": kinds,
+        "saves_child_cpu_s": round(child_cpu, 2),
+        "save_wall_s_mean": round(sum(walls) / max(1, len(walls)), 2),
+        "save_wall_s_max": round(max(walls, default=0.0), 2),
+        "tail_median": tails[len(tails) // 2],
+        "tail_p90": tails[len(tails) * 9 // 10],
+        "tail_max": tails[-1],
+    }
+
+
+def policies(folder: Path, count: int) -> list[dict[str, Any]]:
+    """Both rules over the last ``count`` entries, from one base loaded twice."""
+    store = ViewStore(folder / "views.sqlite", all_views())
+    top = store.position()
+    work = Path(tempfile.mkdtemp(prefix="checkpoint-policy-"))
+    try:
+        found = []
+        base = work / "base.checkpoint"
+        engine = asyncio.run(_engine_until(folder / "log.sqlite", top[0] - count))
+        checkpoint.save(engine, base, full=True)
+        del engine
+        for old in (False, True):
+            path = work / ("old" if old else "new") / "foryou.checkpoint"
+            path.parent.mkdir()
+            shutil.copyfile(base, path)
+            engine, _ = _load(path, top)
+            entries = applied_after(store.reader(), engine.position, top)
+            found.append(_policy_run(engine, path, entries, top, old=old))
+            del engine
+        return found
+    finally:
+        store.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="a region folder (log.sqlite, views.sqlite)")
@@ -236,11 +330,17 @@ def main() -> None:
     parser.add_argument(
         "--compact-at", type=float, help="deltas' share of the base that makes a new base"
     )
+    parser.add_argument(
+        "--policy", type=int, metavar="N", help="instead: both save rules over the last N entries"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.compact_at is not None:
         checkpoint.COMPACT_AT = args.compact_at
-    figures = run(args.folder, args.tail, args.then, args.every, args.verify)
+    if args.policy:
+        figures: dict[str, Any] = {"policies": policies(args.folder, args.policy)}
+    else:
+        figures = run(args.folder, args.tail, args.then, args.every, args.verify)
     print(json.dumps({**figures, "machine": machine()}, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
