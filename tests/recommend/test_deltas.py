@@ -272,3 +272,17 @@ def test_with_a_narrow_pair_window_every_pair_row_changed_is_in_the_delta(
     assert engine.checkpoint_base is not None and engine.checkpoint_base.number == 1
     loaded = checkpoint.load(path, config, (2,))
     assert loaded is not None and loaded.digest() == engine.digest()
+
+
+def test_a_checkpoint_of_before_deltas_loads_and_its_next_save_is_whole(tmp_path: Path) -> None:
+    path = tmp_path / "foryou.checkpoint"
+    engine, _ = _chain_of_three(tmp_path / "chain" / "foryou.checkpoint")
+    checkpoint._write(engine.config, *engine.parts(), path)  # no id: written before ADR 032
+    loaded = checkpoint.load(path, EngineConfig(), (3,))
+    assert loaded is not None and loaded.digest() == engine.digest()
+    assert loaded.checkpoint_base is not None and loaded.checkpoint_base.base_id == ""
+    play(loaded, [("interact", "u2", "v0", "share")], 300)
+    loaded.position = (4,)
+    checkpoint.save(loaded, path)
+    assert loaded.checkpoint_base is not None and loaded.checkpoint_base.base_id != ""
+    assert checkpoint.delta_files(path) == {} and _loaded(path, 4) == (4, loaded.digest())
