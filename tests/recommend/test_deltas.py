@@ -286,3 +286,20 @@ def test_a_checkpoint_of_before_deltas_loads_and_its_next_save_is_whole(tmp_path
     checkpoint.save(loaded, path)
     assert loaded.checkpoint_base is not None and loaded.checkpoint_base.base_id != ""
     assert checkpoint.delta_files(path) == {} and _loaded(path, 4) == (4, loaded.digest())
+
+
+def test_after_a_failed_whole_save_the_next_save_is_whole(tmp_path: Path) -> None:
+    path = tmp_path / "foryou.checkpoint"
+    engine, _ = _chain_of_three(path)
+    play(engine, [("interact", "u2", "v0", "share")], 300)
+    engine.position = (4,)
+    with engine.lock:
+        saving = checkpoint._plan(engine, path, full=True)
+    checkpoint._write_planned(engine, saving)  # the base in place, then the child died
+    checkpoint.saved_by_child(engine, path, (4,), saving, ok=False)
+    assert engine.checkpoint_base is None
+    play(engine, [("interact", "u3", "v0", "like")], 400)
+    engine.position = (5,)
+    checkpoint.save(engine, path)
+    assert engine.checkpoint_base is not None and engine.checkpoint_base.number == 0
+    assert _loaded(path, 5) == (5, engine.digest())

@@ -204,6 +204,10 @@ def _write_planned(engine: Engine, saving: Saving) -> None:
 def _done(engine: Engine, saving: Saving, *, ok: bool) -> None:
     if not ok:
         engine.unsaved(saving.taken)
+        if not saving.delta:
+            # It may have died with its base in place and the deltas still
+            # there: deltas over the old base would never load. Whole again.
+            engine.saved(None)
         return
     size = saving.file.stat().st_size
     on_disk = saving.on_disk

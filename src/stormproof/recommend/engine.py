@@ -701,9 +701,10 @@ class Engine:
         self._unsaved, self._unsaved_items, self._unsaved_blocked = set(), set(), set()
         return taken
 
-    def saved(self, on_disk: OnDisk) -> None:
+    def saved(self, on_disk: OnDisk | None) -> None:
         """The checkpoint ``on_disk`` now holds the state at its position:
-        all but what changed since it was copied."""
+        all but what changed since it was copied (None: none can be relied
+        on, the next save is a whole one)."""
         with self.lock:
             self.checkpoint_base = on_disk
 
