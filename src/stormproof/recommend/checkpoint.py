@@ -413,7 +413,7 @@ def _body_digest(mapped: mmap.mmap) -> str:
 
 
 #: array kinds a checkpoint may hold; anything else is refused on load
-_DTYPES = {"<i8", "|u1", "|b1"}
+_DTYPES = {"<i8", "<i4", "|u1", "|b1"}
 #: arrays start at multiples of this many bytes
 _ALIGN = 64
 

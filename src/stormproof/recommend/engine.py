@@ -129,6 +129,15 @@ def _encoded(user_id: str, row: UserRow) -> Encoded:
     return Encoded.of([user_id, reset_at, follows_rows, sorted(signals), sorted(blocks)])
 
 
+def _narrowed(array: Ints) -> npt.NDArray[Any]:
+    """``array`` as 32-bit integers if they hold it: most of a delta
+    checkpoint is pair cells, and their indexes and weights are small."""
+    limit = np.iinfo(np.int32)
+    if len(array) and (int(array.min()) < limit.min or int(array.max()) > limit.max):
+        return array
+    return array.astype(np.int32)
+
+
 def _steps(window: int) -> tuple[int, ...]:
     """The distances d at which the weight changes from d to d + 1."""
     return tuple(
@@ -761,7 +770,7 @@ class Engine:
         changed_rows = np.array(sorted(taken.pair_rows), dtype=np.int64)
         laid = pairs.arrays(changed_rows)
         for name, array in zip(("items", "bounds", "cols", "vals"), laid, strict=True):
-            arrays[f"pair_{name}"] = array
+            arrays[f"pair_{name}"] = _narrowed(array) if name in ("cols", "vals") else array
         encoded = [_encoded(user_id, row) for user_id, row in zip(users, rows, strict=True)]
         data["user_ids"] = users
         arrays["user_bounds"] = np.cumsum([0, *map(len, encoded)], dtype=np.int64)
