@@ -47,12 +47,14 @@ def test_a_base_and_its_deltas_load_as_a_full_save_and_a_rebuild_at_that_positio
     path = folder / "foryou.checkpoint"
     engine = Engine()
     saved: tuple[int, str] | None = None
+    catalog: list[tuple[int, str, int]] = []
     for n, (batch, then) in enumerate(rounds):
         play(engine, batch, 100 * n)
         engine.position = (n + 1,)
         if then in ("delta", "full"):
             checkpoint.save(engine, path, full=then == "full")
             saved = n + 1, engine.digest()
+            catalog = list(engine.catalog)  # not in the digest: ranking reads it
             base = engine.checkpoint_base
             assert base is not None
             assert (base.number == 0) == (then == "full" or len(checkpoint.delta_files(path)) == 0)
@@ -69,6 +71,9 @@ def test_a_base_and_its_deltas_load_as_a_full_save_and_a_rebuild_at_that_positio
     at, digest = saved
     loaded = checkpoint.load(path, EngineConfig(), (len(rounds),))
     assert loaded is not None and (loaded.position, loaded.digest()) == ((at,), digest)
+    ids = loaded.item_ids
+    assert [(t, v) for t, v, _ in loaded.catalog] == [(t, v) for t, v, _ in catalog]
+    assert all(ids[i] == v for _, v, i in loaded.catalog)
     assert _rebuilt([batch for batch, _ in rounds[:at]], at).digest() == digest
     full = folder / "full" / "foryou.checkpoint"
     checkpoint.save(loaded, full, full=True)
@@ -303,3 +308,23 @@ def test_after_a_failed_whole_save_the_next_save_is_whole(tmp_path: Path) -> Non
     checkpoint.save(engine, path)
     assert engine.checkpoint_base is not None and engine.checkpoint_base.number == 0
     assert _loaded(path, 5) == (5, engine.digest())
+
+
+def test_videos_uploaded_since_the_base_take_their_place_in_the_catalog(tmp_path: Path) -> None:
+    """Ties of upload time are ordered by id, as the engine orders them."""
+    path = tmp_path / "foryou.checkpoint"
+    engine = Engine()
+    for n, at in enumerate([5, 1, 9, 5, 3]):
+        engine.upload(f"v{n}", "c0", at, 1000)
+    engine.position = (1,)
+    checkpoint.save(engine, path)
+    for video_id, at in [("a", 5), ("z", 5), ("v2x", 5), ("b", 0), ("y", 99), ("v1a", 1)]:
+        engine.upload(video_id, "c1", at, 1000)
+    engine.delete("v3", "c0")
+    engine.position = (2,)
+    checkpoint.save(engine, path)
+    assert engine.checkpoint_base is not None and engine.checkpoint_base.number == 1
+    loaded = checkpoint.load(path, EngineConfig(), (2,))
+    assert loaded is not None
+    assert [v for _, v, _ in loaded.catalog] == [v for _, v, _ in engine.catalog]
+    assert [(t, v) for t, v, _ in loaded.catalog] == sorted((t, v) for t, v, _ in engine.catalog)
