@@ -328,3 +328,21 @@ def test_videos_uploaded_since_the_base_take_their_place_in_the_catalog(tmp_path
     assert loaded is not None
     assert [v for _, v, _ in loaded.catalog] == [v for _, v, _ in engine.catalog]
     assert [(t, v) for t, v, _ in loaded.catalog] == sorted((t, v) for t, v, _ in engine.catalog)
+
+
+def test_whole_deltas_that_do_not_fit_their_base_leave_the_base_alone(tmp_path: Path) -> None:
+    """A delta whose checksum holds but whose content does not fit (only a
+    bug could write one): the base loads, and the tail is replayed — not a
+    rebuild from nothing."""
+    path = tmp_path / "foryou.checkpoint"
+    _, digests = _chain_of_three(path)
+    delta = checkpoint._read_delta(checkpoint.delta_files(path)[2], EngineConfig(), 2)
+    assert delta is not None
+    data = {**delta.data, "items_from": 999}  # its videos follow nothing
+    head = {**checkpoint.header_for(EngineConfig(), delta.position),
+            "delta": {"id": delta.id, "base": delta.base, "previous": delta.previous,
+                      "number": 2, "after": list(delta.after)}}  # fmt: skip
+    magic = b"stormproof-foryou-delta\n"
+    file = checkpoint.delta_files(path)[2]
+    checkpoint._write_file(magic, head, data, dict(delta.arrays), file, checksum=True)
+    assert _loaded(path) == (1, digests[0])

@@ -494,21 +494,44 @@ def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None
         collecting = gc.isenabled()
         gc.disable()
         try:
-            (data, arrays), users, pairs = merged((data, arrays), chain)
-            at = chain[-1].position if chain else position
-            engine = Engine.from_parts(at, data, arrays, config, users, pairs)
-            last_id = chain[-1].id if chain else base_id
-            sizes = sum(delta.size for delta in chain)
-            n, creators = len(engine.item_ids), len(engine.creators)
-            size = len(mapped)
-            on_disk = OnDisk(path, at, base_id, last_id, len(chain), n, creators, size, sizes)
-            engine.saved(on_disk)
-            return engine
+            while True:
+                try:
+                    engine = _engine(
+                        path, config, position, base_id, len(mapped), (data, arrays), chain
+                    )
+                except (ValueError, KeyError, TypeError, IndexError, OverflowError):
+                    if not chain:
+                        raise
+                    # Whole files that do not fit together (never a torn one:
+                    # their checksums held): the base alone, and the tail.
+                    chain = []
+                    continue
+                return engine
         finally:
             if collecting:
                 gc.enable()
     except (ValueError, KeyError, TypeError, IndexError, OverflowError):
         return None
+
+
+def _engine(
+    path: Path,
+    config: EngineConfig,
+    position: Position,
+    base_id: str,
+    base_bytes: int,
+    base: tuple[dict[str, Any], dict[str, npt.NDArray[Any]]],
+    chain: list[Delta],
+) -> Engine:
+    """The engine a base's parts and its deltas hold, told what is on disk."""
+    (merged_data, merged_arrays), users, pairs = merged(base, chain)
+    at = chain[-1].position if chain else position
+    engine = Engine.from_parts(at, merged_data, merged_arrays, config, users, pairs)
+    last_id = chain[-1].id if chain else base_id
+    sizes = sum(delta.size for delta in chain)
+    n, creators = len(engine.item_ids), len(engine.creators)
+    engine.saved(OnDisk(path, at, base_id, last_id, len(chain), n, creators, base_bytes, sizes))
+    return engine
 
 
 def _read(
