@@ -68,18 +68,36 @@ def test_the_recovery_benchmark_runs_and_its_figures_agree(tmp_path: Path) -> No
     assert (tmp_path / "work" / "log-1500.sqlite").is_file()
     (folder,) = (tmp_path / "work").glob("run-*/views-alone")
 
-    # benchmarks/checkpoint_save.py on the views-alone folder kept: both ways
-    # of saving give the same users (the script checks that itself)
+    # benchmarks/checkpoint_save.py on the views-alone folder kept: the three
+    # ways of saving, deltas every 50 entries, and base + deltas loaded as
+    # the engine that saved them (the script checks the digests itself)
     saved = tmp_path / "save.json"
     saving = [
         sys.executable, str(SCRIPT.parent / "checkpoint_save.py"), str(folder),
-        "--tail", "300", "--then", "100", "--json", str(saved),
+        "--tail", "300", "--then", "200", "--every", "50", "--verify", "--json", str(saved),
     ]  # fmt: skip
     done = subprocess.run(saving, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     figures = json.loads(saved.read_text())
-    assert (figures["tail"], figures["then"]) == (300, 100)
+    assert (figures["tail"], figures["then"]) == (300, 200)
     for save in (figures["first_save_after_restart"], figures["save_in_steady_use"]):
         assert save["full_cpu_s"] > 0 and save["incremental_cpu_s"] > 0
+        assert save["delta_cpu_s"] > 0 and save["delta_bytes"] > 0
         assert save["users_changed_since_last_save"] > 0
-    assert figures["checkpoint_bytes"] > 0
+    steps = figures["deltas_in_steady_use"]
+    assert [step["entries"] for step in steps] == [50] * 4
+    assert figures["chain"]["equal_digests"] is True and figures["chain"]["deltas"] >= 1
+    assert figures["compaction"]["kind"] == "full" and figures["checkpoint_bytes"] > 0
+
+    # and the tail a kill would leave under each save rule
+    policy = tmp_path / "policy.json"
+    rules = [
+        sys.executable, str(SCRIPT.parent / "checkpoint_save.py"), str(folder),
+        "--policy", "400", "--json", str(policy),
+    ]  # fmt: skip
+    done = subprocess.run(rules, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    new, old = json.loads(policy.read_text())["policies"]
+    assert new["entries"] == old["entries"] == 400
+    for rule in (new, old):
+        assert 0 <= rule["tail_median"] <= rule["tail_p90"] <= rule["tail_max"] <= 400

@@ -13,6 +13,17 @@ write the views applied (the keys view says which), so engine and views
 agree on what counts once. A checkpoint that is unreadable, of another
 format or configuration, or ahead of the views (they lost a tail in a
 crash) is ignored: the engine is rebuilt from sequence 0 instead.
+
+Most saves write a *delta* beside that file instead of a whole new one
+(ADR 032, :mod:`~stormproof.recommend.deltas`): only what changed since the
+file before it, with the base's id, the previous file's id and position,
+and a SHA-256 of its body. A load takes the base and then its deltas in
+order, as far as they form an unbroken, undamaged chain no further than the
+views: a delta torn by a kill, damaged, of another base or past the views
+ends the chain there, and the tail past it is replayed. Once the deltas add
+up to ``COMPACT_AT`` of the base's bytes (or ``MAX_DELTAS`` files), the next
+save writes a whole new base — with a new id, so older deltas no longer
+apply — and deletes them.
 """
 
 from __future__ import annotations
@@ -21,13 +32,16 @@ import asyncio
 import dataclasses
 import functools
 import gc
+import hashlib
 import io
+import itertools
 import json
 import math
 import mmap
 import os
+import secrets
+import shutil
 import sqlite3
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +50,20 @@ import numpy.typing as npt
 
 from stormproof.durable import write_atomically
 from stormproof.log import Entry, Log, Position
+from stormproof.recommend.deltas import Delta, OnDisk, Unsaved, merged
 from stormproof.recommend.engine import Engine, EngineConfig
 from stormproof.recommend.snapshot import FORMAT, Encoded
 from stormproof.views.keys import applied_after, first_copy
 from stormproof.views.store import ViewStore
 
 __all__ = [
+    "COMPACT_AT",
+    "COMPACT_FLOOR",
+    "MAX_DELTAS",
+    "Saving",
     "catch_up",
+    "compact_to",
+    "delta_files",
     "header_for",
     "load",
     "read_header",
@@ -53,6 +74,15 @@ __all__ = [
 ]
 
 _MAGIC = b"stormproof-foryou-checkpoint\n"
+_DELTA_MAGIC = b"stormproof-foryou-delta\n"
+
+#: a save writes a delta while the deltas since the base add up to less
+#: than this share of the base's bytes (or than COMPACT_FLOOR bytes, for a
+#: small base) and number fewer than MAX_DELTAS; otherwise a new base (each
+#: delta makes every load a little longer)
+COMPACT_AT = 0.5
+COMPACT_FLOOR = 1 << 20
+MAX_DELTAS = 32
 
 
 #: how the file is laid out; a checkpoint of another layout is ignored
@@ -86,104 +116,304 @@ def read_header(path: Path) -> dict[str, object] | None:
     return found if isinstance(found, dict) else None
 
 
-def save(engine: Engine, path: Path) -> Position:
-    """Write the engine's state and position to ``path``; return the position.
+def delta_files(path: Path) -> dict[int, Path]:
+    """The delta files beside the checkpoint at ``path``, by number."""
+    found: dict[int, Path] = {}
+    prefix = path.name + ".delta-"
+    for file in path.parent.glob(prefix + "*"):
+        number = file.name[len(prefix) :]
+        if len(number) == 6 and number.isdigit():
+            found[int(number)] = file
+    return found
 
-    Holds the engine's lock throughout, so that the users taken as changed
+
+def _delta_path(path: Path, number: int) -> Path:
+    return path.with_name(f"{path.name}.delta-{number:06d}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Saving:
+    """A save under way: what it took as changed, where it writes
+    (``file``: a delta, or the base itself), and what will be on disk once
+    it is done (``on_disk``, the new file's bytes not yet counted)."""
+
+    taken: Unsaved
+    since: OnDisk | None
+    delta: bool
+    file: Path
+    on_disk: OnDisk
+
+
+def _plan(engine: Engine, path: Path, *, full: bool) -> Saving:
+    """A delta over the checkpoint on disk, or a whole new base; takes the
+    engine's changes (call under its lock, as the save's copy is taken)."""
+    since = engine.checkpoint_base
+    taken = engine.take_unsaved()
+    new_id = secrets.token_hex(8)
+    n, creators = len(engine.item_ids), len(engine.creators)
+    delta = (
+        not full
+        and since is not None
+        and since.path == path
+        and since.base_id != ""
+        and since.number < MAX_DELTAS
+        and since.delta_bytes < max(COMPACT_AT * since.base_bytes, COMPACT_FLOOR)
+    )
+    if delta:
+        assert since is not None
+        number = since.number + 1
+        on_disk = dataclasses.replace(
+            since, position=engine.position, last_id=new_id, number=number, items=n,
+            creators=creators,
+        )  # fmt: skip
+        return Saving(taken, since, True, _delta_path(path, number), on_disk)
+    on_disk = OnDisk(path, engine.position, new_id, new_id, 0, n, creators, 0, 0)
+    return Saving(taken, since, False, path, on_disk)
+
+
+def _write_planned(engine: Engine, saving: Saving) -> None:
+    """Write what ``saving`` planned: the delta, or the base (then the
+    deltas of the base before are dropped)."""
+    path, config, on_disk, since = saving.on_disk.path, engine.config, saving.on_disk, saving.since
+    if saving.delta:
+        assert since is not None
+        position, data, arrays = engine.delta_parts(saving.taken, since)
+        for number, stale in delta_files(path).items():
+            if number >= on_disk.number:  # of a chain a load found broken there
+                stale.unlink(missing_ok=True)
+        chain = {
+            "id": on_disk.last_id,
+            "base": on_disk.base_id,
+            "previous": since.last_id,
+            "number": on_disk.number,
+            "after": list(since.position),
+        }
+        head = {**header_for(config, position), "delta": chain}
+        _write_file(_DELTA_MAGIC, head, data, arrays, saving.file, checksum=True)
+        return
+    unchanged = None
+    if since is not None and since.path == path:
+        unchanged = _saved_users(since, config)
+    position, data, arrays = engine.parts(unchanged, saving.taken.users)
+    arrays["id"] = np.frombuffer(bytes.fromhex(on_disk.base_id), dtype=np.uint8)
+    _write(config, position, data, arrays, path)
+    for stale in delta_files(path).values():  # they extend the base just replaced
+        stale.unlink(missing_ok=True)
+
+
+def _done(engine: Engine, saving: Saving, *, ok: bool) -> None:
+    if not ok:
+        engine.unsaved(saving.taken)
+        if not saving.delta:
+            # It may have died with its base in place and the deltas still
+            # there: deltas over the old base would never load. Whole again.
+            engine.saved(None)
+        return
+    size = saving.file.stat().st_size
+    on_disk = saving.on_disk
+    if saving.delta:
+        on_disk = dataclasses.replace(on_disk, delta_bytes=on_disk.delta_bytes + size)
+    else:
+        on_disk = dataclasses.replace(on_disk, base_bytes=size)
+    engine.saved(on_disk)
+
+
+def save(engine: Engine, path: Path, *, full: bool = False) -> Position:
+    """Write the engine's state and position to ``path`` — a delta beside
+    the checkpoint there when one will do, unless ``full`` — and return the
+    position.
+
+    Holds the engine's lock throughout, so that what is taken as changed
     and the state copied agree (a region saves in a child instead:
     :func:`save_in_child`)."""
     with engine.lock:
-        base, changed = engine.checkpoint_base, engine.take_unsaved()
+        saving = _plan(engine, path, full=full)
         try:
-            position = _save(engine, path, base, changed)
+            _write_planned(engine, saving)
         except BaseException:
-            engine.unsaved(changed)
+            engine.unsaved(saving.taken)
             raise
-        engine.saved(path, position)
-        return position
+        _done(engine, saving, ok=True)
+        return saving.on_disk.position
 
 
-def _save(
-    engine: Engine, path: Path, base: tuple[Path, Position] | None, changed: Collection[str]
-) -> Position:
-    """Write the checkpoint. When ``base`` is the checkpoint now at
-    ``path``, the users not in ``changed`` are copied from it as they lie
-    there, and only ``changed`` ones encoded (:meth:`Engine.parts`)."""
-    unchanged = None
-    if base is not None and base[0] == path:
-        unchanged = _saved_users(path, engine.config, base[1])
-    position, data, arrays = engine.parts(unchanged, changed)
-    _write(engine.config, position, data, arrays, path)
-    return position
-
-
-def save_in_child(engine: Engine, path: Path) -> tuple[int, Position, set[str]]:
+def save_in_child(
+    engine: Engine, path: Path, *, full: bool = False
+) -> tuple[int, Position, Saving]:
     """:func:`save` in a forked child: this process only forks, holding the
     engine's lock so that the child's copy-on-write image of the engine is
     one consistent state (every change to it holds that lock). The child —
     one thread — copies, orders, encodes and writes it, on its own core and
     with its own GIL, and exits 0 once the file is in place. Returns the
-    child's pid (wait for it), the position it saves and the users it takes
-    as changed since the last checkpoint: once the child exited, tell the
+    child's pid (wait for it), the position it saves and what it took as
+    changed since the last checkpoint: once the child exited, tell the
     engine with :func:`saved_by_child`.
 
     Copying takes tenths of a second after thousands of users changed, and
     ordering and encoding seconds of CPU at catalog scale: in the serving
     process they held up writes (the lock) and requests (the GIL)."""
     with engine.lock:
-        base, changed = engine.checkpoint_base, engine.take_unsaved()
+        saving = _plan(engine, path, full=full)
         pid = os.fork()
         if pid == 0:  # the child
             code = 1
             try:
                 gc.disable()  # it lives for seconds and frees everything at exit
-                _save(engine, path, base, changed)
+                _write_planned(engine, saving)
                 code = 0
             finally:
                 os._exit(code)
-        return pid, engine.position, changed
+        return pid, saving.on_disk.position, saving
 
 
 def saved_by_child(
-    engine: Engine, path: Path, position: Position, changed: set[str], *, ok: bool
+    engine: Engine, path: Path, position: Position, saving: Saving, *, ok: bool
 ) -> None:
     """What a child of :func:`save_in_child` did: ``ok``, the checkpoint at
-    ``path`` stands at ``position``; otherwise the users it took as changed
-    are still to be saved."""
-    if ok:
-        engine.saved(path, position)
-    else:
-        engine.unsaved(changed)
+    ``path`` stands at ``position`` (``saving`` says how); otherwise what it
+    took as changed is still to be saved."""
+    assert saving.on_disk.path == path and saving.on_disk.position == position
+    _done(engine, saving, ok=ok)
 
 
-def _saved_users(path: Path, config: EngineConfig, position: Position) -> dict[str, Encoded] | None:
-    """Every user's row in the checkpoint at ``path``, if it is the one of
-    this configuration at ``position``; None otherwise (it was replaced)."""
+def compact_to(path: Path, target: Path, config: EngineConfig | None = None) -> bool:
+    """Write to ``target`` one whole checkpoint of what is saved at
+    ``path``: its base and deltas merged (a copy of the base when it has
+    none). What a peer's snapshot ships (ADR 017): one file, verified as
+    before. A save replacing the base meanwhile can only shorten the chain
+    read, never mix two: each delta names its base and the one before it.
+    False if there is no usable checkpoint at ``path``."""
+    config = config or EngineConfig()
+    if not delta_files(path):
+        try:
+            shutil.copyfile(path, target)
+        except FileNotFoundError:
+            return False
+        return True
+    header = read_header(path)
+    position = header.get("position") if header else None
+    if not isinstance(position, list):
+        return False
+    engine = load(path, config, (2**62,) * len(position))
+    if engine is None:
+        return False
+    _write(config, *engine.parts(), target)
+    return True
+
+
+def _map(path: Path, access: int) -> mmap.mmap | None:
     try:
         with path.open("rb") as f:
-            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    except (FileNotFoundError, ValueError, OSError):
+            return mmap.mmap(f.fileno(), 0, access=access)
+    except (FileNotFoundError, ValueError, OSError):  # missing, or empty
+        return None
+
+
+def _saved_users(on_disk: OnDisk, config: EngineConfig) -> dict[str, Encoded] | None:
+    """Every user's row in the checkpoint ``on_disk`` (its base, then its
+    deltas), if the files there are still those; None otherwise (replaced
+    by a peer's snapshot, deleted, damaged)."""
+    mapped = _map(on_disk.path, mmap.ACCESS_READ)
+    if mapped is None:
         return None
     try:
         header, arrays = _read(mapped)
-        if header != header_for(config, position):
+        position = tuple(int(seq) for seq in header["position"])
+        if header != header_for(config, position) or _base_id(arrays) != on_disk.base_id:
             return None
+        if on_disk.base_id == "" and position != on_disk.position:
+            return None  # a file of before delta checkpoints: its position tells
         data = json.loads(arrays["meta"].tobytes())
         rows = arrays["user_rows"].tobytes()
         bounds = arrays["user_bounds"].tolist()
         user_ids = data["user_ids"]
         if len(bounds) != len(user_ids) + 1:
             return None
-        return {
+        users = {
             str(user_id): Encoded(rows[bounds[k] : bounds[k + 1]])
             for k, user_id in enumerate(user_ids)
         }
+        if on_disk.number:
+            chain = _chain(on_disk.path, config, on_disk.base_id, position, on_disk.position)
+            if len(chain) < on_disk.number or chain[on_disk.number - 1].id != on_disk.last_id:
+                return None
+            for delta in chain[: on_disk.number]:
+                edges = np.asarray(delta.arrays["user_bounds"]).tolist()
+                later = np.asarray(delta.arrays["user_rows"]).tobytes()
+                for k, user_id in enumerate(delta.data["user_ids"]):
+                    users[str(user_id)] = Encoded(later[edges[k] : edges[k + 1]])
+        return users
     except (ValueError, KeyError, TypeError, IndexError, OverflowError):
         return None
 
 
+def _base_id(arrays: dict[str, npt.NDArray[Any]]) -> str:
+    """A base checkpoint's id; "" for one written before delta checkpoints."""
+    found = arrays.pop("id", None)
+    return "" if found is None else bytes(found.tobytes()).hex()
+
+
+def _chain(
+    path: Path, config: EngineConfig, base_id: str, at: Position, not_after: Position
+) -> list[Delta]:
+    """The deltas that extend the base ``base_id`` at ``at``, in order, as
+    far as each one is whole, names the one before and stands between it
+    and ``not_after``."""
+    if not base_id:
+        return []
+    files = delta_files(path)
+    chain: list[Delta] = []
+    previous = base_id
+    for number in itertools.count(1):
+        file = files.get(number)
+        delta = None if file is None else _read_delta(file, config, number)
+        if delta is None or delta.base != base_id or delta.previous != previous:
+            break
+        if delta.after != at or len(delta.position) != len(at):
+            break
+        pairs = zip(at, delta.position, not_after, strict=True)
+        if any(seq < before or seq > top for before, seq, top in pairs):
+            break
+        chain.append(delta)
+        previous, at = delta.id, delta.position
+    return chain
+
+
+def _read_delta(file: Path, config: EngineConfig, number: int) -> Delta | None:
+    """The delta in ``file`` if it is whole (its SHA-256), of this format and
+    configuration, and numbered ``number``; None otherwise."""
+    mapped = _map(file, mmap.ACCESS_READ)
+    if mapped is None:
+        return None
+    try:
+        header, arrays = _read(mapped, _DELTA_MAGIC)
+        position = tuple(int(seq) for seq in header["position"])
+        chain = header.pop("delta")
+        digest = header.pop("sha256")
+        if header != header_for(config, position) or chain["number"] != number:
+            return None
+        if digest != _body_digest(mapped):
+            return None
+        data = json.loads(arrays.pop("meta").tobytes())
+        after = tuple(int(seq) for seq in chain["after"])
+        return Delta(
+            str(chain["id"]), str(chain["base"]), str(chain["previous"]), after, position,
+            data, arrays, len(mapped),
+        )  # fmt: skip
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError, AttributeError):
+        return None
+
+
+def _body_digest(mapped: mmap.mmap) -> str:
+    """SHA-256 of a file's table line and everything after its head."""
+    mapped.seek(0)
+    lines = [mapped.readline() for _ in range(3)]
+    head = mapped.tell()
+    return hashlib.sha256(lines[2] + mapped[head + -head % _ALIGN :]).hexdigest()
+
+
 #: array kinds a checkpoint may hold; anything else is refused on load
-_DTYPES = {"<i8", "|u1", "|b1"}
+_DTYPES = {"<i8", "<i4", "|u1", "|b1"}
 #: arrays start at multiples of this many bytes
 _ALIGN = 64
 
@@ -195,9 +425,24 @@ def _write(
     arrays: dict[str, npt.NDArray[Any]],
     path: Path,
 ) -> None:
+    """Write a base checkpoint (:func:`_write_file`)."""
+    _write_file(_MAGIC, header_for(config, position), data, arrays, path)
+
+
+def _write_file(
+    magic: bytes,
+    header: dict[str, object],
+    data: dict[str, object],
+    arrays: dict[str, npt.NDArray[Any]],
+    path: Path,
+    *,
+    checksum: bool = False,
+) -> None:
     """Layout: the magic line, the header line, a line listing the arrays
     (name -> dtype, shape, offset and size in bytes from the first array),
-    blank padding to ``_ALIGN``, then each array's bytes, aligned."""
+    blank padding to ``_ALIGN``, then each array's bytes, aligned. With
+    ``checksum``, the header holds the SHA-256 of the table line and all
+    that follows the padding (a delta: small, and a kill may tear it)."""
     meta = np.frombuffer(json.dumps(data, separators=(",", ":")).encode(), dtype=np.uint8)
     laid: dict[str, npt.NDArray[Any]] = {"meta": meta}
     for name, array in arrays.items():
@@ -207,29 +452,32 @@ def _write(
     for name, array in laid.items():
         table[name] = (array.dtype.str, list(array.shape), offset, array.nbytes)
         offset += -(-array.nbytes // _ALIGN) * _ALIGN
-    head = _MAGIC + json.dumps(header_for(config, position)).encode() + b"\n"
-    head += json.dumps(table).encode() + b"\n"
+    line = json.dumps(table).encode() + b"\n"
+    body = io.BytesIO()
+    for name, array in laid.items():
+        body.seek(table[name][2])
+        body.write(array.data)
+    end = max(offset + size for _, _, offset, size in table.values())
+    body.write(b" " * (end - body.seek(0, io.SEEK_END)))
+    if checksum:
+        header = {**header, "sha256": hashlib.sha256(line + body.getbuffer()).hexdigest()}
+    head = magic + json.dumps(header).encode() + b"\n" + line
     out = io.BytesIO()
     out.write(head + b" " * (-len(head) % _ALIGN))
-    start = out.tell()
-    for name, array in laid.items():
-        out.seek(start + table[name][2])
-        out.write(array.data)
-    end = max(start + offset + size for _, _, offset, size in table.values())
-    out.write(b" " * (end - out.seek(0, io.SEEK_END)))
+    out.write(body.getbuffer())
     write_atomically(path, out.getbuffer())
 
 
 def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None:
-    """The engine saved at ``path``, or None if there is none we can use.
+    """The engine saved at ``path`` — the base, then the deltas beside it
+    that extend it — or None if there is none we can use.
 
-    The file is mapped copy-on-write, not read: its arrays are the engine's
+    The base is mapped copy-on-write, not read: its arrays are the engine's
     from the first moment (pages come in as they are touched, and a change
-    stays in this process's memory), so a restart costs no copy of them."""
-    try:
-        with path.open("rb") as f:
-            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-    except (FileNotFoundError, ValueError, OSError):  # missing, or empty
+    stays in this process's memory), so a restart costs no copy of them.
+    The deltas' users and pair rows are laid over the base's."""
+    mapped = _map(path, mmap.ACCESS_COPY)
+    if mapped is None:
         return None
     try:
         header, arrays = _read(mapped)
@@ -239,14 +487,26 @@ def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None
         if any(seq > top for seq, top in zip(position, not_after, strict=True)):
             return None
         data = json.loads(arrays.pop("meta").tobytes())
+        base_id = _base_id(arrays)
+        chain = _chain(path, config, base_id, position, not_after)
         # Millions of new objects, all long-lived: the collector would walk
         # them again and again as they are made (the caller freezes them).
         collecting = gc.isenabled()
         gc.disable()
         try:
-            engine = Engine.from_parts(position, data, arrays, config)
-            engine.saved(path, position)
-            return engine
+            while True:
+                try:
+                    engine = _engine(
+                        path, config, position, base_id, len(mapped), (data, arrays), chain
+                    )
+                except (ValueError, KeyError, TypeError, IndexError, OverflowError):
+                    if not chain:
+                        raise
+                    # Whole files that do not fit together (never a torn one:
+                    # their checksums held): the base alone, and the tail.
+                    chain = []
+                    continue
+                return engine
         finally:
             if collecting:
                 gc.enable()
@@ -254,11 +514,34 @@ def load(path: Path, config: EngineConfig, not_after: Position) -> Engine | None
         return None
 
 
-def _read(mapped: mmap.mmap) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+def _engine(
+    path: Path,
+    config: EngineConfig,
+    position: Position,
+    base_id: str,
+    base_bytes: int,
+    base: tuple[dict[str, Any], dict[str, npt.NDArray[Any]]],
+    chain: list[Delta],
+) -> Engine:
+    """The engine a base's parts and its deltas hold, told what is on disk."""
+    (merged_data, merged_arrays), users, pairs = merged(base, chain)
+    at = chain[-1].position if chain else position
+    engine = Engine.from_parts(at, merged_data, merged_arrays, config, users, pairs)
+    last_id = chain[-1].id if chain else base_id
+    sizes = sum(delta.size for delta in chain)
+    n, creators = len(engine.item_ids), len(engine.creators)
+    engine.saved(OnDisk(path, at, base_id, last_id, len(chain), n, creators, base_bytes, sizes))
+    return engine
+
+
+def _read(
+    mapped: mmap.mmap, magic: bytes = _MAGIC
+) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
     """The header and the arrays of a mapped checkpoint, each array a view
     of the mapping. A file of another kind raises ``ValueError``."""
+    mapped.seek(0)
     lines = [mapped.readline() for _ in range(3)]
-    if lines[0] != _MAGIC:
+    if lines[0] != magic:
         raise ValueError("not a checkpoint")
     header, table = json.loads(lines[1]), json.loads(lines[2])
     if not isinstance(header, dict) or not isinstance(table, dict):

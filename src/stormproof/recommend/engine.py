@@ -46,10 +46,10 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import operator
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,7 @@ from stormproof.events import (
     is_system,
 )
 from stormproof.log import Entry, Position
+from stormproof.recommend.deltas import OnDisk, Unsaved
 from stormproof.recommend.pairs import PairCounts
 from stormproof.recommend.signals import COMPLETION, FLAGS, SHARE, VIEW, Flags, Signal, Stamp
 from stormproof.recommend.snapshot import FORMAT, Encoded, PairTable, Snapshot
@@ -90,6 +91,7 @@ Ints = npt.NDArray[np.int64]
 #: yet ordered), or as a checkpoint kept it, already encoded
 UserRow = tuple[int, list[Any], list[list[Any]], list[list[Any]]] | Encoded
 _NO_FLAGS = Flags(*([False] * len(FLAGS)))
+_third = operator.itemgetter(2)
 #: trending points an interaction earns its video
 _POINTS = {"watch": 1, "like": 3, "unlike": 3, "share": 4, "comment": 3}
 _COMPLETED_BONUS = 2
@@ -125,6 +127,15 @@ def _encoded(user_id: str, row: UserRow) -> Encoded:
     reset_at, follows, signals, blocks = row
     follows_rows = [[w, *s, a] for w, (s, a) in sorted(follows)]
     return Encoded.of([user_id, reset_at, follows_rows, sorted(signals), sorted(blocks)])
+
+
+def _narrowed(array: Ints) -> npt.NDArray[Any]:
+    """``array`` as 32-bit integers if they hold it: most of a delta
+    checkpoint is pair cells, and their indexes and weights are small."""
+    limit = np.iinfo(np.int32)
+    if len(array) and (int(array.min()) < limit.min or int(array.max()) > limit.max):
+        return array
+    return array.astype(np.int32)
 
 
 def _steps(window: int) -> tuple[int, ...]:
@@ -263,10 +274,15 @@ class Engine:
         self._rows_items: dict[int, list[Any]] = {}
         self._dirty_users: set[str] = set()
         self._dirty_items: set[int] = set()
-        #: the checkpoint on disk that holds every user but ``_unsaved``, as
-        #: (path, position) — a save only encodes those (:meth:`take_unsaved`)
-        self.checkpoint_base: tuple[Path, Position] | None = None
+        #: the checkpoint on disk (a base and its deltas) that holds all but
+        #: what changed since: the users ``_unsaved``, the videos
+        #: ``_unsaved_items``, the people whose blockers changed
+        #: ``_unsaved_blocked`` and the pair rows the pair table marks — a
+        #: save encodes only those (:meth:`take_unsaved`)
+        self.checkpoint_base: OnDisk | None = None
         self._unsaved: set[str] = set()
+        self._unsaved_items: set[int] = set()
+        self._unsaved_blocked: set[str] = set()
 
     # -- items and users ----------------------------------------------------
 
@@ -278,6 +294,7 @@ class Engine:
         n = len(self.item_ids)
         self._index[video_id] = n
         self._dirty_items.add(n)
+        self._unsaved_items.add(n)
         self.item_ids.append(video_id)
         self.owner.append(None)
         self.duration_ms.append(0)
@@ -358,6 +375,7 @@ class Engine:
         if self.owner[item] is not None:
             return
         self._dirty_items.add(item)
+        self._unsaved_items.add(item)
         self.owner[item], self.duration_ms[item] = owner, duration_ms
         self.born[item] = at
         self.creator[item] = self.creator_index.setdefault(owner, len(self.creators))
@@ -376,6 +394,7 @@ class Engine:
     def delete(self, video_id: str, actor: str) -> None:
         item = self.index(video_id)
         self._dirty_items.add(item)
+        self._unsaved_items.add(item)
         self._deletions.setdefault(item, set()).add(actor)
         if self.live[item] and self.owner[item] == actor:
             self.live[item] = False
@@ -404,6 +423,7 @@ class Engine:
         self.version += 1
 
     def _blocked_by(self, user_id: str, other: str, active: bool) -> None:
+        self._unsaved_blocked.add(other)
         if active:
             self.blocked_by.setdefault(other, set()).add(user_id)
         else:
@@ -444,6 +464,7 @@ class Engine:
     ) -> None:
         """One interaction: watch, like, unlike, share, skip, not_interested, comment."""
         item, at = self.index(video_id), stamp[0]
+        self._unsaved_items.add(item)  # its counters or trending slots may change
         self.last_bucket = max(self.last_bucket, at // self.config.bucket_ms)
         state = self.user(user_id)
         signal = state.signals.get(item)
@@ -514,6 +535,9 @@ class Engine:
         pairs that straddle it, one step further apart with it there."""
         add = self.pairs.add
         size, window = len(timeline), self.config.pair_window
+        # Every pair below lies within ``window`` of ``at``: those rows change.
+        self.pairs.mark((item,))
+        self.pairs.mark(map(_third, timeline[max(0, at - window) : min(size, at + window)]))
         for distance in self._steps:
             step = sign * (pair_weight(distance + 1, window) - pair_weight(distance, window))
             for a in range(max(0, at - distance), min(at, size - distance)):
@@ -676,23 +700,82 @@ class Engine:
 
     # -- checkpoints: the state as arrays ---------------------------------------
 
-    def take_unsaved(self) -> set[str]:
-        """The users changed since the checkpoint on disk, marked as saved
-        from now on (call under the lock, as the save's copy is taken); give
-        them back with :meth:`unsaved` if that save fails."""
-        taken, self._unsaved = self._unsaved, set()
+    def take_unsaved(self) -> Unsaved:
+        """What changed since the checkpoint on disk, marked as saved from
+        now on (call under the lock, as the save's copy is taken); give it
+        back with :meth:`unsaved` if that save fails."""
+        taken = Unsaved(
+            self._unsaved, self._unsaved_items, self.pairs.take_unsaved(), self._unsaved_blocked
+        )
+        self._unsaved, self._unsaved_items, self._unsaved_blocked = set(), set(), set()
         return taken
 
-    def saved(self, path: Path, position: Position) -> None:
-        """The checkpoint at ``path`` now holds the state at ``position``:
-        every user but those changed since it was copied."""
+    def saved(self, on_disk: OnDisk | None) -> None:
+        """The checkpoint ``on_disk`` now holds the state at its position:
+        all but what changed since it was copied (None: none can be relied
+        on, the next save is a whole one)."""
         with self.lock:
-            self.checkpoint_base = (path, position)
+            self.checkpoint_base = on_disk
 
-    def unsaved(self, users: Collection[str]) -> None:
-        """Users a failed save took: the next save encodes them again."""
+    def unsaved(self, taken: Unsaved) -> None:
+        """What a failed save took: the next save writes it again."""
         with self.lock:
-            self._unsaved.update(users)
+            self._unsaved.update(taken.users)
+            self._unsaved_items.update(taken.items)
+            self._unsaved_blocked.update(taken.blocked)
+            self.pairs.unsaved(taken.pair_rows)
+
+    def delta_parts(
+        self, taken: Unsaved, since: OnDisk
+    ) -> tuple[Position, dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        """What changed since the checkpoint ``since`` (``taken``), as a
+        delta checkpoint keeps it (:mod:`~stormproof.recommend.deltas`):
+        whole replacements of the videos', users' and pair rows changed, and
+        the ids added. Costs what changed, not what exists (ADR 032)."""
+        with self.lock:
+            position = self.position
+            n = len(self.item_ids)
+            items = np.array(sorted(taken.items), dtype=np.int64)
+            arrays: dict[str, npt.NDArray[Any]] = {
+                "items": items,
+                "creator": self.creator[items],
+                "born": self.born[items],
+                "duration_ms": np.array(self.duration_ms, dtype=np.int64)[items],
+                "live": self.live[items],
+                "tie": self.tie[items],
+                "counters": self.counters[items],
+            }
+            held, points = self.trend_bucket[items], self.trend_points[items]
+            deletions = self._deletions
+            data: dict[str, Any] = {
+                "items_from": since.items,
+                "new_item_ids": self.item_ids[since.items : n],
+                "creators_from": since.creators,
+                "new_creators": self.creators[since.creators :],
+                "deletions": {
+                    str(i): sorted(deletions[i]) for i in items.tolist() if deletions.get(i)
+                },
+                "blocked_by": {
+                    who: sorted(self.blocked_by.get(who, ())) for who in sorted(taken.blocked)
+                },
+                "last_bucket": self.last_bucket,
+            }
+            users = sorted(taken.users)
+            rows = [self._user_row(user_id) for user_id in users]
+            pairs = self.pairs.copied(taken.pair_rows)
+        at, slots = np.nonzero(held != -1)
+        arrays["trend"] = np.stack(
+            (items[at], slots, held[at, slots], points[at, slots]), axis=1
+        ).astype(np.int64)
+        changed_rows = np.array(sorted(taken.pair_rows), dtype=np.int64)
+        laid = pairs.arrays(changed_rows)
+        for name, array in zip(("items", "bounds", "cols", "vals"), laid, strict=True):
+            arrays[f"pair_{name}"] = _narrowed(array) if name in ("cols", "vals") else array
+        encoded = [_encoded(user_id, row) for user_id, row in zip(users, rows, strict=True)]
+        data["user_ids"] = users
+        arrays["user_bounds"] = np.cumsum([0, *map(len, encoded)], dtype=np.int64)
+        arrays["user_rows"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        return position, data, arrays
 
     def parts(
         self, unchanged: Mapping[str, Encoded] | None = None, changed: Collection[str] = ()
@@ -756,9 +839,13 @@ class Engine:
         data: dict[str, Any],
         arrays: dict[str, npt.NDArray[Any]],
         config: EngineConfig | None = None,
+        later_users: dict[str, Encoded] | None = None,
+        later_pairs: Sequence[Mapping[str, npt.NDArray[Any]]] = (),
     ) -> Engine:
-        """The engine :meth:`parts` gave. Damaged parts raise ``ValueError``,
-        ``KeyError``, ``TypeError`` or ``IndexError``."""
+        """The engine :meth:`parts` gave — with, after a base, the users and
+        pair rows its delta checkpoints replace, in order
+        (:func:`~stormproof.recommend.deltas.merged`). Damaged parts raise
+        ``ValueError``, ``KeyError``, ``TypeError`` or ``IndexError``."""
         engine = cls(config, partitions=len(position))
         engine.position = tuple(position)
         ids: list[str] = [str(video_id) for video_id in data["item_ids"]]
@@ -799,11 +886,18 @@ class Engine:
         engine.pairs.load(
             arrays["pair_items"], arrays["pair_bounds"], arrays["pair_cols"], arrays["pair_vals"]
         )
+        for rows in later_pairs:
+            if len(rows["pair_items"]) and int(np.max(rows["pair_items"])) >= n:
+                raise ValueError("a delta checkpoint's pair row names a video it does not hold")
+            engine.pairs.replace(
+                rows["pair_items"], rows["pair_bounds"], rows["pair_cols"], rows["pair_vals"]
+            )
         engine.users = Users.saved(
             [str(user_id) for user_id in data["user_ids"]],
             arrays["user_bounds"],
             arrays["user_rows"],
             engine._index.__getitem__,
+            later_users,
         )
         engine._dirty_items = set(range(n))  # item rows are made on the first copy
         engine.version = 1

@@ -11,7 +11,7 @@ pending changes, merged on the next read of that row (or when it grows).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import chain
 
 import numpy as np
@@ -62,9 +62,13 @@ class PairCounts:
         self._stop: Ints = _EMPTY
         self._cols: Ints = _EMPTY
         self._vals: Ints = _EMPTY
+        #: rows changed since the last checkpoint (:meth:`take_unsaved`)
+        self._unsaved: set[int] = set()
 
     def add(self, i: int, j: int, delta: int) -> None:
-        """Change the count of the pair (i, j) — both directions — by ``delta``."""
+        """Change the count of the pair (i, j) — both directions — by
+        ``delta``. The caller marks the rows it changes (:meth:`mark`): once
+        per run of changes, not once per cell, in the engine's hottest loop."""
         for a, b in ((i, j), (j, i)):
             pending = self._pending.get(a)
             if pending is None:
@@ -105,28 +109,60 @@ class PairCounts:
         """Every nonempty row as it stands now, by item index: :meth:`copied`'s rows."""
         return self.copied().rows()
 
-    def copied(self) -> PairCounts:
+    def copied(self, only: Iterable[int] | None = None) -> PairCounts:
         """The counts as they stand now. Only references and the small
         pending dicts are copied at the call (rows are never changed, only
         replaced); merging happens as the copy is read, so a lock need only
-        cover the call."""
+        cover the call. ``only``: the pending changes of those rows alone
+        (a copy to read just them, :meth:`arrays` with ``only``)."""
         taken = PairCounts()
         taken._rows = dict(self._rows)
-        taken._pending = {item: dict(changes) for item, changes in self._pending.items()}
+        pending = self._pending
+        if only is None:
+            taken._pending = {item: dict(changes) for item, changes in pending.items()}
+        else:
+            taken._pending = {item: dict(pending[item]) for item in only if item in pending}
         taken._start, taken._stop = self._start, self._stop
         taken._cols, taken._vals = self._cols, self._vals
         return taken
 
-    def arrays(self) -> tuple[Ints, Ints, Ints, Ints]:
+    def mark(self, items: Iterable[int]) -> None:
+        """Rows about to change: the next delta checkpoint writes them (a
+        row changed but not marked would be missing from it)."""
+        self._unsaved.update(items)
+
+    def take_unsaved(self) -> set[int]:
+        """The rows changed since the last checkpoint, marked saved from now on."""
+        taken, self._unsaved = self._unsaved, set()
+        return taken
+
+    def unsaved(self, items: set[int]) -> None:
+        """Rows a failed save took: the next save writes them again."""
+        self._unsaved.update(items)
+
+    def arrays(self, only: Ints | None = None) -> tuple[Ints, Ints, Ints, Ints]:
         """Every nonempty row as :meth:`load` takes them: (items ascending,
         bounds, cols, vals). Equal to :meth:`rows` laid end to end, made in
         one pass over every cell instead of row by row: between two
         checkpoints tens of thousands of rows gather pending changes, and
         merging each alone costs tens of microseconds of numpy calls (most
-        of a checkpoint's time, measured at 250,000 log entries)."""
+        of a checkpoint's time, measured at 250,000 log entries).
+
+        ``only`` (ascending item indexes): just those rows, each of them —
+        an empty one too (a delta checkpoint says it became empty) — in one
+        pass over their cells alone."""
         # The cells as merged so far, keyed by (row, column): the loaded
         # rows no later row replaced, then the replaced and new ones.
-        cells = np.flatnonzero(self._stop > self._start)
+        if only is None:
+            cells = np.flatnonzero(self._stop > self._start)
+            replaced_items = sorted(self._rows)
+            pending = self._pending
+        else:
+            cells = only[only < len(self._start)]
+            cells = cells[self._stop[cells] > self._start[cells]]
+            wanted = only.tolist()
+            replaced_items = [item for item in wanted if item in self._rows]
+            pending = {item: self._pending[item] for item in wanted if item in self._pending}
         counts = self._stop[cells] - self._start[cells]
         replaced = np.fromiter(self._rows, dtype=np.int64, count=len(self._rows))
         kept = ~np.isin(cells, replaced)
@@ -134,18 +170,18 @@ class PairCounts:
         rows = [np.repeat(cells, counts)]
         cols = [_slices(self._cols, self._start[cells], counts)]
         vals = [_slices(self._vals, self._start[cells], counts)]
-        for item in sorted(self._rows):
+        for item in replaced_items:
             row_cols, row_vals = self._rows[item]
             rows.append(np.full(len(row_cols), item, dtype=np.int64))
             cols.append(row_cols)
             vals.append(row_vals)
         # Pending changes as arrays (dicts keep their order: keys and values agree).
-        sizes = np.fromiter(map(len, self._pending.values()), np.int64, len(self._pending))
-        at_rows = np.repeat(np.fromiter(self._pending, np.int64, len(self._pending)), sizes)
+        sizes = np.fromiter(map(len, pending.values()), np.int64, len(pending))
+        at_rows = np.repeat(np.fromiter(pending, np.int64, len(pending)), sizes)
         total = int(sizes.sum())
-        at_cols = np.fromiter(chain.from_iterable(self._pending.values()), np.int64, total)
+        at_cols = np.fromiter(chain.from_iterable(pending.values()), np.int64, total)
         deltas = np.fromiter(
-            chain.from_iterable(p.values() for p in self._pending.values()), np.int64, total
+            chain.from_iterable(p.values() for p in pending.values()), np.int64, total
         )
         row_keys, col_keys = np.concatenate([*rows, at_rows]), np.concatenate([*cols, at_cols])
         width = int(max(row_keys.max(initial=0), col_keys.max(initial=0))) + 1
@@ -170,7 +206,11 @@ class PairCounts:
         owner, col = keys // width, keys % width
         starts = np.flatnonzero(np.diff(owner, prepend=-1)) if len(owner) else owner
         bounds = np.append(starts, len(owner)).astype(np.int64)
-        return owner[starts], bounds, col, values
+        if only is None:
+            return owner[starts], bounds, col, values
+        sizes = np.zeros(len(only), dtype=np.int64)
+        sizes[np.searchsorted(only, owner[starts])] = np.diff(bounds)
+        return only, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64), col, values
 
     def set_row(self, item: int, cols: Ints, vals: Ints) -> None:
         """Load a row as saved (a checkpoint); ``cols`` ascending, no zeros."""
@@ -195,7 +235,23 @@ class PairCounts:
         self._stop[items] = bounds[1:]
         self._cols = cols.astype(np.int64, copy=False)
         self._vals = vals.astype(np.int64, copy=False)
-        self._rows, self._pending = {}, {}
+        self._rows, self._pending, self._unsaved = {}, {}, set()
+
+    def replace(self, items: Ints, bounds: Ints, cols: Ints, vals: Ints) -> None:
+        """Replace rows as a delta checkpoint saved them (after :meth:`load`):
+        row ``items[k]`` holds ``cols[bounds[k]:bounds[k + 1]]`` — possibly
+        none — kept as views of these arrays."""
+        if len(bounds) != len(items) + 1 or len(cols) != len(vals):
+            raise ValueError("pair rows and their bounds differ in number")
+        if len(cols) != (int(bounds[-1]) if len(bounds) else 0) or (np.diff(bounds) < 0).any():
+            raise ValueError("pair cells and their bounds do not fit")
+        if len(items) and int(items.min()) < 0:
+            raise ValueError("pair rows out of range")
+        cols, vals = cols.astype(np.int64, copy=False), vals.astype(np.int64, copy=False)
+        edges = bounds.tolist()
+        for k, item in enumerate(items.tolist()):
+            self._rows[item] = cols[edges[k] : edges[k + 1]], vals[edges[k] : edges[k + 1]]
+            self._pending.pop(item, None)
 
 
 def _slices(array: Ints, starts: Ints, counts: Ints) -> Ints:

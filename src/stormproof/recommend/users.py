@@ -96,6 +96,8 @@ class Users:
         self._saved: dict[str, int] = {}
         self._bounds: list[int] = [0]
         self._rows = memoryview(b"")
+        #: users delta checkpoints saved after the base: their rows there
+        self._later: dict[str, Encoded] = {}
         self._index: Callable[[str], int] | None = None
         self._lock = threading.Lock()
 
@@ -106,11 +108,13 @@ class Users:
         bounds: npt.NDArray[np.int64],
         rows: npt.NDArray[np.uint8],
         index: Callable[[str], int],
+        later: dict[str, Encoded] | None = None,
     ) -> Users:
         """Users whose rows, as :meth:`~stormproof.recommend.engine.Engine.state`
         encodes them, lie one after another in ``rows``: user ``k`` from
         ``bounds[k]`` to ``bounds[k + 1]``. ``index`` gives a video's index.
-        Bounds that do not fit raise ``ValueError``."""
+        ``later``: rows saved since (delta checkpoints), which take the place
+        of those in ``rows``. Bounds that do not fit raise ``ValueError``."""
         if len(bounds) != len(user_ids) + 1 or bounds[0] != 0 or bounds[-1] != len(rows):
             raise ValueError("checkpoint users and their bounds do not fit")
         if (np.diff(bounds) < 0).any():
@@ -120,10 +124,18 @@ class Users:
         users._bounds = bounds.tolist()
         users._rows = rows.data
         users._index = index
+        users._later = later or {}
         return users
 
     def _row(self, k: int) -> Encoded:
         return Encoded(self._rows[self._bounds[k] : self._bounds[k + 1]])
+
+    def _saved_row(self, user_id: str) -> Encoded | None:
+        later = self._later.get(user_id)
+        if later is not None:
+            return later
+        k = self._saved.get(user_id)
+        return None if k is None else self._row(k)
 
     @overload
     def get(self, user_id: str) -> User | None: ...
@@ -133,14 +145,14 @@ class Users:
         found = self._users.get(user_id)
         if found is not None:
             return found
-        k = self._saved.get(user_id)
-        if k is None:
+        saved = self._saved_row(user_id)
+        if saved is None:
             return default
         with self._lock:
             found = self._users.get(user_id)
             if found is None:
                 assert self._index is not None
-                row = json.loads(self._row(k))
+                row = json.loads(saved)
                 found = self._users[user_id] = User.from_row(row, self._index)
             return found
 
@@ -154,12 +166,17 @@ class Users:
         self._users[user_id] = user
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._users.keys() | self._saved.keys()))
+        return iter(sorted(self._users.keys() | self._saved.keys() | self._later.keys()))
 
     def values(self) -> Iterator[User]:
         """Every user, decoding those not decoded yet."""
         return (self[user_id] for user_id in self)
 
     def saved_rows(self) -> Iterator[tuple[str, Encoded]]:
-        """(user id, encoded row) of every user a checkpoint held, as read."""
-        return ((user_id, self._row(k)) for user_id, k in self._saved.items())
+        """(user id, encoded row) of every user a checkpoint held, as read
+        (from the latest delta that saved the user, if one did)."""
+        later = self._later
+        for user_id, k in self._saved.items():
+            if user_id not in later:
+                yield user_id, self._row(k)
+        yield from later.items()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import re
 import secrets
 import shutil
@@ -201,11 +202,24 @@ class Snapshots:
 
     def _copy_checkpoint(self, target: Path) -> EngineHeader | None:
         """Copy the engine checkpoint (one open file: the whole of the old or
-        the new one, which is written beside it and renamed over it)."""
-        try:
-            shutil.copyfile(self.settings.checkpoint_path, target)
-        except FileNotFoundError:
-            return None
+        the new one, which is written beside it and renamed over it) — with
+        the delta checkpoints beside it merged in, by a process of its own
+        (ADR 032: a load and a whole save, seconds of a core at a million
+        entries, not to be taken from the serving process's interpreter)."""
+        source = self.settings.checkpoint_path
+        if checkpoint.delta_files(source):
+            spawn = multiprocessing.get_context("spawn")  # forking a threaded process is unsafe
+            child = spawn.Process(target=_compact, args=(source, target), daemon=True)
+            child.start()
+            child.join()
+            if child.exitcode != 0:  # the base alone is still a checkpoint
+                log.warning("merging the checkpoint's deltas failed (%s)", child.exitcode)
+                target.unlink(missing_ok=True)
+        if not target.exists():
+            try:
+                shutil.copyfile(source, target)
+            except FileNotFoundError:
+                return None
         found = checkpoint.read_header(target)
         try:
             return EngineHeader.model_validate(found)
@@ -221,3 +235,9 @@ class Snapshots:
         for path in self.folder.iterdir():
             if path.name not in keep:  # older ones, and what a crash left half made
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def _compact(source: Path, target: Path) -> None:
+    """In a child: ``source``'s base and deltas, merged, written to ``target``."""
+    if not checkpoint.compact_to(source, target):
+        raise SystemExit(1)

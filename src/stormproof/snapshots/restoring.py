@@ -395,6 +395,8 @@ def _install(manifest: Manifest, folder: Path, settings: Settings) -> None:
     region no longer has, goes as well."""
     data = settings.data_dir
     settings.checkpoint_path.unlink(missing_ok=True)
+    for delta in checkpoint.delta_files(settings.checkpoint_path).values():
+        delta.unlink()  # they extend the base just dropped (and would be ignored)
     if manifest.engine is not None:
         (folder / CHECKPOINT).replace(settings.checkpoint_path)
     for suffix in ("", "-wal", "-shm"):
