@@ -21,6 +21,9 @@ from stormproof.settings import Settings
 from stormproof.testing import LiveServer, free_port
 from tests.natsd_fixtures import running_cluster
 
+#: how the files share two xdist workers (scripts/test), and that every collected test ran
+pytest_plugins = ["tests.workers"]
+
 __all__ = [
     "JsonLines",
     "LiveServer",
