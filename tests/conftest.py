@@ -21,7 +21,7 @@ from stormproof.settings import Settings
 from stormproof.testing import LiveServer, free_port
 from tests.natsd_fixtures import running_cluster
 
-#: how the files share two xdist workers (scripts/test), and that every collected test ran
+#: every collected test ran (and how files would share two xdist workers)
 pytest_plugins = ["tests.workers"]
 
 __all__ = [

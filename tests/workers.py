@@ -1,21 +1,26 @@
-"""How the suite shares two pytest-xdist workers, and proof that every
-collected test ran.
+"""Proof that every collected test ran, and how the suite would share two
+pytest-xdist workers.
 
-``scripts/test`` runs pytest with ``-n 2 --dist loadfile``: each test file
-runs whole on one worker (its module fixtures — clusters, servers, browsers —
-start once), and :class:`FilesAndDrills` puts the files that run drills or
-WAN proxies on one worker together, one after another: a drill checks that
-no drill's processes are left on the machine, and two drills at once on two
-cores starve each other (ADR 015). (xdist's own ``loadgroup`` cannot be used
-with pytest 9: the group it appends to a test's node id is no longer read,
-so every test became its own unit.)
+A run reports only the tests it ran: a test that never ran would go
+unnoticed. So the tests collected (by this process, or by each xdist worker)
+are compared, counted per node id, with the tests set up when the session
+ends; a collected test that was never set up is named and the run fails. A
+run stopped early on purpose (``-x``, ``--maxfail``, Ctrl-C) or that only
+collects is not checked.
 
-A run on workers reports only what the workers report: a test that no worker
-ran would go unnoticed. So the tests collected (by each worker, or by this
-process when it runs them itself) are compared with the tests reported when
-the session ends; a collected test without a report is named and the run
-fails. A run stopped early on purpose (``-x``, ``--maxfail``, Ctrl-C) or
-that only collects is not checked.
+Each test gets a node id of its own: under pytest 9, schemathesis gives all
+81 operation tests of tests/api/test_contract.py one id, and xdist, which
+sends tests by id, then ran 1 of them and silently dropped 80.
+
+With ``-n 2 --dist loadfile`` (pytest-xdist installed by hand: it is not a
+dependency, since on this 2-core machine two workers were not faster — see
+docs/benchmarks.md, "The test suite's time"), :class:`FilesAndDrills` runs
+each file whole on one worker (its module fixtures start once) and the files
+that run drills or WAN proxies on one worker together: a drill checks that no
+drill's processes are left on the machine, and two drills at once on two
+cores starve each other (ADR 015). (xdist's ``loadgroup`` cannot be used with
+pytest 9: the group it appends to a node id is no longer read, so every test
+became its own unit.)
 """
 
 from __future__ import annotations
