@@ -21,6 +21,9 @@ from stormproof.settings import Settings
 from stormproof.testing import LiveServer, free_port
 from tests.natsd_fixtures import running_cluster
 
+#: every collected test ran (and how files would share two xdist workers)
+pytest_plugins = ["tests.workers"]
+
 __all__ = [
     "JsonLines",
     "LiveServer",

@@ -9,11 +9,12 @@ them (ADR 025)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from stormproof.cluster import LocalCluster
 from stormproof.testing import free_base_port
@@ -60,19 +61,25 @@ def _all_clear(urls: list[str]) -> bool:
     return True
 
 
-def _operator(cluster: LocalCluster, url: str) -> dict[str, str]:
+def _operator(cluster: LocalCluster, url: str, username: str) -> dict[str, str]:
     """An account of ``url``'s region granted the operator role."""
     with httpx.Client(base_url=url, timeout=30) as client:
-        auth = sign_up(client, "olga")
-        granted = client.post("/v1/operators", json={"username": "olga"}, headers=cluster.operator)
+        auth = sign_up(client, username)
+        granted = client.post(
+            "/v1/operators", json={"username": username}, headers=cluster.operator
+        )
         assert granted.status_code == 201, granted.text
     return auth
 
 
-def test_a_power_cut_opens_an_incident_the_survivors_serve_and_the_restore_resolves_it(
-    tmp_path: Path,
-) -> None:
-    cluster = LocalCluster.create(tmp_path / "cluster", 3, free_base_port())
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """One cluster for the module, probing every second, an incident resolving
+    2 s after all is well again. Each test starts once all is clear and gives
+    back every region it cut, froze or killed, up: what one test did shows in
+    the next only as incidents before its own, which it tells apart by time."""
+    folder = tmp_path_factory.mktemp("incidents") / "cluster"
+    cluster = LocalCluster.create(folder, 3, free_base_port())
     cluster.env.update(
         {
             "STORMPROOF_PROBE_EVERY_S": "1",
@@ -82,11 +89,20 @@ def test_a_power_cut_opens_an_incident_the_survivors_serve_and_the_restore_resol
     )
     cluster.up()
     try:
+        yield cluster
+    finally:
+        cluster.down()
+
+
+def test_a_power_cut_opens_an_incident_the_survivors_serve_and_the_restore_resolves_it(
+    cluster: LocalCluster,
+) -> None:
+    victim = cluster.names[2]
+    try:
         urls = {name: spec.url for name, spec in cluster.regions.items()}
         # Regions that came up later than others may have been down for a
         # round or three: wait until all is clear.
         _wait("all clear", lambda: _all_clear(list(urls.values())))
-        victim = cluster.names[2]
         survivors = [urls[name] for name in cluster.names if name != victim]
         killed_at = int(time.time() * 1000)  # before: kill returns once all is dead
         cluster.kill(victim)
@@ -142,7 +158,7 @@ def test_a_power_cut_opens_an_incident_the_survivors_serve_and_the_restore_resol
             assert [i["id"] for i in about] == [incident_id]
 
         # Every region drafts one postmortem from the log: the same one.
-        auth = _operator(cluster, survivors[0])
+        auth = _operator(cluster, survivors[0], "olga")
 
         def drafted_alike() -> dict[str, Any] | None:
             drafts = [_get_as(url, f"/v1/incidents/{incident_id}/postmortem", auth)
@@ -162,25 +178,21 @@ def test_a_power_cut_opens_an_incident_the_survivors_serve_and_the_restore_resol
         assert lost["lost"] is None and lost["how"].startswith("None known")
         assert "Acknowledged writes lost: none known" in draft["markdown"]
     finally:
-        cluster.down()
+        if not cluster.pids(victim):  # the test stopped before the restore
+            cluster.restore(victim)
 
 
 def test_a_frozen_region_is_judged_down_by_the_others_and_an_incident_names_it(
-    tmp_path: Path,
+    cluster: LocalCluster,
 ) -> None:
     # SIGSTOP: the region's processes exist, hold their ports, and never
     # answer; its own prober reports nothing. The others' votes decide.
-    cluster = LocalCluster.create(tmp_path / "cluster", 3, free_base_port())
-    cluster.env.update(
-        {"STORMPROOF_PROBE_EVERY_S": "1", "STORMPROOF_PROBE_UPLOAD_EVERY_ROUNDS": "100000"}
-    )
-    cluster.up()
+    urls = {name: spec.url for name, spec in cluster.regions.items()}
+    _wait("all clear", lambda: _all_clear(list(urls.values())))
+    victim = cluster.names[1]
+    survivors = [urls[name] for name in cluster.names if name != victim]
+    cluster.freeze(victim)
     try:
-        urls = {name: spec.url for name, spec in cluster.regions.items()}
-        _wait("all clear", lambda: _all_clear(list(urls.values())))
-        victim = cluster.names[1]
-        survivors = [urls[name] for name in cluster.names if name != victim]
-        cluster.freeze(victim)
 
         def down_and_named_everywhere() -> bool:
             for url in survivors:
@@ -198,22 +210,18 @@ def test_a_frozen_region_is_judged_down_by_the_others_and_an_incident_names_it(
 
         _wait(f"{victim} down, with an incident, on both survivors", down_and_named_everywhere)
     finally:
-        cluster.down()  # thaws the frozen region first
+        cluster.thaw(victim)
+        cluster.wait_ready(victim)
 
 
 def test_every_region_down_at_once_leaves_one_incident_written_once_rounds_resume(
-    tmp_path: Path,
+    cluster: LocalCluster,
 ) -> None:
     # A country-wide storm: every region SIGKILLed at once. Nothing can be
     # recorded while it lasts; once power returns, the judges find the span
     # without probe rounds and write one incident about it (ADR 021) — the
     # same one in every region, shown on the page, in the feed, in the
     # uptime bars, with a postmortem draft.
-    cluster = LocalCluster.create(tmp_path / "cluster", 3, free_base_port())
-    cluster.env.update(
-        {"STORMPROOF_PROBE_EVERY_S": "1", "STORMPROOF_PROBE_UPLOAD_EVERY_ROUNDS": "100000"}
-    )
-    cluster.up()
     try:
         urls = list(cluster.urls)
         _wait("all clear", lambda: _all_clear(urls))
@@ -260,8 +268,10 @@ def test_every_region_down_at_once_leaves_one_incident_written_once_rounds_resum
                 down = sum(d["down_ms"] for d in component["days"])
                 assert down >= restored_at - killed_at - 1000
 
-        auth = _operator(cluster, urls[0])
+        auth = _operator(cluster, urls[0], "otto")
         draft = _get_as(urls[1], f"/v1/incidents/{incident_id}/postmortem", auth)
         assert draft is not None and draft["trigger"].startswith("No region recorded")
     finally:
-        cluster.down()
+        for name in cluster.names:
+            if not cluster.pids(name):  # the test stopped before the restore
+                cluster.restore(name)
