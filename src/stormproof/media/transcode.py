@@ -292,9 +292,8 @@ async def run(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
     )
-    # And at least that low if the server itself runs lower (nice(1) adds).
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, process.pid, _lowered(process.pid))
+    # (Not lowered again from here: nice(1) may not have run yet, and would
+    # add its 10 to ours — 19. The child lowers itself if it must, main().)
     try:
         async with asyncio.timeout(timeout_s):
             answer, _ = await process.communicate()
@@ -335,7 +334,8 @@ def _die_with_parent() -> None:
 def main(argv: list[str] | None = None) -> None:
     job = json.loads((argv or sys.argv[1:])[0])
     _die_with_parent()
-    os.setpriority(os.PRIO_PROCESS, 0, _lowered(0))  # as the parent did, if it could
+    # nice 10 at least, under a server of higher priority too (nice(1) adds 10)
+    os.setpriority(os.PRIO_PROCESS, 0, _lowered(0))
     limit = int(job["memory_bytes"])
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
