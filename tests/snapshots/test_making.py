@@ -54,9 +54,15 @@ async def test_a_snapshot_is_one_position_while_the_views_keep_changing(tmp_path
 
 
 def _made(settings: Settings) -> set[str]:
+    """The snapshots sealed: a partial one has its manifest a moment before
+    it is renamed into place."""
     folder = settings.snapshots_dir
     found = folder.iterdir() if folder.exists() else ()
-    return {p.name for p in found if (p / "manifest.json").exists()}
+    return {
+        p.name
+        for p in found
+        if not p.name.startswith(".partial-") and (p / "manifest.json").exists()
+    }
 
 
 async def test_a_region_keeps_a_snapshot_made_ahead_and_hands_it_out(tmp_path: Path) -> None:
