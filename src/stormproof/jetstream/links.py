@@ -15,6 +15,7 @@ error); no ``nats.*`` exception leaves this module.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import time
@@ -26,7 +27,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 
-__all__ = ["ApiError", "Link", "Links", "Unreachable", "take_outcome"]
+__all__ = ["AnswerTimes", "ApiError", "Link", "Links", "Unreachable", "take_outcome"]
 
 T = TypeVar("T")
 
@@ -34,6 +35,8 @@ T = TypeVar("T")
 _SUSPECT_FOR = 2.0
 #: how long after start a caller waits for a first connection instead of failing
 _FIRST_CONNECT_GRACE = 1.0
+#: how many of the latest first answers :class:`AnswerTimes` keeps
+_ANSWERS_KEPT = 64
 
 
 def take_outcome(future: asyncio.Future[Any]) -> None:
@@ -137,6 +140,25 @@ class Link:
                 await self.nc.close()
 
 
+class AnswerTimes:
+    """How soon this process's requests have lately begun to be answered: the
+    time from sending one to its first message, for the copies that got one."""
+
+    def __init__(self) -> None:
+        self._recent: collections.deque[float] = collections.deque(maxlen=_ANSWERS_KEPT)
+
+    def heard(self, seconds: float) -> None:
+        self._recent.append(seconds)
+
+    def usual(self, floor: float) -> float:
+        """The 95th percentile of the latest answers, at least ``floor``;
+        ``floor`` until a few answers have come."""
+        if len(self._recent) < 8:
+            return floor
+        ordered = sorted(self._recent)
+        return max(floor, ordered[int(0.95 * (len(ordered) - 1))])
+
+
 class Links:
     """The connections of one process: ``links[i]`` talks to region ``i``'s server."""
 
@@ -146,6 +168,8 @@ class Links:
         self.local = local
         self._links = [Link(url) for url in urls]
         self._tasks: set[asyncio.Task[None]] = set()
+        #: how soon reads through these links begin to be answered (hedging)
+        self.answers = AnswerTimes()
 
     def __len__(self) -> int:
         return len(self._links)

@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 
-from stormproof.jetstream.links import ApiError, Links, Unreachable, take_outcome
+from stormproof.jetstream.links import AnswerTimes, ApiError, Links, Unreachable, take_outcome
 
 T = TypeVar("T")
 
@@ -165,8 +165,12 @@ def _status(msg: Msg) -> str | None:
 
 
 #: a healthy replica answers a direct get in milliseconds; after this long
-#: without an answer the same request is sent again
+#: without an answer the same request is sent again — or after twice the
+#: 95th percentile of this process's latest answers, if that is longer (a
+#: busy machine answers everything late, and a copy sent because of that
+#: fetches the same batch again), but never after more than ``_HEDGE_MOST``
 _HEDGE_AFTER = 0.03
+_HEDGE_MOST = 0.15
 _HEDGES = 5
 
 
@@ -179,55 +183,99 @@ def _routes(links: Links, i: int) -> list[int]:
     return [i, others[0], others[-1], i, others[0]][:_HEDGES]
 
 
-async def _hedged(attempt: Callable[[int, asyncio.Event], Awaitable[T]]) -> T:
-    """The first answer of up to ``_HEDGES`` copies of a request, each sent
-    ``_HEDGE_AFTER`` s after the previous while none has begun to answer.
+class _Begun:
+    """Set by one copy of a hedged request when its first message arrives:
+    times the answer and wakes the hedger, which calls the other copies off."""
+
+    def __init__(self, woken: asyncio.Future[None], answers: AnswerTimes) -> None:
+        self.woken = woken
+        self._answers = answers
+        self._sent = time.monotonic()
+        self._set = False
+
+    def set(self) -> None:
+        if self._set:
+            return
+        self._set = True
+        self._answers.heard(time.monotonic() - self._sent)
+        if not self.woken.done():
+            self.woken.set_result(None)
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+async def _hedged(links: Links, attempt: Callable[[int, _Begun], Awaitable[T]]) -> T:
+    """The first answer of up to ``_HEDGES`` copies of a request, each sent a
+    hedge delay (see ``_HEDGE_AFTER``) after the previous while none has begun
+    to answer.
 
     A direct get is answered by whichever replica the servers route it to,
     and a frozen (SIGSTOPped) replica still receives some of them: without
     hedging each of those waits out the whole timeout. Copies are routed
     independently, so one reaches a live replica almost at once. Each copy
-    sets the event it is given when its first message arrives: a batch of
-    thousands takes longer than ``_HEDGE_AFTER`` to arrive, so once a copy
-    streams one, no more are sent and the others are called off (each would
-    fetch the whole batch again; should the one kept freeze, the read fails
-    at its timeout and the caller asks again).
+    sets the :class:`_Begun` it is given when its first message arrives: a
+    batch of thousands takes longer than a hedge delay to arrive, so as soon
+    as a copy streams, no more are sent and the others are called off (each
+    would fetch the whole batch again; should the one kept freeze, the read
+    fails at its timeout and the caller asks again). A copy is not sent
+    because this process itself was late to look — its loop held up, or the
+    machine busy, for longer than a whole delay — before what came meanwhile
+    has been read.
     """
-    begun: dict[asyncio.Future[T], asyncio.Event] = {}
+    loop = asyncio.get_running_loop()
+    delay = min(2 * links.answers.usual(_HEDGE_AFTER), _HEDGE_MOST)
+    woken: asyncio.Future[None] = loop.create_future()
+    copies: dict[asyncio.Future[T], _Begun] = {}
     pending: set[asyncio.Future[T]] = set()
+    kept: asyncio.Future[T] | None = None
     error: BaseException | None = None
+    due, excused = 0.0, False  # when the next copy goes out
     try:
-        for n in range(_HEDGES):
-            answering = asyncio.Event()
-            copy = asyncio.ensure_future(attempt(n, answering))
-            begun[copy] = answering
-            pending.add(copy)
-            last = n == _HEDGES - 1
-            while pending:
-                done, pending = await asyncio.wait(
-                    pending,
-                    timeout=None if last else _HEDGE_AFTER,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                for task in done:
-                    if task.exception() is None:
-                        return task.result()
-                    error = task.exception()
-                if done:
-                    continue
-                kept = next((task for task in pending if begun[task].is_set()), None)
-                if kept is None:
-                    break  # none answered yet: send another copy
-                for task in pending - {kept}:
-                    task.cancel()
-                pending, last = {kept}, True
-        assert error is not None
-        raise error
+        while True:
+            hedging = kept is None and len(copies) < _HEDGES
+            if hedging and (not pending or time.monotonic() >= due):
+                mark = _Begun(woken, links.answers)
+                copy = asyncio.ensure_future(attempt(len(copies), mark))
+                copies[copy] = mark
+                pending.add(copy)
+                due, excused = time.monotonic() + delay, False
+                hedging = len(copies) < _HEDGES
+            if not pending:
+                assert error is not None
+                raise error
+            waits: set[asyncio.Future[Any]] = set(pending)
+            if kept is None:
+                waits.add(woken)
+            timeout = max(0.0, due - time.monotonic()) if hedging else None
+            first = asyncio.FIRST_COMPLETED
+            done, _ = await asyncio.wait(waits, timeout=timeout, return_when=first)
+            for task in pending & done:
+                pending.discard(task)
+                failure = task.exception()
+                if failure is None:
+                    copies[task].set()  # a one-message answer begins as it ends
+                    return task.result()
+                error = failure
+                if task is kept:
+                    raise error
+            if kept is None and woken.done():
+                kept = next((task for task in pending if copies[task].is_set()), None)
+                if kept is None:  # the copy that began has failed since
+                    woken = loop.create_future()
+                    for mark in copies.values():
+                        mark.woken = woken
+                else:
+                    for task in pending - {kept}:
+                        task.cancel()
+                    pending = {kept}
+            elif not done and hedging and not excused and time.monotonic() - due > delay:
+                due, excused = time.monotonic() + delay, True
     finally:
         # Copies that failed beside the winner, or while being cancelled, end
         # with an exception nobody looks at, and asyncio logs "Task exception
         # was never retrieved" for each: take every copy's outcome.
-        for task in begun:
+        for task in copies:
             task.add_done_callback(take_outcome)
             task.cancel()
 
@@ -242,12 +290,12 @@ async def direct_get(
     subject, payload = f"{_API}.DIRECT.GET.{stream}", json.dumps(body).encode()
     routes = _routes(links, i)
 
-    async def attempt(k: int, answering: asyncio.Event) -> Msg:
+    async def attempt(k: int, begun: _Begun) -> Msg:
         nc = await links.client(routes[k])
         return await nc.request(subject, payload, timeout=timeout)  # one message: done at once
 
     try:
-        msg = await _hedged(attempt)
+        msg = await _hedged(links, attempt)
     except NoRespondersError as exc:
         raise Unreachable(f"no responders for {subject} via {links[i].url}") from exc
     except TimeoutError as exc:  # some replica the servers picked is frozen: not i's fault
@@ -264,10 +312,10 @@ async def direct_get(
 
 
 async def _batch_once(
-    nc: Client, stream: str, body: dict[str, Any], timeout: float, answering: asyncio.Event
+    nc: Client, stream: str, body: dict[str, Any], timeout: float, begun: _Begun
 ) -> list[Msg]:
     """One copy of a batched direct get: the messages, once the end of the
-    batch came; ``answering`` is set at the first. Fails after ``timeout``
+    batch came; ``begun`` is set at the first. Fails after ``timeout``
     without a message: a replica streaming thousands is slow, not gone."""
     messages: list[Msg] = []
     ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -278,7 +326,7 @@ async def _batch_once(
         # task for each of thousands.
         nonlocal heard
         heard = time.monotonic()
-        answering.set()
+        begun.set()
         status = _status(msg)
         if ended.done():
             return
@@ -318,11 +366,11 @@ async def direct_batch(
     [...], "batch": k}``…) through server ``i``, answered by one replica."""
     routes = _routes(links, i)
 
-    async def attempt(k: int, answering: asyncio.Event) -> list[Msg]:
-        return await _batch_once(await links.client(routes[k]), stream, body, timeout, answering)
+    async def attempt(k: int, begun: _Begun) -> list[Msg]:
+        return await _batch_once(await links.client(routes[k]), stream, body, timeout, begun)
 
     try:
-        return await _hedged(attempt)
+        return await _hedged(links, attempt)
     except _BadStatus as exc:
         raise Unreachable(f"direct get {stream} via {links[i].url}: status {exc.status}") from exc
     except TimeoutError as exc:
