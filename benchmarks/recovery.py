@@ -71,10 +71,9 @@ from rich.table import Table
 
 import stormproof
 from stormproof.log.sqlite import SqliteLog
-from stormproof.operators import operator_headers
+from stormproof.operators import load_secret, operator_headers
 from stormproof.recommend import checkpoint
 from stormproof.recommend.engine import Engine, EngineConfig
-from stormproof.region import load_secret
 from stormproof.testing import free_port
 
 KUAIRAND = (

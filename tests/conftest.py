@@ -15,8 +15,7 @@ import pytest
 
 from stormproof.logs import configure_logs
 from stormproof.natsd import NatsCluster
-from stormproof.operators import operator_headers
-from stormproof.region import load_secret
+from stormproof.operators import load_secret, operator_headers
 from stormproof.settings import Settings
 from stormproof.testing import LiveServer, free_port
 from tests.natsd_fixtures import running_cluster

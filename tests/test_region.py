@@ -12,7 +12,8 @@ import pytest
 from stormproof.actions import accounts
 from stormproof.errors import LogError
 from stormproof.natsd import NatsCluster
-from stormproof.region import Region, load_secret
+from stormproof.operators import load_secret
+from stormproof.region import Region
 from tests.conftest import make_settings
 from tests.snapshots.history import append_history
 

@@ -36,8 +36,7 @@ from typing import Any, NamedTuple
 import httpx
 
 from stormproof.natsd import NatsServerSpec, start_server, wait_ready
-from stormproof.operators import operator_headers
-from stormproof.region import load_secret
+from stormproof.operators import load_secret, operator_headers
 
 #: every client of a local cluster (load generator, drill population) comes
 #: from 127.0.0.1, so per-address limits would count them all as one (ADR 012);

@@ -34,6 +34,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import SchemaValidator, core_schema
 
 from stormproof.errors import LogError
+from stormproof.vocabulary import (
+    COMPONENTS,
+    IMPACTS,
+    INCIDENT_STATUSES,
+    Component,
+    Impact,
+    IncidentStatus,
+)
 
 __all__ = [
     "COMPONENTS",
@@ -490,9 +498,6 @@ class Undecodable(Payload):
     reason: str
 
 
-#: what a prober exercises in each region, the way a person would
-Component = Literal["sign_in", "for_you", "playback", "interactions", "messages", "uploads"]
-COMPONENTS: tuple[Component, ...] = get_args(Component)
 #: a machine-readable reason: an API error code, ``timeout``, ``unreachable``…
 Reason = Annotated[str, Field(max_length=64, pattern=r"^[a-z0-9_]*$")]
 
@@ -586,12 +591,6 @@ class ProbesRecorded(Payload):
 
 # -- incidents, maintenance and the people who post them (ADR 021) ------------
 
-#: how bad an incident is for people (Statuspage's impact levels)
-Impact = Literal["none", "minor", "major", "critical"]
-IMPACTS: tuple[Impact, ...] = get_args(Impact)
-#: an incident's lifecycle (Statuspage's); resolved is final
-IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved"]
-INCIDENT_STATUSES: tuple[IncidentStatus, ...] = get_args(IncidentStatus)
 #: roles an account may hold besides being a person
 Role = Literal["operator"]
 ROLES: tuple[Role, ...] = get_args(Role)

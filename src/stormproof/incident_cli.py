@@ -27,7 +27,7 @@ from stormproof.cli_session import (
     segment,
     when,
 )
-from stormproof.events import COMPONENTS, IMPACTS, INCIDENT_STATUSES
+from stormproof.vocabulary import COMPONENTS, IMPACTS, INCIDENT_STATUSES
 
 app = typer.Typer(
     help="Incidents: list and show them; operators open, update, correct and resolve them.",

@@ -30,7 +30,7 @@ from stormproof.cli_session import (
     segment,
     when,
 )
-from stormproof.events import COMPONENTS
+from stormproof.vocabulary import COMPONENTS
 
 app = typer.Typer(
     help="Scheduled maintenance: list it; operators schedule and complete it.",

@@ -29,9 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from nats.aio.client import Client as NatsClient
-from nats.errors import Error as NatsError
-
 __all__ = [
     "CLUSTER_NAME",
     "NatsCluster",
@@ -133,6 +130,12 @@ async def _quiet(exc: Exception) -> None:
 
 
 async def _answers(url: str) -> bool:
+    # nats-py (and aiohttp under it) is imported here, by the one function
+    # that talks to a server: `stormproof cluster status` and every client
+    # command of the CLI start without it.
+    from nats.aio.client import Client as NatsClient
+    from nats.errors import Error as NatsError
+
     port = urlsplit(url).port
     if port is None or not port_open(port):  # else nats-py retries after a 2 s pause
         return False

@@ -91,8 +91,7 @@ def _secret_path(data: Path) -> Path:
 
 
 def _through_api(username: str, data: Path, url: str | None, *, grant: bool) -> dict[str, Any]:
-    from stormproof.operators import operator_headers
-    from stormproof.region import load_secret
+    from stormproof.operators import load_secret, operator_headers
 
     secret_path = _secret_path(data)
     if not secret_path.exists():

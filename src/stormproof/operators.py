@@ -1,7 +1,7 @@
 """Operators: who may see a region's internals.
 
 The operator token is derived from the region's secret (the one file every
-region of a cluster shares), so whoever can read that file — the person
+region of a cluster shares, :func:`load_secret`), so whoever can read that file — the person
 running the region, ``stormproof cluster digest`` — can compute it, and nobody
 else can. ``stormproof operator-token --data DIR`` prints it.
 
@@ -14,8 +14,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
+from pathlib import Path
 
-__all__ = ["is_operator", "operator_headers", "operator_token"]
+from stormproof.durable import write_atomically
+from stormproof.errors import StormproofError
+
+__all__ = ["is_operator", "load_secret", "operator_headers", "operator_token"]
+
+
+def load_secret(path: Path) -> bytes:
+    """The signing secret for session tokens, created (durably, owner-only)
+    on first use. Regions of one cluster share it."""
+    if not path.exists():
+        write_atomically(path, secrets.token_hex(32).encode(), mode=0o600)
+    secret = bytes.fromhex(path.read_text().strip() or "00")
+    if len(secret) < 32:
+        raise StormproofError(f"{path} does not hold a 32-byte hex secret", code="bad_secret")
+    return secret
 
 
 def operator_token(secret: bytes) -> str:

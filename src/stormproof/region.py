@@ -16,25 +16,23 @@ import logging
 import math
 import multiprocessing
 import os
-import secrets
 import shutil
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from stormproof.blobs import BlobStore
 from stormproof.blobs.files import FileBlobStore
 from stormproof.catch_up import CatchUp, Phase
 from stormproof.clock import Clock
-from stormproof.durable import write_atomically
 from stormproof.errors import LogError, StormproofError
 from stormproof.log import Log, Position
 from stormproof.log.sqlite import SqliteLog
 from stormproof.logs import REGION, log_event
 from stormproof.media import MediaPool
 from stormproof.metrics import Metrics
+from stormproof.operators import load_secret
 from stormproof.recommend import checkpoint
 from stormproof.recommend.engine import Engine
 from stormproof.replicated import Replicated
@@ -44,7 +42,7 @@ from stormproof.views import all_views
 from stormproof.views.projector import Projector
 from stormproof.views.store import ViewStore
 
-__all__ = ["Region", "load_secret"]
+__all__ = ["Region"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,17 +63,6 @@ SAVE_CREDIT_S = 10.0
 #: log errors that pass by themselves (a server starting again, an election):
 #: a catch-up waits them out
 _PASSING = frozenset({"log_unavailable", "no_quorum"})
-
-
-def load_secret(path: Path) -> bytes:
-    """The signing secret for session tokens, created (durably, owner-only)
-    on first use. Regions of one cluster share it."""
-    if not path.exists():
-        write_atomically(path, secrets.token_hex(32).encode(), mode=0o600)
-    secret = bytes.fromhex(path.read_text().strip() or "00")
-    if len(secret) < 32:
-        raise StormproofError(f"{path} does not hold a 32-byte hex secret", code="bad_secret")
-    return secret
 
 
 def _views_and_engine(settings: Settings, log: Log) -> tuple[ViewStore, Engine]:

@@ -19,8 +19,8 @@ import uvicorn
 from stormproof.api import create_app
 from stormproof.api.serving import server_config
 from stormproof.cluster import LocalCluster, free_base_port
-from stormproof.operators import operator_headers
-from stormproof.region import Region, load_secret
+from stormproof.operators import load_secret, operator_headers
+from stormproof.region import Region
 from stormproof.settings import Settings
 
 __all__ = [

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from stormproof.events import RequestsCounted
-from stormproof.region import load_secret
+from stormproof.operators import load_secret
 from stormproof.status import Traffic
 from stormproof.status.identity import PROBE_HEADER, probe_token
 from tests.conftest import LiveServer, sign_up, upload

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from stormproof.log.sqlite import SqliteLog
-from stormproof.region import Region, load_secret
+from stormproof.operators import load_secret
+from stormproof.region import Region
 from stormproof.settings import Settings
 from stormproof.snapshots import Manifest, restore_from_peers
 from stormproof.snapshots.restoring import Rejected, check_manifest
