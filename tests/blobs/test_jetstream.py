@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import hashlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -138,6 +139,27 @@ async def test_a_corrupt_cached_copy_is_fetched_again(make_store: StoreFactory) 
     path = await store.local_path(blob_id)
     path.write_bytes(b"precious bytez")
     assert await store.get(blob_id) == b"precious bytes"
+
+
+async def test_a_fetch_that_fails_after_its_reader_left_logs_no_lost_exception(
+    make_store: StoreFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Guards: a region restarting on a 1M-entry history logged "Task
+    exception was never retrieved" with a stack for a blob its catch-up had
+    stopped waiting for — the fetch failed after every reader was gone."""
+    store = make_store(0)
+    await store.start()
+    missing = hashlib.sha256(b"never stored").hexdigest()
+    reader = asyncio.ensure_future(store.local_path(missing))
+    while missing not in store._fetching:  # noqa: ASYNC110 - no event to wait on
+        await asyncio.sleep(0)
+    fetch = store._fetching[missing]
+    reader.cancel()  # the reader leaves; the shielded fetch goes on and fails
+    await asyncio.wait([fetch])
+    assert "NotFound" in repr(fetch)  # failed (its outcome is not read here)
+    del fetch, reader
+    gc.collect()
+    assert "never retrieved" not in caplog.text
 
 
 @pytest.mark.parametrize("failure", ["kill", "freeze"])

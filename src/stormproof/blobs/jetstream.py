@@ -32,7 +32,7 @@ from nats.aio.msg import Msg
 from stormproof.blobs import checked_blob_id
 from stormproof.blobs.files import FileBlobStore
 from stormproof.errors import BlobError, NotFound
-from stormproof.jetstream.links import ApiError, Links, Unreachable
+from stormproof.jetstream.links import ApiError, Links, Unreachable, take_outcome
 from stormproof.jetstream.objects import bucket_config, download, meta_of, meta_subject, upload
 from stormproof.jetstream.streams import (
     direct_batch,
@@ -182,6 +182,10 @@ class JetStreamBlobStore:
         if fetch is None:  # concurrent readers of one blob download it once
             fetch = self._fetching[blob_id] = asyncio.ensure_future(self._fetch(blob_id))
             fetch.add_done_callback(lambda _: self._fetching.pop(blob_id, None))
+            # Its readers may all be gone (cancelled) when it fails — a
+            # region's blob catch-up stopped, a request cut — and asyncio
+            # would log the failure nobody read as an error with its stack.
+            fetch.add_done_callback(take_outcome)
         return await asyncio.shield(fetch)
 
     async def _fetch(self, blob_id: str) -> Path:
