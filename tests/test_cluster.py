@@ -249,6 +249,21 @@ async def test_a_poisoned_entry_stops_no_region_and_every_region_agrees(
 # -- the layout (no processes) --------------------------------------------------
 
 
+@pytest.mark.parametrize("wan", [False, True])
+def test_each_share_of_the_ports_is_its_own(monkeypatch: pytest.MonkeyPatch, wan: bool) -> None:
+    """Two test workers draw cluster ports from disjoint shares: every port
+    of a cluster drawn in share 0 lies below every port drawn in share 1."""
+    span = 422 if wan else 202  # the highest offset of a cluster's ports
+
+    def drawn(share: str) -> list[int]:
+        monkeypatch.setenv("STORMPROOF_PORT_SHARE", share)
+        return [free_base_port(3, wan=wan) for _ in range(30)]
+
+    first, second = drawn("0/2"), drawn("1/2")
+    assert max(first) + span < min(second)
+    assert min(first) >= 10000
+
+
 def test_without_wan_the_layout_is_as_it_was(tmp_path: Path) -> None:
     cluster = LocalCluster.create(tmp_path, 3, 20000)
     assert cluster.names == ["us-east", "us-central", "us-west"]

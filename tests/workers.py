@@ -12,19 +12,22 @@ Each test gets a node id of its own: under pytest 9, schemathesis gives all
 81 operation tests of tests/api/test_contract.py one id, and xdist, which
 sends tests by id, then ran 1 of them and silently dropped 80.
 
-With ``-n 2 --dist loadfile`` (pytest-xdist installed by hand: it is not a
-dependency, since on this 2-core machine two workers were not faster — see
-docs/benchmarks.md, "The test suite's time"), :class:`FilesAndDrills` runs
-each file whole on one worker (its module fixtures start once) and the files
-that run drills or WAN proxies on one worker together: a drill checks that no
-drill's processes are left on the machine, and two drills at once on two
-cores starve each other (ADR 015). (xdist's ``loadgroup`` cannot be used with
+``scripts/test`` runs ``-n 2 --dist loadfile`` (ADR 033: one process kept
+less than one core busy, waiting on clusters, drills and browsers; two
+workers finish the suite in about 12.5 minutes instead of 22).
+:class:`FilesAndDrills` runs each file whole on one worker (its module
+fixtures start once) and the files that run drills or WAN proxies on one
+worker together: a drill checks that no drill's processes are left on the
+machine, and two drills at once on two cores starve each other (ADR 015).
+Each worker draws its clusters' ports from its own share of the range
+(``STORMPROOF_PORT_SHARE``). (xdist's ``loadgroup`` cannot be used with
 pytest 9: the group it appends to a node id is no longer read, so every test
 became its own unit.)
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -96,6 +99,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _worker(config):
         config.stash[_LEDGER] = ledger = _Ledger()
         config.pluginmanager.register(ledger, "stormproof-ledger-of-tests")
+        return
+    # Each worker starts its clusters on ports of its own (free_base_port):
+    # else one worker's new cluster could take the ports of the other's
+    # region while that one is down, and its restore would fail to bind.
+    worker = config.workerinput  # type: ignore[attr-defined]
+    number, count = int(worker["workerid"].removeprefix("gw")), worker["workercount"]
+    os.environ["STORMPROOF_PORT_SHARE"] = f"{number}/{count}"
 
 
 @pytest.hookimpl(trylast=True)

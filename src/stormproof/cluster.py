@@ -171,11 +171,19 @@ def free_base_port(count: int = 3, *, wan: bool = False) -> int:
 
     The range lies below the kernel's ephemeral ports: a restored region binds
     its old ports again, and one of them must not have become some outgoing
-    connection's local port while the region was down."""
+    connection's local port while the region was down. ``STORMPROOF_PORT_SHARE``
+    (``k/n``) draws only from the ``k``-th of ``n`` equal slices of it: the
+    test suite's parallel workers each take one, so that one worker's cluster
+    never takes the ports of the other's region while it is down."""
     rng = random.Random()
-    top = max(min(_ephemeral_low(), 65536) - (500 if wan else 300), 10001)
+    low = 10000
+    top = max(min(_ephemeral_low(), 65536) - (500 if wan else 300), low + 1)
+    if share := os.environ.get("STORMPROOF_PORT_SHARE"):
+        k, n = (int(part) for part in share.split("/"))
+        width = (top - low) // n
+        low, top = low + k * width, low + (k + 1) * width - (500 if wan else 300)
     for _ in range(200):
-        base = rng.randrange(10000, top)
+        base = rng.randrange(low, top)
         ports = [base + offset + i for offset in (0, 100, 200) for i in range(count)]
         if wan:
             pairs = [10 * i + j for i in range(count) for j in range(count)]
