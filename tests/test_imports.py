@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import graphlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,19 @@ def test_modules_of_a_package_import_each_other_one_way(package: str) -> None:
     modules = {p.stem for p in folder.glob("*.py")}
     graph = {m: _imports(folder / f"{m}.py", package) & modules for m in modules}
     graphlib.TopologicalSorter(graph).prepare()  # raises CycleError on a cycle
+
+
+def test_the_command_line_starts_without_the_servers_modules() -> None:
+    """Guards the CLI's start: every command once imported the whole server
+    (the views, the log, nats-py, PyAV, FastAPI) — about a second of CPU for
+    `stormproof ledger balance` or `cluster status`, before doing anything.
+    The commands that need them import them when they run."""
+    heavy = [
+        "stormproof.region", "stormproof.events", "stormproof.views", "stormproof.log",
+        "nats", "av", "numpy", "uvicorn", "fastapi",
+    ]  # fmt: skip
+    probe = f"import sys, stormproof.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
