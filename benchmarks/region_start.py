@@ -20,20 +20,16 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from suite_cpu import stat
 
 from stormproof.cluster import LocalCluster
 from stormproof.testing import free_base_port
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
 
 def cpu_s(pid: int) -> float | None:
     """The CPU seconds ``pid`` used so far (None once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    seen = stat(pid)
+    return seen[1] if seen is not None else None
 
 
 def main() -> None:

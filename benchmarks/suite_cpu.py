@@ -25,7 +25,7 @@ from pathlib import Path
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
+def stat(pid: int) -> tuple[int, float] | None:
     """(parent pid, own CPU seconds) of ``pid``, None if it is gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
@@ -81,7 +81,7 @@ def main() -> int:
         parents: dict[int, int] = {}
         cpu: dict[int, float] = {}
         for entry in os.listdir("/proc"):
-            if entry.isdigit() and (seen := _stat(int(entry))) is not None:
+            if entry.isdigit() and (seen := stat(int(entry))) is not None:
                 parents[int(entry)], cpu[int(entry)] = seen
         below = {root.pid}
         for pid in sorted(parents):  # parents are mostly older, lower pids
