@@ -176,12 +176,13 @@ def free_base_port(count: int = 3, *, wan: bool = False) -> int:
     test suite's parallel workers each take one, so that one worker's cluster
     never takes the ports of the other's region while it is down."""
     rng = random.Random()
+    reach = 500 if wan else 300  # above a base, room for the cluster's ports
     low = 10000
-    top = max(min(_ephemeral_low(), 65536) - (500 if wan else 300), low + 1)
+    top = max(min(_ephemeral_low(), 65536) - reach, low + 1)
     if share := os.environ.get("STORMPROOF_PORT_SHARE"):
         k, n = (int(part) for part in share.split("/"))
         width = (top - low) // n
-        low, top = low + k * width, low + (k + 1) * width - (500 if wan else 300)
+        low, top = low + k * width, low + (k + 1) * width - reach
     for _ in range(200):
         base = rng.randrange(low, top)
         ports = [base + offset + i for offset in (0, 100, 200) for i in range(count)]
