@@ -254,5 +254,8 @@ def create_app(
         earnings,
         ledger,
     ):
-        app.include_router(module.router)
+        # Taken as they are (their whole path, ERRORS documented: api_router):
+        # include_router would build each route again for the app, lazily, at
+        # the first requests after a start.
+        app.router.routes.extend(module.router.routes)
     return app

@@ -18,13 +18,14 @@ from html import escape
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
+from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel
 
 from stormproof import __version__
 from stormproof.api.deps import RegionDep
+from stormproof.api.routers import api_router
 from stormproof.errors import NotFound
 from stormproof.settings import Settings
 
@@ -33,7 +34,7 @@ __all__ = ["DIST", "RegionOut", "RegionsOut", "router"]
 #: where ``vite build`` writes the app
 DIST = Path(__file__).parent / "dist"
 
-router = APIRouter()
+router = api_router()
 
 #: static files are named by content (/assets) or change with a release
 _IMMUTABLE = "public, max-age=31536000, immutable"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import accounts as actions
@@ -19,11 +19,12 @@ from stormproof.api.deps import (
     decode_cursor,
 )
 from stormproof.api.limits import Limits, client_address
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import AccountOut, VideoOut, videos_out
 from stormproof.errors import NotFound
 from stormproof.views import accounts, follows, videos
 
-router = APIRouter(prefix="/v1", tags=["accounts"])
+router = api_router(prefix="/v1", tags=["accounts"])
 
 
 class Credentials(BaseModel):

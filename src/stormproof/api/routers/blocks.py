@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from stormproof.actions import safety
 from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, When, acknowledge
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import Ack, UserRef
 from stormproof.views import accounts, blocks
 
-router = APIRouter(prefix="/v1/blocks", tags=["blocks"])
+router = api_router(prefix="/v1/blocks", tags=["blocks"])
 
 
 @router.post("/{username}", status_code=201)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import sqlite3
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from pydantic import BaseModel
 
 from stormproof.actions import social
 from stormproof.api.deps import Caller, Fresh, IdemKey, MaybeCaller, RegionDep, When, acknowledge
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import Ack, CommentOut, UserRef, Written, comment_out
 from stormproof.errors import BadRequest, NotFound
 from stormproof.views import comments, videos
 
-router = APIRouter(prefix="/v1", tags=["comments"])
+router = api_router(prefix="/v1", tags=["comments"])
 
 
 class CommentIn(BaseModel):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
 from stormproof.api.deps import Operator, RegionDep
+from stormproof.api.routers import api_router
 
-router = APIRouter(prefix="/v1", tags=["health"])
+router = api_router(prefix="/v1", tags=["health"])
 
 
 class DigestOut(BaseModel):

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -24,6 +24,7 @@ from stormproof.api.deps import (
     When,
     acknowledge,
 )
+from stormproof.api.routers import api_router
 from stormproof.creators import sla
 from stormproof.creators.ledger import (
     Rates,
@@ -44,7 +45,7 @@ from stormproof.views import creator_settings, roles
 
 __all__ = ["CSV_RESPONSES", "PeriodPath", "csv_of", "now_ms", "period_of", "router", "sla_of"]
 
-router = APIRouter(tags=["earnings"])
+router = api_router(tags=["earnings"])
 
 PeriodPath = Annotated[str, Path(pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM")]
 Format = Annotated[Literal["json", "csv", "html"], Query(description="json, csv or html")]

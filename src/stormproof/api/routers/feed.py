@@ -9,7 +9,7 @@ import sqlite3
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from pydantic import BaseModel
 
 from stormproof.actions import social
@@ -23,6 +23,7 @@ from stormproof.api.deps import (
     decode_cursor,
     encode_cursor,
 )
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import Ack, VideoOut, videos_out
 from stormproof.errors import BadRequest
 from stormproof.recommend.ranker import Pick, rank
@@ -30,7 +31,7 @@ from stormproof.views import follows, videos
 
 __all__ = ["decode_feed_cursor", "encode_feed_cursor", "router"]
 
-router = APIRouter(prefix="/v1/feed", tags=["feed"])
+router = api_router(prefix="/v1/feed", tags=["feed"])
 
 #: a cursor remembers this many served videos, by a prefix of their id, so it
 #: stays a few kilobytes (proxies refuse long URLs); an older one may come back

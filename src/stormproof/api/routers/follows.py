@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from stormproof.actions import social
 from stormproof.api.deps import Caller, IdemKey, RegionDep, When, acknowledge
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import Ack
 
-router = APIRouter(prefix="/v1/follows", tags=["follows"])
+router = api_router(prefix="/v1/follows", tags=["follows"])
 
 
 @router.post("/{username}", status_code=201)

@@ -8,17 +8,18 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 from stormproof.api.deps import BearerDoc, RegionDep
+from stormproof.api.routers import api_router
 from stormproof.catch_up import CatchUpProgress, Phase
 from stormproof.operators import is_operator
 from stormproof.region import Region
 from stormproof.snapshots import RestoreReport
 from stormproof.views.quarantine import quarantined_count
 
-router = APIRouter(prefix="/v1", tags=["health"])
+router = api_router(prefix="/v1", tags=["health"])
 
 
 class ViewHealth(BaseModel):

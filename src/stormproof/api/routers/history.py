@@ -5,14 +5,15 @@ from __future__ import annotations
 import sqlite3
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel
 
 from stormproof.api.deps import Caller, Fresh, RegionDep, decode_cursor, encode_cursor
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import VideoOut, videos_out
 from stormproof.views import history, videos
 
-router = APIRouter(prefix="/v1/account", tags=["accounts"])
+router = api_router(prefix="/v1/account", tags=["accounts"])
 
 
 class WatchedOut(BaseModel):

@@ -13,15 +13,16 @@ from __future__ import annotations
 import hashlib
 import re
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import FileResponse
 
 from stormproof.api.deps import Fresh, RegionDep
+from stormproof.api.routers import api_router
 from stormproof.errors import NotFound
 from stormproof.media.ladder import Rendition, master_playlist
 from stormproof.views import renditions, videos
 
-router = APIRouter(tags=["videos"])
+router = api_router(tags=["videos"])
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 _TYPES = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import incidents as actions
@@ -27,6 +27,7 @@ from stormproof.api.deps import (
     decode_cursor,
     encode_cursor,
 )
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import Written
 from stormproof.errors import NotFound
 from stormproof.events import COMPONENTS, IMPACTS, INCIDENT_STATUSES, MAX_TIME_MS, Figures
@@ -36,7 +37,7 @@ from stormproof.views.incidents import Incident, Update
 
 __all__ = ["IncidentOut", "UpdateOut", "incident_out", "router"]
 
-router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+router = api_router(prefix="/v1/incidents", tags=["incidents"])
 
 _TEXT = 10_000  # the actions refuse past MAX_UPDATE_CHARS with a code of their own
 

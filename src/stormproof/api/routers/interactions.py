@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import social
 from stormproof.api.deps import Caller, IdemKey, RegionDep, When, acknowledge
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import Ack
 
-router = APIRouter(prefix="/v1", tags=["interactions"])
+router = api_router(prefix="/v1", tags=["interactions"])
 
 
 class EventsIn(BaseModel):

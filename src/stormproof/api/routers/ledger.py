@@ -6,17 +6,18 @@ from __future__ import annotations
 import sqlite3
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import ledger as actions
 from stormproof.api.deps import Fresh, IdemKey, OperatorCaller, RegionDep, When, acknowledge
+from stormproof.api.routers import api_router
 from stormproof.api.routers.earnings import CSV_RESPONSES, PeriodPath, csv_of, now_ms, period_of
 from stormproof.creators.ledger import Statement, rates_of, statement
 from stormproof.events import MAX_UPDATE_CHARS
 from stormproof.views import accounts, creator_settings, ledger
 
-router = APIRouter(tags=["ledger"])
+router = api_router(tags=["ledger"])
 
 
 class AdjustmentIn(BaseModel):

@@ -11,11 +11,12 @@ import sqlite3
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import incidents as actions
 from stormproof.api.deps import Fresh, IdemKey, OperatorCaller, RegionDep, When, acknowledge
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import Written
 from stormproof.errors import NotFound
 from stormproof.events import COMPONENTS, MAX_TIME_MS
@@ -24,7 +25,7 @@ from stormproof.views.incidents import Window, WindowState
 
 __all__ = ["WindowOut", "router", "window_out"]
 
-router = APIRouter(prefix="/v1/maintenance", tags=["incidents"])
+router = api_router(prefix="/v1/maintenance", tags=["incidents"])
 
 
 class WindowOut(BaseModel):

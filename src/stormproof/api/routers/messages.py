@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
@@ -24,6 +24,7 @@ from stormproof.api.deps import (
     plain_number,
     position_header,
 )
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import ConversationOut, MessageOut, Written, message_out, user_ref
 from stormproof.errors import BadRequest, NotFound, TooManyRequests
 from stormproof.region import Region
@@ -31,7 +32,7 @@ from stormproof.views import accounts, messages
 
 __all__ = ["parse_last_event_id", "router"]
 
-router = APIRouter(prefix="/v1", tags=["messages"])
+router = api_router(prefix="/v1", tags=["messages"])
 
 #: a comment line is sent this often on an idle stream, so proxies keep it open
 _KEEPALIVE_S = 15.0

@@ -22,17 +22,18 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from stormproof.api.deps import Operator, RegionDep
+from stormproof.api.routers import api_router
 from stormproof.api.routers.health import RegionState, region_state
 from stormproof.region import Region
 from stormproof.status import STATES, Page, read_page
 
-router = APIRouter(tags=["health"])
+router = api_router(tags=["health"])
 
 #: what a region is doing, for ``stormproof_region_state``
 REGION_STATES = ("catching_up", "ready", "views_stopped", "failed")

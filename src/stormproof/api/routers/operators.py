@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import sqlite3
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import roles as actions
 from stormproof.api.deps import Operator, RegionDep, When, acknowledge
+from stormproof.api.routers import api_router
 from stormproof.views import accounts, roles
 
-router = APIRouter(prefix="/v1/operators", tags=["incidents"])
+router = api_router(prefix="/v1/operators", tags=["incidents"])
 
 
 class RoleChange(BaseModel):

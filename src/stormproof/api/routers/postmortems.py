@@ -22,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -37,6 +37,7 @@ from stormproof.api.deps import (
     When,
     acknowledge,
 )
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import Written
 from stormproof.creators.impact import CreatorImpact, ImpactRates
 from stormproof.errors import Conflict, NotFound
@@ -56,7 +57,7 @@ from stormproof.views.incidents import Incident
 
 __all__ = ["public_path", "router"]
 
-router = APIRouter(tags=["postmortems"])
+router = api_router(tags=["postmortems"])
 
 #: as the status page's: its own inline styles, nothing else
 _PAGE_CSP = (

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import safety
 from stormproof.api.deps import Caller, RegionDep, When, acknowledge
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import Written
 from stormproof.events import REPORT_REASONS, REPORT_TARGETS
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = api_router(prefix="/v1/reports", tags=["reports"])
 
 
 class ReportIn(BaseModel):

@@ -8,16 +8,17 @@ import sqlite3
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import Path, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import accounts as actions
 from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, When, acknowledge
 from stormproof.api.limits import Limits
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import Ack
 from stormproof.views import accounts
 
-router = APIRouter(prefix="/v1", tags=["sessions"])
+router = api_router(prefix="/v1", tags=["sessions"])
 
 
 class SessionInfo(BaseModel):

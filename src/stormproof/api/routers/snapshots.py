@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import FileResponse
 
 from stormproof.api.deps import Operator, RegionDep
+from stormproof.api.routers import api_router
 from stormproof.errors import NotFound, Unavailable
 from stormproof.snapshots import Manifest, Snapshots
 from stormproof.snapshots.manifest import ID_PATTERN
 
-router = APIRouter(prefix="/v1/snapshots", tags=["health"])
+router = api_router(prefix="/v1/snapshots", tags=["health"])
 
 
 def _snapshots(request: Request) -> Snapshots:

@@ -15,11 +15,12 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import HTMLResponse
 from pydantic import Field
 
 from stormproof.api.deps import Fresh, RegionDep
+from stormproof.api.routers import api_router
 from stormproof.api.routers.incidents import IncidentOut, incident_out
 from stormproof.api.routers.maintenance import WindowOut, window_out
 from stormproof.region import Region
@@ -32,7 +33,7 @@ from stormproof.views import incidents
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["status"])
+router = api_router(tags=["status"])
 
 #: the page may load its own inline styles and nothing else: no script, no
 #: request anywhere (stricter than the edge's policy for HTML)

@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from fastapi.responses import Response
 
 from stormproof.api.deps import Caller, Fresh, RegionDep
+from stormproof.api.routers import api_router
 from stormproof.creators.analytics import (
     MAX_DAYS,
     DayFigures,
@@ -28,7 +29,7 @@ from stormproof.errors import Forbidden, NotFound
 from stormproof.events import ID_PATTERN
 from stormproof.region import Region
 
-router = APIRouter(prefix="/v1/studio", tags=["studio"])
+router = api_router(prefix="/v1/studio", tags=["studio"])
 
 From = Annotated[
     str | None,

@@ -12,16 +12,17 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 
 from stormproof.actions import uploads as actions
 from stormproof.api.deps import Caller, IdemKey, RegionDep, When, acknowledge
+from stormproof.api.routers import api_router
 from stormproof.errors import StormproofError
 from stormproof.media import tus
 from stormproof.region import Region
 
-router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
+router = api_router(prefix="/v1/uploads", tags=["uploads"])
 
 
 class UnsupportedType(StormproofError):

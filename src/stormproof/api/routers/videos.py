@@ -7,11 +7,12 @@ import tempfile
 from pathlib import Path
 from typing import IO, Annotated
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import File, Form, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from stormproof.actions import videos as actions
 from stormproof.api.deps import Caller, Fresh, IdemKey, RegionDep, When, acknowledge
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import (
     Ack,
     RenditionOut,
@@ -24,7 +25,7 @@ from stormproof.errors import NotFound, PayloadTooLarge
 from stormproof.region import Region
 from stormproof.views import renditions, videos
 
-router = APIRouter(prefix="/v1/videos", tags=["videos"])
+router = api_router(prefix="/v1/videos", tags=["videos"])
 
 
 class UploadOut(VideoOut, Written):

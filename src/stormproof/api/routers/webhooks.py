@@ -11,11 +11,12 @@ from __future__ import annotations
 import sqlite3
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from pydantic import BaseModel, Field
 
 from stormproof.actions import webhooks as actions
 from stormproof.api.deps import IdemKey, OperatorCaller, RegionDep, When, acknowledge
+from stormproof.api.routers import api_router
 from stormproof.api.schemas import Written
 from stormproof.errors import NotFound
 from stormproof.events import WebhookAttempt
@@ -25,7 +26,7 @@ from stormproof.views.webhooks import Delivery, Subscription
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/status/webhooks", tags=["status"])
+router = api_router(prefix="/v1/status/webhooks", tags=["status"])
 
 
 class WebhookOut(BaseModel):
