@@ -98,6 +98,33 @@ async def test_a_region_keeps_a_snapshot_made_ahead_and_hands_it_out(tmp_path: P
         store.close()
 
 
+async def test_one_made_ahead_is_handed_out_while_the_next_is_being_made(
+    tmp_path: Path,
+) -> None:
+    # A peer that lost its disks asks while the next snapshot is being made
+    # (tens of seconds at a million entries): it gets the one made before,
+    # not a wait for the new one.
+    settings = make_settings(tmp_path / "region", snapshot_every_s=3600, snapshot_reuse_s=0)
+    await append_history(settings.log_path, range(50))
+    log = SqliteLog(settings.log_path)
+    store = ViewStore(settings.views_path, all_views())
+    store.apply(await log.read(0, 0, 50))
+    await log.close()
+    snapshots = Snapshots(settings)
+    try:
+        first = await snapshots.make_or_reuse(ahead=True)
+        making = asyncio.create_task(snapshots.make_or_reuse(ahead=True))
+        await asyncio.sleep(0)  # the next one is under way: it holds the lock
+        assert snapshots._lock.locked()
+        handed = await snapshots.make_or_reuse()
+        assert handed.id == first.id and not making.done()
+        second = await making
+        assert second.id != first.id
+        assert (await snapshots.make_or_reuse()).id == second.id
+    finally:
+        store.close()
+
+
 async def test_many_entries_applied_make_a_snapshot_before_the_period_is_up(
     tmp_path: Path,
 ) -> None:

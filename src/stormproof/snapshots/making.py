@@ -79,20 +79,30 @@ class Snapshots:
         """A snapshot of this region as it stands now, or one made a moment
         ago — or, with ``snapshot_every_s``, the one made ahead, until twice
         that long passed (the next one was due, and did not come). ``ahead``:
-        make a new one whatever there is (:meth:`keep_one_made`)."""
+        make a new one whatever there is (:meth:`keep_one_made`).
+
+        One still fresh is handed out at once, even while the next is being
+        made: a peer that lost its disks does not wait for a snapshot it
+        does not need (tens of seconds at a million entries)."""
+        if not ahead and (fresh := self._fresh()) is not None:
+            return fresh
         async with self._lock:
-            if self._latest is not None and not ahead:
-                made, manifest = self._latest
-                age = time.monotonic() - made
-                every = self.settings.snapshot_every_s
-                fresh = age < self.settings.snapshot_reuse_s or age < 2 * every
-                if fresh and (self.folder / manifest.id).is_dir():
-                    return manifest
+            if not ahead and (fresh := self._fresh()) is not None:  # made while we waited
+                return fresh
             manifest = await self._make()
             keep = {manifest.id} | ({self._latest[1].id} if self._latest else set())
             await asyncio.to_thread(self._delete_all_but, keep)
             self._latest = (time.monotonic(), manifest)
             return manifest
+
+    def _fresh(self) -> Manifest | None:
+        """The latest snapshot, if it may still be handed out."""
+        if self._latest is None:
+            return None
+        made, manifest = self._latest
+        age = time.monotonic() - made
+        fresh = age < self.settings.snapshot_reuse_s or age < 2 * self.settings.snapshot_every_s
+        return manifest if fresh and (self.folder / manifest.id).is_dir() else None
 
     async def keep_one_made(
         self,
