@@ -125,6 +125,26 @@ async def test_one_made_ahead_is_handed_out_while_the_next_is_being_made(
         store.close()
 
 
+async def test_one_made_ahead_outlives_a_restart_of_its_region(tmp_path: Path) -> None:
+    # A power cut restarts the process: the snapshot it made ahead is still
+    # handed out (not a new one made while a peer waits), until it is as old
+    # as one made ahead may be.
+    settings = make_settings(tmp_path / "region", snapshot_every_s=1.0, snapshot_reuse_s=0)
+    await append_history(settings.log_path, range(50))
+    log = SqliteLog(settings.log_path)
+    store = ViewStore(settings.views_path, all_views())
+    store.apply(await log.read(0, 0, 50))
+    await log.close()
+    try:
+        made = await Snapshots(settings).make_or_reuse(ahead=True)
+        restarted = Snapshots(settings)
+        assert (await restarted.make_or_reuse()).id == made.id
+        await asyncio.sleep(2.1)  # twice the period: the next was due, and did not come
+        assert (await Snapshots(settings).make_or_reuse()).id != made.id
+    finally:
+        store.close()
+
+
 async def test_many_entries_applied_make_a_snapshot_before_the_period_is_up(
     tmp_path: Path,
 ) -> None:

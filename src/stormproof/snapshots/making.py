@@ -72,8 +72,10 @@ class Snapshots:
         self.settings = settings
         self.folder = settings.snapshots_dir
         self._lock = asyncio.Lock()
-        #: the latest snapshot made by this process, and when (monotonic seconds)
+        #: the latest snapshot made, and when (monotonic seconds): by this
+        #: process, or the newest sealed before it started (:meth:`_recall`)
         self._latest: tuple[float, Manifest] | None = None
+        self._recalled = False
 
     async def make_or_reuse(self, *, ahead: bool = False) -> Manifest:
         """A snapshot of this region as it stands now, or one made a moment
@@ -97,12 +99,37 @@ class Snapshots:
 
     def _fresh(self) -> Manifest | None:
         """The latest snapshot, if it may still be handed out."""
+        self._recall()
         if self._latest is None:
             return None
         made, manifest = self._latest
         age = time.monotonic() - made
         fresh = age < self.settings.snapshot_reuse_s or age < 2 * self.settings.snapshot_every_s
         return manifest if fresh and (self.folder / manifest.id).is_dir() else None
+
+    def _recall(self) -> None:
+        """Once per process: the newest snapshot this region sealed before
+        the process started becomes the latest, made as long ago as its
+        manifest says. A region that restarted (a power cut) still hands
+        out the one it made ahead, instead of making a new one while a peer
+        that lost its disks waits."""
+        if self._recalled:
+            return
+        self._recalled = True
+        newest: Manifest | None = None
+        found = self.folder.iterdir() if self.folder.is_dir() else iter(())
+        for path in found:
+            try:
+                manifest = Manifest.model_validate_json((path / "manifest.json").read_bytes())
+            except (OSError, ValueError):  # half made, or not ours
+                continue
+            if manifest.id != path.name or manifest.format != FORMAT:
+                continue
+            if newest is None or manifest.made_at > newest.made_at:
+                newest = manifest
+        if newest is not None and self._latest is None:
+            age = max(0.0, time.time() - newest.made_at / 1000)
+            self._latest = (time.monotonic() - age, newest)
 
     async def keep_one_made(
         self,
@@ -124,6 +151,9 @@ class Snapshots:
         many, gap = self.settings.snapshot_every_entries, self.settings.snapshot_gap_s
         await ready()
         last, took, at = time.monotonic(), 0.0, applied() if applied else 0
+        self._recall()
+        if self._latest is not None:  # made before a restart: the turns go on from it
+            last, at = self._latest[0], sum(self._latest[1].position)
         while True:
             await asyncio.sleep(min(every, max(gap, 0.1), 5.0))
             since = time.monotonic() - last
