@@ -9,14 +9,21 @@ ready and the region's own state lines (``region.state``) with their times
 since the restore began: when it started, each catch-up phase with what it
 had left, and ready — where a restart's seconds go.
 
+``--no-transcode`` runs the regions without their transcoders: the catalog
+``recovery.py`` builds has 400,000 videos and no media, and with
+transcoding on every region keeps planning their ladders and failing to
+fetch their placeholder blob, a background load that has nothing to do with
+recovering (and a real platform would not carry).
+
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/cluster_restarts.py FOLDER
-       [--restarts N] [--region NAME] [--settle S] [--wipe]
+       [--restarts N] [--region NAME] [--settle S] [--wipe] [--no-transcode]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +57,10 @@ def main() -> None:
     parser.add_argument("--region", help="the region to restart (default: the last)")
     parser.add_argument("--settle", type=float, default=20.0, help="seconds between restarts")
     parser.add_argument("--wipe", action="store_true", help="its disks lost at each restart")
+    parser.add_argument("--no-transcode", action="store_true", help="regions without transcoders")
     args = parser.parse_args()
+    if args.no_transcode:  # the regions' processes inherit it (Settings.from_env)
+        os.environ["STORMPROOF_TRANSCODE"] = "false"
 
     cluster = LocalCluster.load(args.folder)
     started = time.monotonic()

@@ -22,7 +22,10 @@ def test_the_restarts_benchmark_restarts_the_region_and_prints_its_states(
     kept.up()
     kept.down()
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    command = [sys.executable, str(SCRIPT), str(folder), "--restarts", "1", "--settle", "0"]
+    command = [
+        sys.executable, str(SCRIPT), str(folder), "--restarts", "1", "--settle", "0",
+        "--no-transcode",
+    ]  # fmt: skip
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     out = done.stdout
