@@ -3,10 +3,11 @@
 Started by the API once the region caught up, when ``Settings.transcode``
 is on (ADR 028):
 
-- **Feeding**: every ``transcode_poll_s`` it plans the ladder of videos
-  whose uploading region did not (it died between the two writes), and
-  submits every pending rung of the renditions view to the job queue. Every
-  region does this; the queue stores each job once.
+- **Feeding**: every ``transcode_poll_s`` it submits every pending rung of
+  the renditions view to the job queue, and every ``_PLAN_LATE_EVERY_S``
+  first plans the ladder of videos whose uploading region did not (it died
+  between the two writes). Every region does this; the queue stores each
+  job once.
 - **Working**: ``transcode_workers`` loops take jobs. Each reads its rung
   from the view (a rung made or failed meanwhile, or a deleted video, is
   acknowledged unread), fetches the source from the blob store, transcodes
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import shutil
 import tempfile
 import time
@@ -48,6 +50,10 @@ log = logging.getLogger(__name__)
 
 #: a video with no plan this long after its upload is planned by any region
 _PLAN_LATE_MS = 10_000
+#: how often a region looks for such videos: the look scans every video of
+#: the catalog, so at every poll it took a large share of a core once the
+#: catalog held hundreds of thousands (docs/benchmarks.md)
+_PLAN_LATE_EVERY_S = 10.0
 
 
 def queue_for(region: Region) -> JobQueue:
@@ -69,6 +75,7 @@ class Transcoder:
         self.region = region
         self.queue = queue
         self._submitted: set[Job] = set()
+        self._looked_late = -math.inf  # when _plan_late last ran (monotonic seconds)
         #: jobs this region's workers hold now (for tests and /metrics)
         self.working: set[Job] = set()
 
@@ -101,7 +108,9 @@ class Transcoder:
         )
 
     async def _queue_jobs(self) -> None:
-        await self._plan_late()
+        if time.monotonic() - self._looked_late >= _PLAN_LATE_EVERY_S:
+            self._looked_late = time.monotonic()
+            await self._plan_late()
         await self._submit_pending()
 
     async def _plan_late(self) -> None:
