@@ -62,6 +62,7 @@ def main() -> None:
     if args.no_transcode:  # the regions' processes inherit it (Settings.from_env)
         os.environ["STORMPROOF_TRANSCODE"] = "false"
 
+    print(f"load average at the start: {os.getloadavg()[0]:.2f}", flush=True)
     cluster = LocalCluster.load(args.folder)
     started = time.monotonic()
     try:
@@ -86,6 +87,7 @@ def main() -> None:
     finally:
         cluster.down()
     print(f"ready after: {', '.join(f'{s} s' for s in ready)}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
