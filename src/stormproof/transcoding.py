@@ -4,7 +4,8 @@ Started by the API once the region caught up, when ``Settings.transcode``
 is on (ADR 028):
 
 - **Feeding**: every ``transcode_poll_s`` it submits every pending rung of
-  the renditions view to the job queue, and every ``_PLAN_LATE_EVERY_S``
+  the renditions view to the job queue (during a backlog of more than a
+  page, every ``_BACKLOG_EVERY_S``), and every ``_PLAN_LATE_EVERY_S``
   first plans the ladder of videos whose uploading region did not (it died
   between the two writes). Every region does this; the queue stores each
   job once.
@@ -54,6 +55,11 @@ _PLAN_LATE_MS = 10_000
 #: the catalog, so at every poll it took a large share of a core once the
 #: catalog held hundreds of thousands (docs/benchmarks.md)
 _PLAN_LATE_EVERY_S = 10.0
+#: pending rungs read per look; a full page is a backlog, read again only
+#: every ``_BACKLOG_EVERY_S``: the read sorts every pending rung, and what
+#: a backlog hands out first does not change from one poll to the next
+_PENDING_PAGE = 1000
+_BACKLOG_EVERY_S = 10.0
 
 
 def queue_for(region: Region) -> JobQueue:
@@ -76,6 +82,8 @@ class Transcoder:
         self.queue = queue
         self._submitted: set[Job] = set()
         self._looked_late = -math.inf  # when _plan_late last ran (monotonic seconds)
+        self._looked_pending = -math.inf  # and _submit_pending
+        self._backlog = False  # whether it read a full page
         #: jobs this region's workers hold now (for tests and /metrics)
         self.working: set[Job] = set()
 
@@ -111,7 +119,9 @@ class Transcoder:
         if time.monotonic() - self._looked_late >= _PLAN_LATE_EVERY_S:
             self._looked_late = time.monotonic()
             await self._plan_late()
-        await self._submit_pending()
+        if not self._backlog or time.monotonic() - self._looked_pending >= _BACKLOG_EVERY_S:
+            self._looked_pending = time.monotonic()
+            await self._submit_pending()
 
     async def _plan_late(self) -> None:
         before = int(time.time() * 1000) - _PLAN_LATE_MS
@@ -129,7 +139,9 @@ class Transcoder:
                 )
 
     async def _submit_pending(self) -> None:
-        pending = await self.region.store.query(lambda db: renditions.pending_rungs(db, 1000))
+        read = partial(renditions.pending_rungs, limit=_PENDING_PAGE)
+        pending = await self.region.store.query(read)
+        self._backlog = len(pending) >= _PENDING_PAGE
         jobs = [Job(p.video_id, p.rung) for p in pending]
         self._submitted &= set(jobs)
         for job in jobs:
