@@ -53,8 +53,9 @@ log = logging.getLogger(__name__)
 _PLAN_LATE_MS = 10_000
 #: how often a region looks for such videos: the look scans every video of
 #: the catalog, so at every poll it took a large share of a core once the
-#: catalog held hundreds of thousands, and still a fifth of one every 10 s
-#: (docs/benchmarks.md); a video its region did not plan waits a minute more
+#: catalog held hundreds of thousands, and was still a peer's largest work
+#: at one look every 10 s (docs/benchmarks.md); a video its region did not
+#: plan waits a minute more
 _PLAN_LATE_EVERY_S = 60.0
 #: pending rungs read per look; a full page is a backlog, read again only
 #: every ``_BACKLOG_EVERY_S``: the read sorts every pending rung, and what
