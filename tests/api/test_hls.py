@@ -7,9 +7,11 @@ playlist's variants over HTTP and decodes their frames.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,9 @@ import httpx
 import pytest
 
 from stormproof.media import make_video
+from stormproof.views import renditions
 from tests.conftest import LiveServer, make_settings, sign_up, upload
+from tests.snapshots.history import USERS, append_history
 
 #: rungs by short side; the 360x640 source gets the first three, never 540
 RUNGS = (180, 270, 360, 540)
@@ -308,3 +312,30 @@ def test_a_phone_video_stored_sideways_gets_an_upright_portrait_ladder(
     for picture in (pixels, still):
         assert picture.shape == (320, 180, 3)
         assert picture[:, :20].mean() > picture[:, -20:].mean() + 40
+
+
+def test_videos_no_region_planned_get_their_ladder_planned_by_a_region_with_transcoding(
+    tmp_path: Path,
+) -> None:
+    # A history whose videos have no plan: their upload region died between
+    # the two writes, or the platform had no transcoding yet. A region with
+    # transcoding on plans them once it is ready (it looks once a minute, the
+    # first time at once).
+    settings = make_settings(tmp_path / "region", transcode=True, transcode_poll_s=0.1)
+    asyncio.run(append_history(settings.log_path, range(USERS + 3)))
+    names = [f"v{n}" for n in range(3)]
+
+    def planned_now(db: sqlite3.Connection) -> list[bool]:
+        return [renditions.planned(db, name) for name in names]
+
+    live = LiveServer(settings).start()
+    try:
+        region = live.app.state.region
+        deadline = time.monotonic() + 60
+        found = live.call(region.store.query(planned_now))
+        while not all(found) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            found = live.call(region.store.query(planned_now))
+        assert all(found), found
+    finally:
+        live.stop()
