@@ -158,6 +158,25 @@ async def test_a_damaged_or_foreign_snapshot_is_rejected_and_the_region_rebuilds
             with pytest.raises(Rejected, match=reason):
                 check_manifest(manifest.model_copy(update=change), [1800])
 
+        # A fault in the engine checkpoint, which arrives while the views are
+        # being checked: refused, the checks called off, nothing left behind.
+        engine_file = peer_settings.snapshots_dir / manifest.id / "foryou.checkpoint"
+        whole = engine_file.read_bytes()
+        engine_file.write_bytes(whole[:-1] + bytes([whole[-1] ^ 0xFF]))
+        other = _settings(
+            tmp_path / "d", secret, region="d", peers=(peer.url,), restore_min_entries=1000
+        )
+        _copy_log(peer_settings.log_path, other.log_path)
+        log = SqliteLog(other.log_path)
+        try:
+            report = await restore_from_peers(other, log, load_secret(secret))
+        finally:
+            await log.close()
+        assert report.peer is None and len(report.rejected) == 1
+        assert "foryou.checkpoint's SHA-256 differs" in report.rejected[0].reason
+        assert not (other.data_dir / "tmp" / "snapshot").exists()
+        engine_file.write_bytes(whole)
+
         # A disk fault on the peer after the snapshot was made.
         damaged = peer_settings.snapshots_dir / manifest.id / "views.sqlite"
         data = bytearray(damaged.read_bytes())

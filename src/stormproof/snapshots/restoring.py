@@ -108,7 +108,8 @@ class RestoreReport(BaseModel):
     bytes: int = 0
     #: seconds the peer took to make (or reuse) it and this region to download it
     download_s: float = 0.0
-    #: seconds the checks took, digests included
+    #: seconds the checks took after the last byte arrived, digests included
+    #: (the views' checks begin as soon as the views arrived)
     verify_s: float = 0.0
     #: peers whose snapshot was not used, in the order asked
     rejected: list[Rejection] = []
@@ -197,14 +198,23 @@ async def _restore_from(
         started = time.monotonic()
         manifest = await asyncio.to_thread(_ask, client)
         check_manifest(manifest, await _end_of(log, manifest.position))
-        await asyncio.to_thread(_download_all, client, manifest, folder)
+        await asyncio.to_thread(_make_room, manifest, folder)
+        await asyncio.to_thread(_download_one, client, manifest, VIEWS, folder)
+        keys = await _keys_at(log, manifest.position)
+        # The views are checked while the checkpoint arrives: the two take
+        # seconds each at a million entries, and need different things (the
+        # checks a core or two, the download the network and the disk).
+        checking = asyncio.create_task(_check_views(manifest, folder, keys))
+        try:
+            if manifest.file(CHECKPOINT) is not None:
+                await asyncio.to_thread(_download_one, client, manifest, CHECKPOINT, folder)
+        except BaseException:
+            checking.cancel()
+            await asyncio.gather(checking, return_exceptions=True)
+            raise
     downloaded = time.monotonic()
-    keys = await _keys_at(log, manifest.position)
-    await asyncio.to_thread(_check_files, manifest, folder, keys)
-    digests = await view_digests(folder / VIEWS, workers=os.cpu_count() or 1)
-    if digests != manifest.digests:
-        differ = sorted(name for name in digests if digests[name] != manifest.digests.get(name))
-        raise Rejected(f"the views' digests differ from the manifest's: {', '.join(differ)}")
+    await checking
+    await asyncio.to_thread(_check_checkpoint, manifest, folder)
     verified = time.monotonic()
     await asyncio.to_thread(before_install)
     await asyncio.to_thread(_install, manifest, folder, settings)
@@ -254,16 +264,22 @@ def _ask(client: httpx.Client) -> Manifest:
         raise Rejected(f"the peer's manifest does not parse: {exc.errors()[:1]}") from exc
 
 
-def _download_all(client: httpx.Client, manifest: Manifest, folder: Path) -> None:
-    """Download the snapshot's files into ``folder``, checking each one's
-    size and SHA-256 as it arrives."""
+def _make_room(manifest: Manifest, folder: Path) -> None:
+    """Make ``folder``, if the disk has room for every file of the snapshot."""
     needed = sum(f.size for f in manifest.files)
     folder.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder).free
     if needed > free:
         raise Rejected(f"the snapshot takes {needed} bytes, the disk has {free} free")
-    for file in manifest.files:
-        _download(client, f"/v1/snapshots/{manifest.id}/{file.name}", file, folder)
+
+
+def _download_one(client: httpx.Client, manifest: Manifest, name: str, folder: Path) -> None:
+    """Download one file of the snapshot into ``folder``, checking its size
+    and SHA-256 as it arrives."""
+    expected = manifest.file(name)
+    if expected is None:
+        raise Rejected(f"the snapshot lists no {name}")
+    _download(client, f"/v1/snapshots/{manifest.id}/{name}", expected, folder)
 
 
 def _read_bounded(answer: httpx.Response, limit: int) -> bytes:
@@ -360,10 +376,19 @@ async def _keys_at(log: Log, position: list[int]) -> dict[int, str]:
     return keys
 
 
-def _check_files(manifest: Manifest, folder: Path, keys: dict[int, str]) -> None:
+async def _check_views(manifest: Manifest, folder: Path, keys: dict[int, str]) -> None:
+    """The downloaded views file passes :func:`_check_views_file`, and every
+    view's digest, recomputed here, is the manifest's."""
+    await asyncio.to_thread(_check_views_file, manifest, folder, keys)
+    digests = await view_digests(folder / VIEWS, workers=os.cpu_count() or 1)
+    if digests != manifest.digests:
+        differ = sorted(name for name in digests if digests[name] != manifest.digests.get(name))
+        raise Rejected(f"the views' digests differ from the manifest's: {', '.join(differ)}")
+
+
+def _check_views_file(manifest: Manifest, folder: Path, keys: dict[int, str]) -> None:
     """The downloaded views file is sound, of our shape, at P, and applied
-    this log's entries at P (``keys``); the checkpoint is the one the
-    manifest describes."""
+    this log's entries at P (``keys``)."""
     db = open_read_only(folder / VIEWS)
     try:
         checked = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
@@ -381,6 +406,10 @@ def _check_files(manifest: Manifest, folder: Path, keys: dict[int, str]) -> None
                 )
     finally:
         db.close()
+
+
+def _check_checkpoint(manifest: Manifest, folder: Path) -> None:
+    """The downloaded checkpoint is the one the manifest describes."""
     if manifest.engine is not None:
         found = checkpoint.read_header(folder / CHECKPOINT)
         if found != manifest.engine.model_dump():
