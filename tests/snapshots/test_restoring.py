@@ -52,6 +52,16 @@ def _settings(folder: Path, secret: Path, **values: Any) -> Settings:
     return make_settings(folder, secret_file=secret, checkpoint_every_s=3600, **values)
 
 
+async def _engine_saved(settings: Settings, patience: float = 60.0) -> None:
+    """Wait for a started region's first checkpoint: it is saved right after
+    the region is ready, by a child, and a snapshot asked for before it
+    ships the views alone (as it should), which these tests do not want."""
+    deadline = time.monotonic() + patience
+    while not settings.checkpoint_path.exists():
+        assert time.monotonic() < deadline, "the region saved no checkpoint"
+        await asyncio.sleep(0.05)
+
+
 async def test_a_wiped_region_restores_from_a_peer_and_replays_only_the_tail(
     tmp_path: Path,
 ) -> None:
@@ -60,6 +70,7 @@ async def test_a_wiped_region_restores_from_a_peer_and_replays_only_the_tail(
     await append_history(peer_settings.log_path, range(1500))
     peer = LiveServer(peer_settings).start()  # saves its engine at 1500
     try:
+        await _engine_saved(peer_settings)
         await append_history(peer_settings.log_path, range(1500, 1800))
         _digest(peer, [1800])  # the peer stands at P
 
@@ -122,6 +133,7 @@ async def test_a_damaged_or_foreign_snapshot_is_rejected_and_the_region_rebuilds
     await append_history(peer_settings.log_path, range(1500, 1800))
     peer = LiveServer(peer_settings).start()
     try:
+        await _engine_saved(peer_settings)
         async with httpx.AsyncClient(base_url=peer.url, headers=peer.operator) as client:
             made = await client.post("/v1/snapshots", timeout=60)
         manifest = Manifest.model_validate_json(made.content)
