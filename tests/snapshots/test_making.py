@@ -65,13 +65,20 @@ def _made(settings: Settings) -> set[str]:
     }
 
 
-async def test_a_region_keeps_a_snapshot_made_ahead_and_hands_it_out(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path / "region", snapshot_every_s=0.5, snapshot_reuse_s=0)
-    await append_history(settings.log_path, range(50))
+async def _views_of_history(settings: Settings, entries: int) -> ViewStore:
+    """The region's views, open, with the first ``entries`` writes of the
+    small community applied."""
+    await append_history(settings.log_path, range(entries))
     log = SqliteLog(settings.log_path)
     store = ViewStore(settings.views_path, all_views())
-    store.apply(await log.read(0, 0, 50))
+    store.apply(await log.read(0, 0, entries))
     await log.close()
+    return store
+
+
+async def test_a_region_keeps_a_snapshot_made_ahead_and_hands_it_out(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "region", snapshot_every_s=0.5, snapshot_reuse_s=0)
+    store = await _views_of_history(settings, 50)
     snapshots = Snapshots(settings)
     ready = asyncio.Event()
     keeping = asyncio.create_task(snapshots.keep_one_made(ready.wait))
@@ -105,11 +112,7 @@ async def test_one_made_ahead_is_handed_out_while_the_next_is_being_made(
     # (tens of seconds at a million entries): it gets the one made before,
     # not a wait for the new one.
     settings = make_settings(tmp_path / "region", snapshot_every_s=3600, snapshot_reuse_s=0)
-    await append_history(settings.log_path, range(50))
-    log = SqliteLog(settings.log_path)
-    store = ViewStore(settings.views_path, all_views())
-    store.apply(await log.read(0, 0, 50))
-    await log.close()
+    store = await _views_of_history(settings, 50)
     snapshots = Snapshots(settings)
     try:
         first = await snapshots.make_or_reuse(ahead=True)
@@ -130,11 +133,7 @@ async def test_one_made_ahead_outlives_a_restart_of_its_region(tmp_path: Path) -
     # handed out (not a new one made while a peer waits), until it is as old
     # as one made ahead may be.
     settings = make_settings(tmp_path / "region", snapshot_every_s=1.0, snapshot_reuse_s=0)
-    await append_history(settings.log_path, range(50))
-    log = SqliteLog(settings.log_path)
-    store = ViewStore(settings.views_path, all_views())
-    store.apply(await log.read(0, 0, 50))
-    await log.close()
+    store = await _views_of_history(settings, 50)
     try:
         made = await Snapshots(settings).make_or_reuse(ahead=True)
         restarted = Snapshots(settings)

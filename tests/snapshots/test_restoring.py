@@ -18,7 +18,7 @@ from stormproof.log.sqlite import SqliteLog
 from stormproof.operators import load_secret
 from stormproof.region import Region
 from stormproof.settings import Settings
-from stormproof.snapshots import Manifest, restore_from_peers
+from stormproof.snapshots import Manifest, RestoreReport, restore_from_peers
 from stormproof.snapshots.restoring import Rejected, check_manifest
 from stormproof.testing import LiveServer, free_port
 from tests.conftest import make_settings
@@ -50,6 +50,15 @@ def _settings(folder: Path, secret: Path, **values: Any) -> Settings:
     # The peer never saves its engine again while a test runs: its
     # checkpoint stays where its start put it.
     return make_settings(folder, secret_file=secret, checkpoint_every_s=3600, **values)
+
+
+async def _restore(settings: Settings, secret: Path) -> RestoreReport:
+    """What :func:`restore_from_peers` does for a region with ``settings``."""
+    log = SqliteLog(settings.log_path)
+    try:
+        return await restore_from_peers(settings, log, load_secret(secret))
+    finally:
+        await log.close()
 
 
 async def _engine_saved(settings: Settings, patience: float = 60.0) -> None:
@@ -148,11 +157,7 @@ async def test_a_damaged_or_foreign_snapshot_is_rejected_and_the_region_rebuilds
             (range(5000, 5400), "never saw this log's entry"),
         ]:
             await append_history(foreign.log_path, more)
-            log = SqliteLog(foreign.log_path)
-            try:
-                report = await restore_from_peers(foreign, log, load_secret(secret))
-            finally:
-                await log.close()
+            report = await _restore(foreign, secret)
             assert report.peer is None and len(report.rejected) == 1
             assert reason in report.rejected[0].reason
             assert not foreign.views_path.exists()
@@ -179,11 +184,7 @@ async def test_a_damaged_or_foreign_snapshot_is_rejected_and_the_region_rebuilds
             tmp_path / "d", secret, region="d", peers=(peer.url,), restore_min_entries=1000
         )
         _copy_log(peer_settings.log_path, other.log_path)
-        log = SqliteLog(other.log_path)
-        try:
-            report = await restore_from_peers(other, log, load_secret(secret))
-        finally:
-            await log.close()
+        report = await _restore(other, secret)
         assert report.peer is None and len(report.rejected) == 1
         assert "foryou.checkpoint's SHA-256 differs" in report.rejected[0].reason
         assert not (other.data_dir / "tmp" / "snapshot").exists()
