@@ -38,7 +38,7 @@ views alone and the engine's checkpoint saved and loaded at every start.
 
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/recovery.py [--entries 250000,1000000]
        [--restarts 3] [--work DIR] [--keep] [--cluster] [--cluster-entries 250000]
-       [--json OUT]
+       [--json OUT] [--no-transcode]
 """
 
 from __future__ import annotations
@@ -601,7 +601,11 @@ def main() -> None:
                         help="--restarts-of: no restore from it as a peer")  # fmt: skip
     parser.add_argument("--restarts-of", type=Path,
                         help="only restart a copy of this region folder, n times")  # fmt: skip
+    parser.add_argument("--no-transcode", action="store_true",
+                        help="regions without transcoders (see cluster_restarts.py)")  # fmt: skip
     args = parser.parse_args()
+    if args.no_transcode:  # every server inherits it (Settings.from_env)
+        os.environ["STORMPROOF_TRANSCODE"] = "false"
     # A SIGTERM unwinds like Ctrl-C: servers and clusters are stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     if not args.kuairand.is_file():

@@ -51,12 +51,11 @@ log = logging.getLogger(__name__)
 
 #: a video with no plan this long after its upload is planned by any region
 _PLAN_LATE_MS = 10_000
-#: how often a region looks for such videos: the look scans every video of
-#: the catalog, so at every poll it took a large share of a core once the
-#: catalog held hundreds of thousands, and was still a peer's largest work
-#: at one look every 10 s (docs/benchmarks.md); a video its region did not
-#: plan waits a minute more
-_PLAN_LATE_EVERY_S = 60.0
+#: how often a region looks for such videos: the look reads the oldest rows
+#: of the renditions view's ``unplanned`` table (it used to scan every video
+#: of the catalog, and was a peer's largest work at 1M entries even once a
+#: minute; docs/benchmarks.md)
+_PLAN_LATE_EVERY_S = 10.0
 #: pending rungs read per look; a full page is a backlog, read again only
 #: every ``_BACKLOG_EVERY_S``: the read sorts every pending rung, and what
 #: a backlog hands out first does not change from one poll to the next

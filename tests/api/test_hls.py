@@ -319,7 +319,7 @@ def test_videos_no_region_planned_get_their_ladder_planned_by_a_region_with_tran
 ) -> None:
     # A history whose videos have no plan: their upload region died between
     # the two writes, or the platform had no transcoding yet. A region with
-    # transcoding on plans them once it is ready (it looks once a minute, the
+    # transcoding on plans them once it is ready (it looks every 10 s, the
     # first time at once).
     settings = make_settings(tmp_path / "region", transcode=True, transcode_poll_s=0.1)
     asyncio.run(append_history(settings.log_path, range(USERS + 3)))

@@ -20,12 +20,18 @@ from stormproof.events import (
     RenditionFailed,
     RenditionReady,
     RenditionsPlanned,
+    VideoDeleted,
     VideoUploaded,
     new_event,
 )
 from stormproof.log import Entry
 from stormproof.views import all_views
-from stormproof.views.renditions import hls_blob_of_live_video, pending_rungs, rungs_of
+from stormproof.views.renditions import (
+    hls_blob_of_live_video,
+    pending_rungs,
+    rungs_of,
+    unplanned_videos,
+)
 from stormproof.views.store import ViewStore
 
 
@@ -112,5 +118,51 @@ def test_pending_rungs_are_the_planned_ones_not_yet_made_or_failed() -> None:
             assert [(p.rung, p.segment_ms) for p in pending_rungs(db)] == [(540, 2000), (720, 2000)]
             assert hls_blob_of_live_video(db, _blob("sa"))
             assert not hls_blob_of_live_video(db, _blob("src"))  # the original is not an HLS file
+        finally:
+            store.close()
+
+
+def test_unplanned_videos_are_the_live_uploads_without_a_plan_oldest_first() -> None:
+    # v_1's plan arrives before its upload, v_2's after; v_3 is deleted;
+    # v_4 and v_5 wait, v_5 uploaded first; v_6 is too recent to count.
+    def upload(video_id: str) -> Payload:
+        return PAYLOADS[0].model_copy(update={"video_id": video_id})
+
+    def plan(video_id: str) -> Payload:
+        return PAYLOADS[1].model_copy(update={"video_id": video_id})
+
+    history: list[tuple[Payload, int]] = [
+        (plan("v_1"), 100),
+        (upload("v_1"), 100),
+        (upload("v_2"), 200),
+        (upload("v_3"), 300),
+        (upload("v_4"), 500),
+        (upload("v_5"), 400),
+        (upload("v_6"), 900),
+        (plan("v_2"), 200),
+        (VideoDeleted(video_id="v_3"), 600),
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        store = ViewStore(Path(folder) / "views.sqlite", all_views())
+        try:
+            for n, (payload, at) in enumerate(history, start=1):
+                event = new_event(payload, actor="u_1", at=at, id=f"e{n}")
+                store.apply([Entry(0, n, f"k{n}", event)])
+            db = store.reader()
+            assert unplanned_videos(db, before=800) == ["v_5", "v_4"]
+            assert unplanned_videos(db, before=800, limit=1) == ["v_5"]
+            assert unplanned_videos(db, before=1000) == ["v_5", "v_4", "v_6"]
+            assert unplanned_videos(db, before=400) == []
+            # The look reads a range of an index, never the whole catalog.
+            statements: list[str] = []
+            db.set_trace_callback(statements.append)
+            unplanned_videos(db, before=800)
+            db.set_trace_callback(None)
+            (statement,) = statements
+            plan_rows = db.execute(f"EXPLAIN QUERY PLAN {statement}").fetchall()
+            assert [row[3].split(" (")[0] for row in plan_rows] == [
+                "SEARCH u USING COVERING INDEX unplanned_by_age",
+                "SEARCH v USING INDEX sqlite_autoindex_videos_1",
+            ]
         finally:
             store.close()

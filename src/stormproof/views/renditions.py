@@ -7,6 +7,13 @@ playable); of two ready copies (a job done twice, in two regions) the one
 with the smaller playlist blob is kept, of two failures the smaller reason,
 in every region. Every blob a ready rung names is recorded with its video,
 so the API serves HLS files of live videos only (ADR 028).
+
+Uploads that have no plan yet are kept in ``unplanned``, oldest first, so a
+region looking for videos its uploader's region did not plan reads those few
+rows instead of scanning every video. An upload is left out of it if its plan
+arrived first, and a plan takes its video out, so it too is a function of the
+set of events. A deleted video's row stays (its deletion may arrive before or
+after it); the look skips it by its state in ``videos``.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from stormproof.events import RenditionFailed, RenditionReady, RenditionsPlanned
+from stormproof.events import RenditionFailed, RenditionReady, RenditionsPlanned, VideoUploaded
 from stormproof.log import Entry
 from stormproof.views.base import View
 
@@ -37,7 +44,7 @@ _RANK = {"pending": 0, "failed": 1, "ready": 2}
 
 class RenditionsView(View):
     name = "renditions"
-    tables = ("rendition_plans", "renditions", "hls_blobs")
+    tables = ("rendition_plans", "renditions", "hls_blobs", "unplanned")
     schema = """
     CREATE TABLE IF NOT EXISTS rendition_plans (
         video_id TEXT PRIMARY KEY,
@@ -68,7 +75,20 @@ class RenditionsView(View):
         video_id TEXT NOT NULL,
         PRIMARY KEY (blob_id, video_id)
     );
+    CREATE TABLE IF NOT EXISTS unplanned (
+        video_id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS unplanned_by_age ON unplanned (created_at, video_id);
     """
+
+    def on_video_uploaded(self, db: sqlite3.Connection, entry: Entry, p: VideoUploaded) -> None:
+        db.execute(
+            "INSERT INTO unplanned SELECT ?, ? "
+            "WHERE NOT EXISTS (SELECT 1 FROM rendition_plans WHERE video_id = ?) "
+            "ON CONFLICT DO NOTHING",
+            (p.video_id, entry.event.at, p.video_id),
+        )
 
     def on_video_renditions_planned(
         self, db: sqlite3.Connection, entry: Entry, p: RenditionsPlanned
@@ -77,6 +97,7 @@ class RenditionsView(View):
             "INSERT INTO rendition_plans VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (p.video_id, p.segment_ms, entry.event.at),
         )
+        db.execute("DELETE FROM unplanned WHERE video_id = ?", (p.video_id,))
         for r in p.rungs:
             # A rung already made or failed keeps its state (a made one its size).
             db.execute(
@@ -213,11 +234,12 @@ def pending_rung(db: sqlite3.Connection, video_id: str, rung: int) -> Pending | 
 
 
 def unplanned_videos(db: sqlite3.Connection, before: int, limit: int = 100) -> list[str]:
-    """Live videos uploaded before ``before`` (unix ms) that have no plan yet."""
+    """Live videos uploaded before ``before`` (unix ms) that have no plan yet,
+    oldest first: an index range of ``unplanned``, not a scan of the catalog."""
     rows = db.execute(
-        "SELECT v.video_id FROM videos v WHERE v.deleted = 0 AND v.created_at < ? "
-        "AND NOT EXISTS (SELECT 1 FROM rendition_plans p WHERE p.video_id = v.video_id) "
-        "ORDER BY v.created_at, v.video_id LIMIT ?",
+        "SELECT u.video_id FROM unplanned u "
+        "JOIN videos v ON v.video_id = u.video_id AND v.deleted = 0 "
+        "WHERE u.created_at < ? ORDER BY u.created_at, u.video_id LIMIT ?",
         (before, limit),
     ).fetchall()
     return [row[0] for row in rows]
