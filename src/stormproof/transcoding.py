@@ -16,8 +16,10 @@ is on (ADR 028):
   stores the init segment, media segments, poster and playlist as blobs,
   writes ``video.rendition_ready`` and only then acknowledges the job. While
   the transcode runs it tells the queue so every third of the ack wait.
-- **Failing for good**: a source found corrupt marks the rung failed with
-  its reason at once; a job handed out more than ``transcode_max_deliver``
+- **Failing for good**: a source found corrupt, or gone from the blob
+  store (``blob_not_found``: every bucket's leader said so, and a leader
+  has applied every acked write), marks the rung failed with its reason at
+  once; a job handed out more than ``transcode_max_deliver``
   times (its workers kept dying, or ran out of time) fails with ``gave_up``.
   Nothing is retried forever.
 """
@@ -36,7 +38,7 @@ from functools import partial
 from pathlib import Path
 
 from stormproof.actions.renditions import plan_renditions, rendition_failed, rendition_ready
-from stormproof.errors import StormproofError
+from stormproof.errors import NotFound, StormproofError
 from stormproof.events import RenditionFailed, RenditionReady
 from stormproof.media import transcode
 from stormproof.media.jobs import Job, JobQueue, Lease, LocalQueue
@@ -51,11 +53,14 @@ log = logging.getLogger(__name__)
 
 #: a video with no plan this long after its upload is planned by any region
 _PLAN_LATE_MS = 10_000
-#: how often a region looks for such videos: the look reads the oldest rows
-#: of the renditions view's ``unplanned`` table (it used to scan every video
-#: of the catalog, and was a peer's largest work at 1M entries even once a
-#: minute; docs/benchmarks.md)
-_PLAN_LATE_EVERY_S = 10.0
+#: how often a region looks for such videos, planning the 100 oldest. The
+#: look reads a few rows of the renditions view's ``unplanned`` table (it
+#: scanned the whole catalog until d240b16), so this sets the pace at which
+#: a backlog is planned — transcoding turned on over a catalog, say. Looking
+#: every 10 s made the jobs of a 400,000-video backlog crowd out a peer's
+#: restart at 1M entries (docs/benchmarks.md); a video its region did not
+#: plan waits up to a minute more
+_PLAN_LATE_EVERY_S = 60.0
 #: pending rungs read per look; a full page is a backlog, read again only
 #: every ``_BACKLOG_EVERY_S``: the read sorts every pending rung, and what
 #: a backlog hands out first does not change from one poll to the next
@@ -252,7 +257,10 @@ class Transcoder:
     ) -> RenditionReady | transcode.Refused:
         region = self.region
         settings = region.settings
-        source = await region.blobs.local_path(found.blob)
+        try:
+            source = await region.blobs.local_path(found.blob)
+        except NotFound as exc:  # final: no later delivery would find it
+            return transcode.Refused(exc.code, exc.message)
         spool = settings.data_dir / "tmp"
         spool.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(dir=spool, prefix="hls-"))

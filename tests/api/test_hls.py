@@ -319,23 +319,41 @@ def test_videos_no_region_planned_get_their_ladder_planned_by_a_region_with_tran
 ) -> None:
     # A history whose videos have no plan: their upload region died between
     # the two writes, or the platform had no transcoding yet. A region with
-    # transcoding on plans them once it is ready (it looks every 10 s, the
-    # first time at once).
-    settings = make_settings(tmp_path / "region", transcode=True, transcode_poll_s=0.1)
+    # transcoding on plans them once it is ready (it looks once a minute, the
+    # first time at once). Their sources were never stored: each rung fails
+    # at its first delivery with the blob store's final answer, not after
+    # every delivery it is allowed (here far more than the test waits for).
+    settings = make_settings(
+        tmp_path / "region",
+        transcode=True,
+        transcode_poll_s=0.1,
+        hls_rungs=(180,),
+        transcode_max_deliver=100,
+    )
     asyncio.run(append_history(settings.log_path, range(USERS + 3)))
     names = [f"v{n}" for n in range(3)]
 
-    def planned_now(db: sqlite3.Connection) -> list[bool]:
-        return [renditions.planned(db, name) for name in names]
+    def planned_and_failed(db: sqlite3.Connection) -> list[bool]:
+        return [
+            renditions.planned(db, name)
+            and [r.state for r in renditions.rungs_of(db, name)] == ["failed"]
+            for name in names
+        ]
 
     live = LiveServer(settings).start()
     try:
         region = live.app.state.region
         deadline = time.monotonic() + 60
-        found = live.call(region.store.query(planned_now))
+        found = live.call(region.store.query(planned_and_failed))
         while not all(found) and time.monotonic() < deadline:
             time.sleep(0.2)
-            found = live.call(region.store.query(planned_now))
+            found = live.call(region.store.query(planned_and_failed))
         assert all(found), found
+        reasons = live.call(
+            region.store.query(
+                lambda db: {r.reason for name in names for r in renditions.rungs_of(db, name)}
+            )
+        )
+        assert reasons == {"blob_not_found"}
     finally:
         live.stop()
