@@ -346,3 +346,30 @@ def test_whole_deltas_that_do_not_fit_their_base_leave_the_base_alone(tmp_path: 
     file = checkpoint.delta_files(path)[2]
     checkpoint._write_file(magic, head, data, dict(delta.arrays), file, checksum=True)
     assert _loaded(path) == (1, digests[0])
+
+
+def test_a_base_and_a_delta_hold_only_the_trending_slots_with_points(tmp_path: Path) -> None:
+    """A slot no point reached is zeros in memory, as is one whose points
+    were taken back; neither is written (listing them put 48 rows per video
+    in every base: 612 MB of a 1 GB checkpoint at 1M entries)."""
+    engine = Engine()
+    for n in range(3):
+        engine.upload(f"v{n}", "c", 1, 1000)
+    engine.interact("u1", "v0", "like", (10, "e1", 0))
+    engine.position = (1,)
+    path = tmp_path / "foryou.checkpoint"
+    checkpoint.save(engine, path, full=True)
+    _, _, arrays = engine.parts()
+    assert arrays["trend"].reshape(-1, 4)[:, 3].tolist() == [
+        int(engine.trend_points.sum())
+    ]  # one slot, v0's
+    engine.interact("u2", "v1", "like", (11, "e2", 0))
+    engine.interact("u1", "v0", "unlike", (12, "e3", 0))
+    engine.position = (3,)
+    checkpoint.save(engine, path)
+    delta = checkpoint._read_delta(checkpoint.delta_files(path)[1], EngineConfig(), 1)
+    assert delta is not None
+    rows = np.asarray(delta.arrays["trend"]).reshape(-1, 4)
+    assert rows[:, 0].tolist() == [1]  # v1's slot; v0's, back at 0 points, is not written
+    loaded = checkpoint.load(path, EngineConfig(), (3,))
+    assert loaded is not None and loaded.digest() == engine.digest()

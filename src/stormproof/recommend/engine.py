@@ -763,7 +763,7 @@ class Engine:
             users = sorted(taken.users)
             rows = [self._user_row(user_id) for user_id in users]
             pairs = self.pairs.copied(taken.pair_rows)
-        at, slots = np.nonzero(held != -1)
+        at, slots = np.nonzero(points != 0)  # an empty slot is zeros
         arrays["trend"] = np.stack(
             (items[at], slots, held[at, slots], points[at, slots]), axis=1
         ).astype(np.int64)
@@ -809,7 +809,7 @@ class Engine:
                 "blocked_by": {who: sorted(by) for who, by in self.blocked_by.items() if by},
                 "last_bucket": self.last_bucket,
             }
-        items, slots = np.nonzero(copied.held != -1)
+        items, slots = np.nonzero(copied.points != 0)  # an empty slot is zeros
         arrays["trend"] = np.stack(
             (items, slots, copied.held[items, slots], copied.points[items, slots]), axis=1
         ).astype(np.int64)
