@@ -138,6 +138,15 @@ def _narrowed(array: Ints) -> npt.NDArray[Any]:
     return array.astype(np.int32)
 
 
+def _trend_rows(held: Ints, points: Ints, items: Ints) -> Ints:
+    """The trending slots with points of the videos ``items`` (one row of
+    ``held`` and ``points`` each), as a checkpoint keeps them: rows of
+    (item, slot, bucket, points). An empty slot is zeros, and a slot whose
+    points were taken back counts for as little: neither is written."""
+    at, slots = np.nonzero(points != 0)
+    return np.stack((items[at], slots, held[at, slots], points[at, slots]), axis=1).astype(np.int64)
+
+
 def _steps(window: int) -> tuple[int, ...]:
     """The distances d at which the weight changes from d to d + 1."""
     return tuple(
@@ -763,10 +772,7 @@ class Engine:
             users = sorted(taken.users)
             rows = [self._user_row(user_id) for user_id in users]
             pairs = self.pairs.copied(taken.pair_rows)
-        at, slots = np.nonzero(points != 0)  # an empty slot is zeros
-        arrays["trend"] = np.stack(
-            (items[at], slots, held[at, slots], points[at, slots]), axis=1
-        ).astype(np.int64)
+        arrays["trend"] = _trend_rows(held, points, items)
         changed_rows = np.array(sorted(taken.pair_rows), dtype=np.int64)
         laid = pairs.arrays(changed_rows)
         for name, array in zip(("items", "bounds", "cols", "vals"), laid, strict=True):
@@ -809,10 +815,7 @@ class Engine:
                 "blocked_by": {who: sorted(by) for who, by in self.blocked_by.items() if by},
                 "last_bucket": self.last_bucket,
             }
-        items, slots = np.nonzero(copied.points != 0)  # an empty slot is zeros
-        arrays["trend"] = np.stack(
-            (items, slots, copied.held[items, slots], copied.points[items, slots]), axis=1
-        ).astype(np.int64)
+        arrays["trend"] = _trend_rows(copied.held, copied.points, np.arange(n, dtype=np.int64))
         pairs = copied.pairs.arrays()
         for name, array in zip(("items", "bounds", "cols", "vals"), pairs, strict=True):
             arrays[f"pair_{name}"] = array
