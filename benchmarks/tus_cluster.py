@@ -126,8 +126,8 @@ def tus_seconds(url: str, auth: dict[str, str], video: Path, chunk: int) -> tupl
 async def raw_seconds(cluster: LocalCluster, data: bytes, chunk: int, cache: Path) -> float:
     """The same bytes put chunk by chunk into the replicated blob store, as region A's own."""
     store = JetStreamBlobStore(cluster.nats_urls, 0, cache_dir=cache)
-    await store.start()
     try:
+        await store.start()
         salt = os.urandom(16)  # new blobs, as a tus upload's chunks are salted
         started = time.monotonic()
         for offset in range(0, len(data), chunk):

@@ -37,8 +37,8 @@ def make_queue(request: pytest.FixtureRequest) -> MakeQueue:
 def test_a_job_submitted_twice_is_handed_out_once(make_queue: MakeQueue) -> None:
     async def run() -> None:
         queue = make_queue(prefix=unique_prefix("JOBS"))
-        await queue.start()
         try:
+            await queue.start()
             await queue.submit(Job("v_1", 360))
             await queue.submit(Job("v_1", 360))
             await queue.submit(Job("v_1", 720))
@@ -60,8 +60,8 @@ def test_a_job_given_back_is_handed_out_again_with_its_deliveries_counted(
 ) -> None:
     async def run() -> None:
         queue = make_queue(prefix=unique_prefix("JOBS"))
-        await queue.start()
         try:
+            await queue.start()
             await queue.submit(Job("v_2", 540))
             first = await queue.take(2.0)
             assert first is not None and first.deliveries == 1
@@ -84,9 +84,9 @@ def test_a_job_whose_worker_vanished_goes_to_another_region(nats: NatsCluster) -
         prefix = unique_prefix("JOBS")
         lost = JetStreamQueue(nats.urls, 0, prefix=prefix, ack_wait=ACK_WAIT)
         other = JetStreamQueue(nats.urls, 2, prefix=prefix, ack_wait=ACK_WAIT)
-        await lost.start()
-        await other.start()
         try:
+            await lost.start()
+            await other.start()
             await lost.submit(Job("v_3", 1080))
             held = await lost.take(2.0)
             assert held is not None
@@ -98,6 +98,7 @@ def test_a_job_whose_worker_vanished_goes_to_another_region(nats: NatsCluster) -
             assert moved.deliveries == 2
             await moved.done()
         finally:
+            await lost.close()
             await other.close()
 
     asyncio.run(run())
@@ -108,9 +109,9 @@ def test_progress_keeps_a_long_job_with_its_worker(nats: NatsCluster) -> None:
         prefix = unique_prefix("JOBS")
         worker = JetStreamQueue(nats.urls, 0, prefix=prefix, ack_wait=ACK_WAIT)
         other = JetStreamQueue(nats.urls, 1, prefix=prefix, ack_wait=ACK_WAIT)
-        await worker.start()
-        await other.start()
         try:
+            await worker.start()
+            await other.start()
             await worker.submit(Job("v_4", 360))
             held = await worker.take(2.0)
             assert held is not None
@@ -133,13 +134,15 @@ def test_the_ack_wait_of_the_last_region_to_start_is_the_one_in_force(nats: Nats
     async def run() -> None:
         prefix = unique_prefix("JOBS")
         first = JetStreamQueue(nats.urls, 0, prefix=prefix, ack_wait=600.0)
-        await first.start()
-        await first.close()
+        try:
+            await first.start()
+        finally:
+            await first.close()
         lost = JetStreamQueue(nats.urls, 0, prefix=prefix, ack_wait=ACK_WAIT)
         other = JetStreamQueue(nats.urls, 1, prefix=prefix, ack_wait=ACK_WAIT)
-        await lost.start()
-        await other.start()
         try:
+            await lost.start()
+            await other.start()
             await lost.submit(Job("v_4", 360))
             assert await lost.take(2.0) is not None
             await lost.close()
@@ -147,6 +150,7 @@ def test_the_ack_wait_of_the_last_region_to_start_is_the_one_in_force(nats: Nats
             assert moved is not None and moved.job == Job("v_4", 360)
             await moved.done()
         finally:
+            await lost.close()
             await other.close()
 
     asyncio.run(run())
