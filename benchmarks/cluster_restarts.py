@@ -7,7 +7,11 @@ brings such a kept cluster up again and kills and restores one region
 otherwise at rest (probes only). For each restart it prints the seconds to
 ready and the region's own state lines (``region.state``) with their times
 since the restore began: when it started, each catch-up phase with what it
-had left, and ready — where a restart's seconds go.
+had left, and ready — where a restart's seconds go. At the end it lists,
+for each restart, the work for later of every region (snapshots made ahead,
+checkpoint saves: ``snapshot.made``, ``checkpoint.saved``) that ran while
+the restarted region was not ready, with its times since that restart
+began: on one machine, the peers' work takes cores a restart could use.
 
 ``--no-transcode`` runs the regions without their transcoders: the catalog
 ``recovery.py`` builds has 400,000 videos and no media, and with
@@ -50,6 +54,44 @@ def state_lines(log: Path, offset: int, began: float) -> list[str]:
     return lines
 
 
+BACKGROUND_WORK = ("snapshot.made", "checkpoint.saved")
+
+
+def background_work(log: Path, offset: int) -> list[tuple[float, float, str]]:
+    """Each snapshot made and checkpoint saved in ``log`` past ``offset``:
+    (began, ended, what), wall-clock seconds."""
+    found = []
+    with log.open() as f:
+        f.seek(offset)
+        for line in f:
+            if not any(f'"{kind}"' in line for kind in BACKGROUND_WORK):
+                continue
+            try:
+                said = json.loads(line)
+                ended = datetime.fromisoformat(said["ts"].replace("Z", "+00:00")).timestamp()
+                took = float(said["took_s"])
+            except (ValueError, KeyError):
+                continue
+            what = "snapshot"
+            if said.get("event") == "checkpoint.saved":
+                kind = "delta" if said.get("delta") else "whole"
+                what = f"{kind} checkpoint ({said.get('cpu_s')} CPU s)"
+            found.append((ended - took, ended, what))
+    return found
+
+
+def overlapping(
+    work: dict[str, list[tuple[float, float, str]]], began: float, ready_s: float
+) -> list[str]:
+    """The work of each region that ran within ``ready_s`` of ``began``."""
+    return [
+        f"  work: {name}, {what}, from {start - began:.2f} s to {end - began:.2f} s"
+        for name, done in work.items()
+        for start, end, what in done
+        if start < began + ready_s and end > began
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="a cluster kept by recovery.py --keep")
@@ -73,7 +115,9 @@ def main() -> None:
     print(f"up after {time.monotonic() - started:.1f} s", flush=True)
     name = args.region or cluster.names[-1]
     log = cluster.region_dir(name) / "api.log"
-    ready = []
+    logs = {other: cluster.region_dir(other) / "api.log" for other in cluster.names}
+    offsets = {other: path.stat().st_size for other, path in logs.items()}
+    ready, windows = [], []
     try:
         for _ in range(args.restarts):
             time.sleep(args.settle)
@@ -82,10 +126,18 @@ def main() -> None:
             began, zero = time.time(), time.monotonic()
             cluster.restore(name, wipe=args.wipe, timeout=3600)
             ready.append(round(time.monotonic() - zero, 2))
+            windows.append(began)
             print(f"{name} ready after {ready[-1]} s", flush=True)
             print("\n".join(state_lines(log, offset, began)), flush=True)
     finally:
         cluster.down()
+    if args.wipe:  # the wiped region's log began anew
+        offsets[name] = 0
+    work = {other: background_work(path, offsets[other]) for other, path in logs.items()}
+    for n, (began, ready_s) in enumerate(zip(windows, ready, strict=True), 1):
+        found = overlapping(work, began, ready_s)
+        print(f"restart {n}: work for later while it was not ready: {len(found) or 'none'}")
+        print("\n".join(found))
     print(f"ready after: {', '.join(f'{s} s' for s in ready)}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 

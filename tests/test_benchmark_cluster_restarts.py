@@ -1,5 +1,6 @@
 """benchmarks/cluster_restarts.py brings a kept cluster up, restarts one
-region and tells where the seconds went. No timing is asserted."""
+region and tells where the seconds went, and what work for later ran
+meanwhile. No timing is asserted."""
 
 from __future__ import annotations
 
@@ -21,7 +22,14 @@ def test_the_restarts_benchmark_restarts_the_region_and_prints_its_states(
     kept = LocalCluster.create(folder, 3, free_base_port())
     kept.up()
     kept.down()
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    # probes write, and every region saves its checkpoint soon after: work
+    # for later that runs while the restarted region is not ready
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(SRC),
+        "STORMPROOF_PROBE_EVERY_S": "1",
+        "STORMPROOF_CHECKPOINT_EVERY_S": "0.5",
+    }
     command = [
         sys.executable, str(SCRIPT), str(folder), "--restarts", "1", "--settle", "0",
         "--no-transcode",
@@ -31,6 +39,9 @@ def test_the_restarts_benchmark_restarts_the_region_and_prints_its_states(
     out = done.stdout
     name = kept.names[-1]
     assert f"{name} ready after" in out
-    states = [line.split()[2] for line in out.splitlines() if line.startswith("  ")]
+    lines = out.splitlines()
+    states = [line.split()[2] for line in lines if line.startswith("  ") and "work:" not in line]
     assert states[0] == "starting" and states[-1] == "ready", out
+    work = lines[lines.index(next(x for x in lines if x.startswith("restart 1: work"))) + 1 :]
+    assert any(line.startswith("  work: ") and "checkpoint (" in line for line in work), out
     assert not LocalCluster.load(folder).pids(name)  # brought down again

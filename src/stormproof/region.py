@@ -439,11 +439,21 @@ class Region:
         """Save the engine in a forked child and wait for it: the position
         saved, or None if the child failed; and the child's CPU seconds."""
         path = self.settings.checkpoint_path
+        began = time.monotonic()
         pid, position, changed = checkpoint.save_in_child(self.engine, path)
         _, status, usage = os.wait4(pid, 0)
         ok = os.waitstatus_to_exitcode(status) == 0
         checkpoint.saved_by_child(self.engine, path, position, changed, ok=ok)
-        return (position if ok else None), usage.ru_utime + usage.ru_stime
+        cpu_s = usage.ru_utime + usage.ru_stime
+        log_event(
+            "checkpoint.saved" if ok else "checkpoint.failed",
+            level=logging.INFO if ok else logging.WARNING,
+            delta=changed.delta,
+            position=list(position),
+            took_s=round(time.monotonic() - began, 2),
+            cpu_s=round(cpu_s, 2),
+        )
+        return (position if ok else None), cpu_s
 
     def _replicated(self) -> list[Replicated]:
         """The parts with leaders to put back: none in embedded mode."""

@@ -50,6 +50,7 @@ import numpy.typing as npt
 
 from stormproof.durable import write_atomically
 from stormproof.log import Entry, Log, Position
+from stormproof.priority import lower_this_thread
 from stormproof.recommend.deltas import Delta, OnDisk, Unsaved, merged
 from stormproof.recommend.engine import Engine, EngineConfig
 from stormproof.recommend.snapshot import FORMAT, Encoded
@@ -251,13 +252,16 @@ def save_in_child(
 
     Copying takes tenths of a second after thousands of users changed, and
     ordering and encoding seconds of CPU at catalog scale: in the serving
-    process they held up writes (the lock) and requests (the GIL)."""
+    process they held up writes (the lock) and requests (the GIL). The
+    child runs at the priority of work for later, so on a busy machine the
+    requests get the cores first."""
     with engine.lock:
         saving = _plan(engine, path, full=full)
         pid = os.fork()
         if pid == 0:  # the child
             code = 1
             try:
+                lower_this_thread()  # work for later: below the parent's requests (ADR 034)
                 gc.disable()  # it lives for seconds and frees everything at exit
                 _write_planned(engine, saving)
                 code = 0

@@ -7,7 +7,9 @@ the interpreter lock from its requests for as long, so the work runs in
 fresh interpreters (:mod:`stormproof.snapshots.worker`): one beside a
 serving region, one per core in a region that is restoring and serves
 nothing yet, each given the largest views left first. The digests are
-exactly ``ViewStore.digests()``'s, without the engine's.
+exactly ``ViewStore.digests()``'s, without the engine's. A snapshot made
+ahead digests in the background (ADR 034); a restore, which someone waits
+for, does not.
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from stormproof.priority import BACKGROUND
 from stormproof.snapshots.manifest import SnapshotError, open_read_only
 from stormproof.views import View, all_views
 
 __all__ = ["view_digests"]
 
 
-async def view_digests(path: Path, workers: int = 1) -> dict[str, str]:
-    """Every view's digest of the views file at ``path``, by ``workers`` processes."""
+async def view_digests(path: Path, workers: int = 1, *, background: bool = False) -> dict[str, str]:
+    """Every view's digest of the views file at ``path``, by ``workers``
+    processes — at :data:`~stormproof.priority.BACKGROUND` with ``background``."""
     views = all_views()
     rows = await asyncio.to_thread(_row_counts, path, views)
     groups: list[list[str]] = [[] for _ in range(max(1, min(workers, len(views))))]
@@ -36,7 +40,8 @@ async def view_digests(path: Path, workers: int = 1) -> dict[str, str]:
         groups[least].append(view.name)
         loads[least] += rows[view.name]
     found: dict[str, str] = {}
-    for part in await asyncio.gather(*(_digest_in_child(path, names) for names in groups)):
+    parts = [_digest_in_child(path, names, background) for names in groups]
+    for part in await asyncio.gather(*parts):
         found.update(part)
     return {view.name: found[view.name] for view in views}
 
@@ -58,10 +63,13 @@ def _row_counts(path: Path, views: list[View]) -> dict[str, int]:
         raise SnapshotError(f"cannot read {path.name}: {exc}") from exc
 
 
-async def _digest_in_child(path: Path, names: list[str]) -> dict[str, str]:
+async def _digest_in_child(path: Path, names: list[str], background: bool) -> dict[str, str]:
     if not names:
         return {}
+    # started through nice(1): lowered from its first instant (ADR 034)
+    lowered = ["nice", "-n", str(BACKGROUND)] if background else []
     child = await asyncio.create_subprocess_exec(
+        *lowered,
         sys.executable,
         "-m",
         "stormproof.snapshots.worker",

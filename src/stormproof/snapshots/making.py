@@ -12,7 +12,11 @@
 
 then, on the copies and never on the live files, reads P and the schema
 shape, digests every view (:mod:`~stormproof.snapshots.digests`, in a child
-process) and hashes each file. Only then is the folder renamed from
+process) and hashes each file. All of it is work for later, run below the
+region's requests (ADR 034): copies and hashes on a thread of its own that
+lowered itself, which starts the child that merges the checkpoint's deltas
+(a child starts at its parent thread's priority); digests in a child
+started through nice(1). Only then is the folder renamed from
 ``.partial-<id>`` to ``<id>``, with ``manifest.json`` beside the files.
 
 One snapshot is made at a time; one made less than ``snapshot_reuse_s`` ago
@@ -25,6 +29,8 @@ only (``api/routers/snapshots.py``).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
 import multiprocessing
 import re
@@ -35,7 +41,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from stormproof.logs import log_event
+from stormproof.priority import lower_this_thread
 from stormproof.recommend import checkpoint
 from stormproof.settings import Settings
 from stormproof.snapshots.digests import view_digests
@@ -57,6 +66,8 @@ __all__ = ["Snapshots"]
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 
 @dataclass(frozen=True)
 class _Copied:
@@ -76,6 +87,10 @@ class Snapshots:
         #: process, or the newest sealed before it started (:meth:`_recall`)
         self._latest: tuple[float, Manifest] | None = None
         self._recalled = False
+        #: the one thread that copies and hashes, at the priority of work for later
+        self._thread = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="snapshots", initializer=lower_this_thread
+        )
 
     async def make_or_reuse(self, *, ahead: bool = False) -> Manifest:
         """A snapshot of this region as it stands now, or one made a moment
@@ -167,7 +182,6 @@ class Snapshots:
                 log.warning("making a snapshot ahead failed: %s", exc.message)
             else:
                 at = sum(manifest.position)
-                log.info("made snapshot %s ahead, at %s", manifest.id, manifest.position)
             last = time.monotonic()
             took = last - began
 
@@ -181,11 +195,12 @@ class Snapshots:
     async def _make(self) -> Manifest:
         snapshot_id = secrets.token_hex(8)
         partial = self.folder / f".partial-{snapshot_id}"
+        began = time.monotonic()
         try:
-            copied = await asyncio.to_thread(self._copy, partial)
-            digests = await view_digests(partial / VIEWS, workers=1)
+            copied = await self._later(functools.partial(self._copy, partial))
+            digests = await view_digests(partial / VIEWS, workers=1, background=True)
             names = [VIEWS] + ([CHECKPOINT] if copied.engine else [])
-            files = await asyncio.to_thread(lambda: [sha256_of(partial / n) for n in names])
+            files = await self._later(lambda: [sha256_of(partial / n) for n in names])
             manifest = Manifest(
                 format=FORMAT,
                 id=snapshot_id,
@@ -199,11 +214,19 @@ class Snapshots:
                 files=files,
             )
             await asyncio.to_thread(self._seal, partial, manifest)
+            took = round(time.monotonic() - began, 2)
+            log_event(
+                "snapshot.made", snapshot=snapshot_id, position=manifest.position, took_s=took
+            )
             return manifest
         except (OSError, sqlite3.Error) as exc:
             raise SnapshotError(f"making a snapshot failed: {exc}") from exc
         finally:
             await asyncio.to_thread(shutil.rmtree, partial, True)
+
+    async def _later(self, work: Callable[[], _T]) -> _T:
+        """``work()`` on the lowered thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work)
 
     def _copy(self, partial: Path) -> _Copied:
         partial.mkdir(parents=True)
@@ -278,6 +301,7 @@ class Snapshots:
 
 
 def _compact(source: Path, target: Path) -> None:
-    """In a child: ``source``'s base and deltas, merged, written to ``target``."""
+    """In a child (started from the lowered thread: lowered too): ``source``'s
+    base and deltas, merged, written to ``target``."""
     if not checkpoint.compact_to(source, target):
         raise SystemExit(1)
