@@ -1,6 +1,7 @@
 """Work for later runs below the work someone waits for (ADR 034): engine
-checkpoints and snapshots made ahead lower themselves, a restore's digests
-do not. Each niceness is read from /proc, as the kernel schedules it."""
+checkpoints and snapshots made ahead lower themselves; a snapshot a peer
+asked for and a restore's checks do not. Each niceness is read from /proc,
+as the kernel schedules it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from stormproof.log.sqlite import SqliteLog
 from stormproof.priority import BACKGROUND, lower_this_thread
 from stormproof.recommend import checkpoint
 from stormproof.recommend.engine import Engine
-from stormproof.snapshots import Snapshots
+from stormproof.snapshots import Manifest, Snapshots
 from stormproof.snapshots.digests import view_digests
 from stormproof.snapshots.manifest import VIEWS
 from stormproof.views import all_views
@@ -119,10 +120,10 @@ def test_a_checkpoint_is_saved_by_a_child_at_the_background_priority(tmp_path: P
     assert nice == BACKGROUND != _nice(threading.get_native_id())
 
 
-async def test_a_snapshot_made_ahead_is_made_below_the_requests_a_restore_is_not(
+async def test_a_snapshot_made_ahead_is_made_below_the_requests_one_asked_for_is_not(
     tmp_path: Path,
 ) -> None:
-    settings = make_settings(tmp_path / "region")
+    settings = make_settings(tmp_path / "region", snapshot_reuse_s=0)
     await append_history(settings.log_path, range(60))
     log = SqliteLog(settings.log_path)
     store = ViewStore(settings.views_path, all_views())
@@ -142,7 +143,16 @@ async def test_a_snapshot_made_ahead_is_made_below_the_requests_a_restore_is_not
     assert len(lowered) == 1  # the thread that copied and hashed, alone
     assert _nice(threading.get_native_id()) < BACKGROUND  # not the loop's
 
-    manifest = await snapshots.make_or_reuse()  # as a restoring peer checks it:
-    folder = settings.snapshots_dir / manifest.id
+    # A peer that lost its disks waits for one made when it asks, and for
+    # its own checks of it: neither is lowered.
+    ours = _nice(threading.get_native_id())
+    asked: list[Manifest] = []
+
+    async def ask() -> None:
+        asked.append(await snapshots.make_or_reuse())
+
+    made_asked = await _digest_workers_during(ask())
+    assert made_asked and set(made_asked) == {ours}
+    folder = settings.snapshots_dir / asked[0].id
     checked = await _digest_workers_during(view_digests(folder / VIEWS, workers=2))
-    assert checked and set(checked) == {_nice(threading.get_native_id())}
+    assert checked and set(checked) == {ours}

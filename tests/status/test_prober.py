@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from stormproof.cluster import LocalCluster
+from stormproof.errors import LogError
 from stormproof.events import COMPONENTS, ProbesRecorded, decode
 from stormproof.log import Entry
 from stormproof.log.jetstream import JetStreamLog
@@ -193,12 +194,13 @@ def test_a_check_that_turns_is_one_log_line_and_every_check_is_counted(
 
 def _cluster_log(cluster: LocalCluster) -> list[Entry]:
     """Every entry of a cluster's log, every partition, as the first live
-    region's server holds it."""
+    region's server holds it. A read that fails while the cluster is still
+    forming (its streams being set up by the regions) is tried again."""
 
     async def read() -> list[Entry]:
         alive = [i for i, name in enumerate(cluster.names) if cluster.pids(name)]
         log = JetStreamLog(cluster.nats_urls, alive[0])
-        try:  # a start that times out while the cluster forms still closes its links
+        try:  # a start that fails still closes its links
             await log.start()
             found = []
             for partition in range(log.partitions):
@@ -207,6 +209,11 @@ def _cluster_log(cluster: LocalCluster) -> list[Entry]:
         finally:
             await log.close()
 
+    for _ in range(4):
+        try:
+            return asyncio.run(read())
+        except LogError:
+            time.sleep(1)
     return asyncio.run(read())
 
 

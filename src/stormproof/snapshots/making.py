@@ -12,11 +12,12 @@
 
 then, on the copies and never on the live files, reads P and the schema
 shape, digests every view (:mod:`~stormproof.snapshots.digests`, in a child
-process) and hashes each file. All of it is work for later, run below the
-region's requests (ADR 034): copies and hashes on a thread of its own that
-lowered itself, which starts the child that merges the checkpoint's deltas
-(a child starts at its parent thread's priority); digests in a child
-started through nice(1). Only then is the folder renamed from
+process) and hashes each file. One made ahead is work for later, run below
+the region's requests (ADR 034): copies and hashes on a thread of its own
+that lowered itself, which starts the child that merges the checkpoint's
+deltas (a child starts at its parent thread's priority); digests in a
+child started through nice(1). One made because a peer asked, which that
+peer waits for, runs at the region's own priority. Only then is the folder renamed from
 ``.partial-<id>`` to ``<id>``, with ``manifest.json`` beside the files.
 
 One snapshot is made at a time; one made less than ``snapshot_reuse_s`` ago
@@ -106,7 +107,7 @@ class Snapshots:
         async with self._lock:
             if not ahead and (fresh := self._fresh()) is not None:  # made while we waited
                 return fresh
-            manifest = await self._make()
+            manifest = await self._make(ahead=ahead)
             keep = {manifest.id} | ({self._latest[1].id} if self._latest else set())
             await asyncio.to_thread(self._delete_all_but, keep)
             self._latest = (time.monotonic(), manifest)
@@ -192,15 +193,18 @@ class Snapshots:
         path = self.folder / snapshot_id / name
         return path if path.is_file() else None
 
-    async def _make(self) -> Manifest:
+    async def _make(self, *, ahead: bool) -> Manifest:
+        """A new snapshot: ``ahead``, as work for later (ADR 034); else for
+        a peer waiting for it, at the region's own priority."""
         snapshot_id = secrets.token_hex(8)
         partial = self.folder / f".partial-{snapshot_id}"
         began = time.monotonic()
+        run = self._later if ahead else asyncio.to_thread
         try:
-            copied = await self._later(functools.partial(self._copy, partial))
-            digests = await view_digests(partial / VIEWS, workers=1, background=True)
+            copied = await run(functools.partial(self._copy, partial))
+            digests = await view_digests(partial / VIEWS, workers=1, background=ahead)
             names = [VIEWS] + ([CHECKPOINT] if copied.engine else [])
-            files = await self._later(lambda: [sha256_of(partial / n) for n in names])
+            files = await run(lambda: [sha256_of(partial / n) for n in names])
             manifest = Manifest(
                 format=FORMAT,
                 id=snapshot_id,
@@ -216,7 +220,11 @@ class Snapshots:
             await asyncio.to_thread(self._seal, partial, manifest)
             took = round(time.monotonic() - began, 2)
             log_event(
-                "snapshot.made", snapshot=snapshot_id, position=manifest.position, took_s=took
+                "snapshot.made",
+                snapshot=snapshot_id,
+                position=manifest.position,
+                ahead=ahead,
+                took_s=took,
             )
             return manifest
         except (OSError, sqlite3.Error) as exc:
