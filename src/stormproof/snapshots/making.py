@@ -12,13 +12,15 @@
 
 then, on the copies and never on the live files, reads P and the schema
 shape, digests every view (:mod:`~stormproof.snapshots.digests`, in a child
-process) and hashes each file. One made ahead is work for later, run below
-the region's requests (ADR 034): copies and hashes on a thread of its own
-that lowered itself, which starts the child that merges the checkpoint's
-deltas (a child starts at its parent thread's priority); digests in a
-child started through nice(1). One made because a peer asked, which that
-peer waits for, runs at the region's own priority. Only then is the folder renamed from
-``.partial-<id>`` to ``<id>``, with ``manifest.json`` beside the files.
+process) and hashes each file. One made ahead is work for later, and what
+it does on its copies runs below the region's requests (ADR 034): the
+digests in a child started through nice(1), the hashes on a thread of its
+own that lowered itself. The copying does not: it holds a read transaction
+on the live views, and while that lasts SQLite cannot start its WAL over,
+so a copy slowed down would grow the WAL the region's reads go through.
+One made because a peer asked, which that peer waits for, is not lowered
+at all. Only then is the folder renamed from ``.partial-<id>`` to ``<id>``,
+with ``manifest.json`` beside the files.
 
 One snapshot is made at a time; one made less than ``snapshot_reuse_s`` ago
 is handed out again (three regions restoring at once cost one copy); making
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import logging
 import multiprocessing
 import re
@@ -88,7 +89,7 @@ class Snapshots:
         #: process, or the newest sealed before it started (:meth:`_recall`)
         self._latest: tuple[float, Manifest] | None = None
         self._recalled = False
-        #: the one thread that copies and hashes, at the priority of work for later
+        #: the one thread that hashes snapshots made ahead, at the priority of work for later
         self._thread = concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="snapshots", initializer=lower_this_thread
         )
@@ -201,7 +202,9 @@ class Snapshots:
         began = time.monotonic()
         run = self._later if ahead else asyncio.to_thread
         try:
-            copied = await run(functools.partial(self._copy, partial))
+            # The copy holds a read transaction on the live views (and the
+            # WAL cannot be reset while it lasts): never lowered.
+            copied = await asyncio.to_thread(self._copy, partial)
             digests = await view_digests(partial / VIEWS, workers=1, background=ahead)
             names = [VIEWS] + ([CHECKPOINT] if copied.engine else [])
             files = await run(lambda: [sha256_of(partial / n) for n in names])
