@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,27 @@ async def test_a_file_changed_after_verification_is_verified_again(tmp_path: Pat
     with pytest.raises(BlobError) as caught:
         await store.local_path(blob_id)
     assert caught.value.code == "blob_corrupt"
+
+
+def _same_prefix(count: int, prefix: str) -> list[bytes]:
+    """``count`` blobs whose ids all begin with ``prefix``: one folder."""
+    found: list[bytes] = []
+    n = 0
+    while len(found) < count:
+        data = f"blob {n}".encode()
+        if hashlib.sha256(data).hexdigest().startswith(prefix):
+            found.append(data)
+        n += 1
+    return found
+
+
+async def test_blobs_of_one_prefix_stored_at_once_are_all_stored(tmp_path: Path) -> None:
+    # Guards a race: each store saw the prefix's folder missing and made
+    # it, and all but the first failed ("File exists"), which stopped a
+    # region seeding its demo (a CI run of 2026-12-03).
+    blobs = _same_prefix(12, "a")
+    for round_ in range(30):  # a fresh folder each round: the race is at its making
+        store = FileBlobStore(tmp_path / f"blobs-{round_}")
+        ids = await asyncio.gather(*(store.put_bytes(data) for data in blobs))
+        assert ids == [hashlib.sha256(data).hexdigest() for data in blobs]
+        assert await store.count() == len(blobs)

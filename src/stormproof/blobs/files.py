@@ -60,7 +60,9 @@ class FileBlobStore:
             blob_id = digest.hexdigest()
             final = self._path(blob_id)
             if not final.parent.exists():
-                final.parent.mkdir()
+                # Another store may make it meanwhile (two blobs of one
+                # prefix at once): both then make sure it is on disk.
+                final.parent.mkdir(exist_ok=True)
                 fsync_dir(self.root)
             os.replace(tmp, final)
             fsync_dir(final.parent)
