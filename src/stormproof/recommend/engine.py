@@ -275,6 +275,8 @@ class Engine:
         self.last_bucket = -1
         #: how often each bucket changed — a cache key, not state
         self.bucket_versions: dict[int, int] = {}
+        #: videos whose trending slots changed since trending last looked (not state)
+        self.trend_changed: set[int] = set()
         #: results derived from the state, each stored with the key it is valid for
         self.cache: dict[str, tuple[Any, Any]] = {}
         #: rows of :meth:`state` as last taken, and what changed since: a
@@ -565,6 +567,7 @@ class Engine:
             self.trend_points[item, slot] = 0
         self.trend_points[item, slot] += points
         self.bucket_versions[bucket] = self.bucket_versions.get(bucket, 0) + 1
+        self.trend_changed.add(item)
 
     # -- state as data: digest and checkpoints --------------------------------
 

@@ -86,27 +86,38 @@ class Pick:
 
 def trending(engine: Engine, now: int, half_life: float) -> Floats:
     """Decayed points of every video: the bucket ``now`` falls in counts fully,
-    completed ones fade with ``half_life`` (in buckets). Completed buckets
-    change rarely, so their sum is cached until one of them changes."""
+    completed ones fade with ``half_life`` (in buckets).
+
+    The sum over completed buckets is kept between calls: only the rows of
+    videos whose slots changed since are summed again (row by row, as the
+    whole is, so the same state gives the same numbers bit for bit however
+    it was reached), and all of them only when the window moves."""
     buckets, size = engine.config.buckets, engine.config.bucket_ms
     current = now // size
-    versions = engine.bucket_versions
-    changed = sum(versions.get(b, 0) for b in range(current - buckets, current))
-    key = (current, changed, len(engine.item_ids), half_life, engine.last_bucket)
     n = len(engine.item_ids)
-    held = engine.trend_bucket[:n]
     oldest = engine.last_bucket - buckets  # the state holds only buckets after this one
+    key = (current, half_life, engine.last_bucket)
     cached = engine.cache.get("trending")
-    if cached is None or cached[0] != key:
-        kept = held > oldest
-        age = current - held
-        valid = kept & (age >= 1) & (age < buckets)
-        weight = np.where(valid, 0.5 ** ((age - 1) / half_life), 0.0)
-        cached = engine.cache["trending"] = (key, (engine.trend_points[:n] * weight).sum(axis=1))
-    now_key = (key, versions.get(current, 0))
+    changed = engine.trend_changed
+    if cached is None or cached[0] != key:  # the window moved: every row again
+        sums = _completed(
+            engine.trend_bucket[:n], engine.trend_points[:n], current, oldest, half_life, buckets
+        )
+        cached = engine.cache["trending"] = (key, sums)
+    elif len(cached[1]) < n or changed:
+        # a new array, so what is cached on the old one is stale; videos
+        # added since start at zero, and any points they got marked them
+        sums = np.concatenate((cached[1], np.zeros(n - len(cached[1]))))
+        rows = np.fromiter(changed, dtype=np.int64, count=len(changed))
+        held, points = engine.trend_bucket[rows], engine.trend_points[rows]
+        sums[rows] = _completed(held, points, current, oldest, half_life, buckets)
+        cached = engine.cache["trending"] = (key, sums)
+    changed.clear()
     total = engine.cache.get("trending_now")
-    if total is None or total[0] != now_key:
+    now_key = (cached[1], engine.bucket_versions.get(current, 0))
+    if total is None or total[0][0] is not now_key[0] or total[0][1] != now_key[1]:
         slot = current % buckets
+        held = engine.trend_bucket[:n]
         live = (held[:, slot] == current) & (current > oldest)
         total = engine.cache["trending_now"] = (
             now_key,
@@ -114,6 +125,18 @@ def trending(engine: Engine, now: int, half_life: float) -> Floats:
         )
     value: Floats = total[1]
     return value
+
+
+def _completed(
+    held: Ints, points: Ints, current: int, oldest: int, half_life: float, buckets: int
+) -> Floats:
+    """Per row, the points of completed buckets still in the window, each
+    faded by its age."""
+    age = current - held
+    valid = (held > oldest) & (age >= 1) & (age < buckets)
+    weight = np.where(valid, 0.5 ** ((age - 1) / half_life), 0.0)
+    sums: Floats = (points * weight).sum(axis=1)
+    return sums
 
 
 def ladder_levels(engine: Engine, items: npt.NDArray[np.int64], pools: tuple[int, ...]) -> Floats:
