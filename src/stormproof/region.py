@@ -157,6 +157,10 @@ class Region:
     restored: RestoreReport | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
     _catching: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: where the engine checkpoint on disk stands (known once the replay ended)
+    _saved: Position | None = field(default=None, repr=False)
+    #: one save of the engine at a time: the periodic ones and :meth:`save_engine`'s
+    _saving: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Region:
@@ -234,6 +238,7 @@ class Region:
         measuring = asyncio.create_task(self.catching_up.measure())
         try:
             last, saved = await self._replay()
+            self._saved = saved
             _settle_heap()
             # A first checkpoint, or a long replay, is saved at once (in a forked
             # child, as ever: the region need not wait); a short replay past a
@@ -242,7 +247,7 @@ class Region:
             at_once = replayed > (SAVE_AT_ONCE_AFTER if any(saved) else 0)
             self._tasks.append(asyncio.create_task(self.projector.run(), name="projector"))
             self._tasks.append(
-                asyncio.create_task(self._checkpoints(saved, at_once=at_once), name="checkpoints")
+                asyncio.create_task(self._checkpoints(at_once=at_once), name="checkpoints")
             )
             while any(seq < top for seq, top in zip(self.projector.position, last, strict=True)):
                 await self.projector.wait_advanced(1.0)
@@ -390,10 +395,9 @@ class Region:
         await checkpoint.catch_up(self.engine, self.log, self.store, batch=5000)
         self.projector = Projector(self.log, self.store)  # from where the child left the views
 
-    async def _checkpoints(self, saved: Position, *, at_once: bool) -> None:
+    async def _checkpoints(self, *, at_once: bool) -> None:
         """Save the engine now and then (``at_once``: first right away), so a
-        restart replays only a short tail; ``saved`` is where the checkpoint
-        on disk stands. "Now and then" is every ``checkpoint_every_s`` when
+        restart replays only a short tail. "Now and then" is every ``checkpoint_every_s`` when
         the engine changed, and sooner under many writes: once it is
         ``checkpoint_every_entries`` past the checkpoint, though not within
         ``checkpoint_gap_s`` of the last save, and only while saving takes
@@ -412,28 +416,40 @@ class Region:
             now = time.monotonic()
             credit, counted = min(SAVE_CREDIT_S, credit + (now - counted) / 3), now
             since = now - last
-            behind = sum(self.engine.position) - sum(saved)
+            behind = self._behind()
             if behind > 0 and (since >= every or (behind >= many and since >= gap and credit >= 0)):
-                saved, cpu_s = await self._save(saved)
+                credit -= await self._save()
                 last = time.monotonic()
-                credit -= cpu_s
             await asyncio.sleep(min(every, self.settings.checkpoint_gap_s or 0.25, 1.0))
 
-    async def _save(self, saved: Position) -> tuple[Position, float]:
-        """Save the engine (in a child, off this loop); where the checkpoint
-        on disk stands after, ``saved`` if the save failed; and the CPU
+    async def save_engine(self) -> None:
+        """Save the engine now if it moved past its checkpoint (a snapshot
+        made ahead then ships a checkpoint near its views, and a region
+        restoring from it replays a short tail into its engine). Nothing
+        before the catch-up's replay ended."""
+        if self._behind() > 0:
+            await self._save()
+
+    def _behind(self) -> int:
+        """Entries the engine applied past its checkpoint on disk."""
+        return 0 if self._saved is None else sum(self.engine.position) - sum(self._saved)
+
+    async def _save(self) -> float:
+        """Save the engine (in a child, off this loop; one save at a time)
+        and move ``_saved`` to where it saved, unless it failed; the CPU
         seconds the child took."""
-        # Closing waits for a save under way: no child of this region
-        # writes its file after close() returned.
-        saving = asyncio.ensure_future(asyncio.to_thread(self._save_in_child))
-        try:
-            done = await asyncio.shield(saving)
-        except asyncio.CancelledError:
-            await saving
-            raise
+        async with self._saving:
+            # Closing waits for a save under way: no child of this region
+            # writes its file after close() returned.
+            saving = asyncio.ensure_future(asyncio.to_thread(self._save_in_child))
+            try:
+                position, cpu_s = await asyncio.shield(saving)
+            except asyncio.CancelledError:
+                await saving
+                raise
         gc.freeze()  # what grew since start is long-lived too
-        position, cpu_s = done
-        return position or saved, cpu_s
+        self._saved = position or self._saved
+        return cpu_s
 
     def _save_in_child(self) -> tuple[Position | None, float]:
         """Save the engine in a forked child and wait for it: the position

@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from pathlib import Path
+
+import httpx
 
 from stormproof.log.sqlite import SqliteLog
 from stormproof.settings import Settings
-from stormproof.snapshots import Snapshots
+from stormproof.snapshots import Manifest, Snapshots
 from stormproof.views import all_views
 from stormproof.views.store import ViewStore
-from tests.conftest import make_settings
+from tests.conftest import LiveServer, health, make_settings, sign_up
 from tests.snapshots.history import append_history
 
 
@@ -180,3 +183,39 @@ async def test_many_entries_applied_make_a_snapshot_before_the_period_is_up(
             await keeping
         await log.close()
         store.close()
+
+
+def test_a_snapshot_made_ahead_ships_an_engine_saved_at_its_views(tmp_path: Path) -> None:
+    # The region's own saves are far apart here (an hour, or a million
+    # entries): the engine checkpoint a snapshot ships would stand where
+    # the region started, and a peer restoring from it would replay the
+    # whole history into its engine. The region saves it first.
+    settings = make_settings(
+        tmp_path / "region",
+        checkpoint_every_s=3600,
+        checkpoint_every_entries=1_000_000,
+        snapshot_every_s=3600,
+        snapshot_every_entries=1,
+        snapshot_gap_s=0,
+        snapshot_reuse_s=0,
+    )
+    server = LiveServer(settings).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for n in range(12):
+                sign_up(client, f"writer{n}")
+            position = health(client)["log"]
+            for _ in range(600):  # a snapshot of everything written comes (every entry makes one)
+                made = [
+                    Manifest.model_validate_json(
+                        (settings.snapshots_dir / m / "manifest.json").read_bytes()
+                    )
+                    for m in _made(settings)
+                ]
+                if newest := [m for m in made if m.position == position]:
+                    break
+                time.sleep(0.1)
+            assert newest, (position, [m.position for m in made])
+            assert newest[0].engine is not None and newest[0].engine.position == position
+    finally:
+        server.stop()

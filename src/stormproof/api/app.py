@@ -161,7 +161,9 @@ def create_app(
             def applied() -> int:  # read anew each time: a restore replaces the projector
                 return sum(region.projector.position)
 
-            ahead = asyncio.create_task(snapshots.keep_one_made(region.caught_up, applied))
+            ahead = asyncio.create_task(
+                snapshots.keep_one_made(region.caught_up, applied, region.save_engine)
+            )
         if settings.probe_every_s:  # once ready, every region probes every region (ADR 020)
             app.state.prober = prober = Prober(region, app.state.traffic)
             probing = asyncio.create_task(prober.run(region.caught_up), name="prober")

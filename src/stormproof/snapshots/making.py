@@ -152,6 +152,7 @@ class Snapshots:
         self,
         ready: Callable[[], Awaitable[None]],
         applied: Callable[[], int] | None = None,
+        save_engine: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Once ``ready`` returns, make a snapshot every ``snapshot_every_s``
         seconds (the first that long after), for as long as this runs (the
@@ -162,7 +163,10 @@ class Snapshots:
         one took to make (tens of seconds of a core at a million entries:
         under a steady stream of writes, making them never takes more than a
         third of a core). What a peer that lost its disks replays after the
-        download is then bounded by entries, not only by time. A failure is
+        download is then bounded by entries, not only by time. Each one is
+        made right after ``save_engine()``, so the engine checkpoint it
+        ships stands near its views: the peer replays a short tail into its
+        engine too, not what this region's saves were behind. A failure is
         logged and tried again at the next turn."""
         every = self.settings.snapshot_every_s
         many, gap = self.settings.snapshot_every_entries, self.settings.snapshot_gap_s
@@ -178,6 +182,11 @@ class Snapshots:
             if since < every and not (many and moved >= many and since >= max(gap, 2 * took)):
                 continue
             began = time.monotonic()
+            if save_engine is not None:
+                try:
+                    await save_engine()
+                except OSError as exc:  # e.g. no fork: the snapshot is worth making still
+                    log.warning("saving the engine before a snapshot failed: %s", exc)
             try:
                 manifest = await self.make_or_reuse(ahead=True)
             except SnapshotError as exc:
