@@ -308,6 +308,34 @@ async def test_without_a_quorum_an_append_is_refused_at_once_and_never_sent(
         await log.close()
 
 
+async def test_a_write_held_in_process_past_its_ack_timeout_waits_for_its_deadline(
+    own_cluster: NatsCluster,
+) -> None:
+    """Guards the 503 seen right after a blackout: a publish sent while the
+    stream has no quorum stays "in process" at its leader, and the retry
+    of the same key is told so. That is not a refusal: once the quorum is
+    back the first one is stored, and the retry is its duplicate."""
+    names, prefix = own_cluster.names, unique_prefix("P")
+    log = JetStreamLog(own_cluster.urls, 2, prefix=prefix, ack_timeout=0.3, deadline=30.0)
+    try:
+        await log.start()
+        await log.append("before", event(1), partition=2, only=True)
+        own_cluster.freeze(names[0])
+        own_cluster.freeze(names[1])
+        try:  # partition 2's leader cannot gather its quorum for a while
+            writing = asyncio.ensure_future(log.append("held", event(2), partition=2, only=True))
+            await asyncio.sleep(1.2)  # several ack timeouts: retries meet the first "in process"
+        finally:
+            own_cluster.thaw(names[0])
+            own_cluster.thaw(names[1])
+        entry = await writing
+        assert (entry.partition, entry.key) == (2, "held")
+        everything = await read_everything(own_cluster.urls, prefix)
+        assert [e.key for e in everything[2]] == ["before", "held"]
+    finally:
+        await log.close()
+
+
 async def test_a_long_batch_is_fetched_once_not_by_every_hedged_copy(
     nats_cluster: NatsCluster,
 ) -> None:

@@ -264,8 +264,12 @@ class JetStreamLog:
             error = ApiError(ack["error"])
             if error.code == 503:  # e.g. the stream lost its quorum: try elsewhere
                 raise Unreachable(f"{self._streams[p]}: {error}")
-            if error.err_code != _DUPLICATE_IN_PROCESS or time.monotonic() > patience:
+            if error.err_code != _DUPLICATE_IN_PROCESS:
                 raise LogError(f"{self._streams[p]} refused {key!r}: {error}")
+            if time.monotonic() > patience:  # e.g. proposed while the stream had no quorum:
+                # it gets stored once the quorum is back; until the append's
+                # deadline this is a partition that cannot ack in time, no refusal
+                raise Unreachable(f"{self._streams[p]}: {key!r} {error}")
             # Another publish of this key is being stored: once it is, this
             # one is its duplicate and gets its sequence (the log's contract).
             await asyncio.sleep(_SETTLE)
