@@ -481,7 +481,9 @@ def _head(scores: Floats, count: int, tie: npt.NDArray[np.int64]) -> npt.NDArray
         cut = np.partition(scores[positive], len(positive) - count)[len(positive) - count]
         above = positive[scores[positive] > cut]
         at_cut = positive[scores[positive] == cut]
-        at_cut = at_cut[np.argsort(tie[at_cut], kind="stable")][: count - len(above)]
+        wanted = count - len(above)
+        if wanted < len(at_cut):  # often thousands tie at the cut: no need to sort them all
+            at_cut = at_cut[np.argpartition(tie[at_cut], wanted - 1)[:wanted]]
         positive = np.concatenate((above, at_cut))
     return positive
 
