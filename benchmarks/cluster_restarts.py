@@ -28,6 +28,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -104,6 +106,8 @@ def main() -> None:
     if args.no_transcode:  # the regions' processes inherit it (Settings.from_env)
         os.environ["STORMPROOF_TRANSCODE"] = "false"
 
+    # A SIGTERM unwinds like Ctrl-C: the cluster is brought down on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     print(f"load average at the start: {os.getloadavg()[0]:.2f}", flush=True)
     cluster = LocalCluster.load(args.folder)
     started = time.monotonic()

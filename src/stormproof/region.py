@@ -284,15 +284,8 @@ class Region:
         saved: Position | None = None
         while True:
             try:
-                last = await self.log.last_seqs()
                 at = self.store.position()
-                if any(seq > top for seq, top in zip(at, last, strict=True)):
-                    raise LogError(
-                        f"the views ({list(at)}) are ahead of the log ({last}): "
-                        "was the log replaced? rebuild the views (`stormproof rebuild`, or "
-                        "`stormproof cluster restore REGION --wipe` in a cluster)",
-                        code="views_ahead_of_log",
-                    )
+                last = await self._log_end(at)
                 if saved is None:
                     saved = await self._snapshot_phase(at, last)
                 self._phase("engine", lambda: self.engine.position, self.store.position())
@@ -311,6 +304,30 @@ class Region:
                     raise
                 logger.warning("%s catching up: %s; trying again", self.name, exc.message)
                 await asyncio.sleep(1.0)
+
+    async def _log_end(self, at: Position) -> list[int]:
+        """The log's last sequences, which the views at ``at`` must not be
+        past. The first replica that answers may lag what the views applied
+        — this region's own server, killed with it and started again, has
+        not caught up yet — so where the views stand past its answer the
+        streams' leaders are asked, which hold every acked write: only views
+        past those stand on another log."""
+        last = await self.log.last_seqs()
+        if not any(seq > top for seq, top in zip(at, last, strict=True)):
+            return last
+        from stormproof.log.jetstream import JetStreamLog
+
+        if isinstance(self.log, JetStreamLog):
+            leaders = await self.log.leader_seqs()
+            last = [max(a, b) for a, b in zip(last, leaders, strict=True)]
+        if any(seq > top for seq, top in zip(at, last, strict=True)):
+            raise LogError(
+                f"the views ({list(at)}) are ahead of the log ({last}): "
+                "was the log replaced? rebuild the views (`stormproof rebuild`, or "
+                "`stormproof cluster restore REGION --wipe` in a cluster)",
+                code="views_ahead_of_log",
+            )
+        return last
 
     async def _snapshot_phase(self, at: Position, last: list[int]) -> Position:
         """Restore from a peer if the views are gone (:meth:`_restore`);

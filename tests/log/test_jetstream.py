@@ -336,6 +336,49 @@ async def test_a_write_held_in_process_past_its_ack_timeout_waits_for_its_deadli
         await log.close()
 
 
+async def test_the_leaders_say_how_far_the_log_goes_and_never_less(
+    own_cluster: NatsCluster,
+) -> None:
+    """What a region checks its views against before it calls them ahead
+    of the log (seen at 1M entries: `views_ahead_of_log` after a restart
+    with disks intact, the region's own server started again and its
+    replica short of what the views had read elsewhere). Asked through a
+    server that missed writes (frozen, killed, started again), the leaders
+    hold every acked write; with no leader to answer, they say nothing
+    rather than less."""
+    names, prefix = own_cluster.names, unique_prefix("L")
+    writer = JetStreamLog(own_cluster.urls, 0, prefix=prefix)
+    try:
+        await writer.start()
+        await writer.append("before", event(0), partition=0, only=True)
+        own_cluster.freeze(names[2])
+        for n in range(1, 30):
+            await writer.append(f"k{n}", event(n), partition=0, only=True)
+    finally:
+        await writer.close()
+    own_cluster.restart(names[2])  # kills the frozen one first
+    restarted = JetStreamLog(own_cluster.urls, 2, prefix=prefix, read_timeout=0.5)
+    try:
+        for _ in range(100):  # its links connect; a leader may be being elected
+            try:
+                assert (await restarted.leader_seqs())[0] == 30
+                break
+            except LogError:
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("no leader answered")
+        own_cluster.freeze(names[0])
+        own_cluster.freeze(names[1])
+        try:
+            with pytest.raises(LogError):
+                await restarted.leader_seqs()
+        finally:
+            own_cluster.thaw(names[0])
+            own_cluster.thaw(names[1])
+    finally:
+        await restarted.close()
+
+
 async def test_a_long_batch_is_fetched_once_not_by_every_hedged_copy(
     nats_cluster: NatsCluster,
 ) -> None:

@@ -147,6 +147,15 @@ async def settle_leaders(links: Links, placement: dict[str, str | None], timeout
         await asyncio.sleep(0.05)
 
 
+async def leader_last_seq(links: Links, stream: str, timeout: float = 1.0) -> int:
+    """``stream``'s last sequence as its leader holds it: every acked write.
+    A replica's answer may be short of it (a server started again after a
+    kill has not caught up yet); the leader's is not. Unreachable (or an
+    ApiError) while the stream has no leader."""
+    info = await links.any_api(f"{_API}.STREAM.INFO.{stream}", timeout=timeout)
+    return int((info.get("state") or {}).get("last_seq", 0))
+
+
 async def leader_has(links: Links, stream: str, subject: str, timeout: float = 1.0) -> bool:
     """Whether ``stream``'s leader holds a message on ``subject``. Unlike a
     replica's, the leader's "no" is final: it has applied every acked write."""

@@ -40,6 +40,7 @@ from stormproof.jetstream.streams import (
     direct_batch,
     direct_get,
     ensure_stream,
+    leader_last_seq,
     place_leader,
     settle_leaders,
     stream_config,
@@ -375,6 +376,25 @@ class JetStreamLog:
         if any(seq is None for seq in seqs):
             raise LogError("no replica answered for some partitions")
         return [seq or 0 for seq in seqs]
+
+    async def leader_seqs(self) -> list[int]:
+        """The last sequence of each partition as its stream's leader holds
+        it. :meth:`last_seqs` takes the first replica's answer, and a replica
+        may lag — this region's own server, killed with it and started
+        again, until it caught up — so a region checks its views against
+        this before deciding they are ahead of the log. ``log_unavailable``
+        while a stream has no leader (an election: it passes)."""
+        self._start()
+
+        async def ask(p: int) -> int:
+            try:
+                seq = await leader_last_seq(self._links, self._streams[p])
+            except (Unreachable, ApiError) as exc:
+                raise LogError(f"{self._streams[p]} has no leader that answers: {exc}") from exc
+            self._saw(p, seq)
+            return seq
+
+        return list(await asyncio.gather(*(ask(p) for p in range(self.partitions))))
 
     def _beyond(self, positions: Sequence[int]) -> bool:
         return any(k > pos for k, pos in zip(self._known, positions, strict=False))
