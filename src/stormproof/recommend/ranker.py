@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from stormproof.recommend.engine import Engine, User
+from stormproof.recommend.engine import Engine, Slots, User
 from stormproof.recommend.signals import FLAGS
 
 __all__ = ["Pick", "RankerConfig", "rank", "trending"]
@@ -128,7 +128,7 @@ def trending(engine: Engine, now: int, half_life: float) -> Floats:
 
 
 def _completed(
-    held: Ints, points: Ints, current: int, oldest: int, half_life: float, buckets: int
+    held: Slots, points: Slots, current: int, oldest: int, half_life: float, buckets: int
 ) -> Floats:
     """Per row, the points of completed buckets still in the window, each
     faded by its age."""
