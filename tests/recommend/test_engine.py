@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -186,3 +187,11 @@ def test_blocks_end_follows_and_hide_creators_in_any_order() -> None:
         assert loaded.digest() == engine.digest() and loaded.followees("u") == {"c"}
         digests.add(engine.digest())
     assert len(digests) == 1
+
+
+def test_a_bucket_too_short_for_32_bit_bucket_numbers_is_refused() -> None:
+    # Trending slots hold bucket numbers in 32 bits: the latest time an
+    # event may carry must still fall in a bucket that fits.
+    with pytest.raises(ValueError, match="bucket_ms"):
+        EngineConfig(bucket_ms=60_000)
+    assert EngineConfig(bucket_ms=30 * 60_000).bucket_ms == 1_800_000
