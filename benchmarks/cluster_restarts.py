@@ -44,13 +44,19 @@ def state_lines(log: Path, offset: int, began: float) -> list[str]:
     with log.open() as f:
         f.seek(offset)
         for line in f:
-            if '"region.state"' not in line:
+            if '"region.state"' not in line and '"region.opened"' not in line:
                 continue
             try:
                 said = json.loads(line)
             except ValueError:
                 continue
             at = datetime.fromisoformat(said["ts"].replace("Z", "+00:00")).timestamp() - began
+            if said.get("event") == "region.opened":  # the process's own seconds, then the open's
+                opened = (
+                    f"process {said.get('process_s')} s, views and engine {said.get('open_s')} s"
+                )
+                lines.append(f"  {at:7.2f} s  opened ({opened})")
+                continue
             left = said.get("remaining", "")
             lines.append(f"  {at:7.2f} s  {said.get('state', '')} {said.get('phase', '')} {left}")
     return lines

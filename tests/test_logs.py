@@ -193,5 +193,8 @@ def test_serve_writes_only_json_lines_one_per_request(tmp_path: Path) -> None:
     assert not [line for line in lines if "error" in line], "a traceback where none belongs"
     states = [line["state"] for line in lines if line.get("event") == "region.state"]
     assert states[:2] == ["starting", "catching_up"], states
+    # where a start's seconds go: the process before the region opened, and the open
+    (opened,) = [line for line in lines if line.get("event") == "region.opened"]
+    assert opened["process_s"] > 0 and opened["open_s"] >= 0, opened
     assert states[-2:] == ["ready", "stopping"], states
     assert any(line["logger"].startswith("uvicorn") for line in lines)  # uvicorn's own, as JSON

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from stormproof.blobs import BlobStore
 from stormproof.blobs.files import FileBlobStore
@@ -94,6 +95,16 @@ def _log(settings: Settings) -> Log:
     return SqliteLog(settings.log_path)
 
 
+def _process_age_s() -> float | None:
+    """Seconds since this process began (Linux's /proc), None elsewhere."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.clock_gettime(time.CLOCK_BOOTTIME) - started
+
+
 def _apply_views(settings: Settings, parent: int) -> None:
     """The views' side of :meth:`Region._views_apart`, in a process of its
     own: apply the log to the views until it holds nothing more. Exits when
@@ -164,10 +175,19 @@ class Region:
 
     @classmethod
     def open(cls, settings: Settings) -> Region:
+        began, aged = time.monotonic(), _process_age_s()
         # Uploads still being received when the process died are garbage now.
         shutil.rmtree(settings.data_dir / "tmp", ignore_errors=True)
         log, blobs = _backends(settings)
         store, engine = _views_and_engine(settings, log)
+        # where a start's seconds go: the process's own (imports, the app)
+        # before this, and the views and engine checkpoint opened here
+        log_event(
+            "region.opened",
+            region=settings.region,
+            process_s=None if aged is None else round(aged, 2),
+            open_s=round(time.monotonic() - began, 2),
+        )
         return cls(
             settings=settings,
             log=log,
