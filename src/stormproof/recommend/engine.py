@@ -894,7 +894,7 @@ class Engine:
         engine.last_bucket = int(data["last_bucket"])
         buckets = engine.config.buckets
         # Zeros, not a marker: the pages of videos without points are never
-        # touched (each array holds 48 int64 slots per video), and an empty
+        # touched (each array holds 48 int32 slots per video), and an empty
         # slot reads as bucket 0 with no points, which counts for nothing.
         engine.trend_bucket = np.zeros((n, buckets), dtype=np.int32)
         engine.trend_points = np.zeros((n, buckets), dtype=np.int32)
