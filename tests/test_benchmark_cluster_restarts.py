@@ -41,7 +41,9 @@ def test_the_restarts_benchmark_restarts_the_region_and_prints_its_states(
     assert f"{name} ready after" in out
     lines = out.splitlines()
     states = [line.split()[2] for line in lines if line.startswith("  ") and "work:" not in line]
-    assert states[0] == "starting" and states[-1] == "ready", out
+    # where the start's seconds went, then the region's states
+    assert states[0] == "opened" and "(process " in out, out
+    assert states[1] == "starting" and states[-1] == "ready", out
     work = lines[lines.index(next(x for x in lines if x.startswith("restart 1: work"))) + 1 :]
     assert any(line.startswith("  work: ") and "checkpoint (" in line for line in work), out
     assert not LocalCluster.load(folder).pids(name)  # brought down again
