@@ -86,9 +86,13 @@ async def ensure_stream(links: Links, config: dict[str, Any], timeout: float = 3
         await asyncio.sleep(0.2)
 
 
+async def _info(links: Links, stream: str, timeout: float = 1.0) -> dict[str, Any]:
+    """``stream``'s info, which its leader answers."""
+    return await links.any_api(f"{_API}.STREAM.INFO.{stream}", timeout=timeout)
+
+
 async def _cluster(links: Links, stream: str) -> dict[str, Any]:
-    info = await links.any_api(f"{_API}.STREAM.INFO.{stream}", timeout=1)
-    cluster: dict[str, Any] = info.get("cluster") or {}
+    cluster: dict[str, Any] = (await _info(links, stream)).get("cluster") or {}
     return cluster
 
 
@@ -152,7 +156,7 @@ async def leader_last_seq(links: Links, stream: str, timeout: float = 1.0) -> in
     A replica's answer may be short of it (a server started again after a
     kill has not caught up yet); the leader's is not. Unreachable (or an
     ApiError) while the stream has no leader."""
-    info = await links.any_api(f"{_API}.STREAM.INFO.{stream}", timeout=timeout)
+    info = await _info(links, stream, timeout)
     return int((info.get("state") or {}).get("last_seq", 0))
 
 
