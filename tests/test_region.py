@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,35 @@ async def test_restart_resumes_from_the_stored_position(tmp_path: Path) -> None:
     await again.caught_up()
     assert again.store.position() == position == (1,)
     await again.close()
+
+
+async def test_a_region_opened_in_the_background_is_the_one_opened_in_place(
+    tmp_path: Path,
+) -> None:
+    # `serve` and `cluster region` read the views and the engine checkpoint
+    # while the app is imported: the same region comes of it, and a failure
+    # to open reaches the start that waits for it, as open() raises it.
+    settings = make_settings(tmp_path)
+    region = Region.open(settings)
+    await region.start()
+    await region.caught_up()
+    await accounts.sign_up(region, "ann", "password1", idempotency_key=None)
+    await region.close()
+
+    again = await asyncio.wrap_future(Region.open_in_background(settings))
+    await again.start()
+    await again.caught_up()
+    assert again.store.position() == (1,) and again.engine.position == (1,)
+    await again.close()
+
+    for suffix in ("-wal", "-shm"):
+        Path(f"{settings.views_path}{suffix}").unlink(missing_ok=True)
+    settings.views_path.write_bytes(b"not a database, " * 512)
+    with pytest.raises(sqlite3.DatabaseError) as in_place:
+        Region.open(settings)
+    with pytest.raises(sqlite3.DatabaseError) as in_background:
+        await asyncio.wrap_future(Region.open_in_background(settings))
+    assert str(in_background.value) == str(in_place.value)
 
 
 async def test_views_ahead_of_the_log_are_refused_and_the_region_never_ready(

@@ -116,11 +116,8 @@ def serve(
     ] = True,
 ) -> None:
     """Run one region: the API, the embedded log and the views."""
-    import uvicorn
-
-    from stormproof.api import create_app
-    from stormproof.api.serving import server_config
     from stormproof.logs import configure_logs
+    from stormproof.region import Region
 
     settings = _settings(data)
     if not settings.url:  # its prober checks it where it listens
@@ -128,7 +125,15 @@ def serve(
     configure_logs(settings.log_format, settings.log_level)
     _refuse_if_taken(host, port)
     with exclusive(data, "serve"):
-        app_ = create_app(settings, on_ready=_welcome(host, port, data, demo=demo))
+        # the views and engine are read while the app is imported
+        opened = Region.open_in_background(settings)
+        import uvicorn
+
+        from stormproof.api import create_app
+        from stormproof.api.serving import server_config
+
+        welcome = _welcome(host, port, data, demo=demo)
+        app_ = create_app(settings, on_ready=welcome, opened=opened)
         uvicorn.Server(server_config(app_, settings, host=host, port=port, log_level="info")).run()
 
 

@@ -209,12 +209,8 @@ def region(
     demo: Annotated[bool, typer.Option("--demo", help="Seed the demo into an empty log.")] = False,
 ) -> None:
     """Run one region's API (started by `cluster up` / `restore`)."""
-    import uvicorn
-
-    from stormproof.api import create_app
-    from stormproof.api.serving import server_config
-    from stormproof.demo import seed_demo
     from stormproof.logs import configure_logs
+    from stormproof.region import Region
     from stormproof.settings import Settings
 
     cluster = _load(data)
@@ -230,7 +226,15 @@ def region(
         url=spec.url,
     )
     configure_logs(settings.log_format, settings.log_level)
-    app_ = create_app(settings, on_ready=seed_demo if demo else None)
+    # the views and engine are read while the app is imported
+    opened = Region.open_in_background(settings)
+    import uvicorn
+
+    from stormproof.api import create_app
+    from stormproof.api.serving import server_config
+    from stormproof.demo import seed_demo
+
+    app_ = create_app(settings, on_ready=seed_demo if demo else None, opened=opened)
     config = server_config(
         app_, settings, host="127.0.0.1", port=spec.api_port, log_level="warning"
     )

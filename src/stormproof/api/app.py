@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -144,14 +145,17 @@ def create_app(
     settings: Settings,
     *,
     on_ready: Callable[[Region], Awaitable[object]] | None = None,
+    opened: Future[Region] | None = None,
 ) -> FastAPI:
     """Build one region's API. It answers as soon as the log is open: the
     region catches up in the background, and is ready once the views caught
-    up and ``on_ready`` ran (``stormproof serve`` seeds the demo catalog there)."""
+    up and ``on_ready`` ran (``stormproof serve`` seeds the demo catalog there).
+    ``opened`` is the region of ``settings`` already being opened
+    (:meth:`Region.open_in_background`); without it the start opens it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        region = Region.open(settings)
+        region = Region.open(settings) if opened is None else await asyncio.wrap_future(opened)
         await region.start(on_ready)
         app.state.region = region
         ahead = probing = judging = sweeping = None
