@@ -9,9 +9,10 @@ ready and the region's own state lines (``region.state``) with their times
 since the restore began: when it started, each catch-up phase with what it
 had left, and ready — where a restart's seconds go. At the end it lists,
 for each restart, the work for later of every region (snapshots made ahead,
-checkpoint saves: ``snapshot.made``, ``checkpoint.saved``) that ran while
-the restarted region was not ready, with its times since that restart
-began: on one machine, the peers' work takes cores a restart could use.
+checkpoint saves, the restarted region's streams set up: ``snapshot.made``,
+``checkpoint.saved``, ``region.streams``) that ran while the restarted
+region was not ready, with its times since that restart began: on one
+machine, the peers' work takes cores a restart could use.
 
 ``--no-transcode`` runs the regions without their transcoders: the catalog
 ``recovery.py`` builds has 400,000 videos and no media, and with
@@ -62,12 +63,12 @@ def state_lines(log: Path, offset: int, began: float) -> list[str]:
     return lines
 
 
-BACKGROUND_WORK = ("snapshot.made", "checkpoint.saved")
+BACKGROUND_WORK = ("snapshot.made", "checkpoint.saved", "region.streams")
 
 
 def background_work(log: Path, offset: int) -> list[tuple[float, float, str]]:
-    """Each snapshot made and checkpoint saved in ``log`` past ``offset``:
-    (began, ended, what), wall-clock seconds."""
+    """Each snapshot made, checkpoint saved and streams set up in ``log``
+    past ``offset``: (began, ended, what), wall-clock seconds."""
     found = []
     with log.open() as f:
         f.seek(offset)
@@ -81,6 +82,8 @@ def background_work(log: Path, offset: int) -> list[tuple[float, float, str]]:
             except (ValueError, KeyError):
                 continue
             what = "snapshot"
+            if said.get("event") == "region.streams":  # the log's and blobs' set up
+                what = "streams set up"
             if said.get("event") == "checkpoint.saved":
                 kind = "delta" if said.get("delta") else "whole"
                 what = f"{kind} checkpoint ({said.get('cpu_s')} CPU s)"

@@ -196,5 +196,7 @@ def test_serve_writes_only_json_lines_one_per_request(tmp_path: Path) -> None:
     # where a start's seconds go: the process before the region opened, and the open
     (opened,) = [line for line in lines if line.get("event") == "region.opened"]
     assert opened["process_s"] > 0 and opened["open_s"] >= 0, opened
+    (streams,) = [line for line in lines if line.get("event") == "region.streams"]
+    assert streams["took_s"] >= 0, streams  # the log's and blobs' set up, and how long
     assert states[-2:] == ["ready", "stopping"], states
     assert any(line["logger"].startswith("uvicorn") for line in lines)  # uvicorn's own, as JSON

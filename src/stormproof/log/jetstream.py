@@ -377,6 +377,28 @@ class JetStreamLog:
             raise LogError("no replica answered for some partitions")
         return [seq or 0 for seq in seqs]
 
+    async def holds_entries(self) -> bool:
+        """Whether some replica answers, on the first asking, that a
+        partition holds an entry: the streams exist and have a history. A
+        region whose views are gone asks, to tell a cluster with a history
+        from a new one, whose streams are not there yet (no one answers).
+        Every server is asked, not the first that answers: this region's
+        own may be an empty replica still receiving the streams."""
+        self._start()
+        await self._links.wait_connected(2.0)
+
+        async def ask(i: int, p: int) -> bool:
+            body = {"last_by_subj": self._subjects[p]}
+            stream = self._streams[p]
+            try:
+                msg = await direct_get(self._links, i, stream, body, timeout=self._read_timeout)
+            except Unreachable:
+                return False
+            return msg is not None
+
+        asked = [ask(i, p) for i in range(len(self._links)) for p in range(self.partitions)]
+        return any(await asyncio.gather(*asked))
+
     async def leader_seqs(self) -> list[int]:
         """The last sequence of each partition as its stream's leader holds
         it. :meth:`last_seqs` takes the first replica's answer, and a replica
