@@ -19,6 +19,7 @@ from stormproof.recommend.engine import Engine
 from stormproof.snapshots import Manifest, Snapshots
 from stormproof.snapshots.digests import view_digests
 from stormproof.snapshots.manifest import VIEWS
+from stormproof.snapshots.packing import packed_name, zstd
 from stormproof.views import all_views
 from stormproof.views.store import ViewStore
 from tests.conftest import make_settings
@@ -153,6 +154,8 @@ async def test_a_snapshot_made_ahead_is_made_below_the_requests_one_asked_for_is
 
     made_asked = await _digest_workers_during(ask())
     assert made_asked and set(made_asked) == {ours}
-    folder = settings.snapshots_dir / asked[0].id
-    checked = await _digest_workers_during(view_digests(folder / VIEWS, workers=2))
+    packed = settings.snapshots_dir / asked[0].id / packed_name(VIEWS)
+    views = tmp_path / VIEWS  # expanded, as the peer that asked checks it
+    views.write_bytes(zstd.decompress(packed.read_bytes()))
+    checked = await _digest_workers_during(view_digests(views, workers=2))
     assert checked and set(checked) == {ours}

@@ -177,7 +177,7 @@ async def test_a_damaged_or_foreign_snapshot_is_rejected_and_the_region_rebuilds
 
         # A fault in the engine checkpoint, which arrives while the views are
         # being checked: refused, the checks called off, nothing left behind.
-        engine_file = peer_settings.snapshots_dir / manifest.id / "foryou.checkpoint"
+        engine_file = peer_settings.snapshots_dir / manifest.id / "foryou.checkpoint.zst"
         whole = engine_file.read_bytes()
         engine_file.write_bytes(whole[:-1] + bytes([whole[-1] ^ 0xFF]))
         other = _settings(
@@ -186,12 +186,12 @@ async def test_a_damaged_or_foreign_snapshot_is_rejected_and_the_region_rebuilds
         _copy_log(peer_settings.log_path, other.log_path)
         report = await _restore(other, secret)
         assert report.peer is None and len(report.rejected) == 1
-        assert "foryou.checkpoint's SHA-256 differs" in report.rejected[0].reason
+        assert "foryou.checkpoint.zst's SHA-256 differs" in report.rejected[0].reason
         assert not (other.data_dir / "tmp" / "snapshot").exists()
         engine_file.write_bytes(whole)
 
         # A disk fault on the peer after the snapshot was made.
-        damaged = peer_settings.snapshots_dir / manifest.id / "views.sqlite"
+        damaged = peer_settings.snapshots_dir / manifest.id / "views.sqlite.zst"
         data = bytearray(damaged.read_bytes())
         data[len(data) // 2] ^= 0xFF
         damaged.write_bytes(bytes(data))
@@ -206,7 +206,7 @@ async def test_a_damaged_or_foreign_snapshot_is_rejected_and_the_region_rebuilds
             report = region.restored
             assert report is not None and report.peer is None
             assert [r.peer for r in report.rejected] == [peer.url]
-            assert "views.sqlite's SHA-256 differs" in report.rejected[0].reason
+            assert "views.sqlite.zst's SHA-256 differs" in report.rejected[0].reason
             assert not (ours.data_dir / "tmp" / "snapshot").exists()
             assert region.store.digests() == {
                 "position": [1800],

@@ -12,10 +12,11 @@
 
 then, on the copies and never on the live files, reads P and the schema
 shape, digests every view (:mod:`~stormproof.snapshots.digests`, in a child
-process) and hashes each file. One made ahead is work for later, and what
+process), then packs each file (:mod:`~stormproof.snapshots.packing`, ADR
+035) and hashes what it packed. One made ahead is work for later, and what
 it does on its copies runs below the region's requests (ADR 034): the
-digests in a child started through nice(1), the hashes on a thread of its
-own that lowered itself. The copying does not: it holds a read transaction
+digests in a child started through nice(1), the packing and hashes on a
+thread of its own that lowered itself. The copying does not: it holds a read transaction
 on the live views, and while that lasts SQLite cannot start its WAL over,
 so a copy slowed down would grow the WAL the region's reads go through.
 One made because a peer asked, which that peer waits for, is not lowered
@@ -58,11 +59,13 @@ from stormproof.snapshots.manifest import (
     EngineHeader,
     Manifest,
     SnapshotError,
+    SnapshotFile,
     open_read_only,
     positions_of,
     sha256_of,
     shape_of,
 )
+from stormproof.snapshots.packing import pack, packed_name
 
 __all__ = ["Snapshots"]
 
@@ -198,7 +201,8 @@ class Snapshots:
 
     def file(self, snapshot_id: str, name: str) -> Path | None:
         """The path of one file of a finished snapshot, if there is one."""
-        if name not in (VIEWS, CHECKPOINT) or not re.fullmatch(ID_PATTERN[1:-1], snapshot_id):
+        names = (packed_name(VIEWS), packed_name(CHECKPOINT))
+        if name not in names or not re.fullmatch(ID_PATTERN[1:-1], snapshot_id):
             return None
         path = self.folder / snapshot_id / name
         return path if path.is_file() else None
@@ -216,7 +220,7 @@ class Snapshots:
             copied = await asyncio.to_thread(self._copy, partial)
             digests = await view_digests(partial / VIEWS, workers=1, background=ahead)
             names = [VIEWS] + ([CHECKPOINT] if copied.engine else [])
-            files = await run(lambda: [sha256_of(partial / n) for n in names])
+            files = await run(lambda: [_packed(partial / n) for n in names])
             manifest = Manifest(
                 format=FORMAT,
                 id=snapshot_id,
@@ -318,6 +322,12 @@ class Snapshots:
         for path in self.folder.iterdir():
             if path.name not in keep:  # older ones, and what a crash left half made
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def _packed(path: Path) -> SnapshotFile:
+    """``path`` packed in its place (ADR 035), as the manifest lists it."""
+    raw_size = path.stat().st_size
+    return sha256_of(pack(path), raw_size)
 
 
 def _compact(source: Path, target: Path) -> None:

@@ -2,10 +2,12 @@
 
 A snapshot is a folder of at most two files — ``views.sqlite``, a
 consistent copy of the view store at log position P, and
-``foryou.checkpoint``, the For You engine's last checkpoint, at Q ≤ P — and
-a :class:`Manifest`: who made it, the views' schema shape, P, the engine
-checkpoint's header (format, configuration, Q), each view's digest at P,
-and each file's size and SHA-256. The same model is the API's answer and
+``foryou.checkpoint``, the For You engine's last checkpoint, at Q ≤ P, each
+packed (:mod:`~stormproof.snapshots.packing`: ``views.sqlite.zst``,
+``foryou.checkpoint.zst``) — and a :class:`Manifest`: who made it, the
+views' schema shape, P, the engine checkpoint's header (format,
+configuration, Q), each view's digest at P, and each packed file's size and
+SHA-256 and the size it expands to. The same model is the API's answer and
 what a recipient parses, so its fields are bounded.
 """
 
@@ -36,7 +38,7 @@ __all__ = [
 ]
 
 #: the manifest's format: changes whenever what a snapshot holds does
-FORMAT = 2
+FORMAT = 3
 VIEWS = "views.sqlite"
 CHECKPOINT = "foryou.checkpoint"
 #: a snapshot's id: 16 hex digits (it names a folder: nothing else gets in)
@@ -56,10 +58,14 @@ class SnapshotError(Unavailable):
 
 
 class SnapshotFile(BaseModel):
+    """One packed file: what travels (its size and SHA-256), and the size
+    of the file it expands to."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
-    name: Literal["views.sqlite", "foryou.checkpoint"]
+    name: Literal["views.sqlite.zst", "foryou.checkpoint.zst"]
     size: NonNegativeInt
     sha256: Sha256
+    raw_size: NonNegativeInt
 
 
 class EngineHeader(BaseModel):
@@ -117,8 +123,9 @@ def shape_of(db: sqlite3.Connection) -> str | None:
     return None if row is None else str(row[0])
 
 
-def sha256_of(path: Path) -> SnapshotFile:
-    """A file's size and SHA-256, as a manifest lists it."""
+def sha256_of(path: Path, raw_size: int) -> SnapshotFile:
+    """A packed file's size and SHA-256, as a manifest lists it with the
+    ``raw_size`` it expands to."""
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as f:
@@ -126,5 +133,5 @@ def sha256_of(path: Path) -> SnapshotFile:
             digest.update(chunk)
             size += len(chunk)
     return SnapshotFile.model_validate(
-        {"name": path.name, "size": size, "sha256": digest.hexdigest()}
+        {"name": path.name, "size": size, "sha256": digest.hexdigest(), "raw_size": raw_size}
     )

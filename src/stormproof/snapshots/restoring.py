@@ -13,8 +13,10 @@ every check below has passed:
   last sequences, read once the manifest arrived (a snapshot "from the
   future" of this log comes from another log, or this one lost entries) and
   not empty; Q at most P;
-- each file's size and SHA-256 equal the manifest's (the bytes are what the
-  peer made: no disk or network fault in between);
+- each packed file's size and SHA-256 equal the manifest's (the bytes are
+  what the peer made: no disk or network fault in between), and it expands,
+  as it arrives, to exactly the size the manifest says, its checksum
+  passing (:mod:`~stormproof.snapshots.packing`, ADR 035);
 - the views file: SQLite's ``quick_check`` passes, it records our schema
   shape, its ``positions`` table is exactly P, its keys view holds the
   key of this log's entry at P in each partition (the peer follows this
@@ -68,6 +70,7 @@ from stormproof.snapshots.manifest import (
     positions_of,
     shape_of,
 )
+from stormproof.snapshots.packing import Unpacker, UnpackError, packed_name
 from stormproof.views import all_views
 from stormproof.views.keys import applied
 from stormproof.views.store import schema_shape
@@ -210,7 +213,7 @@ async def _restore_from(
         # checks a core or two, the download the network and the disk).
         checking = asyncio.create_task(_check_views(manifest, folder, keys))
         try:
-            if manifest.file(CHECKPOINT) is not None:
+            if manifest.file(packed_name(CHECKPOINT)) is not None:
                 await asyncio.to_thread(_download_one, client, manifest, CHECKPOINT, folder)
         except BaseException:
             checking.cancel()
@@ -269,8 +272,9 @@ def _ask(client: httpx.Client) -> Manifest:
 
 
 def _make_room(manifest: Manifest, folder: Path) -> None:
-    """Make ``folder``, if the disk has room for every file of the snapshot."""
-    needed = sum(f.size for f in manifest.files)
+    """Make ``folder``, if the disk has room for every file of the snapshot
+    (expanded: the packed bytes are expanded as they arrive)."""
+    needed = sum(f.raw_size for f in manifest.files)
     folder.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder).free
     if needed > free:
@@ -278,12 +282,12 @@ def _make_room(manifest: Manifest, folder: Path) -> None:
 
 
 def _download_one(client: httpx.Client, manifest: Manifest, name: str, folder: Path) -> None:
-    """Download one file of the snapshot into ``folder``, checking its size
-    and SHA-256 as it arrives."""
-    expected = manifest.file(name)
+    """Download one file of the snapshot, packed, and expand it into
+    ``folder`` as it arrives, checking its size and SHA-256."""
+    expected = manifest.file(packed_name(name))
     if expected is None:
-        raise Rejected(f"the snapshot lists no {name}")
-    _download(client, f"/v1/snapshots/{manifest.id}/{name}", expected, folder)
+        raise Rejected(f"the snapshot lists no {packed_name(name)}")
+    _download(client, f"/v1/snapshots/{manifest.id}/{expected.name}", expected, folder / name)
 
 
 def _read_bounded(answer: httpx.Response, limit: int) -> bytes:
@@ -325,7 +329,7 @@ def check_manifest(manifest: Manifest, last: list[int]) -> None:
     if not any(manifest.position):
         raise Rejected("the snapshot is empty")
     names = [f.name for f in manifest.files]
-    wanted = [VIEWS] + ([CHECKPOINT] if manifest.engine else [])
+    wanted = [packed_name(VIEWS)] + ([packed_name(CHECKPOINT)] if manifest.engine else [])
     if sorted(names) != sorted(wanted):
         raise Rejected(f"the snapshot lists files {names}; expected {wanted}")
     if manifest.engine is not None:
@@ -342,13 +346,17 @@ def check_manifest(manifest: Manifest, last: list[int]) -> None:
             )
 
 
-def _download(client: httpx.Client, url: str, expected: SnapshotFile, folder: Path) -> None:
+def _download(client: httpx.Client, url: str, expected: SnapshotFile, path: Path) -> None:
+    """The packed file at ``url``, expanded into ``path`` as it arrives."""
     digest = hashlib.sha256()
     size = 0
-    path = folder / expected.name
     with client.stream("GET", url) as answer, path.open("wb") as out:
         if answer.status_code != 200:
             raise Rejected(f"{expected.name}: the peer answered {answer.status_code}")
+        unpacker = Unpacker(out, expected.raw_size)
+        # A frame that does not expand is told once every byte arrived: if
+        # its SHA-256 differs too, the bytes were damaged, which says more.
+        broken: UnpackError | None = None
         for chunk in answer.iter_bytes(1024 * 1024):
             size += len(chunk)
             if size > expected.size:
@@ -356,7 +364,16 @@ def _download(client: httpx.Client, url: str, expected: SnapshotFile, folder: Pa
                     f"{expected.name} is longer than the manifest's {expected.size} bytes"
                 )
             digest.update(chunk)
-            out.write(chunk)
+            if broken is None:
+                try:
+                    unpacker.feed(chunk)
+                except UnpackError as exc:
+                    broken = exc
+        if broken is None:
+            try:
+                unpacker.finish()
+            except UnpackError as exc:
+                broken = exc
         out.flush()
         os.fsync(out.fileno())
     if size != expected.size:
@@ -365,6 +382,13 @@ def _download(client: httpx.Client, url: str, expected: SnapshotFile, folder: Pa
         raise Rejected(
             f"{expected.name}'s SHA-256 differs from the manifest's: damaged on the peer's disk "
             "or on the way"
+        )
+    if broken is not None:
+        raise Rejected(f"{expected.name}: {broken.message}")
+    if unpacker.written != expected.raw_size:
+        raise Rejected(
+            f"{expected.name} expands to {unpacker.written} bytes; the manifest says "
+            f"{expected.raw_size}"
         )
 
 

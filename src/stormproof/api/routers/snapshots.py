@@ -31,9 +31,10 @@ async def make_snapshot(region: RegionDep, request: Request, _: Operator) -> Man
     """Make a snapshot of this region's views and For You engine checkpoint
     at the position the views stand at — or hand out the one made less than
     ``snapshot_reuse_s`` ago — and answer its manifest: the position, each
-    view's digest there, each file's size and SHA-256. One is made at a
-    time. A region that is not ready answers 503 ``not_ready``; one whose
-    disk or database failed while copying, 503 ``snapshot_failed``."""
+    view's digest there, each packed file's size and SHA-256 and the size
+    it expands to (Zstandard, ADR 035). One is made at a time. A region
+    that is not ready answers 503 ``not_ready``; one whose disk or database
+    failed while copying, 503 ``snapshot_failed``."""
     if not region.ready or region.projector.error is not None:
         raise Unavailable(f"{region.name} is not ready: ask another region", code="not_ready")
     return await _snapshots(request).make_or_reuse()
@@ -42,18 +43,18 @@ async def make_snapshot(region: RegionDep, request: Request, _: Operator) -> Man
 @router.get(
     "/{snapshot_id}/{name}",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={200: {"content": {"application/zstd": {}}}},
 )
 async def snapshot_file(
     snapshot_id: Annotated[str, Path(pattern=ID_PATTERN)],
-    name: Literal["views.sqlite", "foryou.checkpoint"],
+    name: Literal["views.sqlite.zst", "foryou.checkpoint.zst"],
     request: Request,
     _: Operator,
 ) -> FileResponse:
-    """One file of a snapshot this region made, as its manifest lists it:
-    404 ``snapshot_not_found`` once it was deleted (making a new one keeps
-    only it and the one before)."""
+    """One packed file of a snapshot this region made, as its manifest
+    lists it (a Zstandard frame): 404 ``snapshot_not_found`` once it was
+    deleted (making a new one keeps only it and the one before)."""
     path = _snapshots(request).file(snapshot_id, name)
     if path is None:
         raise NotFound(f"no snapshot {snapshot_id} with {name} here", code="snapshot_not_found")
-    return FileResponse(path, media_type="application/octet-stream")
+    return FileResponse(path, media_type="application/zstd")
