@@ -147,6 +147,40 @@ async def test_one_made_ahead_outlives_a_restart_of_its_region(tmp_path: Path) -
         store.close()
 
 
+async def test_a_region_with_none_to_hand_out_makes_its_first_a_gap_after_ready(
+    tmp_path: Path,
+) -> None:
+    # Its first start, or the first after its snapshots' format changed:
+    # a peer that lost its disks would wait for one made when it asks (two
+    # minutes at a million entries), so it does not wait a whole period.
+    settings = make_settings(
+        tmp_path / "region", snapshot_every_s=3600, snapshot_gap_s=0.3, snapshot_reuse_s=0
+    )
+    store = await _views_of_history(settings, 50)
+    snapshots = Snapshots(settings)
+    ready = asyncio.Event()
+    ready.set()
+    keeping = asyncio.create_task(snapshots.keep_one_made(ready.wait))
+    try:
+        for _ in range(500):
+            if made := _made(settings):
+                break
+            await asyncio.sleep(0.02)
+        assert len(made) == 1
+        again = Snapshots(settings)  # restarted: it has one, and the turns go on from it
+        again_keeping = asyncio.create_task(again.keep_one_made(ready.wait))
+        await asyncio.sleep(1.0)
+        again_keeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await again_keeping
+        assert _made(settings) == made
+    finally:
+        keeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeping
+        store.close()
+
+
 async def test_many_entries_applied_make_a_snapshot_before_the_period_is_up(
     tmp_path: Path,
 ) -> None:
