@@ -16,9 +16,10 @@ process), then packs each file (:mod:`~stormproof.snapshots.packing`, ADR
 035) and hashes what it packed. One made ahead is work for later, and what
 it does on its copies runs below the region's requests (ADR 034): the
 digests in a child started through nice(1), the packing and hashes on a
-thread of its own that lowered itself. The copying does not: it holds a read transaction
-on the live views, and while that lasts SQLite cannot start its WAL over,
-so a copy slowed down would grow the WAL the region's reads go through.
+thread of its own that lowered itself. The copying does not: it holds a
+read transaction on the live views, and while that lasts SQLite cannot
+start its WAL over, so a copy slowed down would grow the WAL the region's
+reads go through.
 One made because a peer asked, which that peer waits for, is not lowered
 at all. Only then is the folder renamed from ``.partial-<id>`` to ``<id>``,
 with ``manifest.json`` beside the files.
@@ -160,8 +161,8 @@ class Snapshots:
         """Once ``ready`` returns, make a snapshot every ``snapshot_every_s``
         seconds (the first that long after the last one made, or
         ``snapshot_gap_s`` after ready when there is none this region can
-        hand out), for as long as this runs (the
-        region cancels it on close) — and sooner under many writes: once
+        hand out), for as long as this runs (the region cancels it on
+        close) — and sooner under many writes: once
         ``applied()`` (entries the views applied, all partitions together)
         is ``snapshot_every_entries`` past the last snapshot's, though not
         within ``snapshot_gap_s`` of it, nor within twice the time the last
