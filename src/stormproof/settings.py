@@ -136,7 +136,8 @@ class Settings(BaseModel):
     #: lost its disks finds one made and waits only for the download; 0: only
     #: when a peer asks. One made ahead is handed out until the next replaces it.
     #: A region with none it can hand out (its first start, or one made before
-    #: the format changed) makes its first ``snapshot_gap_s`` after it is ready.
+    #: the format changed) whose views applied more than ``restore_min_entries``
+    #: makes its first ``snapshot_gap_s`` after it is ready.
     snapshot_every_s: float = Field(default=0.0, ge=0)
     #: with ``snapshot_every_s``, make one sooner once the views applied this
     #: many log entries past the last one (0: time only), though not within

@@ -153,14 +153,26 @@ async def test_a_region_with_none_to_hand_out_makes_its_first_a_gap_after_ready(
     # Its first start, or the first after its snapshots' format changed:
     # a peer that lost its disks would wait for one made when it asks (two
     # minutes at a million entries), so it does not wait a whole period.
+    # A short history is left to the period: a peer would rebuild it from
+    # the log rather than restore it (restore_min_entries).
     settings = make_settings(
-        tmp_path / "region", snapshot_every_s=3600, snapshot_gap_s=0.3, snapshot_reuse_s=0
+        tmp_path / "region",
+        snapshot_every_s=3600,
+        snapshot_gap_s=0.3,
+        snapshot_reuse_s=0,
+        restore_min_entries=50,
     )
     store = await _views_of_history(settings, 50)
     snapshots = Snapshots(settings)
     ready = asyncio.Event()
     ready.set()
-    keeping = asyncio.create_task(snapshots.keep_one_made(ready.wait))
+    short = asyncio.create_task(snapshots.keep_one_made(ready.wait, lambda: 50))
+    await asyncio.sleep(1.0)
+    short.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await short
+    assert _made(settings) == set()
+    keeping = asyncio.create_task(snapshots.keep_one_made(ready.wait, lambda: 51))
     try:
         for _ in range(500):
             if made := _made(settings):
@@ -168,7 +180,7 @@ async def test_a_region_with_none_to_hand_out_makes_its_first_a_gap_after_ready(
             await asyncio.sleep(0.02)
         assert len(made) == 1
         again = Snapshots(settings)  # restarted: it has one, and the turns go on from it
-        again_keeping = asyncio.create_task(again.keep_one_made(ready.wait))
+        again_keeping = asyncio.create_task(again.keep_one_made(ready.wait, lambda: 51))
         await asyncio.sleep(1.0)
         again_keeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -161,8 +161,9 @@ class Snapshots:
         """Once ``ready`` returns, make a snapshot every ``snapshot_every_s``
         seconds (the first that long after the last one made, or
         ``snapshot_gap_s`` after ready when there is none this region can
-        hand out), for as long as this runs (the region cancels it on
-        close) — and sooner under many writes: once
+        hand out and its views applied more than ``restore_min_entries``),
+        for as long as this runs (the region cancels it on close) — and
+        sooner under many writes: once
         ``applied()`` (entries the views applied, all partitions together)
         is ``snapshot_every_entries`` past the last snapshot's, though not
         within ``snapshot_gap_s`` of it, nor within twice the time the last
@@ -181,8 +182,11 @@ class Snapshots:
         self._recall()
         if self._latest is not None:  # made before a restart: the turns go on from it
             last, at = self._latest[0], sum(self._latest[1].position)
-        else:  # none to hand out (a first start, or an older format's): the first
-            last -= max(every - gap, 0.0)  # comes a gap after ready, not a period
+        elif at > self.settings.restore_min_entries:
+            # None to hand out (a first start, or an older format's), and a
+            # history a peer would restore rather than rebuild: the first
+            # comes a gap after ready, not a whole period.
+            last -= max(every - gap, 0.0)
         while True:
             await asyncio.sleep(min(every, max(gap, 0.1), 5.0))
             since = time.monotonic() - last
