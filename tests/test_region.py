@@ -12,21 +12,29 @@ import pytest
 
 from stormproof.actions import accounts
 from stormproof.errors import LogError
+from stormproof.log import Position
 from stormproof.natsd import NatsCluster
 from stormproof.operators import load_secret
 from stormproof.region import Region
+from stormproof.settings import Settings
 from tests.conftest import make_settings
 from tests.snapshots.history import append_history
 
 
-async def test_restart_resumes_from_the_stored_position(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
+async def _with_ann_signed_up(settings: Settings) -> Position:
+    """Open a region of ``settings``, sign ann up, close it; where its views stand."""
     region = Region.open(settings)
     await region.start()
     await region.caught_up()
     await accounts.sign_up(region, "ann", "password1", idempotency_key=None)
     position = region.store.position()
     await region.close()
+    return position
+
+
+async def test_restart_resumes_from_the_stored_position(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    position = await _with_ann_signed_up(settings)
 
     again = Region.open(settings)
     await again.start()
@@ -42,11 +50,7 @@ async def test_a_region_opened_in_the_background_is_the_one_opened_in_place(
     # while the app is imported: the same region comes of it, and a failure
     # to open reaches the start that waits for it, as open() raises it.
     settings = make_settings(tmp_path)
-    region = Region.open(settings)
-    await region.start()
-    await region.caught_up()
-    await accounts.sign_up(region, "ann", "password1", idempotency_key=None)
-    await region.close()
+    await _with_ann_signed_up(settings)
 
     again = await asyncio.wrap_future(Region.open_in_background(settings))
     await again.start()
@@ -68,11 +72,7 @@ async def test_views_ahead_of_the_log_are_refused_and_the_region_never_ready(
     tmp_path: Path,
 ) -> None:
     settings = make_settings(tmp_path)
-    region = Region.open(settings)
-    await region.start()
-    await region.caught_up()
-    await accounts.sign_up(region, "ann", "password1", idempotency_key=None)
-    await region.close()
+    await _with_ann_signed_up(settings)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{settings.log_path}{suffix}").unlink(missing_ok=True)
 

@@ -38,5 +38,9 @@ def test_snapshots_are_for_operators_only(server: LiveServer, client: httpx.Clie
 
     gone = client.get(file, headers=server.operator)
     assert (gone.status_code, gone.json()["code"]) == (404, "snapshot_not_found")
-    for path in ("/v1/snapshots/../views.sqlite.zst", f"/v1/snapshots/{manifest['id']}/secret"):
+    for path in (
+        "/v1/snapshots/../views.sqlite.zst",
+        f"/v1/snapshots/{manifest['id']}/secret",
+        f"/v1/snapshots/{manifest['id']}/views.sqlite",  # only the packed files are served
+    ):
         assert client.get(path, headers=server.operator).status_code in (404, 422)

@@ -147,6 +147,12 @@ async def test_one_made_ahead_outlives_a_restart_of_its_region(tmp_path: Path) -
         store.close()
 
 
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def test_a_region_with_none_to_hand_out_makes_its_first_a_gap_after_ready(
     tmp_path: Path,
 ) -> None:
@@ -168,9 +174,7 @@ async def test_a_region_with_none_to_hand_out_makes_its_first_a_gap_after_ready(
     ready.set()
     short = asyncio.create_task(snapshots.keep_one_made(ready.wait, lambda: 50))
     await asyncio.sleep(1.0)
-    short.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await short
+    await _cancelled(short)
     assert _made(settings) == set()
     keeping = asyncio.create_task(snapshots.keep_one_made(ready.wait, lambda: 51))
     try:
@@ -182,14 +186,10 @@ async def test_a_region_with_none_to_hand_out_makes_its_first_a_gap_after_ready(
         again = Snapshots(settings)  # restarted: it has one, and the turns go on from it
         again_keeping = asyncio.create_task(again.keep_one_made(ready.wait, lambda: 51))
         await asyncio.sleep(1.0)
-        again_keeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await again_keeping
+        await _cancelled(again_keeping)
         assert _made(settings) == made
     finally:
-        keeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeping
+        await _cancelled(keeping)
         store.close()
 
 
