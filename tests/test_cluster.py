@@ -26,6 +26,7 @@ from stormproof.cluster import LocalCluster, _stage, catch_up_percent
 from stormproof.loadgen import Workload, check, longest_gap
 from stormproof.media import make_video
 from stormproof.testing import free_base_port
+from tests.conftest import PASSWORD
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +121,37 @@ async def test_a_region_whose_disks_are_lost_rebuilds_from_the_others(
         restored = (await client.get(f"{url}/v1/health")).json()["restored"]
     assert restored["peer"] in cluster.urls and restored["position"] is not None, restored
     assert sum(restored["position"]) > 0 and restored["bytes"] > 0, restored
+
+
+async def test_a_restarted_region_is_ready_and_takes_writes_before_its_own_server_runs(
+    cluster: LocalCluster, video: bytes
+) -> None:
+    # A restore starts the region's API first and its log server once the
+    # region is ready (ADR 036): it must get ready from its peers' replicas
+    # alone, with writes going on, and lose nothing once its own server is
+    # back and catches up.
+    victim = "us-west"
+    workload = Workload(cluster.urls, users=3, video=video, attempt_timeout=0.5)
+    await workload.setup()
+    running = asyncio.create_task(workload.run())
+    await _every_user_writes(workload)
+    await asyncio.to_thread(cluster.kill, victim)
+    try:
+        await asyncio.to_thread(cluster._start_api, victim)
+        health = await asyncio.to_thread(cluster.wait_ready, victim)
+        assert health["ready"] and "nats" not in cluster.pids(victim)
+        login = {"username": "wendy", "password": PASSWORD}
+        async with httpx.AsyncClient(base_url=cluster.spec(victim).url, timeout=30) as client:
+            assert (await client.post("/v1/accounts", json=login)).status_code == 201
+            # signing in reads the account just written, in the same region
+            assert (await client.post("/v1/sessions", json=login)).status_code == 201
+        assert "nats" not in cluster.pids(victim)
+    finally:
+        await asyncio.to_thread(cluster._start_nats, victim)
+    await asyncio.sleep(1.5)
+    workload.stop()
+    await running
+    await _assert_consistent(cluster, workload)
 
 
 async def test_a_frozen_region_loses_nothing(cluster: LocalCluster, video: bytes) -> None:

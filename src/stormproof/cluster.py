@@ -53,6 +53,10 @@ SNAPSHOT_EVERY_S = 600
 #: (not within a minute of it): a region that lost its disks replays at
 #: most about that many after the download, whatever the write rate
 SNAPSHOT_EVERY_ENTRIES = 25_000
+#: a restored region's log server starts once the region is ready, or after
+#: this long if it is not ready sooner (its start may need that server: the
+#: streams of a log with no entries yet are created with every replica)
+SERVER_AFTER_S = 10.0
 
 __all__ = [
     "REGION_NAMES",
@@ -390,6 +394,7 @@ class LocalCluster:
     def _start_api(self, name: str, *, demo: bool = False) -> None:
         self._refuse_when_closing()
         folder = self.region_dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
         command = [
             sys.executable, "-m", "stormproof.cli", "cluster", "region", name,
             "--data", str(self.folder), *(["--demo"] if demo else []),
@@ -434,13 +439,20 @@ class LocalCluster:
             self.wait_ready(name, timeout, progress)
 
     def wait_ready(
-        self, name: str, timeout: float = 90.0, progress: Progress | None = None
+        self,
+        name: str,
+        timeout: float = 90.0,
+        progress: Progress | None = None,
+        *,
+        ready_or_late: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         """Wait until a region's API answers its health check with ``ready``;
         with ``progress``, say how far it is. Returns the last health answer
         (the operator's), with ``timeline``: seconds from the call until the
         API first answered, until each catch-up phase was first seen, and
-        until ready — the recovery split the drill reports."""
+        until ready — the recovery split the drill reports. ``ready_or_late``
+        is called once, when the region is ready or :data:`SERVER_AFTER_S`
+        have passed, whichever comes first."""
         started = time.monotonic()
         deadline = started + timeout
         timeline: dict[str, float] = {}
@@ -452,6 +464,10 @@ class LocalCluster:
             # the phases from the operator's, which may be slow (it reads the
             # log's end, and a wiped region's replica is still catching up).
             health = self._health(name, {})
+            late = time.monotonic() - started > SERVER_AFTER_S
+            if ready_or_late is not None and (late or (health or {}).get("ready")):
+                ready_or_late()
+                ready_or_late = None
             if health is not None:
                 health = self._health(name, self.operator) or health
                 now = round(time.monotonic() - started, 2)
@@ -537,9 +553,26 @@ class LocalCluster:
         self.kill(name)
         if wipe:
             shutil.rmtree(self.region_dir(name), ignore_errors=True)
-        self._start_nats(name)
+        # The API first, its log server once the region is ready (ADR 036):
+        # it serves from its peers' replicas, and its own server's rebuild
+        # after a kill would otherwise take the disk and cores its start
+        # needs. At once if the log needs this server for a quorum.
         self._start_api(name)
-        return self.wait_ready(name, timeout, progress)
+        server_started = False
+
+        def start_server() -> None:
+            nonlocal server_started
+            if not server_started:
+                server_started = True
+                self._start_nats(name)
+
+        others = sum(1 for other in self.names if other != name and "nats" in self.pids(other))
+        if others < len(self.names) // 2 + 1:
+            start_server()
+        try:
+            return self.wait_ready(name, timeout, progress, ready_or_late=start_server)
+        finally:
+            start_server()  # the API died, or was never ready: the replica still counts
 
     def down(self) -> None:
         """Stop every region: SIGCONT (frozen ones too), SIGTERM, then SIGKILL.
