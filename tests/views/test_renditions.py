@@ -14,6 +14,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stormproof.api.routers.videos import with_ladder
 from stormproof.events import (
     Payload,
     PlannedRung,
@@ -25,7 +26,7 @@ from stormproof.events import (
     new_event,
 )
 from stormproof.log import Entry
-from stormproof.views import all_views
+from stormproof.views import all_views, videos
 from stormproof.views.renditions import (
     hls_blob_of_live_video,
     pending_rungs,
@@ -164,5 +165,39 @@ def test_unplanned_videos_are_the_live_uploads_without_a_plan_oldest_first() -> 
                 "SEARCH u USING COVERING INDEX unplanned_by_age",
                 "SEARCH v USING INDEX sqlite_autoindex_videos_1",
             ]
+        finally:
+            store.close()
+
+
+def test_a_video_and_its_ladder_are_read_at_one_position() -> None:
+    # A rung made ready between the read of the video and that of its
+    # rungs (committed right before the rungs are read, as the projector
+    # may) must not show "ready" beside a video with no master playlist.
+    with tempfile.TemporaryDirectory() as folder:
+        store = ViewStore(Path(folder) / "views.sqlite", all_views())
+        try:
+            for i in (0, 1):
+                event = new_event(PAYLOADS[i], actor="u_1", at=1000, id=f"e{i}")
+                store.apply([Entry(0, i + 1, f"k{i}", event)])
+            db = store.reader()
+            found = videos.video(db, "v_1")
+            assert found is not None
+            made: list[str] = []
+
+            def between(statement: str) -> None:
+                if "FROM renditions WHERE video_id" in statement and not made:
+                    made.append(statement)
+                    event = new_event(PAYLOADS[2], actor="u_1", at=1000, id="e2")
+                    store.apply([Entry(0, 3, "k2", event)])
+
+            db.set_trace_callback(between)
+            try:
+                out, rungs = with_ladder(db, found)
+            finally:
+                db.set_trace_callback(None)
+            assert made, "the rungs were not read as this test expects"
+            assert (out.hls_url is not None) == any(r.state == "ready" for r in rungs)
+            out, rungs = with_ladder(db, found)  # read again: the rung is there
+            assert out.hls_url is not None and rungs[0].state == "ready"
         finally:
             store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import IO, Annotated
@@ -105,12 +106,23 @@ async def upload(
     return UploadOut(**out.model_dump(), seq=seq)
 
 
+def with_ladder(
+    db: sqlite3.Connection, found: videos.Video
+) -> tuple[VideoOut, list[renditions.RungState]]:
+    """A video and its rungs, read in one transaction: read apart, a rung
+    made ready in between showed "ready" beside a video with no ``hls_url``."""
+    db.execute("BEGIN")
+    try:
+        return video_out(db, found), renditions.rungs_of(db, found.video_id)
+    finally:
+        db.execute("COMMIT")
+
+
 @router.get("/{video_id}")
 async def get_video(video_id: str, region: RegionDep, _: Fresh) -> VideoDetailOut:
     """The video, and how far its HLS ladder is, rung by rung."""
     found = await _live(region, video_id)
-    out = await region.store.query(lambda db: video_out(db, found))
-    rungs = await region.store.query(lambda db: renditions.rungs_of(db, video_id))
+    out, rungs = await region.store.query(lambda db: with_ladder(db, found))
     return VideoDetailOut(
         **out.model_dump(),
         renditions=[
