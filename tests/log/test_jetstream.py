@@ -373,8 +373,15 @@ async def test_the_leaders_say_how_far_the_log_goes_and_never_less(
         own_cluster.freeze(names[0])
         own_cluster.freeze(names[1])
         try:
-            with pytest.raises(LogError):
-                await restarted.leader_seqs()
+            try:
+                seqs = await restarted.leader_seqs()
+            except LogError:
+                pass  # no leader to answer: nothing rather than less
+            else:
+                # The restarted server was elected the stream's leader
+                # meanwhile and does not know yet that it lost its quorum:
+                # a leader holds every acked write.
+                assert seqs[0] >= 30, seqs
         finally:
             own_cluster.thaw(names[0])
             own_cluster.thaw(names[1])
