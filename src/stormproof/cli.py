@@ -117,7 +117,7 @@ def serve(
 ) -> None:
     """Run one region: the API, the embedded log and the views."""
     from stormproof.logs import configure_logs
-    from stormproof.region import Region
+    from stormproof.recommend import readahead
 
     settings = _settings(data)
     if not settings.url:  # its prober checks it where it listens
@@ -125,7 +125,11 @@ def serve(
     configure_logs(settings.log_format, settings.log_level)
     _refuse_if_taken(host, port)
     with exclusive(data, "serve"):
-        # the views and engine are read while the app is imported
+        # the checkpoint's pages are read from the disk from here on, and the
+        # views and engine opened, while the region and the app are imported
+        readahead.ask(settings.checkpoint_path)
+        from stormproof.region import Region
+
         opened = Region.open_in_background(settings)
         import uvicorn
 

@@ -210,7 +210,7 @@ def region(
 ) -> None:
     """Run one region's API (started by `cluster up` / `restore`)."""
     from stormproof.logs import configure_logs
-    from stormproof.region import Region
+    from stormproof.recommend import readahead
     from stormproof.settings import Settings
 
     cluster = _load(data)
@@ -226,7 +226,11 @@ def region(
         url=spec.url,
     )
     configure_logs(settings.log_format, settings.log_level)
-    # the views and engine are read while the app is imported
+    # the checkpoint's pages are read from the disk from here on, and the
+    # views and engine opened, while the region and the app are imported
+    readahead.ask(settings.checkpoint_path)
+    from stormproof.region import Region
+
     opened = Region.open_in_background(settings)
     import uvicorn
 

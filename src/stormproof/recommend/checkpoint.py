@@ -53,6 +53,7 @@ from stormproof.log import Entry, Log, Position
 from stormproof.priority import lower_this_thread
 from stormproof.recommend.deltas import Delta, OnDisk, Unsaved, merged
 from stormproof.recommend.engine import Engine, EngineConfig
+from stormproof.recommend.readahead import ALIGN, delta_files
 from stormproof.recommend.snapshot import FORMAT, Encoded
 from stormproof.views.keys import applied_after, first_copy
 from stormproof.views.store import ViewStore
@@ -115,17 +116,6 @@ def read_header(path: Path) -> dict[str, object] | None:
     except ValueError:
         return None
     return found if isinstance(found, dict) else None
-
-
-def delta_files(path: Path) -> dict[int, Path]:
-    """The delta files beside the checkpoint at ``path``, by number."""
-    found: dict[int, Path] = {}
-    prefix = path.name + ".delta-"
-    for file in path.parent.glob(prefix + "*"):
-        number = file.name[len(prefix) :]
-        if len(number) == 6 and number.isdigit():
-            found[int(number)] = file
-    return found
 
 
 def _delta_path(path: Path, number: int) -> Path:
@@ -413,13 +403,11 @@ def _body_digest(mapped: mmap.mmap) -> str:
     mapped.seek(0)
     lines = [mapped.readline() for _ in range(3)]
     head = mapped.tell()
-    return hashlib.sha256(lines[2] + mapped[head + -head % _ALIGN :]).hexdigest()
+    return hashlib.sha256(lines[2] + mapped[head + -head % ALIGN :]).hexdigest()
 
 
 #: array kinds a checkpoint may hold; anything else is refused on load
 _DTYPES = {"<i8", "<i4", "|u1", "|b1"}
-#: arrays start at multiples of this many bytes
-_ALIGN = 64
 
 
 def _write(
@@ -444,7 +432,7 @@ def _write_file(
 ) -> None:
     """Layout: the magic line, the header line, a line listing the arrays
     (name -> dtype, shape, offset and size in bytes from the first array),
-    blank padding to ``_ALIGN``, then each array's bytes, aligned. With
+    blank padding to ``ALIGN``, then each array's bytes, aligned. With
     ``checksum``, the header holds the SHA-256 of the table line and all
     that follows the padding (a delta: small, and a kill may tear it)."""
     meta = np.frombuffer(json.dumps(data, separators=(",", ":")).encode(), dtype=np.uint8)
@@ -455,7 +443,7 @@ def _write_file(
     offset = 0
     for name, array in laid.items():
         table[name] = (array.dtype.str, list(array.shape), offset, array.nbytes)
-        offset += -(-array.nbytes // _ALIGN) * _ALIGN
+        offset += -(-array.nbytes // ALIGN) * ALIGN
     line = json.dumps(table).encode() + b"\n"
     body = io.BytesIO()
     for name, array in laid.items():
@@ -467,7 +455,7 @@ def _write_file(
         header = {**header, "sha256": hashlib.sha256(line + body.getbuffer()).hexdigest()}
     head = magic + json.dumps(header).encode() + b"\n" + line
     out = io.BytesIO()
-    out.write(head + b" " * (-len(head) % _ALIGN))
+    out.write(head + b" " * (-len(head) % ALIGN))
     out.write(body.getbuffer())
     write_atomically(path, out.getbuffer())
 
@@ -551,7 +539,7 @@ def _read(
     if not isinstance(header, dict) or not isinstance(table, dict):
         raise ValueError("a checkpoint header that is not an object")
     head = mapped.tell()
-    start = head + -head % _ALIGN
+    start = head + -head % ALIGN
     return header, {name: _mapped(mapped, start, *where) for name, where in table.items()}
 
 
