@@ -63,3 +63,22 @@ def test_the_command_line_starts_without_the_servers_modules() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_a_region_starts_without_pyav_or_jinja2() -> None:
+    """Guards a restart's imports (docs/benchmarks.md): PyAV (about 100 MB
+    of FFmpeg libraries) and Jinja2 were imported by every region's API
+    process at start — from a cold disk after a power cut — though only its
+    media workers probe videos and only a status page or postmortem
+    rendered needs templates. What `cluster region` and `serve` import
+    before they serve, nothing of it."""
+    start = (
+        "import sys; from stormproof.region import Region; import uvicorn; "
+        "from stormproof.api import create_app; from stormproof.api.serving import server_config; "
+        "from stormproof.demo import seed_demo; from stormproof import media; "
+        "print([m for m in ('av', 'jinja2') if m in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", start], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

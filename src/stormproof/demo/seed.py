@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from stormproof import media
 from stormproof.actions import WriteTime, accounts, derived_id, log_key, social, videos
 from stormproof.demo.plan import DEMO_PASSWORD, DEMO_USERS, Act, Person, Upload, make_plan
-from stormproof.media import make_video
 from stormproof.passwords import passwords_for
 from stormproof.region import Region
 from stormproof.views import accounts as accounts_view
@@ -112,7 +112,8 @@ async def has_demo(region: Region) -> bool:
 
 
 def _clip(path: Path, seed: int) -> None:
-    make_video(path, seconds=CLIP_SECONDS, width=180, height=320, fps=10, seed=seed)
+    # media.make_video imports PyAV on first use: a region that seeds nothing never does
+    media.make_video(path, seconds=CLIP_SECONDS, width=180, height=320, fps=10, seed=seed)
 
 
 async def _act(

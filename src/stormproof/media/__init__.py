@@ -14,11 +14,18 @@
 
 PyAV and OS errors never leave this package from ``probe``, ``thumbnail`` or
 ``MediaPool``.
+
+``probe``, ``thumbnail`` and ``make_video`` are imported on first use: they
+need PyAV, and a region's API process, which only hands videos to its media
+workers, starts without it (:mod:`~stormproof.media.info`).
 """
 
 from __future__ import annotations
 
-from stormproof.media.generate import make_video
+import importlib
+from typing import TYPE_CHECKING
+
+from stormproof.media.info import InvalidVideo, VideoInfo, VideoTooLong
 from stormproof.media.limits import (
     FrameRateTooHigh,
     MediaLimits,
@@ -27,8 +34,25 @@ from stormproof.media.limits import (
     VideoTooComplex,
 )
 from stormproof.media.pool import Examined, MediaBusy, MediaPool
-from stormproof.media.probe import InvalidVideo, VideoInfo, VideoTooLong, probe
-from stormproof.media.thumbnail import thumbnail
+
+if TYPE_CHECKING:
+    from stormproof.media.generate import make_video
+    from stormproof.media.probe import probe
+    from stormproof.media.thumbnail import thumbnail
+
+#: what needs PyAV, by the module that holds it
+_WITH_PYAV = {"make_video": "generate", "probe": "probe", "thumbnail": "thumbnail"}
+
+
+def __getattr__(name: str) -> object:
+    """``make_video``, ``probe`` and ``thumbnail``, imported when first asked for."""
+    module = _WITH_PYAV.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    found = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = found
+    return found
+
 
 __all__ = [
     "Examined",

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from stormproof.errors import StormproofError, Unavailable
+from stormproof.media.info import InvalidVideo, VideoInfo, VideoTooLong
 from stormproof.media.limits import (
     FrameRateTooHigh,
     MediaLimits,
@@ -42,7 +43,6 @@ from stormproof.media.limits import (
     TooManyFrames,
     VideoTooComplex,
 )
-from stormproof.media.probe import InvalidVideo, VideoInfo, VideoTooLong
 from stormproof.settings import Settings
 
 __all__ = ["Examined", "MediaBusy", "MediaPool"]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -35,7 +34,7 @@ from av.stream import Disposition, Stream
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
-from stormproof.errors import Unprocessable
+from stormproof.media.info import InvalidVideo, VideoInfo, VideoTooLong
 from stormproof.media.limits import (
     DEFAULT_LIMITS,
     FrameRateTooHigh,
@@ -49,31 +48,6 @@ __all__ = ["InvalidVideo", "VideoInfo", "VideoTooLong", "probe"]
 _SAFE_INPUT = {"format_whitelist": "mov,matroska", "protocol_whitelist": "file"}
 _WEBM_CODECS = frozenset({"vp8", "vp9", "av1", "opus", "vorbis"})
 _MICROSECONDS = 1_000_000
-
-
-class InvalidVideo(Unprocessable):
-    code = "invalid_video"
-
-
-class VideoTooLong(Unprocessable):
-    code = "video_too_long"
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What a player needs to know: length, displayed size and format.
-
-    ``width`` and ``height`` are as displayed, after the rotation a phone
-    records as metadata. ``container`` is "mp4", "mov", "3gp", "3g2", "webm"
-    or "matroska".
-    """
-
-    duration_ms: int
-    width: int
-    height: int
-    codec: str
-    container: str
-    content_type: str
 
 
 def probe(path: Path, *, max_duration_ms: int, limits: MediaLimits = DEFAULT_LIMITS) -> VideoInfo:

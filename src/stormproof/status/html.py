@@ -15,21 +15,12 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from stormproof.status.document import DayOut, PageDocument
 from stormproof.status.feed import anchor
+from stormproof.status.jinja import environment
 from stormproof.status.uptime import Day, level
 
 __all__ = ["SERVED", "STATIC", "Links", "postmortem_file", "render_page"]
-
-_ENV = Environment(
-    loader=PackageLoader("stormproof.status", "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 _STATES = {
     "operational": ("✓", "Operational"),
@@ -87,7 +78,7 @@ class Bar:
 
 def render_page(document: PageDocument, *, now: dt.datetime, links: Links = SERVED) -> str:
     """The page, its relative times counted from ``now`` (aware, UTC)."""
-    template = _ENV.get_template("status.html")
+    template = environment(html=True).get_template("status.html")
     return template.render(
         doc=document,
         links=links,

@@ -14,28 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from stormproof.creators.impact import CreatorImpact
+from stormproof.status.jinja import environment
 from stormproof.status.postmortem import Postmortem, duration, named, when
 
 __all__ = ["md", "render_html", "render_markdown", "sections"]
 
-_HTML = Environment(
-    loader=PackageLoader("stormproof.status", "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_MARKDOWN = Environment(
-    loader=PackageLoader("stormproof.status", "templates"),
-    autoescape=False,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+
 #: characters that make markup anywhere in a line: emphasis, code, links,
 #: raw HTML and entities, tables, strike-through (CommonMark lets a
 #: backslash escape any ASCII punctuation)
@@ -141,10 +126,10 @@ def _context(pm: Postmortem) -> dict[str, object]:
 
 
 def render_markdown(pm: Postmortem) -> str:
-    template = _MARKDOWN.get_template("postmortem.md")
+    template = environment(html=False).get_template("postmortem.md")
     return template.render(**_context(pm), md=md)
 
 
 def render_html(pm: Postmortem, *, status_href: str = "/status") -> str:
-    template = _HTML.get_template("postmortem.html")
+    template = environment(html=True).get_template("postmortem.html")
     return template.render(**_context(pm), status_href=status_href)
