@@ -21,7 +21,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from stormproof.priority import BACKGROUND
+from stormproof.priority import lowered_command
 from stormproof.snapshots.manifest import SnapshotError, open_read_only
 from stormproof.views import View, all_views
 
@@ -66,15 +66,10 @@ def _row_counts(path: Path, views: list[View]) -> dict[str, int]:
 async def _digest_in_child(path: Path, names: list[str], background: bool) -> dict[str, str]:
     if not names:
         return {}
-    # started through nice(1): lowered from its first instant (ADR 034)
-    lowered = ["nice", "-n", str(BACKGROUND)] if background else []
+    command = [sys.executable, "-m", "stormproof.snapshots.worker", str(path), *names]
     child = await asyncio.create_subprocess_exec(
-        *lowered,
-        sys.executable,
-        "-m",
-        "stormproof.snapshots.worker",
-        str(path),
-        *names,
+        # lowered from its first instant: CPU and disk (ADR 034, 037)
+        *(lowered_command(command) if background else command),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
