@@ -14,6 +14,12 @@ checkpoint saves, the restarted region's streams set up: ``snapshot.made``,
 region was not ready, with its times since that restart began: on one
 machine, the peers' work takes cores a restart could use.
 
+``--cold`` empties the machine's page cache after each kill (root only,
+``/proc/sys/vm/drop_caches``): a region's machine that lost its power
+comes back with nothing of its files or its interpreter's libraries in
+memory, while a killed process's files stay cached. On one machine this
+empties the peers' caches too, which a real power cut would not.
+
 ``--no-transcode`` runs the regions without their transcoders: the catalog
 ``recovery.py`` builds has 400,000 videos and no media, and with
 transcoding on every region keeps planning their ladders and failing to
@@ -21,7 +27,8 @@ fetch their placeholder blob, a background load that has nothing to do with
 recovering (and a real platform would not carry).
 
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/cluster_restarts.py FOLDER
-       [--restarts N] [--region NAME] [--settle S] [--wipe] [--no-transcode]
+       [--restarts N] [--region NAME] [--settle S] [--wipe] [--cold]
+       [--no-transcode]
 """
 
 from __future__ import annotations
@@ -61,6 +68,15 @@ def state_lines(log: Path, offset: int, began: float) -> list[str]:
             left = said.get("remaining", "")
             lines.append(f"  {at:7.2f} s  {said.get('state', '')} {said.get('phase', '')} {left}")
     return lines
+
+
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def drop_page_cache() -> None:
+    """Write back what is dirty, then empty the page cache (root only)."""
+    os.sync()
+    DROP_CACHES.write_text("1\n")
 
 
 BACKGROUND_WORK = ("snapshot.made", "checkpoint.saved", "region.streams")
@@ -110,8 +126,11 @@ def main() -> None:
     parser.add_argument("--region", help="the region to restart (default: the last)")
     parser.add_argument("--settle", type=float, default=20.0, help="seconds between restarts")
     parser.add_argument("--wipe", action="store_true", help="its disks lost at each restart")
+    parser.add_argument("--cold", action="store_true", help="empty the page cache at each kill")
     parser.add_argument("--no-transcode", action="store_true", help="regions without transcoders")
     args = parser.parse_args()
+    if args.cold and not os.access(DROP_CACHES, os.W_OK):
+        parser.error(f"--cold writes {DROP_CACHES}: run as root")
     if args.no_transcode:  # the regions' processes inherit it (Settings.from_env)
         os.environ["STORMPROOF_TRANSCODE"] = "false"
 
@@ -136,6 +155,10 @@ def main() -> None:
             time.sleep(args.settle)
             offset = 0 if args.wipe else log.stat().st_size
             cluster.kill(name)
+            if args.cold:  # before the clock starts: what a cold machine starts from
+                dropping = time.monotonic()
+                drop_page_cache()
+                print(f"page cache emptied in {time.monotonic() - dropping:.2f} s", flush=True)
             began, zero = time.time(), time.monotonic()
             cluster.restore(name, wipe=args.wipe, timeout=3600)
             ready.append(round(time.monotonic() - zero, 2))
