@@ -127,7 +127,7 @@ def serve(
     with exclusive(data, "serve"):
         # the checkpoint's pages are read from the disk from here on, and the
         # views and engine opened, while the region and the app are imported
-        readahead.ask(settings.checkpoint_path)
+        readahead.in_background(settings.checkpoint_path)
         from stormproof.region import Region
 
         opened = Region.open_in_background(settings)

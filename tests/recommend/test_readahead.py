@@ -12,10 +12,11 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from stormproof.recommend import checkpoint, readahead
-from stormproof.recommend.engine import Engine
+from stormproof.recommend.engine import Engine, EngineConfig
 
 
 def _engine(videos: int = 400, users: int = 300) -> Engine:
@@ -116,6 +117,27 @@ def test_the_kernel_reads_the_ranges_asked_for(tmp_path: Path) -> None:
     deadline = time.monotonic() + 60  # a wait for the disk, not a measure of it
     while not all(_resident(path)[page] for page in wanted):
         assert time.monotonic() < deadline, "the pages asked for were never read"
+        time.sleep(0.05)
+
+
+def test_an_array_larger_than_the_kernels_readahead_window_is_read_whole(tmp_path: Path) -> None:
+    # Guards the pieces: Linux reads at most the device's readahead window
+    # (8 MiB here, 128 KiB by default) of what one posix_fadvise asks for,
+    # and drops the rest; one call for a 29 MB array read its first 8 MiB.
+    path = tmp_path / "large.checkpoint"
+    big = np.frombuffer(os.urandom(24 << 20), dtype=np.uint8)
+    checkpoint._write(EngineConfig(), (1,), {}, {"big": big}, path)
+    _drop(path)
+    if any(_resident(path)):
+        pytest.skip("this file system keeps the file's pages (tmpfs?): nothing to read ahead")
+    thread = readahead.in_background(path)
+    thread.join()
+    start, table = _table(path)
+    offset, size = table["big"]
+    first, last = (start + offset) // mmap.PAGESIZE, (start + offset + size - 1) // mmap.PAGESIZE
+    deadline = time.monotonic() + 60  # a wait for the disk, not a measure of it
+    while not all(_resident(path)[first : last + 1]):
+        assert time.monotonic() < deadline, "the array was not read whole"
         time.sleep(0.05)
 
 

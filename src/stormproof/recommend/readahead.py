@@ -7,8 +7,10 @@ the disk after another, seconds at a million log entries where reading the
 same bytes in one sweep takes a fraction of that (docs/benchmarks.md).
 :func:`ask` tells the kernel, before the interpreter has imported numpy or
 the app, which bytes the load will touch — every array but those read one
-user or one video at a time, later — and the disk reads them in large
-requests while the process goes on importing.
+user or one video at a time, later — from a thread of its own
+(:func:`in_background`: on a slow or busy disk the asking itself waits for
+the device's queue), and the disk reads them in large requests while the
+process goes on importing.
 
 The file's layout (a magic line, a header line, a table line, padding to
 :data:`ALIGN`, then the arrays) is written by ``checkpoint.py``; this module
@@ -19,10 +21,11 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["ALIGN", "READ_ON_DEMAND", "ask", "delta_files"]
+__all__ = ["ALIGN", "READ_ON_DEMAND", "ask", "delta_files", "in_background"]
 
 #: a checkpoint's arrays start at multiples of this many bytes
 ALIGN = 64
@@ -34,6 +37,11 @@ READ_ON_DEMAND = frozenset({"user_rows", "pair_cols", "pair_vals"})
 #: the longest table line read (a checkpoint's holds a few hundred bytes)
 _TABLE_LIMIT = 1 << 16
 
+#: bytes asked for at a time: Linux reads at most the device's readahead
+#: window (``read_ahead_kb``, 128 KiB by default) or its largest request
+#: of what one call asks for, and quietly drops the rest
+_PIECE = 128 << 10
+
 
 def delta_files(path: Path) -> dict[int, Path]:
     """The delta files beside the checkpoint at ``path``, by number."""
@@ -44,6 +52,13 @@ def delta_files(path: Path) -> dict[int, Path]:
         if len(number) == 6 and number.isdigit():
             found[int(number)] = file
     return found
+
+
+def in_background(path: Path) -> threading.Thread:
+    """:func:`ask` on a daemon thread of its own, started."""
+    thread = threading.Thread(target=ask, args=(path,), name="readahead", daemon=True)
+    thread.start()
+    return thread
 
 
 def ask(path: Path) -> int:
@@ -59,16 +74,21 @@ def ask(path: Path) -> int:
     try:
         with path.open("rb") as f:
             for start, size in _eager_ranges(f):
-                os.posix_fadvise(f.fileno(), start, size, os.POSIX_FADV_WILLNEED)
-                asked += size
+                asked += _will_need(f.fileno(), start, size)
         for delta in delta_files(path).values():
             with delta.open("rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                os.posix_fadvise(f.fileno(), 0, size, os.POSIX_FADV_WILLNEED)
-                asked += size
+                asked += _will_need(f.fileno(), 0, os.fstat(f.fileno()).st_size)
     except (OSError, ValueError, TypeError, KeyError):
         return asked
     return asked
+
+
+def _will_need(fd: int, start: int, size: int) -> int:
+    """Ask for ``size`` bytes of ``fd`` from ``start``, a piece at a time
+    (the block layer merges neighbouring pieces into large requests)."""
+    for at in range(start, start + size, _PIECE):
+        os.posix_fadvise(fd, at, min(_PIECE, start + size - at), os.POSIX_FADV_WILLNEED)
+    return size
 
 
 def _eager_ranges(f: BinaryIO) -> list[tuple[int, int]]:
