@@ -7,15 +7,17 @@ one day lose its disks, transcoding. The second kind runs at niceness
 :data:`BACKGROUND`, so whenever both want a core the first gets it: a save
 or a snapshot takes longer on a busy machine, and a request or a restart
 does not wait for it. Its reads of the disk are in Linux's idle I/O class
-(ADR 037): the disk serves them when nothing else waits for it (the
-mq-deadline and BFQ schedulers; after ``prio_aging_expire``, 10 s by
-default, at the latest), so a restart reading its checkpoint and libraries
-from a cold disk does not queue behind a peer's snapshot. Linux keeps a
+(ADR 037): schedulers with I/O classes (mq-deadline, BFQ) serve them when
+nothing else waits for the disk, or after ``prio_aging_expire`` (10 s by
+default), so that a restart reading its checkpoint and libraries from a
+cold disk need not queue behind a peer's snapshot (not shown to help on
+this project's benchmark machine, a virtual disk: docs/benchmarks.md). Linux keeps a
 niceness and an I/O priority per thread; a process's new threads and
 children take those of the thread that made them.
 
 (``media/transcode.py`` runs as a script that imports nothing of the
-server, and lowers itself the same way.)
+server, and lowers its niceness the same way; not its I/O class: it reads
+one upload's source.)
 """
 
 from __future__ import annotations
