@@ -29,7 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+from cluster_restarts import DROP_CACHES, drop_page_cache
 
 #: one cold start up to the engine: argv[1] the checkpoint, argv[2] the mode
 START = """
@@ -54,8 +54,7 @@ print(json.dumps({"imports_s": imported - at, "load_s": loaded - imported,
 
 
 def cold_start(path: Path, mode: str) -> dict[str, float]:
-    os.sync()
-    DROP_CACHES.write_text("1\n")
+    drop_page_cache()
     done = subprocess.run(
         [sys.executable, "-c", START, str(path), mode],
         capture_output=True, text=True, check=True, timeout=600,
